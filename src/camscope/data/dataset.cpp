@@ -1,0 +1,168 @@
+#include "camscope/data/dataset.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "camscope/data/formats.hpp"
+#include "camscope/util/error.hpp"
+
+namespace camscope {
+namespace detail {
+namespace fs = std::filesystem;
+
+ReadOnlyFile::ReadOnlyFile(std::string path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw Error(where(path_, std::string("cannot open: ") + std::strerror(errno)));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) {
+        int err = errno;
+        ::close(fd_);
+        throw Error(where(path_, std::string("cannot stat: ") + std::strerror(err)));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd_);
+        throw Error(where(path_, "not a regular file"));
+    }
+    size_ = static_cast<std::uint64_t>(st.st_size);
+}
+
+ReadOnlyFile::~ReadOnlyFile() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void ReadOnlyFile::read_at(std::uint64_t offset, std::size_t n, std::uint8_t* dst) const {
+    std::size_t got = 0;
+    while (got < n) {
+        ssize_t r = ::pread(fd_, dst + got, n - got, static_cast<off_t>(offset + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            throw Error(where(path_, "read of " + std::to_string(n) + " bytes at byte offset " + std::to_string(offset) +
+                                         " failed: " + std::strerror(errno)));
+        }
+        if (r == 0)
+            throw Error(where(path_, "expected " + std::to_string(n) + " bytes at byte offset " + std::to_string(offset) +
+                                         ", found " + std::to_string(got) + " (file shrank?)"));
+        got += static_cast<std::size_t>(r);
+    }
+}
+
+std::vector<std::string> read_name_lines(const fs::path& file) {
+    std::error_code ec;
+    if (!fs::exists(file, ec)) return {};
+    std::ifstream in(file);
+    if (!in) throw Error(where(file.string(), "cannot open class-name file"));
+    std::vector<std::string> out;
+    std::string line;
+    while (std::getline(in, line)) {
+        auto b = line.find_first_not_of(" \t\r\n");
+        if (b == std::string::npos) continue;
+        auto e = line.find_last_not_of(" \t\r\n");
+        out.push_back(line.substr(b, e - b + 1));
+    }
+    if (in.bad()) throw Error(where(file.string(), "read error"));
+    return out;
+}
+
+std::vector<std::string> generic_names(std::size_t n) {
+    std::vector<std::string> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back("class_" + std::to_string(i));
+    return out;
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace detail
+
+std::unique_ptr<Dataset> open_dataset(const std::string& path, const OpenOptions& opt) {
+    if (opt.split != "test" && opt.split != "train")
+        throw UsageError("unknown split '" + opt.split + "' (expected 'test' or 'train')");
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw Error(where(path, "no such file or directory"));
+
+    using Opener = std::unique_ptr<Dataset> (*)(const std::string&, const std::string&);
+    struct Format {
+        const char* name;
+        bool (*detect)(const std::string&);
+        Opener open;
+        const char* looked_for;
+    };
+    // Most specific first: the folder layout would also accept many other directories.
+    static const Format formats[] = {
+        {"cifar10", detail::detect_cifar10, detail::open_cifar10, detail::kCifar10LookedFor},
+        {"cifar100", detail::detect_cifar100, detail::open_cifar100, detail::kCifar100LookedFor},
+        {"idx", detail::detect_idx, detail::open_idx, detail::kIdxLookedFor},
+        {"folder", detail::detect_folder, detail::open_folder, detail::kFolderLookedFor},
+    };
+    if (!opt.format.empty()) {
+        for (const auto& f : formats)
+            if (opt.format == f.name) return f.open(path, opt.split);
+        throw UsageError("unknown dataset format '" + opt.format + "' (expected cifar10, cifar100, idx or folder)");
+    }
+    std::string looked;
+    for (const auto& f : formats) {
+        if (f.detect(path)) return f.open(path, opt.split);
+        looked += std::string("\n  ") + f.name + ": " + f.looked_for;
+    }
+    throw Error(where(path, "no known dataset layout found; looked for:" + looked));
+}
+
+std::optional<Normalization> normalization_preset(const std::string& name) {
+    // Channel statistics of each training set as commonly published (torchvision references,
+    // the CIFAR/MNIST training recipes most checkpoints were trained with).
+    const std::string n = detail::lower(name);
+    if (n == "cifar10") return Normalization{{0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}};
+    if (n == "cifar100") return Normalization{{0.507f, 0.4865f, 0.4409f}, {0.2673f, 0.2564f, 0.2761f}};
+    if (n == "mnist") return Normalization{{0.1307f}, {0.3081f}};
+    if (n == "fashion-mnist" || n == "fashion_mnist" || n == "fashionmnist")
+        return Normalization{{0.2860f}, {0.3530f}};
+    if (n == "imagenet") return Normalization{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+    return std::nullopt;
+}
+
+void to_input(const Image& img, const InputSpec& spec, float* dst) {
+    if (spec.channels != 1 && spec.channels != 3)
+        throw UsageError("input spec has " + std::to_string(spec.channels) + " channels (expected 1 or 3)");
+    if (spec.height <= 0 || spec.width <= 0)
+        throw UsageError("input spec size " + std::to_string(spec.height) + "x" + std::to_string(spec.width) +
+                         " must be positive");
+    const auto& mean = spec.norm.mean;
+    const auto& sd = spec.norm.std;
+    // An empty normalisation means "scale to [0,1] only"; one value applies to every channel.
+    auto sized_ok = [&](std::size_t n) { return n == 0 || n == 1 || n == static_cast<std::size_t>(spec.channels); };
+    if (!sized_ok(mean.size()) || !sized_ok(sd.size()))
+        throw UsageError("normalisation has " + std::to_string(mean.size()) + " means and " + std::to_string(sd.size()) +
+                         " stds for " + std::to_string(spec.channels) + " channels");
+    for (float s : sd)
+        if (!(s > 0)) throw UsageError("normalisation std " + std::to_string(s) + " must be positive");
+
+    Image conv = img.channels == spec.channels ? img : convert_channels(img, spec.channels);
+    if (conv.width != spec.width || conv.height != spec.height) conv = resize_bilinear(conv, spec.width, spec.height);
+
+    const std::size_t plane = static_cast<std::size_t>(spec.height) * spec.width;
+    for (int c = 0; c < spec.channels; ++c) {
+        const float m = mean.empty() ? 0.0f : mean[mean.size() == 1 ? 0 : c];
+        const float s = sd.empty() ? 1.0f : sd[sd.size() == 1 ? 0 : c];
+        float* out = dst + c * plane;
+        for (std::size_t i = 0; i < plane; ++i)
+            out[i] = (static_cast<float>(conv.pixels[i * spec.channels + c]) / 255.0f - m) / s;
+    }
+}
+
+const std::vector<std::string>& fashion_mnist_classes() {
+    static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                   "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    return names;
+}
+
+}  // namespace camscope

@@ -1,0 +1,77 @@
+#pragma once
+// Torch-free dataset interface: CIFAR-10/100 binary, IDX (MNIST, Fashion-MNIST), image folders.
+// Datasets are random-access and stream from disk where the format allows: memory stays bounded
+// by what the caller holds, not by the dataset size.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "camscope/image/image.hpp"
+
+namespace camscope {
+
+/// Per-channel normalisation applied after scaling pixels to [0,1]: x = (p/255 - mean) / std.
+struct Normalization {
+    std::vector<float> mean;  // one per channel
+    std::vector<float> std;
+};
+
+/// What a model expects as input: C×H×W and normalisation.
+struct InputSpec {
+    int channels = 0;
+    int height = 0;
+    int width = 0;
+    Normalization norm;
+};
+
+struct Sample {
+    Image image;
+    int label = -1;   // fine label, in [0, num_classes)
+    int coarse = -1;  // superclass label, or -1 when the dataset has none
+};
+
+struct DatasetInfo {
+    std::string format;                     // "cifar10", "cifar100", "idx", "folder"
+    std::string name;                       // e.g. "fashion-mnist", "cifar100", folder name
+    std::string split;                      // "test" or "train"
+    std::vector<std::string> class_names;   // size = number of classes
+    std::vector<std::string> coarse_names;  // empty when no superclasses
+    std::vector<int> fine_to_coarse;        // empty when no superclasses; else size = classes
+    InputSpec preset;                       // native size and the usual normalisation (empty for
+                                            // image folders not named after a known preset)
+};
+
+class Dataset {
+public:
+    virtual ~Dataset() = default;
+    virtual size_t size() const = 0;
+    /// Reads sample i (0 <= i < size()). Throws Error naming the file/record on malformed data.
+    virtual Sample get(size_t i) const = 0;
+    virtual const DatasetInfo& info() const = 0;
+    size_t num_classes() const { return info().class_names.size(); }
+};
+
+struct OpenOptions {
+    std::string split = "test";  // "test" | "train"
+    std::string format;          // "" = detect | "cifar10" | "cifar100" | "idx" | "folder"
+};
+
+/// Opens a dataset at `path`: a directory (CIFAR binary dir, IDX dir, class folders), or a
+/// CIFAR .bin file / IDX images file. Throws Error if nothing matches, naming what was looked for.
+std::unique_ptr<Dataset> open_dataset(const std::string& path, const OpenOptions& opt = {});
+
+/// Known normalisation presets by dataset name ("cifar10", "cifar100", "mnist", "fashion-mnist",
+/// "imagenet"); nullopt if unknown.
+std::optional<Normalization> normalization_preset(const std::string& name);
+
+/// Image -> C×H×W float32 in `dst` (size C*H*W): converted to spec.channels, resized (bilinear,
+/// half-pixel) to spec.height×spec.width if needed, scaled to [0,1] and normalised.
+/// norm.mean/std may hold one value per channel, one for all, or none (no normalisation);
+/// anything else, or a std <= 0, throws UsageError.
+void to_input(const Image& img, const InputSpec& spec, float* dst);
+
+/// Fashion-MNIST's ten class names (T-shirt/top … Ankle boot).
+const std::vector<std::string>& fashion_mnist_classes();
+
+}  // namespace camscope

@@ -1,0 +1,129 @@
+// Image-folder datasets: ROOT/<class>/<image>.{png,jpg,jpeg} (torchvision ImageFolder layout),
+// optionally under ROOT/train and ROOT/test. Opening lists files only; images are decoded in get().
+#include <stb_image.h>
+
+#include <algorithm>
+
+#include "camscope/data/formats.hpp"
+#include "camscope/util/error.hpp"
+
+namespace camscope::detail {
+namespace fs = std::filesystem;
+
+const char* const kFolderLookedFor =
+    "class sub-folders holding .png/.jpg/.jpeg files (optionally under train/ and test/)";
+
+namespace {
+
+bool is_dir(const fs::path& p) {
+    std::error_code ec;
+    return fs::is_directory(p, ec);
+}
+
+bool has_image_extension(const fs::path& p) {
+    const std::string ext = lower(p.extension().string());
+    return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+bool hidden(const fs::path& p) { return p.filename().string().rfind('.', 0) == 0; }
+
+std::vector<fs::path> sorted_entries(const fs::path& dir, bool dirs) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    if (ec) throw Error(where(dir.string(), "cannot list folder: " + ec.message()));
+    for (const auto& e : it) {
+        if (hidden(e.path())) continue;
+        std::error_code ec2;
+        if (dirs ? e.is_directory(ec2) : (e.is_regular_file(ec2) && has_image_extension(e.path())))
+            out.push_back(e.path());
+    }
+    std::sort(out.begin(), out.end(), [](const fs::path& a, const fs::path& b) {
+        return a.filename().string() < b.filename().string();
+    });
+    return out;
+}
+
+/// The folder holding the class folders for `split`.
+fs::path split_root(const fs::path& root, const std::string& split) {
+    if (is_dir(root / split)) return root / split;
+    if (is_dir(root / "train") || is_dir(root / "test"))
+        throw Error(where(root.string(), "has train/ or test/ sub-folders but no '" + split + "/'"));
+    return root;
+}
+
+class FolderDataset final : public Dataset {
+public:
+    FolderDataset(std::vector<std::pair<std::string, int>> items, DatasetInfo info)
+        : items_(std::move(items)), info_(std::move(info)) {}
+
+    std::size_t size() const override { return items_.size(); }
+    const DatasetInfo& info() const override { return info_; }
+
+    Sample get(std::size_t i) const override {
+        if (i >= items_.size())
+            throw Error("folder sample index " + std::to_string(i) + " out of range (dataset has " +
+                        std::to_string(items_.size()) + " images)");
+        Sample s;
+        s.image = read_image_file(items_[i].first);
+        s.label = items_[i].second;
+        return s;
+    }
+
+private:
+    std::vector<std::pair<std::string, int>> items_;  // file, class index
+    DatasetInfo info_;
+};
+
+}  // namespace
+
+bool detect_folder(const std::string& path) {
+    if (!is_dir(path)) return false;
+    try {
+        const fs::path root = is_dir(fs::path(path) / "test") ? fs::path(path) / "test"
+                              : is_dir(fs::path(path) / "train") ? fs::path(path) / "train"
+                                                                : fs::path(path);
+        for (const auto& cls : sorted_entries(root, true))
+            if (!sorted_entries(cls, false).empty()) return true;
+    } catch (const Error&) {
+        return false;
+    }
+    return false;
+}
+
+std::unique_ptr<Dataset> open_folder(const std::string& path, const std::string& split) {
+    if (!is_dir(path)) throw Error(where(path, "not a folder; expected " + std::string(kFolderLookedFor)));
+    const fs::path root = split_root(path, split);
+    const auto classes = sorted_entries(root, true);
+    if (classes.empty()) throw Error(where(root.string(), "no class sub-folders; expected " + std::string(kFolderLookedFor)));
+
+    DatasetInfo info;
+    info.format = "folder";
+    fs::path norm = fs::absolute(path).lexically_normal();
+    if (norm.filename().empty()) norm = norm.parent_path();
+    info.name = norm.filename().string();
+    info.split = split;
+    std::vector<std::pair<std::string, int>> items;
+    for (std::size_t c = 0; c < classes.size(); ++c) {
+        info.class_names.push_back(classes[c].filename().string());
+        for (const auto& f : sorted_entries(classes[c], false)) items.emplace_back(f.string(), static_cast<int>(c));
+    }
+    if (items.empty())
+        throw Error(where(root.string(), "no .png/.jpg/.jpeg files in its " + std::to_string(classes.size()) +
+                                             " class sub-folders"));
+
+    // The preset size is the first image's declared size; stbi_info reads only the header.
+    int w = 0, h = 0, comp = 0;
+    const std::string& first = items.front().first;
+    if (!stbi_info(first.c_str(), &w, &h, &comp))
+        throw Error(where(first, std::string("cannot read image header: ") + stbi_failure_reason()));
+    info.preset.channels = (comp == 1 || comp == 2) ? 1 : 3;
+    info.preset.height = h;
+    info.preset.width = w;
+    // Unknown statistics: leave the normalisation empty (pixels scaled to [0,1] only) unless the
+    // folder is named after a known preset.
+    if (auto n = normalization_preset(info.name)) info.preset.norm = *n;
+    return std::make_unique<FolderDataset>(std::move(items), std::move(info));
+}
+
+}  // namespace camscope::detail

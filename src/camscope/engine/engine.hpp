@@ -1,0 +1,94 @@
+#pragma once
+// Torch-free facade of the inference/CAM engine. Everything here is plain C++ so that the CLI,
+// reports and most tests compile without torch headers; the torch code lives in engine/*.cpp.
+//
+// Shapes: inputs are float32 N×C×H×W (row-major, already normalised, see to_input());
+// logits N×K (K classes); CAM maps S×N×h×w at the target layer's resolution h×w (S target slots),
+// upsampled on demand with upsample_cams().
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "camscope/data/dataset.hpp"
+
+namespace camscope {
+
+struct EngineOptions {
+    int threads = 0;           // intra-op threads; 0 = all available cores
+    std::string device = "cpu";  // "cpu" | "cuda" | "cuda:N"
+    bool quiet = false;        // no notes on stderr
+};
+
+/// Applies EngineOptions' thread setting to LibTorch and returns the count in effect.
+int configure_threads(int threads);
+
+struct LayerInfo {
+    std::string path;                  // dotted module path, e.g. "layer3.1.conv2"
+    std::string type;                  // module class name, e.g. "Conv2d"
+    std::vector<std::int64_t> shape;   // output shape for a 1×C×H×W input; empty if not a tensor
+};
+
+struct ModelInfo {
+    std::string path;
+    std::string kind;                      // "scripted", "traced" or "camscope:<arch>"
+    std::vector<std::string> class_names;  // from camscope metadata; empty for foreign models
+    std::optional<InputSpec> input;        // from camscope metadata
+    bool train_mode_baked = false;         // traced in train mode: batch_norm/dropout in training
+    std::string metadata_json;             // raw camscope metadata ("" if none)
+};
+
+struct CamRequest {
+    std::string method = "gradcam";
+    std::vector<std::string> layers;  // dotted paths; empty = automatic choice
+    /// targets[s][i]: class for slot s, image i; -1 = the image's predicted (top-1) class.
+    std::vector<std::vector<int>> targets;
+    bool raw = false;  // keep unnormalised maps (no ReLU/min-max)
+};
+
+struct BatchResult {
+    int n = 0;
+    int num_classes = 0;
+    std::vector<float> logits;  // n×K
+    int slots = 0, fh = 0, fw = 0;
+    std::vector<float> cams;    // slots×n×fh×fw; per image min-max normalised to [0,1] unless raw
+};
+
+class Model {
+public:
+    /// Loads a TorchScript file (traced or scripted; camscope's own checkpoints too).
+    /// Throws Error: missing file, not TorchScript.
+    static Model load(const std::string& path, const EngineOptions& opt = {});
+    Model(Model&&) noexcept;
+    Model& operator=(Model&&) noexcept;
+    ~Model();
+
+    const ModelInfo& info() const;
+    int threads() const;
+
+    /// Every submodule with its output shape for one input of `spec`'s size, in call order.
+    std::vector<LayerInfo> layers(const InputSpec& spec);
+    /// Resolves a layer name (validates it exists; suggests the nearest names) or, for "",
+    /// picks the last layer with a 4-D output of spatial size > 1.
+    std::string resolve_layer(const std::string& name, const InputSpec& spec);
+    /// Number of classes the model outputs for `spec`-sized input (one probe forward).
+    int num_classes(const InputSpec& spec);
+
+    /// Forward (and CAMs when `cam` is non-null) for x: n×C×H×W float32.
+    BatchResult run(const float* x, int n, const InputSpec& spec, const CamRequest* cam = nullptr);
+
+private:
+    struct Impl;
+    explicit Model(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+    friend struct ModelAccess;
+};
+
+/// Upsamples maps (count×fh×fw) to out_h×out_w with half-pixel bilinear interpolation.
+std::vector<float> upsample_cams(const float* maps, int count, int fh, int fw, int out_h, int out_w);
+
+/// Names of the registered CAM methods.
+std::vector<std::string> cam_methods();
+
+}  // namespace camscope

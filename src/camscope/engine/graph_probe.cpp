@@ -1,0 +1,257 @@
+#include "camscope/engine/graph_probe.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/csrc/jit/passes/inliner.h>
+
+#include "camscope/util/error.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope::engine {
+namespace {
+
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+namespace prim = c10::prim;
+namespace attr = c10::attr;
+
+/// Dotted module path of `v` if it is a chain of prim::GetAttr from `self`; nullopt otherwise.
+std::optional<std::string> module_path(Value* v, Value* self) {
+    std::vector<std::string> parts;
+    while (v != self) {
+        Node* n = v->node();
+        if (n->kind() != prim::GetAttr) return std::nullopt;
+        parts.push_back(n->s(attr::name));
+        v = n->input(0);
+    }
+    std::reverse(parts.begin(), parts.end());
+    return join(parts, ".");
+}
+
+bool is_forward_call(Node* n) {
+    return n->kind() == prim::CallMethod && n->s(attr::name) == "forward" && n->inputs().size() >= 1 &&
+           n->input(0)->type()->cast<c10::ClassType>() != nullptr;
+}
+
+std::string class_name(Value* module_value) {
+    auto cls = module_value->type()->cast<c10::ClassType>();
+    if (!cls || !cls->name()) return "?";
+    return cls->name()->name();
+}
+
+/// Replaces a prim::CallMethod node by the body of the called method; returns its new outputs.
+std::vector<Value*> inline_call(Node* call) {
+    auto cls = call->input(0)->type()->expect<c10::ClassType>();
+    auto& fn = torch::jit::toGraphFunction(cls->getMethod(call->s(attr::name)));
+    return torch::jit::inlineCallTo(call, &fn);
+}
+
+std::shared_ptr<Graph> forward_graph_copy(const torch::jit::Module& module) {
+    auto method = module.find_method("forward");
+    if (!method) throw Error("the model has no forward method");
+    return torch::jit::toGraphFunction(method->function()).graph()->copy();
+}
+
+/// Makes the graph return one tuple of all its outputs.
+void pack_outputs_as_tuple(Graph& g) {
+    std::vector<Value*> outs(g.outputs().begin(), g.outputs().end());
+    auto* tuple = g.insertNode(g.createTuple(outs));
+    tuple->moveBefore(g.return_node());
+    while (g.outputs().size() > 0) g.eraseOutput(0);
+    g.registerOutput(tuple->output());
+}
+
+std::string nearest_names(const std::vector<std::string>& candidates, const std::string& wanted) {
+    std::vector<std::pair<size_t, std::string>> scored;
+    for (const auto& c : candidates) scored.emplace_back(edit_distance(c, wanted), c);
+    std::sort(scored.begin(), scored.end());
+    std::vector<std::string> best;
+    for (size_t i = 0; i < scored.size() && i < 5; ++i) best.push_back(scored[i].second);
+    return join(best, ", ");
+}
+
+}  // namespace
+
+std::vector<std::string> submodule_paths(const torch::jit::Module& module) {
+    std::vector<std::string> out;
+    for (const auto& nm : module.named_modules()) {
+        if (!nm.name.empty()) out.push_back(nm.name);
+    }
+    return out;
+}
+
+ListingGraph make_listing_graph(const torch::jit::Module& module) {
+    auto g = forward_graph_copy(module);
+    Value* self = g->inputs()[0];
+    // Map path -> index of its registered graph output (the last call wins).
+    std::map<std::string, size_t> output_of;
+    std::vector<ProbedCall> recorded;
+    std::vector<size_t> recorded_output;
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (Node* n : g->nodes()) {
+            if (!is_forward_call(n)) continue;
+            auto path = module_path(n->input(0), self);
+            std::string type = class_name(n->input(0));
+            auto outs = inline_call(n);
+            if (path && outs.size() == 1 && outs[0]->type()->kind() == c10::TypeKind::TensorType) {
+                size_t idx = g->registerOutput(outs[0]);
+                auto it = output_of.find(*path);
+                if (it == output_of.end()) {
+                    output_of[*path] = recorded.size();
+                    recorded.push_back({*path, type});
+                    recorded_output.push_back(idx);
+                } else {
+                    recorded_output[it->second] = idx;  // a later call of the same module
+                }
+            }
+            changed = true;
+            break;  // the node list changed: start over
+        }
+    }
+    // Order the recorded outputs by the position of the node that produces them.
+    std::unordered_map<const Node*, size_t> position;
+    size_t pos = 0;
+    for (Node* n : g->nodes()) position[n] = ++pos;
+    std::vector<size_t> order(recorded.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    auto pos_of = [&](size_t i) {
+        Value* v = g->outputs()[recorded_output[i]];
+        auto it = position.find(v->node());
+        return it == position.end() ? size_t{0} : it->second;  // graph inputs come first
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        if (pos_of(a) != pos_of(b)) return pos_of(a) < pos_of(b);
+        return recorded[a].path.size() < recorded[b].path.size();
+    });
+    std::vector<Value*> outs{g->outputs()[0]};
+    ListingGraph result;
+    for (size_t i : order) {
+        outs.push_back(g->outputs()[recorded_output[i]]);
+        result.calls.push_back(recorded[i]);
+    }
+    while (g->outputs().size() > 0) g->eraseOutput(0);
+    for (Value* v : outs) g->registerOutput(v);
+    pack_outputs_as_tuple(*g);
+    torch::jit::EliminateDeadCode(g);
+    result.graph = g;
+    return result;
+}
+
+std::shared_ptr<Graph> make_probe_graph(const torch::jit::Module& module, const std::vector<std::string>& paths,
+                                        bool grad_probe) {
+    auto g = forward_graph_copy(module);
+    Value* self = g->inputs()[0];
+    std::vector<Value*> found(paths.size(), nullptr);
+    for (bool changed = true; changed;) {
+        changed = false;
+        std::fill(found.begin(), found.end(), nullptr);
+        Node* to_inline = nullptr;
+        for (Node* n : g->nodes()) {
+            if (!is_forward_call(n)) continue;
+            auto path = module_path(n->input(0), self);
+            if (!path) continue;
+            for (size_t i = 0; i < paths.size(); ++i) {
+                if (*path == paths[i]) found[i] = n->output();  // last call wins
+                else if (!to_inline && starts_with(paths[i], *path + ".")) to_inline = n;
+            }
+        }
+        bool all_found = std::all_of(found.begin(), found.end(), [](Value* v) { return v != nullptr; });
+        if (!all_found && to_inline) {
+            inline_call(to_inline);
+            changed = true;
+        }
+    }
+    const auto names = submodule_paths(module);
+    for (size_t i = 0; i < paths.size(); ++i) {
+        if (found[i]) continue;
+        if (std::find(names.begin(), names.end(), paths[i]) == names.end())
+            throw UsageError("layer '" + paths[i] + "' not found in the model; nearest names: " +
+                             nearest_names(names, paths[i]) + " (see `camscope layers MODEL`)");
+        throw Error("layer '" + paths[i] +
+                    "' exists but its output is not reachable in forward's top-level graph (called inside "
+                    "control flow, or not called at all); choose another layer");
+    }
+    // Only the earliest probed value becomes the autograd leaf: gradients w.r.t. a later layer
+    // flow from it, and detaching a later layer would cut the earlier one off the graph.
+    Value* earliest = nullptr;
+    for (Value* a : found)
+        if (!earliest || a->node()->isBefore(earliest->node())) earliest = a;
+    std::vector<Value*> outputs(found.size());
+    for (size_t i = 0; i < paths.size(); ++i) {
+        Value* a = found[i];
+        if (a->type()->kind() != c10::TypeKind::TensorType)
+            throw Error("layer '" + paths[i] + "' does not output a tensor (type " + a->type()->str() + ")");
+        outputs[i] = a;
+        if (!grad_probe) continue;
+        // a -> [leaf = detach(a); requires_grad_(leaf)]; use = clone(leaf or a); later uses read `use`,
+        // so in-place ops after the layer (ReLU(inplace), out += identity) cannot modify what we return.
+        torch::jit::WithInsertPoint guard(a->node()->next());
+        Value* src = a;
+        Node* first_new = nullptr;
+        if (a == earliest && std::find(found.begin(), found.begin() + i, a) == found.begin() + i) {
+            src = g->insert(c10::aten::detach, {a});
+            first_new = src->node();
+            g->insert(c10::Symbol::fromQualString("aten::requires_grad_"),
+                      {src, torch::jit::NamedValue(c10::IValue(true))});
+        }
+        Value* use = g->insert(c10::aten::clone, {src});
+        if (!first_new) first_new = use->node();
+        a->replaceAllUsesAfterNodeWith(first_new, use);
+        outputs[i] = src;
+    }
+    for (Value* v : outputs) g->registerOutput(v);
+    pack_outputs_as_tuple(*g);
+    torch::jit::EliminateDeadCode(g);
+    return g;
+}
+
+bool has_baked_training_ops(const torch::jit::Module& module) {
+    auto g = forward_graph_copy(module);
+    torch::jit::Inline(*g);
+    // Also inline method calls on submodules (traced graphs keep prim::CallMethod).
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (Node* n : g->nodes()) {
+            if (is_forward_call(n)) {
+                inline_call(n);
+                changed = true;
+                break;
+            }
+        }
+    }
+    auto constant_true = [](Value* v) {
+        auto iv = torch::jit::toIValue(v);
+        return iv && iv->isBool() && iv->toBool();
+    };
+    for (Node* n : g->nodes()) {
+        const std::string kind = n->kind().toQualString();
+        if (kind == "aten::batch_norm" && n->inputs().size() > 5 && constant_true(n->input(5))) return true;
+        if ((kind == "aten::dropout" || kind == "aten::dropout_" || kind == "aten::feature_dropout") &&
+            n->inputs().size() > 2 && constant_true(n->input(2)))
+            return true;
+    }
+    return false;
+}
+
+GraphRunner::GraphRunner(std::shared_ptr<Graph> graph)
+    : graph_(std::move(graph)),
+      fn_(std::make_unique<torch::jit::GraphFunction>("camscope_probe", graph_, nullptr)) {}
+
+c10::IValue GraphRunner::operator()(const torch::jit::Module& module, std::vector<c10::IValue> inputs) {
+    torch::jit::Stack stack;
+    stack.reserve(inputs.size() + 1);
+    stack.emplace_back(module._ivalue());
+    for (auto& v : inputs) stack.push_back(std::move(v));
+    fn_->run(stack);
+    return stack.front();
+}
+
+}  // namespace camscope::engine

@@ -1,0 +1,58 @@
+#pragma once
+// TorchScript graph surgery that exposes the output of any submodule call of a model's forward,
+// WITHOUT changing the model: calls on the path to the target module are inlined until the call
+// of the target itself is visible in the top-level graph, whose output is then returned as an
+// extra graph output. Works for traced and scripted modules (both keep prim::CallMethod nodes
+// per submodule call; module paths are read off the prim::GetAttr chain from `self`).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/script.h>
+
+namespace camscope::engine {
+
+struct ProbedCall {
+    std::string path;  // dotted module path
+    std::string type;  // module class name (unqualified)
+};
+
+/// Graph of `module.forward` with every submodule call inlined and each call's (tensor) output
+/// returned: output = Tuple(logits, out_1, …, out_M), out_i in topological order of production.
+/// `calls[i]` names out_{i+1}. Modules called several times appear once (their last call).
+struct ListingGraph {
+    std::shared_ptr<torch::jit::Graph> graph;
+    std::vector<ProbedCall> calls;
+};
+ListingGraph make_listing_graph(const torch::jit::Module& module);
+
+/// Graph of `module.forward` returning Tuple(logits, A_1, …, A_L) where A_l is the output of the
+/// (last) call of module `paths[l]`. With `grad_probe`, each A_l is made a leaf that requires
+/// grad (detach + requires_grad_) and its uses in the rest of the graph read a clone, so that
+///  - gradients are taken w.r.t. the activations only (nothing before them records autograd), and
+///  - in-place ops after the layer (ReLU(inplace), `out += identity`) cannot overwrite A_l.
+/// Throws camscope::Error if a path is not called by forward (with the nearest existing names).
+std::shared_ptr<torch::jit::Graph> make_probe_graph(const torch::jit::Module& module,
+                                                    const std::vector<std::string>& paths,
+                                                    bool grad_probe);
+
+/// All submodule paths of `module` (named_modules without the root), for messages.
+std::vector<std::string> submodule_paths(const torch::jit::Module& module);
+
+/// True if the fully inlined forward has batch_norm/dropout with a constant training=True
+/// (a model traced in train mode: eval() cannot undo it).
+bool has_baked_training_ops(const torch::jit::Module& module);
+
+/// A graph made callable on (module, inputs...): the executor and its plan are kept between calls.
+class GraphRunner {
+public:
+    explicit GraphRunner(std::shared_ptr<torch::jit::Graph> graph);
+    c10::IValue operator()(const torch::jit::Module& module, std::vector<c10::IValue> inputs);
+    const std::shared_ptr<torch::jit::Graph>& graph() const { return graph_; }
+
+private:
+    std::shared_ptr<torch::jit::Graph> graph_;
+    std::unique_ptr<torch::jit::GraphFunction> fn_;
+};
+
+}  // namespace camscope::engine

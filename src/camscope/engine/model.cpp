@@ -1,0 +1,307 @@
+// The engine behind the torch-free facade engine.hpp: model loading, the probe graphs that expose
+// target-layer activations, batched prediction and the CAM pipeline.
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include "camscope/engine/cam/cam_method.hpp"
+#include "camscope/engine/engine.hpp"
+#include "camscope/engine/graph_probe.hpp"
+#include "camscope/engine/torch_internal.hpp"
+#include "camscope/util/error.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope {
+
+using engine::GraphRunner;
+
+int configure_threads(int threads) {
+    int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(n);
+    return at::get_num_threads();
+}
+
+struct Model::Impl {
+    ModelInfo info;
+    EngineOptions opt;
+    torch::Device device{torch::kCPU};
+    torch::jit::Module module;               // eval mode, parameters without requires_grad
+    std::optional<torch::jit::Module> fast;  // frozen + optimize_for_inference (prediction only)
+    std::mutex mu;                           // run() is not re-entrant on one module
+    // Probe graphs keyed by "grad|layer1,layer2".
+    std::map<std::string, std::unique_ptr<GraphRunner>> probes;
+    std::unique_ptr<engine::ListingGraph> listing;
+
+    GraphRunner& probe(const std::vector<std::string>& layers, bool grad) {
+        const std::string key = std::string(grad ? "g|" : "n|") + join(layers, ",");
+        auto it = probes.find(key);
+        if (it == probes.end())
+            it = probes.emplace(key, std::make_unique<GraphRunner>(engine::make_probe_graph(module, layers, grad)))
+                     .first;
+        return *it->second;
+    }
+
+    torch::Tensor forward_fast(const torch::Tensor& x) {
+        if (!fast) {
+            try {
+                // A second load, not module.clone(): freezing strips the methods of the submodule
+                // types, and a clone shares those types with `module` (which the probes still need).
+                // Freezing inlines calls only while the graph optimizer is on (we keep it off for the
+                // probe graphs, see load()).
+                torch::jit::GraphOptimizerEnabledGuard optimize_on(true);
+                auto copy = torch::jit::load(info.path, device);
+                copy.eval();
+                auto frozen = torch::jit::freeze(copy);
+                fast = torch::jit::optimize_for_inference(frozen);
+            } catch (const std::exception& e) {
+                if (!opt.quiet)
+                    fprintf(stderr, "note: optimize_for_inference failed (%s); using the plain module\n",
+                            first_line(e.what()).c_str());
+                fast = module;
+            }
+        }
+        torch::NoGradGuard ng;
+        return engine::logits_of(fast->forward({x}), info.path);
+    }
+};
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+const ModelInfo& Model::info() const { return impl_->info; }
+int Model::threads() const { return at::get_num_threads(); }
+
+Model Model::load(const std::string& path, const EngineOptions& opt) {
+    namespace fs = std::filesystem;
+    if (!fs::exists(path)) throw Error(path + ": no such model file");
+    if (fs::is_directory(path)) throw Error(path + ": is a directory, expected a TorchScript model file (.pt)");
+    // Gradients through the probe graphs are plain autograd: keep the executor from building
+    // differentiable subgraphs and specialising on first runs (predictable, and no warm-up cost).
+    torch::jit::setGraphExecutorOptimize(false);
+    auto impl = std::make_unique<Impl>();
+    impl->opt = opt;
+    impl->device = torch::Device(opt.device);
+    impl->info.path = path;
+    torch::jit::ExtraFilesMap extra{{"camscope.json", ""}};
+    try {
+        impl->module = torch::jit::load(path, impl->device, extra);
+    } catch (const c10::Error& e) {
+        throw Error(path + ": not a TorchScript model (torch.jit.load failed: " + first_line(e.what()) +
+                    "). Export it from PyTorch with torch.jit.trace(model, example).save(path) or "
+                    "torch.jit.script(model).save(path)");
+    }
+    impl->module.eval();
+    for (auto p : impl->module.parameters()) p.set_requires_grad(false);
+    impl->info.kind = "torchscript";
+    const std::string& meta = extra["camscope.json"];
+    if (!meta.empty()) {
+        impl->info.metadata_json = meta;
+        try {
+            auto j = nlohmann::json::parse(meta);
+            impl->info.kind = "camscope:" + j.value("arch", std::string("?"));
+            impl->info.class_names = j.value("class_names", std::vector<std::string>{});
+            if (j.contains("input")) {
+                const auto& in = j["input"];
+                InputSpec spec;
+                spec.channels = in.at("channels").get<int>();
+                spec.height = in.at("height").get<int>();
+                spec.width = in.at("width").get<int>();
+                spec.norm.mean = in.at("mean").get<std::vector<float>>();
+                spec.norm.std = in.at("std").get<std::vector<float>>();
+                impl->info.input = spec;
+            }
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(path + ": camscope.json metadata is malformed: " + e.what());
+        }
+    }
+    try {
+        impl->info.train_mode_baked = engine::has_baked_training_ops(impl->module);
+    } catch (const std::exception&) {
+        impl->info.train_mode_baked = false;  // unusual graphs: the check is advisory
+    }
+    if (impl->info.train_mode_baked && !opt.quiet)
+        fprintf(stderr,
+                "warning: %s was traced in train mode: its batch_norm/dropout run in training mode whatever "
+                "eval() says, so outputs depend on the batch. Re-export it after model.eval().\n",
+                path.c_str());
+    return Model(std::move(impl));
+}
+
+std::vector<LayerInfo> Model::layers(const InputSpec& spec) {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->listing) impl_->listing = std::make_unique<engine::ListingGraph>(engine::make_listing_graph(impl_->module));
+    GraphRunner runner(impl_->listing->graph);
+    torch::NoGradGuard ng;
+    auto x = torch::zeros({1, spec.channels, spec.height, spec.width}, torch::TensorOptions().device(impl_->device));
+    c10::IValue out;
+    try {
+        out = runner(impl_->module, {x});
+    } catch (const c10::Error& e) {
+        throw Error(impl_->info.path + ": forward failed on a 1x" + std::to_string(spec.channels) + "x" +
+                    std::to_string(spec.height) + "x" + std::to_string(spec.width) +
+                    " input: " + first_line(e.what()));
+    }
+    auto elems = out.toTuple()->elements();
+    std::vector<LayerInfo> result;
+    for (size_t i = 0; i < impl_->listing->calls.size(); ++i) {
+        LayerInfo li{impl_->listing->calls[i].path, impl_->listing->calls[i].type, {}};
+        const auto& v = elems.at(i + 1);
+        if (v.isTensor()) li.shape = v.toTensor().sizes().vec();
+        result.push_back(std::move(li));
+    }
+    return result;
+}
+
+std::string Model::resolve_layer(const std::string& name, const InputSpec& spec) {
+    if (!name.empty()) {
+        std::lock_guard lock(impl_->mu);
+        impl_->probe({name}, true);  // validates, with nearest-name suggestions
+        return name;
+    }
+    const auto all = layers(spec);
+    const LayerInfo* best = nullptr;
+    for (const auto& l : all) {
+        if (l.shape.size() == 4 && l.shape[2] * l.shape[3] > 1) best = &l;  // listing is in output order
+    }
+    if (!best)
+        throw Error(impl_->info.path + ": no layer with a 4-D output of spatial size > 1 for input " +
+                    std::to_string(spec.channels) + "x" + std::to_string(spec.height) + "x" +
+                    std::to_string(spec.width) + "; name one with --layer (see `camscope layers`)");
+    // The listing puts the outermost module first among those sharing one output value, and the
+    // last spatial output last: walk back to the outermost name of that same output.
+    const LayerInfo* pick = best;
+    for (const auto& l : all) {
+        if (&l == best) break;
+        if (l.shape == best->shape && l.path.size() < pick->path.size() && starts_with(best->path, l.path + "."))
+            pick = &l;
+    }
+    return pick->path;
+}
+
+int Model::num_classes(const InputSpec& spec) {
+    std::lock_guard lock(impl_->mu);
+    auto x = torch::zeros({1, spec.channels, spec.height, spec.width}, torch::TensorOptions().device(impl_->device));
+    try {
+        return static_cast<int>(impl_->forward_fast(x).size(1));
+    } catch (const c10::Error& e) {
+        throw Error(impl_->info.path + ": forward failed on a 1x" + std::to_string(spec.channels) + "x" +
+                    std::to_string(spec.height) + "x" + std::to_string(spec.width) +
+                    " input (wrong input size or channels?): " + first_line(e.what()));
+    }
+}
+
+namespace {
+
+/// ReLU and per-image min-max (cam -= min; cam /= max + 1e-7), as pytorch-grad-cam's
+/// scale_cam_image; a constant map becomes all zeros. cams: n×h×w.
+torch::Tensor relu_minmax(torch::Tensor cams) {
+    cams = torch::relu(cams);
+    const auto flat = cams.flatten(1);
+    const auto mn = std::get<0>(flat.min(1)).view({-1, 1, 1});
+    cams = cams - mn;
+    const auto mx = std::get<0>(cams.flatten(1).max(1)).view({-1, 1, 1});
+    return cams / (mx + 1e-7);
+}
+
+}  // namespace
+
+BatchResult Model::run(const float* data, int n, const InputSpec& spec, const CamRequest* req) {
+    std::lock_guard lock(impl_->mu);
+    auto& im = *impl_;
+    BatchResult res;
+    res.n = n;
+    auto x = torch::from_blob(const_cast<float*>(data), {n, spec.channels, spec.height, spec.width}, torch::kFloat32)
+                 .to(im.device);
+    try {
+        if (!req) {
+            auto logits = im.forward_fast(x);
+            res.num_classes = static_cast<int>(logits.size(1));
+            engine::copy_out(logits, res.logits);
+            return res;
+        }
+        const auto& method = engine::find_cam_method(req->method);
+        if (req->layers.empty()) throw UsageError("CamRequest without a target layer (resolve_layer first)");
+        const bool grad = method.needs_gradients;
+        auto& runner = im.probe(req->layers, grad);
+        std::optional<torch::NoGradGuard> ng;
+        if (!grad) ng.emplace();
+        auto out = runner(im.module, {x}).toTuple()->elements();
+        auto logits = engine::logits_of(out[0], im.info.path);
+        std::vector<torch::Tensor> acts;
+        for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
+        const int64_t k = logits.size(1);
+        res.num_classes = static_cast<int>(k);
+        auto pred = logits.argmax(1);
+        const size_t slots = req->targets.size();
+        std::vector<torch::Tensor> slot_maps;
+        for (size_t s = 0; s < slots; ++s) {
+            const auto& t = req->targets[s];
+            if (static_cast<int>(t.size()) != n)
+                throw UsageError("CamRequest slot " + std::to_string(s) + " has " + std::to_string(t.size()) +
+                                 " targets for " + std::to_string(n) + " images");
+            auto targets = torch::tensor(std::vector<int64_t>(t.begin(), t.end()), torch::kInt64).to(im.device);
+            if ((targets >= k).any().item<bool>())
+                throw UsageError("target class out of range: the model has " + std::to_string(k) + " classes");
+            targets = torch::where(targets < 0, pred, targets);
+            std::vector<torch::Tensor> grads(acts.size());
+            if (grad) {
+                auto score = logits.gather(1, targets.unsqueeze(1)).sum();
+                grads = torch::autograd::grad({score}, acts, {}, /*retain_graph=*/s + 1 < slots);
+            }
+            std::vector<torch::Tensor> per_layer;
+            for (size_t l = 0; l < acts.size(); ++l) {
+                engine::CamContext ctx;
+                ctx.input = x;
+                ctx.activations = acts[l].detach();
+                ctx.gradients = grad ? grads[l] : torch::Tensor();
+                ctx.targets = targets;
+                torch::NoGradGuard inner;
+                per_layer.push_back(method.compute(ctx).to(torch::kFloat32));
+            }
+            torch::NoGradGuard inner;
+            torch::Tensor maps;
+            if (per_layer.size() == 1) {
+                maps = req->raw ? per_layer[0] : relu_minmax(per_layer[0]);
+            } else {
+                // Several layers: each scaled and upsampled to the input size, mean, rescaled.
+                std::vector<torch::Tensor> up;
+                for (auto& m : per_layer) {
+                    auto scaled = req->raw ? m : relu_minmax(m);
+                    up.push_back(torch::upsample_bilinear2d(scaled.unsqueeze(1), {spec.height, spec.width}, false)
+                                     .squeeze(1));
+                }
+                maps = torch::stack(up).mean(0);
+                if (!req->raw) maps = relu_minmax(maps);
+            }
+            slot_maps.push_back(maps);
+        }
+        res.slots = static_cast<int>(slots);
+        if (slots) {
+            auto all = torch::stack(slot_maps);  // S×n×h×w
+            res.fh = static_cast<int>(all.size(2));
+            res.fw = static_cast<int>(all.size(3));
+            engine::copy_out(all, res.cams);
+        }
+        engine::copy_out(logits.detach(), res.logits);
+    } catch (const c10::Error& e) {
+        throw Error(im.info.path + ": " + first_line(e.what()));
+    }
+    return res;
+}
+
+std::vector<std::string> cam_methods() {
+    std::vector<std::string> out;
+    for (const auto& m : engine::cam_registry()) out.push_back(m.name);
+    return out;
+}
+
+}  // namespace camscope

@@ -1,0 +1,294 @@
+#include "camscope/image/image.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "camscope/util/atomic_file.hpp"
+#include "camscope/util/error.hpp"
+
+// The stb implementations live in this translation unit only. Their own warnings are not ours.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG
+#include <stb_image.h>
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb_image_write.h>
+#pragma GCC diagnostic pop
+
+namespace camscope {
+namespace {
+
+void check_image(const Image& img, const char* fn) {
+    if (img.channels != 1 && img.channels != 3)
+        throw Error(std::string(fn) + ": image has " + std::to_string(img.channels) + " channels (expected 1 or 3)");
+    if (img.width <= 0 || img.height <= 0 ||
+        img.pixels.size() != static_cast<size_t>(img.width) * img.height * img.channels)
+        throw Error(std::string(fn) + ": image " + std::to_string(img.width) + "x" + std::to_string(img.height) + "x" +
+                    std::to_string(img.channels) + " holds " + std::to_string(img.pixels.size()) + " bytes");
+}
+
+std::uint32_t be32(const std::uint8_t* p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+// stb_image skips PNG chunk CRCs, so a flipped byte in pixel data can decode to silently wrong
+// pixels. Checking the CRCs (cheap, zlib) turns such corruption into an error that says where.
+void verify_png_crcs(const std::uint8_t* data, size_t size, const std::string& name) {
+    static const std::uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (size < 8 || std::memcmp(data, sig, 8) != 0) return;  // not a PNG
+    size_t pos = 8;
+    while (pos + 12 <= size) {
+        const std::uint32_t len = be32(data + pos);
+        if (len > size - pos - 12)
+            throw Error(where(name, "PNG chunk at byte offset " + std::to_string(pos) + " declares " +
+                                        std::to_string(len) + " bytes, only " + std::to_string(size - pos - 12) +
+                                        " remain (truncated file?)"));
+        const std::string type(reinterpret_cast<const char*>(data + pos + 4), 4);
+        const std::uint32_t stored = be32(data + pos + 8 + len);
+        const std::uint32_t actual = static_cast<std::uint32_t>(
+            crc32(crc32(0L, Z_NULL, 0), data + pos + 4, static_cast<uInt>(len + 4)));
+        if (stored != actual)
+            throw Error(where(name, "PNG chunk '" + type + "' at byte offset " + std::to_string(pos) +
+                                        " fails its CRC check (corrupt file)"));
+        pos += 12 + len;
+        if (type == "IEND") return;
+    }
+}
+
+// Bilinear sampling with half-pixel centres, as torch.nn.functional.interpolate(mode='bilinear',
+// align_corners=False) (aten/src/ATen/native/UpSample.h: area_pixel_compute_source_index) and
+// cv2.resize(INTER_LINEAR): src = (dst + 0.5) * in/out - 0.5, clamped at 0; the upper neighbour
+// is clamped to the last row/column.
+struct Tap {
+    int i0, i1;
+    float w0, w1;
+};
+
+std::vector<Tap> make_taps(int in, int out) {
+    std::vector<Tap> taps(static_cast<size_t>(out));
+    const float scale = static_cast<float>(in) / static_cast<float>(out);
+    for (int d = 0; d < out; ++d) {
+        float src = scale * (static_cast<float>(d) + 0.5f) - 0.5f;
+        if (src < 0) src = 0;
+        int i0 = std::min(static_cast<int>(src), in - 1);
+        int i1 = std::min(i0 + 1, in - 1);
+        float l1 = src - static_cast<float>(i0);
+        taps[d] = {i0, i1, 1.0f - l1, l1};
+    }
+    return taps;
+}
+
+std::uint8_t round_u8(float v) {
+    if (!(v > 0)) return 0;
+    if (v >= 255) return 255;
+    return static_cast<std::uint8_t>(v + 0.5f);
+}
+
+// One 8-bit colormap entry: round-half-up of 255·clamp(1.5 - |4x - k|, 0, 1) with x = index/255,
+// computed in integers. 255·(1.5 - |4i/255 - k|) = (765 - 2|4i - 255k|)/2 is always a half
+// integer, so floating point would make the rounding direction depend on representation error.
+std::uint8_t jet_channel(int index, int k) {
+    int twice = 765 - 2 * std::abs(4 * index - 255 * k);
+    twice = std::clamp(twice, 0, 510);
+    return static_cast<std::uint8_t>((twice + 1) / 2);
+}
+
+void jet_index_rgb(int index, std::uint8_t rgb[3]) {
+    rgb[0] = jet_channel(index, 3);
+    rgb[1] = jet_channel(index, 2);
+    rgb[2] = jet_channel(index, 1);
+}
+
+// numpy's np.uint8(255 * v) for v in [0,1] (truncation); NaN and negatives map to 0.
+int unit_to_index(float v) {
+    if (!(v > 0)) return 0;
+    if (v >= 1) return 255;
+    return static_cast<int>(255.0f * v);
+}
+
+}  // namespace
+
+Image decode_image(const std::uint8_t* data, size_t size, const std::string& name, long long max_pixels) {
+    if (data == nullptr || size == 0) throw Error(where(name, "empty file, expected a PNG or JPEG image"));
+    if (size > static_cast<size_t>(INT_MAX)) throw Error(where(name, "file too large to decode (over 2 GiB)"));
+    verify_png_crcs(data, size, name);
+    const int len = static_cast<int>(size);
+    int w = 0, h = 0, comp = 0;
+    // Read the declared size first so a tiny file that claims 100000×100000 pixels is refused
+    // before stb allocates the decoded buffer.
+    if (!stbi_info_from_memory(data, len, &w, &h, &comp))
+        throw Error(where(name, std::string("cannot decode image: ") + stbi_failure_reason()));
+    if (w <= 0 || h <= 0 || static_cast<long long>(w) * h > max_pixels)
+        throw Error(where(name, "declared size " + std::to_string(w) + "x" + std::to_string(h) + " exceeds the limit of " +
+                                    std::to_string(max_pixels) + " pixels"));
+    // Keep grey as grey (dropping alpha), colour as RGB (dropping alpha).
+    const int want = (comp == 1 || comp == 2) ? 1 : 3;
+    int dw = 0, dh = 0, dc = 0;
+    stbi_uc* px = stbi_load_from_memory(data, len, &dw, &dh, &dc, want);
+    if (!px) throw Error(where(name, std::string("cannot decode image: ") + stbi_failure_reason()));
+    std::unique_ptr<stbi_uc, void (*)(void*)> owner(px, stbi_image_free);
+    Image img;
+    img.width = dw;
+    img.height = dh;
+    img.channels = want;
+    img.pixels.assign(px, px + static_cast<size_t>(dw) * dh * want);
+    return img;
+}
+
+Image read_image_file(const std::string& path) {
+    std::vector<std::uint8_t> bytes = read_file(path);
+    return decode_image(bytes.data(), bytes.size(), path);
+}
+
+std::vector<std::uint8_t> encode_png(const Image& img) {
+    check_image(img, "encode_png");
+    std::vector<std::uint8_t> out;
+    auto sink = [](void* ctx, void* data, int size) {
+        auto* v = static_cast<std::vector<std::uint8_t>*>(ctx);
+        auto* b = static_cast<std::uint8_t*>(data);
+        v->insert(v->end(), b, b + size);
+    };
+    if (!stbi_write_png_to_func(sink, &out, img.width, img.height, img.channels, img.pixels.data(),
+                                img.width * img.channels))
+        throw Error("encode_png: stb_image_write failed for a " + std::to_string(img.width) + "x" +
+                    std::to_string(img.height) + " image");
+    return out;
+}
+
+void write_png(const std::string& path, const Image& img) { write_file_atomic(path, encode_png(img)); }
+
+Image resize_bilinear(const Image& img, int width, int height) {
+    check_image(img, "resize_bilinear");
+    if (width <= 0 || height <= 0)
+        throw Error("resize_bilinear: target size " + std::to_string(width) + "x" + std::to_string(height) +
+                    " must be positive");
+    const auto tx = make_taps(img.width, width);
+    const auto ty = make_taps(img.height, height);
+    const int c = img.channels;
+    Image out{width, height, c, std::vector<std::uint8_t>(static_cast<size_t>(width) * height * c)};
+    for (int y = 0; y < height; ++y) {
+        const Tap& a = ty[y];
+        for (int x = 0; x < width; ++x) {
+            const Tap& b = tx[x];
+            for (int k = 0; k < c; ++k) {
+                float top = b.w0 * img.at(a.i0, b.i0, k) + b.w1 * img.at(a.i0, b.i1, k);
+                float bot = b.w0 * img.at(a.i1, b.i0, k) + b.w1 * img.at(a.i1, b.i1, k);
+                out.pixels[(static_cast<size_t>(y) * width + x) * c + k] = round_u8(a.w0 * top + a.w1 * bot);
+            }
+        }
+    }
+    return out;
+}
+
+Image convert_channels(const Image& img, int channels) {
+    check_image(img, "convert_channels");
+    if (channels != 1 && channels != 3)
+        throw Error("convert_channels: cannot convert to " + std::to_string(channels) + " channels (expected 1 or 3)");
+    if (channels == img.channels) return img;
+    const size_t n = static_cast<size_t>(img.width) * img.height;
+    Image out{img.width, img.height, channels, std::vector<std::uint8_t>(n * channels)};
+    if (channels == 3) {
+        for (size_t i = 0; i < n; ++i)
+            out.pixels[3 * i] = out.pixels[3 * i + 1] = out.pixels[3 * i + 2] = img.pixels[i];
+    } else {
+        // ITU-R BT.601 luma, the weights PIL's convert('L') and OpenCV's RGB2GRAY use.
+        for (size_t i = 0; i < n; ++i) {
+            const std::uint8_t* p = &img.pixels[3 * i];
+            out.pixels[i] = round_u8(0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]);
+        }
+    }
+    return out;
+}
+
+std::vector<float> resize_map(const float* src, int h, int w, int out_h, int out_w) {
+    if (h <= 0 || w <= 0 || out_h <= 0 || out_w <= 0)
+        throw Error("resize_map: sizes must be positive (got " + std::to_string(h) + "x" + std::to_string(w) + " -> " +
+                    std::to_string(out_h) + "x" + std::to_string(out_w) + ")");
+    const auto tx = make_taps(w, out_w);
+    const auto ty = make_taps(h, out_h);
+    std::vector<float> out(static_cast<size_t>(out_h) * out_w);
+    for (int y = 0; y < out_h; ++y) {
+        const Tap& a = ty[y];
+        const float* r0 = src + static_cast<size_t>(a.i0) * w;
+        const float* r1 = src + static_cast<size_t>(a.i1) * w;
+        for (int x = 0; x < out_w; ++x) {
+            const Tap& b = tx[x];
+            out[static_cast<size_t>(y) * out_w + x] =
+                a.w0 * (b.w0 * r0[b.i0] + b.w1 * r0[b.i1]) + a.w1 * (b.w0 * r1[b.i0] + b.w1 * r1[b.i1]);
+        }
+    }
+    return out;
+}
+
+void jet_rgb(float v, std::uint8_t rgb[3]) { jet_index_rgb(unit_to_index(v), rgb); }
+
+void diverging_rgb(float v, std::uint8_t rgb[3]) {
+    if (!(v == v)) v = 0;  // NaN -> neutral white
+    v = std::clamp(v, -1.0f, 1.0f);
+    if (v < 0) {  // white -> blue (0,0,255)
+        const std::uint8_t t = round_u8(255.0f * (1.0f + v));
+        rgb[0] = t;
+        rgb[1] = t;
+        rgb[2] = 255;
+    } else {  // white -> red (255,0,0)
+        const std::uint8_t t = round_u8(255.0f * (1.0f - v));
+        rgb[0] = 255;
+        rgb[1] = t;
+        rgb[2] = t;
+    }
+}
+
+Image colorize(const float* map, int h, int w) {
+    if (h <= 0 || w <= 0) throw Error("colorize: map size must be positive");
+    Image out{w, h, 3, std::vector<std::uint8_t>(static_cast<size_t>(w) * h * 3)};
+    for (size_t i = 0, n = static_cast<size_t>(w) * h; i < n; ++i) jet_rgb(map[i], &out.pixels[3 * i]);
+    return out;
+}
+
+Image overlay_cam(const Image& img, const float* cam) {
+    check_image(img, "overlay_cam");
+    const Image rgb = convert_channels(img, 3);
+    const size_t n = static_cast<size_t>(rgb.width) * rgb.height;
+    // Float32 arithmetic in the same order as pytorch-grad-cam's show_cam_on_image
+    // (pytorch_grad_cam/utils/image.py), so results match it byte for byte up to float rounding.
+    std::vector<float> mixed(n * 3);
+    float peak = 0;
+    for (size_t i = 0; i < n; ++i) {
+        std::uint8_t heat[3];
+        jet_index_rgb(unit_to_index(cam[i]), heat);
+        for (int k = 0; k < 3; ++k) {
+            float v = 0.5f * (static_cast<float>(heat[k]) / 255.0f) +
+                      0.5f * (static_cast<float>(rgb.pixels[3 * i + k]) / 255.0f);
+            mixed[3 * i + k] = v;
+            peak = std::max(peak, v);
+        }
+    }
+    Image out{rgb.width, rgb.height, 3, std::vector<std::uint8_t>(n * 3)};
+    for (size_t j = 0; j < n * 3; ++j) {
+        float v = peak > 0 ? mixed[j] / peak : 0.0f;
+        out.pixels[j] = static_cast<std::uint8_t>(std::clamp(255.0f * v, 0.0f, 255.0f));  // np.uint8 truncates
+    }
+    return out;
+}
+
+Image upscale_nearest(const Image& img, int factor) {
+    check_image(img, "upscale_nearest");
+    if (factor < 1) throw Error("upscale_nearest: factor " + std::to_string(factor) + " must be >= 1");
+    const int w = img.width * factor, h = img.height * factor, c = img.channels;
+    Image out{w, h, c, std::vector<std::uint8_t>(static_cast<size_t>(w) * h * c)};
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+            std::memcpy(&out.pixels[(static_cast<size_t>(y) * w + x) * c],
+                        &img.pixels[(static_cast<size_t>(y / factor) * img.width + x / factor) * c], c);
+    return out;
+}
+
+}  // namespace camscope

@@ -1,0 +1,59 @@
+#pragma once
+// Torch-free image type and pixel operations used by datasets, CAM overlays and reports.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace camscope {
+
+/// 8-bit image, interleaved H×W×C (C = 1 grey or 3 RGB), row-major.
+struct Image {
+    int width = 0;
+    int height = 0;
+    int channels = 0;
+    std::vector<std::uint8_t> pixels;  // size = width*height*channels
+
+    std::uint8_t at(int y, int x, int c) const { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
+    bool empty() const { return pixels.empty(); }
+};
+
+/// Decode PNG/JPEG (anything stb_image reads) from memory. Throws Error naming `name` on failure.
+/// Refuses images whose declared size exceeds `max_pixels` (decompression bombs).
+Image decode_image(const std::uint8_t* data, size_t size, const std::string& name,
+                   long long max_pixels = 64ll * 1024 * 1024);
+Image read_image_file(const std::string& path);
+
+/// Encode as PNG in memory (grey or RGB).
+std::vector<std::uint8_t> encode_png(const Image& img);
+/// Write PNG atomically (temp name + rename).
+void write_png(const std::string& path, const Image& img);
+
+/// Bilinear resize with half-pixel centres (align_corners=False), rounding to nearest.
+Image resize_bilinear(const Image& img, int width, int height);
+/// Convert to `channels` (1: luminance ITU-R 601, 3: grey replicated).
+Image convert_channels(const Image& img, int channels);
+
+/// Float map resize (H×W, row-major) with half-pixel centres — what cv2.resize(INTER_LINEAR)
+/// and torch interpolate(bilinear, align_corners=False) do when upsampling.
+std::vector<float> resize_map(const float* src, int h, int w, int out_h, int out_w);
+
+/// JET colormap of i = uint8(255·v) (truncated; v clamped to [0,1], NaN -> 0). Returns RGB.
+/// Implements the classic piecewise jet r = clamp(1.5-|4x-3|), g = clamp(1.5-|4x-2|),
+/// b = clamp(1.5-|4x-1|) with x = i/255, rounded half up. OpenCV's COLORMAP_JET interpolates a
+/// 256-entry table of the same curve in float, so it agrees within 1 unit and exactly at the ends:
+/// i=0 -> (0,0,128), i=255 -> (128,0,0).
+void jet_rgb(float v, std::uint8_t rgb[3]);
+/// Diverging blue-white-red colormap for v in [-1,1]. Returns RGB.
+void diverging_rgb(float v, std::uint8_t rgb[3]);
+
+/// Heatmap as RGB image (JET) of a map in [0,1], H×W.
+Image colorize(const float* map, int h, int w);
+/// Overlay as pytorch-grad-cam's show_cam_on_image(use_rgb=True, image_weight=0.5):
+/// heat = JET(uint8(255·cam))/255; out = 0.5·heat + 0.5·img/255; out /= max(out); uint8(255·out).
+/// `cam` is H×W with the image's size. Grey images are replicated to RGB.
+Image overlay_cam(const Image& img, const float* cam);
+
+/// Nearest-neighbour upscale by an integer factor (for legible thumbnails of 28×28 / 32×32 inputs).
+Image upscale_nearest(const Image& img, int factor);
+
+}  // namespace camscope

@@ -1,0 +1,164 @@
+#include "camscope/pipeline/pipeline.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <future>
+#include <numeric>
+
+#include "camscope/util/error.hpp"
+#include "camscope/util/progress.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope {
+
+InputSpec resolve_input_spec(const ModelInfo& model, const DatasetInfo& data, const SpecOverrides& ov) {
+    InputSpec spec = model.input ? *model.input : data.preset;
+    if (!model.input && spec.norm.mean.empty()) {
+        if (auto p = normalization_preset(data.name)) spec.norm = *p;
+    }
+    if (!ov.preset.empty()) {
+        auto p = normalization_preset(ov.preset);
+        if (!p) throw UsageError("unknown --norm preset '" + ov.preset + "' (cifar10, cifar100, mnist, fashion-mnist, imagenet)");
+        spec.norm = *p;
+    }
+    if (ov.height) spec.height = *ov.height;
+    if (ov.width) spec.width = *ov.width;
+    if (ov.mean) spec.norm.mean = *ov.mean;
+    if (ov.std) spec.norm.std = *ov.std;
+    if (spec.channels <= 0) spec.channels = data.preset.channels;
+    if (spec.height <= 0 || spec.width <= 0)
+        throw UsageError("the model's input size is unknown: pass --input-size HxW");
+    if (spec.norm.mean.empty() && spec.norm.std.empty()) {
+        spec.norm.mean.assign(spec.channels, 0.f);  // no normalisation: pixels in [0,1]
+        spec.norm.std.assign(spec.channels, 1.f);
+    }
+    if (spec.norm.mean.size() == 1 && spec.channels > 1) spec.norm.mean.assign(spec.channels, spec.norm.mean[0]);
+    if (spec.norm.std.size() == 1 && spec.channels > 1) spec.norm.std.assign(spec.channels, spec.norm.std[0]);
+    if (spec.norm.mean.size() != static_cast<size_t>(spec.channels) ||
+        spec.norm.std.size() != static_cast<size_t>(spec.channels))
+        throw UsageError(format("--mean/--std need %d values (one per channel), got %zu and %zu", spec.channels,
+                                spec.norm.mean.size(), spec.norm.std.size()));
+    for (float s : spec.norm.std)
+        if (!(s > 0)) throw UsageError("--std values must be positive");
+    return spec;
+}
+
+void check_class_count(Model& model, const Dataset& data, const InputSpec& spec) {
+    const int k = model.num_classes(spec);
+    if (static_cast<size_t>(k) != data.num_classes())
+        throw Error(format("%s outputs %d classes but the dataset %s has %zu", model.info().path.c_str(), k,
+                           data.info().name.c_str(), data.num_classes()));
+}
+
+int PassOutput::pred(size_t i) const {
+    const float* p = &probs[i * num_classes];
+    return static_cast<int>(std::max_element(p, p + num_classes) - p);
+}
+
+float PassOutput::confidence(size_t i) const {
+    const float* p = &probs[i * num_classes];
+    return *std::max_element(p, p + num_classes);
+}
+
+std::vector<int> top_k(const PassOutput& out, size_t i, int k) {
+    std::vector<int> idx(out.num_classes);
+    std::iota(idx.begin(), idx.end(), 0);
+    const float* p = &out.probs[i * out.num_classes];
+    k = std::min(k, out.num_classes);
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [p](int a, int b) { return p[a] > p[b]; });
+    idx.resize(k);
+    return idx;
+}
+
+namespace {
+
+struct HostBatch {
+    std::vector<float> x;
+    std::vector<int> labels, coarse;
+};
+
+HostBatch load(const Dataset& data, const InputSpec& spec, const std::vector<size_t>& idx) {
+    const size_t per = static_cast<size_t>(spec.channels) * spec.height * spec.width;
+    HostBatch b;
+    b.x.resize(per * idx.size());
+    for (size_t i = 0; i < idx.size(); ++i) {
+        Sample s = data.get(idx[i]);
+        if (s.label < 0 || static_cast<size_t>(s.label) >= data.num_classes())
+            throw Error(format("%s: sample %zu has label %d, outside 0..%zu", data.info().name.c_str(), idx[i],
+                               s.label, data.num_classes() - 1));
+        to_input(s.image, spec, b.x.data() + i * per);
+        b.labels.push_back(s.label);
+        b.coarse.push_back(s.coarse);
+    }
+    return b;
+}
+
+}  // namespace
+
+PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, const PassOptions& opt) {
+    if (opt.batch_size <= 0) throw UsageError("--batch-size must be positive");
+    std::vector<size_t> order = opt.only;
+    if (order.empty()) {
+        const size_t n = opt.limit ? std::min(opt.limit, data.size()) : data.size();
+        order.resize(n);
+        std::iota(order.begin(), order.end(), 0);
+    }
+    for (size_t i : order)
+        if (i >= data.size())
+            throw UsageError(format("image index %zu out of range: the dataset has %zu images", i, data.size()));
+    if (opt.cams && opt.layer.empty()) throw UsageError("run_pass: CAMs need a resolved layer");
+    const auto t0 = std::chrono::steady_clock::now();
+    PassOutput out;
+    out.n = order.size();
+    const size_t bs = static_cast<size_t>(opt.batch_size);
+    const size_t nb = (order.size() + bs - 1) / bs;
+    auto slice = [&](size_t b) {
+        return std::vector<size_t>(order.begin() + b * bs, order.begin() + std::min(order.size(), (b + 1) * bs));
+    };
+    Progress bar(opt.label, order.size(), opt.progress);
+    std::future<HostBatch> next;
+    if (nb) next = std::async(std::launch::async, load, std::cref(data), std::cref(spec), slice(0));
+    for (size_t b = 0; b < nb; ++b) {
+        HostBatch hb = next.get();
+        if (b + 1 < nb) next = std::async(std::launch::async, load, std::cref(data), std::cref(spec), slice(b + 1));
+        const int n = static_cast<int>(hb.labels.size());
+        CamRequest req;
+        if (opt.cams) {
+            req.method = opt.method;
+            req.layers = {opt.layer};
+            req.targets = {std::vector<int>(n, -1), hb.labels};
+        }
+        BatchResult r = model.run(hb.x.data(), n, spec, opt.cams ? &req : nullptr);
+        out.num_classes = r.num_classes;
+        out.logits.insert(out.logits.end(), r.logits.begin(), r.logits.end());
+        if (opt.cams) {
+            out.fh = r.fh;
+            out.fw = r.fw;
+            const size_t m = static_cast<size_t>(n) * r.fh * r.fw;
+            out.cam_pred.insert(out.cam_pred.end(), r.cams.begin(), r.cams.begin() + m);
+            out.cam_true.insert(out.cam_true.end(), r.cams.begin() + m, r.cams.begin() + 2 * m);
+        }
+        auto sl = slice(b);
+        for (size_t i = 0; i < sl.size(); ++i) out.indices.push_back(static_cast<int>(sl[i]));
+        out.labels.insert(out.labels.end(), hb.labels.begin(), hb.labels.end());
+        out.coarse.insert(out.coarse.end(), hb.coarse.begin(), hb.coarse.end());
+        bar.advance(n);
+    }
+    bar.finish();
+    // Softmax in double per row (stable: subtract the max).
+    const int k = out.num_classes;
+    out.probs.resize(out.logits.size());
+    for (size_t i = 0; i < out.n; ++i) {
+        const float* l = &out.logits[i * k];
+        float* p = &out.probs[i * k];
+        const double mx = *std::max_element(l, l + k);
+        double sum = 0;
+        for (int j = 0; j < k; ++j) sum += std::exp(static_cast<double>(l[j]) - mx);
+        for (int j = 0; j < k; ++j) p[j] = static_cast<float>(std::exp(static_cast<double>(l[j]) - mx) / sum);
+    }
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return out;
+}
+
+}  // namespace camscope

@@ -1,0 +1,188 @@
+#pragma once
+// The analysis report: one model + one test set -> the complete error analysis.
+//
+//   AnalysisInput  (what the engine measured: logits, probabilities, CAMs, labels)
+//        │ build_report()       — every figure is computed here, once
+//        ▼
+//   Report         (plain data: metrics, rankings, selected examples, recommendations)
+//        │ write_report()       — formats only: PNG, CSV, JSON, HTML, text
+//        ▼
+//   out_dir/       (file names below; summary.json is written last and marks completion)
+//
+// Torch-free: the engine (engine/) fills AnalysisInput; nothing here includes torch.
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "camscope/image/image.hpp"
+#include "camscope/report/metrics.hpp"
+
+namespace camscope {
+
+/// Wall-clock seconds of the stages before the report (filled by the caller; 0 = not measured).
+struct AnalysisTimings {
+    double load_s = 0;     // opening the model and dataset
+    double predict_s = 0;  // forward passes (with CAMs when computed in the same pass)
+    double cam_s = 0;      // extra CAM passes (e.g. the true-class CAM of misclassified images)
+    double total_s = 0;    // the whole run up to build_report
+};
+
+/// Everything measured on the test set. Shapes are checked by build_report (Error naming the
+/// field and the size found).
+struct AnalysisInput {
+    std::string model_path, model_kind, dataset_path, dataset_name, split, layer, method;
+    std::vector<std::string> class_names;   // size num_classes
+    std::vector<std::string> coarse_names;  // superclass names; empty if none
+    std::vector<int> fine_to_coarse;        // size num_classes, or empty if no superclasses
+    int num_classes = 0;                    // K
+    size_t n = 0;                           // images analysed
+    std::vector<int> indices;               // n: dataset index of row i
+    std::vector<int> labels;                // n: true class
+    std::vector<float> logits;              // n×K
+    std::vector<float> probs;               // n×K, softmax of logits
+    int fh = 0, fw = 0;                     // CAM resolution at the target layer
+    std::vector<float> cam_pred;            // n×fh×fw in [0,1]: CAM of the predicted class
+    std::vector<float> cam_true;            // n×fh×fw in [0,1]: CAM of the true class (= cam_pred
+                                            //   where the prediction is right)
+    int input_h = 0, input_w = 0;           // model input size (CAM metrics use this resolution)
+    /// The original dataset image of row i (thumbnails). May be empty: galleries then show CAMs only.
+    std::function<Image(size_t row)> load_image;
+    AnalysisTimings timings;
+};
+
+struct AnalysisOptions {
+    int worst_k = 5;                 // misclassifications per class gallery
+    int best_k = 3;                  // confident correct predictions per class gallery
+    double high_conf = 0.9;          // an error with confidence >= this is "high-confidence"
+    double low_conf = 0.5;           // a correct prediction below this is "low-confidence"
+    int ece_bins = 15;
+    int top_pairs = 15;              // bars in top_confused_pairs.png
+    int confused_pair_figures = 5;   // confused_pair_<a>_<b>.png files (top directed pairs)
+    int pair_examples = 5;           // rows per confused-pair figure
+    bool row_normalised_matrix = false;  // confusion_matrix_full.png as shares of each true class
+    int max_label_issues = 50;       // listed in text/HTML (summary.json has all)
+    int label_issue_figure = 12;     // examples in likely_label_errors.png
+    double top_region_fraction = 0.2;  // CAM top region for the true/pred IoU
+    // Recommendation thresholds (each recommendation quotes the measured figure against these).
+    double rec_ece = 0.05;           // ECE above this -> temperature scaling / label smoothing
+    double rec_pair_rate = 0.10;     // a directed pair above this share of the true class
+    double rec_focus_gap = 0.05;     // errors' centre share this much below correct ones'
+    double rec_label_issue_share = 0.01;  // likely label errors above this share of the set
+    double rec_worst_gap = 0.15;     // class accuracy this far below the overall top-1
+    int rec_worst_classes = 5;
+    bool progress = true;            // progress bars on stderr for long stages
+};
+
+/// One analysed image, as the report refers to it.
+struct RowRef {
+    size_t row = 0;
+    int index = 0;           // dataset index
+    int label = 0;           // true class
+    int pred = 0;            // predicted class
+    float confidence = 0;    // p(pred)
+    float p_true = 0;        // p(label)
+};
+
+/// Where the predicted-class CAM puts its mass (see metrics::centre_share): mean centre share
+/// over correct and over wrong predictions, NaN where there are none (or no CAM mass).
+struct FocusStats {
+    double centre_correct = 0, centre_wrong = 0;
+    long long n_correct = 0, n_wrong = 0;  // maps with mass that entered the means
+};
+struct PairFocus {
+    int a = 0, b = 0;        // directed pair true a -> predicted b
+    double mean_iou = 0;     // mean top-region IoU of true-class vs predicted-class CAM (NaN if none)
+    long long n = 0;
+};
+
+struct ClassGallery {
+    int cls = 0;
+    std::string file;              // "worst_predictions/class_<i>_<name>.png"
+    std::vector<RowRef> worst;     // errors of this class, by confidence in the wrong class (desc)
+    std::vector<RowRef> best;      // correct, by confidence (desc)
+};
+struct PairFigure {
+    int a = 0, b = 0;
+    std::string file;              // "confused_pair_<name a>_<name b>.png"
+    std::vector<RowRef> examples;  // a -> b errors by confidence (desc)
+};
+
+struct Recommendation {
+    std::string rule;              // stable id: "calibration", "confused_pair", "background_focus", ...
+    std::string text;              // one paragraph quoting the figures
+    std::vector<std::pair<std::string, double>> figures;  // the numbers that triggered it
+};
+
+struct Report {
+    // Provenance.
+    std::string model_path, model_kind, dataset_path, dataset_name, split, layer, method;
+    std::vector<std::string> class_names, coarse_names;
+    std::vector<int> fine_to_coarse;
+    int num_classes = 0;
+    size_t n = 0;
+    int input_h = 0, input_w = 0, fh = 0, fw = 0;
+    AnalysisTimings timings;
+    double analysis_s = 0;         // build_report's own time
+
+    // Overall.
+    long long correct = 0, errors = 0;
+    double top1 = 0, top5 = 0;
+    int top5_k = 5;                // min(5, K)
+    double mean_confidence = 0, mean_confidence_correct = 0, mean_confidence_wrong = 0;
+    std::vector<RowRef> rows;      // every analysed image (row order)
+
+    metrics::ConfusionMatrix confusion;
+    std::vector<int> class_order;  // display order of the matrix (grouped by superclass if any)
+    std::vector<std::pair<int, int>> order_blocks;  // superclass blocks [begin, end) in class_order
+    std::vector<metrics::ClassStats> per_class;
+    std::vector<int> worst_classes;  // by accuracy (asc), then support (desc); classes with support
+
+    std::vector<metrics::DirectedPair> directed;   // all non-zero
+    std::vector<metrics::SymmetricPair> symmetric; // all non-zero
+    bool has_superclasses = false;
+    metrics::SuperclassShare superclass;
+
+    std::vector<RowRef> high_conf_errors;   // confidence >= high_conf_threshold, desc
+    std::vector<RowRef> low_conf_correct;   // confidence < low_conf_threshold, asc
+    double high_conf_threshold = 0, low_conf_threshold = 0;
+
+    metrics::TemperatureFit calibration;    // .before = the model as is, .after = at the fitted T
+
+    // CAM evidence (CAMs upsampled to input_h×input_w, as the overlays show them).
+    FocusStats focus;                       // overall
+    std::vector<FocusStats> focus_per_class;  // by true class
+    double mean_iou_errors = 0;             // over all errors with non-constant maps (NaN if none)
+    long long n_iou_errors = 0;
+    std::vector<PairFocus> pair_focus;      // for the top confused (directed) pairs
+
+    metrics::LabelIssues label_issues;
+    std::vector<RowRef> label_issue_rows;   // parallel to label_issues.issues
+    long long high_conf_errors_flagged = 0; // high-confidence errors that are also likely label errors
+
+    std::vector<ClassGallery> galleries;    // one per class
+    std::vector<PairFigure> pair_figures;   // top confused_pair_figures directed pairs
+    std::vector<Recommendation> recommendations;
+};
+
+/// Computes everything. Throws Error naming the field when the input's shapes disagree.
+Report build_report(const AnalysisInput& in, const AnalysisOptions& opt = {});
+
+/// Writes the report into out_dir (created if missing):
+///   confusion_matrix_full.png, confusion_matrix.csv, per_class_accuracy.csv,
+///   per_class_accuracy_interactive.html, most_confused_pairs.csv, top_confused_pairs.png,
+///   worst_predictions/class_<index>_<name>.png (every class), confused_pair_<a>_<b>.png,
+///   likely_label_errors.png, reliability_diagram.png, analysis_summary.txt, recommendations.txt,
+///   index.html, summary.json.
+/// A stale summary.json is removed first and the new one written last, so a failed run never
+/// looks complete. Every file goes through write_file_atomic. Throws Error on any failure.
+void write_report(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt, const std::string& out_dir);
+
+/// The short table printed at the end of `camscope analyze`: top-1/top-5, mean confidence, ECE,
+/// counts, the 5 worst classes and the top 5 confused pairs.
+std::string format_terminal_summary(const Report& r);
+
+/// "T-shirt/top" -> "T-shirt_top": the class name as used in file names.
+std::string class_file_stem(int index, const std::string& name);  // "class_<index>_<name>"
+
+}  // namespace camscope

@@ -1,0 +1,220 @@
+// PNG figures of the report, drawn by render/plot. The only pixel work here is composing what a
+// figure shows (the image, its CAM upsampled to the image's size and overlaid, a difference map);
+// every number in a title or caption comes from the Report.
+#include <algorithm>
+#include <cmath>
+
+#include "camscope/image/image.hpp"
+#include "camscope/render/plot.hpp"
+#include "camscope/report/writers.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope::report_detail {
+
+namespace {
+
+constexpr std::uint32_t kRed = 0xC00000, kGreen = 0x007000, kBlack = 0x000000;
+
+enum class Which { Pred, True };
+
+// The dataset image of a row, or an empty image when the caller supplied no loader.
+Image load(const AnalysisInput& in, size_t row) {
+    if (!in.load_image) return {};
+    return in.load_image(row);
+}
+
+// The CAM of a row upsampled (half-pixel bilinear) to h×w.
+std::vector<float> cam_at(const AnalysisInput& in, Which which, size_t row, int h, int w) {
+    const size_t hw = static_cast<size_t>(in.fh) * in.fw;
+    const float* src = (which == Which::Pred ? in.cam_pred.data() : in.cam_true.data()) + row * hw;
+    return resize_map(src, in.fh, in.fw, h, w);
+}
+
+// Display size of a row's CAM: the image's size, else the model input size, else 8× the CAM.
+std::pair<int, int> display_size(const AnalysisInput& in, const Image& img) {
+    if (!img.empty()) return {img.height, img.width};
+    if (in.input_h > 0 && in.input_w > 0) return {in.input_h, in.input_w};
+    return {in.fh * 8, in.fw * 8};
+}
+
+Image cam_tile(const AnalysisInput& in, const Image& img, Which which, size_t row) {
+    const auto [h, w] = display_size(in, img);
+    const std::vector<float> cam = cam_at(in, which, row, h, w);
+    return img.empty() ? colorize(cam.data(), h, w) : overlay_cam(img, cam.data());
+}
+
+// pred − true on the diverging scale [-1, 1] (red: the predicted-class CAM is higher).
+Image diff_tile(const AnalysisInput& in, const Image& img, size_t row) {
+    const auto [h, w] = display_size(in, img);
+    const std::vector<float> p = cam_at(in, Which::Pred, row, h, w), t = cam_at(in, Which::True, row, h, w);
+    Image out{w, h, 3, std::vector<std::uint8_t>(static_cast<size_t>(w) * h * 3)};
+    for (size_t i = 0; i < p.size(); ++i) diverging_rgb(std::clamp(p[i] - t[i], -1.f, 1.f), &out.pixels[3 * i]);
+    return out;
+}
+
+plot::Tile tile(Image img, std::vector<std::string> caption, std::uint32_t rgb) {
+    plot::Tile t;
+    t.image = std::move(img);
+    t.caption = std::move(caption);
+    t.caption_rgb = rgb;
+    return t;
+}
+
+std::string cam_name(const Report& r) {
+    std::string m = r.method.empty() ? "CAM" : r.method;
+    return r.layer.empty() ? m : m + " at " + r.layer;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> confusion_png(const Report& r, const AnalysisOptions& opt) {
+    plot::MatrixPlot p;
+    const int k = r.num_classes;
+    p.title = format("Confusion matrix: %s, top-1 %s on %zu images%s", r.dataset_name.empty() ? "test set" : r.dataset_name.c_str(),
+                     pct(r.top1).c_str(), r.n, r.has_superclasses ? " (grouped by superclass)" : "");
+    p.rows = p.cols = k;
+    p.values.resize(static_cast<size_t>(k) * k);
+    for (int i = 0; i < k; ++i) {
+        const int t = r.class_order[i];
+        const double support = double(r.per_class[t].support);
+        for (int j = 0; j < k; ++j) {
+            const double c = double(r.confusion.at(t, r.class_order[j]));
+            p.values[static_cast<size_t>(i) * k + j] =
+                static_cast<float>(opt.row_normalised_matrix ? (support > 0 ? c / support : 0.0) : c);
+        }
+        p.row_labels.push_back(r.class_names[t]);
+        p.col_labels.push_back(r.class_names[t]);
+    }
+    p.blocks = r.order_blocks;
+    p.annotate = k <= 20;
+    if (opt.row_normalised_matrix) {
+        p.colorbar_label = "share of the true class";
+        p.value_format = "%.2f";
+        p.vmin = 0;
+        p.vmax = 1;
+    } else {
+        p.colorbar_label = "images";
+        p.value_format = "%.0f";
+    }
+    return plot::render_matrix(p);
+}
+
+std::vector<std::uint8_t> top_pairs_png(const Report& r, const AnalysisOptions& opt) {
+    plot::BarPlot p;
+    const size_t n = std::min<size_t>(r.directed.size(), static_cast<size_t>(std::max(0, opt.top_pairs)));
+    p.title = format("Top %zu confused pairs (true \u2192 predicted)", n);
+    p.xlabel = "misclassified images";
+    for (size_t i = 0; i < n; ++i) {
+        const auto& d = r.directed[i];
+        p.labels.push_back(r.class_names[d.a] + " \u2192 " + r.class_names[d.b]);
+        p.values.push_back(static_cast<float>(d.count));
+        p.value_text.push_back(format("%lld (%s of %s)", d.count, pct(d.rate).c_str(), r.class_names[d.a].c_str()));
+    }
+    return plot::render_barh(p);
+}
+
+std::vector<std::uint8_t> reliability_png(const Report& r) {
+    const auto& cal = r.calibration;
+    plot::ReliabilityPlot p;
+    p.title = format("Reliability diagram (%d bins, %lld images)", cal.before.num_bins, cal.before.n);
+    for (const auto& b : cal.before.bins) {
+        p.bin_lower.push_back(static_cast<float>(b.lower));
+        p.bin_upper.push_back(static_cast<float>(b.upper));
+        p.bin_confidence.push_back(static_cast<float>(b.confidence));
+        p.bin_accuracy.push_back(static_cast<float>(b.accuracy));
+        p.bin_count.push_back(b.count);
+    }
+    p.annotation = format("ECE %s  MCE %s\nAt T = %.2f: ECE %s", pct(cal.before.ece).c_str(),
+                          pct(cal.before.mce).c_str(), cal.temperature, pct(cal.after.ece).c_str());
+    return plot::render_reliability(p);
+}
+
+std::vector<std::uint8_t> gallery_png(const Report& r, const AnalysisInput& in, const ClassGallery& g) {
+    const auto& s = r.per_class[g.cls];
+    plot::GridPlot p;
+    p.title = format("Class %d '%s': accuracy %s (%lld of %lld)", g.cls, r.class_names[g.cls].c_str(),
+                     pct(s.recall).c_str(), s.correct, s.support);
+    auto add = [&](const std::vector<RowRef>& rows, const std::string& what, bool wrong) {
+        if (rows.empty()) return;
+        std::vector<plot::Tile> images, cams;
+        for (const RowRef& x : rows) {
+            Image img = load(in, x.row);
+            cams.push_back(tile(cam_tile(in, img, Which::Pred, x.row),
+                                {"pred: " + r.class_names[x.pred], format("confidence %.3f", x.confidence)},
+                                wrong ? kRed : kGreen));
+            images.push_back(tile(std::move(img), {format("#%d", x.index), format("p(true) %.3f", x.p_true)}, kBlack));
+        }
+        p.rows.push_back(std::move(images));
+        p.row_headers.push_back(what);
+        p.rows.push_back(std::move(cams));
+        p.row_headers.push_back(cam_name(r));
+    };
+    add(g.worst, format("Worst %zu errors", g.worst.size()), true);
+    add(g.best, format("Best %zu correct", g.best.size()), false);
+    std::vector<std::string> notes;
+    if (s.support == 0) notes.push_back("No test images of this class.");
+    else if (g.worst.empty()) notes.push_back("No misclassified images of this class.");
+    notes.push_back("Errors ranked by confidence in the wrong class. CAM of the predicted class, JET colours "
+                    "(red = most evidence).");
+    p.footer = join(notes, "\n");
+    return plot::render_grid(p);
+}
+
+std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, const PairFigure& f) {
+    plot::GridPlot p;
+    long long count = r.confusion.at(f.a, f.b);
+    const double rate = r.per_class[f.a].support ? double(count) / double(r.per_class[f.a].support) : 0.0;
+    p.title = format("'%s' predicted as '%s': %lld images (%s of '%s')", r.class_names[f.a].c_str(),
+                     r.class_names[f.b].c_str(), count, pct(rate).c_str(), r.class_names[f.a].c_str());
+    for (const auto& pf : r.pair_focus)
+        if (pf.a == f.a && pf.b == f.b && pf.n > 0 && std::isfinite(pf.mean_iou))
+            p.title += format(", CAM overlap IoU %.2f", pf.mean_iou);
+    p.col_headers = {"Image", "CAM: true class", "CAM: predicted", "Predicted \u2212 true"};
+    for (const RowRef& x : f.examples) {
+        Image img = load(in, x.row);
+        std::vector<plot::Tile> row;
+        row.push_back(tile(cam_tile(in, img, Which::True, x.row),
+                           {"should look: " + r.class_names[x.label], format("p %.3f", x.p_true)}, kGreen));
+        row.push_back(tile(cam_tile(in, img, Which::Pred, x.row),
+                           {"looks: " + r.class_names[x.pred], format("p %.3f", x.confidence)}, kRed));
+        row.push_back(tile(diff_tile(in, img, x.row), {}, kBlack));
+        row.insert(row.begin(), tile(std::move(img), {format("#%d", x.index), "true: " + r.class_names[x.label]}, kBlack));
+        p.rows.push_back(std::move(row));
+    }
+    p.footer = format("%s, each map scaled to [0, 1] per image. Difference on a fixed [-1, 1] scale: red where the "
+                      "predicted-class CAM is higher,\nblue where the true-class CAM is higher. Rows: the most "
+                      "confident errors of this pair.",
+                      cam_name(r).c_str());
+    return plot::render_grid(p);
+}
+
+std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt) {
+    plot::GridPlot p;
+    const size_t n = std::min<size_t>(r.label_issue_rows.size(), static_cast<size_t>(std::max(0, opt.label_issue_figure)));
+    p.title = format("Likely label errors: %zu of %zu images (top %zu by margin)", r.label_issue_rows.size(), r.n, n);
+    // Two examples per row keeps the figure about as wide as it is tall.
+    const size_t per_row = n > 1 ? 2 : 1;
+    for (size_t c = 0; c < per_row; ++c)
+        for (const char* h : {"Image", "CAM: predicted", "CAM: given label"}) p.col_headers.push_back(h);
+    for (size_t i = 0; i < n; ++i) {
+        const auto& is = r.label_issues.issues[i];
+        const RowRef& x = r.label_issue_rows[i];
+        Image img = load(in, x.row);
+        std::vector<plot::Tile> row;
+        row.push_back(tile(cam_tile(in, img, Which::Pred, x.row),
+                           {"pred: " + r.class_names[x.pred], format("p %.3f", x.confidence)}, kBlack));
+        row.push_back(tile(cam_tile(in, img, Which::True, x.row),
+                           {"given: " + r.class_names[is.given], format("p %.3f", is.p_given)}, kRed));
+        row.insert(row.begin(), tile(std::move(img),
+                                     {format("#%d", x.index), "looks like: " + r.class_names[is.suggested],
+                                      format("p %.3f", is.p_suggested)},
+                                     kBlack));
+        if (i % per_row == 0) p.rows.emplace_back();
+        for (auto& t : row) p.rows.back().push_back(std::move(t));
+    }
+    p.footer = "Confident learning (Northcutt et al. 2021): the given label's probability is below its class "
+               "threshold\nwhile another class reaches its own. Check these images before trusting the labels.";
+    return plot::render_grid(p);
+}
+
+}  // namespace camscope::report_detail

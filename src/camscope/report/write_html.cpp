@@ -1,0 +1,271 @@
+// Self-contained HTML outputs (no CDN, no external files needed): the interactive per-class page
+// (vanilla JS + SVG) and index.html with every PNG inline as a data URI.
+#include <nlohmann/json.hpp>
+
+#include "camscope/report/writers.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope::report_detail {
+
+std::string html_escape(const std::string& s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string base64(const std::vector<std::uint8_t>& b) {
+    static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((b.size() + 2) / 3 * 4);
+    size_t i = 0;
+    for (; i + 2 < b.size(); i += 3) {
+        const unsigned v = (b[i] << 16) | (b[i + 1] << 8) | b[i + 2];
+        out += t[v >> 18];
+        out += t[(v >> 12) & 63];
+        out += t[(v >> 6) & 63];
+        out += t[v & 63];
+    }
+    if (i + 1 == b.size()) {
+        const unsigned v = b[i] << 16;
+        out += t[v >> 18];
+        out += t[(v >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == b.size()) {
+        const unsigned v = (b[i] << 16) | (b[i + 1] << 8);
+        out += t[v >> 18];
+        out += t[(v >> 12) & 63];
+        out += t[(v >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+namespace {
+
+// JSON inside <script>: "</" must not appear (it would close the script element).
+std::string script_json(const nlohmann::json& j) {
+    std::string s = j.dump();
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '<' && i + 1 < s.size() && s[i + 1] == '/') {
+            out += "<\\/";
+            ++i;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+const char* kStyle = R"CSS(
+body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;font-size:13px}th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:right}
+th{cursor:pointer;background:#f4f6f8;position:sticky;top:0;user-select:none}td.l,th.l{text-align:left}
+th.sorted{background:#dde6f0}tr:hover td{background:#fff7d6}
+.tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:6px 9px;border-radius:4px;font-size:12px;
+display:none;white-space:pre;z-index:10}
+.kpi{display:inline-block;margin:0 24px 12px 0}.kpi b{display:block;font-size:22px}
+img{max-width:100%;border:1px solid #eee}pre{background:#f7f7f7;padding:12px;white-space:pre-wrap;font-size:13px}
+details{margin:6px 0}summary{cursor:pointer}
+)CSS";
+
+}  // namespace
+
+std::string interactive_html(const Report& r) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& c : r.per_class) {
+        const auto& f = r.focus_per_class[c.cls];
+        rows.push_back({{"index", c.cls},
+                        {"name", r.class_names[c.cls]},
+                        {"superclass", r.has_superclasses ? r.coarse_names[r.fine_to_coarse[c.cls]] : ""},
+                        {"support", c.support},
+                        {"accuracy", c.recall},
+                        {"precision", c.precision},
+                        {"f1", c.f1},
+                        {"mean_confidence", c.mean_confidence},
+                        {"confused_with", c.most_confused_with >= 0 ? r.class_names[c.most_confused_with] : ""},
+                        {"confused_count", c.most_confused_count},
+                        {"centre_correct", f.centre_correct},
+                        {"centre_wrong", f.centre_wrong}});
+    }
+    std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Per-class accuracy: " +
+                    html_escape(r.dataset_name) + "</title>\n<style>" + kStyle +
+                    "</style></head><body>\n<h1>Per-class accuracy</h1>\n";
+    h += format("<p>%zu images, %d classes, top-1 %s. Click a column header to sort; hover a bar or row for details. "
+                "The dashed line is the overall top-1.</p>\n",
+                r.n, r.num_classes, pct(r.top1).c_str());
+    h += "<div id=\"chart\"></div>\n<table id=\"t\"><thead></thead><tbody></tbody></table>\n<div class=\"tip\" "
+         "id=\"tip\"></div>\n";
+    h += "<script id=\"data\" type=\"application/json\">" + script_json(rows) + "</script>\n";
+    h += format("<script>const TOP1=%.9g, HAS_SUPER=%s;</script>\n", r.top1, r.has_superclasses ? "true" : "false");
+    h += R"JS(<script>
+"use strict";
+const rows = JSON.parse(document.getElementById("data").textContent);
+const cols = [
+  ["index","#",0],["name","class",1],["superclass","superclass",1],["support","support",0],
+  ["accuracy","accuracy",2],["precision","precision",2],["f1","F1",3],["mean_confidence","mean conf.",2],
+  ["confused_with","most confused with",1],["confused_count","count",0],
+  ["centre_correct","CAM centre (correct)",2],["centre_wrong","CAM centre (wrong)",2]].filter(c => HAS_SUPER || c[0] !== "superclass");
+let sortKey = "accuracy", asc = true;
+const tip = document.getElementById("tip");
+function fmt(v, kind) {
+  if (v === null || v === undefined || (typeof v === "number" && isNaN(v))) return "n/a";
+  if (kind === 2) return (100 * v).toFixed(1) + "%";
+  if (kind === 3) return v.toFixed(3);
+  return String(v);
+}
+function details(r) {
+  return r.name + " (#" + r.index + ")" + (HAS_SUPER ? "  [" + r.superclass + "]" : "") +
+    "\naccuracy " + fmt(r.accuracy, 2) + " of " + r.support + "   precision " + fmt(r.precision, 2) +
+    "   F1 " + fmt(r.f1, 3) + "\nmean confidence " + fmt(r.mean_confidence, 2) +
+    (r.confused_with ? "\nmost confused with " + r.confused_with + " (" + r.confused_count + ")" : "");
+}
+function showTip(e, text) { tip.textContent = text; tip.style.display = "block";
+  tip.style.left = (e.clientX + 14) + "px"; tip.style.top = (e.clientY + 14) + "px"; }
+function hideTip() { tip.style.display = "none"; }
+function sorted() {
+  return rows.slice().sort((a, b) => {
+    let x = a[sortKey], y = b[sortKey];
+    if (x === null) x = -Infinity; if (y === null) y = -Infinity;
+    const c = (typeof x === "string") ? x.localeCompare(y) : x - y;
+    return (asc ? c : -c) || a.index - b.index;
+  });
+}
+function drawTable(data) {
+  const head = document.querySelector("#t thead"), body = document.querySelector("#t tbody");
+  head.innerHTML = ""; body.innerHTML = "";
+  const tr = document.createElement("tr");
+  for (const [key, label, kind] of cols) {
+    const th = document.createElement("th");
+    th.textContent = label + (key === sortKey ? (asc ? " \u25B2" : " \u25BC") : "");
+    if (kind === 1) th.className = "l";
+    if (key === sortKey) th.className += " sorted";
+    th.onclick = () => { if (sortKey === key) asc = !asc; else { sortKey = key; asc = kind === 1; } draw(); };
+    tr.appendChild(th);
+  }
+  head.appendChild(tr);
+  for (const r of data) {
+    const row = document.createElement("tr");
+    for (const [key, , kind] of cols) {
+      const td = document.createElement("td");
+      td.textContent = fmt(r[key], kind);
+      if (kind === 1) td.className = "l";
+      row.appendChild(td);
+    }
+    row.onmousemove = e => showTip(e, details(r)); row.onmouseleave = hideTip;
+    body.appendChild(row);
+  }
+}
+function drawChart(data) {
+  const NS = "http://www.w3.org/2000/svg", bw = Math.max(6, Math.min(40, Math.floor(1100 / data.length)));
+  const H = 220, left = 44, top = 10, W = left + bw * data.length + 10;
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("width", W); svg.setAttribute("height", H + top + 30);
+  const el = (name, attrs) => { const e = document.createElementNS(NS, name);
+    for (const k in attrs) e.setAttribute(k, attrs[k]); svg.appendChild(e); return e; };
+  for (let t = 0; t <= 1.0001; t += 0.25) {
+    const y = top + H * (1 - t);
+    el("line", {x1: left, x2: W, y1: y, y2: y, stroke: "#e3e3e3"});
+    el("text", {x: left - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#444"}).textContent = (100 * t) + "%";
+  }
+  data.forEach((r, i) => {
+    const v = r.accuracy || 0, h = H * v;
+    const bar = el("rect", {x: left + i * bw + 1, y: top + H - h, width: Math.max(1, bw - 2), height: h,
+      fill: v < TOP1 ? "#d6604d" : "#4c72b0"});
+    bar.addEventListener("mousemove", e => showTip(e, details(r)));
+    bar.addEventListener("mouseleave", hideTip);
+  });
+  const y1 = top + H * (1 - TOP1);
+  el("line", {x1: left, x2: W, y1: y1, y2: y1, stroke: "#222", "stroke-dasharray": "5,4"});
+  el("text", {x: left, y: top + H + 22, "font-size": 12, fill: "#444"}).textContent =
+    "classes in table order (red: below overall top-1 " + fmt(TOP1, 2) + ")";
+  const box = document.getElementById("chart"); box.innerHTML = ""; box.appendChild(svg);
+}
+function draw() { const d = sorted(); drawChart(d); drawTable(d); }
+draw();
+</script>
+</body></html>
+)JS";
+    return h;
+}
+
+std::string index_html(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files) {
+    std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>camscope report: " +
+                    html_escape(r.dataset_name) + "</title>\n<style>" + kStyle + "</style></head><body>\n";
+    h += "<h1>camscope analysis report</h1>\n<p>" +
+         html_escape(format("%s on %s (%s split): %zu images, %d classes. CAM: %s at layer '%s'.",
+                            r.model_path.c_str(), r.dataset_name.c_str(), r.split.c_str(), r.n, r.num_classes,
+                            r.method.c_str(), r.layer.c_str())) +
+         "</p>\n<div>";
+    auto kpi = [&](const std::string& label, const std::string& v) {
+        h += "<span class=\"kpi\"><b>" + html_escape(v) + "</b>" + html_escape(label) + "</span>";
+    };
+    kpi("top-1 accuracy", pct(r.top1));
+    kpi(format("top-%d accuracy", r.top5_k), pct(r.top5));
+    kpi("mean confidence", pct(r.mean_confidence));
+    kpi("ECE", pct(r.calibration.before.ece));
+    kpi(format("ECE at T = %.2f", r.calibration.temperature), pct(r.calibration.after.ece));
+    kpi("high-confidence errors", std::to_string(r.high_conf_errors.size()));
+    kpi("likely label errors", std::to_string(r.label_issues.issues.size()));
+    if (r.has_superclasses) kpi("errors within superclass", pct(r.superclass.within_share));
+    h += "</div>\n";
+
+    h += "<h2>Recommendations</h2>\n<ol>";
+    for (const auto& rec : r.recommendations) h += "<li><b>" + html_escape(rec.rule) + ":</b> " + html_escape(rec.text) + "</li>";
+    h += "</ol>\n";
+
+    h += "<h2>Files</h2>\n<ul>";
+    for (const auto& f : files)
+        if (f.png.empty() || f.name.find('/') == std::string::npos)
+            h += "<li><a href=\"" + html_escape(f.name) + "\">" + html_escape(f.name) + "</a>: " +
+                 html_escape(f.description) + "</li>";
+    h += "<li><a href=\"summary.json\">summary.json</a>: everything machine-readable</li></ul>\n";
+
+    auto image = [&](const WrittenFile& f) {
+        h += "<p><a href=\"" + html_escape(f.name) + "\">" + html_escape(f.name) + "</a><br><img loading=\"lazy\" alt=\"" +
+             html_escape(f.description) + "\" src=\"data:image/png;base64," + base64(f.png) + "\"></p>\n";
+    };
+    auto find = [&](const std::string& name) -> const WrittenFile* {
+        for (const auto& f : files)
+            if (f.name == name) return &f;
+        return nullptr;
+    };
+    h += "<h2>Overall</h2>\n";
+    for (const char* name : {"confusion_matrix_full.png", "top_confused_pairs.png", "reliability_diagram.png"})
+        if (const auto* f = find(name)) image(*f);
+    h += "<h2>Confused pairs: where it should look vs where it looks</h2>\n";
+    for (const auto& pf : r.pair_figures)
+        if (const auto* f = find(pf.file)) image(*f);
+    h += "<h2>Likely label errors</h2>\n";
+    if (const auto* f = find("likely_label_errors.png")) image(*f);
+    h += "<h2>Per class: worst and best predictions</h2>\n";
+    std::vector<int> order = r.worst_classes;  // weakest first, then classes without test images
+    for (int c = 0; c < r.num_classes; ++c)
+        if (r.per_class[c].support == 0) order.push_back(c);
+    for (int c : order) {
+        const auto& g = r.galleries[c];
+        const WrittenFile* f = find(g.file);
+        if (!f) continue;
+        h += "<details><summary>" +
+             html_escape(format("%s: %s of %lld", r.class_names[c].c_str(), pct(r.per_class[c].recall).c_str(),
+                                r.per_class[c].support)) +
+             "</summary>";
+        image(*f);
+        h += "</details>\n";
+    }
+    h += "<h2>Summary</h2>\n<pre>" + html_escape(summary_text(r, opt)) + "</pre>\n</body></html>\n";
+    return h;
+}
+
+}  // namespace camscope::report_detail

@@ -1,0 +1,227 @@
+// summary.json: the whole Report, machine-readable. schema_version 1. Shares are fractions in
+// [0, 1] (not percent); NaN (undefined, e.g. no errors) is written as null.
+#include <nlohmann/json.hpp>
+
+#include "camscope/report/writers.hpp"
+
+namespace camscope::report_detail {
+
+namespace {
+
+using nlohmann::json;
+
+json row_json(const Report& r, const RowRef& x) {
+    return {{"row", x.row},
+            {"index", x.index},
+            {"label", x.label},
+            {"label_name", r.class_names[x.label]},
+            {"pred", x.pred},
+            {"pred_name", r.class_names[x.pred]},
+            {"confidence", x.confidence},
+            {"p_true", x.p_true}};
+}
+
+json rows_json(const Report& r, const std::vector<RowRef>& rows) {
+    json a = json::array();
+    for (const auto& x : rows) a.push_back(row_json(r, x));
+    return a;
+}
+
+json calibration_json(const metrics::Calibration& c) {
+    json bins = json::array();
+    for (const auto& b : c.bins)
+        bins.push_back({{"lower", b.lower},
+                        {"upper", b.upper},
+                        {"count", b.count},
+                        {"confidence", b.count ? json(b.confidence) : json(nullptr)},
+                        {"accuracy", b.count ? json(b.accuracy) : json(nullptr)}});
+    return {{"num_bins", c.num_bins},     {"ece", c.ece},
+            {"mce", c.mce},               {"accuracy", c.accuracy},
+            {"mean_confidence", c.mean_confidence}, {"overconfidence", c.overconfidence},
+            {"bins", bins}};
+}
+
+json focus_json(const FocusStats& f) {
+    return {{"centre_share_correct", f.centre_correct},
+            {"centre_share_wrong", f.centre_wrong},
+            {"n_correct", f.n_correct},
+            {"n_wrong", f.n_wrong}};
+}
+
+}  // namespace
+
+std::string summary_json(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files) {
+    json j;
+    j["schema_version"] = 1;
+    j["generator"] = "camscope";
+    j["run"] = {{"model_path", r.model_path},
+                {"model_kind", r.model_kind},
+                {"dataset_path", r.dataset_path},
+                {"dataset_name", r.dataset_name},
+                {"split", r.split},
+                {"layer", r.layer},
+                {"method", r.method},
+                {"num_images", r.n},
+                {"num_classes", r.num_classes},
+                {"input_size", {r.input_h, r.input_w}},
+                {"cam_size", {r.fh, r.fw}},
+                {"timings_s",
+                 {{"load", r.timings.load_s},
+                  {"predict", r.timings.predict_s},
+                  {"cam", r.timings.cam_s},
+                  {"total_before_report", r.timings.total_s},
+                  {"analysis", r.analysis_s}}},
+                {"options",
+                 {{"worst_k", opt.worst_k},
+                  {"best_k", opt.best_k},
+                  {"high_conf", opt.high_conf},
+                  {"low_conf", opt.low_conf},
+                  {"ece_bins", opt.ece_bins},
+                  {"row_normalised_matrix", opt.row_normalised_matrix},
+                  {"top_region_fraction", opt.top_region_fraction}}}};
+    j["classes"] = r.class_names;
+
+    j["overall"] = {{"top1", r.top1},
+                    {"top5", r.top5},
+                    {"top5_k", r.top5_k},
+                    {"correct", r.correct},
+                    {"errors", r.errors},
+                    {"mean_confidence", r.mean_confidence},
+                    {"mean_confidence_correct", r.mean_confidence_correct},
+                    {"mean_confidence_wrong", r.mean_confidence_wrong}};
+
+    json pc = json::array();
+    for (const auto& c : r.per_class) {
+        const auto& f = r.focus_per_class[c.cls];
+        pc.push_back({{"index", c.cls},
+                      {"name", r.class_names[c.cls]},
+                      {"support", c.support},
+                      {"correct", c.correct},
+                      {"predicted", c.predicted},
+                      {"accuracy", c.recall},
+                      {"precision", c.precision},
+                      {"f1", c.f1},
+                      {"mean_confidence", c.mean_confidence},
+                      {"most_confused_with", c.most_confused_with >= 0 ? json(c.most_confused_with) : json(nullptr)},
+                      {"most_confused_count", c.most_confused_count},
+                      {"focus", focus_json(f)},
+                      {"gallery", r.galleries[c.cls].file}});
+    }
+    j["per_class"] = pc;
+    j["worst_classes"] = r.worst_classes;
+    j["confusion_matrix"] = {{"rows", "true class"}, {"cols", "predicted class"}, {"counts", json::array()}};
+    for (int t = 0; t < r.num_classes; ++t) {
+        std::vector<long long> row(r.confusion.counts.begin() + static_cast<long>(t) * r.num_classes,
+                                   r.confusion.counts.begin() + static_cast<long>(t + 1) * r.num_classes);
+        j["confusion_matrix"]["counts"].push_back(row);
+    }
+    j["confusion_matrix"]["display_order"] = r.class_order;
+
+    json directed = json::array(), symmetric = json::array();
+    for (const auto& p : r.directed) directed.push_back({{"true", p.a}, {"pred", p.b}, {"count", p.count}, {"rate", p.rate}});
+    for (const auto& p : r.symmetric)
+        symmetric.push_back({{"a", p.a},
+                             {"b", p.b},
+                             {"count", p.count},
+                             {"count_ab", p.count_ab},
+                             {"count_ba", p.count_ba},
+                             {"rate", p.rate}});
+    j["pairs"] = {{"directed", directed}, {"symmetric", symmetric}};
+
+    if (r.has_superclasses) {
+        const auto& s = r.superclass;
+        json per = json::array();
+        for (const auto& g : s.per_superclass)
+            per.push_back({{"index", g.coarse},
+                           {"name", r.coarse_names[g.coarse]},
+                           {"num_fine", g.num_fine},
+                           {"support", g.support},
+                           {"errors", g.errors},
+                           {"within", g.within},
+                           {"coarse_accuracy", g.coarse_accuracy}});
+        j["superclass"] = {{"names", r.coarse_names},
+                           {"fine_to_coarse", r.fine_to_coarse},
+                           {"errors", s.errors},
+                           {"within", s.within},
+                           {"cross", s.cross},
+                           {"within_share", s.within_share},
+                           {"cross_share", s.cross_share},
+                           {"chance_within_share", s.chance_within_share},
+                           {"coarse_accuracy", s.coarse_accuracy},
+                           {"per_superclass", per}};
+    } else {
+        j["superclass"] = nullptr;
+    }
+
+    const auto& cal = r.calibration;
+    j["calibration"] = calibration_json(cal.before);
+    j["calibration"]["temperature"] = {{"method", "NLL minimisation on this set (golden-section on log T)"},
+                                       {"T", cal.temperature},
+                                       {"nll_before", cal.nll_before},
+                                       {"nll_after", cal.nll_after},
+                                       {"after", calibration_json(cal.after)}};
+
+    j["high_confidence_errors"] = {{"threshold", r.high_conf_threshold},
+                                   {"count", r.high_conf_errors.size()},
+                                   {"flagged_as_label_errors", r.high_conf_errors_flagged},
+                                   {"items", rows_json(r, r.high_conf_errors)}};
+    j["low_confidence_correct"] = {{"threshold", r.low_conf_threshold},
+                                   {"count", r.low_conf_correct.size()},
+                                   {"items", rows_json(r, r.low_conf_correct)}};
+
+    json pf = json::array();
+    for (const auto& p : r.pair_focus) pf.push_back({{"true", p.a}, {"pred", p.b}, {"mean_iou", p.mean_iou}, {"n", p.n}});
+    j["focus"] = {{"definition",
+                   "centre share = CAM mass of the predicted class inside the central box (middle half of each "
+                   "dimension, 25% of the area) / total mass, on the CAM upsampled to the input size; uniform = 0.25. "
+                   "IoU = top-region overlap of the true-class and predicted-class CAMs on errors."},
+                  {"overall", focus_json(r.focus)},
+                  {"top_region_fraction", opt.top_region_fraction},
+                  {"mean_iou_errors", r.mean_iou_errors},
+                  {"n_iou_errors", r.n_iou_errors},
+                  {"pairs", pf}};
+
+    json issues = json::array();
+    for (size_t i = 0; i < r.label_issues.issues.size(); ++i) {
+        const auto& is = r.label_issues.issues[i];
+        issues.push_back({{"row", is.row},
+                          {"index", r.label_issue_rows[i].index},
+                          {"given", is.given},
+                          {"given_name", r.class_names[is.given]},
+                          {"suggested", is.suggested},
+                          {"suggested_name", r.class_names[is.suggested]},
+                          {"p_given", is.p_given},
+                          {"p_suggested", is.p_suggested},
+                          {"margin", is.margin}});
+    }
+    j["label_issues"] = {{"method", "confident learning (Northcutt et al. 2021), off-diagonal of the confident joint"},
+                         {"thresholds", r.label_issues.thresholds},
+                         {"count", r.label_issues.issues.size()},
+                         {"items", issues}};
+
+    json recs = json::array();
+    for (const auto& rec : r.recommendations) {
+        json figs = json::object();
+        for (const auto& [k, v] : rec.figures) figs[k] = v;
+        recs.push_back({{"rule", rec.rule}, {"text", rec.text}, {"figures", figs}});
+    }
+    j["recommendations"] = recs;
+
+    json cp = json::array();
+    for (const auto& f : r.pair_figures)
+        cp.push_back({{"file", f.file},
+                      {"true", f.a},
+                      {"true_name", r.class_names[f.a]},
+                      {"pred", f.b},
+                      {"pred_name", r.class_names[f.b]},
+                      {"examples", f.examples.size()}});
+    j["confused_pair_figures"] = cp;
+
+    json fl = json::array();
+    for (const auto& f : files) fl.push_back({{"name", f.name}, {"description", f.description}});
+    fl.push_back({{"name", "summary.json"}, {"description", "this file; written last, marks a complete report"}});
+    j["files"] = fl;
+    return j.dump(2) + "\n";
+}
+
+}  // namespace camscope::report_detail

@@ -1,0 +1,77 @@
+// CSV files of the report (RFC 4180 quoting; numbers with enough digits to round-trip a share).
+#include <cmath>
+
+#include "camscope/report/writers.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope::report_detail {
+
+namespace {
+std::string num(double v) {
+    if (!std::isfinite(v)) return "";
+    return format("%.6g", v);
+}
+}  // namespace
+
+std::string pct(double v) {
+    if (!std::isfinite(v)) return "n/a";
+    return format("%.1f%%", 100.0 * v);
+}
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+// Rows = true class, columns = predicted class, both in class-index order; the first column
+// names the true class.
+std::string confusion_csv(const Report& r) {
+    std::string s = "true\\predicted";
+    for (const auto& name : r.class_names) s += "," + csv_field(name);
+    s += "\n";
+    for (int t = 0; t < r.num_classes; ++t) {
+        s += csv_field(r.class_names[t]);
+        for (int p = 0; p < r.num_classes; ++p) s += "," + std::to_string(r.confusion.at(t, p));
+        s += "\n";
+    }
+    return s;
+}
+
+std::string per_class_csv(const Report& r) {
+    std::string s =
+        "class_index,class_name,support,accuracy,precision,f1,mean_confidence,most_confused_with,most_confused_count\n";
+    for (const auto& c : r.per_class) {
+        s += std::to_string(c.cls) + "," + csv_field(r.class_names[c.cls]) + "," + std::to_string(c.support) + "," +
+             num(c.recall) + "," + num(c.precision) + "," + num(c.f1) + "," + num(c.mean_confidence) + "," +
+             (c.most_confused_with >= 0 ? csv_field(r.class_names[c.most_confused_with]) : "") + "," +
+             std::to_string(c.most_confused_count) + "\n";
+    }
+    return s;
+}
+
+// kind = directed:  a = true class, b = predicted class, count = images of a predicted as b,
+//                   rate = count / support(a), count_ab = count, count_ba = images of b predicted as a.
+// kind = symmetric: {a, b} with a < b, count = count_ab + count_ba,
+//                   rate = count / (support(a) + support(b)).
+// Every non-zero pair is listed; rank restarts at 1 for each kind.
+std::string pairs_csv(const Report& r) {
+    std::string s = "kind,rank,a_index,a_name,b_index,b_name,count,rate,count_ab,count_ba\n";
+    int rank = 0;
+    for (const auto& p : r.directed)
+        s += format("directed,%d,%d,", ++rank, p.a) + csv_field(r.class_names[p.a]) + format(",%d,", p.b) +
+             csv_field(r.class_names[p.b]) + format(",%lld,", p.count) + num(p.rate) +
+             format(",%lld,%lld\n", p.count, r.confusion.at(p.b, p.a));
+    rank = 0;
+    for (const auto& p : r.symmetric)
+        s += format("symmetric,%d,%d,", ++rank, p.a) + csv_field(r.class_names[p.a]) + format(",%d,", p.b) +
+             csv_field(r.class_names[p.b]) + format(",%lld,", p.count) + num(p.rate) +
+             format(",%lld,%lld\n", p.count_ab, p.count_ba);
+    return s;
+}
+
+}  // namespace camscope::report_detail

@@ -1,0 +1,50 @@
+#pragma once
+// Internal to the report writers (write_*.cpp): each function formats a part of a Report as the
+// bytes of one file. Nothing here computes a metric; write_report() in write_report.cpp decides
+// the order and writes the files atomically.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "camscope/report/analysis.hpp"
+
+namespace camscope::report_detail {
+
+/// A file written (or about to be) into the report folder, relative name + what it holds.
+struct WrittenFile {
+    std::string name;
+    std::string description;
+    std::vector<std::uint8_t> png;  // kept for inlining into index.html (PNG files only)
+};
+
+// write_tables.cpp
+std::string csv_field(const std::string& s);
+std::string confusion_csv(const Report& r);
+std::string per_class_csv(const Report& r);
+std::string pairs_csv(const Report& r);
+
+// write_figures.cpp
+std::vector<std::uint8_t> confusion_png(const Report& r, const AnalysisOptions& opt);
+std::vector<std::uint8_t> top_pairs_png(const Report& r, const AnalysisOptions& opt);
+std::vector<std::uint8_t> reliability_png(const Report& r);
+std::vector<std::uint8_t> gallery_png(const Report& r, const AnalysisInput& in, const ClassGallery& g);
+std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, const PairFigure& f);
+std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt);
+
+// write_text.cpp
+std::string summary_text(const Report& r, const AnalysisOptions& opt);
+std::string recommendations_text(const Report& r);
+
+// write_html.cpp
+std::string html_escape(const std::string& s);
+std::string base64(const std::vector<std::uint8_t>& bytes);
+std::string interactive_html(const Report& r);
+std::string index_html(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files);
+
+// write_json.cpp
+std::string summary_json(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files);
+
+/// "12.3%" with one decimal.
+std::string pct(double v);
+
+}  // namespace camscope::report_detail
