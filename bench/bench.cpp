@@ -1,0 +1,545 @@
+// camscope_bench: throughput of camscope's predict and Grad-CAM paths against plain LibTorch on a
+// built-in CIFAR ResNet (default ResNet-18, 3x32x32, 100 classes, untrained weights from a seed).
+//
+// Rows, per batch size (all in ONE process, same input, same thread count):
+//   (a) plain    : torch::jit::load + eval(), forward under torch::NoGradGuard (LibTorch defaults)
+//   (b) limit    : a separate load, frozen + torch::jit::optimize_for_inference, forward under
+//                  NoGradGuard (the fastest forward LibTorch gives here)
+//   (c) predict  : camscope::Model::run(x, n, spec) without CAM
+//   (d) gradcam  : Model::run with a CamRequest (gradcam, auto layer, one slot of predicted classes)
+//   (e) <method> : the other registered CAM methods (largest batch only)
+// Each row: warm-up iterations, then timed until both --seconds and --min-iters are reached.
+// The target line is informational only: the exit code never depends on the numbers.
+//
+// --dataset-rss PATH streams a dataset through run_pass with the built-in "cnn" (1x28x28,
+// 10 classes) first, and reports current/peak RSS at each stage.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include "camscope/data/dataset.hpp"
+#include "camscope/engine/builtin.hpp"
+#include "camscope/engine/engine.hpp"
+#include "camscope/engine/train.hpp"
+#include "camscope/pipeline/pipeline.hpp"
+#include "camscope/util/error.hpp"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Config {
+    int threads = 0;
+    std::vector<int> batches{1, 64};
+    double seconds = 2.0;
+    int warmup = 2;
+    int min_iters = 3;
+    std::string arch = "resnet18";
+    int classes = 100;
+    std::uint64_t seed = 1;
+    bool quick = false;
+    bool all_methods = true;
+    std::string dataset_rss;
+    std::string dataset_split = "test";
+    bool dataset_cams = false;
+    bool skip_bench = false;
+};
+
+void usage(FILE* f) {
+    fprintf(f,
+            "usage: camscope_bench [options]\n"
+            "  --threads N        intra-op threads (default: all cores, via camscope::configure_threads)\n"
+            "  --batch LIST       batch sizes, comma separated (default 1,64)\n"
+            "  --seconds S        minimum timed seconds per row (default 2; --quick: 0.3)\n"
+            "  --warmup N         untimed iterations before each row (default 2; --quick: 1)\n"
+            "  --min-iters N      minimum timed iterations per row (default 3; --quick: 1)\n"
+            "  --arch A           resnet18 (default) | resnet20\n"
+            "  --classes K        number of classes (default 100)\n"
+            "  --seed N           weight seed (default 1)\n"
+            "  --no-methods       skip the other CAM methods (rows (e))\n"
+            "  --quick            smoke run: short timings\n"
+            "  --dataset-rss PATH stream a dataset through run_pass with the built-in cnn (1x28x28,\n"
+            "                     10 classes), reporting RSS before/after (e.g.\n"
+            "                     /usr/share/datasets/fashion-mnist)\n"
+            "  --dataset-split S  test (default) | train\n"
+            "  --dataset-cams     also compute CAMs (predicted + true class) in the dataset pass\n"
+            "  --skip-bench       only the --dataset-rss part\n"
+            "Run with OMP_WAIT_POLICY=PASSIVE on shared machines.\n");
+}
+
+std::vector<int> parse_list(const std::string& s) {
+    std::vector<int> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        if (item.empty()) continue;
+        int v = std::stoi(item);
+        if (v <= 0) throw std::invalid_argument("batch sizes must be positive");
+        out.push_back(v);
+    }
+    if (out.empty()) throw std::invalid_argument("empty --batch list");
+    return out;
+}
+
+Config parse(int argc, char** argv) {
+    Config c;
+    bool seconds_set = false, warmup_set = false, iters_set = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "camscope_bench: %s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        try {
+            if (a == "--threads") c.threads = std::stoi(value());
+            else if (a == "--batch") c.batches = parse_list(value());
+            else if (a == "--seconds") { c.seconds = std::stod(value()); seconds_set = true; }
+            else if (a == "--warmup") { c.warmup = std::stoi(value()); warmup_set = true; }
+            else if (a == "--min-iters") { c.min_iters = std::stoi(value()); iters_set = true; }
+            else if (a == "--arch") c.arch = value();
+            else if (a == "--classes") c.classes = std::stoi(value());
+            else if (a == "--seed") c.seed = std::stoull(value());
+            else if (a == "--no-methods") c.all_methods = false;
+            else if (a == "--quick") c.quick = true;
+            else if (a == "--dataset-rss") c.dataset_rss = value();
+            else if (a == "--dataset-split") c.dataset_split = value();
+            else if (a == "--dataset-cams") c.dataset_cams = true;
+            else if (a == "--skip-bench") c.skip_bench = true;
+            else if (a == "-h" || a == "--help") { usage(stdout); std::exit(0); }
+            else {
+                fprintf(stderr, "camscope_bench: unknown option %s\n", a.c_str());
+                usage(stderr);
+                std::exit(2);
+            }
+        } catch (const std::invalid_argument& e) {
+            fprintf(stderr, "camscope_bench: bad value for %s: %s\n", a.c_str(), e.what());
+            std::exit(2);
+        } catch (const std::out_of_range&) {
+            fprintf(stderr, "camscope_bench: value out of range for %s\n", a.c_str());
+            std::exit(2);
+        }
+    }
+    if (c.quick) {
+        if (!seconds_set) c.seconds = 0.3;
+        if (!warmup_set) c.warmup = 1;
+        if (!iters_set) c.min_iters = 1;
+    }
+    if (c.arch != "resnet18" && c.arch != "resnet20") {
+        fprintf(stderr, "camscope_bench: --arch must be resnet18 or resnet20\n");
+        std::exit(2);
+    }
+    if (c.seconds < 0 || c.warmup < 0 || c.min_iters < 1 || c.classes < 2) {
+        fprintf(stderr, "camscope_bench: --seconds/--warmup must be >= 0, --min-iters >= 1, --classes >= 2\n");
+        std::exit(2);
+    }
+    return c;
+}
+
+// ---------------------------------------------------------------- memory / environment
+
+double peak_rss_mib() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;  // Linux: KiB
+}
+
+double current_rss_mib() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+    return -1;
+}
+
+/// BLAS/LAPACK/oneDNN-ish shared objects mapped into this process (cheap: /proc/self/maps).
+std::string blas_in_use() {
+    std::ifstream f("/proc/self/maps");
+    std::string line;
+    std::vector<std::string> found;
+    const char* keys[] = {"blas", "mkl", "blis", "atlas", "dnnl", "mkldnn", "lapack"};
+    while (std::getline(f, line)) {
+        auto pos = line.find('/');
+        if (pos == std::string::npos) continue;
+        std::string path = line.substr(pos);
+        std::string base = fs::path(path).filename().string();
+        std::string lower = base;
+        std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+        bool hit = false;
+        for (const char* k : keys) hit = hit || lower.find(k) != std::string::npos;
+        if (!hit) continue;
+        // Resolve alternatives symlinks (libblas.so.3 -> openblas-pthread/libblas.so.3).
+        std::error_code ec;
+        auto real = fs::canonical(path, ec);
+        std::string shown = ec ? path : real.string();
+        if (std::find(found.begin(), found.end(), shown) == found.end()) found.push_back(shown);
+    }
+    if (found.empty()) return "(none mapped)";
+    std::string out;
+    for (auto& s : found) out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+/// The BLAS line of at::show_config() (what torch was built against).
+std::string torch_blas_config() {
+    std::istringstream cfg(at::show_config());
+    std::string line, out;
+    while (std::getline(cfg, line)) {
+        auto p = line.find("BLAS_INFO=");
+        if (p != std::string::npos) {
+            auto e = line.find(',', p);
+            out = line.substr(p, e == std::string::npos ? std::string::npos : e - p);
+        }
+    }
+    return out.empty() ? "?" : out;
+}
+
+// ---------------------------------------------------------------- timing
+
+struct Timing {
+    double ips = 0;        // images per second
+    double ms_batch = 0;   // milliseconds per batch
+    long iters = 0;
+    double seconds = 0;
+    bool ok = false;
+    std::string error;
+};
+
+Timing measure(const std::function<void()>& f, int batch, const Config& cfg) {
+    Timing t;
+    try {
+        for (int i = 0; i < cfg.warmup; ++i) f();
+        const auto t0 = Clock::now();
+        double el = 0;
+        do {
+            f();
+            ++t.iters;
+            el = std::chrono::duration<double>(Clock::now() - t0).count();
+        } while (el < cfg.seconds || t.iters < cfg.min_iters);
+        t.seconds = el;
+        t.ips = t.iters * batch / el;
+        t.ms_batch = el * 1000.0 / t.iters;
+        t.ok = true;
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        t.error = msg.substr(0, msg.find('\n'));
+    }
+    return t;
+}
+
+volatile float g_sink = 0;  // keeps results observable
+
+torch::Tensor first_tensor(const c10::IValue& v) {
+    if (v.isTensor()) return v.toTensor();
+    if (v.isTuple()) return v.toTuple()->elements().at(0).toTensor();
+    throw std::runtime_error("model output is neither a tensor nor a tuple");
+}
+
+struct Row {
+    std::string name;
+    int batch;
+    Timing t;
+};
+
+void print_row(const Row& r, const Timing* limit, const Timing* plain) {
+    if (!r.t.ok) {
+        printf("  %-22s %6d   FAILED: %s\n", r.name.c_str(), r.batch, r.t.error.c_str());
+        return;
+    }
+    auto ratio = [&](const Timing* ref) -> std::string {
+        if (!ref || !ref->ok || ref->ips <= 0) return "    -";
+        char buf[32];
+        snprintf(buf, sizeof buf, "%5.2fx", r.t.ips / ref->ips);
+        return buf;
+    };
+    printf("  %-22s %6d %11.1f %11.2f %8s %8s %7ld\n", r.name.c_str(), r.batch, r.t.ips, r.t.ms_batch,
+           ratio(limit).c_str(), ratio(plain).c_str(), r.t.iters);
+    fflush(stdout);
+}
+
+void print_header() {
+    printf("  %-22s %6s %11s %11s %8s %8s %7s\n", "path", "batch", "images/s", "ms/batch", "x limit", "x plain",
+           "iters");
+    printf("  %s\n", std::string(22 + 6 + 11 + 11 + 8 + 8 + 7 + 6, '-').c_str());
+}
+
+// ---------------------------------------------------------------- dataset RSS
+
+void dataset_rss(const Config& cfg, const fs::path& tmpdir) {
+    using namespace camscope;
+    printf("== dataset RSS: %s (split %s, built-in cnn, batch %d%s)\n", cfg.dataset_rss.c_str(),
+           cfg.dataset_split.c_str(), cfg.batches.back(), cfg.dataset_cams ? ", with CAMs" : "");
+    auto stage = [](const char* what) {
+        printf("  %-44s RSS %8.1f MiB   peak %8.1f MiB\n", what, current_rss_mib(), peak_rss_mib());
+        fflush(stdout);
+    };
+    stage("start");
+    OpenOptions oo;
+    oo.split = cfg.dataset_split;
+    auto data = open_dataset(cfg.dataset_rss, oo);
+    char buf[160];
+    snprintf(buf, sizeof buf, "after open_dataset (%zu images, %zu classes)", data->size(), data->num_classes());
+    stage(buf);
+
+    const auto& di = data->info();
+    InputSpec spec = di.preset;
+    if (spec.norm.mean.empty())
+        if (auto p = normalization_preset(di.name)) spec.norm = *p;
+    if (spec.norm.mean.empty()) {
+        spec.norm.mean.assign(spec.channels, 0.f);
+        spec.norm.std.assign(spec.channels, 1.f);
+    }
+    const std::string path = (tmpdir / "cnn.pt").string();
+    save_untrained("cnn", spec, static_cast<int>(data->num_classes()), di.class_names, cfg.seed, path);
+    EngineOptions eo;
+    eo.threads = cfg.threads;
+    eo.quiet = true;
+    auto model = Model::load(path, eo);
+    spec = resolve_input_spec(model.info(), di, {});
+    check_class_count(model, *data, spec);
+
+    PassOptions po;
+    po.batch_size = cfg.batches.back();
+    po.progress = false;
+    po.cams = cfg.dataset_cams;
+    if (po.cams) po.layer = model.resolve_layer("", spec);
+    po.limit = std::min<size_t>(data->size(), std::max<size_t>(static_cast<size_t>(po.batch_size) * 2, 256));
+    {
+        auto warm = run_pass(model, *data, spec, po);
+        snprintf(buf, sizeof buf, "after a warm-up pass (%zu images)", warm.n);
+    }
+    stage(buf);
+
+    const size_t tenth = std::max<size_t>(data->size() / 10, 1);
+    double peak_tenth = 0, peak_full = 0, secs_full = 0;
+    size_t n_tenth = 0, n_full = 0;
+    int fh = 0, fw = 0, k = 0;
+    {
+        po.limit = tenth;
+        auto out = run_pass(model, *data, spec, po);
+        n_tenth = out.n;
+        snprintf(buf, sizeof buf, "after run_pass over %zu images (1/10)", out.n);
+        peak_tenth = peak_rss_mib();
+    }
+    stage(buf);
+    {
+        po.limit = 0;
+        auto out = run_pass(model, *data, spec, po);
+        n_full = out.n;
+        secs_full = out.seconds;
+        fh = out.fh;
+        fw = out.fw;
+        k = out.num_classes;
+        snprintf(buf, sizeof buf, "after run_pass over %zu images (all)", out.n);
+        peak_full = peak_rss_mib();
+    }
+    stage(buf);
+    // What the pass keeps per image by design: logits + probs (2K floats), 3 ints, and with CAMs two
+    // fh×fw maps.
+    const double kept_per_image = (2.0 * k + (cfg.dataset_cams ? 2.0 * fh * fw : 0)) * 4 + 3 * 4;
+    const double kept_mib = kept_per_image * (n_full - n_tenth) / (1024.0 * 1024.0);
+    printf("  peak growth 1/10 -> all: %.1f MiB for %zu more images (%.2f img/s over all); per-image outputs "
+           "kept by design account for %.1f MiB\n",
+           peak_full - peak_tenth, n_full - n_tenth, secs_full > 0 ? n_full / secs_full : 0.0, kept_mib);
+    printf("\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace camscope;
+    const Config cfg = parse(argc, argv);
+    const int threads = configure_threads(cfg.threads);
+
+    const fs::path tmpdir = fs::temp_directory_path() / ("camscope_bench_" + std::to_string(::getpid()));
+    fs::create_directories(tmpdir);
+    struct Cleanup {
+        fs::path p;
+        ~Cleanup() {
+            std::error_code ec;
+            fs::remove_all(p, ec);
+        }
+    } cleanup{tmpdir};
+
+    const char* omp_wait = std::getenv("OMP_WAIT_POLICY");
+    printf("camscope_bench: LibTorch %s, intra-op threads %d (%s), inter-op %d, OMP_WAIT_POLICY=%s\n", TORCH_VERSION,
+           threads, cfg.threads > 0 ? "--threads" : "all cores", at::get_num_interop_threads(),
+           omp_wait ? omp_wait : "(unset)");
+    printf("  MKL-DNN (oneDNN) %s, MKL %s, OpenMP %s; torch %s\n", at::hasMKLDNN() ? "yes" : "no",
+           at::hasMKL() ? "yes" : "no", at::hasOpenMP() ? "yes" : "no", torch_blas_config().c_str());
+    printf("  BLAS mapped: %s\n", blas_in_use().c_str());
+    printf("  timing: %d warm-up iters, then >= %.2f s and >= %d iters per row%s\n\n", cfg.warmup, cfg.seconds,
+           cfg.min_iters, cfg.quick ? " (--quick)" : "");
+    fflush(stdout);
+
+    try {
+        if (!cfg.dataset_rss.empty()) dataset_rss(cfg, tmpdir);
+        if (cfg.skip_bench) {
+            printf("peak RSS: %.1f MiB\n", peak_rss_mib());
+            return 0;
+        }
+
+        // ---- the model: built with engine::build_model (via save_untrained), loaded from disk
+        InputSpec spec;
+        spec.channels = 3;
+        spec.height = 32;
+        spec.width = 32;
+        spec.norm = normalization_preset("cifar100").value_or(Normalization{{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}});
+        const std::string path = (tmpdir / (cfg.arch + ".pt")).string();
+        size_t params = 0;
+        {
+            auto m = engine::build_model(cfg.arch, spec, cfg.classes, cfg.seed);
+            for (const auto& p : m.parameters()) params += static_cast<size_t>(p.numel());
+        }
+        std::vector<std::string> names;
+        for (int i = 0; i < cfg.classes; ++i) names.push_back("class" + std::to_string(i));
+        save_untrained(cfg.arch, spec, cfg.classes, names, cfg.seed, path);
+        printf("model: %s (CIFAR, %dx%dx%d, %d classes, %.2f M parameters, untrained, seed %llu), %.1f MiB file\n",
+               cfg.arch.c_str(), spec.channels, spec.height, spec.width, cfg.classes, params / 1e6,
+               static_cast<unsigned long long>(cfg.seed), fs::file_size(path) / (1024.0 * 1024.0));
+
+        // (a) plain LibTorch, with LibTorch's default executor settings (camscope's Model::load turns
+        //     the graph optimizer off process-wide; the guard restores the default for this module).
+        torch::jit::Module plain;
+        {
+            torch::jit::GraphOptimizerEnabledGuard g(true);
+            plain = torch::jit::load(path);
+            plain.eval();
+        }
+        // (b) frozen + optimize_for_inference, from a separate load.
+        torch::jit::Module fast;
+        {
+            torch::jit::GraphOptimizerEnabledGuard g(true);
+            auto copy = torch::jit::load(path);
+            copy.eval();
+            auto frozen = torch::jit::freeze(copy);
+            fast = torch::jit::optimize_for_inference(frozen);
+        }
+        // (c)-(e) camscope.
+        EngineOptions eo;
+        eo.threads = cfg.threads;
+        eo.quiet = true;
+        auto model = Model::load(path, eo);
+        const std::string layer = model.resolve_layer("", spec);
+        std::string layer_shape;
+        for (const auto& l : model.layers(spec))
+            if (l.path == layer) {
+                for (size_t i = 0; i < l.shape.size(); ++i) layer_shape += (i ? "x" : "") + std::to_string(l.shape[i]);
+            }
+        const auto methods = cam_methods();
+        std::string mlist;
+        for (auto& m : methods) mlist += (mlist.empty() ? "" : ", ") + m;
+        printf("Grad-CAM layer (auto): %s (%s); CAM methods: %s\n\n", layer.c_str(), layer_shape.c_str(),
+               mlist.c_str());
+        fflush(stdout);
+
+        const int maxb = *std::max_element(cfg.batches.begin(), cfg.batches.end());
+        std::mt19937 rng(static_cast<unsigned>(cfg.seed));
+        std::normal_distribution<float> nd(0.f, 1.f);
+        std::vector<float> host(static_cast<size_t>(maxb) * spec.channels * spec.height * spec.width);
+        for (auto& v : host) v = nd(rng);
+
+        struct Summary {
+            int batch;
+            Timing limit, predict, gradcam;
+        };
+        std::vector<Summary> summary;
+
+        print_header();
+        for (int b : cfg.batches) {
+            auto x = torch::from_blob(host.data(), {b, spec.channels, spec.height, spec.width}, torch::kFloat32).clone();
+            Row a{"(a) plain forward", b, {}}, lim{"(b) frozen+optimized", b, {}}, c{"(c) camscope predict", b, {}},
+                d{"(d) camscope gradcam", b, {}};
+            a.t = measure(
+                [&] {
+                    torch::jit::GraphOptimizerEnabledGuard g(true);
+                    torch::NoGradGuard ng;
+                    auto y = first_tensor(plain.forward({x}));
+                    g_sink = g_sink + y.data_ptr<float>()[0];
+                },
+                b, cfg);
+            print_row(a, nullptr, nullptr);
+            lim.t = measure(
+                [&] {
+                    torch::jit::GraphOptimizerEnabledGuard g(true);
+                    torch::NoGradGuard ng;
+                    auto y = first_tensor(fast.forward({x})).contiguous();
+                    g_sink = g_sink + y.data_ptr<float>()[0];
+                },
+                b, cfg);
+            print_row(lim, &lim.t, &a.t);
+            c.t = measure(
+                [&] {
+                    auto r = model.run(host.data(), b, spec);
+                    g_sink = g_sink + r.logits[0];
+                },
+                b, cfg);
+            print_row(c, &lim.t, &a.t);
+            auto cam_row = [&](const std::string& method) {
+                CamRequest req;
+                req.method = method;
+                req.layers = {layer};
+                req.targets = {std::vector<int>(b, -1)};
+                return measure(
+                    [&] {
+                        auto r = model.run(host.data(), b, spec, &req);
+                        g_sink = g_sink + r.cams[0];
+                    },
+                    b, cfg);
+            };
+            d.t = cam_row("gradcam");
+            print_row(d, &lim.t, &a.t);
+            if (cfg.all_methods && b == maxb) {
+                for (const auto& m : methods) {
+                    if (m == "gradcam") continue;
+                    Row e{"(e) camscope " + m, b, cam_row(m)};
+                    print_row(e, &lim.t, &a.t);
+                }
+            }
+            summary.push_back({b, lim.t, c.t, d.t});
+            printf("\n");
+        }
+
+        printf("target: predict >= 0.95x, Grad-CAM >= 0.9x of the limit (informational)\n");
+        for (const auto& s : summary) {
+            auto mark = [&](const Timing& t, double goal) -> std::string {
+                if (!t.ok || !s.limit.ok) return "n/a";
+                const double r = t.ips / s.limit.ips;
+                char buf[48];
+                snprintf(buf, sizeof buf, "%.2fx %s", r, r >= goal ? "PASS" : "BELOW");
+                return buf;
+            };
+            printf("  batch %3d: predict %-12s Grad-CAM %s\n", s.batch, mark(s.predict, 0.95).c_str(),
+                   mark(s.gradcam, 0.9).c_str());
+        }
+        printf("\npeak RSS: %.1f MiB (getrusage ru_maxrss), current %.1f MiB\n", peak_rss_mib(), current_rss_mib());
+    } catch (const camscope::Error& e) {
+        fprintf(stderr, "camscope_bench: %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        fprintf(stderr, "camscope_bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

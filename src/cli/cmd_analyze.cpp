@@ -1,0 +1,159 @@
+// camscope analyze | demo
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "camscope/engine/train.hpp"
+#include "camscope/report/analysis.hpp"
+#include "camscope/util/error.hpp"
+#include "camscope/util/strings.hpp"
+#include "common.hpp"
+
+namespace camscope::cli {
+
+namespace {
+
+struct AnalyzeArgs {
+    std::string model, out = "camscope-report", layer, method = "gradcam";
+    DataFlags data;
+    SpecFlags spec;
+    EngineFlags eng;
+    size_t limit = 0;
+    AnalysisOptions report;
+};
+
+void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
+    cmd.add_option("--layer,-l", a.layer, "target layer for the CAMs (default: the last spatial layer)");
+    cmd.add_option("--method", a.method, "CAM method: " + join(cam_methods(), ", "))->capture_default_str();
+    cmd.add_option("--limit", a.limit, "analyse the first N images only (0 = all)");
+    cmd.add_option("--worst", a.report.worst_k, "worst predictions per class gallery")->capture_default_str();
+    cmd.add_option("--best", a.report.best_k, "best predictions per class gallery")->capture_default_str();
+    cmd.add_option("--high-conf", a.report.high_conf, "confidence at or above which an error is 'high-confidence'")
+        ->capture_default_str();
+    cmd.add_option("--low-conf", a.report.low_conf, "confidence below which a correct prediction is 'low-confidence'")
+        ->capture_default_str();
+    cmd.add_option("--top-pairs", a.report.top_pairs, "bars in top_confused_pairs.png")->capture_default_str();
+    cmd.add_option("--pair-figures", a.report.confused_pair_figures, "confused_pair_*.png figures")->capture_default_str();
+    cmd.add_flag("--row-normalised", a.report.row_normalised_matrix, "confusion_matrix_full.png as shares of each true class");
+}
+
+/// The whole analysis: one streaming pass (predictions + CAMs of the predicted and true class),
+/// then the report model and its writers.
+void analyze(const AnalyzeArgs& a, const std::string& model_path) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto ds = a.data.open();
+    Model m = load_model(model_path, a.eng, g_quiet);
+    InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
+    check_class_count(m, *ds, s);
+    const std::string layer = m.resolve_layer(a.layer, s);
+    const auto t_load = std::chrono::steady_clock::now();
+    if (!g_quiet)
+        fprintf(stderr, "%s: %zu images, %zu classes; CAM %s at layer %s\n", a.data.path.c_str(), ds->size(),
+                ds->num_classes(), a.method.c_str(), layer.c_str());
+    PassOptions po;
+    po.batch_size = a.eng.batch_size;
+    po.limit = a.limit;
+    po.progress = !g_quiet;
+    po.cams = true;
+    po.layer = layer;
+    po.method = a.method;
+    po.label = "predict+CAM";
+    auto pass = run_pass(m, *ds, s, po);
+
+    AnalysisInput in;
+    in.model_path = model_path;
+    in.model_kind = m.info().kind;
+    in.dataset_path = a.data.path;
+    in.dataset_name = ds->info().name;
+    in.split = ds->info().split;
+    in.layer = layer;
+    in.method = a.method;
+    in.class_names = class_names(m, *ds);
+    in.coarse_names = ds->info().coarse_names;
+    in.fine_to_coarse = ds->info().fine_to_coarse;
+    in.num_classes = pass.num_classes;
+    in.n = pass.n;
+    in.indices = pass.indices;
+    in.labels = pass.labels;
+    in.logits = std::move(pass.logits);
+    in.probs = std::move(pass.probs);
+    in.fh = pass.fh;
+    in.fw = pass.fw;
+    in.cam_pred = std::move(pass.cam_pred);
+    in.cam_true = std::move(pass.cam_true);
+    in.input_h = s.height;
+    in.input_w = s.width;
+    const Dataset* dsp = ds.get();
+    const std::vector<int> indices = in.indices;
+    in.load_image = [dsp, indices](size_t row) { return dsp->get(static_cast<size_t>(indices[row])).image; };
+    in.timings.load_s = std::chrono::duration<double>(t_load - t0).count();
+    in.timings.predict_s = pass.seconds;
+    in.timings.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    AnalysisOptions ro = a.report;
+    ro.progress = !g_quiet;
+    Report r = build_report(in, ro);
+    write_report(r, in, ro, a.out);
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    printf("%s", format_terminal_summary(r).c_str());
+    printf("report: %s/index.html (%.1f s in all, %.1f s predict+CAM for %zu images)\n", a.out.c_str(), total,
+           pass.seconds, in.n);
+}
+
+}  // namespace
+
+void register_analyze(CLI::App& app) {
+    auto* cmd = app.add_subcommand("analyze",
+                                   "Full error analysis of a model on a test set: metrics, confusions, calibration, "
+                                   "Grad-CAM galleries, label errors, recommendations, HTML report");
+    auto a = std::make_shared<AnalyzeArgs>();
+    cmd->add_option("--model,-m", a->model, "TorchScript model file")->required();
+    a->data.add(*cmd);
+    a->spec.add(*cmd);
+    a->eng.add(*cmd);
+    cmd->add_option("--out,-o", a->out, "report folder")->capture_default_str();
+    add_report_flags(*cmd, *a);
+    cmd->callback([a] { analyze(*a, a->model); });
+}
+
+void register_demo(CLI::App& app) {
+    auto* cmd = app.add_subcommand(
+        "demo", "Train the built-in CNN on Debian's Fashion-MNIST (apt install dataset-fashion-mnist), then analyze it");
+    auto a = std::make_shared<AnalyzeArgs>();
+    auto epochs = std::make_shared<int>(3);
+    auto train_limit = std::make_shared<size_t>(0);
+    a->data.path = "/usr/share/datasets/fashion-mnist";
+    a->out = "camscope-demo";
+    cmd->add_option("--data,-d", a->data.path, "Fashion-MNIST IDX folder")->capture_default_str();
+    cmd->add_option("--out,-o", a->out, "demo folder: model.pt and report/")->capture_default_str();
+    cmd->add_option("--epochs", *epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--train-limit", *train_limit, "train on the first N images only (0 = all 60000)");
+    a->eng.add(*cmd);
+    add_report_flags(*cmd, *a);
+    cmd->callback([a, epochs, train_limit] {
+        namespace fs = std::filesystem;
+        if (!fs::exists(a->data.path))
+            throw Error(a->data.path + ": Fashion-MNIST not found; install it with `apt-get install dataset-fashion-mnist`"
+                        " or pass --data DIR");
+        const int n = configure_threads(a->eng.threads);
+        OpenOptions oo;
+        oo.split = "train";
+        auto train = open_dataset(a->data.path, oo);
+        oo.split = "test";
+        auto test = open_dataset(a->data.path, oo);
+        TrainOptions to;
+        to.arch = "cnn";
+        to.epochs = *epochs;
+        to.limit = *train_limit;
+        to.out = a->out + "/model.pt";
+        to.quiet = g_quiet;
+        if (!g_quiet) fprintf(stderr, "camscope demo: training the built-in CNN on Fashion-MNIST (%d CPU threads)\n", n);
+        ModelInfo none;
+        InputSpec s = resolve_input_spec(none, train->info(), {});
+        train_builtin(*train, test.get(), s, to);
+        AnalyzeArgs rep = *a;
+        rep.out = a->out + "/report";
+        analyze(rep, to.out);
+    });
+}
+
+}  // namespace camscope::cli

@@ -1,0 +1,266 @@
+// camscope train | predict | cam | layers
+#include <cstdio>
+#include <filesystem>
+
+#include "camscope/engine/train.hpp"
+#include "camscope/image/image.hpp"
+#include "camscope/util/atomic_file.hpp"
+#include "camscope/util/error.hpp"
+#include "camscope/util/npy.hpp"
+#include "camscope/util/strings.hpp"
+#include "common.hpp"
+
+namespace camscope::cli {
+
+namespace {
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+    auto* cmd = app.add_subcommand("train", "Train a built-in architecture on a dataset; saves one TorchScript file");
+    auto data = std::make_shared<DataFlags>();
+    auto spec = std::make_shared<SpecFlags>();
+    auto opt = std::make_shared<TrainOptions>();
+    auto threads = std::make_shared<int>(0);
+    auto no_test = std::make_shared<bool>(false);
+    data->add(*cmd);
+    spec->add(*cmd);
+    std::vector<std::string> archs{"auto"};
+    for (const auto& a : builtin_archs()) archs.push_back(a.name);
+    std::string arch_help = "architecture: auto (cnn for grey input, resnet20 for colour)";
+    for (const auto& a : builtin_archs()) arch_help += "; " + a.name + ": " + a.summary;
+    cmd->add_option("--arch", opt->arch, arch_help)->check(CLI::IsMember(archs))->capture_default_str();
+    cmd->add_option("--epochs", opt->epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--batch-size,-b", opt->batch_size, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--lr", opt->lr, "learning rate (default: 2e-3 adam, 0.1 sgd; cosine decay)");
+    cmd->add_option("--optimizer", opt->optimizer, "sgd, adam or auto")->capture_default_str();
+    cmd->add_option("--seed", opt->seed, "random seed (weights, shuffling, augmentation)")->capture_default_str();
+    cmd->add_option("--limit", opt->limit, "train on the first N images only (0 = all)");
+    cmd->add_option("--augment", opt->augment, "1: random crop + flip, 0: none, -1: auto (on for RGB)")->capture_default_str();
+    cmd->add_option("--out,-o", opt->out, "model file to write (rewritten after every epoch)")->capture_default_str();
+    cmd->add_option("--threads", *threads, "CPU threads (default: all cores)");
+    cmd->add_flag("--no-test", *no_test, "skip the test-set evaluation after each epoch");
+    cmd->callback([=] {
+        const int n = configure_threads(*threads);
+        // Training reads the "train" split and evaluates on "test" (--split is not used here).
+        OpenOptions oo;
+        oo.format = data->format;
+        oo.split = "train";
+        auto train = open_dataset(data->path, oo);
+        std::unique_ptr<Dataset> test;
+        if (!*no_test) {
+            try {
+                oo.split = "test";
+                test = open_dataset(data->path, oo);
+            } catch (const Error& e) {
+                if (!g_quiet) fprintf(stderr, "note: no test split (%s); training without evaluation\n", e.what());
+            }
+        }
+        ModelInfo none;
+        InputSpec s = resolve_input_spec(none, train->info(), spec->overrides());
+        opt->quiet = g_quiet;
+        if (!g_quiet) fprintf(stderr, "%s: %zu training images, %zu classes; %d CPU threads\n", data->path.c_str(),
+                              train->size(), train->num_classes(), n);
+        auto res = train_builtin(*train, test.get(), s, *opt);
+        printf("saved %s (%zu parameters)", res.path.c_str(), res.parameters);
+        if (!res.epochs.empty() && res.epochs.back().test_accuracy >= 0)
+            printf(", test accuracy %.2f%%", 100 * res.epochs.back().test_accuracy);
+        printf("\n");
+    });
+}
+
+void register_predict(CLI::App& app) {
+    auto* cmd = app.add_subcommand("predict", "Predict a whole dataset; writes predictions.csv (index, label, pred, confidence, top-5)");
+    auto model = std::make_shared<std::string>();
+    auto data = std::make_shared<DataFlags>();
+    auto spec = std::make_shared<SpecFlags>();
+    auto eng = std::make_shared<EngineFlags>();
+    auto out = std::make_shared<std::string>("predictions.csv");
+    auto limit = std::make_shared<size_t>(0);
+    cmd->add_option("--model,-m", *model, "TorchScript model file")->required();
+    data->add(*cmd);
+    spec->add(*cmd);
+    eng->add(*cmd);
+    cmd->add_option("--out,-o", *out, "CSV file to write")->capture_default_str();
+    cmd->add_option("--limit", *limit, "first N images only (0 = all)");
+    cmd->callback([=] {
+        auto ds = data->open();
+        Model m = load_model(*model, *eng, g_quiet);
+        InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
+        check_class_count(m, *ds, s);
+        PassOptions po;
+        po.batch_size = eng->batch_size;
+        po.limit = *limit;
+        po.progress = !g_quiet;
+        auto res = run_pass(m, *ds, s, po);
+        const auto names = class_names(m, *ds);
+        std::string csv = "index,label,label_name,pred,pred_name,confidence,top5,top5_prob\n";
+        size_t correct = 0;
+        for (size_t i = 0; i < res.n; ++i) {
+            const int p = res.pred(i);
+            correct += p == res.labels[i];
+            auto t5 = top_k(res, i, 5);
+            std::vector<std::string> ids, probs;
+            for (int c : t5) {
+                ids.push_back(std::to_string(c));
+                probs.push_back(format("%.6f", res.probs[i * res.num_classes + c]));
+            }
+            csv += format("%d,%d,%s,%d,%s,%.6f,%s,%s\n", res.indices[i], res.labels[i],
+                          csv_field(names[res.labels[i]]).c_str(), p, csv_field(names[p]).c_str(), res.confidence(i),
+                          join(ids, ";").c_str(), join(probs, ";").c_str());
+        }
+        write_file_atomic(*out, csv);
+        printf("%zu images, top-1 accuracy %.2f%% (%.1f images/s); wrote %s\n", res.n,
+               res.n ? 100.0 * correct / res.n : 0.0, res.seconds > 0 ? res.n / res.seconds : 0.0, out->c_str());
+    });
+}
+
+void register_cam(CLI::App& app) {
+    auto* cmd = app.add_subcommand("cam", "CAMs for chosen images and target classes: overlay PNGs + maps as .npy");
+    auto model = std::make_shared<std::string>();
+    auto data = std::make_shared<DataFlags>();
+    auto spec = std::make_shared<SpecFlags>();
+    auto eng = std::make_shared<EngineFlags>();
+    auto indices = std::make_shared<std::string>("0-7");
+    auto targets = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"pred"});
+    auto layers = std::make_shared<std::vector<std::string>>();
+    auto method = std::make_shared<std::string>("gradcam");
+    auto out = std::make_shared<std::string>("cams");
+    auto raw = std::make_shared<bool>(false);
+    cmd->add_option("--model,-m", *model, "TorchScript model file")->required();
+    data->add(*cmd);
+    spec->add(*cmd);
+    eng->add(*cmd);
+    cmd->add_option("--index,-i", *indices, "dataset image indices, e.g. 0,5,10-20")->capture_default_str();
+    cmd->add_option("--target,-t", *targets,
+                    "target classes: pred (the prediction), true (the label), a class index or name; repeatable")
+        ->capture_default_str();
+    cmd->add_option("--layer,-l", *layers, "target layer path, e.g. layer4 or layer3.1.conv2 (default: automatic); repeatable");
+    cmd->add_option("--method", *method, "CAM method: " + join(cam_methods(), ", "))->capture_default_str();
+    cmd->add_option("--out,-o", *out, "output folder")->capture_default_str();
+    cmd->add_flag("--raw", *raw, "keep unnormalised maps in cams.npy (no ReLU/min-max); PNGs are still normalised");
+    cmd->callback([=] {
+        auto ds = data->open();
+        Model m = load_model(*model, *eng, g_quiet);
+        InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
+        check_class_count(m, *ds, s);
+        const auto names = class_names(m, *ds);
+        const auto idx = parse_indices(*indices);
+        CamRequest req;
+        req.method = *method;
+        for (const auto& l : *layers) req.layers.push_back(m.resolve_layer(l, s));
+        if (req.layers.empty()) req.layers.push_back(m.resolve_layer("", s));
+        // Load the chosen images once; one batched run per chunk, all target slots at once.
+        make_dirs(*out);
+        const size_t per = static_cast<size_t>(s.channels) * s.height * s.width;
+        std::string csv = "row,index,label,pred,confidence,target,target_name,png\n";
+        std::vector<float> all_maps;
+        size_t rows = 0;
+        for (size_t start = 0; start < idx.size(); start += eng->batch_size) {
+            const size_t n = std::min<size_t>(eng->batch_size, idx.size() - start);
+            std::vector<float> x(per * n);
+            std::vector<Sample> samples;
+            for (size_t i = 0; i < n; ++i) {
+                if (idx[start + i] >= ds->size())
+                    throw UsageError(format("image index %zu out of range: %zu images", idx[start + i], ds->size()));
+                samples.push_back(ds->get(idx[start + i]));
+                to_input(samples.back().image, s, x.data() + i * per);
+            }
+            req.targets.clear();
+            for (const auto& t : *targets) {
+                std::vector<int> slot(n);
+                for (size_t i = 0; i < n; ++i)
+                    slot[i] = t == "pred" ? -1 : t == "true" ? samples[i].label : parse_class(t, names);
+                req.targets.push_back(slot);
+            }
+            CamRequest norm_req = req;
+            norm_req.raw = false;
+            auto r = m.run(x.data(), static_cast<int>(n), s, &norm_req);
+            BatchResult rr;
+            if (*raw) {
+                CamRequest raw_req = req;
+                raw_req.raw = true;
+                rr = m.run(x.data(), static_cast<int>(n), s, &raw_req);
+            }
+            const auto up = upsample_cams(r.cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);
+            const auto& maps = *raw ? upsample_cams(rr.cams.data(), rr.slots * static_cast<int>(n), rr.fh, rr.fw,
+                                                    s.height, s.width)
+                                    : up;
+            for (size_t t = 0; t < targets->size(); ++t) {
+                for (size_t i = 0; i < n; ++i) {
+                    const float* lg = &r.logits[i * r.num_classes];
+                    int pred = 0;
+                    for (int c = 1; c < r.num_classes; ++c)
+                        if (lg[c] > lg[pred]) pred = c;
+                    double mx = lg[pred], sum = 0;
+                    for (int c = 0; c < r.num_classes; ++c) sum += std::exp(lg[c] - mx);
+                    const int target = req.targets[t][i] < 0 ? pred : req.targets[t][i];
+                    const size_t off = (t * n + i) * static_cast<size_t>(s.height) * s.width;
+                    Image img = samples[i].image;
+                    if (img.width != s.width || img.height != s.height) img = resize_bilinear(img, s.width, s.height);
+                    const std::string png = format("cam_%zu_%s_%s.png", idx[start + i], (*targets)[t].c_str(),
+                                                   sanitize_filename(names[target]).c_str());
+                    write_png(*out + "/" + png, overlay_cam(img, up.data() + off));
+                    all_maps.insert(all_maps.end(), maps.begin() + off, maps.begin() + off + s.height * s.width);
+                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s\n", rows++, idx[start + i], samples[i].label, pred,
+                                  1.0 / sum, target, csv_field(names[target]).c_str(), png.c_str());
+                }
+            }
+        }
+        write_npy(*out + "/cams.npy", all_maps.data(),
+                  {static_cast<std::int64_t>(rows), s.height, s.width});
+        write_file_atomic(*out + "/cams.csv", csv);
+        printf("%zu CAMs (%s, layer %s) written to %s/ (PNG overlays, cams.npy %zux%dx%d, cams.csv)\n", rows,
+               method->c_str(), join(req.layers, "+").c_str(), out->c_str(), rows, s.height, s.width);
+    });
+}
+
+void register_layers(CLI::App& app) {
+    auto* cmd = app.add_subcommand("layers", "List a model's layers with their output shapes (candidate CAM targets)");
+    auto model = std::make_shared<std::string>();
+    auto data = std::make_shared<DataFlags>();
+    auto spec = std::make_shared<SpecFlags>();
+    auto channels = std::make_shared<int>(0);
+    cmd->add_option("model", *model, "TorchScript model file")->required();
+    data->add(*cmd, /*required=*/false);
+    spec->add(*cmd);
+    cmd->add_option("--channels", *channels, "input channels when neither the model nor --data tells");
+    cmd->callback([=] {
+        Model m = Model::load(*model, {.quiet = g_quiet});
+        DatasetInfo di;
+        std::unique_ptr<Dataset> ds;
+        if (!data->path.empty()) {
+            ds = data->open();
+            di = ds->info();
+        }
+        if (*channels > 0) di.preset.channels = *channels;
+        InputSpec s;
+        try {
+            s = resolve_input_spec(m.info(), di, spec->overrides());
+        } catch (const UsageError&) {
+            throw UsageError("the input size is unknown: pass --data DATASET, or --input-size HxW and --channels C");
+        }
+        if (s.channels <= 0) throw UsageError("the input channels are unknown: pass --data DATASET or --channels C");
+        const auto layers = m.layers(s);
+        const std::string chosen = m.resolve_layer("", s);
+        size_t w = 5;
+        for (const auto& l : layers) w = std::max(w, l.path.size());
+        printf("%-*s  %-18s  %s   (input 1x%dx%dx%d)\n", static_cast<int>(w), "layer", "type", "output shape", s.channels,
+               s.height, s.width);
+        for (const auto& l : layers) {
+            std::vector<std::string> dims;
+            for (auto d : l.shape) dims.push_back(std::to_string(d));
+            printf("%-*s  %-18s  %s%s\n", static_cast<int>(w), l.path.c_str(), l.type.c_str(),
+                   dims.empty() ? "-" : join(dims, "x").c_str(), l.path == chosen ? "   <- automatic CAM layer" : "");
+        }
+    });
+}
+
+}  // namespace camscope::cli

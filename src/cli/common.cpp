@@ -1,0 +1,116 @@
+#include "common.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "camscope/util/error.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope::cli {
+
+bool g_quiet = false;
+
+void DataFlags::add(CLI::App& app, bool required) {
+    auto* o = app.add_option("--data,-d", path,
+                             "dataset: CIFAR-10/100 binary folder or .bin, IDX folder (MNIST/Fashion-MNIST, .gz or "
+                             "not), or an image folder with one sub-folder per class");
+    if (required) o->required();
+    app.add_option("--split", split, "which split to read")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+    app.add_option("--format", format, "force the dataset format instead of detecting it")
+        ->check(CLI::IsMember({"cifar10", "cifar100", "idx", "folder"}));
+}
+
+std::unique_ptr<Dataset> DataFlags::open() const {
+    OpenOptions o;
+    o.split = split;
+    o.format = format;
+    return open_dataset(path, o);
+}
+
+void SpecFlags::add(CLI::App& app) {
+    app.add_option("--input-size", input_size, "model input size HxW (default: the model's metadata or the dataset's)");
+    app.add_option("--mean", mean, "normalisation mean per channel (after scaling pixels to [0,1])")->delimiter(',');
+    app.add_option("--std", std, "normalisation std per channel")->delimiter(',');
+    app.add_option("--norm", norm, "normalisation preset: cifar10, cifar100, mnist, fashion-mnist, imagenet");
+}
+
+SpecOverrides SpecFlags::overrides() const {
+    SpecOverrides o;
+    if (!input_size.empty()) {
+        auto parts = split(to_lower(input_size), 'x');
+        try {
+            if (parts.size() == 1) parts.push_back(parts[0]);
+            if (parts.size() != 2) throw std::invalid_argument("");
+            o.height = std::stoi(parts[0]);
+            o.width = std::stoi(parts[1]);
+        } catch (const std::exception&) {
+            throw UsageError("--input-size must look like 32x32, got '" + input_size + "'");
+        }
+        if (*o.height <= 0 || *o.width <= 0) throw UsageError("--input-size must be positive");
+    }
+    if (!mean.empty()) o.mean = mean;
+    if (!std.empty()) o.std = std;
+    o.preset = norm;
+    return o;
+}
+
+void EngineFlags::add(CLI::App& app) {
+    app.add_option("--threads", threads, "intra-op CPU threads (default: all cores)");
+    app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+    app.add_option("--batch-size,-b", batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+}
+
+EngineOptions EngineFlags::options(bool quiet) const {
+    EngineOptions o;
+    o.threads = threads;
+    o.device = device;
+    o.quiet = quiet;
+    return o;
+}
+
+Model load_model(const std::string& path, const EngineFlags& ef, bool quiet) {
+    const int n = configure_threads(ef.threads);
+    Model m = Model::load(path, ef.options(quiet));
+    if (!quiet) fprintf(stderr, "model %s (%s), %d CPU threads\n", path.c_str(), m.info().kind.c_str(), n);
+    return m;
+}
+
+std::vector<size_t> parse_indices(const std::string& spec) {
+    std::vector<size_t> out;
+    for (const auto& part : split(spec, ',')) {
+        const auto p = trim(part);
+        if (p.empty()) continue;
+        try {
+            const auto dash = p.find('-');
+            if (dash == std::string::npos) {
+                out.push_back(std::stoul(p));
+            } else {
+                const size_t a = std::stoul(p.substr(0, dash)), b = std::stoul(p.substr(dash + 1));
+                if (b < a) throw std::invalid_argument("");
+                for (size_t i = a; i <= b; ++i) out.push_back(i);
+            }
+        } catch (const std::exception&) {
+            throw UsageError("bad image index '" + p + "' (use e.g. 0,5,10-20)");
+        }
+    }
+    if (out.empty()) throw UsageError("no image index given");
+    return out;
+}
+
+int parse_class(const std::string& s, const std::vector<std::string>& names) {
+    if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
+        const int k = std::stoi(s);
+        if (k < 0 || static_cast<size_t>(k) >= names.size())
+            throw UsageError(format("class %d out of range: the model has %zu classes", k, names.size()));
+        return k;
+    }
+    for (size_t i = 0; i < names.size(); ++i)
+        if (to_lower(names[i]) == to_lower(s)) return static_cast<int>(i);
+    throw UsageError("unknown class '" + s + "'");
+}
+
+std::vector<std::string> class_names(const Model& m, const Dataset& d) {
+    return m.info().class_names.empty() ? d.info().class_names : m.info().class_names;
+}
+
+}  // namespace camscope::cli

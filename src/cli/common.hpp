@@ -1,0 +1,60 @@
+#pragma once
+// Flags shared by the camscope commands, declared once with their help text and defaults.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "camscope/data/dataset.hpp"
+#include "camscope/engine/engine.hpp"
+#include "camscope/pipeline/pipeline.hpp"
+
+namespace camscope::cli {
+
+struct DataFlags {
+    std::string path;
+    std::string split = "test";
+    std::string format;
+    void add(CLI::App& app, bool required = true);
+    std::unique_ptr<Dataset> open() const;
+};
+
+struct SpecFlags {
+    std::string input_size;  // "HxW"
+    std::vector<float> mean, std;
+    std::string norm;
+    void add(CLI::App& app);
+    SpecOverrides overrides() const;
+};
+
+struct EngineFlags {
+    int threads = 0;
+    std::string device = "cpu";
+    int batch_size = 64;
+    void add(CLI::App& app);
+    EngineOptions options(bool quiet) const;
+};
+
+/// Loads the model, applies threads, prints "model …, N threads" unless quiet.
+Model load_model(const std::string& path, const EngineFlags& ef, bool quiet);
+
+/// Parses "0,5,7" and ranges "10-20" into dataset indices.
+std::vector<size_t> parse_indices(const std::string& spec);
+
+/// Class index from a number or a class name (case-insensitive); UsageError otherwise.
+int parse_class(const std::string& s, const std::vector<std::string>& names);
+
+/// Class names: the model's metadata if it has them, else the dataset's.
+std::vector<std::string> class_names(const Model& m, const Dataset& d);
+
+void register_train(CLI::App& app);
+void register_predict(CLI::App& app);
+void register_cam(CLI::App& app);
+void register_layers(CLI::App& app);
+void register_analyze(CLI::App& app);
+void register_demo(CLI::App& app);
+
+extern bool g_quiet;
+
+}  // namespace camscope::cli

@@ -1,0 +1,225 @@
+// CLI tests: run the real camscope binary on small committed fixtures and read what it wrote.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "camscope/util/npy.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace fs = std::filesystem;
+using namespace camscope;
+
+namespace {
+
+const std::string kBin = CAMSCOPE_BINARY;
+const std::string kDir = CAMSCOPE_FIXTURES_DIR;
+
+struct Run {
+    int code;
+    std::string out;  // stdout + stderr
+};
+
+Run run(const std::string& args) {
+    const std::string cmd = kBin + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+fs::path tmpdir(const std::string& name) {
+    auto d = fs::temp_directory_path() / ("camscope_cli_" + name);
+    fs::remove_all(d);
+    return d;
+}
+
+std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
+    std::ifstream f(p);
+    std::vector<std::vector<std::string>> rows;
+    std::string line;
+    while (std::getline(f, line)) rows.push_back(split(line, ','));  // fixtures' names have no commas
+    return rows;
+}
+
+bool is_png(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    char sig[8] = {};
+    f.read(sig, 8);
+    return f && std::string(sig, 8) == std::string("\x89PNG\r\n\x1a\n", 8);
+}
+
+const nlohmann::json& manifest() {
+    static const nlohmann::json m = [] {
+        std::ifstream f(kDir + "/manifest.json");
+        return nlohmann::json::parse(f);
+    }();
+    return m;
+}
+
+}  // namespace
+
+TEST(Cli, HelpAndUsageErrors) {
+    auto r = run("--help");
+    EXPECT_EQ(r.code, 0);
+    for (const char* c : {"demo", "analyze", "predict", "cam", "layers", "train"})
+        EXPECT_NE(r.out.find(c), std::string::npos) << c;
+    EXPECT_EQ(run("analyze --help").code, 0);
+    EXPECT_EQ(run("--no-such-flag").code, 2);
+    EXPECT_EQ(run("predict --data x").code, 2);  // --model missing
+}
+
+TEST(Cli, PredictWritesCsvMatchingPython) {
+    auto dir = tmpdir("predict");
+    auto r = run("-q predict -m " + kDir + "/tiny_cifar10_model.pt -d " + kDir + "/tiny_cifar10 -o " +
+                 (dir / "p.csv").string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    auto rows = read_csv(dir / "p.csv");
+    ASSERT_EQ(rows.size(), 201u);
+    EXPECT_EQ(rows[0], (std::vector<std::string>{"index", "label", "label_name", "pred", "pred_name", "confidence",
+                                                  "top5", "top5_prob"}));
+    // Python's argmax of the same model's logits (tests/fixtures/make_fixtures.py).
+    const auto logits = read_npy(kDir + "/tiny_cifar10_expected_preds.npy").as_float();
+    const auto labels = manifest()["datasets"]["tiny_cifar10"]["test_labels"].get<std::vector<int>>();
+    int correct = 0;
+    for (size_t i = 1; i < rows.size(); ++i) {
+        const float* l = &logits[(i - 1) * 10];
+        const int py_pred = static_cast<int>(std::max_element(l, l + 10) - l);
+        EXPECT_EQ(std::stoi(rows[i][3]), py_pred) << "row " << i;
+        EXPECT_EQ(std::stoi(rows[i][1]), labels[i - 1]);
+        EXPECT_EQ(split(rows[i][6], ';').size(), 5u);
+        EXPECT_EQ(split(rows[i][6], ';')[0], rows[i][3]);
+        correct += py_pred == labels[i - 1];
+    }
+    EXPECT_NE(r.out.find(format("top-1 accuracy %.2f%%", 100.0 * correct / 200)), std::string::npos) << r.out;
+}
+
+TEST(Cli, AnalyzeWritesACompleteConsistentReport) {
+    auto dir = tmpdir("analyze");
+    auto r = run("-q analyze -m " + kDir + "/tiny_cifar10_model.pt -d " + kDir + "/tiny_cifar10 -o " + dir.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    for (const char* f : {"confusion_matrix_full.png", "confusion_matrix.csv", "per_class_accuracy.csv",
+                          "per_class_accuracy_interactive.html", "most_confused_pairs.csv", "top_confused_pairs.png",
+                          "reliability_diagram.png", "analysis_summary.txt", "recommendations.txt", "summary.json",
+                          "index.html"})
+        EXPECT_TRUE(fs::exists(dir / f)) << f;
+    for (const char* f : {"confusion_matrix_full.png", "top_confused_pairs.png", "reliability_diagram.png"})
+        EXPECT_TRUE(is_png(dir / f)) << f;
+    // A gallery for every class.
+    int galleries = 0;
+    for (const auto& e : fs::directory_iterator(dir / "worst_predictions")) {
+        EXPECT_TRUE(is_png(e.path())) << e.path();
+        ++galleries;
+    }
+    EXPECT_EQ(galleries, 10);
+    // Accuracy agrees with Python's logits; confusion-matrix cells agree with the pair list.
+    const auto logits = read_npy(kDir + "/tiny_cifar10_expected_preds.npy").as_float();
+    const auto labels = manifest()["datasets"]["tiny_cifar10"]["test_labels"].get<std::vector<int>>();
+    std::map<std::pair<int, int>, int> cells;
+    int correct = 0;
+    for (size_t i = 0; i < labels.size(); ++i) {
+        const float* l = &logits[i * 10];
+        const int p = static_cast<int>(std::max_element(l, l + 10) - l);
+        correct += p == labels[i];
+        cells[{labels[i], p}]++;
+    }
+    std::ifstream sj(dir / "summary.json");
+    auto j = nlohmann::json::parse(sj);
+    EXPECT_EQ(j["schema_version"], 1);
+    EXPECT_NEAR(j["overall"]["top1"].get<double>(), correct / 200.0, 1e-9);
+    auto cm = read_csv(dir / "confusion_matrix.csv");
+    ASSERT_EQ(cm.size(), 11u);
+    for (int t = 0; t < 10; ++t)
+        for (int p = 0; p < 10; ++p) EXPECT_EQ(std::stoi(cm[t + 1][p + 1]), (cells[std::make_pair(t, p)])) << t << "->" << p;
+    auto pairs = read_csv(dir / "most_confused_pairs.csv");
+    ASSERT_GT(pairs.size(), 1u);
+    // The designed confusion cat(3) -> dog(5) is the top directed pair.
+    const std::string joined = join(pairs[1], ",");
+    EXPECT_NE(joined.find("cat"), std::string::npos) << joined;
+    EXPECT_NE(joined.find("dog"), std::string::npos) << joined;
+}
+
+TEST(Cli, AnalyzeCifar100UsesSuperclasses) {
+    auto dir = tmpdir("analyze100");
+    auto r = run("-q analyze -m " + kDir + "/tiny_cifar100_model.pt -d " + kDir + "/tiny_cifar100 -o " + dir.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    std::ifstream sj(dir / "summary.json");
+    auto j = nlohmann::json::parse(sj);
+    EXPECT_EQ(j["overall"]["correct"].get<int>() + j["overall"]["errors"].get<int>(), 300);
+    EXPECT_EQ(j["superclass"]["errors"], j["overall"]["errors"]);
+    EXPECT_TRUE(j.contains("superclass")) << j.dump().substr(0, 400);
+    int galleries = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir / "worst_predictions")) ++galleries;
+    EXPECT_EQ(galleries, 100);
+}
+
+TEST(Cli, CamWritesOverlaysAndMaps) {
+    auto dir = tmpdir("cam");
+    auto r = run("-q cam -m " + kDir + "/tiny_cifar10_model.pt -d " + kDir +
+                 "/tiny_cifar10 -i 0,3-4 -t pred -t cat -o " + dir.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    auto maps = read_npy((dir / "cams.npy").string());
+    EXPECT_EQ(maps.shape, (std::vector<std::int64_t>{6, 32, 32}));
+    const auto v = maps.as_float();
+    for (int i = 0; i < 6; ++i) {
+        float mx = 0, mn = 1;
+        for (int k = 0; k < 32 * 32; ++k) {
+            mx = std::max(mx, v[i * 1024 + k]);
+            mn = std::min(mn, v[i * 1024 + k]);
+        }
+        EXPECT_GE(mn, 0.f);
+        EXPECT_LE(mx, 1.f + 1e-6f);
+    }
+    auto rows = read_csv(dir / "cams.csv");
+    ASSERT_EQ(rows.size(), 7u);
+    for (size_t i = 1; i < rows.size(); ++i) EXPECT_TRUE(is_png(dir / rows[i][7])) << rows[i][7];
+    EXPECT_EQ(rows[4][6], "cat");  // slot "cat" for the first image
+}
+
+TEST(Cli, ErrorsNameTheFileAndTheProblem) {
+    auto r = run("predict -m /nonexistent/m.pt -d " + kDir + "/tiny_cifar10");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("/nonexistent/m.pt: no such model file"), std::string::npos) << r.out;
+    r = run("predict -m " + kDir + "/not_a_model.pt -d " + kDir + "/tiny_cifar10");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("not a TorchScript model"), std::string::npos) << r.out;
+    r = run("predict -m " + kDir + "/tiny_cifar100_model.pt -d " + kDir + "/tiny_cifar10");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("outputs 100 classes but the dataset"), std::string::npos) << r.out;
+    r = run("cam -m " + kDir + "/tiny_cifar10_model.pt -d " + kDir + "/tiny_cifar10 -l layer9 -o /tmp/x");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.out.find("layer 'layer9' not found"), std::string::npos) << r.out;
+    r = run("predict -m " + kDir + "/tiny_cifar10_model.pt -d /nonexistent/data");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.out.find("/nonexistent/data"), std::string::npos) << r.out;
+}
+
+TEST(Cli, LayersMarksTheAutomaticLayer) {
+    auto r = run("layers " + kDir + "/resnet_scripted.pt --data " + kDir + "/tiny_cifar10");
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("layer2.1.conv2"), std::string::npos);
+    auto pos = r.out.find("<- automatic CAM layer");
+    ASSERT_NE(pos, std::string::npos);
+    const auto line_start = r.out.rfind('\n', pos) + 1;
+    EXPECT_EQ(r.out.substr(line_start, 7), "layer3 ");
+}
+
+TEST(Cli, TrainSavesAModelEveryCommandLoads) {
+    auto dir = tmpdir("train");
+    auto r = run("-q train -d " + kDir + "/tiny_cifar10 --arch cnn --epochs 1 --limit 64 -b 32 -o " +
+                 (dir / "m.pt").string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("test accuracy"), std::string::npos) << r.out;
+    r = run("-q predict -m " + (dir / "m.pt").string() + " -d " + kDir + "/tiny_cifar10 -o " + (dir / "p.csv").string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(read_csv(dir / "p.csv").size(), 201u);
+}
