@@ -1,7 +1,6 @@
 // The engine behind the torch-free facade engine.hpp: model loading, the probe graphs that expose
 // target-layer activations, batched prediction and the CAM pipeline.
 #include <algorithm>
-#include <functional>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -36,43 +35,17 @@ struct Model::Impl {
     torch::jit::Module module;               // eval mode, parameters without requires_grad
     std::optional<torch::jit::Module> fast;  // frozen + optimize_for_inference (prediction only)
     std::mutex mu;                           // run() is not re-entrant on one module
-    // Probe graphs keyed by "grad|layer1,layer2": a function of the input batch.
-    std::map<std::string, std::function<c10::IValue(const torch::Tensor&)>> probes;
+    // Probe graphs keyed by "grad|layer1,layer2".
+    std::map<std::string, std::unique_ptr<GraphRunner>> probes;
     std::unique_ptr<engine::ListingGraph> listing;
 
-    std::function<c10::IValue(const torch::Tensor&)>& probe(const std::vector<std::string>& layers, bool grad) {
+    GraphRunner& probe(const std::vector<std::string>& layers, bool grad) {
         const std::string key = std::string(grad ? "g|" : "n|") + join(layers, ",");
         auto it = probes.find(key);
-        if (it != probes.end()) return it->second;
-        // Validate on `module` first: clear errors (nearest names) come from here.
-        auto graph = engine::make_probe_graph(module, layers, grad);
-        std::function<c10::IValue(const torch::Tensor&)> fn;
-        try {
-            fn = frozen_probe(layers, grad);
-        } catch (const std::exception& e) {
-            if (!opt.quiet)
-                fprintf(stderr, "note: frozen probe unavailable (%s); using the plain module\n",
-                        first_line(e.what()).c_str());
-            auto runner = std::make_shared<GraphRunner>(graph);
-            fn = [this, runner](const torch::Tensor& x) { return (*runner)(module, {x}); };
-        }
-        return probes.emplace(key, std::move(fn)).first->second;
-    }
-
-    /// The probe as a method of a separately loaded, frozen copy: parameters become constants and
-    /// batch norms fold into the convolutions before the target layer, so the part of the network
-    /// in front of the activation runs as fast as the frozen predict module.
-    std::function<c10::IValue(const torch::Tensor&)> frozen_probe(const std::vector<std::string>& layers, bool grad) {
-        torch::jit::GraphOptimizerEnabledGuard optimize_on(true);
-        auto copy = torch::jit::load(info.path, device);
-        copy.eval();
-        auto graph = engine::make_probe_graph(copy, layers, grad);
-        auto cu = copy._ivalue()->compilation_unit();
-        auto* fn = cu->create_function(c10::QualifiedName(*copy.type()->name(), "camscope_probe"), graph);
-        copy.type()->addMethod(fn);
-        auto frozen = torch::jit::freeze(copy, std::vector<std::string>{"camscope_probe"}, true);
-        auto shared = std::make_shared<torch::jit::Module>(frozen);
-        return [shared](const torch::Tensor& x) { return shared->get_method("camscope_probe")({x}); };
+        if (it == probes.end())
+            it = probes.emplace(key, std::make_unique<GraphRunner>(engine::make_probe_graph(module, layers, grad)))
+                     .first;
+        return *it->second;
     }
 
     torch::Tensor forward_fast(const torch::Tensor& x) {
@@ -191,7 +164,7 @@ std::vector<LayerInfo> Model::layers(const InputSpec& spec) {
 std::string Model::resolve_layer(const std::string& name, const InputSpec& spec) {
     if (!name.empty()) {
         std::lock_guard lock(impl_->mu);
-        engine::make_probe_graph(impl_->module, {name}, true);  // validates, with nearest-name suggestions
+        impl_->probe({name}, true);  // validates, with nearest-name suggestions
         return name;
     }
     const auto all = layers(spec);
@@ -258,10 +231,10 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
         const auto& method = engine::find_cam_method(req->method);
         if (req->layers.empty()) throw UsageError("CamRequest without a target layer (resolve_layer first)");
         const bool grad = method.needs_gradients;
-        auto& probe = im.probe(req->layers, grad);
+        auto& runner = im.probe(req->layers, grad);
         std::optional<torch::NoGradGuard> ng;
         if (!grad) ng.emplace();
-        auto out = probe(x).toTuple()->elements();
+        auto out = runner(im.module, {x}).toTuple()->elements();
         auto logits = engine::logits_of(out[0], im.info.path);
         std::vector<torch::Tensor> acts;
         for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
