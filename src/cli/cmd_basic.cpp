@@ -4,6 +4,7 @@
 
 #include "camscope/engine/train.hpp"
 #include "camscope/image/image.hpp"
+#include "camscope/report/metrics.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/npy.hpp"
@@ -30,7 +31,7 @@ void register_train(CLI::App& app) {
     auto opt = std::make_shared<TrainOptions>();
     auto threads = std::make_shared<int>(0);
     auto no_test = std::make_shared<bool>(false);
-    data->add(*cmd);
+    data->add(*cmd, /*required=*/true, /*with_split=*/false);  // trains on "train", evaluates on "test"
     spec->add(*cmd);
     std::vector<std::string> archs{"auto"};
     for (const auto& a : builtin_archs()) archs.push_back(a.name);
@@ -49,7 +50,6 @@ void register_train(CLI::App& app) {
     cmd->add_flag("--no-test", *no_test, "skip the test-set evaluation after each epoch");
     cmd->callback([=] {
         const int n = configure_threads(*threads);
-        // Training reads the "train" split and evaluates on "test" (--split is not used here).
         OpenOptions oo;
         oo.format = data->format;
         oo.split = "train";
@@ -190,27 +190,27 @@ void register_cam(CLI::App& app) {
                 rr = m.run(x.data(), static_cast<int>(n), s, &raw_req);
             }
             const auto up = upsample_cams(r.cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);
-            const auto& maps = *raw ? upsample_cams(rr.cams.data(), rr.slots * static_cast<int>(n), rr.fh, rr.fw,
-                                                    s.height, s.width)
-                                    : up;
+            std::vector<float> raw_up;
+            if (*raw)
+                raw_up = upsample_cams(rr.cams.data(), rr.slots * static_cast<int>(n), rr.fh, rr.fw, s.height, s.width);
+            const std::vector<float>& maps = *raw ? raw_up : up;
+            const auto probs = metrics::softmax_rows(r.logits.data(), n, r.num_classes);
+            const auto preds = metrics::argmax_rows(probs.data(), n, r.num_classes);
+            for (auto& sample : samples)  // resized once per image, shown once per target
+                if (sample.image.width != s.width || sample.image.height != s.height)
+                    sample.image = resize_bilinear(sample.image, s.width, s.height);
             for (size_t t = 0; t < targets->size(); ++t) {
                 for (size_t i = 0; i < n; ++i) {
-                    const float* lg = &r.logits[i * r.num_classes];
-                    int pred = 0;
-                    for (int c = 1; c < r.num_classes; ++c)
-                        if (lg[c] > lg[pred]) pred = c;
-                    double mx = lg[pred], sum = 0;
-                    for (int c = 0; c < r.num_classes; ++c) sum += std::exp(lg[c] - mx);
-                    const int target = req.targets[t][i] < 0 ? pred : req.targets[t][i];
+                    const Image& img = samples[i].image;
+                    const int target = req.targets[t][i] < 0 ? preds[i] : req.targets[t][i];
                     const size_t off = (t * n + i) * static_cast<size_t>(s.height) * s.width;
-                    Image img = samples[i].image;
-                    if (img.width != s.width || img.height != s.height) img = resize_bilinear(img, s.width, s.height);
                     const std::string png = format("cam_%zu_%s_%s.png", idx[start + i], (*targets)[t].c_str(),
                                                    sanitize_filename(names[target]).c_str());
                     write_png(*out + "/" + png, overlay_cam(img, up.data() + off));
                     all_maps.insert(all_maps.end(), maps.begin() + off, maps.begin() + off + s.height * s.width);
-                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s\n", rows++, idx[start + i], samples[i].label, pred,
-                                  1.0 / sum, target, csv_field(names[target]).c_str(), png.c_str());
+                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s\n", rows++, idx[start + i], samples[i].label, preds[i],
+                                  probs[i * r.num_classes + preds[i]], target, csv_field(names[target]).c_str(),
+                                  png.c_str());
                 }
             }
         }

@@ -10,12 +10,13 @@ namespace camscope::cli {
 
 bool g_quiet = false;
 
-void DataFlags::add(CLI::App& app, bool required) {
+void DataFlags::add(CLI::App& app, bool required, bool with_split) {
     auto* o = app.add_option("--data,-d", path,
                              "dataset: CIFAR-10/100 binary folder or .bin, IDX folder (MNIST/Fashion-MNIST, .gz or "
                              "not), or an image folder with one sub-folder per class");
     if (required) o->required();
-    app.add_option("--split", split, "which split to read")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
+    if (with_split)
+        app.add_option("--split", split, "which split to read")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
     app.add_option("--format", format, "force the dataset format instead of detecting it")
         ->check(CLI::IsMember({"cifar10", "cifar100", "idx", "folder"}));
 }

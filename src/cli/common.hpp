@@ -16,7 +16,7 @@ struct DataFlags {
     std::string path;
     std::string split = "test";
     std::string format;
-    void add(CLI::App& app, bool required = true);
+    void add(CLI::App& app, bool required = true, bool with_split = true);
     std::unique_ptr<Dataset> open() const;
 };
 

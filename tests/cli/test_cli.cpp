@@ -182,7 +182,8 @@ TEST(Cli, CamWritesOverlaysAndMaps) {
     auto rows = read_csv(dir / "cams.csv");
     ASSERT_EQ(rows.size(), 7u);
     for (size_t i = 1; i < rows.size(); ++i) EXPECT_TRUE(is_png(dir / rows[i][7])) << rows[i][7];
-    EXPECT_EQ(rows[4][6], "cat");  // slot "cat" for the first image
+    EXPECT_EQ(rows[4][6], "cat");  // slot "cat" for the first image: rows are grouped by target
+    EXPECT_EQ(rows[4][1], "0");
 }
 
 TEST(Cli, ErrorsNameTheFileAndTheProblem) {

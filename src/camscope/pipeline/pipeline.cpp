@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <future>
 #include <numeric>
 
+#include "camscope/report/metrics.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/progress.hpp"
 #include "camscope/util/strings.hpp"
@@ -146,17 +146,7 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
         bar.advance(n);
     }
     bar.finish();
-    // Softmax in double per row (stable: subtract the max).
-    const int k = out.num_classes;
-    out.probs.resize(out.logits.size());
-    for (size_t i = 0; i < out.n; ++i) {
-        const float* l = &out.logits[i * k];
-        float* p = &out.probs[i * k];
-        const double mx = *std::max_element(l, l + k);
-        double sum = 0;
-        for (int j = 0; j < k; ++j) sum += std::exp(static_cast<double>(l[j]) - mx);
-        for (int j = 0; j < k; ++j) p[j] = static_cast<float>(std::exp(static_cast<double>(l[j]) - mx) / sum);
-    }
+    out.probs = metrics::softmax_rows(out.logits.data(), out.n, out.num_classes);
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
 }
