@@ -7,7 +7,8 @@
 //                  NoGradGuard (the fastest forward LibTorch gives here)
 //   (c) predict  : camscope::Model::run(x, n, spec) without CAM
 //   (d) gradcam  : Model::run with a CamRequest (gradcam, auto layer, one slot of predicted classes)
-//   (e) <method> : the other registered CAM methods (largest batch only)
+//   (e) <method> : the other registered CAM methods (largest batch only; Score-CAM and
+//                  Ablation-CAM with --max-channels 16: one forward per image and channel)
 // Each row: warm-up iterations, then timed until both --seconds and --min-iters are reached.
 // The target line is informational only: the exit code never depends on the numbers.
 //
@@ -274,7 +275,7 @@ struct Row {
 
 void print_row(const Row& r, const Timing* limit, const Timing* plain) {
     if (!r.t.ok) {
-        printf("  %-22s %6d   FAILED: %s\n", r.name.c_str(), r.batch, r.t.error.c_str());
+        printf("  %-34s %6d   FAILED: %s\n", r.name.c_str(), r.batch, r.t.error.c_str());
         return;
     }
     auto ratio = [&](const Timing* ref) -> std::string {
@@ -283,13 +284,13 @@ void print_row(const Row& r, const Timing* limit, const Timing* plain) {
         snprintf(buf, sizeof buf, "%5.2fx", r.t.ips / ref->ips);
         return buf;
     };
-    printf("  %-22s %6d %11.1f %11.2f %8s %8s %7ld\n", r.name.c_str(), r.batch, r.t.ips, r.t.ms_batch,
+    printf("  %-34s %6d %11.1f %11.2f %8s %8s %7ld\n", r.name.c_str(), r.batch, r.t.ips, r.t.ms_batch,
            ratio(limit).c_str(), ratio(plain).c_str(), r.t.iters);
     fflush(stdout);
 }
 
 void print_header() {
-    printf("  %-22s %6s %11s %11s %8s %8s %7s\n", "path", "batch", "images/s", "ms/batch", "x limit", "x plain",
+    printf("  %-34s %6s %11s %11s %8s %8s %7s\n", "path", "batch", "images/s", "ms/batch", "x limit", "x plain",
            "iters");
     printf("  %s\n", std::string(22 + 6 + 11 + 11 + 8 + 8 + 7 + 6, '-').c_str());
 }
@@ -471,6 +472,7 @@ int main(int argc, char** argv) {
                mlist.c_str());
         fflush(stdout);
 
+        constexpr int kBenchMaxChannels = 16;
         const int maxb = *std::max_element(cfg.batches.begin(), cfg.batches.end());
         std::mt19937 rng(static_cast<unsigned>(cfg.seed));
         std::normal_distribution<float> nd(0.f, 1.f);
@@ -516,7 +518,14 @@ int main(int argc, char** argv) {
                 req->method = m;
                 req->layers = {layer};
                 req->targets = {std::vector<int>(b, -1)};
-                paths.push_back({(m == "gradcam" ? "(d) camscope " : "(e) camscope ") + m, [&, b, req] {
+                req->perturb_batch = b;
+                std::string name = (m == "gradcam" ? "(d) camscope " : "(e) camscope ") + m;
+                if (m == "scorecam" || m == "ablationcam") {
+                    // One forward per (image, channel): bounded as users would (--max-channels).
+                    req->max_channels = kBenchMaxChannels;
+                    name += " (" + std::to_string(kBenchMaxChannels) + " ch)";
+                }
+                paths.push_back({name, [&, b, req] {
                                      auto r = model.run(host.data(), b, spec, req.get());
                                      g_sink = g_sink + r.cams[0];
                                  }});

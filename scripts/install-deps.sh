@@ -9,8 +9,15 @@ PKGS=(
   libopenblas0-pthread    # without it torch falls back to the slow reference BLAS
   libcli11-dev nlohmann-json3-dev libcairo2-dev libstb-dev zlib1g-dev fonts-dejavu-core
   libgtest-dev
+  libcpp-httplib-dev      # camscope serve (header-only HTTP server)
+  chromium                # the explorer's browser tests (headless, driven by playwright-core)
+  clang libclang-rt-14-dev  # libFuzzer + sanitizer runtimes for scripts/fuzz.sh (GCC's ASan comes with g++)
   dataset-fashion-mnist   # real data for the demo (/usr/share/datasets/fashion-mnist)
 )
+# Node and npm for the browser tests; a node from elsewhere (nvm, NodeSource) is used as it is,
+# since Debian's nodejs/npm would conflict with it.
+if ! command -v node >/dev/null 2>&1; then PKGS+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then PKGS+=(npm); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,3 +32,9 @@ case "$blas" in
   *openblas*) echo "BLAS: $blas" ;;
   *) echo "warning: libblas.so.3 is $blas, not OpenBLAS: torch will be slow" >&2 ;;
 esac
+# playwright-core for the browser tests (pinned by tests/browser/package-lock.json; it drives the
+# chromium above, no browser download).
+browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [ ! -d "$browser_tests/node_modules/playwright-core" ] || [ "$browser_tests/package-lock.json" -nt "$browser_tests/node_modules" ]; then
+  npm ci --prefix "$browser_tests" --no-audit --no-fund --loglevel=error
+fi

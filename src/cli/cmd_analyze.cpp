@@ -1,9 +1,11 @@
 // camscope analyze | demo
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 
 #include "camscope/engine/train.hpp"
+#include "camscope/pipeline/evaluate.hpp"
 #include "camscope/report/analysis.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
@@ -18,13 +20,17 @@ struct AnalyzeArgs {
     DataFlags data;
     SpecFlags spec;
     EngineFlags eng;
+    CamOptionFlags cam_opts;
     size_t limit = 0;
+    size_t faithfulness_n = 100;  // CAM faithfulness sample; 0 = off
+    CLI::Option* faithfulness_opt = nullptr;  // given explicitly: no cost cap
     AnalysisOptions report;
 };
 
 void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
     cmd.add_option("--layer,-l", a.layer, "target layer for the CAMs (default: the last spatial layer)");
     cmd.add_option("--method", a.method, "CAM method: " + join(cam_methods(), ", "))->capture_default_str();
+    a.cam_opts.add(cmd);
     cmd.add_option("--limit", a.limit, "analyse the first N images only (0 = all)");
     cmd.add_option("--worst", a.report.worst_k, "worst predictions per class gallery")->capture_default_str();
     cmd.add_option("--best", a.report.best_k, "best predictions per class gallery")->capture_default_str();
@@ -35,6 +41,13 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
     cmd.add_option("--top-pairs", a.report.top_pairs, "bars in top_confused_pairs.png")->capture_default_str();
     cmd.add_option("--pair-figures", a.report.confused_pair_figures, "confused_pair_*.png figures")->capture_default_str();
     cmd.add_flag("--row-normalised", a.report.row_normalised_matrix, "confusion_matrix_full.png as shares of each true class");
+    a.faithfulness_opt =
+        cmd.add_option("--faithfulness-n", a.faithfulness_n,
+                       "images for the CAM faithfulness check of the gradient CAM methods (8 steps, ROAD at "
+                       "20/50/80%; faithfulness.csv/.png and one line in the summary; see `camscope evaluate-cams`). "
+                       "Left at the default, capped so the check costs at most about one more pass over the "
+                       "analysed images; 0 = off")
+            ->capture_default_str();
 }
 
 /// The whole analysis: one streaming pass (predictions + CAMs of the predicted and true class),
@@ -57,6 +70,9 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     po.cams = true;
     po.layer = layer;
     po.method = a.method;
+    po.eigen_smooth = a.cam_opts.eigen_smooth;
+    po.aug_smooth = a.cam_opts.aug_smooth;
+    po.max_channels = a.cam_opts.max_channels;
     po.label = "predict+CAM";
     auto pass = run_pass(m, *ds, s, po);
 
@@ -92,9 +108,23 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     AnalysisOptions ro = a.report;
     ro.progress = !g_quiet;
     Report r = build_report(in, ro);
+    if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
+        EvaluateOptions eo =
+            quick_faithfulness_options(a.faithfulness_n, a.faithfulness_opt && a.faithfulness_opt->count() > 0, in.n);
+        eo.layers = {layer};
+        a.cam_opts.apply(eo.cam_options);  // the maps the report shows, smoothing included
+        eo.batch_size = a.eng.batch_size;
+        eo.progress = !g_quiet;
+        eo.label = "CAM faithfulness";
+        faith::Summary fs = evaluate_cams(m, *ds, s, in.class_names, eo);
+        fs.dataset_path = a.data.path;
+        fs.model_path = model_path;
+        r.faithfulness = std::move(fs);
+    }
     write_report(r, in, ro, a.out);
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     printf("%s", format_terminal_summary(r).c_str());
+    if (r.faithfulness) printf("  %s\n", faith::headline(*r.faithfulness).c_str());
     printf("report: %s/index.html (%.1f s in all, %.1f s predict+CAM for %zu images)\n", a.out.c_str(), total,
            in.timings.predict_s, in.n);
 }

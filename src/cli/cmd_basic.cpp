@@ -8,6 +8,7 @@
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/npy.hpp"
+#include "camscope/util/progress.hpp"
 #include "camscope/util/strings.hpp"
 #include "common.hpp"
 
@@ -134,6 +135,7 @@ void register_cam(CLI::App& app) {
     auto method = std::make_shared<std::string>("gradcam");
     auto out = std::make_shared<std::string>("cams");
     auto raw = std::make_shared<bool>(false);
+    auto opts = std::make_shared<CamOptionFlags>();
     cmd->add_option("--model,-m", *model, "TorchScript model file")->required();
     data->add(*cmd);
     spec->add(*cmd);
@@ -146,6 +148,7 @@ void register_cam(CLI::App& app) {
     cmd->add_option("--method", *method, "CAM method: " + join(cam_methods(), ", "))->capture_default_str();
     cmd->add_option("--out,-o", *out, "output folder")->capture_default_str();
     cmd->add_flag("--raw", *raw, "keep unnormalised maps in cams.npy (no ReLU/min-max); PNGs are still normalised");
+    opts->add(*cmd);
     cmd->callback([=] {
         auto ds = data->open();
         Model m = load_model(*model, *eng, g_quiet);
@@ -155,6 +158,19 @@ void register_cam(CLI::App& app) {
         const auto idx = parse_indices(*indices);
         CamRequest req;
         req.method = *method;
+        opts->apply(req);
+        req.perturb_batch = eng->batch_size;
+        // Score-CAM / Ablation-CAM: one forward per (image, channel); show how far they are.
+        auto bar = std::make_shared<std::unique_ptr<Progress>>();
+        auto last = std::make_shared<long long>(0);
+        req.on_progress = [bar, last, label = *method](long long done, long long total) {
+            if (!*bar || done < *last) {
+                *bar = std::make_unique<Progress>(label + " forwards", static_cast<size_t>(total), !g_quiet);
+                *last = 0;
+            }
+            (*bar)->advance(static_cast<size_t>(done - *last));
+            *last = done;
+        };
         for (const auto& l : *layers) req.layers.push_back(m.resolve_layer(l, s));
         if (req.layers.empty()) req.layers.push_back(m.resolve_layer("", s));
         // Load the chosen images once; one batched run per chunk, all target slots at once.
@@ -180,19 +196,12 @@ void register_cam(CLI::App& app) {
                     slot[i] = t == "pred" ? -1 : t == "true" ? samples[i].label : parse_class(t, names);
                 req.targets.push_back(slot);
             }
-            CamRequest norm_req = req;
-            norm_req.raw = false;
-            auto r = m.run(x.data(), static_cast<int>(n), s, &norm_req);
-            BatchResult rr;
-            if (*raw) {
-                CamRequest raw_req = req;
-                raw_req.raw = true;
-                rr = m.run(x.data(), static_cast<int>(n), s, &raw_req);
-            }
+            req.also_raw = *raw;  // one run gives the scaled maps (PNGs) and the raw ones
+            auto r = m.run(x.data(), static_cast<int>(n), s, &req);
             const auto up = upsample_cams(r.cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);
             std::vector<float> raw_up;
             if (*raw)
-                raw_up = upsample_cams(rr.cams.data(), rr.slots * static_cast<int>(n), rr.fh, rr.fw, s.height, s.width);
+                raw_up = upsample_cams(r.raw_cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);
             const std::vector<float>& maps = *raw ? raw_up : up;
             const auto probs = metrics::softmax_rows(r.logits.data(), n, r.num_classes);
             const auto preds = metrics::argmax_rows(probs.data(), n, r.num_classes);

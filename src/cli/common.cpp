@@ -61,6 +61,26 @@ void EngineFlags::add(CLI::App& app) {
     app.add_option("--batch-size,-b", batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
 }
 
+void CamOptionFlags::add(CLI::App& app) {
+    app.add_flag("--eigen-smooth", eigen_smooth,
+                 "reduce the method's weighted activations by their first principal component instead of the sum "
+                 "(less noise; sign oriented to agree with the plain map)");
+    app.add_flag("--aug-smooth", aug_smooth,
+                 "test-time augmentation: horizontal flip x brightness 0.9/1.0/1.1, maps flipped back and averaged "
+                 "(6x the cost)");
+    app.add_option("--max-channels", max_channels,
+                   "scorecam/ablationcam: use only the N channels with the largest mean activation (0 = all; "
+                   "each channel costs one forward per image)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+}
+
+void CamOptionFlags::apply(CamRequest& req) const {
+    req.eigen_smooth = eigen_smooth;
+    req.aug_smooth = aug_smooth;
+    req.max_channels = max_channels;
+}
+
 EngineOptions EngineFlags::options(bool quiet) const {
     EngineOptions o;
     o.threads = threads;

@@ -36,6 +36,16 @@ struct EngineFlags {
     EngineOptions options(bool quiet) const;
 };
 
+/// Options of the CAM methods shared by cam, analyze and serve (--eigen-smooth, --aug-smooth,
+/// --max-channels).
+struct CamOptionFlags {
+    bool eigen_smooth = false;
+    bool aug_smooth = false;
+    int max_channels = 0;
+    void add(CLI::App& app);
+    void apply(CamRequest& req) const;
+};
+
 /// Loads the model, applies threads, prints "model …, N threads" unless quiet.
 Model load_model(const std::string& path, const EngineFlags& ef, bool quiet);
 
@@ -54,6 +64,8 @@ void register_cam(CLI::App& app);
 void register_layers(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_evaluate(CLI::App& app);
+void register_serve(CLI::App& app);
 
 extern bool g_quiet;
 

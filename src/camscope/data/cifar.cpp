@@ -86,6 +86,10 @@ public:
         : layout_(layout), info_(std::move(info)) {
         for (const auto& f : files) {
             auto file = std::make_unique<ReadOnlyFile>(f.string());
+            if (file->size() == 0)
+                throw Error(where(file->path(), "empty file (0 bytes), expected " + std::to_string(layout_.record) +
+                                                    "-byte " + (layout_.hundred ? "CIFAR-100" : "CIFAR-10") +
+                                                    " records"));
             const std::uint64_t n = file->size() / layout_.record, rest = file->size() % layout_.record;
             if (rest != 0)
                 throw Error(where(file->path(), "size " + std::to_string(file->size()) + " is not a multiple of the " +

@@ -1,7 +1,5 @@
 // Image-folder datasets: ROOT/<class>/<image>.{png,jpg,jpeg} (torchvision ImageFolder layout),
 // optionally under ROOT/train and ROOT/test. Opening lists files only; images are decoded in get().
-#include <stb_image.h>
-
 #include <algorithm>
 
 #include "camscope/data/formats.hpp"
@@ -112,11 +110,15 @@ std::unique_ptr<Dataset> open_folder(const std::string& path, const std::string&
         throw Error(where(root.string(), "no .png/.jpg/.jpeg files in its " + std::to_string(classes.size()) +
                                              " class sub-folders"));
 
-    // The preset size is the first image's declared size; stbi_info reads only the header.
-    int w = 0, h = 0, comp = 0;
+    // The preset size is the first image's declared size, from its header (not decoded).
     const std::string& first = items.front().first;
-    if (!stbi_info(first.c_str(), &w, &h, &comp))
-        throw Error(where(first, std::string("cannot read image header: ") + stbi_failure_reason()));
+    const auto [w, h, comp] = read_image_header(first);
+    // The first image's size becomes the model's input size when nothing else sets it: a header
+    // claiming 100000×100000 must not turn into a 30-billion-float input tensor.
+    constexpr long long kMaxPixels = kDefaultMaxPixels;  // decode_image's limit
+    if (static_cast<long long>(w) * h > kMaxPixels)
+        throw Error(where(first, "declared size " + std::to_string(w) + "x" + std::to_string(h) +
+                                     " exceeds the limit of " + std::to_string(kMaxPixels) + " pixels"));
     info.preset.channels = (comp == 1 || comp == 2) ? 1 : 3;
     info.preset.height = h;
     info.preset.width = w;

@@ -38,6 +38,21 @@ std::string hex32(std::uint32_t v) {
     return buf;
 }
 
+/// What an IDX header says the whole file holds: header + product of the dimensions (unsigned
+/// bytes), or nullopt while fewer than 4 + 4·dims bytes are known. Bounds gzip decompression.
+std::optional<std::uint64_t> idx_claimed_size(const std::vector<std::uint8_t>& head) {
+    if (head.size() < 4) return std::nullopt;
+    const int dims = head[3];
+    const std::size_t header = 4 + 4 * static_cast<std::size_t>(dims);
+    if (head.size() < header) return std::nullopt;
+    unsigned __int128 total = 1;
+    for (int d = 0; d < dims; ++d) {
+        total *= be32(head.data() + 4 + 4 * d);
+        if (total > (std::uint64_t{1} << 40)) return std::uint64_t{1} << 40;  // "more than anyone has"
+    }
+    return header + static_cast<std::uint64_t>(total);
+}
+
 /// The bytes of one IDX file: in memory (gz) or behind a descriptor (plain).
 class IdxSource {
 public:
@@ -77,6 +92,14 @@ private:
             }
             if (r == 0) break;
             out.insert(out.end(), buf, buf + r);
+            // A small .gz can expand a thousandfold: stop as soon as the stream holds more than its
+            // own header claims (the size check after opening reports the mismatch either way).
+            if (auto claimed = idx_claimed_size(out); claimed && out.size() > *claimed) {
+                gzclose_r(gz);
+                throw Error(where(path, "decompresses to more than the " + std::to_string(*claimed) +
+                                            " bytes its IDX header claims (stopped at " + std::to_string(out.size()) +
+                                            ")"));
+            }
         }
         // gzread returns 0 both at the end and on a truncated stream; gzclose_r reports the latter.
         int code = 0;
@@ -98,6 +121,14 @@ private:
     std::unique_ptr<ReadOnlyFile> file_;
     std::uint64_t size_ = 0;
 };
+
+/// Why an IDX magic number is wrong, in words: ": it declares N dimensions" / ": data type 0x0d".
+std::string magic_detail(const std::uint8_t* h, int dims) {
+    if (h[0] != 0 || h[1] != 0) return ": not an IDX file";
+    if (h[2] != 0x08) return ": data type 0x" + hex32(h[2]).substr(8) + " is not unsigned byte (0x08)";
+    if (h[3] != dims) return ": it declares " + std::to_string(h[3]) + " dimensions";
+    return "";
+}
 
 std::optional<fs::path> with_optional_gz(const fs::path& base) {
     if (is_file(base)) return base;
@@ -147,7 +178,8 @@ public:
         images_.read_at(0, 16, h);
         if (be32(h) != kImagesMagic)
             throw Error(where(images_.path(), "bad magic " + hex32(be32(h)) + ", expected " + hex32(kImagesMagic) +
-                                                  " (IDX unsigned-byte images with 3 dimensions)"));
+                                                  " (IDX unsigned-byte images with 3 dimensions)" +
+                                                  magic_detail(h, 3)));
         count_ = be32(h + 4);
         rows_ = be32(h + 8);
         cols_ = be32(h + 12);
@@ -167,7 +199,8 @@ public:
         labels_->read_at(0, 8, h);
         if (be32(h) != kLabelsMagic)
             throw Error(where(labels_->path(), "bad magic " + hex32(be32(h)) + ", expected " + hex32(kLabelsMagic) +
-                                                   " (IDX unsigned-byte labels with 1 dimension)"));
+                                                   " (IDX unsigned-byte labels with 1 dimension)" +
+                                                   magic_detail(h, 1)));
         const std::uint32_t nlabels = be32(h + 4);
         if (labels_->size() != 8 + std::uint64_t{nlabels})
             throw Error(where(labels_->path(), "header claims " + std::to_string(nlabels) + " labels: expected " +

@@ -6,6 +6,7 @@
 // logits N×K (K classes); CAM maps S×N×h×w at the target layer's resolution h×w (S target slots),
 // upsampled on demand with upsample_cams().
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,7 +45,19 @@ struct CamRequest {
     std::vector<std::string> layers;  // dotted paths; empty = automatic choice
     /// targets[s][i]: class for slot s, image i; -1 = the image's predicted (top-1) class.
     std::vector<std::vector<int>> targets;
-    bool raw = false;  // keep unnormalised maps (no ReLU/min-max)
+    bool raw = false;       // keep unnormalised maps (no ReLU/min-max)
+    bool also_raw = false;  // the scaled maps in `cams` and the unnormalised ones in `raw_cams`
+    /// Reduce the method's per-channel terms by their first principal component instead of the
+    /// sum (pytorch-grad-cam's eigen_smooth; sign oriented to agree with the plain map).
+    bool eigen_smooth = false;
+    /// Test-time augmentation: horizontal flip × brightness 0.9/1.0/1.1 of the normalised input; each
+    /// map computed for the same target (−1 = the prediction on the original image), flipped back,
+    /// and the six maps averaged (after scaling, as pytorch-grad-cam; not rescaled).
+    bool aug_smooth = false;
+    int max_channels = 0;         // Score-CAM / Ablation-CAM: 0 = all channels, else top M by activation
+    int perturb_batch = 64;       // rows per forward of the perturbation methods
+    /// Progress of the perturbation methods: forwards done / total within the current map.
+    std::function<void(long long done, long long total)> on_progress;
 };
 
 struct BatchResult {
@@ -53,6 +66,7 @@ struct BatchResult {
     std::vector<float> logits;  // n×K
     int slots = 0, fh = 0, fw = 0;
     std::vector<float> cams;    // slots×n×fh×fw; per image min-max normalised to [0,1] unless raw
+    std::vector<float> raw_cams;  // slots×n×fh×fw unnormalised, with CamRequest::also_raw
 };
 
 class Model {

@@ -145,16 +145,18 @@ ListingGraph make_listing_graph(const torch::jit::Module& module) {
     return result;
 }
 
-std::shared_ptr<Graph> make_probe_graph(const torch::jit::Module& module, const std::vector<std::string>& paths,
-                                        bool grad_probe) {
-    auto g = forward_graph_copy(module);
-    Value* self = g->inputs()[0];
+namespace {
+
+/// Inlines the calls on the way to each of `paths` until every one is a call in the top-level graph
+/// of `g`; returns the output of the (last) call of each. Throws naming the nearest existing names.
+std::vector<Value*> expose_calls(Graph& g, const torch::jit::Module& module, const std::vector<std::string>& paths) {
+    Value* self = g.inputs()[0];
     std::vector<Value*> found(paths.size(), nullptr);
     for (bool changed = true; changed;) {
         changed = false;
         std::fill(found.begin(), found.end(), nullptr);
         Node* to_inline = nullptr;
-        for (Node* n : g->nodes()) {
+        for (Node* n : g.nodes()) {
             if (!is_forward_call(n)) continue;
             auto path = module_path(n->input(0), self);
             if (!path) continue;
@@ -171,7 +173,11 @@ std::shared_ptr<Graph> make_probe_graph(const torch::jit::Module& module, const 
     }
     const auto names = submodule_paths(module);
     for (size_t i = 0; i < paths.size(); ++i) {
-        if (found[i]) continue;
+        if (found[i]) {
+            if (found[i]->type()->kind() != c10::TypeKind::TensorType)
+                throw Error("layer '" + paths[i] + "' does not output a tensor (type " + found[i]->type()->str() + ")");
+            continue;
+        }
         if (std::find(names.begin(), names.end(), paths[i]) == names.end())
             throw UsageError("layer '" + paths[i] + "' not found in the model; nearest names: " +
                              nearest_names(names, paths[i]) + " (see `camscope layers MODEL`)");
@@ -179,6 +185,27 @@ std::shared_ptr<Graph> make_probe_graph(const torch::jit::Module& module, const 
                     "' exists but its output is not reachable in forward's top-level graph (called inside "
                     "control flow, or not called at all); choose another layer");
     }
+    return found;
+}
+
+}  // namespace
+
+std::shared_ptr<Graph> make_replace_graph(const torch::jit::Module& module, const std::string& path) {
+    auto g = forward_graph_copy(module);
+    Value* a = expose_calls(*g, module, {path})[0];
+    Value* r = g->insertInput(2, "replacement")->setType(a->type());
+    a->replaceAllUsesWith(r);
+    // The target call and what only fed it have no remaining use; submodule calls count as side
+    // effects for the default policy, so allow deleting them (the forward of an eval-mode module
+    // has no other effect).
+    torch::jit::EliminateDeadCode(g, torch::jit::DCESideEffectPolicy::ALLOW_DELETING_NODES_WITH_SIDE_EFFECTS);
+    return g;
+}
+
+std::shared_ptr<Graph> make_probe_graph(const torch::jit::Module& module, const std::vector<std::string>& paths,
+                                        bool grad_probe) {
+    auto g = forward_graph_copy(module);
+    const std::vector<Value*> found = expose_calls(*g, module, paths);
     // Only the earliest probed value becomes the autograd leaf: gradients w.r.t. a later layer
     // flow from it, and detaching a later layer would cut the earlier one off the graph.
     Value* earliest = nullptr;
@@ -187,8 +214,6 @@ std::shared_ptr<Graph> make_probe_graph(const torch::jit::Module& module, const 
     std::vector<Value*> outputs(found.size());
     for (size_t i = 0; i < paths.size(); ++i) {
         Value* a = found[i];
-        if (a->type()->kind() != c10::TypeKind::TensorType)
-            throw Error("layer '" + paths[i] + "' does not output a tensor (type " + a->type()->str() + ")");
         outputs[i] = a;
         if (!grad_probe) continue;
         // a -> [leaf = detach(a); requires_grad_(leaf)]; use = clone(leaf or a); later uses read `use`,

@@ -11,6 +11,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "camscope/data/model_metadata.hpp"
 #include "camscope/engine/cam/cam_method.hpp"
 #include "camscope/engine/engine.hpp"
 #include "camscope/engine/graph_probe.hpp"
@@ -45,6 +46,15 @@ struct Model::Impl {
         if (it == probes.end())
             it = probes.emplace(key, std::make_unique<GraphRunner>(engine::make_probe_graph(module, layers, grad)))
                      .first;
+        return *it->second;
+    }
+
+    /// forward(x, R) with the output of `layer` replaced by R (Ablation-CAM), built once per layer.
+    GraphRunner& replacer(const std::string& layer) {
+        const std::string key = "r|" + layer;
+        auto it = probes.find(key);
+        if (it == probes.end())
+            it = probes.emplace(key, std::make_unique<GraphRunner>(engine::make_replace_graph(module, layer))).first;
         return *it->second;
     }
 
@@ -105,23 +115,10 @@ Model Model::load(const std::string& path, const EngineOptions& opt) {
     const std::string& meta = extra["camscope.json"];
     if (!meta.empty()) {
         impl->info.metadata_json = meta;
-        try {
-            auto j = nlohmann::json::parse(meta);
-            impl->info.kind = "camscope:" + j.value("arch", std::string("?"));
-            impl->info.class_names = j.value("class_names", std::vector<std::string>{});
-            if (j.contains("input")) {
-                const auto& in = j["input"];
-                InputSpec spec;
-                spec.channels = in.at("channels").get<int>();
-                spec.height = in.at("height").get<int>();
-                spec.width = in.at("width").get<int>();
-                spec.norm.mean = in.at("mean").get<std::vector<float>>();
-                spec.norm.std = in.at("std").get<std::vector<float>>();
-                impl->info.input = spec;
-            }
-        } catch (const nlohmann::json::exception& e) {
-            throw Error(path + ": camscope.json metadata is malformed: " + e.what());
-        }
+        auto md = parse_model_metadata(meta, path);  // torch-free, fuzzed (fuzz/fuzz_model_metadata.cpp)
+        impl->info.kind = "camscope:" + md.arch;
+        impl->info.class_names = std::move(md.class_names);
+        impl->info.input = md.input;
     }
     try {
         impl->info.train_mode_baked = engine::has_baked_training_ops(impl->module);
@@ -145,7 +142,9 @@ std::vector<LayerInfo> Model::layers(const InputSpec& spec) {
     c10::IValue out;
     try {
         out = runner(impl_->module, {x});
-    } catch (const c10::Error& e) {
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {  // c10::Error, or torch::jit::JITException from the forward
         throw Error(impl_->info.path + ": forward failed on a 1x" + std::to_string(spec.channels) + "x" +
                     std::to_string(spec.height) + "x" + std::to_string(spec.width) +
                     " input: " + first_line(e.what()));
@@ -163,8 +162,28 @@ std::vector<LayerInfo> Model::layers(const InputSpec& spec) {
 
 std::string Model::resolve_layer(const std::string& name, const InputSpec& spec) {
     if (!name.empty()) {
-        std::lock_guard lock(impl_->mu);
-        impl_->probe({name}, true);  // validates, with nearest-name suggestions
+        {
+            std::lock_guard lock(impl_->mu);
+            try {
+                impl_->probe({name}, true);  // validates, with nearest-name suggestions
+            } catch (const UsageError& e) {
+                throw UsageError(impl_->info.path + ": " + e.what());
+            }
+        }
+        // A CAM is a spatial map: a layer whose output is N×C (a Linear, a flatten) has none, and
+        // the CAM methods would fail deep inside torch with "Dimension out of range".
+        for (const auto& l : layers(spec)) {
+            if (l.path != name) continue;
+            if (l.shape.size() != 4) {
+                std::string shape;
+                for (auto d : l.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
+                throw UsageError(impl_->info.path + ": layer '" + name + "' has no spatial output (its output is " +
+                                 (l.shape.empty() ? std::string("not a tensor") : "[" + shape + "]") +
+                                 "; a CAM needs an N×C×H×W activation): pick a convolutional layer "
+                                 "(see `camscope layers`)");
+            }
+            break;
+        }
         return name;
     }
     const auto all = layers(spec);
@@ -192,7 +211,9 @@ int Model::num_classes(const InputSpec& spec) {
     auto x = torch::zeros({1, spec.channels, spec.height, spec.width}, torch::TensorOptions().device(impl_->device));
     try {
         return static_cast<int>(impl_->forward_fast(x).size(1));
-    } catch (const c10::Error& e) {
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {  // c10::Error, or torch::jit::JITException from the forward
         throw Error(impl_->info.path + ": forward failed on a 1x" + std::to_string(spec.channels) + "x" +
                     std::to_string(spec.height) + "x" + std::to_string(spec.width) +
                     " input (wrong input size or channels?): " + first_line(e.what()));
@@ -214,6 +235,96 @@ torch::Tensor relu_minmax(torch::Tensor cams) {
 
 }  // namespace
 
+namespace {
+
+/// The augmentations of --aug-smooth: horizontal flip × brightness factor (identity first).
+struct Augmentation {
+    bool flip;
+    double factor;
+};
+constexpr Augmentation kAugmentations[] = {{false, 1.0}, {false, 0.9}, {false, 1.1},
+                                           {true, 1.0},  {true, 0.9},  {true, 1.1}};
+
+}  // namespace
+
+struct ModelAccess {
+    /// Maps S×n×h'×w' for one (possibly augmented) input: probe forward, one backward per slot when
+    /// the method needs gradients, per-layer terms → raw map → scaling → layer fusion.
+    /// Targets of −1 become `pred`, which is set from this forward's logits if undefined.
+    /// Returns the logits and the maps (and the unscaled maps with `also_raw`).
+    struct Maps {
+        torch::Tensor logits, maps, raw;  // n×K, S×n×h'×w', raw maps when also_raw
+    };
+    static Maps maps(Model::Impl& im, const torch::Tensor& x,
+                                                        const CamRequest& req, const engine::CamMethod& method,
+                                                        const InputSpec& spec, torch::Tensor& pred) {
+        const bool grad = method.needs_gradients;
+        auto& runner = im.probe(req.layers, grad);
+        std::optional<torch::NoGradGuard> ng;
+        if (!grad) ng.emplace();
+        auto out = runner(im.module, {x}).toTuple()->elements();
+        auto logits = engine::logits_of(out[0], im.info.path);
+        std::vector<torch::Tensor> acts;
+        for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
+        const int64_t k = logits.size(1);
+        if (!pred.defined()) pred = logits.argmax(1).detach();
+        std::vector<torch::Tensor> targets;
+        for (const auto& t : req.targets) {
+            auto tt = torch::tensor(std::vector<int64_t>(t.begin(), t.end()), torch::kInt64).to(im.device);
+            if ((tt >= k).any().item<bool>())
+                throw UsageError("target class out of range: the model has " + std::to_string(k) + " classes");
+            targets.push_back(torch::where(tt < 0, pred, tt));
+        }
+        std::vector<torch::Tensor> slot_maps, raw_maps;
+        for (size_t s = 0; s < targets.size(); ++s) {
+            std::vector<torch::Tensor> grads(acts.size());
+            if (grad) {
+                auto score = logits.gather(1, targets[s].unsqueeze(1)).sum();
+                grads = torch::autograd::grad({score}, acts, {}, /*retain_graph=*/s + 1 < targets.size());
+            }
+            torch::NoGradGuard inner;
+            std::vector<torch::Tensor> per_layer;
+            for (size_t l = 0; l < acts.size(); ++l) {
+                engine::CamContext ctx;
+                ctx.input = x;
+                ctx.activations = acts[l].detach();
+                ctx.gradients = grad ? grads[l] : torch::Tensor();
+                ctx.logits = logits.detach();
+                ctx.targets = targets[s];
+                ctx.max_channels = req.max_channels;
+                ctx.batch_size = std::max(1, req.perturb_batch);
+                ctx.score_inputs = [&im](const torch::Tensor& xi) { return im.forward_fast(xi); };
+                const std::string layer = req.layers[l];
+                ctx.score_replaced = [&im, layer](const torch::Tensor& xi, const torch::Tensor& a) {
+                    auto& r = im.replacer(layer);
+                    return engine::logits_of(r(im.module, {xi, a}), im.info.path);
+                };
+                if (req.on_progress) ctx.progress = [&req](int64_t d, int64_t t) { req.on_progress(d, t); };
+                const auto terms = method.compute(ctx).to(torch::kFloat32);
+                per_layer.push_back(method.project || req.eigen_smooth ? engine::eigen_projection(terms)
+                                                                       : terms.sum(1));
+            }
+            slot_maps.push_back(fuse(per_layer, !req.raw, spec));
+            if (req.also_raw) raw_maps.push_back(fuse(per_layer, false, spec));
+        }
+        auto stack = [](const std::vector<torch::Tensor>& v) { return v.empty() ? torch::Tensor() : torch::stack(v); };
+        return {logits.detach(), stack(slot_maps), stack(raw_maps)};
+    }
+
+    /// One layer: its map, scaled unless `!scale`. Several layers: each (scaled) map upsampled to
+    /// the input size, mean, rescaled.
+    static torch::Tensor fuse(const std::vector<torch::Tensor>& per_layer, bool scale, const InputSpec& spec) {
+        if (per_layer.size() == 1) return scale ? relu_minmax(per_layer[0]) : per_layer[0];
+        std::vector<torch::Tensor> up;
+        for (const auto& p : per_layer) {
+            auto scaled = scale ? relu_minmax(p) : p;
+            up.push_back(torch::upsample_bilinear2d(scaled.unsqueeze(1), {spec.height, spec.width}, false).squeeze(1));
+        }
+        auto m = torch::stack(up).mean(0);
+        return scale ? relu_minmax(m) : m;
+    }
+};
+
 BatchResult Model::run(const float* data, int n, const InputSpec& spec, const CamRequest* req) {
     std::lock_guard lock(impl_->mu);
     auto& im = *impl_;
@@ -230,69 +341,57 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
         }
         const auto& method = engine::find_cam_method(req->method);
         if (req->layers.empty()) throw UsageError("CamRequest without a target layer (resolve_layer first)");
-        const bool grad = method.needs_gradients;
-        auto& runner = im.probe(req->layers, grad);
-        std::optional<torch::NoGradGuard> ng;
-        if (!grad) ng.emplace();
-        auto out = runner(im.module, {x}).toTuple()->elements();
-        auto logits = engine::logits_of(out[0], im.info.path);
-        std::vector<torch::Tensor> acts;
-        for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
-        const int64_t k = logits.size(1);
-        res.num_classes = static_cast<int>(k);
-        auto pred = logits.argmax(1);
-        const size_t slots = req->targets.size();
-        std::vector<torch::Tensor> slot_maps;
-        for (size_t s = 0; s < slots; ++s) {
-            const auto& t = req->targets[s];
-            if (static_cast<int>(t.size()) != n)
-                throw UsageError("CamRequest slot " + std::to_string(s) + " has " + std::to_string(t.size()) +
-                                 " targets for " + std::to_string(n) + " images");
-            auto targets = torch::tensor(std::vector<int64_t>(t.begin(), t.end()), torch::kInt64).to(im.device);
-            if ((targets >= k).any().item<bool>())
-                throw UsageError("target class out of range: the model has " + std::to_string(k) + " classes");
-            targets = torch::where(targets < 0, pred, targets);
-            std::vector<torch::Tensor> grads(acts.size());
-            if (grad) {
-                auto score = logits.gather(1, targets.unsqueeze(1)).sum();
-                grads = torch::autograd::grad({score}, acts, {}, /*retain_graph=*/s + 1 < slots);
-            }
-            std::vector<torch::Tensor> per_layer;
-            for (size_t l = 0; l < acts.size(); ++l) {
-                engine::CamContext ctx;
-                ctx.input = x;
-                ctx.activations = acts[l].detach();
-                ctx.gradients = grad ? grads[l] : torch::Tensor();
-                ctx.targets = targets;
-                torch::NoGradGuard inner;
-                per_layer.push_back(method.compute(ctx).to(torch::kFloat32));
-            }
-            torch::NoGradGuard inner;
-            torch::Tensor maps;
-            if (per_layer.size() == 1) {
-                maps = req->raw ? per_layer[0] : relu_minmax(per_layer[0]);
-            } else {
-                // Several layers: each scaled and upsampled to the input size, mean, rescaled.
-                std::vector<torch::Tensor> up;
-                for (auto& m : per_layer) {
-                    auto scaled = req->raw ? m : relu_minmax(m);
-                    up.push_back(torch::upsample_bilinear2d(scaled.unsqueeze(1), {spec.height, spec.width}, false)
-                                     .squeeze(1));
+        for (size_t s = 0; s < req->targets.size(); ++s)
+            if (static_cast<int>(req->targets[s].size()) != n)
+                throw UsageError("CamRequest slot " + std::to_string(s) + " has " +
+                                 std::to_string(req->targets[s].size()) + " targets for " + std::to_string(n) +
+                                 " images");
+        // Targets of −1 are the prediction on the original input (the first augmentation is the
+        // identity): all augmented maps explain the same class.
+        torch::Tensor logits, maps, raw, pred;
+        if (!req->aug_smooth) {
+            auto r = ModelAccess::maps(im, x, *req, method, spec, pred);
+            logits = r.logits;
+            maps = r.maps;
+            raw = r.raw;
+        } else {
+            for (const auto& aug : kAugmentations) {
+                torch::Tensor xa;
+                {
+                    torch::NoGradGuard ng;
+                    xa = aug.factor == 1.0 ? x : x * aug.factor;
+                    if (aug.flip) xa = xa.flip(-1);
                 }
-                maps = torch::stack(up).mean(0);
-                if (!req->raw) maps = relu_minmax(maps);
+                auto r = ModelAccess::maps(im, xa, *req, method, spec, pred);
+                if (aug.flip) {
+                    if (r.maps.defined()) r.maps = r.maps.flip(-1);
+                    if (r.raw.defined()) r.raw = r.raw.flip(-1);
+                }
+                if (!logits.defined()) {
+                    logits = r.logits;
+                    maps = r.maps;
+                    raw = r.raw;
+                } else {
+                    if (r.maps.defined()) maps = maps + r.maps;
+                    if (r.raw.defined()) raw = raw + r.raw;
+                }
             }
-            slot_maps.push_back(maps);
+            const double count = static_cast<double>(std::size(kAugmentations));
+            if (maps.defined()) maps = maps / count;
+            if (raw.defined()) raw = raw / count;
         }
-        res.slots = static_cast<int>(slots);
-        if (slots) {
-            auto all = torch::stack(slot_maps);  // S×n×h×w
-            res.fh = static_cast<int>(all.size(2));
-            res.fw = static_cast<int>(all.size(3));
-            engine::copy_out(all, res.cams);
+        res.num_classes = static_cast<int>(logits.size(1));
+        res.slots = static_cast<int>(req->targets.size());
+        if (res.slots) {
+            res.fh = static_cast<int>(maps.size(2));
+            res.fw = static_cast<int>(maps.size(3));
+            engine::copy_out(maps, res.cams);
+            if (raw.defined()) engine::copy_out(raw, res.raw_cams);
         }
-        engine::copy_out(logits.detach(), res.logits);
-    } catch (const c10::Error& e) {
+        engine::copy_out(logits, res.logits);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {  // c10::Error, or torch::jit::JITException from the forward
         throw Error(im.info.path + ": " + first_line(e.what()));
     }
     return res;

@@ -5,6 +5,16 @@
 namespace camscope {
 
 std::string first_line(const std::string& what) {
+    // An error raised inside a TorchScript forward (torch::jit::JITException) starts with
+    // "The following operation failed in the TorchScript interpreter." and a traceback; the
+    // actual error ("RuntimeError: Given groups=1, weight of size ...") is its last line.
+    if (what.rfind("The following operation failed in the TorchScript interpreter", 0) == 0) {
+        auto end = what.find_last_not_of(" \n");
+        if (end != std::string::npos) {
+            auto start = what.rfind('\n', end);
+            return what.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+        }
+    }
     auto pos = what.find('\n');
     return pos == std::string::npos ? what : what.substr(0, pos);
 }

@@ -1,6 +1,8 @@
 // Training loop for the built-in architectures (camscope train, camscope demo).
 #include "camscope/engine/train.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -101,7 +103,10 @@ void save_atomic(torch::jit::Module& m, const std::string& path, const std::stri
     namespace fs = std::filesystem;
     const fs::path target(path);
     if (target.has_parent_path()) fs::create_directories(target.parent_path());
-    const std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp")).string();
+    // Hidden, per-process temp name in the same folder (as write_file_atomic): two runs saving to
+    // one path never write into each other's temp file.
+    const std::string tmp =
+        (target.parent_path() / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
     torch::jit::ExtraFilesMap extra{{"camscope.json", meta}};
     const bool was_training = m.is_training();
     m.eval();
@@ -115,7 +120,11 @@ void save_atomic(torch::jit::Module& m, const std::string& path, const std::stri
     if (was_training) m.train();
     std::error_code ec;
     fs::rename(tmp, target, ec);
-    if (ec) throw Error(path + ": cannot move the saved model into place: " + ec.message());
+    if (ec) {
+        std::error_code ec2;
+        fs::remove(tmp, ec2);
+        throw Error(path + ": cannot move the saved model into place: " + ec.message());
+    }
 }
 
 std::string pick_arch(const std::string& arch, const InputSpec& spec) {

@@ -18,6 +18,10 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
+// Image folders hold PNG/JPEG: compiling only those decoders keeps stb's other parsers (GIF, PSD,
+// PIC, HDR, TGA, BMP, PNM) away from untrusted files.
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
 #include <stb_image.h>
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
@@ -60,6 +64,63 @@ void verify_png_crcs(const std::uint8_t* data, size_t size, const std::string& n
                                         " fails its CRC check (corrupt file)"));
         pos += 12 + len;
         if (type == "IEND") return;
+    }
+}
+
+// A PNG's declared size, checked before stb sees it: stb refuses images over 1 GiB itself, but
+// stbi_info then goes on to try its other formats and reports "not of any known type".
+void check_png_declared_size(const std::uint8_t* data, size_t size, const std::string& name, long long max_pixels) {
+    if (size < 24 || std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) != 0 || std::memcmp(data + 12, "IHDR", 4) != 0) return;
+    const long long w = be32(data + 16), h = be32(data + 20);
+    if (w * h > max_pixels)
+        throw Error(where(name, "declared size " + std::to_string(w) + "x" + std::to_string(h) + " exceeds the limit of " +
+                                    std::to_string(max_pixels) + " pixels"));
+}
+
+// stb_image 2.27 (Debian 12's libstb-dev) trusts the code counts of a JPEG DHT segment: a table
+// declaring more than 256 codes writes past stbi__huffman::size (found by fuzz/fuzz_image_decode;
+// upstream 2.28 refuses it). This walks the marker segments as stb does (junk and entropy-coded
+// bytes are skipped up to the next 0xFF marker) and refuses such tables before stb parses them.
+void verify_jpeg_tables(const std::uint8_t* data, size_t size, const std::string& name) {
+    // stb accepts fill bytes before SOI too: 0xFF 0xFF ... 0xD8.
+    size_t soi = 1;
+    while (soi < size && data[soi] == 0xFF) ++soi;
+    if (size < 2 || data[0] != 0xFF || soi >= size || data[soi] != 0xD8) return;  // not a JPEG
+    auto byte = [&](size_t i) -> unsigned { return i < size ? data[i] : 0u; };  // stb reads 0 past the end
+    size_t pos = soi + 1;
+    while (pos < size) {
+        if (data[pos] != 0xFF) {
+            ++pos;
+            continue;
+        }
+        size_t m = pos + 1;
+        while (m < size && data[m] == 0xFF) ++m;  // fill bytes
+        if (m >= size) return;
+        const unsigned marker = data[m];
+        const size_t seg = m + 1;  // the segment's length field
+        // Stuffed 0xFF00, TEM, RSTn and SOI stand alone; EOI ends the image.
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+            pos = seg;
+            continue;
+        }
+        if (marker == 0xD9 || seg + 2 > size) return;
+        const size_t len = (byte(seg) << 8) | byte(seg + 1);
+        if (marker == 0xC4) {
+            // stb: while (L > 0) { q; 16 counts; n = sum; n values; L -= 17 + n }, L = len - 2.
+            long long left = static_cast<long long>(len) - 2;
+            size_t p = seg + 2;
+            while (left > 0 && p < size) {
+                unsigned n = 0;
+                for (size_t i = 1; i <= 16; ++i) n += byte(p + i);
+                if (n > 256)
+                    throw Error(where(name, "JPEG Huffman table in the DHT segment at byte offset " + std::to_string(m - 1) +
+                                                " declares " + std::to_string(n) + " codes, at most 256 are possible "
+                                                "(corrupt file)"));
+                p += 17 + n;
+                left -= 17 + static_cast<long long>(n);
+            }
+        }
+        pos = seg + std::max<size_t>(len, 2);  // after SOS the entropy-coded data is skipped as junk
     }
 }
 
@@ -120,6 +181,8 @@ Image decode_image(const std::uint8_t* data, size_t size, const std::string& nam
     if (data == nullptr || size == 0) throw Error(where(name, "empty file, expected a PNG or JPEG image"));
     if (size > static_cast<size_t>(INT_MAX)) throw Error(where(name, "file too large to decode (over 2 GiB)"));
     verify_png_crcs(data, size, name);
+    check_png_declared_size(data, size, name, max_pixels);
+    verify_jpeg_tables(data, size, name);
     const int len = static_cast<int>(size);
     int w = 0, h = 0, comp = 0;
     // Read the declared size first so a tiny file that claims 100000×100000 pixels is refused
@@ -141,6 +204,19 @@ Image decode_image(const std::uint8_t* data, size_t size, const std::string& nam
     img.channels = want;
     img.pixels.assign(px, px + static_cast<size_t>(dw) * dh * want);
     return img;
+}
+
+ImageHeader read_image_header(const std::string& path) {
+    const std::vector<std::uint8_t> bytes = read_file(path);
+    if (bytes.empty()) throw Error(where(path, "empty file, expected a PNG or JPEG image"));
+    if (bytes.size() > static_cast<size_t>(INT_MAX)) throw Error(where(path, "file too large to decode (over 2 GiB)"));
+    verify_png_crcs(bytes.data(), bytes.size(), path);
+    check_png_declared_size(bytes.data(), bytes.size(), path, kDefaultMaxPixels);
+    verify_jpeg_tables(bytes.data(), bytes.size(), path);
+    ImageHeader h;
+    if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &h.width, &h.height, &h.channels))
+        throw Error(where(path, std::string("cannot read image header: ") + stbi_failure_reason()));
+    return h;
 }
 
 Image read_image_file(const std::string& path) {

@@ -19,9 +19,18 @@ struct Image {
 
 /// Decode PNG/JPEG (anything stb_image reads) from memory. Throws Error naming `name` on failure.
 /// Refuses images whose declared size exceeds `max_pixels` (decompression bombs).
+constexpr long long kDefaultMaxPixels = 64ll * 1024 * 1024;
 Image decode_image(const std::uint8_t* data, size_t size, const std::string& name,
-                   long long max_pixels = 64ll * 1024 * 1024);
+                   long long max_pixels = kDefaultMaxPixels);
 Image read_image_file(const std::string& path);
+
+/// Declared size and channel count (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA) of a PNG/JPEG file,
+/// from its header, after the same integrity checks as decode_image (a PNG declaring more than
+/// kDefaultMaxPixels is refused). Throws Error naming `path`.
+struct ImageHeader {
+    int width = 0, height = 0, channels = 0;
+};
+ImageHeader read_image_header(const std::string& path);
 
 /// Encode as PNG in memory (grey or RGB).
 std::vector<std::uint8_t> encode_png(const Image& img);

@@ -127,6 +127,10 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
         if (opt.cams) {
             req.method = opt.method;
             req.layers = {opt.layer};
+            req.eigen_smooth = opt.eigen_smooth;
+            req.aug_smooth = opt.aug_smooth;
+            req.max_channels = opt.max_channels;
+            req.perturb_batch = opt.batch_size;
             req.targets = {std::vector<int>(n, -1), hb.labels};
         }
         BatchResult r = model.run(hb.x.data(), n, spec, opt.cams ? &req : nullptr);

@@ -33,6 +33,8 @@ struct PassOptions {
     bool cams = false;         // also CAMs of the predicted (slot 0) and true class (slot 1)
     std::string method = "gradcam";
     std::string layer;         // resolved layer path (required when cams)
+    bool eigen_smooth = false, aug_smooth = false;  // see CamRequest
+    int max_channels = 0;                           // see CamRequest
     std::string label = "predict";  // progress-bar label
 };
 

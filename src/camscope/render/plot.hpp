@@ -41,6 +41,19 @@ struct BarPlot {
 };
 Png render_barh(const BarPlot& p);
 
+/// Small multiples of horizontal bar charts sharing their bar labels (e.g. one panel per metric,
+/// one bar per method), stacked top to bottom, each panel on its own scale from 0.
+struct PanelBarPlot {
+    std::string title;
+    std::vector<std::string> labels;             // bars of every panel, top to bottom
+    std::vector<std::string> panel_titles;       // one per panel
+    std::vector<std::vector<float>> values;      // [panel][bar]; NaN = no bar
+    std::vector<std::vector<int>> highlight;     // per panel: bars drawn in the accent colour
+    std::string value_format = "%.3f";           // printf format of the value after each bar
+    std::string footer;                          // optional note under the panels
+};
+Png render_barh_panels(const PanelBarPlot& p);
+
 /// Reliability diagram: per-bin accuracy vs confidence against the diagonal, gaps shaded,
 /// with a histogram of bin counts underneath.
 struct ReliabilityPlot {

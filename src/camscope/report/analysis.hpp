@@ -12,9 +12,11 @@
 // Torch-free: the engine (engine/) fills AnalysisInput; nothing here includes torch.
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "camscope/faith/summary.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/report/metrics.hpp"
 
@@ -163,6 +165,11 @@ struct Report {
     std::vector<ClassGallery> galleries;    // one per class
     std::vector<PairFigure> pair_figures;   // top confused_pair_figures directed pairs
     std::vector<Recommendation> recommendations;
+
+    /// CAM faithfulness of the fast CAM methods on a sample (set by the caller after build_report,
+    /// e.g. from evaluate_cams(); absent = not measured). Written as faithfulness.csv/.png, one
+    /// line in the text, HTML and JSON summaries.
+    std::optional<faith::Summary> faithfulness;
 };
 
 /// Computes everything. Throws Error naming the field when the input's shapes disagree.

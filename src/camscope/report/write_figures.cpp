@@ -217,4 +217,10 @@ std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput&
     return plot::render_grid(p);
 }
 
+Image row_image(const AnalysisInput& in, size_t row) { return load(in, row); }
+Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row) {
+    return cam_tile(in, img, true_class ? Which::True : Which::Pred, row);
+}
+Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row) { return diff_tile(in, img, row); }
+
 }  // namespace camscope::report_detail

@@ -244,6 +244,11 @@ std::string index_html(const Report& r, const AnalysisOptions& opt, const std::v
     h += "<h2>Overall</h2>\n";
     for (const char* name : {"confusion_matrix_full.png", "top_confused_pairs.png", "reliability_diagram.png"})
         if (const auto* f = find(name)) image(*f);
+    if (r.faithfulness) {  // one line + the chart: which CAM method explains this model best
+        h += "<h2>CAM faithfulness</h2>\n<p>" + html_escape(faith::headline(*r.faithfulness)) + ". " +
+             html_escape(r.faithfulness->best_reason) + ". Table: <a href=\"faithfulness.csv\">faithfulness.csv</a>.</p>\n";
+        if (const auto* f = find("faithfulness.png")) image(*f);
+    }
     h += "<h2>Confused pairs: where it should look vs where it looks</h2>\n";
     for (const auto& pf : r.pair_figures)
         if (const auto* f = find(pf.file)) image(*f);

@@ -206,6 +206,22 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
         recs.push_back({{"rule", rec.rule}, {"text", rec.text}, {"figures", figs}});
     }
     j["recommendations"] = recs;
+    if (r.faithfulness) {  // the overall rows; faithfulness.csv has every group
+        const auto& fs = *r.faithfulness;
+        json methods = json::array();
+        for (const auto& mr : fs.ranking) {
+            const auto* g = fs.find(mr.method, "overall");
+            json o = {{"method", mr.method}, {"mean_rank", mr.mean_rank}, {"n", g ? g->n : 0}};
+            for (const auto& mi : faith::metric_infos()) o[mi.key] = g ? json(g->*(mi.field)) : json(nullptr);
+            methods.push_back(o);
+        }
+        j["faithfulness"] = {{"headline", faith::headline(fs)}, {"n_images", fs.n_images}, {"best", fs.best},
+                             {"why", fs.best_reason}, {"layer", fs.layer}, {"selection", fs.selection},
+                             {"steps", fs.params.steps}, {"road_percentiles", fs.params.road_percentiles},
+                             {"seconds", fs.seconds}, {"methods", methods}, {"file", "faithfulness.csv"}};
+    } else {
+        j["faithfulness"] = nullptr;
+    }
 
     json cp = json::array();
     for (const auto& f : r.pair_figures)

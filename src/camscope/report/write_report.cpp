@@ -29,6 +29,10 @@ public:
         write_file_atomic(path(name), bytes);
         files_.push_back({name, description, std::move(bytes)});
     }
+    /// Files a writer wrote itself (e.g. explorer/): listed in index.html and summary.json.
+    void listed(std::vector<WrittenFile> written) {
+        for (auto& f : written) files_.push_back(std::move(f));
+    }
     std::string path(const std::string& name) const { return (std::filesystem::path(dir_) / name).string(); }
     const std::vector<WrittenFile>& files() const { return files_; }
 
@@ -86,8 +90,15 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
     }
     d.png("likely_label_errors.png", "images whose label the model finds implausible, with CAMs",
           rd::label_issues_png(r, in, opt));
+    if (r.faithfulness) {
+        d.text("faithfulness.csv", "CAM faithfulness per method and group (Average Drop, Increase in Confidence, "
+               "Deletion/Insertion AUC, ROAD)", faith::summary_csv(*r.faithfulness));
+        d.png("faithfulness.png", "CAM faithfulness per method (" + faith::headline(*r.faithfulness) + ")",
+              faith::summary_png(*r.faithfulness));
+    }
     d.text("analysis_summary.txt", "the analysis in prose", rd::summary_text(r, opt));
     d.text("recommendations.txt", "what to do next, each quoting the figures behind it", rd::recommendations_text(r));
+    d.listed(rd::write_explorer(r, in, opt, out_dir));
     d.text("index.html", "this page", rd::index_html(r, opt, d.files()));
     write_file_atomic(marker, rd::summary_json(r, opt, d.files()));
 }

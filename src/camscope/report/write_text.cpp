@@ -130,6 +130,10 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
         line(format("    '%s' -> '%s': IoU %.2f over %lld images", nm(r, pf.a).c_str(), nm(r, pf.b).c_str(),
                     pf.mean_iou, pf.n));
     }
+    if (r.faithfulness) {
+        line("  " + faith::headline(*r.faithfulness) + ".");
+        if (!r.faithfulness->best_reason.empty()) line("    Why: " + r.faithfulness->best_reason + " (faithfulness.csv).");
+    }
     line("");
 
     line("LIKELY LABEL ERRORS (confident learning, Northcutt et al. 2021)");

@@ -30,6 +30,12 @@ std::vector<std::uint8_t> reliability_png(const Report& r);
 std::vector<std::uint8_t> gallery_png(const Report& r, const AnalysisInput& in, const ClassGallery& g);
 std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, const PairFigure& f);
 std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt);
+// The tiles those figures are made of (also the explorer's offline images): the dataset image of a
+// row (empty without a loader), its predicted- or true-class CAM overlaid at the image's size, and
+// the difference pred − true on the diverging scale.
+Image row_image(const AnalysisInput& in, size_t row);
+Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row);
+Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row);
 
 // write_text.cpp
 std::string summary_text(const Report& r, const AnalysisOptions& opt);
@@ -40,6 +46,11 @@ std::string html_escape(const std::string& s);
 std::string base64(const std::vector<std::uint8_t>& bytes);
 std::string interactive_html(const Report& r);
 std::string index_html(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files);
+
+// write_explorer.cpp: explorer/ (web assets, data.js, img/), see explorer.hpp. Writes its files
+// itself (atomically) and returns what index.html lists.
+std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt,
+                                        const std::string& out_dir);
 
 // write_json.cpp
 std::string summary_json(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files);

@@ -1,8 +1,10 @@
 #pragma once
 // The CAM method family around one pipeline (engine/model.cpp owns it: forward, target scores,
-// one backward per target slot, ReLU, per-image min-max, layer fusion). A method only computes
-// the raw map of one layer from what the pipeline gives it. One method = one small file in this
-// folder + one line in registry.cpp + tests against independently computed numbers.
+// one backward per target slot, reduction over channels, ReLU, per-image min-max, layer fusion,
+// augmentation smoothing). A method only computes the per-channel terms of one layer from what
+// the pipeline gives it. One method = one small file in this folder + one line in registry.cpp +
+// tests against independently computed numbers.
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -12,32 +14,51 @@
 namespace camscope::engine {
 
 struct CamContext {
-    torch::Tensor input;        // n×C×H×W, normalised, on the model's device
+    torch::Tensor input;        // x: n×C×H×W, normalised, on the model's device
     torch::Tensor activations;  // A: n×K×h×w (detached)
     torch::Tensor gradients;    // g = d(score)/dA: n×K×h×w; undefined for gradient-free methods
+    torch::Tensor logits;       // n×classes of the unperturbed forward
     torch::Tensor targets;      // n, int64 target class per image
-    /// Target-class logits for a batch of inputs m×C×H×W with targets m (perturbation methods).
-    std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& targets)> score_inputs;
-    /// Target-class logits when the layer's activation is replaced: x m×C×H×W, acts m×K×h×w.
-    std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& acts, const torch::Tensor& targets)>
-        score_with_activations;
-    int max_channels = 0;       // 0 = all channels (Score-CAM / Ablation-CAM bound)
-    int batch_size = 64;        // perturbation batches
+    /// Logits m×classes for a batch of inputs m×C×H×W (no grad; perturbation methods).
+    std::function<torch::Tensor(const torch::Tensor& x)> score_inputs;
+    /// Logits m×classes when the layer's output is replaced: x m×C×H×W, acts m×K×h×w, row by row.
+    std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& acts)> score_replaced;
+    int max_channels = 0;       // 0 = all channels (Score-CAM / Ablation-CAM bound, top by activation)
+    int batch_size = 64;        // rows per perturbation forward
+    /// Called after each perturbation forward with the rows done and the total for this call.
+    std::function<void(int64_t done, int64_t total)> progress;
 };
 
 struct CamMethod {
     std::string name;          // --method value
     std::string summary;       // one line for --help
     bool needs_gradients;      // false: no backward pass is run
-    /// Raw map n×h×w (before ReLU and scaling) of one layer.
+    /// Per-channel terms T: n×K×h×w (weighted activations w_k·A_k, or element-wise terms). The
+    /// pipeline reduces them to the raw map n×h×w: Σ_k T_k, or with `project` / --eigen-smooth
+    /// their first principal component (eigen_projection).
     std::function<torch::Tensor(const CamContext&)> compute;
+    bool project = false;      // reduce by eigen_projection instead of the channel sum (EigenCAM)
 };
 
 const std::vector<CamMethod>& cam_registry();
 /// Throws UsageError listing the registered names if `name` is unknown.
 const CamMethod& find_cam_method(const std::string& name);
 
-/// Σ_k w_k A_k for weights n×K: the map of every "channel weights" method. Returns n×h×w.
-torch::Tensor weighted_sum(const torch::Tensor& weights, const torch::Tensor& activations);
+/// w_k A_k for weights n×K and activations n×K×h×w: the terms of every "channel weights" method.
+torch::Tensor weighted(const torch::Tensor& weights, const torch::Tensor& activations);
+
+/// Projection of terms n×K×h×w on their first principal direction (hw × K matrix, centred per
+/// channel, first right singular vector; SVD in float64), as pytorch-grad-cam's get_2d_projection,
+/// with a deterministic sign: flipped when its dot product with Σ_k T_k (the un-projected map) is
+/// negative; if that is exactly zero, the element of largest magnitude is made positive. n×h×w.
+torch::Tensor eigen_projection(const torch::Tensor& terms);
+
+/// Indices n×M of the channels used by the perturbation methods: all K (M = K) when
+/// max_channels is 0 or ≥ K, else the M = max_channels with the largest spatial mean activation
+/// per image (ties: lower index first).
+torch::Tensor select_channels(const torch::Tensor& activations, int max_channels);
+
+/// Scatters per-image weights n×M over the selected channels n×M into n×K (0 elsewhere).
+torch::Tensor scatter_weights(const torch::Tensor& weights, const torch::Tensor& channels, int64_t k);
 
 }  // namespace camscope::engine

@@ -5,7 +5,7 @@ namespace camscope::engine {
 
 CamMethod make_gradcam() {
     return {"gradcam", "Grad-CAM: channel weights = spatial mean of the gradients", true,
-            [](const CamContext& c) { return weighted_sum(c.gradients.mean({2, 3}), c.activations); }};
+            [](const CamContext& c) { return weighted(c.gradients.mean({2, 3}), c.activations); }};
 }
 
 }  // namespace camscope::engine

@@ -7,14 +7,16 @@ namespace camscope::engine {
 CamMethod make_gradcampp() {
     return {"gradcampp", "Grad-CAM++: second-order weighting of positive gradients", true,
             [](const CamContext& c) {
-                const auto& g = c.gradients;
+                // In float64: where Σ A·g³ nearly cancels 2g² the denominator is ill-conditioned.
+                const auto g = c.gradients.to(torch::kFloat64);
+                const auto a = c.activations.to(torch::kFloat64);
                 const auto g2 = g.pow(2);
                 const auto g3 = g2 * g;
-                const auto sum_a = c.activations.sum({2, 3}, /*keepdim=*/true);
+                const auto sum_a = a.sum({2, 3}, /*keepdim=*/true);
                 auto alpha = g2 / (2 * g2 + sum_a * g3 + 1e-6);
                 alpha = torch::where(g != 0, alpha, torch::zeros_like(alpha));
                 const auto w = (torch::relu(g) * alpha).sum({2, 3});
-                return weighted_sum(w, c.activations);
+                return weighted(w, a);
             }};
 }
 

@@ -5,7 +5,7 @@ namespace camscope::engine {
 
 CamMethod make_hirescam() {
     return {"hirescam", "HiResCAM: element-wise gradient x activation, summed over channels", true,
-            [](const CamContext& c) { return (c.gradients * c.activations).sum(1); }};
+            [](const CamContext& c) { return c.gradients * c.activations; }};
 }
 
 }  // namespace camscope::engine

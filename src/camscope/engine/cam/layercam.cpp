@@ -5,7 +5,7 @@ namespace camscope::engine {
 
 CamMethod make_layercam() {
     return {"layercam", "LayerCAM: positive gradients x activations, element-wise", true,
-            [](const CamContext& c) { return (torch::relu(c.gradients) * c.activations).sum(1); }};
+            [](const CamContext& c) { return torch::relu(c.gradients) * c.activations; }};
 }
 
 }  // namespace camscope::engine

@@ -10,10 +10,13 @@ CamMethod make_xgradcam();
 CamMethod make_hirescam();
 CamMethod make_layercam();
 CamMethod make_eigencam();
+CamMethod make_scorecam();
+CamMethod make_ablationcam();
 
 const std::vector<CamMethod>& cam_registry() {
     static const std::vector<CamMethod> methods = {
-        make_gradcam(), make_gradcampp(), make_xgradcam(), make_hirescam(), make_layercam(), make_eigencam(),
+        make_gradcam(),  make_gradcampp(), make_xgradcam(), make_hirescam(),
+        make_layercam(), make_eigencam(),  make_scorecam(), make_ablationcam(),
     };
     return methods;
 }
@@ -27,8 +30,42 @@ const CamMethod& find_cam_method(const std::string& name) {
     throw UsageError("unknown CAM method '" + name + "'; available: " + join(names, ", "));
 }
 
-torch::Tensor weighted_sum(const torch::Tensor& weights, const torch::Tensor& activations) {
-    return (weights.unsqueeze(-1).unsqueeze(-1) * activations).sum(1);
+torch::Tensor weighted(const torch::Tensor& weights, const torch::Tensor& activations) {
+    return weights.unsqueeze(-1).unsqueeze(-1) * activations;
+}
+
+torch::Tensor eigen_projection(const torch::Tensor& terms) {
+    const auto t = terms.to(torch::kFloat64);  // SVD in double: a stable sign test
+    const int64_t n = t.size(0), k = t.size(1), h = t.size(2), w = t.size(3);
+    auto out = torch::empty({n, h, w}, t.options());
+    for (int64_t i = 0; i < n; ++i) {
+        auto x = t[i].reshape({k, h * w}).t();  // hw × K
+        x = x - x.mean(0, /*keepdim=*/true);
+        auto svd = torch::linalg::svd(x, /*full_matrices=*/false, c10::nullopt);
+        auto v0 = std::get<2>(svd)[0];          // first right singular vector, K
+        auto proj = torch::matmul(x, v0);       // hw
+        const double dot = (proj * t[i].sum(0).reshape({h * w})).sum().item<double>();
+        bool flip = dot < 0;
+        if (dot == 0) flip = proj[proj.abs().argmax()].item<double>() < 0;
+        out[i] = (flip ? -proj : proj).reshape({h, w});
+    }
+    return out.to(terms.scalar_type());
+}
+
+torch::Tensor select_channels(const torch::Tensor& activations, int max_channels) {
+    const int64_t n = activations.size(0), k = activations.size(1);
+    if (max_channels <= 0 || max_channels >= k)
+        return torch::arange(k, torch::TensorOptions().dtype(torch::kInt64).device(activations.device()))
+            .unsqueeze(0)
+            .expand({n, k});
+    const auto mean = activations.mean({2, 3});  // n×K
+    // Stable descending sort: equal means keep channel order.
+    const auto order = std::get<1>(mean.sort(/*stable=*/true, /*dim=*/1, /*descending=*/true));
+    return std::get<0>(order.narrow(1, 0, max_channels).sort(1));  // channel order within the top M
+}
+
+torch::Tensor scatter_weights(const torch::Tensor& weights, const torch::Tensor& channels, int64_t k) {
+    return torch::zeros({weights.size(0), k}, weights.options()).scatter(1, channels, weights);
 }
 
 }  // namespace camscope::engine

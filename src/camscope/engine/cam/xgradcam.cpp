@@ -8,7 +8,7 @@ CamMethod make_xgradcam() {
             [](const CamContext& c) {
                 const auto& a = c.activations;
                 const auto w = (c.gradients * a).sum({2, 3}) / (a.sum({2, 3}) + 1e-7);
-                return weighted_sum(w, a);
+                return weighted(w, a);
             }};
 }
 

@@ -1,0 +1,144 @@
+// Writes the seed corpora of the fuzz targets (scripts/fuzz.sh runs it): valid inputs cut from
+// the committed fixtures, the malformed-input corpus, and a few made here (IDX, gzip, PNG, JPEG,
+// metadata), so that fuzzing starts past the format checks instead of rediscovering the magic.
+// Usage: make_seeds SOURCE_ROOT OUT_DIR  (creates OUT_DIR/<target>/...)
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <stb_image_write.h>
+
+#include "camscope/image/image.hpp"
+#include "camscope/util/atomic_file.hpp"
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+fs::path g_out;
+
+void seed(const std::string& target, const std::string& name, const Bytes& b) {
+    fs::create_directories(g_out / target);
+    std::ofstream(g_out / target / name, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+Bytes slurp(const fs::path& p, std::size_t max = SIZE_MAX) {
+    std::ifstream f(p, std::ios::binary);
+    Bytes b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (b.size() > max) b.resize(max);
+    return b;
+}
+
+void be32(Bytes& b, std::uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<std::uint8_t>(v >> s));
+}
+
+Bytes gz(const Bytes& in) {
+    z_stream z{};
+    deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);  // +16: gzip wrapper
+    Bytes out(deflateBound(&z, in.size()) + 32);
+    z.next_in = const_cast<Bytef*>(in.data());
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = out.data();
+    z.avail_out = static_cast<uInt>(out.size());
+    deflate(&z, Z_FINISH);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+}
+
+/// The fuzz_idx input layout: 2-byte big-endian images length, images file, labels file.
+Bytes idx_pair(const Bytes& images, const Bytes& labels) {
+    Bytes b{static_cast<std::uint8_t>(images.size() >> 8), static_cast<std::uint8_t>(images.size())};
+    b.insert(b.end(), images.begin(), images.end());
+    b.insert(b.end(), labels.begin(), labels.end());
+    return b;
+}
+
+camscope::Image pattern(int w, int h, int c) {
+    camscope::Image img{w, h, c, Bytes(static_cast<std::size_t>(w) * h * c)};
+    for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<std::uint8_t>(i * 37 + i / 7);
+    return img;
+}
+
+void jpeg_writer(void* ctx, void* data, int size) {
+    auto* b = static_cast<Bytes*>(ctx);
+    b->insert(b->end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + size);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: make_seeds SOURCE_ROOT OUT_DIR\n");
+        return 2;
+    }
+    const fs::path src = argv[1];
+    g_out = argv[2];
+    const fs::path fx = src / "tests/fixtures", bad = src / "tests/malformed";
+
+    // CIFAR: first byte 0 = CIFAR-10, 1 = CIFAR-100; two real records each, and the malformed ones.
+    auto cifar = [](std::uint8_t kind, Bytes body) {
+        body.insert(body.begin(), kind);
+        return body;
+    };
+    seed("fuzz_cifar", "cifar10_2rec", cifar(0, slurp(fx / "tiny_cifar10/test_batch.bin", 2 * 3073)));
+    seed("fuzz_cifar", "cifar100_2rec", cifar(1, slurp(fx / "tiny_cifar100/test.bin", 2 * 3074)));
+    for (const char* f : {"cifar10_truncated/test_batch.bin", "cifar10_label_out_of_range/test_batch.bin"})
+        seed("fuzz_cifar", fs::path(f).parent_path().string(), cifar(0, slurp(bad / f)));
+    seed("fuzz_cifar", "cifar100_label", cifar(1, slurp(bad / "cifar100_fine_label_out_of_range/test.bin")));
+
+    // IDX: small valid pairs (3 images of 4×4 and 2 of 28×28) and the malformed corpus.
+    auto images = [](std::uint32_t n, std::uint32_t r, std::uint32_t c) {
+        Bytes b;
+        be32(b, 0x803), be32(b, n), be32(b, r), be32(b, c);
+        for (std::uint32_t i = 0; i < n * r * c; ++i) b.push_back(static_cast<std::uint8_t>(i * 13));
+        return b;
+    };
+    auto labels = [](std::uint32_t n) {
+        Bytes b;
+        be32(b, 0x801), be32(b, n);
+        for (std::uint32_t i = 0; i < n; ++i) b.push_back(static_cast<std::uint8_t>(i % 10));
+        return b;
+    };
+    const std::vector<std::pair<Bytes, Bytes>> pairs = {{images(3, 4, 4), labels(3)}, {images(2, 28, 28), labels(2)}};
+    int k = 0;
+    for (const auto& [im, lb] : pairs) {
+        seed("fuzz_idx", "valid" + std::to_string(k), idx_pair(im, lb));
+        seed("fuzz_idx_gz", "valid" + std::to_string(k++), idx_pair(gz(im), gz(lb)));
+    }
+    for (const char* d : {"idx_wrong_dims", "idx_label_out_of_range", "idx_count_exceeds_file", "idx_labels_bad_magic"})
+        seed("fuzz_idx", d, idx_pair(slurp(bad / d / "t10k-images-idx3-ubyte"), slurp(bad / d / "t10k-labels-idx1-ubyte")));
+    for (const char* d : {"idx_gz_truncated", "idx_gz_more_than_claimed"})
+        seed("fuzz_idx_gz", d,
+             idx_pair(slurp(bad / d / "t10k-images-idx3-ubyte.gz"), slurp(bad / d / "t10k-labels-idx1-ubyte.gz")));
+
+    // Images: PNG (grey, RGB; encoded by camscope), JPEG (stb_image_write, baseline), and the
+    // malformed PNGs.
+    seed("fuzz_image_decode", "grey.png", camscope::encode_png(pattern(7, 5, 1)));
+    seed("fuzz_image_decode", "rgb.png", camscope::encode_png(pattern(16, 9, 3)));
+    for (int c : {1, 3}) {
+        Bytes jpg;
+        const auto img = pattern(12, 10, c);
+        stbi_write_jpg_to_func(jpeg_writer, &jpg, img.width, img.height, c, img.pixels.data(), 80);
+        seed("fuzz_image_decode", "c" + std::to_string(c) + ".jpg", jpg);
+    }
+    for (const char* f : {"folder_corrupt_png/airplane/1_corrupt.png", "folder_huge_png/airplane/0_aaa_huge.png",
+                          "folder_truncated_png/airplane/1_truncated.png"})
+        seed("fuzz_image_decode", fs::path(f).filename().string(), slurp(bad / f));
+
+    // Model metadata: what `camscope train` writes, and variations.
+    auto text = [](const std::string& s) { return Bytes(s.begin(), s.end()); };
+    seed("fuzz_model_metadata", "train",
+         text(R"({"format":"camscope-model","version":1,"arch":"resnet20","class_names":["a","b"],)"
+              R"("input":{"channels":3,"height":32,"width":32,"mean":[0.49,0.48,0.44],"std":[0.24,0.24,0.26]}})"));
+    seed("fuzz_model_metadata", "grey", text(R"({"arch":"cnn","input":{"channels":1,"height":28,"width":28,"mean":[0.1307],"std":[0.3081]}})"));
+    seed("fuzz_model_metadata", "empty_norm", text(R"({"input":{"channels":3,"height":1,"width":65536,"mean":[],"std":[]}})"));
+    seed("fuzz_model_metadata", "names", text(R"({"class_names":["\u00e9t\u00e9","x"],"untrained":true,"seed":1})"));
+    return 0;
+}

@@ -1,0 +1,237 @@
+#include "camscope/pipeline/evaluate.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include "camscope/report/metrics.hpp"
+#include "camscope/util/error.hpp"
+#include "camscope/util/progress.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope {
+
+EvaluateOptions quick_faithfulness_options(std::size_t requested_n, bool explicit_n, std::size_t analysed) {
+    EvaluateOptions o;
+    for (const auto& m : default_faithfulness_methods())
+        if (m != "eigencam") o.methods.push_back(m);
+    o.params.steps = 8;
+    o.params.road_percentiles = {20, 50, 80};
+    o.n = std::min(requested_n, analysed);
+    if (!explicit_n) {
+        const std::size_t per_image = o.methods.size() * o.params.rows_per_image();
+        o.n = std::min(o.n, std::max<std::size_t>(10, analysed / std::max<std::size_t>(1, per_image)));
+    }
+    return o;
+}
+
+std::vector<std::string> default_faithfulness_methods() {
+    std::vector<std::string> out;
+    for (const auto& m : cam_methods())
+        if (m != "scorecam" && m != "ablationcam") out.push_back(m);
+    return out;
+}
+
+void check_cam_methods(const std::vector<std::string>& methods) {
+    const auto known = cam_methods();
+    if (methods.empty()) throw UsageError("no CAM method given; available: " + join(known, ", "));
+    for (const auto& m : methods)
+        if (std::find(known.begin(), known.end(), m) == known.end())
+            throw UsageError("unknown CAM method '" + m + "'; available: " + join(known, ", "));
+    for (size_t i = 0; i < methods.size(); ++i)
+        for (size_t j = i + 1; j < methods.size(); ++j)
+            if (methods[i] == methods[j]) throw UsageError("CAM method '" + methods[i] + "' is named twice");
+}
+
+std::vector<std::size_t> spread_indices(std::size_t size, std::size_t n) {
+    if (n == 0 || n >= size) n = size;
+    std::vector<std::size_t> out(n);
+    for (std::size_t j = 0; j < n; ++j) out[j] = j * size / n;  // size·j < 2^64 for any real dataset
+    return out;
+}
+
+namespace {
+
+/// f(0) … f(n-1) on up to `threads` threads (the caller's included); the first exception is rethrown.
+template <class F>
+void parallel_for(std::size_t n, int threads, F f) {
+    threads = static_cast<int>(std::min<std::size_t>(std::max(1, threads), n));
+    if (threads <= 1) {
+        for (std::size_t i = 0; i < n; ++i) f(i);
+        return;
+    }
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr err;
+    std::mutex mu;
+    auto work = [&] {
+        for (std::size_t i; (i = next++) < n;) {
+            try {
+                f(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mu);
+                if (!err) err = std::current_exception();
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    if (err) std::rethrow_exception(err);
+}
+
+/// Perturbed inputs waiting to be scored; flushed in full batches across images and methods.
+class ScoringQueue {
+public:
+    ScoringQueue(Model& model, const InputSpec& spec, int batch_size, std::vector<faith::ImageRecord>& records,
+                 Progress& bar)
+        : model_(model), spec_(spec), bs_(batch_size), records_(records), bar_(bar) {}
+
+    void push(faith::Perturbations pert, int target, std::size_t record) {
+        rows_ += pert.rows;
+        items_.push_back({std::move(pert), target, record});
+        // Full batches, bounded memory: a few batches' worth of rows or ~256 MB of floats.
+        const std::size_t per = items_.front().pert.shape.size();
+        if (rows_ >= static_cast<std::size_t>(4 * bs_) || rows_ * per * sizeof(float) > (256u << 20)) flush();
+    }
+
+    void flush() {
+        if (items_.empty()) return;
+        const std::size_t per = items_.front().pert.shape.size();
+        std::vector<std::vector<float>> probs(items_.size());
+        std::vector<float> x;
+        std::vector<std::pair<std::size_t, int>> owner;  // (item, target) of each batch row
+        auto run = [&] {
+            const int m = static_cast<int>(owner.size());
+            const BatchResult r = model_.run(x.data(), m, spec_);
+            const auto p = metrics::softmax_rows(r.logits.data(), static_cast<size_t>(m), r.num_classes);
+            for (int i = 0; i < m; ++i)
+                probs[owner[i].first].push_back(p[static_cast<size_t>(i) * r.num_classes + owner[i].second]);
+            x.clear();
+            owner.clear();
+        };
+        for (std::size_t it = 0; it < items_.size(); ++it) {
+            const auto& pe = items_[it].pert;
+            for (int row = 0; row < pe.rows; ++row) {
+                x.insert(x.end(), pe.inputs.begin() + row * per, pe.inputs.begin() + (row + 1) * per);
+                owner.emplace_back(it, items_[it].target);
+                if (owner.size() == static_cast<std::size_t>(bs_)) run();
+            }
+        }
+        if (!owner.empty()) run();
+        for (std::size_t it = 0; it < items_.size(); ++it) {
+            records_[items_[it].record].scores = faith::score(items_[it].pert, probs[it]);
+            bar_.advance();
+        }
+        items_.clear();
+        rows_ = 0;
+    }
+
+private:
+    struct Item {
+        faith::Perturbations pert;
+        int target;
+        std::size_t record;
+    };
+    Model& model_;
+    const InputSpec& spec_;
+    int bs_;
+    std::vector<faith::ImageRecord>& records_;
+    Progress& bar_;
+    std::vector<Item> items_;
+    std::size_t rows_ = 0;
+};
+
+}  // namespace
+
+faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec& spec,
+                             const std::vector<std::string>& class_names, const EvaluateOptions& opt) {
+    const auto t0 = std::chrono::steady_clock::now();
+    check_cam_methods(opt.methods);
+    opt.params.validate();
+    if (opt.batch_size <= 0) throw UsageError("--batch-size must be positive");
+    const faith::Shape shape{spec.channels, spec.height, spec.width};
+    const std::size_t per = shape.size(), hw = shape.pixels();
+    std::vector<std::string> layers = opt.layers;
+    if (layers.empty()) layers.push_back(model.resolve_layer("", spec));
+
+    const auto idx = spread_indices(data.size(), opt.n);
+    std::vector<faith::ImageRecord> records;
+    records.reserve(idx.size() * opt.methods.size());
+    Progress bar(opt.label, idx.size() * opt.methods.size(), opt.progress);
+    ScoringQueue queue(model, spec, opt.batch_size, records, bar);
+    const std::size_t bs = static_cast<std::size_t>(opt.batch_size);
+    const int threads = std::max(1, model.threads());
+    const std::size_t rows_per_image = opt.params.rows_per_image();
+    for (std::size_t start = 0; start < idx.size(); start += bs) {
+        const std::size_t n = std::min(bs, idx.size() - start);
+        std::vector<float> x(per * n);
+        std::vector<int> labels(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const Sample s = data.get(idx[start + i]);
+            if (s.label < 0 || static_cast<std::size_t>(s.label) >= class_names.size())
+                throw Error(format("%s: sample %zu has label %d, outside 0..%zu", data.info().name.c_str(),
+                                   idx[start + i], s.label, class_names.size() - 1));
+            labels[i] = s.label;
+            to_input(s.image, spec, x.data() + i * per);
+        }
+        std::vector<int> preds;  // fixed by the first method's forward: every method explains the same class
+        for (std::size_t m = 0; m < opt.methods.size(); ++m) {
+            CamRequest req = opt.cam_options;
+            req.perturb_batch = opt.batch_size;
+            req.method = opt.methods[m];
+            req.layers = layers;
+            req.targets = {preds.empty() ? std::vector<int>(n, -1) : preds};
+            const BatchResult r = model.run(x.data(), static_cast<int>(n), spec, &req);
+            if (preds.empty()) preds = metrics::argmax_rows(r.logits.data(), n, r.num_classes);
+            const auto up = upsample_cams(r.cams.data(), static_cast<int>(n), r.fh, r.fw, spec.height, spec.width);
+            // The perturbations (ROAD's imputations above all) are built on every core while the model
+            // waits, in groups of at most ~256 MB of inputs.
+            const std::size_t group =
+                std::clamp<std::size_t>((256u << 20) / (rows_per_image * per * sizeof(float)), 1, n);
+            for (std::size_t g0 = 0; g0 < n; g0 += group) {
+                const std::size_t gn = std::min(group, n - g0);
+                std::vector<faith::Perturbations> perts(gn);
+                // One noise seed per image, shared by the methods (common random numbers).
+                parallel_for(gn, threads, [&](std::size_t k) {
+                    const std::size_t i = g0 + k;
+                    perts[k] =
+                        faith::perturb(x.data() + i * per, up.data() + i * hw, shape, opt.params, idx[start + i]);
+                });
+                for (std::size_t k = 0; k < gn; ++k) {
+                    const std::size_t i = g0 + k;
+                    faith::ImageRecord rec;
+                    rec.method = static_cast<int>(m);
+                    rec.index = static_cast<int>(idx[start + i]);
+                    rec.label = labels[i];
+                    rec.pred = preds[i];
+                    records.push_back(rec);
+                    queue.push(std::move(perts[k]), preds[i], records.size() - 1);
+                }
+            }
+        }
+    }
+    queue.flush();
+    bar.finish();
+
+    faith::Summary s = faith::summarize(records, opt.methods, class_names, opt.params);
+    s.dataset_path = data.info().name;
+    s.model_path = model.info().path;
+    s.layer = join(layers, "+");
+    s.channels = spec.channels;
+    s.input_h = spec.height;
+    s.input_w = spec.width;
+    s.blur_sigma = opt.params.sigma_for(spec.height, spec.width);
+    s.selection =
+        idx.size() == data.size()
+            ? format("all %zu images of the %s split", data.size(), data.info().split.c_str())
+            : format("%zu of %zu images of the %s split, evenly spread: index floor(j*%zu/%zu), j = 0..%zu", idx.size(),
+                     data.size(), data.info().split.c_str(), data.size(), idx.size(), idx.size() - 1);
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return s;
+}
+
+}  // namespace camscope

@@ -1,0 +1,52 @@
+#pragma once
+// CAM faithfulness over a dataset (`camscope evaluate-cams`, and the line in `camscope analyze`):
+// pick N images spread evenly over the dataset, compute each CAM method's map of the predicted
+// class, perturb the image per faith/faithfulness.hpp and score every perturbed input through the
+// model in batches, then aggregate (faith/summary.hpp). Torch-free: uses the engine facade only.
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "camscope/data/dataset.hpp"
+#include "camscope/engine/engine.hpp"
+#include "camscope/faith/summary.hpp"
+
+namespace camscope {
+
+struct EvaluateOptions {
+    std::vector<std::string> methods;  // CAM methods (validated against cam_methods())
+    std::vector<std::string> layers;   // resolved layer paths (empty = the automatic choice)
+    /// Options of every CAM request (eigen_smooth, aug_smooth, max_channels, …); method, layers,
+    /// targets and perturb_batch are set per call.
+    CamRequest cam_options;
+    std::size_t n = 200;  // images (0 or more than the dataset: all)
+    int batch_size = 64;  // inputs per forward pass (CAMs and scoring)
+    faith::Params params;
+    bool progress = true;
+    std::string label = "faithfulness";  // progress-bar label
+};
+
+/// The CAM methods used when none are named: every registered method except the ones that need a
+/// forward pass per channel (scorecam, ablationcam), which are slow; they can be named explicitly.
+std::vector<std::string> default_faithfulness_methods();
+
+/// What `analyze` runs: the gradient methods (default_faithfulness_methods() without EigenCAM),
+/// 8 deletion/insertion steps and ROAD at 20/50/80 % (24 forwards per image and method instead of
+/// 52). n = min(requested_n, analysed); unless the user chose n explicitly, also at most
+/// max(10, analysed / forwards per image), so the check costs about one more forward pass over the
+/// analysed images at most (e.g. 83 of 10,000 images; 10 of 200).
+EvaluateOptions quick_faithfulness_options(std::size_t requested_n, bool explicit_n, std::size_t analysed);
+
+/// Checks the names against cam_methods(); UsageError naming the unknown one and the choices.
+void check_cam_methods(const std::vector<std::string>& methods);
+
+/// n dataset indices spread evenly: floor(j·size/n) for j = 0 … n-1 (all of them when n = 0 or
+/// n >= size). Deterministic, and covers datasets stored sorted by class.
+std::vector<std::size_t> spread_indices(std::size_t size, std::size_t n);
+
+/// The whole evaluation. class_names: size = the model's classes. Fills the Summary's provenance
+/// (dataset path is the dataset's name; the caller may overwrite it).
+faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec& spec,
+                             const std::vector<std::string>& class_names, const EvaluateOptions& opt);
+
+}  // namespace camscope

@@ -1,0 +1,246 @@
+// The explorer's data model (explorer.hpp) and its offline copy: <report>/explorer/ with the
+// embedded web assets, data.js and the overlays the pages show (rendered by the same tiles as
+// the report's figures).
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "camscope/report/explorer.hpp"
+#include "camscope/report/writers.hpp"
+#include "camscope/util/atomic_file.hpp"
+#include "camscope/util/error.hpp"
+#include "camscope/util/progress.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope {
+
+using nlohmann::json;
+
+namespace {
+
+// Probabilities and rates to 4 decimals: data.js stays small (≈ 60 bytes per image) and the
+// pages show at most one decimal of a percentage.
+double r4(double v) { return std::isfinite(v) ? std::round(v * 1e4) / 1e4 : 0.0; }
+
+json row_list(const std::vector<RowRef>& rows) {
+    json a = json::array();
+    for (const auto& x : rows) a.push_back(x.row);
+    return a;
+}
+
+}  // namespace
+
+const WebAsset* find_web_asset(std::string_view name) {
+    for (const auto& a : web_assets())
+        if (a.name == name) return &a;
+    return nullptr;
+}
+
+json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
+    json j;
+    j["schema"] = kExplorerSchema;
+    j["run"] = {{"model_path", r.model_path},     {"model_kind", r.model_kind}, {"dataset_path", r.dataset_path},
+                {"dataset_name", r.dataset_name}, {"split", r.split},           {"layer", r.layer},
+                {"method", r.method},             {"n", r.n},                   {"num_classes", r.num_classes},
+                {"input_size", {r.input_h, r.input_w}}, {"cam_size", {r.fh, r.fw}}};
+    j["overall"] = {{"top1", r.top1},
+                    {"top5", r.top5},
+                    {"top5_k", r.top5_k},
+                    {"correct", r.correct},
+                    {"errors", r.errors},
+                    {"mean_confidence", r.mean_confidence},
+                    {"mean_confidence_correct", r.mean_confidence_correct},
+                    {"mean_confidence_wrong", r.mean_confidence_wrong}};
+    const auto& cal = r.calibration;
+    json bins = json::array();
+    for (const auto& b : cal.before.bins)
+        bins.push_back({{"lower", b.lower}, {"upper", b.upper}, {"count", b.count},
+                        {"confidence", r4(b.confidence)}, {"accuracy", r4(b.accuracy)}});
+    j["calibration"] = {{"ece", cal.before.ece},  {"mce", cal.before.mce},       {"temperature", cal.temperature},
+                        {"ece_after", cal.after.ece}, {"bins", bins}};
+    j["classes"] = r.class_names;
+    json pc = json::array();
+    for (const auto& c : r.per_class)
+        pc.push_back({{"index", c.cls},
+                      {"name", r.class_names[c.cls]},
+                      {"support", c.support},
+                      {"correct", c.correct},
+                      {"predicted", c.predicted},
+                      {"accuracy", c.recall},
+                      {"precision", c.precision},
+                      {"f1", c.f1},
+                      {"mean_confidence", c.mean_confidence}});
+    j["per_class"] = pc;
+    json counts = json::array();
+    for (int t = 0; t < r.num_classes; ++t) {
+        json row = json::array();
+        for (int p = 0; p < r.num_classes; ++p) row.push_back(r.confusion.at(t, p));
+        counts.push_back(row);
+    }
+    j["confusion"] = {{"counts", counts}, {"order", r.class_order}};
+    json pairs = json::array();
+    for (const auto& p : r.directed) pairs.push_back({{"true", p.a}, {"pred", p.b}, {"count", p.count}, {"rate", r4(p.rate)}});
+    j["pairs"] = pairs;
+
+    // Per image: the report's rows plus the top-k of the softmax the report was built from.
+    const int k = std::min(top_k, r.num_classes);
+    json index = json::array(), label = json::array(), pred = json::array(), conf = json::array(), top = json::array(),
+         top_p = json::array();
+    std::vector<int> order(static_cast<size_t>(r.num_classes));
+    for (const auto& x : r.rows) {
+        index.push_back(x.index);
+        label.push_back(x.label);
+        pred.push_back(x.pred);
+        conf.push_back(r4(x.confidence));
+        const float* p = in.probs.data() + x.row * static_cast<size_t>(r.num_classes);
+        std::iota(order.begin(), order.end(), 0);
+        // Ties like argmax: the lower class index first.
+        std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                          [p](int a, int b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+        json tc = json::array(), tp = json::array();
+        for (int i = 0; i < k; ++i) {
+            tc.push_back(order[i]);
+            tp.push_back(r4(p[order[i]]));
+        }
+        top.push_back(tc);
+        top_p.push_back(tp);
+    }
+    j["rows"] = {{"index", index}, {"label", label}, {"pred", pred}, {"conf", conf}, {"top", top}, {"top_p", top_p}};
+    json galleries = json::array();
+    for (const auto& g : r.galleries)
+        galleries.push_back({{"cls", g.cls}, {"worst", row_list(g.worst)}, {"best", row_list(g.best)}});
+    j["galleries"] = galleries;
+    return j;
+}
+
+std::vector<size_t> cell_rows(const json& data, int truth, int pred) {
+    const auto& rows = data.at("rows");
+    const auto& label = rows.at("label");
+    const auto& pr = rows.at("pred");
+    const auto& conf = rows.at("conf");
+    std::vector<size_t> out;
+    for (size_t i = 0; i < label.size(); ++i)
+        if (label[i].get<int>() == truth && pr[i].get<int>() == pred) out.push_back(i);
+    std::stable_sort(out.begin(), out.end(),
+                     [&](size_t a, size_t b) { return conf[a].get<double>() > conf[b].get<double>(); });
+    return out;
+}
+
+namespace {
+constexpr std::string_view kDataPrefix = "window.CAMSCOPE_DATA = ";
+}
+
+std::string explorer_data_js(const json& data) {
+    // The JSON is valid JavaScript; "</" is escaped in case the file is ever inlined into HTML.
+    std::string s = data.dump();
+    std::string out;
+    out.reserve(s.size() + 64);
+    out += "// camscope explorer data (written by camscope analyze; read by app.js)\n";
+    out += kDataPrefix;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '<' && i + 1 < s.size() && s[i + 1] == '/') {
+            out += "<\\/";
+            ++i;
+        } else {
+            out += s[i];
+        }
+    }
+    out += ";\n";
+    return out;
+}
+
+json parse_explorer_data_js(const std::string& text, const std::string& name) {
+    const auto at = text.find(kDataPrefix);
+    const auto end = text.rfind('}');
+    if (at == std::string::npos || end == std::string::npos || end < at)
+        throw Error(where(name, "not an explorer data file (expected `window.CAMSCOPE_DATA = {...};`)"));
+    const auto begin = at + kDataPrefix.size();
+    json j = json::parse(text.begin() + static_cast<long>(begin), text.begin() + static_cast<long>(end) + 1, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) throw Error(where(name, "the explorer data is not valid JSON"));
+    if (j.value("schema", 0) != kExplorerSchema)
+        throw Error(where(name, format("explorer data schema %d, this camscope reads schema %d", j.value("schema", 0),
+                                       kExplorerSchema)));
+    for (const char* key : {"run", "classes", "per_class", "confusion", "rows", "galleries"})
+        if (!j.contains(key)) throw Error(where(name, std::string("explorer data without '") + key + "'"));
+    return j;
+}
+
+namespace report_detail {
+
+namespace {
+// Offline images: every gallery row, then confusion cells in rounds (the most confident image of
+// every cell, then the second, ...) up to these bounds, so a 100-class set stays a few MB.
+constexpr size_t kCellImages = 12;
+constexpr size_t kMaxImageRows = 2000;
+}  // namespace
+
+std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt,
+                                        const std::string& out_dir) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::path(out_dir) / "explorer";
+    std::error_code ec;
+    fs::remove_all(dir / "img", ec);  // overlays of an older run are never referenced again
+    make_dirs((dir / "img").string());
+
+    json data = explorer_data(r, in);
+    std::vector<size_t> rows;
+    std::vector<char> chosen(r.n, 0);
+    auto take = [&](size_t row) {
+        if (row < r.n && !chosen[row] && rows.size() < kMaxImageRows) {
+            chosen[row] = 1;
+            rows.push_back(row);
+        }
+    };
+    for (const auto& g : r.galleries) {
+        for (const auto& x : g.worst) take(x.row);
+        for (const auto& x : g.best) take(x.row);
+    }
+    std::vector<std::vector<size_t>> cells;
+    std::vector<std::pair<long long, std::pair<int, int>>> by_count;
+    for (int t = 0; t < r.num_classes; ++t)
+        for (int p = 0; p < r.num_classes; ++p)
+            if (r.confusion.at(t, p) > 0) by_count.push_back({-r.confusion.at(t, p), {t, p}});
+    std::sort(by_count.begin(), by_count.end());
+    for (const auto& [c, tp] : by_count) cells.push_back(cell_rows(data, tp.first, tp.second));
+    for (size_t k = 0; k < kCellImages; ++k)
+        for (const auto& cell : cells)
+            if (k < cell.size()) take(cell[k]);
+
+    json images = json::object();
+    {
+        Progress bar("explorer images", rows.size(), opt.progress);
+        for (size_t row : rows) {
+            const Image img = row_image(in, row);
+            const std::string stem = "img/" + std::to_string(row);
+            json e;
+            if (!img.empty()) {
+                write_file_atomic((dir / (stem + ".png")).string(), encode_png(img));
+                e["input"] = stem + ".png";
+            }
+            write_file_atomic((dir / (stem + "_pred.png")).string(), encode_png(row_cam_tile(in, img, false, row)));
+            e["pred"] = stem + "_pred.png";
+            if (r.rows[row].pred != r.rows[row].label) {
+                write_file_atomic((dir / (stem + "_true.png")).string(), encode_png(row_cam_tile(in, img, true, row)));
+                write_file_atomic((dir / (stem + "_diff.png")).string(), encode_png(row_diff_tile(in, img, row)));
+                e["true"] = stem + "_true.png";
+                e["diff"] = stem + "_diff.png";
+            }
+            images[std::to_string(row)] = e;
+            bar.advance();
+        }
+        bar.finish();
+    }
+    data["offline"] = true;
+    data["images"] = images;
+    data["cell_images"] = kCellImages;
+    for (const auto& a : web_assets()) write_file_atomic((dir / std::string(a.name)).string(), a.bytes);
+    write_file_atomic((dir / "data.js").string(), explorer_data_js(data));
+    return {{"explorer/index.html",
+             "interactive explorer (opens from disk; live CAMs for any class with `camscope serve`)",
+             {}}};
+}
+
+}  // namespace report_detail
+
+}  // namespace camscope

@@ -1,0 +1,202 @@
+// CLI tests of `camscope evaluate-cams` and the faithfulness line of `camscope analyze`: run the real
+// binary on the tiny CIFAR-10 fixture and check that what it wrote (CSV, JSON, PNG, summaries) agrees.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "camscope/util/strings.hpp"
+
+namespace fs = std::filesystem;
+using namespace camscope;
+
+namespace {
+
+const std::string kBin = CAMSCOPE_BINARY;
+const std::string kDir = CAMSCOPE_FIXTURES_DIR;
+const std::string kModelData = " -m " + kDir + "/tiny_cifar10_model.pt -d " + kDir + "/tiny_cifar10";
+
+struct Run {
+    int code;
+    std::string out;  // stdout + stderr
+};
+
+Run run(const std::string& args) {
+    const std::string cmd = kBin + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+fs::path tmpdir(const std::string& name) {
+    auto d = fs::temp_directory_path() / ("camscope_cli_eval_" + name);
+    fs::remove_all(d);
+    return d;
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
+    std::ifstream f(p);
+    std::vector<std::vector<std::string>> rows;
+    std::string line;
+    while (std::getline(f, line)) rows.push_back(split(line, ','));  // fixture class names have no commas
+    return rows;
+}
+
+bool is_png(const fs::path& p) {
+    const std::string s = slurp(p);
+    return s.size() > 8 && s.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8);
+}
+
+}  // namespace
+
+TEST(EvaluateCli, HelpDescribesMetricsAndSlowMethods) {
+    auto r = run("evaluate-cams --help");
+    EXPECT_EQ(r.code, 0);
+    for (const char* s : {"--methods", "--n", "--steps", "--percentiles", "scorecam", "ablationcam", "slow", "Deletion",
+                          "ROAD", "Average Drop", "Best method"})
+        EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+    EXPECT_NE(run("--help").out.find("evaluate-cams"), std::string::npos);
+    EXPECT_NE(run("analyze --help").out.find("--faithfulness-n"), std::string::npos);
+}
+
+TEST(EvaluateCli, BadMethodIsAUsageError) {
+    auto r = run("evaluate-cams" + kModelData + " --methods gradcam,nosuchcam -o " + tmpdir("bad").string());
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("unknown CAM method 'nosuchcam'"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("available: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("gradcam"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(tmpdir("bad") / "faithfulness.csv"));
+    r = run("evaluate-cams" + kModelData + " --percentiles 50,120");
+    EXPECT_EQ(r.code, 2) << r.out;
+    r = run("evaluate-cams" + kModelData + " --steps 0");
+    EXPECT_EQ(r.code, 2) << r.out;
+}
+
+TEST(EvaluateCli, WritesAgreeingCsvJsonAndPng) {
+    const auto dir = tmpdir("run");
+    const std::string args = "-q evaluate-cams" + kModelData + " --n 12 --methods gradcam,eigencam --steps 8 -o ";
+    auto r = run(args + dir.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    ASSERT_TRUE(fs::exists(dir / "faithfulness.csv"));
+    ASSERT_TRUE(fs::exists(dir / "faithfulness.json"));
+    EXPECT_TRUE(is_png(dir / "faithfulness.png"));
+    const auto j = nlohmann::json::parse(slurp(dir / "faithfulness.json"));
+    EXPECT_EQ(j["n_images"], 12);
+    EXPECT_EQ(j["methods"], (std::vector<std::string>{"gradcam", "eigencam"}));
+    EXPECT_EQ(j["parameters"]["steps"], 8);
+    const std::string best = j["best"]["method"];
+    EXPECT_TRUE(best == "gradcam" || best == "eigencam") << best;
+    EXPECT_NE(r.out.find(best + " scores best"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("CAM faithfulness on 12 images"), std::string::npos) << r.out;
+
+    // Every CSV row is a JSON table row with the same numbers.
+    const auto rows = read_csv(dir / "faithfulness.csv");
+    ASSERT_GE(rows.size(), 1 + 2 * 3u);
+    const auto& header = rows[0];
+    EXPECT_EQ(header[0], "method");
+    ASSERT_EQ(j["tables"].size(), rows.size() - 1);
+    for (size_t i = 1; i < rows.size(); ++i) {
+        const auto& t = j["tables"][i - 1];
+        EXPECT_EQ(rows[i][0], t["method"]);
+        EXPECT_EQ(rows[i][1], t["group"]);
+        EXPECT_EQ(std::stoll(rows[i][2]), t["n"].get<long long>());
+        for (size_t c = 3; c < header.size(); ++c) {
+            if (rows[i][c].empty()) {
+                EXPECT_TRUE(t[header[c]].is_null()) << header[c];
+                continue;
+            }
+            EXPECT_NEAR(std::stod(rows[i][c]), t[header[c]].get<double>(), 1e-6) << rows[i][0] << " " << header[c];
+        }
+    }
+    // Groups: overall = correct + wrong = the sum over classes = 12 images, for each method.
+    for (const std::string m : {"gradcam", "eigencam"}) {
+        long long overall = -1, correct = 0, wrong = 0, classes = 0;
+        for (const auto& t : j["tables"]) {
+            if (t["method"] != m) continue;
+            const std::string g = t["group"];
+            if (g == "overall") overall = t["n"];
+            if (g == "correct") correct = t["n"];
+            if (g == "wrong") wrong = t["n"];
+            if (g.rfind("class:", 0) == 0) classes += t["n"].get<long long>();
+            if (g == "overall") {
+                EXPECT_GE(t["deletion_auc"].get<double>(), 0.0);
+                EXPECT_LE(t["deletion_auc"].get<double>(), 1.0);
+                EXPECT_GE(t["insertion_auc"].get<double>(), 0.0);
+                EXPECT_LE(t["insertion_auc"].get<double>(), 1.0);
+                EXPECT_GE(t["average_drop"].get<double>(), 0.0);
+                EXPECT_LE(t["average_drop"].get<double>(), 100.0);
+                EXPECT_NEAR(t["road_combined"].get<double>(),
+                            (t["road_lerf"].get<double>() - t["road_morf"].get<double>()) / 2, 1e-9);
+            }
+        }
+        EXPECT_EQ(overall, 12) << m;
+        EXPECT_EQ(correct + wrong, 12) << m;
+        EXPECT_EQ(classes, 12) << m;
+    }
+    // Deterministic (seeded ROAD noise, fixed image selection): a second run writes the same CSV.
+    const auto dir2 = tmpdir("run2");
+    r = run(args + dir2.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(slurp(dir / "faithfulness.csv"), slurp(dir2 / "faithfulness.csv"));
+}
+
+TEST(EvaluateCli, MatchesTheIndependentPythonReference) {
+    // tests/fixtures/faith_reference.py computed every metric for the same 3 images (noise off)
+    // with numpy + torch from the definitions; the CAMs are camscope's Grad-CAM maps.
+    const auto ref = nlohmann::json::parse(slurp(kDir + "/faith_reference.json"));
+    const auto dir = tmpdir("reference");
+    auto r = run("-q evaluate-cams" + kModelData + " --methods gradcam --n 3 --noise 0 -o " + dir.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto j = nlohmann::json::parse(slurp(dir / "faithfulness.json"));
+    const nlohmann::json* overall = nullptr;
+    for (const auto& t : j["tables"])
+        if (t["group"] == "overall") overall = &t;
+    ASSERT_TRUE(overall);
+    EXPECT_EQ((*overall)["n"], 3);
+    for (const auto& [key, want] : ref["overall"].items()) {
+        // Float forwards in two libraries (and CAM values that tie to the last bit) differ by ~1e-6.
+        const double tol = key == "average_drop" || key == "increase_in_confidence" ? 1e-3 : 1e-4;
+        EXPECT_NEAR((*overall)[key].get<double>(), want.get<double>(), tol) << key;
+    }
+}
+
+TEST(EvaluateCli, AnalyzeCarriesTheFaithfulnessLine) {
+    // Default --faithfulness-n 100 on 200 images: capped to max(10, 200 / (5 methods × 24 inputs)) = 10.
+    const auto dir = tmpdir("analyze");
+    auto r = run("-q analyze" + kModelData + " -o " + dir.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_TRUE(fs::exists(dir / "faithfulness.csv"));
+    EXPECT_NE(r.out.find("CAM faithfulness on 10 images"), std::string::npos) << r.out;
+    EXPECT_NE(slurp(dir / "analysis_summary.txt").find("CAM faithfulness on 10 images"), std::string::npos);
+    EXPECT_NE(slurp(dir / "index.html").find("CAM faithfulness on 10 images"), std::string::npos);
+    const auto j = nlohmann::json::parse(slurp(dir / "summary.json"));
+    ASSERT_TRUE(j["faithfulness"].is_object()) << j["faithfulness"].dump();
+    EXPECT_EQ(j["faithfulness"]["n_images"], 10);
+    EXPECT_EQ(j["faithfulness"]["steps"], 8);
+    EXPECT_EQ(j["faithfulness"]["methods"].size(), 5u);  // the gradient methods
+    EXPECT_NE(j["faithfulness"]["headline"].get<std::string>().find(j["faithfulness"]["best"].get<std::string>()),
+              std::string::npos);
+
+    const auto off = tmpdir("analyze_off");
+    r = run("-q analyze" + kModelData + " --faithfulness-n 0 -o " + off.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_FALSE(fs::exists(off / "faithfulness.csv"));
+    EXPECT_TRUE(nlohmann::json::parse(slurp(off / "summary.json"))["faithfulness"].is_null());
+}

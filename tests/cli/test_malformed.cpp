@@ -1,0 +1,90 @@
+// Malformed inputs (tests/malformed/, made by scripts/make_malformed.py): for every case in its
+// manifest, the real binary must exit with the expected code, name the file and the problem, and
+// leave no output behind (a failed run never leaves a file that looks complete).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kBin = CAMSCOPE_BINARY;
+const std::string kFixtures = CAMSCOPE_FIXTURES_DIR;
+const std::string kMalformed = (fs::path(CAMSCOPE_FIXTURES_DIR).parent_path() / "malformed").string();
+
+const nlohmann::json& manifest() {
+    static const nlohmann::json m = [] {
+        std::ifstream f(kMalformed + "/manifest.json");
+        if (!f) throw std::runtime_error(kMalformed + "/manifest.json: missing (run scripts/make_malformed.py)");
+        return nlohmann::json::parse(f);
+    }();
+    return m;
+}
+
+std::vector<std::string> case_names() {
+    std::vector<std::string> out;
+    for (const auto& c : manifest()["cases"]) out.push_back(c["name"].get<std::string>());
+    return out;
+}
+
+const nlohmann::json& find_case(const std::string& name) {
+    for (const auto& c : manifest()["cases"])
+        if (c["name"] == name) return c;
+    throw std::runtime_error("no case " + name);
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+    for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+}
+
+struct Run {
+    int code;
+    std::string out;
+};
+
+Run run(const std::string& args) {
+    // -q: no progress bars; the error message is printed regardless. `timeout` turns a hang into
+    // a failure (exit 124) instead of a stuck test run.
+    const std::string cmd = "timeout 120 " + kBin + " -q " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+class Malformed : public ::testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+TEST_P(Malformed, ExitsWithACodeAMessageAndNoOutput) {
+    const auto& c = find_case(GetParam());
+    const fs::path out = fs::temp_directory_path() / ("camscope_malformed_" + GetParam());
+    fs::remove_all(out);
+    fs::create_directories(out);
+    std::string args = c["args"].get<std::string>();
+    replace_all(args, "{M}", kMalformed);
+    replace_all(args, "{F}", kFixtures);
+    replace_all(args, "{OUT}", out.string());
+
+    const auto r = run(args);
+    SCOPED_TRACE(c["problem"].get<std::string>() + "\n$ camscope " + args + "\n" + r.out);
+    EXPECT_EQ(r.code, c["exit"].get<int>());
+    for (const auto& s : c["expect"]) EXPECT_NE(r.out.find(s.get<std::string>()), std::string::npos) << s;
+    EXPECT_EQ(r.out.find("terminate called"), std::string::npos);
+    // Nothing that could pass for a result: no file at all (folders may have been created).
+    for (const auto& e : fs::recursive_directory_iterator(out))
+        EXPECT_FALSE(e.is_regular_file()) << "left behind: " << e.path();
+    fs::remove_all(out);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, Malformed, ::testing::ValuesIn(case_names()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });

@@ -1,0 +1,444 @@
+// Server tests: run the real `camscope serve` on the tiny CIFAR-10 fixture (a free port on
+// loopback), talk to it with cpp-httplib clients and raw sockets, and check every answer.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "camscope/image/image.hpp"
+#include "camscope/report/explorer.hpp"
+#include "camscope/util/atomic_file.hpp"
+#include "camscope/util/npy.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace camscope;
+
+namespace {
+
+const std::string kBin = CAMSCOPE_BINARY;
+const std::string kDir = CAMSCOPE_FIXTURES_DIR;
+const std::string kModel = kDir + "/tiny_cifar10_model.pt";
+const std::string kData = kDir + "/tiny_cifar10";
+
+/// `camscope serve` as a child process on a free port; killed (SIGTERM) and reaped on destruction.
+class ServerProcess {
+public:
+    explicit ServerProcess(std::vector<std::string> extra = {}) {
+        std::vector<std::string> args{kBin, "-q", "serve", "-m", kModel, "-d", kData, "--port", "0", "--threads", "2"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        int out[2];
+        if (pipe(out) != 0) throw std::runtime_error("pipe");
+        pid_ = fork();
+        if (pid_ == 0) {
+            dup2(out[1], STDOUT_FILENO);
+            close(out[0]);
+            close(out[1]);
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            execv(kBin.c_str(), argv.data());
+            _exit(127);
+        }
+        close(out[1]);
+        FILE* f = fdopen(out[0], "r");
+        char line[1024];
+        while (fgets(line, sizeof line, f)) {
+            output_ += line;
+            const std::string l = line;
+            const auto at = l.find("http://127.0.0.1:");
+            if (at != std::string::npos) {
+                port_ = std::stoi(l.substr(at + 17));
+                break;
+            }
+        }
+        // Keep draining stdout in the background so the child never blocks on a full pipe.
+        reader_ = std::thread([f] {
+            char buf[256];
+            while (fgets(buf, sizeof buf, f)) {
+            }
+            fclose(f);
+        });
+        if (port_ <= 0) throw std::runtime_error("camscope serve did not print its URL: " + output_);
+    }
+    ~ServerProcess() {
+        if (pid_ > 0) {
+            kill(pid_, SIGTERM);
+            int status;
+            waitpid(pid_, &status, 0);
+        }
+        if (reader_.joinable()) reader_.join();
+    }
+    int port() const { return port_; }
+    httplib::Client client() const {
+        httplib::Client c("127.0.0.1", port_);
+        c.set_read_timeout(60, 0);
+        return c;
+    }
+
+private:
+    pid_t pid_ = -1;
+    int port_ = 0;
+    std::string output_;
+    std::thread reader_;
+};
+
+ServerProcess& shared_server() {
+    static ServerProcess s;
+    return s;
+}
+
+json get_json(httplib::Client& c, const std::string& path, int expect = 200) {
+    auto r = c.Get(path.c_str());
+    EXPECT_TRUE(r) << path;
+    if (!r) return {};
+    EXPECT_EQ(r->status, expect) << path << ": " << r->body;
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << path;
+    return json::parse(r->body, nullptr, false);
+}
+
+bool is_png(const std::string& b) { return b.size() > 8 && b.compare(0, 8, std::string("\x89PNG\r\n\x1a\n", 8)) == 0; }
+
+/// One raw HTTP/1.1 request (no client-side normalisation of the path); returns the status code.
+int raw_status(int port, const std::string& target, std::string* body = nullptr) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+        close(fd);
+        return -1;
+    }
+    std::string resp;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
+    close(fd);
+    if (body) *body = resp;
+    if (resp.rfind("HTTP/1.1 ", 0) != 0) return -1;
+    return std::stoi(resp.substr(9, 3));
+}
+
+}  // namespace
+
+TEST(Serve, ServesTheEmbeddedPagesAndNothingElse) {
+    auto c = shared_server().client();
+    auto r = c.Get("/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_NE(r->body.find("camscope explorer"), std::string::npos);
+    EXPECT_EQ(r->body, std::string(find_web_asset("index.html")->bytes));
+    for (const char* name : {"app.js", "style.css", "index.html"}) {
+        auto a = c.Get((std::string("/") + name).c_str());
+        ASSERT_TRUE(a);
+        EXPECT_EQ(a->status, 200) << name;
+        EXPECT_EQ(a->body, std::string(find_web_asset(name)->bytes)) << name;
+    }
+    auto d = c.Get("/data.js");  // served pages fetch their data: the offline hook is null
+    ASSERT_TRUE(d);
+    EXPECT_NE(d->body.find("window.CAMSCOPE_DATA = null"), std::string::npos);
+    EXPECT_EQ(get_json(c, "/favicon.ico", 404).value("error", "").rfind("not found", 0), 0u);
+}
+
+TEST(Serve, ApiAnswersMatchThePythonPredictions) {
+    auto c = shared_server().client();
+    const json s = get_json(c, "/api/summary");
+    EXPECT_EQ(s["run"]["n"], 200);
+    EXPECT_EQ(s["run"]["num_classes"], 10);
+    EXPECT_TRUE(s["live"].get<bool>());
+    // Predictions against Python's argmax of the same model (tests/fixtures/make_fixtures.py).
+    const auto logits = read_npy(kDir + "/tiny_cifar10_expected_preds.npy").as_float();
+    int correct = 0;
+    std::vector<std::vector<long long>> counts(10, std::vector<long long>(10, 0));
+    for (int i = 0; i < 200; ++i) {
+        const json im = get_json(c, "/api/image/" + std::to_string(i));
+        const float* l = &logits[static_cast<size_t>(i) * 10];
+        const int py_pred = static_cast<int>(std::max_element(l, l + 10) - l);
+        ASSERT_EQ(im["pred"], py_pred) << i;
+        ASSERT_EQ(im["top"].size(), 5u);
+        EXPECT_EQ(im["top"][0]["class"], py_pred);
+        EXPECT_EQ(im["index"], i);
+        correct += im["correct"].get<bool>();
+        counts[im["label"].get<int>()][py_pred]++;
+    }
+    EXPECT_NEAR(s["overall"]["top1"].get<double>(), correct / 200.0, 1e-12);
+    const json cm = get_json(c, "/api/confusion");
+    EXPECT_EQ(cm["counts"].get<std::vector<std::vector<long long>>>(), counts);
+    EXPECT_EQ(cm["classes"].size(), 10u);
+    // A cell lists exactly its images, most confident first.
+    for (int t = 0; t < 10; ++t)
+        for (int p = 0; p < 10; ++p) {
+            if (!counts[t][p]) continue;
+            const json cell = get_json(c, "/api/cell/" + std::to_string(t) + "/" + std::to_string(p));
+            ASSERT_EQ(cell["count"], counts[t][p]);
+            ASSERT_EQ(cell["rows"].size(), static_cast<size_t>(std::min<long long>(counts[t][p], 50)));
+            for (size_t i = 0; i < cell["rows"].size(); ++i) {
+                EXPECT_EQ(cell["rows"][i]["label"], t);
+                EXPECT_EQ(cell["rows"][i]["pred"], p);
+                if (i > 0) {
+                    EXPECT_GE(cell["rows"][i - 1]["confidence"].get<double>(), cell["rows"][i]["confidence"].get<double>());
+                }
+            }
+        }
+    const json cls = get_json(c, "/api/classes");
+    ASSERT_EQ(cls["classes"].size(), 10u);
+    const std::string name = cls["classes"][3]["name"];
+    const json c3 = get_json(c, "/api/class/3"), by_name = get_json(c, "/api/class/" + name);
+    EXPECT_EQ(c3, by_name);
+    for (const auto& w : c3["worst"]) {
+        EXPECT_EQ(w["label"], 3);
+        EXPECT_FALSE(w["correct"].get<bool>());
+    }
+    for (const auto& b : c3["best"]) EXPECT_TRUE(b["correct"].get<bool>());
+    const json methods = get_json(c, "/api/methods");
+    EXPECT_NE(std::find(methods["methods"].begin(), methods["methods"].end(), "gradcam"), methods["methods"].end());
+    const json layers = get_json(c, "/api/layers");
+    EXPECT_FALSE(layers["default"].get<std::string>().empty());
+    EXPECT_EQ(get_json(c, "/api/explorer")["rows"]["pred"].size(), 200u);
+}
+
+TEST(Serve, LiveCamsAnswerPngsAndChangeWithTheTarget) {
+    auto c = shared_server().client();
+    auto in = c.Get("/api/image/5/input.png");
+    ASSERT_TRUE(in);
+    EXPECT_EQ(in->get_header_value("Content-Type"), "image/png");
+    const std::vector<std::uint8_t> in_bytes(in->body.begin(), in->body.end());
+    const Image img = decode_image(in_bytes.data(), in_bytes.size(), "input.png");
+    EXPECT_EQ(img.width, 32);
+    EXPECT_EQ(img.height, 32);
+
+    const json im = get_json(c, "/api/image/5");
+    const int pred = im["pred"], other = (pred + 1) % 10;
+    auto a = c.Get("/api/cam?image=5&target=pred");
+    auto b = c.Get(("/api/cam?image=5&target=" + std::to_string(other)).c_str());
+    auto a2 = c.Get(("/api/cam?image=5&target=" + std::to_string(pred) + "&method=gradcam").c_str());
+    ASSERT_TRUE(a && b && a2);
+    ASSERT_EQ(a->status, 200) << a->body;
+    ASSERT_EQ(b->status, 200) << b->body;
+    EXPECT_TRUE(is_png(a->body));
+    const json sa = json::parse(a->get_header_value("X-Camscope-Cam")), sb = json::parse(b->get_header_value("X-Camscope-Cam"));
+    EXPECT_EQ(sa["target"], pred);
+    EXPECT_EQ(sb["target"], other);
+    EXPECT_NE(sa["fingerprint"], sb["fingerprint"]);
+    EXPECT_NE(a->body, b->body);
+    EXPECT_EQ(a->body, a2->body);  // "pred" is the predicted class, the default method gradcam
+
+    // The JSON form has the map itself: normalised to [0, 1] with its peak at 1.
+    const json m = get_json(c, "/api/cam?image=5&target=" + std::to_string(other) + "&format=json");
+    ASSERT_EQ(m["map"].size(), static_cast<size_t>(m["fh"].get<int>() * m["fw"].get<int>()));
+    float mx = 0;
+    for (const auto& v : m["map"]) {
+        EXPECT_GE(v.get<double>(), 0.0);
+        EXPECT_LE(v.get<double>(), 1.0);
+        mx = std::max(mx, v.get<float>());
+    }
+    EXPECT_NEAR(mx, 1.0, 1e-3);
+    EXPECT_EQ(m["fingerprint"], sb["fingerprint"]);
+
+    // Every method and every candidate layer answers.
+    const json methods = get_json(c, "/api/methods"), layers = get_json(c, "/api/layers");
+    for (const auto& meth : methods["methods"]) {
+        auto r = c.Get(("/api/cam?image=1&target=true&method=" + meth.get<std::string>()).c_str());
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << meth << ": " << r->body;
+    }
+    for (const auto& l : layers["layers"]) {
+        auto r = c.Get(("/api/cam?image=1&layer=" + l["path"].get<std::string>()).c_str());
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << l["path"] << ": " << r->body;
+    }
+    auto d = c.Get("/api/diff?image=5");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->status, 200);
+    EXPECT_TRUE(is_png(d->body));
+}
+
+TEST(Serve, BadRequestsAnswer400Or404WithAMessage) {
+    auto c = shared_server().client();
+    const std::vector<std::pair<std::string, int>> cases{
+        {"/api/image/200", 404},                       // out of range (200 images)
+        {"/api/image/99999999", 404},
+        {"/api/image/abc", 400},
+        {"/api/image/-1", 400},
+        {"/api/image/200/input.png", 404},
+        {"/api/cam", 400},                             // no image
+        {"/api/cam?image=200", 404},
+        {"/api/cam?image=x", 400},
+        {"/api/cam?image=0&target=no_such_class", 400},
+        {"/api/cam?image=0&target=10", 400},           // 10 classes
+        {"/api/cam?image=0&method=no_such_method", 400},
+        {"/api/cam?image=0&layer=no.such.layer", 400},
+        {"/api/cam?image=0&format=gif", 400},
+        {"/api/diff?image=0&a=nope", 400},
+        {"/api/class/10", 404},
+        {"/api/class/no_such_class", 400},
+        {"/api/cell/0/10", 404},
+        {"/api/cell/0/x", 400},
+        {"/api/cell/0/1?limit=x", 400},
+        {"/api/no_such_route", 404},
+        {"/api/summary/extra", 404},
+    };
+    for (const auto& [path, status] : cases) {
+        const json j = get_json(c, path, status);
+        ASSERT_TRUE(j.is_object()) << path;
+        EXPECT_FALSE(j.value("error", "").empty()) << path;
+    }
+    EXPECT_NE(get_json(c, "/api/cam?image=0&method=no_such_method", 400)["error"].get<std::string>().find("gradcam"),
+              std::string::npos);  // the message lists the methods
+    auto post = c.Post("/api/summary", "x", "text/plain");
+    ASSERT_TRUE(post);
+    EXPECT_GE(post->status, 400);
+    EXPECT_LT(post->status, 500);
+    // Requests addressed to another host name (DNS rebinding) are refused.
+    auto evil = c.Get("/api/summary", {{"Host", "evil.example:80"}});
+    ASSERT_TRUE(evil);
+    EXPECT_EQ(evil->status, 403);
+}
+
+TEST(Serve, NoPathEscapesTheEmbeddedAssets) {
+    const int port = shared_server().port();
+    for (const std::string target :
+         {"/../../../../etc/passwd", "/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+          "/..%2f..%2f..%2fetc%2fpasswd", "/api/../../etc/passwd", "/api/image/0/../../../../etc/passwd",
+          "/api/%2e%2e/%2e%2e/CMakeLists.txt", "/./app.js/../../README.md", "//etc/passwd", "/etc/passwd",
+          "/web/app.js", "/CMakeLists.txt", "/app.js%00.html", "/api/image/0/input.png/../../../../../etc/passwd"}) {
+        std::string body;
+        const int status = raw_status(port, target, &body);
+        EXPECT_TRUE(status == 404 || status == 400) << target << " -> " << status;
+        EXPECT_EQ(body.find("root:"), std::string::npos) << target;
+        EXPECT_EQ(body.find("cmake_minimum_required"), std::string::npos) << target;
+    }
+    EXPECT_EQ(raw_status(port, "/app.js"), 200);
+}
+
+TEST(Serve, ConcurrentClientsGetTheSingleThreadedAnswers) {
+    // Expected answers from one client, one request at a time.
+    std::vector<std::string> paths;
+    for (int i = 0; i < 12; ++i) {
+        paths.push_back("/api/cam?image=" + std::to_string(i) + "&target=" + std::to_string(i % 10));
+        paths.push_back("/api/cam?image=" + std::to_string(i) + "&target=true&method=gradcampp");
+        paths.push_back("/api/cam?image=" + std::to_string(i + 20) + "&target=pred&format=json");
+        paths.push_back("/api/image/" + std::to_string(i * 7));
+        paths.push_back("/api/image/" + std::to_string(i * 3) + "/input.png");
+        paths.push_back("/api/diff?image=" + std::to_string(i + 40));
+    }
+    paths.push_back("/api/class/2");
+    paths.push_back("/api/cell/3/5");
+    std::map<std::string, std::string> expected;
+    {
+        auto c = shared_server().client();
+        for (const auto& p : paths) {
+            auto r = c.Get(p.c_str());
+            ASSERT_TRUE(r) << p;
+            ASSERT_EQ(r->status, 200) << p << ": " << r->body;
+            std::string body = r->body;
+            if (p.find("format=json") != std::string::npos) {  // compute_ms is a measurement
+                auto j = json::parse(body);
+                j.erase("compute_ms");
+                body = j.dump();
+            }
+            expected[p] = body + "|" + r->get_header_value("X-Camscope-Cam");
+        }
+    }
+    // A fresh server (nothing cached), 6 clients at once, each in its own order.
+    ServerProcess fresh;
+    constexpr int kClients = 6;
+    std::vector<std::vector<std::string>> mismatches(kClients);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kClients; ++t)
+        threads.emplace_back([&, t] {
+            auto c = fresh.client();
+            std::vector<std::string> order = paths;
+            std::rotate(order.begin(), order.begin() + static_cast<long>((t * 11) % order.size()), order.end());
+            if (t % 2) std::reverse(order.begin(), order.end());
+            for (const auto& p : order) {
+                auto r = c.Get(p.c_str());
+                if (!r || r->status != 200) {
+                    mismatches[t].push_back(p + " (no answer or error)");
+                    continue;
+                }
+                std::string body = r->body;
+                if (p.find("format=json") != std::string::npos) {
+                    auto j = json::parse(body);
+                    j.erase("compute_ms");
+                    body = j.dump();
+                }
+                if (body + "|" + r->get_header_value("X-Camscope-Cam") != expected.at(p)) mismatches[t].push_back(p);
+            }
+        });
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kClients; ++t) EXPECT_TRUE(mismatches[t].empty()) << "client " << t << ": " << mismatches[t].size()
+                                                                         << " wrong answers, first " << mismatches[t][0];
+}
+
+TEST(Serve, LiveCamIsFast) {
+    auto c = shared_server().client();
+    // Warm-up (first use of a probe graph), then the time of one uncached request.
+    ASSERT_TRUE(c.Get("/api/cam?image=150&target=1"));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.Get("/api/cam?image=151&target=2");
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(s, 0.5) << "one live CAM of a 32x32 image took " << s << " s";
+    printf("one live CAM (tiny CIFAR-10 model, 32x32): %.1f ms\n", 1000 * s);
+}
+
+TEST(Serve, ResultsOfAnalyzeServeTheSameData) {
+    const auto dir = fs::temp_directory_path() / "camscope_serve_results";
+    fs::remove_all(dir);
+    const std::string cmd =
+        kBin + " -q analyze --faithfulness-n 0 -m " + kModel + " -d " + kData + " -o " + dir.string() + " >/dev/null 2>&1";
+    ASSERT_EQ(system(cmd.c_str()), 0);
+    // The offline copy: the assets, data.js and the images it references.
+    for (const char* f : {"index.html", "app.js", "style.css", "data.js"})
+        EXPECT_TRUE(fs::is_regular_file(dir / "explorer" / f)) << f;
+    const auto js = read_file((dir / "explorer" / "data.js").string());
+    const json offline = parse_explorer_data_js(std::string(js.begin(), js.end()), "data.js");
+    EXPECT_TRUE(offline["offline"].get<bool>());
+    ASSERT_FALSE(offline["images"].empty());
+    for (const auto& [row, files] : offline["images"].items())
+        for (const auto& [kind, file] : files.items())
+            EXPECT_TRUE(fs::is_regular_file(dir / "explorer" / file.get<std::string>())) << file;
+    // Every gallery image is in the offline copy, with the dual view for errors.
+    for (const auto& g : offline["galleries"])
+        for (const auto& w : g["worst"]) {
+            const auto& e = offline["images"][std::to_string(w.get<int>())];
+            EXPECT_TRUE(e.contains("true") && e.contains("diff")) << w;
+        }
+    // index.html of the report links the explorer.
+    const auto index = read_file((dir / "index.html").string());
+    EXPECT_NE(std::string(index.begin(), index.end()).find("explorer/index.html"), std::string::npos);
+
+    ServerProcess from_results({"--results", dir.string()});
+    auto a = from_results.client();
+    auto b = shared_server().client();
+    for (const char* p : {"/api/summary", "/api/confusion", "/api/class/4", "/api/image/17", "/api/cell/1/1"})
+        EXPECT_EQ(get_json(a, p), get_json(b, p)) << p;
+    // Results of another dataset are refused at startup.
+    EXPECT_NE(system((kBin + " -q serve -m " + kDir + "/tiny_cifar100_model.pt -d " + kDir +
+                      "/tiny_cifar100 --port 0 --results " + dir.string() + " >/dev/null 2>&1")
+                         .c_str()),
+              0);
+}
