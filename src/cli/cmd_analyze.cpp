@@ -74,36 +74,8 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     po.aug_smooth = a.cam_opts.aug_smooth;
     po.max_channels = a.cam_opts.max_channels;
     po.label = "predict+CAM";
-    auto pass = run_pass(m, *ds, s, po);
-
-    AnalysisInput in;
-    in.model_path = model_path;
-    in.model_kind = m.info().kind;
-    in.dataset_path = a.data.path;
-    in.dataset_name = ds->info().name;
-    in.split = ds->info().split;
-    in.layer = layer;
-    in.method = a.method;
-    in.class_names = class_names(m, *ds);
-    in.coarse_names = ds->info().coarse_names;
-    in.fine_to_coarse = ds->info().fine_to_coarse;
-    in.num_classes = pass.num_classes;
-    in.n = pass.n;
-    in.indices = std::move(pass.indices);
-    in.labels = std::move(pass.labels);
-    in.logits = std::move(pass.logits);
-    in.probs = std::move(pass.probs);
-    in.fh = pass.fh;
-    in.fw = pass.fw;
-    in.cam_pred = std::move(pass.cam_pred);
-    in.cam_true = std::move(pass.cam_true);
-    in.input_h = s.height;
-    in.input_w = s.width;
-    const Dataset* dsp = ds.get();
-    const std::vector<int>* indices = &in.indices;  // `in` outlives every call of load_image
-    in.load_image = [dsp, indices](size_t row) { return dsp->get(static_cast<size_t>((*indices)[row])).image; };
+    AnalysisInput in = measure(m, *ds, s, po, model_path, a.data.path);
     in.timings.load_s = std::chrono::duration<double>(t_load - t0).count();
-    in.timings.predict_s = pass.seconds;
     in.timings.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     AnalysisOptions ro = a.report;
     ro.progress = !g_quiet;

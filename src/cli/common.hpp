@@ -9,6 +9,7 @@
 #include "camscope/data/dataset.hpp"
 #include "camscope/engine/engine.hpp"
 #include "camscope/pipeline/pipeline.hpp"
+#include "camscope/report/analysis.hpp"
 
 namespace camscope::cli {
 
@@ -45,6 +46,12 @@ struct CamOptionFlags {
     void add(CLI::App& app);
     void apply(CamRequest& req) const;
 };
+
+/// The measurement behind `analyze` and `serve`: one pass (predictions + the CAMs of the
+/// predicted and the true class, as `po` asks) turned into the report's input. Its load_image
+/// reads from `ds`, which must outlive it.
+AnalysisInput measure(Model& m, const Dataset& ds, const InputSpec& s, const PassOptions& po,
+                      const std::string& model_path, const std::string& data_path);
 
 /// Loads the model, applies threads, prints "model …, N threads" unless quiet.
 Model load_model(const std::string& path, const EngineFlags& ef, bool quiet);

@@ -12,26 +12,14 @@ CamMethod make_ablationcam() {
     return {"ablationcam", "Ablation-CAM: channel weights = relative score drop when the channel is zeroed (slow)",
             false, [](const CamContext& c) {
                 const auto& a = c.activations;
-                const int64_t n = a.size(0), k = a.size(1);
                 const auto channels = select_channels(a, c.max_channels);  // n×M
-                const int64_t m = channels.size(1), total = n * m;
-                auto ablated = torch::empty({total}, c.logits.options());
-                const auto idx_opts = torch::TensorOptions().dtype(torch::kInt64).device(a.device());
-                for (int64_t start = 0; start < total; start += c.batch_size) {
-                    const int64_t len = std::min<int64_t>(c.batch_size, total - start);
-                    const auto rows = torch::arange(start, start + len, idx_opts);
-                    const auto img = rows.div(m, "floor");
-                    const auto ch = channels.flatten().index_select(0, rows);
+                const auto ablated = perturbation_scores(c, channels, [&](const auto& img, const auto& ch) {
                     auto acts = a.index_select(0, img).clone();
-                    acts.index_put_({torch::arange(len, idx_opts), ch}, 0.0);
-                    const auto logits = c.score_replaced(c.input.index_select(0, img), acts);
-                    ablated.narrow(0, start, len)
-                        .copy_(logits.gather(1, c.targets.index_select(0, img).unsqueeze(1)).squeeze(1));
-                    if (c.progress) c.progress(start + len, total);
-                }
+                    acts.index_put_({torch::arange(acts.size(0), ch.options()), ch}, 0.0);
+                    return c.score_replaced(c.input.index_select(0, img), acts);
+                });
                 const auto score = c.logits.gather(1, c.targets.unsqueeze(1));  // n×1
-                const auto w = (score - ablated.view({n, m})) / score;
-                return weighted(scatter_weights(w, channels, k), a);
+                return weighted(scatter_weights((score - ablated) / score, channels, a.size(1)), a);
             }};
 }
 

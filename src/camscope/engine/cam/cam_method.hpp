@@ -58,6 +58,12 @@ torch::Tensor eigen_projection(const torch::Tensor& terms);
 /// per image (ties: lower index first).
 torch::Tensor select_channels(const torch::Tensor& activations, int max_channels);
 
+/// Target logits n×M of the perturbed forwards of the perturbation methods: row (i, j) perturbs
+/// image i at channel channels[i][j]. `score(img, ch)` gets the image and channel indices of one
+/// chunk of at most c.batch_size rows and returns their logits rows×classes; c.progress is told.
+torch::Tensor perturbation_scores(const CamContext& c, const torch::Tensor& channels,
+                                  const std::function<torch::Tensor(const torch::Tensor& img, const torch::Tensor& ch)>& score);
+
 /// Scatters per-image weights n×M over the selected channels n×M into n×K (0 elsewhere).
 torch::Tensor scatter_weights(const torch::Tensor& weights, const torch::Tensor& channels, int64_t k);
 

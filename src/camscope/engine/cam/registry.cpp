@@ -64,6 +64,23 @@ torch::Tensor select_channels(const torch::Tensor& activations, int max_channels
     return std::get<0>(order.narrow(1, 0, max_channels).sort(1));  // channel order within the top M
 }
 
+torch::Tensor perturbation_scores(const CamContext& c, const torch::Tensor& channels,
+                                  const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& score) {
+    const int64_t n = channels.size(0), m = channels.size(1), total = n * m;
+    auto out = torch::empty({total}, c.logits.options());
+    const auto idx = torch::TensorOptions().dtype(torch::kInt64).device(channels.device());
+    const auto flat = channels.flatten();
+    for (int64_t start = 0; start < total; start += c.batch_size) {
+        const int64_t len = std::min<int64_t>(c.batch_size, total - start);
+        const auto rows = torch::arange(start, start + len, idx);
+        const auto img = rows.div(m, "floor");
+        const auto logits = score(img, flat.index_select(0, rows));
+        out.narrow(0, start, len).copy_(logits.gather(1, c.targets.index_select(0, img).unsqueeze(1)).squeeze(1));
+        if (c.progress) c.progress(start + len, total);
+    }
+    return out.view({n, m});
+}
+
 torch::Tensor scatter_weights(const torch::Tensor& weights, const torch::Tensor& channels, int64_t k) {
     return torch::zeros({weights.size(0), k}, weights.options()).scatter(1, channels, weights);
 }
