@@ -12,51 +12,14 @@
 
 #include "camscope/util/npy.hpp"
 #include "camscope/util/strings.hpp"
+#include "cli_helpers.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
+using namespace camscope::testing;
 
 namespace {
 
-const std::string kBin = CAMSCOPE_BINARY;
-const std::string kDir = CAMSCOPE_FIXTURES_DIR;
-
-struct Run {
-    int code;
-    std::string out;  // stdout + stderr
-};
-
-Run run(const std::string& args) {
-    const std::string cmd = kBin + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-fs::path tmpdir(const std::string& name) {
-    auto d = fs::temp_directory_path() / ("camscope_cli_" + name);
-    fs::remove_all(d);
-    return d;
-}
-
-std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
-    std::ifstream f(p);
-    std::vector<std::vector<std::string>> rows;
-    std::string line;
-    while (std::getline(f, line)) rows.push_back(split(line, ','));  // fixtures' names have no commas
-    return rows;
-}
-
-bool is_png(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    char sig[8] = {};
-    f.read(sig, 8);
-    return f && std::string(sig, 8) == std::string("\x89PNG\r\n\x1a\n", 8);
-}
 
 const nlohmann::json& manifest() {
     static const nlohmann::json m = [] {

@@ -12,57 +12,15 @@
 #include <nlohmann/json.hpp>
 
 #include "camscope/util/strings.hpp"
+#include "cli_helpers.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
+using namespace camscope::testing;
 
 namespace {
 
-const std::string kBin = CAMSCOPE_BINARY;
-const std::string kDir = CAMSCOPE_FIXTURES_DIR;
 const std::string kModelData = " -m " + kDir + "/tiny_cifar10_model.pt -d " + kDir + "/tiny_cifar10";
-
-struct Run {
-    int code;
-    std::string out;  // stdout + stderr
-};
-
-Run run(const std::string& args) {
-    const std::string cmd = kBin + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-fs::path tmpdir(const std::string& name) {
-    auto d = fs::temp_directory_path() / ("camscope_cli_eval_" + name);
-    fs::remove_all(d);
-    return d;
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
-    std::ifstream f(p);
-    std::vector<std::vector<std::string>> rows;
-    std::string line;
-    while (std::getline(f, line)) rows.push_back(split(line, ','));  // fixture class names have no commas
-    return rows;
-}
-
-bool is_png(const fs::path& p) {
-    const std::string s = slurp(p);
-    return s.size() > 8 && s.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8);
-}
 
 }  // namespace
 
@@ -77,12 +35,12 @@ TEST(EvaluateCli, HelpDescribesMetricsAndSlowMethods) {
 }
 
 TEST(EvaluateCli, BadMethodIsAUsageError) {
-    auto r = run("evaluate-cams" + kModelData + " --methods gradcam,nosuchcam -o " + tmpdir("bad").string());
+    auto r = run("evaluate-cams" + kModelData + " --methods gradcam,nosuchcam -o " + tmpdir("eval_bad").string());
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_NE(r.out.find("unknown CAM method 'nosuchcam'"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("available: "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("gradcam"), std::string::npos) << r.out;
-    EXPECT_FALSE(fs::exists(tmpdir("bad") / "faithfulness.csv"));
+    EXPECT_FALSE(fs::exists(tmpdir("eval_bad") / "faithfulness.csv"));
     r = run("evaluate-cams" + kModelData + " --percentiles 50,120");
     EXPECT_EQ(r.code, 2) << r.out;
     r = run("evaluate-cams" + kModelData + " --steps 0");
@@ -90,7 +48,7 @@ TEST(EvaluateCli, BadMethodIsAUsageError) {
 }
 
 TEST(EvaluateCli, WritesAgreeingCsvJsonAndPng) {
-    const auto dir = tmpdir("run");
+    const auto dir = tmpdir("eval_run");
     const std::string args = "-q evaluate-cams" + kModelData + " --n 12 --methods gradcam,eigencam --steps 8 -o ";
     auto r = run(args + dir.string());
     ASSERT_EQ(r.code, 0) << r.out;
@@ -151,7 +109,7 @@ TEST(EvaluateCli, WritesAgreeingCsvJsonAndPng) {
         EXPECT_EQ(classes, 12) << m;
     }
     // Deterministic (seeded ROAD noise, fixed image selection): a second run writes the same CSV.
-    const auto dir2 = tmpdir("run2");
+    const auto dir2 = tmpdir("eval_run2");
     r = run(args + dir2.string());
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_EQ(slurp(dir / "faithfulness.csv"), slurp(dir2 / "faithfulness.csv"));
@@ -161,7 +119,7 @@ TEST(EvaluateCli, MatchesTheIndependentPythonReference) {
     // tests/fixtures/faith_reference.py computed every metric for the same 3 images (noise off)
     // with numpy + torch from the definitions; the CAMs are camscope's Grad-CAM maps.
     const auto ref = nlohmann::json::parse(slurp(kDir + "/faith_reference.json"));
-    const auto dir = tmpdir("reference");
+    const auto dir = tmpdir("eval_reference");
     auto r = run("-q evaluate-cams" + kModelData + " --methods gradcam --n 3 --noise 0 -o " + dir.string());
     ASSERT_EQ(r.code, 0) << r.out;
     const auto j = nlohmann::json::parse(slurp(dir / "faithfulness.json"));
@@ -179,7 +137,7 @@ TEST(EvaluateCli, MatchesTheIndependentPythonReference) {
 
 TEST(EvaluateCli, AnalyzeCarriesTheFaithfulnessLine) {
     // Default --faithfulness-n 100 on 200 images: capped to max(10, 200 / (5 methods × 24 inputs)) = 10.
-    const auto dir = tmpdir("analyze");
+    const auto dir = tmpdir("eval_analyze");
     auto r = run("-q analyze" + kModelData + " -o " + dir.string());
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_TRUE(fs::exists(dir / "faithfulness.csv"));
@@ -194,7 +152,7 @@ TEST(EvaluateCli, AnalyzeCarriesTheFaithfulnessLine) {
     EXPECT_NE(j["faithfulness"]["headline"].get<std::string>().find(j["faithfulness"]["best"].get<std::string>()),
               std::string::npos);
 
-    const auto off = tmpdir("analyze_off");
+    const auto off = tmpdir("eval_analyze_off");
     r = run("-q analyze" + kModelData + " --faithfulness-n 0 -o " + off.string());
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_FALSE(fs::exists(off / "faithfulness.csv"));
