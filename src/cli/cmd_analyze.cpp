@@ -1,7 +1,9 @@
 // camscope analyze | demo
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "camscope/engine/train.hpp"
@@ -54,6 +56,11 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
 /// then the report model and its writers.
 void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     const auto t0 = std::chrono::steady_clock::now();
+    // A report folder from an earlier run must not look like this run's result if this one fails
+    // before write_report (bad data, NaN logits): its completion marker goes first.
+    if (std::remove((a.out + "/summary.json").c_str()) != 0 && errno != ENOENT)
+        throw Error(where(a.out + "/summary.json", std::string("cannot remove the previous summary: ") +
+                                                       std::strerror(errno)));
     auto ds = a.data.open();
     Model m = load_model(model_path, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());

@@ -88,3 +88,19 @@ TEST_P(Malformed, ExitsWithACodeAMessageAndNoOutput) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, Malformed, ::testing::ValuesIn(case_names()),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+// A failed re-run into the folder of an earlier complete report must not leave that report looking
+// like this run's result: summary.json (written last) is gone.
+TEST(MalformedRerun, FailedAnalyzeRemovesThePreviousSummary) {
+    const fs::path out = fs::temp_directory_path() / "camscope_malformed_rerun";
+    fs::remove_all(out);
+    auto r = run("analyze -m " + kFixtures + "/tiny_cifar10_model.pt -d " + kFixtures + "/tiny_cifar10 -o " +
+                 out.string() + " --faithfulness-n 0");
+    ASSERT_EQ(r.code, 0) << r.out;
+    ASSERT_TRUE(fs::exists(out / "summary.json"));
+    r = run("analyze -m " + kFixtures + "/nan_model.pt -d " + kFixtures + "/tiny_cifar10 -o " + out.string());
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("NaN or infinite logits"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(out / "summary.json"));
+    fs::remove_all(out);
+}
