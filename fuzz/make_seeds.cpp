@@ -1,6 +1,7 @@
 // Writes the seed corpora of the fuzz targets (scripts/fuzz.sh runs it): valid inputs cut from
 // the committed fixtures, the malformed-input corpus, and a few made here (IDX, gzip, PNG, JPEG,
-// metadata), so that fuzzing starts past the format checks instead of rediscovering the magic.
+// metadata, server request targets), so that fuzzing starts past the format checks instead of
+// rediscovering the magic.
 // Usage: make_seeds SOURCE_ROOT OUT_DIR  (creates OUT_DIR/<target>/...)
 #include <zlib.h>
 
@@ -140,5 +141,17 @@ int main(int argc, char** argv) {
     seed("fuzz_model_metadata", "grey", text(R"({"arch":"cnn","input":{"channels":1,"height":28,"width":28,"mean":[0.1307],"std":[0.3081]}})"));
     seed("fuzz_model_metadata", "empty_norm", text(R"({"input":{"channels":3,"height":1,"width":65536,"mean":[],"std":[]}})"));
     seed("fuzz_model_metadata", "names", text(R"({"class_names":["\u00e9t\u00e9","x"],"untrained":true,"seed":1})"));
+
+    // Server requests: the README's JSON API table, as request targets ("path?query").
+    int r = 0;
+    for (const char* t : {"/", "/app.js", "/data.js", "/api/explorer", "/api/summary", "/api/classes", "/api/class/3",
+                          "/api/class/Cat", "/api/confusion", "/api/cell/3/5?offset=0&limit=50", "/api/image/7",
+                          "/api/image/7/input.png", "/api/cam?image=7&target=pred&method=gradcam&layer=layer2",
+                          "/api/cam?image=0&target=dog&method=scorecam&layer=conv1&format=json&max_channels=64",
+                          "/api/cam?image=199&target=true", "/api/diff?image=3&a=pred&b=true&method=gradcam&layer=layer2",
+                          "/api/diff?image=3&a=1&b=Truck", "/api/methods", "/api/layers", "/api/image/99999999999",
+                          "/api/cam?image=0&max_channels=1e9x", "/api/%2e%2e/%2e%2e/CMakeLists.txt",
+                          "/api/image/0%2f..%2f..%2fetc%2fpasswd", "/api/cam?image=1&image=2&tar%67et=a+b&flag"})
+        seed("fuzz_serve_request", "url" + std::to_string(r++), text(t));
     return 0;
 }

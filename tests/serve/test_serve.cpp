@@ -316,6 +316,23 @@ TEST(Serve, BadRequestsAnswer400Or404WithAMessage) {
     EXPECT_EQ(evil->status, 403);
 }
 
+TEST(Serve, OverflowingAndMalformedNumbersAnswerAJsonError) {
+    // Numbers are parsed whole (std::from_chars, request.cpp): no 500, no garbage accepted.
+    auto c = shared_server().client();
+    const json big = get_json(c, "/api/image/99999999999", 404);
+    ASSERT_TRUE(big.is_object());
+    EXPECT_NE(big.value("error", "").find("99999999999"), std::string::npos) << big.dump();
+    EXPECT_TRUE(get_json(c, "/api/image/99999999999999999999999999/input.png", 404).contains("error"));
+    const json mc = get_json(c, "/api/cam?image=0&max_channels=1e9x", 400);
+    ASSERT_TRUE(mc.is_object());
+    const std::string msg = mc.value("error", "");
+    EXPECT_NE(msg.find("max_channels"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("1e9x"), std::string::npos) << msg;
+    EXPECT_TRUE(get_json(c, "/api/image/12abc", 400).contains("error"));
+    EXPECT_TRUE(get_json(c, "/api/class/4294967299", 404).contains("error"));
+    EXPECT_EQ(get_json(c, "/api/class/CAT")["class"]["name"], "cat");  // a class by name, any case
+}
+
 TEST(Serve, NoPathEscapesTheEmbeddedAssets) {
     const int port = shared_server().port();
     for (const std::string target :

@@ -195,9 +195,21 @@ std::shared_ptr<Graph> make_replace_graph(const torch::jit::Module& module, cons
     Value* a = expose_calls(*g, module, {path})[0];
     Value* r = g->insertInput(2, "replacement")->setType(a->type());
     a->replaceAllUsesWith(r);
-    // The target call and what only fed it have no remaining use; submodule calls count as side
-    // effects for the default policy, so allow deleting them (the forward of an eval-mode module
-    // has no other effect).
+    // The target call and what only fed it have no remaining use. A submodule call is opaque to
+    // alias analysis (it "may write" to the module, which stays live), so dead-code elimination
+    // keeps it: inline every call first, then what only fed the layer is plain ops and goes --
+    // unless in-place ops (ReLU(inplace), out += identity) write to it: alias analysis cannot
+    // prove those writes unobservable, so such a model still computes the part before the layer.
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (Node* n : g->nodes()) {
+            if (is_forward_call(n)) {
+                inline_call(n);
+                changed = true;
+                break;
+            }
+        }
+    }
     torch::jit::EliminateDeadCode(g, torch::jit::DCESideEffectPolicy::ALLOW_DELETING_NODES_WITH_SIDE_EFFECTS);
     return g;
 }

@@ -1,6 +1,8 @@
 // `camscope serve`: Explorer (request handling, see server.hpp) and run_server (cpp-httplib).
 #include "camscope/serve/server.hpp"
 
+#include "camscope/serve/request.hpp"
+
 #include <httplib.h>
 
 #include <algorithm>
@@ -22,12 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-/// A request the API refuses; becomes {"error": message} with this status.
-struct HttpError {
-    int status;
-    std::string message;
-};
-
 Response json_response(const json& j, int status = 200) {
     Response r;
     r.status = status;
@@ -36,35 +32,6 @@ Response json_response(const json& j, int status = 200) {
 }
 
 Response error_response(int status, const std::string& message) { return json_response({{"error", message}}, status); }
-
-bool all_digits(const std::string& s) {
-    return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-std::vector<std::string> split_path(const std::string& s) {
-    std::vector<std::string> parts;
-    size_t start = 0;
-    while (start <= s.size()) {
-        const size_t slash = s.find('/', start);
-        const size_t end = slash == std::string::npos ? s.size() : slash;
-        parts.push_back(s.substr(start, end - start));
-        if (slash == std::string::npos) break;
-        start = slash + 1;
-    }
-    return parts;
-}
-
-std::string get(const Query& q, const std::string& key, const std::string& fallback = "") {
-    const auto it = q.find(key);
-    return it == q.end() || it->second.empty() ? fallback : it->second;
-}
-
-int query_int(const Query& q, const std::string& key, int fallback, int lo, int hi) {
-    const std::string v = get(q, key);
-    if (v.empty()) return fallback;
-    if (!all_digits(v)) throw HttpError{400, "parameter '" + key + "' must be a non-negative integer, got '" + v + "'"};
-    return std::clamp(std::stoi(v), lo, hi);
-}
 
 // FNV-1a over the map quantised to 1e-4: a short fingerprint so clients (and the browser test)
 // can tell two maps apart without downloading them.
@@ -93,6 +60,7 @@ struct Explorer::State {
     std::vector<LayerInfo> layers;  // candidates: 4-D outputs
     std::string default_layer, default_method;
     std::string explorer_body;      // /api/explorer, dumped once
+    RequestLimits limits;           // what parse_request checks a request against
     size_t n = 0;
     int k = 0;
 
@@ -149,6 +117,13 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     for (const auto& l : s.layers) layer_list.push_back({{"path", l.path}, {"type", l.type}, {"shape", l.shape}});
     ex["layers"] = layer_list;
     s.explorer_body = ex.dump(-1, ' ', true);
+
+    s.limits.images = s.n;
+    s.limits.classes = s.classes;
+    s.limits.methods = s.methods;
+    for (const auto& l : s.layers) s.limits.layers.push_back(l.path);
+    s.limits.default_method = s.default_method;
+    s.limits.default_layer = s.default_layer;
 }
 
 Explorer::~Explorer() = default;
@@ -157,8 +132,8 @@ Response Explorer::handle(const std::string& method, const std::string& path, co
     if (method != "GET" && method != "HEAD") return error_response(405, "only GET is supported");
     try {
         return route(path, query);
-    } catch (const HttpError& e) {
-        return error_response(e.status, e.message);
+    } catch (const RequestError& e) {
+        return error_response(e.status(), e.what());
     } catch (const UsageError& e) {
         return error_response(400, e.what());
     } catch (const std::exception& e) {
@@ -169,43 +144,22 @@ Response Explorer::handle(const std::string& method, const std::string& path, co
 Response Explorer::route(const std::string& path, const Query& q) const {
     const auto& s = *state_;
     const auto& rows = *s.rows;
+    const Request req = parse_request(path, q, s.limits);  // throws RequestError (400/404)
     // Static files: only the embedded table, by exact name.
-    if (path.rfind("/api/", 0) != 0) {
-        if (path == "/data.js") {  // offline copies define the data here; served pages fetch it
-            Response r;
-            r.content_type = "text/javascript; charset=utf-8";
-            r.body = "window.CAMSCOPE_DATA = null;  // served by camscope serve: app.js fetches api/explorer\n";
-            return r;
-        }
-        const WebAsset* a = find_web_asset(path == "/" ? "index.html" : path.substr(1));
-        if (!a) throw HttpError{404, "not found: " + path};
+    if (req.route == Route::DataJs) {  // offline copies define the data here; served pages fetch it
+        Response r;
+        r.content_type = "text/javascript; charset=utf-8";
+        r.body = "window.CAMSCOPE_DATA = null;  // served by camscope serve: app.js fetches api/explorer\n";
+        return r;
+    }
+    if (req.route == Route::Asset) {
+        const WebAsset* a = find_web_asset(req.asset);
+        if (!a) throw RequestError(404, "not found: " + path);
         Response r;
         r.content_type = std::string(a->content_type);
         r.body = std::string(a->bytes);
         return r;
     }
-    const auto parts = split_path(path.substr(5));
-    const std::string& what = parts[0];
-    const size_t np = parts.size();
-
-    auto image_row = [&](const std::string& v) -> size_t {
-        if (v.empty()) throw HttpError{400, "parameter 'image' is required"};
-        if (!all_digits(v)) throw HttpError{400, "image must be a row number, got '" + v + "'"};
-        const size_t i = std::stoul(v);
-        if (i >= s.n) throw HttpError{404, format("image %zu out of range: %zu images were analysed", i, s.n)};
-        return i;
-    };
-    // A class in the path: a name (400 if unknown) or an index (404 if out of range).
-    auto path_class = [&](const std::string& v) -> int {
-        if (all_digits(v)) {
-            const int c = std::stoi(v);
-            if (c >= s.k) throw HttpError{404, format("class %d out of range: %d classes", c, s.k)};
-            return c;
-        }
-        for (int c = 0; c < s.k; ++c)
-            if (to_lower(s.classes[c]) == to_lower(v)) return c;
-        throw HttpError{400, "unknown class '" + v + "'"};
-    };
     auto row_json = [&](size_t i) {
         const int label = rows["label"][i].get<int>(), pred = rows["pred"][i].get<int>();
         return json{{"row", i},
@@ -218,27 +172,27 @@ Response Explorer::route(const std::string& path, const Query& q) const {
                     {"correct", label == pred}};
     };
 
-    if (what == "explorer" && np == 1) {
+    if (req.route == Route::Explorer) {
         Response r;
         r.body = s.explorer_body;
         return r;
     }
-    if (what == "summary" && np == 1)
+    if (req.route == Route::Summary)
         return json_response({{"run", data_["run"]}, {"overall", data_["overall"]}, {"calibration", data_["calibration"]},
                               {"live", true}});
-    if (what == "classes" && np == 1) return json_response({{"classes", data_["per_class"]}});
-    if (what == "methods" && np == 1) return json_response({{"methods", s.methods}, {"default", s.default_method}});
-    if (what == "layers" && np == 1) {
+    if (req.route == Route::Classes) return json_response({{"classes", data_["per_class"]}});
+    if (req.route == Route::Methods) return json_response({{"methods", s.methods}, {"default", s.default_method}});
+    if (req.route == Route::Layers) {
         json a = json::array();
         for (const auto& l : s.layers) a.push_back({{"path", l.path}, {"type", l.type}, {"shape", l.shape}});
         return json_response({{"layers", a}, {"default", s.default_layer}});
     }
-    if (what == "confusion" && np == 1)
+    if (req.route == Route::Confusion)
         return json_response({{"classes", s.classes},
                               {"counts", data_["confusion"]["counts"]},
                               {"order", data_["confusion"]["order"]}});
-    if (what == "class" && np == 2) {
-        const int c = path_class(parts[1]);
+    if (req.route == Route::Class) {
+        const int c = req.cls;
         json worst = json::array(), best = json::array(), as = json::array(), from = json::array();
         for (const auto& r : data_["galleries"][c]["worst"]) worst.push_back(row_json(r.get<size_t>()));
         for (const auto& r : data_["galleries"][c]["best"]) best.push_back(row_json(r.get<size_t>()));
@@ -256,10 +210,10 @@ Response Explorer::route(const std::string& path, const Query& q) const {
                               {"predicted_as", as},
                               {"confused_from", from}});
     }
-    if (what == "cell" && np == 3) {
-        const int t = path_class(parts[1]), p = path_class(parts[2]);
+    if (req.route == Route::Cell) {
+        const int t = req.true_cls, p = req.pred_cls;
         const auto cell = cell_rows(data_, t, p);
-        const int offset = query_int(q, "offset", 0, 0, 1 << 30), limit = query_int(q, "limit", 50, 0, 1000);
+        const int offset = req.offset, limit = req.limit;
         json list = json::array();
         for (size_t i = static_cast<size_t>(offset); i < cell.size() && list.size() < static_cast<size_t>(limit); ++i)
             list.push_back(row_json(cell[i]));
@@ -271,9 +225,9 @@ Response Explorer::route(const std::string& path, const Query& q) const {
                               {"offset", offset},
                               {"rows", list}});
     }
-    if (what == "image" && (np == 2 || (np == 3 && parts[2] == "input.png"))) {
-        const size_t i = image_row(parts[1]);
-        if (np == 3) {
+    if (req.route == Route::Image || req.route == Route::ImageInput) {
+        const size_t i = req.image;
+        if (req.route == Route::ImageInput) {
             Sample sample;
             {
                 std::lock_guard lock(s.data_mu);
@@ -293,45 +247,22 @@ Response Explorer::route(const std::string& path, const Query& q) const {
         j["top"] = top;
         return json_response(j);
     }
-    if ((what == "cam" || what == "diff") && np == 1) return cam(q, what == "diff");
-    throw HttpError{404, "not found: " + path};
+    if (req.route == Route::Cam || req.route == Route::Diff) return cam(req);
+    throw RequestError(404, "not found: " + path);  // every route is answered above
 }
 
-Response Explorer::cam(const Query& q, bool diff) const {
+Response Explorer::cam(const Request& rq) const {
     const auto& s = *state_;
     const auto& rows = *s.rows;
-    const std::string image_s = get(q, "image");
-    if (image_s.empty()) throw HttpError{400, "parameter 'image' is required"};
-    if (!all_digits(image_s)) throw HttpError{400, "image must be a row number, got '" + image_s + "'"};
-    const size_t row = std::stoul(image_s);
-    if (row >= s.n) throw HttpError{404, format("image %zu out of range: %zu images were analysed", row, s.n)};
+    const bool diff = rq.route == Route::Diff;
+    const size_t row = rq.image;  // parse_request checked image, method, layer, format and the targets
     const int label = rows["label"][row].get<int>(), pred = rows["pred"][row].get<int>();
-    // A target in the query: pred, true, a class index or a name; anything else is a bad request.
-    auto target_of = [&](const std::string& key, const std::string& fallback) {
-        const std::string v = get(q, key, fallback);
-        if (v == "pred") return pred;
-        if (v == "true") return label;
-        if (all_digits(v)) {
-            const int c = std::stoi(v);
-            if (c >= s.k) throw HttpError{400, format("unknown class %d: the model has %d classes", c, s.k)};
-            return c;
-        }
-        for (int c = 0; c < s.k; ++c)
-            if (to_lower(s.classes[c]) == to_lower(v)) return c;
-        throw HttpError{400, "unknown class '" + v + "' (use pred, true, a class index or a class name)"};
-    };
-    const std::string method = get(q, "method", s.default_method);
-    if (std::find(s.methods.begin(), s.methods.end(), method) == s.methods.end())
-        throw HttpError{400, "unknown CAM method '" + method + "' (available: " + join(s.methods, ", ") + ")"};
-    const std::string layer = get(q, "layer", s.default_layer);
-    if (std::none_of(s.layers.begin(), s.layers.end(), [&](const LayerInfo& l) { return l.path == layer; }))
-        throw HttpError{400, "unknown layer '" + layer + "' (see /api/layers: layers with a 4-D output)"};
-    const std::string fmt = get(q, "format", "png");
-    if (fmt != "png" && fmt != "json") throw HttpError{400, "format must be png or json, got '" + fmt + "'"};
-    // Score-CAM / Ablation-CAM: one forward per channel; max_channels=M keeps the M most active.
-    const int max_channels = query_int(q, "max_channels", 0, 0, 1 << 20);
-    const int a = target_of(diff ? "a" : "target", "pred");
-    const int b = diff ? target_of("b", "true") : -1;
+    const std::string& method = rq.method;
+    const std::string& layer = rq.layer;
+    const std::string fmt = rq.json ? "json" : "png";
+    const int max_channels = rq.max_channels;
+    const int a = (diff ? rq.a : rq.target).resolve(pred, label);
+    const int b = diff ? rq.b.resolve(pred, label) : -1;
 
     const std::string key = format("%d|%zu|%d|%d|%s|%s|%s|%d", diff ? 1 : 0, row, a, b, method.c_str(), layer.c_str(),
                                    fmt.c_str(), max_channels);

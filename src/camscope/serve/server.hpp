@@ -3,7 +3,8 @@
 // binary) with a small JSON API, and live CAMs computed by the engine for any image, target
 // class, method and layer.
 //
-//   Explorer  — the request-handling layer: (method, path, query) -> Response. No sockets, so
+//   Explorer  — the request-handling layer: (method, path, query) -> Response (the parsing and
+//               validation of path and query: request.hpp, torch-free and fuzzed). No sockets, so
 //               tests call it directly. Safe to call from many threads: the model serialises its
 //               own runs, the dataset reads are serialised here, the rest is read-only.
 //   run_server — binds cpp-httplib to host:port and routes every GET to Explorer::handle.
@@ -26,6 +27,7 @@
 
 #include "camscope/data/dataset.hpp"
 #include "camscope/engine/engine.hpp"
+#include "camscope/serve/request.hpp"
 
 namespace camscope::serve {
 
@@ -35,8 +37,6 @@ struct Response {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
 };
-
-using Query = std::map<std::string, std::string>;
 
 class Explorer {
 public:
@@ -59,7 +59,7 @@ private:
     nlohmann::json data_;
     std::unique_ptr<State> state_;
     Response route(const std::string& path, const Query& q) const;
-    Response cam(const Query& q, bool diff) const;
+    Response cam(const Request& req) const;
 };
 
 struct ServeOptions {

@@ -1,0 +1,88 @@
+// libFuzzer target: the request parsing of `camscope serve` (camscope/serve/request.cpp), whatever
+// bytes a client sends as the request target ("path?query"): split and percent-decoded as the
+// HTTP server does, then parsed against two sets of limits (a 200-image, 10-class analysis, and an
+// empty one). Only RequestError (status 400 or 404) may escape, and whatever parses must lie within
+// the limits: image rows, class indices, counts, methods and layers.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "camscope/serve/request.hpp"
+
+using namespace camscope::serve;
+
+namespace {
+
+const RequestLimits& cifar_limits() {
+    static const RequestLimits l = [] {
+        RequestLimits r;
+        r.images = 200;
+        r.classes = {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+        r.methods = {"gradcam", "gradcam++", "hirescam", "layercam", "eigencam", "scorecam", "ablationcam"};
+        r.layers = {"conv1", "layer1.0", "layer1.0.conv1", "layer2"};
+        r.default_method = "gradcam";
+        r.default_layer = "layer2";
+        return r;
+    }();
+    return l;
+}
+
+void check_class(int c, const RequestLimits& l) {
+    if (c < 0 || static_cast<std::size_t>(c) >= l.classes.size()) std::abort();
+}
+
+void check_target(const Target& t, const RequestLimits& l) {
+    if (t.kind == Target::Class) check_class(t.cls, l);
+    else if (t.kind != Target::Pred && t.kind != Target::True) std::abort();
+}
+
+bool listed(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+void check(const std::string& path, const Query& q, const RequestLimits& l) {
+    Request r;
+    try {
+        r = parse_request(path, q, l);
+    } catch (const RequestError& e) {
+        if (e.status() != 400 && e.status() != 404) std::abort();
+        return;
+    }
+    switch (r.route) {
+        case Route::Asset:
+            if (r.asset.empty() && path != "/") std::abort();
+            break;
+        case Route::Class: check_class(r.cls, l); break;
+        case Route::Cell:
+            check_class(r.true_cls, l);
+            check_class(r.pred_cls, l);
+            if (r.offset < 0 || r.offset > (1 << 30) || r.limit < 0 || r.limit > 1000) std::abort();
+            break;
+        case Route::Image:
+        case Route::ImageInput:
+            if (r.image >= l.images) std::abort();
+            break;
+        case Route::Cam:
+        case Route::Diff:
+            if (r.image >= l.images) std::abort();
+            check_target(r.target, l);
+            check_target(r.a, l);
+            check_target(r.b, l);
+            if (!listed(l.methods, r.method) || !listed(l.layers, r.layer)) std::abort();
+            if (r.max_channels < 0 || r.max_channels > (1 << 20)) std::abort();
+            break;
+        default: break;
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view target(reinterpret_cast<const char*>(data), size);
+    const auto [path, query] = split_target(target);
+    static const RequestLimits empty;
+    check(path, query, cifar_limits());
+    check(path, query, empty);
+    // The bytes as an already-decoded path too (no query): what the server hands over may hold any byte.
+    check(std::string(target), {}, cifar_limits());
+    return 0;
+}

@@ -1,0 +1,231 @@
+// Request parsing of `camscope serve` (see request.hpp): torch-free, fuzzed by fuzz_serve_request.
+#include "camscope/serve/request.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include "camscope/util/strings.hpp"
+
+namespace camscope::serve {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& message) { throw RequestError(400, message); }
+[[noreturn]] void not_found(const std::string& message) { throw RequestError(404, message); }
+
+/// The value quoted for a message: at most 64 bytes, so a huge parameter does not make a huge answer.
+std::string quoted(std::string_view v) {
+    std::string out = "'";
+    out.append(v.substr(0, 64));
+    out += '\'';
+    if (v.size() > 64) out.insert(out.size() - 1, "...").append(" (" + std::to_string(v.size()) + " bytes)");
+    return out;
+}
+
+std::vector<std::string_view> split_path(std::string_view s) {
+    std::vector<std::string_view> parts;
+    size_t start = 0;
+    while (true) {
+        const size_t slash = s.find('/', start);
+        if (slash == std::string_view::npos) {
+            parts.push_back(s.substr(start));
+            return parts;
+        }
+        parts.push_back(s.substr(start, slash - start));
+        start = slash + 1;
+    }
+}
+
+std::string get(const Query& q, const std::string& key, const std::string& fallback = "") {
+    const auto it = q.find(key);
+    return it == q.end() || it->second.empty() ? fallback : it->second;
+}
+
+/// A non-negative integer query parameter; absent or empty: `fallback`; above `hi` (however many
+/// digits): `hi`.
+int query_int(const Query& q, const std::string& key, int fallback, int hi) {
+    const std::string v = get(q, key);
+    if (v.empty()) return fallback;
+    unsigned long long x = 0;
+    bool overflow = false;
+    if (!parse_unsigned(v, x, overflow))
+        bad("parameter '" + key + "' must be a non-negative integer, got " + quoted(v));
+    if (overflow || x > static_cast<unsigned long long>(hi)) return hi;
+    return static_cast<int>(x);
+}
+
+/// An image row: required, a non-negative integer (400), below the row count (404).
+std::size_t image_row(std::string_view v, const RequestLimits& lim) {
+    if (v.empty()) bad("parameter 'image' is required");
+    unsigned long long x = 0;
+    bool overflow = false;
+    if (!parse_unsigned(v, x, overflow))
+        bad("parameter 'image' must be a row number (a non-negative integer), got " + quoted(v));
+    if (overflow || x >= lim.images)
+        not_found("image " + quoted(v) + " out of range: " + std::to_string(lim.images) + " images were analysed");
+    return static_cast<std::size_t>(x);
+}
+
+int class_by_name(std::string_view v, const RequestLimits& lim) {
+    const std::string lv = to_lower(v);
+    for (size_t c = 0; c < lim.classes.size(); ++c)
+        if (to_lower(lim.classes[c]) == lv) return static_cast<int>(c);
+    return -1;
+}
+
+/// A class index (digits) or name; `prefix` names where it came from. An index past the classes
+/// answers `range_status`, an unknown name 400.
+int class_of(const std::string& prefix, std::string_view v, const RequestLimits& lim, int range_status,
+             const std::string& hint) {
+    unsigned long long x = 0;
+    bool overflow = false;
+    if (parse_unsigned(v, x, overflow)) {
+        if (overflow || x >= lim.classes.size())
+            throw RequestError(range_status, prefix + "class " + quoted(v) + " out of range: the model has " +
+                                                 std::to_string(lim.classes.size()) + " classes");
+        return static_cast<int>(x);
+    }
+    const int c = class_by_name(v, lim);
+    if (c < 0) bad(prefix + "unknown class " + quoted(v) + hint);
+    return c;
+}
+
+Target target_of(const Query& q, const std::string& key, const std::string& fallback, const RequestLimits& lim) {
+    const std::string v = get(q, key, fallback);
+    if (v == "pred") return {Target::Pred, -1};
+    if (v == "true") return {Target::True, -1};
+    return {Target::Class, class_of("parameter '" + key + "': ", v, lim, 400, " (use pred, true, a class index or a class name)")};
+}
+
+int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string decode(std::string_view s, bool plus_is_space) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+            i += 2;
+        } else if (plus_is_space && s[i] == '+') {
+            out.push_back(' ');
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+bool parse_unsigned(std::string_view v, unsigned long long& out, bool& overflow) {
+    overflow = false;
+    if (v.empty() || v.front() < '0' || v.front() > '9') return false;  // from_chars would take no '+', but be explicit
+    const char* end = v.data() + v.size();
+    const auto [ptr, ec] = std::from_chars(v.data(), end, out);
+    if (ec == std::errc::result_out_of_range) {
+        // All digits, too large: still a well-formed number.
+        overflow = std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        return overflow;
+    }
+    return ec == std::errc() && ptr == end;
+}
+
+Request parse_request(const std::string& path, const Query& q, const RequestLimits& lim) {
+    Request r;
+    // Static files: the server looks the name up in the embedded table (exact match only).
+    if (path.rfind("/api/", 0) != 0) {
+        if (path.empty() || path[0] != '/') not_found("not found: " + path);
+        if (path == "/data.js") {
+            r.route = Route::DataJs;
+            return r;
+        }
+        r.route = Route::Asset;
+        r.asset = path == "/" ? "index.html" : path.substr(1);
+        return r;
+    }
+    const auto parts = split_path(std::string_view(path).substr(5));
+    const std::string_view what = parts[0];
+    const size_t np = parts.size();
+
+    if (np == 1) {
+        static const std::pair<const char*, Route> simple[] = {
+            {"explorer", Route::Explorer}, {"summary", Route::Summary}, {"classes", Route::Classes},
+            {"methods", Route::Methods},   {"layers", Route::Layers},   {"confusion", Route::Confusion}};
+        for (const auto& [name, route] : simple)
+            if (what == name) {
+                r.route = route;
+                return r;
+            }
+    }
+    if (what == "class" && np == 2) {
+        r.route = Route::Class;
+        r.cls = class_of("", parts[1], lim, 404, "");
+        return r;
+    }
+    if (what == "cell" && np == 3) {
+        r.route = Route::Cell;
+        r.true_cls = class_of("", parts[1], lim, 404, "");
+        r.pred_cls = class_of("", parts[2], lim, 404, "");
+        r.offset = query_int(q, "offset", 0, 1 << 30);
+        r.limit = query_int(q, "limit", 50, 1000);
+        return r;
+    }
+    if (what == "image" && (np == 2 || (np == 3 && parts[2] == "input.png"))) {
+        r.route = np == 2 ? Route::Image : Route::ImageInput;
+        r.image = image_row(parts[1], lim);
+        return r;
+    }
+    if ((what == "cam" || what == "diff") && np == 1) {
+        const bool diff = what == "diff";
+        r.route = diff ? Route::Diff : Route::Cam;
+        r.image = image_row(get(q, "image"), lim);
+        r.method = get(q, "method", lim.default_method);
+        if (std::find(lim.methods.begin(), lim.methods.end(), r.method) == lim.methods.end())
+            bad("unknown CAM method " + quoted(r.method) + " in parameter 'method' (available: " + join(lim.methods, ", ") + ")");
+        r.layer = get(q, "layer", lim.default_layer);
+        if (std::find(lim.layers.begin(), lim.layers.end(), r.layer) == lim.layers.end())
+            bad("unknown layer " + quoted(r.layer) + " in parameter 'layer' (see /api/layers: layers with a 4-D output)");
+        const std::string fmt = get(q, "format", "png");
+        if (fmt != "png" && fmt != "json") bad("parameter 'format' must be png or json, got " + quoted(fmt));
+        r.json = fmt == "json";
+        // Score-CAM / Ablation-CAM: one forward per channel; max_channels=M keeps the M most active.
+        r.max_channels = query_int(q, "max_channels", 0, 1 << 20);
+        if (diff) {
+            r.a = target_of(q, "a", "pred", lim);
+            r.b = target_of(q, "b", "true", lim);
+        } else {
+            r.target = target_of(q, "target", "pred", lim);
+        }
+        return r;
+    }
+    not_found("not found: " + path);
+}
+
+std::pair<std::string, Query> split_target(std::string_view target) {
+    const size_t qm = target.find('?');
+    std::pair<std::string, Query> out;
+    out.first = decode(target.substr(0, qm), false);
+    if (qm == std::string_view::npos) return out;
+    std::string_view rest = target.substr(qm + 1);
+    while (true) {
+        const size_t amp = rest.find('&');
+        const std::string_view kv = rest.substr(0, amp);
+        if (!kv.empty()) {
+            const size_t eq = kv.find('=');
+            std::string key = decode(kv.substr(0, eq), true);
+            std::string value = eq == std::string_view::npos ? std::string() : decode(kv.substr(eq + 1), true);
+            out.second.emplace(std::move(key), std::move(value));  // the first value of a repeated key
+        }
+        if (amp == std::string_view::npos) break;
+        rest = rest.substr(amp + 1);
+    }
+    return out;
+}
+
+}  // namespace camscope::serve

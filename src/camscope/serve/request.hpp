@@ -1,0 +1,93 @@
+#pragma once
+// The request parsing of `camscope serve`, torch-free (compiled into camscope_core, so the fuzz
+// build can reach it): a percent-decoded path and its query -> a Request naming the route and its
+// validated arguments. Numbers are read with std::from_chars (the whole value, nothing else, no
+// sign); every refusal is a RequestError whose status the server answers with (400: a malformed
+// parameter, an unknown class name, method or layer; 404: an unknown route, an image or class
+// index out of range), and whose message names the parameter and the value. Nothing else is thrown.
+//
+// The parser knows the limits (row count, class names, methods, layers), not the data: a target
+// `pred` or `true` is returned as such and resolved by the server from the image's row.
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace camscope::serve {
+
+using Query = std::map<std::string, std::string>;
+
+/// A request the API refuses; the server answers {"error": what()} with `status` (400 or 404).
+class RequestError : public std::runtime_error {
+public:
+    RequestError(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
+    int status() const { return status_; }
+
+private:
+    int status_;
+};
+
+/// What a request is checked against.
+struct RequestLimits {
+    std::size_t images = 0;            // analysed rows: an image index lies in [0, images)
+    std::vector<std::string> classes;  // class names (matched case-insensitively); indices [0, size)
+    std::vector<std::string> methods;  // accepted CAM methods (exact names)
+    std::vector<std::string> layers;   // accepted layer paths (exact)
+    std::string default_method, default_layer;
+};
+
+enum class Route {
+    Asset,       // an embedded web asset by exact name (Request::asset; the server says 404 if none)
+    DataJs,      // /data.js
+    Explorer,    // /api/explorer
+    Summary,     // /api/summary
+    Classes,     // /api/classes
+    Methods,     // /api/methods
+    Layers,      // /api/layers
+    Confusion,   // /api/confusion
+    Class,       // /api/class/{c}
+    Cell,        // /api/cell/{true}/{pred}?offset=&limit=
+    Image,       // /api/image/{i}
+    ImageInput,  // /api/image/{i}/input.png
+    Cam,         // /api/cam?image=&target=&method=&layer=&format=&max_channels=
+    Diff,        // /api/diff?image=&a=&b=&method=&layer=&format=&max_channels=
+};
+
+/// A CAM target: the row's prediction, its true label, or a class index.
+struct Target {
+    enum Kind { Pred, True, Class } kind = Pred;
+    int cls = -1;  // Kind::Class: in [0, classes)
+    int resolve(int pred, int label) const { return kind == Pred ? pred : kind == True ? label : cls; }
+};
+
+struct Request {
+    Route route = Route::Asset;
+    std::string asset;             // Asset: "index.html" for "/", else the path without its '/'
+    int cls = -1;                  // Class
+    int true_cls = -1, pred_cls = -1;  // Cell
+    int offset = 0, limit = 50;    // Cell: offset in [0, 2^30], limit in [0, 1000] (larger values clamped)
+    std::size_t image = 0;         // Image, ImageInput, Cam, Diff: in [0, images)
+    Target target;                 // Cam (default pred)
+    Target a, b{Target::True, -1}; // Diff (defaults pred, true)
+    std::string method, layer;     // Cam, Diff: one of the limits' (defaults: the limits' defaults)
+    bool json = false;             // Cam, Diff: format=json (default png)
+    int max_channels = 0;          // Cam, Diff: in [0, 2^20] (larger values clamped)
+};
+
+/// `path` percent-decoded, as HTTP servers hand it over; in `query` an empty value counts as absent.
+/// Throws RequestError only.
+Request parse_request(const std::string& path, const Query& query, const RequestLimits& limits);
+
+/// A raw request target ("/api/cam?image=3&target=cat") split as cpp-httplib does: the path
+/// percent-decoded, the query's keys and values percent-decoded with '+' as a space, the first
+/// value of a repeated key kept. A malformed escape is kept literally. Never throws.
+std::pair<std::string, Query> split_target(std::string_view target);
+
+/// The non-negative decimal integer `v` is, all of it (no sign, space or suffix); false otherwise.
+/// `overflow` is set when `v` is all digits but larger than the type holds.
+bool parse_unsigned(std::string_view v, unsigned long long& out, bool& overflow);
+
+}  // namespace camscope::serve

@@ -1,0 +1,205 @@
+// parse_request / split_target: the request parsing of `camscope serve` (untrusted bytes), torch-free.
+#include <gtest/gtest.h>
+
+#include "camscope/serve/request.hpp"
+
+using namespace camscope::serve;
+
+namespace {
+
+RequestLimits limits() {
+    RequestLimits l;
+    l.images = 200;
+    l.classes = {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+    l.methods = {"gradcam", "gradcam++", "scorecam"};
+    l.layers = {"conv1", "layer1.0"};
+    l.default_method = "gradcam";
+    l.default_layer = "conv1";
+    return l;
+}
+
+/// The RequestError of a request ({0, ""} if it parses).
+std::pair<int, std::string> error_of(const std::string& target) {
+    const auto [path, query] = split_target(target);
+    try {
+        parse_request(path, query, limits());
+    } catch (const RequestError& e) {
+        return {e.status(), e.what()};
+    }
+    return {0, ""};
+}
+
+Request parse(const std::string& target) {
+    const auto [path, query] = split_target(target);
+    return parse_request(path, query, limits());
+}
+
+bool mentions(const std::string& message, const std::string& word) { return message.find(word) != std::string::npos; }
+
+}  // namespace
+
+TEST(ServeRequest, RoutesAndArguments) {
+    EXPECT_EQ(parse("/").route, Route::Asset);
+    EXPECT_EQ(parse("/").asset, "index.html");
+    EXPECT_EQ(parse("/app.js").asset, "app.js");
+    EXPECT_EQ(parse("/data.js").route, Route::DataJs);
+    EXPECT_EQ(parse("/api/explorer").route, Route::Explorer);
+    EXPECT_EQ(parse("/api/summary").route, Route::Summary);
+    EXPECT_EQ(parse("/api/methods").route, Route::Methods);
+    const Request img = parse("/api/image/199/input.png");
+    EXPECT_EQ(img.route, Route::ImageInput);
+    EXPECT_EQ(img.image, 199u);
+    EXPECT_EQ(parse("/api/image/007").image, 7u);
+    const Request cell = parse("/api/cell/3/Dog?offset=5&limit=7");
+    EXPECT_EQ(cell.route, Route::Cell);
+    EXPECT_EQ(cell.true_cls, 3);
+    EXPECT_EQ(cell.pred_cls, 5);
+    EXPECT_EQ(cell.offset, 5);
+    EXPECT_EQ(cell.limit, 7);
+    const Request cam = parse("/api/cam?image=4&target=true&method=scorecam&layer=layer1.0&format=json&max_channels=64");
+    EXPECT_EQ(cam.route, Route::Cam);
+    EXPECT_EQ(cam.image, 4u);
+    EXPECT_EQ(cam.target.kind, Target::True);
+    EXPECT_EQ(cam.target.resolve(1, 2), 2);
+    EXPECT_EQ(cam.method, "scorecam");
+    EXPECT_EQ(cam.layer, "layer1.0");
+    EXPECT_TRUE(cam.json);
+    EXPECT_EQ(cam.max_channels, 64);
+    const Request def = parse("/api/cam?image=0&target=&method=");  // empty values count as absent
+    EXPECT_EQ(def.target.kind, Target::Pred);
+    EXPECT_EQ(def.method, "gradcam");
+    EXPECT_EQ(def.layer, "conv1");
+    EXPECT_FALSE(def.json);
+    const Request diff = parse("/api/diff?image=1&a=9");
+    EXPECT_EQ(diff.route, Route::Diff);
+    EXPECT_EQ(diff.a.resolve(0, 0), 9);
+    EXPECT_EQ(diff.b.kind, Target::True);
+}
+
+TEST(ServeRequest, ClassByIndexOrNameCaseInsensitive) {
+    EXPECT_EQ(parse("/api/class/CAT").cls, 3);
+    EXPECT_EQ(parse("/api/class/Truck").cls, 9);
+    EXPECT_EQ(parse("/api/class/0").cls, 0);
+    EXPECT_EQ(parse("/api/cam?image=0&target=HoRsE").target.resolve(0, 0), 7);
+    EXPECT_EQ(parse("/api/cam?image=0&target=2").target.resolve(0, 0), 2);
+    auto [st, msg] = error_of("/api/class/unicorn");
+    EXPECT_EQ(st, 400);
+    EXPECT_TRUE(mentions(msg, "unicorn")) << msg;
+    std::tie(st, msg) = error_of("/api/cam?image=0&target=unicorn");
+    EXPECT_EQ(st, 400);
+    EXPECT_TRUE(mentions(msg, "'target'") && mentions(msg, "unicorn")) << msg;
+    EXPECT_EQ(error_of("/api/class/10").first, 404);                    // index out of range
+    EXPECT_EQ(error_of("/api/cam?image=0&target=10").first, 400);       // a bad parameter
+    EXPECT_EQ(error_of("/api/cam?image=0&target=Pred").first, 400);     // pred/true are exact
+}
+
+TEST(ServeRequest, OverflowingNumbers) {
+    auto [st, msg] = error_of("/api/image/99999999999");
+    EXPECT_EQ(st, 404);
+    EXPECT_TRUE(mentions(msg, "99999999999")) << msg;
+    EXPECT_EQ(error_of("/api/image/99999999999999999999999999999999").first, 404);  // past 64 bits
+    EXPECT_EQ(error_of("/api/cam?image=18446744073709551616").first, 404);
+    EXPECT_EQ(error_of("/api/image/200").first, 404);
+    EXPECT_EQ(error_of("/api/class/4294967299").first, 404);  // would wrap to 3 as a 32-bit int
+    EXPECT_EQ(error_of("/api/cell/0/99999999999999999999").first, 404);
+    EXPECT_EQ(error_of("/api/cam?image=0&target=4294967299").first, 400);
+    // Counts clamp, however many digits.
+    EXPECT_EQ(parse("/api/cell/0/0?limit=99999999999999999999").limit, 1000);
+    EXPECT_EQ(parse("/api/cell/0/0?offset=2147483648").offset, 1 << 30);
+    EXPECT_EQ(parse("/api/cam?image=0&max_channels=99999999999").max_channels, 1 << 20);
+}
+
+TEST(ServeRequest, TrailingGarbageAndSigns) {
+    for (const std::string t : {"/api/image/12abc", "/api/image/1e3", "/api/image/0x10", "/api/image/ 1",
+                                "/api/image/1%20", "/api/image/+1", "/api/image/1.0"}) {
+        const auto [st, msg] = error_of(t);
+        EXPECT_EQ(st, 400) << t;
+        EXPECT_TRUE(mentions(msg, "'image'")) << t << ": " << msg;
+    }
+    auto [st, msg] = error_of("/api/cam?image=0&max_channels=1e9x");
+    EXPECT_EQ(st, 400);
+    EXPECT_TRUE(mentions(msg, "max_channels") && mentions(msg, "1e9x")) << msg;
+    EXPECT_EQ(error_of("/api/cam?image=12abc").first, 400);
+    EXPECT_EQ(error_of("/api/cell/0/1?limit=5x").first, 400);
+    EXPECT_EQ(error_of("/api/cell/0/1?offset=0.5").first, 400);
+    EXPECT_EQ(error_of("/api/cam?image=0&target=3x").first, 400);
+    EXPECT_EQ(error_of("/api/class/3x").first, 400);  // not a number, not a name
+}
+
+TEST(ServeRequest, NegativeNumbers) {
+    EXPECT_EQ(error_of("/api/image/-1").first, 400);
+    EXPECT_EQ(error_of("/api/cam?image=-1").first, 400);
+    EXPECT_EQ(error_of("/api/cell/0/1?offset=-5").first, 400);
+    EXPECT_EQ(error_of("/api/cam?image=0&max_channels=-1").first, 400);
+    EXPECT_EQ(error_of("/api/class/-1").first, 400);
+    EXPECT_EQ(error_of("/api/cam?image=0&target=-3").first, 400);
+}
+
+TEST(ServeRequest, OtherBadParameters) {
+    EXPECT_EQ(error_of("/api/cam").first, 400);  // image required
+    EXPECT_EQ(error_of("/api/image/").first, 400);
+    auto [st, msg] = error_of("/api/cam?image=0&method=nope");
+    EXPECT_EQ(st, 400);
+    EXPECT_TRUE(mentions(msg, "nope") && mentions(msg, "gradcam++")) << msg;  // lists the methods
+    EXPECT_EQ(error_of("/api/cam?image=0&layer=fc").first, 400);
+    EXPECT_EQ(error_of("/api/cam?image=0&format=gif").first, 400);
+    EXPECT_EQ(error_of("/api/diff?image=0&b=nope").first, 400);
+    // A huge value is quoted shortened.
+    std::tie(st, msg) = error_of("/api/cam?image=0&method=" + std::string(10000, 'x'));
+    EXPECT_EQ(st, 400);
+    EXPECT_LT(msg.size(), 400u);
+    EXPECT_TRUE(mentions(msg, "10000 bytes")) << msg;
+}
+
+TEST(ServeRequest, UnknownRoutes) {
+    for (const std::string t : {"/api/", "/api/nope", "/api/summary/extra", "/api/image/0/other.png", "/api/cell/0",
+                                "/api/cam/0", "/api//summary", "/api/image/0/input.png/"}) {
+        EXPECT_EQ(error_of(t).first, 404) << t;
+    }
+    EXPECT_EQ(error_of("").first, 404);
+    EXPECT_EQ(error_of("relative").first, 404);
+}
+
+TEST(ServeRequest, PercentEncodedPathEscapes) {
+    // Decoded first (as cpp-httplib does), then matched: a dot-dot never reaches a file, and no
+    // encoded route is read as another route.
+    EXPECT_EQ(split_target("/%2e%2e/%2E%2E/etc/passwd").first, "/../../etc/passwd");
+    EXPECT_EQ(parse("/%2e%2e/%2e%2e/etc/passwd").asset, "../../etc/passwd");  // no such embedded asset: 404
+    for (const std::string t : {"/api/%2e%2e/%2e%2e/CMakeLists.txt", "/api/image/0%2f..%2f..%2fetc%2fpasswd",
+                                "/api/image/0/..%2finput.png", "/api/%2e%2e%2fsummary", "/api/summary%00"}) {
+        EXPECT_EQ(error_of(t).first, 404) << t;
+    }
+    EXPECT_EQ(parse("/api/image/%31%32").image, 12u);  // an encoded digit is a digit
+    EXPECT_EQ(parse("/api/class/c%41t").cls, 3);
+    EXPECT_EQ(error_of("/api/image/1%00").first, 400);  // a NUL is trailing garbage
+    // Malformed escapes are kept literally.
+    EXPECT_EQ(split_target("/a%zz%4").first, "/a%zz%4");
+    EXPECT_EQ(error_of("/api/image/%3").first, 400);
+    // Query: '+' is a space, first value of a repeated key wins, keys are decoded too.
+    const auto [path, q] = split_target("/api/cam?image=1&image=2&tar%67et=a+b&flag&=x");
+    EXPECT_EQ(path, "/api/cam");
+    EXPECT_EQ(q.at("image"), "1");
+    EXPECT_EQ(q.at("target"), "a b");
+    EXPECT_EQ(q.at("flag"), "");
+}
+
+TEST(ServeRequest, ParseUnsigned) {
+    unsigned long long v = 0;
+    bool overflow = false;
+    EXPECT_TRUE(parse_unsigned("18446744073709551615", v, overflow));
+    EXPECT_FALSE(overflow);
+    EXPECT_EQ(v, 18446744073709551615ull);
+    EXPECT_TRUE(parse_unsigned("18446744073709551616", v, overflow));
+    EXPECT_TRUE(overflow);
+    EXPECT_FALSE(parse_unsigned("18446744073709551616x", v, overflow));
+    EXPECT_FALSE(parse_unsigned("", v, overflow));
+    EXPECT_FALSE(parse_unsigned("-0", v, overflow));
+}
+
+TEST(ServeRequest, EmptyLimitsAcceptNoIndex) {
+    const RequestLimits none;
+    EXPECT_THROW(parse_request("/api/image/0", {}, none), RequestError);
+    EXPECT_THROW(parse_request("/api/class/0", {}, none), RequestError);
+    EXPECT_THROW(parse_request("/api/cam", {{"image", "0"}}, none), RequestError);
+    EXPECT_EQ(parse_request("/api/summary", {}, none).route, Route::Summary);
+}
