@@ -13,6 +13,8 @@ TARGETS=("$@")
 [ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(fuzz_cifar fuzz_idx fuzz_idx_gz fuzz_image_decode fuzz_model_metadata fuzz_serve_request)
 B=build-fuzz
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+# Paths under the checkout hash as relative ones: another clone of the repo hits the same cache.
+export CCACHE_BASEDIR="$PWD"
 CC=clang CXX=clang++ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DCAMSCOPE_FUZZ=ON \
   -DCAMSCOPE_BUILD_TESTS=OFF -DCAMSCOPE_BUILD_BENCH=OFF >/dev/null
 cmake --build "$B" -j"$(nproc)" --target make_seeds "${TARGETS[@]}"

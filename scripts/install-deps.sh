@@ -8,6 +8,7 @@ PKGS=(
   libtorch-dev            # LibTorch 1.13 (CPU)
   libopenblas0-pthread    # without it torch falls back to the slow reference BLAS
   libcli11-dev nlohmann-json3-dev libcairo2-dev libstb-dev zlib1g-dev fonts-dejavu-core
+  libturbojpeg0-dev       # JPEG decoding (stb_image 2.27 only decodes PNG here: its JPEG decoder has known bugs)
   libgtest-dev
   libcpp-httplib-dev      # camscope serve (header-only HTTP server)
   chromium                # the explorer's browser tests (headless, driven by playwright-core)

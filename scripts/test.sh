@@ -14,6 +14,8 @@ export OMP_WAIT_POLICY=PASSIVE
 # LibTorch classes that Debian's libtorch does not export (c10::DynamicType), so nothing links.
 if [ "${CAMSCOPE_SKIP_ASAN:-0}" != 1 ]; then
   export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+  # Paths under the checkout hash as relative ones: another clone of the repo hits the same cache.
+  export CCACHE_BASEDIR="$PWD"
   cmake --preset asan >/dev/null
   cmake --build build-asan -j"$(nproc)"
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -18,14 +18,14 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
-// Image folders hold PNG/JPEG: compiling only those decoders keeps stb's other parsers (GIF, PSD,
-// PIC, HDR, TGA, BMP, PNM) away from untrusted files.
+// stb decodes PNG only (JPEG goes to libjpeg-turbo, see Jpeg below): compiling only that decoder
+// keeps stb's other parsers (JPEG, GIF, PSD, PIC, HDR, TGA, BMP, PNM) away from untrusted files.
 #define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
 #include <stb_image.h>
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
+#include <turbojpeg.h>
 
 namespace camscope {
 namespace {
@@ -65,6 +65,10 @@ void verify_png_crcs(const std::uint8_t* data, size_t size, const std::string& n
         pos += 12 + len;
         if (type == "IEND") return;
     }
+    // stb would decode what it has (and pass a null buffer to memcpy for an empty last IDAT).
+    throw Error(where(name, "PNG ends at byte " + std::to_string(size) + " without its IEND chunk" +
+                                (pos < size ? " (a chunk at byte offset " + std::to_string(pos) + " is cut short)" : "") +
+                                ": truncated file"));
 }
 
 // A PNG's declared size, checked before stb sees it: stb refuses images over 1 GiB itself, but
@@ -77,51 +81,57 @@ void check_png_declared_size(const std::uint8_t* data, size_t size, const std::s
                                     std::to_string(max_pixels) + " pixels"));
 }
 
-// stb_image 2.27 (Debian 12's libstb-dev) trusts the code counts of a JPEG DHT segment: a table
-// declaring more than 256 codes writes past stbi__huffman::size (found by fuzz/fuzz_image_decode;
-// upstream 2.28 refuses it). This walks the marker segments as stb does (junk and entropy-coded
-// bytes are skipped up to the next 0xFF marker) and refuses such tables before stb parses them.
-void verify_jpeg_tables(const std::uint8_t* data, size_t size, const std::string& name) {
-    // stb accepts fill bytes before SOI too: 0xFF 0xFF ... 0xD8.
-    size_t soi = 1;
-    while (soi < size && data[soi] == 0xFF) ++soi;
-    if (size < 2 || data[0] != 0xFF || soi >= size || data[soi] != 0xD8) return;  // not a JPEG
-    auto byte = [&](size_t i) -> unsigned { return i < size ? data[i] : 0u; };  // stb reads 0 past the end
-    size_t pos = soi + 1;
-    while (pos < size) {
-        if (data[pos] != 0xFF) {
-            ++pos;
-            continue;
-        }
-        size_t m = pos + 1;
-        while (m < size && data[m] == 0xFF) ++m;  // fill bytes
-        if (m >= size) return;
-        const unsigned marker = data[m];
-        const size_t seg = m + 1;  // the segment's length field
-        // Stuffed 0xFF00, TEM, RSTn and SOI stand alone; EOI ends the image.
-        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
-            pos = seg;
-            continue;
-        }
-        if (marker == 0xD9 || seg + 2 > size) return;
-        const size_t len = (byte(seg) << 8) | byte(seg + 1);
-        if (marker == 0xC4) {
-            // stb: while (L > 0) { q; 16 counts; n = sum; n values; L -= 17 + n }, L = len - 2.
-            long long left = static_cast<long long>(len) - 2;
-            size_t p = seg + 2;
-            while (left > 0 && p < size) {
-                unsigned n = 0;
-                for (size_t i = 1; i <= 16; ++i) n += byte(p + i);
-                if (n > 256)
-                    throw Error(where(name, "JPEG Huffman table in the DHT segment at byte offset " + std::to_string(m - 1) +
-                                                " declares " + std::to_string(n) + " codes, at most 256 are possible "
-                                                "(corrupt file)"));
-                p += 17 + n;
-                left -= 17 + static_cast<long long>(n);
-            }
-        }
-        pos = seg + std::max<size_t>(len, 2);  // after SOS the entropy-coded data is skipped as junk
+bool is_jpeg(const std::uint8_t* data, size_t size) {
+    return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
+}
+
+/// JPEG through libjpeg-turbo's TurboJPEG API (Debian's libturbojpeg, fuzzed upstream by
+/// OSS-Fuzz). stb_image 2.27, Debian 12's libstb-dev, is used for PNG only: its JPEG decoder
+/// writes past a Huffman table given more than 256 codes and shifts by negative amounts on
+/// corrupt entropy-coded data (both found by fuzz/fuzz_image_decode; fixed upstream in 2.28).
+class Jpeg {
+public:
+    Jpeg(const std::uint8_t* data, size_t size, const std::string& name)
+        : data_(data), size_(size), name_(name), handle_(tjInitDecompress(), tjDestroy) {
+        if (!handle_) throw Error(where(name, "cannot start the JPEG decoder"));
+        int subsamp = 0;
+        if (tjDecompressHeader3(handle_.get(), data_, static_cast<unsigned long>(size_), &width, &height, &subsamp,
+                                &colorspace) != 0)
+            fail("cannot read JPEG header");
     }
+
+    int channels() const { return colorspace == TJCS_GRAY ? 1 : 3; }
+
+    /// Decodes to grey (1 channel) or RGB (3). Corrupt data that libjpeg would paper over with
+    /// grey blocks (a warning) is refused too.
+    Image decode() {
+        Image img;
+        img.width = width;
+        img.height = height;
+        img.channels = channels();
+        img.pixels.resize(static_cast<size_t>(width) * height * img.channels);
+        if (tjDecompress2(handle_.get(), data_, static_cast<unsigned long>(size_), img.pixels.data(), width, 0, height,
+                          img.channels == 1 ? TJPF_GRAY : TJPF_RGB, TJFLAG_STOPONWARNING) != 0)
+            fail("cannot decode JPEG");
+        return img;
+    }
+
+    int width = 0, height = 0, colorspace = 0;
+
+private:
+    [[noreturn]] void fail(const std::string& what) {
+        throw Error(where(name_, what + ": " + tjGetErrorStr2(handle_.get())));
+    }
+    const std::uint8_t* data_;
+    size_t size_;
+    const std::string& name_;
+    std::unique_ptr<void, int (*)(tjhandle)> handle_;  // destroyed when the constructor throws too
+};
+
+void check_declared_size(long long w, long long h, const std::string& name, long long max_pixels) {
+    if (w <= 0 || h <= 0 || w * h > max_pixels)
+        throw Error(where(name, "declared size " + std::to_string(w) + "x" + std::to_string(h) + " exceeds the limit of " +
+                                    std::to_string(max_pixels) + " pixels"));
 }
 
 // Bilinear sampling with half-pixel centres, as torch.nn.functional.interpolate(mode='bilinear',
@@ -180,18 +190,20 @@ int unit_to_index(float v) {
 Image decode_image(const std::uint8_t* data, size_t size, const std::string& name, long long max_pixels) {
     if (data == nullptr || size == 0) throw Error(where(name, "empty file, expected a PNG or JPEG image"));
     if (size > static_cast<size_t>(INT_MAX)) throw Error(where(name, "file too large to decode (over 2 GiB)"));
+    if (is_jpeg(data, size)) {
+        Jpeg jpeg(data, size, name);
+        check_declared_size(jpeg.width, jpeg.height, name, max_pixels);  // before the buffer is allocated
+        return jpeg.decode();
+    }
     verify_png_crcs(data, size, name);
     check_png_declared_size(data, size, name, max_pixels);
-    verify_jpeg_tables(data, size, name);
     const int len = static_cast<int>(size);
     int w = 0, h = 0, comp = 0;
     // Read the declared size first so a tiny file that claims 100000×100000 pixels is refused
     // before stb allocates the decoded buffer.
     if (!stbi_info_from_memory(data, len, &w, &h, &comp))
         throw Error(where(name, std::string("cannot decode image: ") + stbi_failure_reason()));
-    if (w <= 0 || h <= 0 || static_cast<long long>(w) * h > max_pixels)
-        throw Error(where(name, "declared size " + std::to_string(w) + "x" + std::to_string(h) + " exceeds the limit of " +
-                                    std::to_string(max_pixels) + " pixels"));
+    check_declared_size(w, h, name, max_pixels);
     // Keep grey as grey (dropping alpha), colour as RGB (dropping alpha).
     const int want = (comp == 1 || comp == 2) ? 1 : 3;
     int dw = 0, dh = 0, dc = 0;
@@ -210,10 +222,16 @@ ImageHeader read_image_header(const std::string& path) {
     const std::vector<std::uint8_t> bytes = read_file(path);
     if (bytes.empty()) throw Error(where(path, "empty file, expected a PNG or JPEG image"));
     if (bytes.size() > static_cast<size_t>(INT_MAX)) throw Error(where(path, "file too large to decode (over 2 GiB)"));
+    ImageHeader h;
+    if (is_jpeg(bytes.data(), bytes.size())) {
+        Jpeg jpeg(bytes.data(), bytes.size(), path);
+        h.width = jpeg.width;
+        h.height = jpeg.height;
+        h.channels = jpeg.channels();
+        return h;
+    }
     verify_png_crcs(bytes.data(), bytes.size(), path);
     check_png_declared_size(bytes.data(), bytes.size(), path, kDefaultMaxPixels);
-    verify_jpeg_tables(bytes.data(), bytes.size(), path);
-    ImageHeader h;
     if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &h.width, &h.height, &h.channels))
         throw Error(where(path, std::string("cannot read image header: ") + stbi_failure_reason()));
     return h;

@@ -1,6 +1,7 @@
 // Unit tests for camscope/image: decode/encode, resizing, colormaps, CAM overlays.
 // Expected numbers are worked out by hand in the comments, or by an independent formula.
 #include <gtest/gtest.h>
+#include <turbojpeg.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -259,3 +260,33 @@ TEST(Overlay, MatchesShowCamOnImageByHand) {
     const float cam[2] = {1.0f, 0.0f};
     EXPECT_EQ(overlay_cam(black, cam).pixels, (std::vector<std::uint8_t>{255, 0, 0, 0, 0, 255}));
 }
+
+// JPEG goes through libjpeg-turbo: an image compressed losslessly enough (quality 100, no chroma
+// subsampling) comes back with its size, channel count and channel order, grey stays grey.
+TEST(ImageJpeg, DecodesColourAndGrey) {
+    const int w = 24, h = 16;
+    for (int channels : {3, 1}) {
+        std::vector<unsigned char> px(static_cast<size_t>(w) * h * channels);
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x)
+                for (int c = 0; c < channels; ++c)
+                    px[(static_cast<size_t>(y) * w + x) * channels + c] =
+                        static_cast<unsigned char>(c == 0 ? 10 * x : c == 1 ? 15 * y : 200);
+        tjhandle tj = tjInitCompress();
+        unsigned char* jpeg = nullptr;
+        unsigned long size = 0;
+        ASSERT_EQ(tjCompress2(tj, px.data(), w, 0, h, channels == 3 ? TJPF_RGB : TJPF_GRAY, &jpeg, &size,
+                              channels == 3 ? TJSAMP_444 : TJSAMP_GRAY, 100, 0),
+                  0);
+        const Image img = decode_image(jpeg, size, "gradient.jpg");
+        tjFree(jpeg);
+        tjDestroy(tj);
+        ASSERT_EQ(img.width, w);
+        ASSERT_EQ(img.height, h);
+        ASSERT_EQ(img.channels, channels);
+        int worst = 0;
+        for (size_t i = 0; i < px.size(); ++i) worst = std::max(worst, std::abs(int(img.pixels[i]) - int(px[i])));
+        EXPECT_LE(worst, 4) << channels << " channels";
+    }
+}
+
