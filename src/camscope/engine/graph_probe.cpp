@@ -188,6 +188,59 @@ std::vector<Value*> expose_calls(Graph& g, const torch::jit::Module& module, con
     return found;
 }
 
+/// Rewrites `y = op_(x, ...)` as `y = op(x, ...)` where nothing else can see the write: x is
+/// produced in the top-level graph by an op whose result is a fresh tensor (no alias annotation
+/// in its schema: not a view, not a graph input or attribute) and this op is x's only use. Alias
+/// analysis cannot prove such writes unobservable, so without this the part of the graph that
+/// feeds them (ReLU(inplace), `out += identity` in every ResNet) would never be dead.
+void functionalize_private_inplace(Graph& g) {
+    for (Node* n : g.nodes()) {
+        const std::string kind = n->kind().toQualString();
+        if (n->inputs().empty() || kind.size() < 2 || kind.back() != '_' || kind.compare(0, 6, "aten::") != 0) continue;
+        Value* x = n->input(0);
+        Node* producer = x->node();
+        if (x->uses().size() != 1 || producer->owningBlock() != g.block() || producer->kind() == prim::Param) continue;
+        const auto* ps = producer->maybeSchema();
+        if (!ps || ps->returns().size() != producer->outputs().size()) continue;
+        bool fresh = true;
+        for (const auto& r : ps->returns()) fresh = fresh && r.alias_info() == nullptr;
+        if (!fresh) continue;
+        const auto functional = c10::Symbol::fromQualString(kind.substr(0, kind.size() - 1));
+        Node* f = g.create(functional, n->inputs(), n->outputs().size());
+        if (!f->maybeSchema()) {  // no functional twin with these arguments
+            f->destroy();
+            continue;
+        }
+        f->insertBefore(n);
+        for (size_t i = 0; i < n->outputs().size(); ++i) {
+            f->output(i)->copyMetadata(n->output(i));
+            n->output(i)->replaceAllUsesWith(f->output(i));
+        }
+        // n (now without uses) is removed by the dead-code elimination that follows.
+    }
+}
+
+/// One backward sweep over the top-level graph: a node whose outputs are unused and whose schema
+/// writes to none of its arguments (and has no side effects or blocks) is removed. (The standard
+/// pass keeps such nodes here, apparently from conservative aliasing with the module's attributes.)
+void remove_unused_pure_nodes(Graph& g) {
+    std::vector<Node*> nodes(g.nodes().begin(), g.nodes().end());
+    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+        Node* n = *it;
+        const bool used = std::any_of(n->outputs().begin(), n->outputs().end(), [](Value* v) { return v->hasUses(); });
+        if (used || n->hasSideEffects() || !n->blocks().empty()) continue;
+        if (n->kind() == prim::Constant || n->kind() == prim::GetAttr || n->kind() == prim::ListConstruct) {
+            n->destroy();
+            continue;
+        }
+        const auto* schema = n->maybeSchema();
+        if (!schema) continue;
+        bool writes = false;
+        for (const auto& a : schema->arguments()) writes = writes || (a.alias_info() && a.alias_info()->isWrite());
+        if (!writes) n->destroy();
+    }
+}
+
 }  // namespace
 
 std::shared_ptr<Graph> make_replace_graph(const torch::jit::Module& module, const std::string& path) {
@@ -197,9 +250,8 @@ std::shared_ptr<Graph> make_replace_graph(const torch::jit::Module& module, cons
     a->replaceAllUsesWith(r);
     // The target call and what only fed it have no remaining use. A submodule call is opaque to
     // alias analysis (it "may write" to the module, which stays live), so dead-code elimination
-    // keeps it: inline every call first, then what only fed the layer is plain ops and goes --
-    // unless in-place ops (ReLU(inplace), out += identity) write to it: alias analysis cannot
-    // prove those writes unobservable, so such a model still computes the part before the layer.
+    // keeps it: inline every call first, make private in-place ops functional, then what only fed
+    // the layer is plain ops and goes.
     for (bool changed = true; changed;) {
         changed = false;
         for (Node* n : g->nodes()) {
@@ -210,7 +262,9 @@ std::shared_ptr<Graph> make_replace_graph(const torch::jit::Module& module, cons
             }
         }
     }
+    functionalize_private_inplace(*g);
     torch::jit::EliminateDeadCode(g, torch::jit::DCESideEffectPolicy::ALLOW_DELETING_NODES_WITH_SIDE_EFFECTS);
+    remove_unused_pure_nodes(*g);
     return g;
 }
 

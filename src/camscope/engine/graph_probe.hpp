@@ -38,8 +38,8 @@ std::shared_ptr<torch::jit::Graph> make_probe_graph(const torch::jit::Module& mo
 
 /// Graph of `module.forward` with an extra input R after x: the output of the (last) call of module
 /// `path` is replaced by R everywhere it is used; returns the logits. Computations that only fed
-/// the replaced output are removed where alias analysis allows (not past in-place ops), so for a
-/// plain chain of layers only the part after `path` runs. Throws like make_probe_graph.
+/// the replaced output are removed (in-place ops on tensors nothing else sees are made functional
+/// first), so only the part after `path` runs, plus what skip connections need from before it. Throws like make_probe_graph.
 std::shared_ptr<torch::jit::Graph> make_replace_graph(const torch::jit::Module& module, const std::string& path);
 
 /// All submodule paths of `module` (named_modules without the root), for messages.

@@ -1,8 +1,8 @@
 // Ablation-CAM (Desai & Ramaswamy, WACV 2020): w_k = (y − y_k) / y, y the target logit and y_k the
 // target logit with channel k of the layer's output set to 0 (the paper's ablation;
 // pytorch-grad-cam substitutes a large negative value for layers that can be negative, we do not).
-// The model is re-run with the ablated activation in place of the layer's output (the part before
-// the layer is skipped where nothing else needs it and no in-place op writes to it). One forward per (image, channel),
+// The model is re-run with the ablated activation in place of the layer's output; the part before
+// the layer is skipped unless skip connections need it (graph_probe.cpp: make_replace_graph). One forward per (image, channel),
 // batched; --max-channels keeps the M channels of largest mean activation (the others weigh 0).
 #include "camscope/engine/cam/cam_method.hpp"
 
