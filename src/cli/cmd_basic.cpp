@@ -14,17 +14,6 @@
 
 namespace camscope::cli {
 
-namespace {
-
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-}  // namespace
-
 void register_train(CLI::App& app) {
     auto* cmd = app.add_subcommand("train", "Train a built-in architecture on a dataset; saves one TorchScript file");
     auto data = std::make_shared<DataFlags>();

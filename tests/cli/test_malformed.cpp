@@ -2,19 +2,19 @@
 // manifest, the real binary must exit with the expected code, name the file and the problem, and
 // leave no output behind (a failed run never leaves a file that looks complete).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "cli_helpers.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kBin = CAMSCOPE_BINARY;
+using camscope::testing::Run;
 const std::string kFixtures = CAMSCOPE_FIXTURES_DIR;
 const std::string kMalformed = (fs::path(CAMSCOPE_FIXTURES_DIR).parent_path() / "malformed").string();
 
@@ -43,23 +43,8 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
     for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
 }
 
-struct Run {
-    int code;
-    std::string out;
-};
-
-Run run(const std::string& args) {
-    // -q: no progress bars; the error message is printed regardless. `timeout` turns a hang into
-    // a failure (exit 124) instead of a stuck test run.
-    const std::string cmd = "timeout 120 " + kBin + " -q " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
-}
+/// -q: no progress bars (the error message is printed regardless); a hang fails as exit 124.
+Run run(const std::string& args) { return camscope::testing::run("-q " + args, 120); }
 
 class Malformed : public ::testing::TestWithParam<std::string> {};
 

@@ -59,6 +59,20 @@ std::shared_ptr<Graph> forward_graph_copy(const torch::jit::Module& module) {
     return torch::jit::toGraphFunction(method->function()).graph()->copy();
 }
 
+/// Inlines every submodule forward call of the top-level graph, recursively.
+void inline_all_calls(Graph& g) {
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (Node* n : g.nodes()) {
+            if (is_forward_call(n)) {
+                inline_call(n);
+                changed = true;
+                break;
+            }
+        }
+    }
+}
+
 /// Makes the graph return one tuple of all its outputs.
 void pack_outputs_as_tuple(Graph& g) {
     std::vector<Value*> outs(g.outputs().begin(), g.outputs().end());
@@ -252,16 +266,7 @@ std::shared_ptr<Graph> make_replace_graph(const torch::jit::Module& module, cons
     // alias analysis (it "may write" to the module, which stays live), so dead-code elimination
     // keeps it: inline every call first, make private in-place ops functional, then what only fed
     // the layer is plain ops and goes.
-    for (bool changed = true; changed;) {
-        changed = false;
-        for (Node* n : g->nodes()) {
-            if (is_forward_call(n)) {
-                inline_call(n);
-                changed = true;
-                break;
-            }
-        }
-    }
+    inline_all_calls(*g);
     functionalize_private_inplace(*g);
     torch::jit::EliminateDeadCode(g, torch::jit::DCESideEffectPolicy::ALLOW_DELETING_NODES_WITH_SIDE_EFFECTS);
     remove_unused_pure_nodes(*g);
@@ -307,17 +312,7 @@ std::shared_ptr<Graph> make_probe_graph(const torch::jit::Module& module, const 
 bool has_baked_training_ops(const torch::jit::Module& module) {
     auto g = forward_graph_copy(module);
     torch::jit::Inline(*g);
-    // Also inline method calls on submodules (traced graphs keep prim::CallMethod).
-    for (bool changed = true; changed;) {
-        changed = false;
-        for (Node* n : g->nodes()) {
-            if (is_forward_call(n)) {
-                inline_call(n);
-                changed = true;
-                break;
-            }
-        }
-    }
+    inline_all_calls(*g);  // traced graphs keep prim::CallMethod
     auto constant_true = [](Value* v) {
         auto iv = torch::jit::toIValue(v);
         return iv && iv->isBool() && iv->toBool();

@@ -44,14 +44,7 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
                 {"dataset_name", r.dataset_name}, {"split", r.split},           {"layer", r.layer},
                 {"method", r.method},             {"n", r.n},                   {"num_classes", r.num_classes},
                 {"input_size", {r.input_h, r.input_w}}, {"cam_size", {r.fh, r.fw}}};
-    j["overall"] = {{"top1", r.top1},
-                    {"top5", r.top5},
-                    {"top5_k", r.top5_k},
-                    {"correct", r.correct},
-                    {"errors", r.errors},
-                    {"mean_confidence", r.mean_confidence},
-                    {"mean_confidence_correct", r.mean_confidence_correct},
-                    {"mean_confidence_wrong", r.mean_confidence_wrong}};
+    j["overall"] = report_detail::overall_json(r);
     const auto& cal = r.calibration;
     json bins = json::array();
     for (const auto& b : cal.before.bins)
@@ -133,19 +126,9 @@ constexpr std::string_view kDataPrefix = "window.CAMSCOPE_DATA = ";
 
 std::string explorer_data_js(const json& data) {
     // The JSON is valid JavaScript; "</" is escaped in case the file is ever inlined into HTML.
-    std::string s = data.dump();
-    std::string out;
-    out.reserve(s.size() + 64);
-    out += "// camscope explorer data (written by camscope analyze; read by app.js)\n";
+    std::string out = "// camscope explorer data (written by camscope analyze; read by app.js)\n";
     out += kDataPrefix;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '<' && i + 1 < s.size() && s[i + 1] == '/') {
-            out += "<\\/";
-            ++i;
-        } else {
-            out += s[i];
-        }
-    }
+    out += report_detail::script_json(data);
     out += ";\n";
     return out;
 }

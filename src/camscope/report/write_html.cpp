@@ -7,6 +7,21 @@
 
 namespace camscope::report_detail {
 
+// JSON inside <script>: "</" must not appear (it would close the script element).
+std::string script_json(const nlohmann::json& j) {
+    std::string s = j.dump();
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '<' && i + 1 < s.size() && s[i + 1] == '/') {
+            out += "<\\/";
+            ++i;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
 std::string html_escape(const std::string& s) {
     std::string out;
     out.reserve(s.size());
@@ -52,20 +67,6 @@ std::string base64(const std::vector<std::uint8_t>& b) {
 
 namespace {
 
-// JSON inside <script>: "</" must not appear (it would close the script element).
-std::string script_json(const nlohmann::json& j) {
-    std::string s = j.dump();
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '<' && i + 1 < s.size() && s[i + 1] == '/') {
-            out += "<\\/";
-            ++i;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
 
 const char* kStyle = R"CSS(
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;max-width:1400px}

@@ -50,6 +50,17 @@ json focus_json(const FocusStats& f) {
 
 }  // namespace
 
+json overall_json(const Report& r) {
+    return {{"top1", r.top1},
+            {"top5", r.top5},
+            {"top5_k", r.top5_k},
+            {"correct", r.correct},
+            {"errors", r.errors},
+            {"mean_confidence", r.mean_confidence},
+            {"mean_confidence_correct", r.mean_confidence_correct},
+            {"mean_confidence_wrong", r.mean_confidence_wrong}};
+}
+
 std::string summary_json(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files) {
     json j;
     j["schema_version"] = 1;
@@ -81,14 +92,7 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                   {"top_region_fraction", opt.top_region_fraction}}}};
     j["classes"] = r.class_names;
 
-    j["overall"] = {{"top1", r.top1},
-                    {"top5", r.top5},
-                    {"top5_k", r.top5_k},
-                    {"correct", r.correct},
-                    {"errors", r.errors},
-                    {"mean_confidence", r.mean_confidence},
-                    {"mean_confidence_correct", r.mean_confidence_correct},
-                    {"mean_confidence_wrong", r.mean_confidence_wrong}};
+    j["overall"] = overall_json(r);
 
     json pc = json::array();
     for (const auto& c : r.per_class) {

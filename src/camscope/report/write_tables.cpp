@@ -18,16 +18,6 @@ std::string pct(double v) {
     return format("%.1f%%", 100.0 * v);
 }
 
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + "\"";
-}
-
 // Rows = true class, columns = predicted class, both in class-index order; the first column
 // names the true class.
 std::string confusion_csv(const Report& r) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "camscope/report/analysis.hpp"
 
 namespace camscope::report_detail {
@@ -18,7 +20,6 @@ struct WrittenFile {
 };
 
 // write_tables.cpp
-std::string csv_field(const std::string& s);
 std::string confusion_csv(const Report& r);
 std::string per_class_csv(const Report& r);
 std::string pairs_csv(const Report& r);
@@ -43,6 +44,8 @@ std::string recommendations_text(const Report& r);
 
 // write_html.cpp
 std::string html_escape(const std::string& s);
+/// JSON text safe inside a <script> element ("</" written as "<\/").
+std::string script_json(const nlohmann::json& j);
 std::string base64(const std::vector<std::uint8_t>& bytes);
 std::string interactive_html(const Report& r);
 std::string index_html(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files);
@@ -54,6 +57,8 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
 
 // write_json.cpp
 std::string summary_json(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files);
+/// The headline figures (top-1/top-5, correct, errors, mean confidences): summary.json and the explorer.
+nlohmann::json overall_json(const Report& r);
 
 /// "12.3%" with one decimal.
 std::string pct(double v);

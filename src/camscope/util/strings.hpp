@@ -16,6 +16,8 @@ std::string trim(std::string_view s);
 size_t edit_distance(std::string_view a, std::string_view b);
 /// A file-name-safe version of a class name: [A-Za-z0-9_-] kept, anything else becomes '_'.
 std::string sanitize_filename(std::string_view s);
+/// A CSV field: quoted (with "" for ") when it holds a comma, quote or line break.
+std::string csv_field(std::string_view s);
 /// printf-style formatting into a std::string.
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
