@@ -187,7 +187,7 @@ void register_cam(CLI::App& app) {
             }
             req.also_raw = *raw;  // one run gives the scaled maps (PNGs) and the raw ones
             auto r = m.run(x.data(), static_cast<int>(n), s, &req);
-            const auto up = upsample_cams(r.cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);
+            const auto up = cams_at_input_size(r.cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);
             std::vector<float> raw_up;
             if (*raw)
                 raw_up = upsample_cams(r.raw_cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);

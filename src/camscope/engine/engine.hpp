@@ -4,7 +4,8 @@
 //
 // Shapes: inputs are float32 N×C×H×W (row-major, already normalised, see to_input());
 // logits N×K (K classes); CAM maps S×N×h×w at the target layer's resolution h×w (S target slots),
-// upsampled on demand with upsample_cams().
+// brought to the input size on demand with cams_at_input_size(). With several layers or
+// aug_smooth the engine returns them at the input size already (h×w = H×W, final).
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,7 +53,8 @@ struct CamRequest {
     bool eigen_smooth = false;
     /// Test-time augmentation: horizontal flip × brightness 0.9/1.0/1.1 of the normalised input; each
     /// map computed for the same target (−1 = the prediction on the original image), flipped back,
-    /// and the six maps averaged (after scaling, as pytorch-grad-cam; not rescaled).
+    /// and the six maps averaged at the input size (each scaled there first, as pytorch-grad-cam's
+    /// forward_augmentation_smoothing; the mean is not rescaled). The result is at the input size.
     bool aug_smooth = false;
     int max_channels = 0;         // Score-CAM / Ablation-CAM: 0 = all channels, else top M by activation
     int perturb_batch = 64;       // rows per forward of the perturbation methods
@@ -65,7 +67,10 @@ struct BatchResult {
     int num_classes = 0;
     std::vector<float> logits;  // n×K
     int slots = 0, fh = 0, fw = 0;
-    std::vector<float> cams;    // slots×n×fh×fw; per image min-max normalised to [0,1] unless raw
+    /// slots×n×fh×fw; per image ReLU + min-max to [0,1] at the layer's resolution unless raw. A map
+    /// at the input size (several layers, aug_smooth, or a layer at the input's resolution) is
+    /// final: pytorch-grad-cam's whole post-processing has been applied to it.
+    std::vector<float> cams;
     std::vector<float> raw_cams;  // slots×n×fh×fw unnormalised, with CamRequest::also_raw
 };
 
@@ -99,8 +104,13 @@ private:
     friend struct ModelAccess;
 };
 
-/// Upsamples maps (count×fh×fw) to out_h×out_w with half-pixel bilinear interpolation.
+/// Upsamples maps (count×fh×fw) to out_h×out_w with half-pixel bilinear interpolation, nothing
+/// else: for the unnormalised maps of CamRequest::raw / also_raw.
 std::vector<float> upsample_cams(const float* maps, int count, int fh, int fw, int out_h, int out_w);
+/// The scaled maps of a BatchResult (count×fh×fw) at the input size out_h×out_w, as
+/// pytorch-grad-cam returns them: resized, then ReLU and min-max again (image.hpp's
+/// cam_to_input_size). Every map shown, saved or measured at the input size comes from here.
+std::vector<float> cams_at_input_size(const float* maps, int count, int fh, int fw, int out_h, int out_w);
 
 /// Names of the registered CAM methods.
 std::vector<std::string> cam_methods();

@@ -233,6 +233,17 @@ torch::Tensor relu_minmax(torch::Tensor cams) {
     return cams / (mx + 1e-7);
 }
 
+/// S×n×h×w maps at H×W: bilinear with half-pixel centres (cv2.resize INTER_LINEAR), then, when
+/// `scale`, ReLU + min-max per map at that size (pytorch-grad-cam's aggregate_multi_layers).
+torch::Tensor to_input_size(const torch::Tensor& maps, int64_t h, int64_t w, bool scale) {
+    if (maps.size(2) == h && maps.size(3) == w) return maps;
+    const auto s = maps.size(0), n = maps.size(1);
+    auto up = torch::upsample_bilinear2d(maps.reshape({s * n, 1, maps.size(2), maps.size(3)}), {h, w}, false);
+    up = up.reshape({s * n, h, w});
+    if (scale) up = relu_minmax(up);
+    return up.reshape({s, n, h, w});
+}
+
 }  // namespace
 
 namespace {
@@ -314,7 +325,15 @@ struct ModelAccess {
     /// One layer: its map, scaled unless `!scale`. Several layers: each (scaled) map upsampled to
     /// the input size, mean, rescaled.
     static torch::Tensor fuse(const std::vector<torch::Tensor>& per_layer, bool scale, const InputSpec& spec) {
-        if (per_layer.size() == 1) return scale ? relu_minmax(per_layer[0]) : per_layer[0];
+        if (per_layer.size() == 1) {
+            if (!scale) return per_layer[0];
+            auto m = relu_minmax(per_layer[0]);
+            // A layer at the input's own resolution: the resize is the identity, so this map is
+            // already the final one and gets aggregate_multi_layers' second scaling here (it moves
+            // maps of a tiny range by up to 1e-7/range). Every map at the input size is final.
+            if (m.size(1) == spec.height && m.size(2) == spec.width) m = relu_minmax(m);
+            return m;
+        }
         std::vector<torch::Tensor> up;
         for (const auto& p : per_layer) {
             auto scaled = scale ? relu_minmax(p) : p;
@@ -363,6 +382,10 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
                     if (aug.flip) xa = xa.flip(-1);
                 }
                 auto r = ModelAccess::maps(im, xa, *req, method, spec, pred);
+                // pytorch-grad-cam's forward_augmentation_smoothing averages what forward() returns
+                // for each augmentation: maps already at the input size and scaled there.
+                if (r.maps.defined()) r.maps = to_input_size(r.maps, spec.height, spec.width, !req->raw);
+                if (r.raw.defined()) r.raw = to_input_size(r.raw, spec.height, spec.width, false);
                 if (aug.flip) {
                     if (r.maps.defined()) r.maps = r.maps.flip(-1);
                     if (r.raw.defined()) r.raw = r.raw.flip(-1);

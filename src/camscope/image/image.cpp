@@ -322,6 +322,26 @@ std::vector<float> resize_map(const float* src, int h, int w, int out_h, int out
     return out;
 }
 
+void scale_cam_in_place(float* map, size_t count) {
+    if (count == 0) return;
+    // float32 throughout, as the library's numpy arithmetic on the float32 maps.
+    float mn = std::max(map[0], 0.0f), mx = mn;
+    for (size_t i = 0; i < count; ++i) {
+        map[i] = std::max(map[i], 0.0f);  // NaN stays NaN: the engine refuses non-finite maps before this
+        mn = std::min(mn, map[i]);
+        mx = std::max(mx, map[i]);
+    }
+    const float denom = (mx - mn) + 1e-7f;
+    for (size_t i = 0; i < count; ++i) map[i] = (map[i] - mn) / denom;
+}
+
+std::vector<float> cam_to_input_size(const float* map, int h, int w, int out_h, int out_w) {
+    if (h == out_h && w == out_w) return std::vector<float>(map, map + static_cast<size_t>(h) * w);
+    auto up = resize_map(map, h, w, out_h, out_w);
+    scale_cam_in_place(up.data(), up.size());
+    return up;
+}
+
 void jet_rgb(float v, std::uint8_t rgb[3]) { jet_index_rgb(unit_to_index(v), rgb); }
 
 void diverging_rgb(float v, std::uint8_t rgb[3]) {

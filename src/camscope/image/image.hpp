@@ -46,6 +46,18 @@ Image convert_channels(const Image& img, int channels);
 /// and torch interpolate(bilinear, align_corners=False) do when upsampling.
 std::vector<float> resize_map(const float* src, int h, int w, int out_h, int out_w);
 
+/// A CAM at the model's input size exactly as pytorch-grad-cam delivers it. `map` (h×w) is the
+/// engine's layer-resolution map, already ReLU'd and min-maxed (its `compute_cam_per_layer` →
+/// `scale_cam_image(cam)`); it is resized to out_h×out_w (cv2.resize INTER_LINEAR = resize_map)
+/// and then, as `aggregate_multi_layers` always does, even for one layer, ReLU'd and min-maxed
+/// AGAIN at that size (cam -= min; cam /= max + 1e-7): the result spans [0, 1] exactly (bilinear
+/// interpolation alone never reaches a map's own extremes). A constant map becomes all zeros.
+/// A map already of the output size is returned unchanged: the engine's maps at the input size
+/// are final (several layers, --aug-smooth, a layer at the input's resolution).
+std::vector<float> cam_to_input_size(const float* map, int h, int w, int out_h, int out_w);
+/// The second scaling alone, in place (ReLU, cam -= min, cam /= max + 1e-7): `scale_cam_image`.
+void scale_cam_in_place(float* map, size_t count);
+
 /// JET colormap of i = uint8(255·v) (truncated; v clamped to [0,1], NaN -> 0). Returns RGB.
 /// Implements the classic piecewise jet r = clamp(1.5-|4x-3|), g = clamp(1.5-|4x-2|),
 /// b = clamp(1.5-|4x-1|) with x = i/255, rounded half up. OpenCV's COLORMAP_JET interpolates a

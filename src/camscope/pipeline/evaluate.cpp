@@ -187,7 +187,7 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
             req.targets = {preds.empty() ? std::vector<int>(n, -1) : preds};
             const BatchResult r = model.run(x.data(), static_cast<int>(n), spec, &req);
             if (preds.empty()) preds = metrics::argmax_rows(r.logits.data(), n, r.num_classes);
-            const auto up = upsample_cams(r.cams.data(), static_cast<int>(n), r.fh, r.fw, spec.height, spec.width);
+            const auto up = cams_at_input_size(r.cams.data(), static_cast<int>(n), r.fh, r.fw, spec.height, spec.width);
             // The perturbations (ROAD's imputations above all) are built on every core while the model
             // waits, in groups of at most ~256 MB of inputs.
             const std::size_t group =

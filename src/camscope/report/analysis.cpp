@@ -373,7 +373,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
         r.low_conf_correct.push_back(r.rows[i]);
     r.calibration = metrics::fit_temperature(in.logits.data(), in.labels.data(), n, k, opt.ece_bins);
 
-    // ---- CAM evidence, at the model input size when known (what the overlays show)
+    // ---- CAM evidence, at the model input size when known, as the overlays show it (cam_to_input_size)
     const int mh = in.input_h > 0 ? in.input_h : in.fh, mw = in.input_w > 0 ? in.input_w : in.fw;
     const bool upsample = mh != in.fh || mw != in.fw;
     const size_t fhw = static_cast<size_t>(in.fh) * in.fw;
@@ -385,7 +385,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
         for (size_t i = 0; i < n; ++i) {
             const float* cp = in.cam_pred.data() + i * fhw;
             std::vector<float> up_pred, up_true;
-            if (upsample) up_pred = resize_map(cp, in.fh, in.fw, mh, mw);
+            if (upsample) up_pred = cam_to_input_size(cp, in.fh, in.fw, mh, mw);
             const float* mp = upsample ? up_pred.data() : cp;
             const double share = metrics::centre_share(mp, mh, mw);
             const int y = in.labels[i];
@@ -400,7 +400,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
             }
             if (!ok[i]) {
                 const float* ct = in.cam_true.data() + i * fhw;
-                if (upsample) up_true = resize_map(ct, in.fh, in.fw, mh, mw);
+                if (upsample) up_true = cam_to_input_size(ct, in.fh, in.fw, mh, mw);
                 iou[i] = metrics::top_region_iou(upsample ? up_true.data() : ct, mp, mh, mw, opt.top_region_fraction);
             }
             bar.advance();

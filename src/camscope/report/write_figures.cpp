@@ -23,11 +23,14 @@ Image load(const AnalysisInput& in, size_t row) {
     return in.load_image(row);
 }
 
-// The CAM of a row upsampled (half-pixel bilinear) to h×w.
+// The CAM of a row as pytorch-grad-cam returns it (at the model's input size, scaled there:
+// cam_to_input_size), shown at h×w (half-pixel bilinear) when the image has another size.
 std::vector<float> cam_at(const AnalysisInput& in, Which which, size_t row, int h, int w) {
     const size_t hw = static_cast<size_t>(in.fh) * in.fw;
     const float* src = (which == Which::Pred ? in.cam_pred.data() : in.cam_true.data()) + row * hw;
-    return resize_map(src, in.fh, in.fw, h, w);
+    const int ih = in.input_h > 0 ? in.input_h : h, iw = in.input_w > 0 ? in.input_w : w;
+    auto m = cam_to_input_size(src, in.fh, in.fw, ih, iw);
+    return ih == h && iw == w ? m : resize_map(m.data(), ih, iw, h, w);
 }
 
 // Display size of a row's CAM: the image's size, else the model input size, else 8× the CAM.

@@ -324,9 +324,16 @@ Response Explorer::cam(const Request& rq) const {
         stats["map"] = m;
         r = json_response(stats);
     } else {
-        // The map at the image's own size, as the report's overlays (half-pixel bilinear).
+        // The map as pytorch-grad-cam returns it (at the model's input size, scaled there; a
+        // difference is taken between two such maps), then shown at the image's own size.
         const Image& img = sample.image;
-        const auto up = resize_map(map.data(), fh, fw, img.height, img.width);
+        std::vector<float> up = cam_to_input_size(res.cams.data(), fh, fw, spec_.height, spec_.width);
+        if (diff) {
+            const auto ub = cam_to_input_size(res.cams.data() + hw, fh, fw, spec_.height, spec_.width);
+            for (size_t i = 0; i < up.size(); ++i) up[i] -= ub[i];
+        }
+        if (img.height != spec_.height || img.width != spec_.width)
+            up = resize_map(up.data(), spec_.height, spec_.width, img.height, img.width);
         Image out;
         if (diff) {
             out = Image{img.width, img.height, 3, std::vector<std::uint8_t>(static_cast<size_t>(img.width) * img.height * 3)};
