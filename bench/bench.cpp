@@ -42,6 +42,7 @@
 #include "camscope/engine/engine.hpp"
 #include "camscope/engine/train.hpp"
 #include "camscope/pipeline/pipeline.hpp"
+#include "camscope/util/allocator.hpp"
 #include "camscope/util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -381,6 +382,10 @@ void dataset_rss(const Config& cfg, const fs::path& tmpdir) {
 int main(int argc, char** argv) {
     using namespace camscope;
     const Config cfg = parse(argc, argv);
+    // Before any tensor, for every row alike: the limit row must not run under the allocator trap
+    // (util/allocator.hpp) that camscope's own rows avoid. CAMSCOPE_ALLOCATOR=system measures the
+    // trap instead, for all rows.
+    const std::string allocator = tune_allocator();
     const int threads = configure_threads(cfg.threads);
 
     const fs::path tmpdir = fs::temp_directory_path() / ("camscope_bench_" + std::to_string(::getpid()));
@@ -397,6 +402,7 @@ int main(int argc, char** argv) {
     printf("camscope_bench: LibTorch %s, intra-op threads %d (%s), inter-op %d, OMP_WAIT_POLICY=%s\n", TORCH_VERSION,
            threads, cfg.threads > 0 ? "--threads" : "all cores", at::get_num_interop_threads(),
            omp_wait ? omp_wait : "(unset)");
+    printf("  allocator: %s\n", allocator.c_str());
     printf("  MKL-DNN (oneDNN) %s, MKL %s, OpenMP %s; torch %s\n", at::hasMKLDNN() ? "yes" : "no",
            at::hasMKL() ? "yes" : "no", at::hasOpenMP() ? "yes" : "no", torch_blas_config().c_str());
     printf("  BLAS mapped: %s\n", blas_in_use().c_str());

@@ -16,6 +16,7 @@
 #include "camscope/engine/engine.hpp"
 #include "camscope/engine/graph_probe.hpp"
 #include "camscope/engine/torch_internal.hpp"
+#include "camscope/util/allocator.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
 
@@ -92,6 +93,7 @@ int Model::threads() const { return at::get_num_threads(); }
 
 Model Model::load(const std::string& path, const EngineOptions& opt) {
     namespace fs = std::filesystem;
+    tune_allocator();  // before the first tensor: see util/allocator.hpp
     if (!fs::exists(path)) throw Error(path + ": no such model file");
     if (fs::is_directory(path)) throw Error(path + ": is a directory, expected a TorchScript model file (.pt)");
     // Gradients through the probe graphs are plain autograd: keep the executor from building

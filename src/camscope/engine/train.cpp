@@ -16,6 +16,7 @@
 
 #include "camscope/engine/builtin.hpp"
 #include "camscope/engine/torch_internal.hpp"
+#include "camscope/util/allocator.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/progress.hpp"
 #include "camscope/util/strings.hpp"
@@ -143,6 +144,7 @@ void check_spec(const InputSpec& spec) {
 }  // namespace
 
 TrainResult train_builtin(const Dataset& train, const Dataset* test, const InputSpec& spec, const TrainOptions& opt) {
+    tune_allocator();  // see util/allocator.hpp
     check_spec(spec);
     if (train.size() == 0) throw Error("the training set is empty");
     if (opt.epochs <= 0 || opt.batch_size <= 0) throw UsageError("--epochs and --batch-size must be positive");

@@ -251,3 +251,35 @@ TEST(Progress, DisabledPrintsNothing) {
     Progress::set_enabled(true);
     EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+
+#include "camscope/util/allocator.hpp"
+
+// The allocator trap (util/allocator.hpp): after tune_allocator(), a tensor-sized block (8 MiB)
+// comes from the heap, not from a fresh mmap, and stays there for the next one.
+TEST(Allocator, TensorSizedBlocksAreNotMmapped) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "AddressSanitizer replaces malloc";
+#endif
+    if (const char* env = std::getenv("CAMSCOPE_ALLOCATOR"); env && std::string(env) == "system")
+        GTEST_SKIP() << "CAMSCOPE_ALLOCATOR=system";
+    EXPECT_NE(camscope::tune_allocator().find("mmap threshold fixed at 32 MiB"), std::string::npos)
+        << camscope::tune_allocator();
+    const size_t before = mallinfo2().hblks;
+    for (int i = 0; i < 3; ++i) {
+        auto* p = static_cast<volatile char*>(std::malloc(8u << 20));
+        ASSERT_NE(p, nullptr);
+        p[0] = 1;
+        EXPECT_EQ(mallinfo2().hblks, before) << "an 8 MiB block was mmapped";
+        std::free(const_cast<char*>(p));
+    }
+    // Above the 32 MiB threshold glibc still maps (the threshold is capped there).
+    auto* big = static_cast<volatile char*>(std::malloc(64u << 20));
+    ASSERT_NE(big, nullptr);
+    big[0] = 1;
+    EXPECT_EQ(mallinfo2().hblks, before + 1);
+    std::free(const_cast<char*>(big));
+}
+#endif
