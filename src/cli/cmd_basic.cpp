@@ -137,6 +137,10 @@ void register_cam(CLI::App& app) {
     cmd->add_option("--method", *method, "CAM method: " + join(cam_methods(), ", "))->capture_default_str();
     cmd->add_option("--out,-o", *out, "output folder")->capture_default_str();
     cmd->add_flag("--raw", *raw, "keep unnormalised maps in cams.npy (no ReLU/min-max); PNGs are still normalised");
+    auto contrast = std::make_shared<std::vector<std::string>>();
+    cmd->add_option("--contrast", *contrast,
+                    "finercam: the classes to explain the target against (true = the image's label, a class index or "
+                    "name; repeatable; default: the 3 classes whose logits are closest to the target's)");
     opts->add(*cmd);
     cmd->callback([=] {
         auto ds = data->open();
@@ -148,6 +152,10 @@ void register_cam(CLI::App& app) {
         CamRequest req;
         req.method = *method;
         opts->apply(req);
+        if (!contrast->empty() && *method != "finercam")
+            throw UsageError("--contrast applies to --method finercam only (got --method " + *method + ")");
+        for (const auto& c : *contrast)  // names and indices checked before any work
+            if (c != "true") parse_class(c, names);
         req.perturb_batch = eng->batch_size;
         // Score-CAM / Ablation-CAM: one forward per (image, channel); show how far they are.
         auto bar = std::make_shared<std::unique_ptr<Progress>>();
@@ -185,6 +193,13 @@ void register_cam(CLI::App& app) {
                     slot[i] = t == "pred" ? -1 : t == "true" ? samples[i].label : parse_class(t, names);
                 req.targets.push_back(slot);
             }
+            req.contrast.clear();
+            if (!contrast->empty())
+                for (size_t i = 0; i < n; ++i) {
+                    std::vector<int> row;
+                    for (const auto& c : *contrast) row.push_back(c == "true" ? samples[i].label : parse_class(c, names));
+                    req.contrast.push_back(row);
+                }
             req.also_raw = *raw;  // one run gives the scaled maps (PNGs) and the raw ones
             auto r = m.run(x.data(), static_cast<int>(n), s, &req);
             const auto up = cams_at_input_size(r.cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);

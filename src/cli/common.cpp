@@ -1,6 +1,8 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 
 #include "camscope/util/error.hpp"
@@ -73,9 +75,22 @@ void CamOptionFlags::add(CLI::App& app) {
                    "each channel costs one forward per image)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--alpha", alpha,
+                   "finercam: comparison strength in y_target - alpha * y_contrast (pytorch-grad-cam's FinerCAM alpha)")
+        ->capture_default_str()
+        ->check(
+            [](const std::string& v) -> std::string {
+                char* end = nullptr;
+                const double d = std::strtod(v.c_str(), &end);
+                if (end == v.c_str() || *end != '\0' || !std::isfinite(d) || d < 0 || d > 100)
+                    return "--alpha must be a number in [0, 100], got '" + v + "'";
+                return "";
+            },
+            "in [0, 100]");
 }
 
 void CamOptionFlags::apply(CamRequest& req) const {
+    req.alpha = alpha;
     req.eigen_smooth = eigen_smooth;
     req.aug_smooth = aug_smooth;
     req.max_channels = max_channels;

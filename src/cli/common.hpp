@@ -43,6 +43,7 @@ struct CamOptionFlags {
     bool eigen_smooth = false;
     bool aug_smooth = false;
     int max_channels = 0;
+    double alpha = 1.0;  // finercam
     void add(CLI::App& app);
     void apply(CamRequest& req) const;
 };

@@ -56,6 +56,11 @@ struct CamRequest {
     /// and the six maps averaged at the input size (each scaled there first, as pytorch-grad-cam's
     /// forward_augmentation_smoothing; the mean is not rescaled). The result is at the input size.
     bool aug_smooth = false;
+    /// Finer-CAM ("finercam"): the comparison classes of each image (contrast[i]), or one list for
+    /// every image (a single entry); empty: per image the 3 classes whose logits are closest to the
+    /// target's (pytorch-grad-cam's FinerCAM default). The target slot gives the main class.
+    std::vector<std::vector<int>> contrast;
+    double alpha = 1.0;           // Finer-CAM: score Σ_c p_c (y_main − alpha · y_c) / Σ_c p_c
     int max_channels = 0;         // Score-CAM / Ablation-CAM: 0 = all channels, else top M by activation
     int perturb_batch = 64;       // rows per forward of the perturbation methods
     /// Progress of the perturbation methods: forwards done / total within the current map.

@@ -288,11 +288,33 @@ struct ModelAccess {
                 throw UsageError("target class out of range: the model has " + std::to_string(k) + " classes");
             targets.push_back(torch::where(tt < 0, pred, tt));
         }
+        torch::Tensor contrast;  // n×M, −1 padded (Finer-CAM's comparison classes)
+        if (method.score && !req.contrast.empty()) {
+            const int64_t n = x.size(0);
+            if (req.contrast.size() != 1 && static_cast<int64_t>(req.contrast.size()) != n)
+                throw UsageError("CamRequest: " + std::to_string(req.contrast.size()) +
+                                 " contrast lists for " + std::to_string(n) + " images (expected 1 or one per image)");
+            size_t m = 0;
+            for (const auto& c : req.contrast) m = std::max(m, c.size());
+            std::vector<int64_t> flat(static_cast<size_t>(n) * m, -1);
+            for (int64_t i = 0; i < n; ++i) {
+                const auto& c = req.contrast[req.contrast.size() == 1 ? 0 : i];
+                for (size_t j = 0; j < c.size(); ++j) {
+                    if (c[j] < 0 || c[j] >= k)
+                        throw UsageError("contrast class " + std::to_string(c[j]) + " out of range: the model has " +
+                                         std::to_string(k) + " classes");
+                    flat[static_cast<size_t>(i) * m + j] = c[j];
+                }
+            }
+            if (m > 0)
+                contrast = torch::tensor(flat, torch::kInt64).view({n, static_cast<int64_t>(m)}).to(im.device);
+        }
         std::vector<torch::Tensor> slot_maps, raw_maps;
         for (size_t s = 0; s < targets.size(); ++s) {
             std::vector<torch::Tensor> grads(acts.size());
             if (grad) {
-                auto score = logits.gather(1, targets[s].unsqueeze(1)).sum();
+                auto score = method.score ? method.score({logits, targets[s], contrast, req.alpha}).sum()
+                                          : logits.gather(1, targets[s].unsqueeze(1)).sum();
                 grads = torch::autograd::grad({score}, acts, {}, /*retain_graph=*/s + 1 < targets.size());
             }
             torch::NoGradGuard inner;

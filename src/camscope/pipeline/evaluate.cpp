@@ -31,7 +31,7 @@ EvaluateOptions quick_faithfulness_options(std::size_t requested_n, bool explici
 std::vector<std::string> default_faithfulness_methods() {
     std::vector<std::string> out;
     for (const auto& m : cam_methods())
-        if (m != "scorecam" && m != "ablationcam") out.push_back(m);
+        if (m != "scorecam" && m != "ablationcam" && m != "finercam") out.push_back(m);
     return out;
 }
 

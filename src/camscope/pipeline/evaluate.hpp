@@ -27,7 +27,9 @@ struct EvaluateOptions {
 };
 
 /// The CAM methods used when none are named: every registered method except the ones that need a
-/// forward pass per channel (scorecam, ablationcam), which are slow; they can be named explicitly.
+/// forward pass per channel (scorecam, ablationcam), which are slow, and finercam, which explains
+/// the target against other classes, not the target's probability these metrics measure; all
+/// can be named explicitly.
 std::vector<std::string> default_faithfulness_methods();
 
 /// What `analyze` runs: the gradient methods (default_faithfulness_methods() without EigenCAM),

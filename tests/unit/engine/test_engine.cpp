@@ -113,6 +113,8 @@ int check_cases(const nlohmann::json& cases) {
             req.eigen_smooth = c.value("eigen_smooth", false);
             req.aug_smooth = c.value("aug_smooth", false);
             req.max_channels = c.value("max_channels", 0);
+            req.alpha = c.value("alpha", 1.0);
+            if (c.contains("contrast")) req.contrast = c["contrast"].get<std::vector<std::vector<int>>>();
             req.perturb_batch = 7;  // not a divisor of the channel count: chunks straddle images
             // Slot 0 asks for "predicted" (-1), slot 1 for the explicit targets: both must match.
             req.targets = {c["slot"] == "pred" ? std::vector<int>(n, -1) : c["targets"].get<std::vector<int>>(),
@@ -179,7 +181,7 @@ TEST(EngineCam, AllCasesMatchPythonReference) { EXPECT_GE(check_cases(manifest()
 
 TEST(EngineCam, OptionCasesMatchPythonReference) {
     // Every method at a layer inside a residual block, eigen/aug smoothing, max channels.
-    EXPECT_GE(check_cases(extra_manifest()["cases"]), 60);
+    EXPECT_GE(check_cases(extra_manifest()["cases"]), 80);
 }
 
 // The reference `up` maps follow pytorch-grad-cam's aggregate_multi_layers, which min-maxes the

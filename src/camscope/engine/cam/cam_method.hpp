@@ -29,6 +29,14 @@ struct CamContext {
     std::function<void(int64_t done, int64_t total)> progress;
 };
 
+/// What a method's own target score sees (Finer-CAM).
+struct ScoreContext {
+    torch::Tensor logits;    // n×classes of the probe forward, differentiable w.r.t. the layer's output
+    torch::Tensor targets;   // n int64: the main class of each image
+    torch::Tensor contrast;  // n×M int64 comparison classes, −1 = padding; undefined = the method's default
+    double alpha = 1.0;      // comparison strength
+};
+
 struct CamMethod {
     std::string name;          // --method value
     std::string summary;       // one line for --help
@@ -38,6 +46,9 @@ struct CamMethod {
     /// their first principal component (eigen_projection).
     std::function<torch::Tensor(const CamContext&)> compute;
     bool project = false;      // reduce by eigen_projection instead of the channel sum (EigenCAM)
+    /// The per-image score (n) whose gradient the method's terms use; empty = the raw logit of the
+    /// target class. One backward of the summed scores of the batch, as for every method.
+    std::function<torch::Tensor(const ScoreContext&)> score;
 };
 
 const std::vector<CamMethod>& cam_registry();

@@ -12,11 +12,13 @@ CamMethod make_layercam();
 CamMethod make_eigencam();
 CamMethod make_scorecam();
 CamMethod make_ablationcam();
+CamMethod make_finercam();
 
 const std::vector<CamMethod>& cam_registry() {
     static const std::vector<CamMethod> methods = {
         make_gradcam(),  make_gradcampp(), make_xgradcam(), make_hirescam(),
         make_layercam(), make_eigencam(),  make_scorecam(), make_ablationcam(),
+        make_finercam(),
     };
     return methods;
 }
