@@ -14,11 +14,19 @@
 //
 // --dataset-rss PATH streams a dataset through run_pass with the built-in "cnn" (1x28x28,
 // 10 classes) first, and reports current/peak RSS at each stage.
+//
+// --analyze adds the row "full analyze, N images, K classes": the library calls `camscope
+// analyze` makes (measure = run_pass, build_report, evaluate_cams with the quick faithfulness
+// options, write_report into a temporary folder) on a synthetic CIFAR-100-format test set the
+// bench writes itself (--analyze-n random images, 100 classes, superclass labels) or on
+// --analyze-data PATH, with --arch's untrained weights, and the time of each stage beside the
+// limit forward (b) over the same images.
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -41,7 +49,10 @@
 #include "camscope/engine/builtin.hpp"
 #include "camscope/engine/engine.hpp"
 #include "camscope/engine/train.hpp"
+#include "camscope/pipeline/evaluate.hpp"
+#include "camscope/pipeline/measure.hpp"
 #include "camscope/pipeline/pipeline.hpp"
+#include "camscope/report/analysis.hpp"
 #include "camscope/util/allocator.hpp"
 #include "camscope/util/error.hpp"
 
@@ -66,6 +77,9 @@ struct Config {
     std::string dataset_split = "test";
     bool dataset_cams = false;
     bool skip_bench = false;
+    bool analyze = false;
+    size_t analyze_n = 10000;
+    std::string analyze_data;
 };
 
 void usage(FILE* f) {
@@ -78,7 +92,7 @@ void usage(FILE* f) {
             "                     (default 3; --quick: 1)\n"
             "  --warmup N         untimed iterations before each row's first round (default 2; --quick: 1)\n"
             "  --min-iters N      minimum timed iterations per row and round (default 2; --quick: 1)\n"
-            "  --arch A           resnet18 (default) | resnet20\n"
+            "  --arch A           resnet18 (default) | resnet20 | resnet56\n"
             "  --classes K        number of classes (default 100)\n"
             "  --seed N           weight seed (default 1)\n"
             "  --no-methods       skip the other CAM methods (rows (e))\n"
@@ -88,7 +102,14 @@ void usage(FILE* f) {
             "                     /usr/share/datasets/fashion-mnist)\n"
             "  --dataset-split S  test (default) | train\n"
             "  --dataset-cams     also compute CAMs (predicted + true class) in the dataset pass\n"
-            "  --skip-bench       only the --dataset-rss part\n"
+            "  --skip-bench       skip the throughput rows (only --dataset-rss / --analyze)\n"
+            "  --analyze          the row \"full analyze\": camscope analyze's library calls on a\n"
+            "                     synthetic CIFAR-100 test set (or --analyze-data), stage by stage,\n"
+            "                     each also as a ratio to the limit forward over the same images;\n"
+            "                     batch = the largest --batch\n"
+            "  --analyze-n N      images of the synthetic set (default 10000); with --analyze-data,\n"
+            "                     the first N (0 = all)\n"
+            "  --analyze-data P   analyse this dataset instead (a model of --arch with its class count)\n"
             "Run with OMP_WAIT_POLICY=PASSIVE on shared machines.\n");
 }
 
@@ -134,6 +155,9 @@ Config parse(int argc, char** argv) {
             else if (a == "--dataset-split") c.dataset_split = value();
             else if (a == "--dataset-cams") c.dataset_cams = true;
             else if (a == "--skip-bench") c.skip_bench = true;
+            else if (a == "--analyze") c.analyze = true;
+            else if (a == "--analyze-n") c.analyze_n = std::stoul(value());
+            else if (a == "--analyze-data") { c.analyze_data = value(); c.analyze = true; }
             else if (a == "-h" || a == "--help") { usage(stdout); std::exit(0); }
             else {
                 fprintf(stderr, "camscope_bench: unknown option %s\n", a.c_str());
@@ -154,8 +178,8 @@ Config parse(int argc, char** argv) {
         if (!iters_set) c.min_iters = 1;
         if (!rounds_set) c.rounds = 1;
     }
-    if (c.arch != "resnet18" && c.arch != "resnet20") {
-        fprintf(stderr, "camscope_bench: --arch must be resnet18 or resnet20\n");
+    if (c.arch != "resnet18" && c.arch != "resnet20" && c.arch != "resnet56") {
+        fprintf(stderr, "camscope_bench: --arch must be resnet18, resnet20 or resnet56\n");
         std::exit(2);
     }
     if (c.seconds < 0 || c.warmup < 0 || c.min_iters < 1 || c.rounds < 1 || c.classes < 2) {
@@ -377,6 +401,166 @@ void dataset_rss(const Config& cfg, const fs::path& tmpdir) {
     printf("\n");
 }
 
+
+// ---------------------------------------------------------------- full analyze
+
+// CIFAR-100's superclass of each fine label (REFERENCE.md; the reader assigns the same table).
+constexpr int kFineToCoarse[100] = {
+    4,  1,  14, 8,  0,  6,  7,  7,  18, 3,  3,  14, 9,  18, 7,  11, 3,  9,  7,  11, 6,  11, 5,  10, 7,
+    6,  13, 15, 3,  15, 0,  11, 1,  10, 12, 14, 16, 9,  11, 5,  5,  19, 8,  8,  15, 13, 14, 17, 18, 10,
+    16, 4,  17, 4,  2,  0,  17, 4,  18, 17, 10, 3,  2,  12, 12, 16, 12, 1,  9,  19, 2,  10, 0,  1,  16,
+    12, 9,  13, 15, 13, 16, 19, 2,  4,  6,  19, 5,  5,  8,  19, 18, 1,  2,  15, 6,  0,  17, 8,  14, 13};
+
+/// dir/test.bin in the CIFAR-100 binary format: n records (coarse label, fine label, 3072 pixel
+/// bytes), 100 classes in a shuffled, balanced order; each image a class colour plus a smooth
+/// random pattern and pixel noise (content does not matter for speed, only the format and size).
+void write_synthetic_cifar100(const fs::path& dir, size_t n, std::uint64_t seed) {
+    fs::create_directories(dir);
+    std::mt19937 rng(static_cast<unsigned>(seed * 7919 + 1));
+    std::vector<int> labels(n);
+    for (size_t i = 0; i < n; ++i) labels[i] = static_cast<int>(i % 100);
+    std::shuffle(labels.begin(), labels.end(), rng);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    std::ofstream f(dir / "test.bin", std::ios::binary);
+    std::vector<unsigned char> rec(2 + 3072);
+    for (size_t i = 0; i < n; ++i) {
+        const int fine = labels[i];
+        rec[0] = static_cast<unsigned char>(kFineToCoarse[fine]);
+        rec[1] = static_cast<unsigned char>(fine);
+        const float fx = 0.05f + 0.3f * u(rng), fy = 0.05f + 0.3f * u(rng), ph = 6.3f * u(rng);
+        for (int c = 0; c < 3; ++c) {
+            const float base = 40.f + 175.f * static_cast<float>((fine * (c + 3) * 37) % 100) / 100.f;
+            for (int p = 0; p < 1024; ++p) {
+                const float v = base + 50.f * std::sin(fx * (p % 32) + fy * (p / 32) + ph + c) + 25.f * (u(rng) - 0.5f);
+                rec[2 + c * 1024 + p] = static_cast<unsigned char>(std::clamp(v, 0.f, 255.f));
+            }
+        }
+        f.write(reinterpret_cast<const char*>(rec.data()), static_cast<std::streamsize>(rec.size()));
+    }
+    if (!f) throw std::runtime_error("cannot write " + (dir / "test.bin").string());
+}
+
+void full_analyze(const Config& cfg, const fs::path& tmpdir) {
+    using namespace camscope;
+    std::string data_path = cfg.analyze_data;
+    if (data_path.empty()) {
+        if (cfg.analyze_n == 0) throw std::invalid_argument("--analyze-n must be positive for the synthetic set");
+        data_path = (tmpdir / "cifar100-synthetic").string();
+        write_synthetic_cifar100(data_path, cfg.analyze_n, cfg.seed);
+    }
+    auto data = open_dataset(data_path);
+    const auto& di = data->info();
+    const size_t n = cfg.analyze_data.empty() || cfg.analyze_n == 0 ? data->size()
+                                                                      : std::min(cfg.analyze_n, data->size());
+    const int k = static_cast<int>(data->num_classes());
+    const int batch = *std::max_element(cfg.batches.begin(), cfg.batches.end());
+    InputSpec spec = resolve_input_spec(ModelInfo{}, di, {});
+    const std::string path = (tmpdir / ("analyze_" + cfg.arch + ".pt")).string();
+    save_untrained(cfg.arch, spec, k, di.class_names, cfg.seed, path);
+    EngineOptions eo;
+    eo.threads = cfg.threads;
+    eo.quiet = true;
+    Model model = Model::load(path, eo);
+    spec = resolve_input_spec(model.info(), di, {});
+    check_class_count(model, *data, spec);
+    const std::string layer = model.resolve_layer("", spec);
+    printf("== full analyze, %zu images, %d classes: %s (%s%s), %s untrained (seed %llu), Grad-CAM at %s, batch %d, "
+           "%d threads\n",
+           n, k, cfg.analyze_data.empty() ? "synthetic CIFAR-100 test.bin" : cfg.analyze_data.c_str(), di.format.c_str(),
+           di.coarse_names.empty() ? "" : ", with superclasses", cfg.arch.c_str(),
+           static_cast<unsigned long long>(cfg.seed), layer.c_str(), batch, model.threads());
+    fflush(stdout);
+
+    // The limit: the frozen + optimize_for_inference forward of the same model over the same n
+    // images (decoding and normalisation not timed), best of one run before and one after.
+    torch::jit::Module fast;
+    {
+        torch::jit::GraphOptimizerEnabledGuard g(true);
+        auto copy = torch::jit::load(path);
+        copy.eval();
+        auto frozen = torch::jit::freeze(copy);
+        fast = torch::jit::optimize_for_inference(frozen);
+    }
+    const size_t per = static_cast<size_t>(spec.channels) * spec.height * spec.width;
+    auto limit_pass = [&] {
+        double secs = 0;
+        std::vector<float> x;
+        for (size_t start = 0; start < n; start += static_cast<size_t>(batch)) {
+            const size_t m = std::min<size_t>(static_cast<size_t>(batch), n - start);
+            x.resize(m * per);
+            for (size_t i = 0; i < m; ++i) to_input(data->get(start + i).image, spec, x.data() + i * per);
+            auto t = torch::from_blob(x.data(), {static_cast<long>(m), spec.channels, spec.height, spec.width},
+                                      torch::kFloat32);
+            const auto t0 = Clock::now();
+            {
+                torch::jit::GraphOptimizerEnabledGuard g(true);
+                torch::NoGradGuard ng;
+                auto y = first_tensor(fast.forward({t})).contiguous();
+                g_sink = g_sink + y.data_ptr<float>()[0];
+            }
+            secs += std::chrono::duration<double>(Clock::now() - t0).count();
+        }
+        return secs;
+    };
+    limit_pass();  // warm-up: the first forwards of a TorchScript module are slow (profiling)
+    const double limit_before = limit_pass();
+
+    // The analysis, as cmd_analyze.cpp runs it.
+    std::vector<std::pair<std::string, double>> stages;
+    const auto t0 = Clock::now();
+    auto lap = [last = t0]() mutable {
+        const auto now = Clock::now();
+        const double s = std::chrono::duration<double>(now - last).count();
+        last = now;
+        return s;
+    };
+    PassOptions po;
+    po.batch_size = batch;
+    po.limit = n;
+    po.progress = false;
+    po.cams = true;
+    po.layer = layer;
+    po.method = "gradcam";
+    AnalysisInput in = measure(model, *data, spec, po, path, data_path);
+    stages.emplace_back("predict + Grad-CAM pass (run_pass)", lap());
+    AnalysisOptions ro;
+    ro.progress = false;
+    ro.threads = model.threads();
+    Report r = build_report(in, ro);
+    stages.emplace_back("report model (build_report)", lap());
+    EvaluateOptions fo = quick_faithfulness_options(100, false, in.n);
+    fo.layers = {layer};
+    fo.batch_size = batch;
+    fo.progress = false;
+    r.faithfulness = evaluate_cams(model, *data, spec, in.class_names, fo);
+    char what[160];
+    snprintf(what, sizeof what, "faithfulness check (%zu images, %zu methods)", fo.n, fo.methods.size());
+    stages.emplace_back(what, lap());
+    ro.on_stage = [&](const std::string& stage, double secs) { stages.emplace_back("write_report: " + stage, secs); };
+    const fs::path out = tmpdir / "report";
+    lap();
+    write_report(r, in, ro, out.string());
+    lap();
+    const double total = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double limit_after = limit_pass();
+    const double limit = std::min(limit_before, limit_after);
+
+    size_t files = 0, bytes = 0;
+    for (const auto& e : fs::recursive_directory_iterator(out))
+        if (e.is_regular_file()) {
+            ++files;
+            bytes += e.file_size();
+        }
+    printf("  %-52s %9s %9s\n", "stage", "seconds", "x limit");
+    printf("  %s\n", std::string(72, '-').c_str());
+    printf("  %-52s %9.2f %9.2f   (%.0f img/s; runs: %.2f s before, %.2f s after)\n", "(b) limit forward, same images",
+           limit, 1.0, n / limit, limit_before, limit_after);
+    for (const auto& [name, secs] : stages) printf("  %-52s %9.2f %9.2f\n", name.c_str(), secs, secs / limit);
+    printf("  %-52s %9.2f %9.2f\n", "total (full analyze)", total, total / limit);
+    printf("  report: %zu files, %.1f MB; %s\n", files, bytes / 1e6, faith::headline(*r.faithfulness).c_str());
+    printf("  peak RSS so far: %.1f MiB\n\n", peak_rss_mib());
+    fflush(stdout);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -413,6 +597,7 @@ int main(int argc, char** argv) {
 
     try {
         if (!cfg.dataset_rss.empty()) dataset_rss(cfg, tmpdir);
+        if (cfg.analyze) full_analyze(cfg, tmpdir);
         if (cfg.skip_bench) {
             printf("peak RSS: %.1f MiB\n", peak_rss_mib());
             return 0;

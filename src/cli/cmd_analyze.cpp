@@ -86,6 +86,7 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     in.timings.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     AnalysisOptions ro = a.report;
     ro.progress = !g_quiet;
+    ro.threads = m.threads();  // figures are drawn on the cores the model used
     Report r = build_report(in, ro);
     if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
         EvaluateOptions eo =

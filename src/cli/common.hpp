@@ -8,6 +8,7 @@
 
 #include "camscope/data/dataset.hpp"
 #include "camscope/engine/engine.hpp"
+#include "camscope/pipeline/measure.hpp"  // measure(), class_names()
 #include "camscope/pipeline/pipeline.hpp"
 #include "camscope/report/analysis.hpp"
 
@@ -48,12 +49,6 @@ struct CamOptionFlags {
     void apply(CamRequest& req) const;
 };
 
-/// The measurement behind `analyze` and `serve`: one pass (predictions + the CAMs of the
-/// predicted and the true class, as `po` asks) turned into the report's input. Its load_image
-/// reads from `ds`, which must outlive it.
-AnalysisInput measure(Model& m, const Dataset& ds, const InputSpec& s, const PassOptions& po,
-                      const std::string& model_path, const std::string& data_path);
-
 /// Loads the model, applies threads, prints "model …, N threads" unless quiet.
 Model load_model(const std::string& path, const EngineFlags& ef, bool quiet);
 
@@ -62,9 +57,6 @@ std::vector<size_t> parse_indices(const std::string& spec);
 
 /// Class index from a number or a class name (case-insensitive); UsageError otherwise.
 int parse_class(const std::string& s, const std::vector<std::string>& names);
-
-/// Class names: the model's metadata if it has them, else the dataset's.
-std::vector<std::string> class_names(const Model& m, const Dataset& d);
 
 void register_train(CLI::App& app);
 void register_predict(CLI::App& app);

@@ -14,6 +14,7 @@ std::vector<BuiltinArch> builtin_archs() {
     return {
         {"cnn", "small CNN for 28x28 grey images (3 conv-bn-relu blocks, 2 max-pools; 55 k params)"},
         {"resnet20", "CIFAR ResNet-20 (3x3 stem, no max-pool, 3x3 basic blocks, widths 16/32/64; 0.27 M params)"},
+        {"resnet56", "CIFAR ResNet-56 (as resnet20 with 9 blocks per stage; 0.86 M params)"},
         {"resnet18", "CIFAR ResNet-18 (3x3 stem, no max-pool, widths 64-512; 11 M params)"},
     };
 }
@@ -168,6 +169,7 @@ torch::jit::Module build_model(const std::string& arch, const InputSpec& spec, i
                                 spec.width));
     if (arch == "cnn") return build_cnn(spec, num_classes);
     if (arch == "resnet20") return build_resnet({16, 32, 64}, 3, spec, num_classes);
+    if (arch == "resnet56") return build_resnet({16, 32, 64}, 9, spec, num_classes);
     if (arch == "resnet18") return build_resnet({64, 128, 256, 512}, 2, spec, num_classes);
     std::vector<std::string> names;
     for (const auto& a : builtin_archs()) names.push_back(a.name);

@@ -1,14 +1,11 @@
 #include "camscope/pipeline/evaluate.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <exception>
-#include <mutex>
-#include <thread>
 
 #include "camscope/report/metrics.hpp"
 #include "camscope/util/error.hpp"
+#include "camscope/util/parallel.hpp"
 #include "camscope/util/progress.hpp"
 #include "camscope/util/strings.hpp"
 
@@ -54,34 +51,6 @@ std::vector<std::size_t> spread_indices(std::size_t size, std::size_t n) {
 }
 
 namespace {
-
-/// f(0) … f(n-1) on up to `threads` threads (the caller's included); the first exception is rethrown.
-template <class F>
-void parallel_for(std::size_t n, int threads, F f) {
-    threads = static_cast<int>(std::min<std::size_t>(std::max(1, threads), n));
-    if (threads <= 1) {
-        for (std::size_t i = 0; i < n; ++i) f(i);
-        return;
-    }
-    std::atomic<std::size_t> next{0};
-    std::exception_ptr err;
-    std::mutex mu;
-    auto work = [&] {
-        for (std::size_t i; (i = next++) < n;) {
-            try {
-                f(i);
-            } catch (...) {
-                std::lock_guard<std::mutex> lock(mu);
-                if (!err) err = std::current_exception();
-            }
-        }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
-    if (err) std::rethrow_exception(err);
-}
 
 /// Perturbed inputs waiting to be scored; flushed in full batches across images and methods.
 class ScoringQueue {

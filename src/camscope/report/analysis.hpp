@@ -74,6 +74,12 @@ struct AnalysisOptions {
     double rec_worst_gap = 0.15;     // class accuracy this far below the overall top-1
     int rec_worst_classes = 5;
     bool progress = true;            // progress bars on stderr for long stages
+    /// Threads drawing the class galleries, pair figures and explorer images (0 = every core);
+    /// the files are the same, byte for byte, for any count.
+    int threads = 0;
+    /// Called by write_report after each of its stages with the stage's name ("figures",
+    /// "galleries", "pair figures", "text", "explorer", "index") and wall-clock seconds; for benchmarks.
+    std::function<void(const std::string& stage, double seconds)> on_stage;
 };
 
 /// One analysed image, as the report refers to it.

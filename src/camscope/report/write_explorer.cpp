@@ -10,6 +10,7 @@
 #include "camscope/report/writers.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
+#include "camscope/util/parallel.hpp"
 #include "camscope/util/progress.hpp"
 #include "camscope/util/strings.hpp"
 
@@ -193,7 +194,9 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
     json images = json::object();
     {
         Progress bar("explorer images", rows.size(), opt.progress);
-        for (size_t row : rows) {
+        std::vector<json> entries(rows.size());  // drawn and written on every core, listed in order
+        parallel_for(rows.size(), worker_threads(opt.threads), [&](size_t i) {
+            const size_t row = rows[i];
             const Image img = row_image(in, row);
             const std::string stem = "img/" + std::to_string(row);
             json e;
@@ -209,9 +212,10 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
                 e["true"] = stem + "_true.png";
                 e["diff"] = stem + "_diff.png";
             }
-            images[std::to_string(row)] = e;
+            entries[i] = std::move(e);
             bar.advance();
-        }
+        });
+        for (size_t i = 0; i < rows.size(); ++i) images[std::to_string(rows[i])] = std::move(entries[i]);
         bar.finish();
     }
     data["offline"] = true;
