@@ -462,6 +462,7 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
     eo.quiet = true;
     Model model = Model::load(path, eo);
     spec = resolve_input_spec(model.info(), di, {});
+    data->set_input_size(spec.height, spec.width);
     check_class_count(model, *data, spec);
     const std::string layer = model.resolve_layer("", spec);
     printf("== full analyze, %zu images, %d classes: %s (%s%s), %s untrained (seed %llu), Grad-CAM at %s, batch %d, "
@@ -557,7 +558,9 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
            limit, 1.0, n / limit, limit_before, limit_after);
     for (const auto& [name, secs] : stages) printf("  %-52s %9.2f %9.2f\n", name.c_str(), secs, secs / limit);
     printf("  %-52s %9.2f %9.2f\n", "total (full analyze)", total, total / limit);
-    printf("  report: %zu files, %.1f MB; %s\n", files, bytes / 1e6, faith::headline(*r.faithfulness).c_str());
+    printf("  faithfulness: %zu perturbed inputs, %zu scored (the rest shared between methods); %s\n",
+           r.faithfulness->inputs, r.faithfulness->inputs_scored, faith::headline(*r.faithfulness).c_str());
+    printf("  report: %zu files, %.1f MB\n", files, bytes / 1e6);
     printf("  peak RSS so far: %.1f MiB\n\n", peak_rss_mib());
     fflush(stdout);
 }

@@ -64,6 +64,7 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     auto ds = a.data.open();
     Model m = load_model(model_path, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
+    ds->set_input_size(s.height, s.width);  // large images decode reduced
     check_class_count(m, *ds, s);
     const std::string layer = m.resolve_layer(a.layer, s);
     const auto t_load = std::chrono::steady_clock::now();

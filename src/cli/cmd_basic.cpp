@@ -55,6 +55,8 @@ void register_train(CLI::App& app) {
         }
         ModelInfo none;
         InputSpec s = resolve_input_spec(none, train->info(), spec->overrides());
+        train->set_input_size(s.height, s.width);  // large images decode reduced
+        if (test) test->set_input_size(s.height, s.width);
         opt->quiet = g_quiet;
         if (!g_quiet) fprintf(stderr, "%s: %zu training images, %zu classes; %d CPU threads\n", data->path.c_str(),
                               train->size(), train->num_classes(), n);
@@ -84,6 +86,7 @@ void register_predict(CLI::App& app) {
         auto ds = data->open();
         Model m = load_model(*model, *eng, g_quiet);
         InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
+        ds->set_input_size(s.height, s.width);  // large images decode reduced
         check_class_count(m, *ds, s);
         PassOptions po;
         po.batch_size = eng->batch_size;
@@ -146,6 +149,7 @@ void register_cam(CLI::App& app) {
         auto ds = data->open();
         Model m = load_model(*model, *eng, g_quiet);
         InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
+        ds->set_input_size(s.height, s.width);  // large images decode reduced
         check_class_count(m, *ds, s);
         const auto names = class_names(m, *ds);
         const auto idx = parse_indices(*indices);

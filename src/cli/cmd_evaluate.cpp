@@ -88,6 +88,7 @@ void register_evaluate(CLI::App& app) {
         auto ds = data->open();
         Model m = load_model(*model, *eng, g_quiet);
         InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
+        ds->set_input_size(s.height, s.width);  // large images decode reduced
         check_class_count(m, *ds, s);
         for (const auto& l : *layers) o.layers.push_back(m.resolve_layer(l, s));
         o.batch_size = eng->batch_size;

@@ -57,6 +57,7 @@ void serve_command(const ServeArgs& a) {
     auto ds = a.data.open();
     Model m = load_model(a.model, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
+    ds->set_input_size(s.height, s.width);  // large images decode reduced
     check_class_count(m, *ds, s);
     nlohmann::json data;
     if (!a.results.empty()) {

@@ -50,6 +50,12 @@ public:
     virtual Sample get(size_t i) const = 0;
     virtual const DatasetInfo& info() const = 0;
     size_t num_classes() const { return info().class_names.size(); }
+    /// The size its images are used at (the model's input). Formats whose images can be far larger
+    /// (image folders of photos) then decode each one reduced (decode_image_reduced in image.hpp:
+    /// never below this size, JPEGs at a smaller DCT scale), instead of at full size: memory and
+    /// time stay bounded by what the model and the figures need. Call before reading, not while
+    /// other threads call get(). The default ignores it (CIFAR and IDX images have one size).
+    virtual void set_input_size(int height, int width) {}
 };
 
 struct OpenOptions {

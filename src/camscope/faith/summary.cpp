@@ -220,6 +220,8 @@ std::string summary_json(const Summary& s) {
     j["selection"] = s.selection;
     j["methods"] = s.methods;
     j["seconds"] = s.seconds;
+    j["inputs"] = s.inputs;
+    j["inputs_scored"] = s.inputs_scored;
     json defs = json::object();
     for (const auto& [k, v] : metric_definitions(s)) defs[k] = v;
     j["definitions"] = defs;

@@ -57,6 +57,9 @@ struct Summary {
     std::string model_path, dataset_path, layer, selection;
     int channels = 0, input_h = 0, input_w = 0;
     double seconds = 0;
+    /// Perturbed inputs (rows) of all images and methods, and how many went through the model: an
+    /// input that occurs more than once for an image is scored once (evaluate_cams).
+    std::size_t inputs = 0, inputs_scored = 0;
 
     std::size_t n_images = 0;
     std::vector<std::string> methods;

@@ -102,15 +102,29 @@ public:
 
     int channels() const { return colorspace == TJCS_GRAY ? 1 : 3; }
 
-    /// Decodes to grey (1 channel) or RGB (3). Corrupt data that libjpeg would paper over with
-    /// grey blocks (a warning) is refused too.
-    Image decode() {
+    /// Decodes to grey (1 channel) or RGB (3), at full size or, when `at_least_w`×`at_least_h` is
+    /// smaller, at the smallest of libjpeg-turbo's DCT scales (n/8) whose size is not below it.
+    /// Corrupt data that libjpeg would paper over with grey blocks (a warning) is refused too.
+    Image decode(int at_least_w = 0, int at_least_h = 0) {
+        int w = width, h = height;
+        if (at_least_w > 0 && at_least_h > 0) {
+            int count = 0;
+            const tjscalingfactor* f = tjGetScalingFactors(&count);
+            for (int i = 0; f && i < count; ++i) {
+                const int sw = TJSCALED(width, f[i]), sh = TJSCALED(height, f[i]);
+                if (sw >= at_least_w && sh >= at_least_h && sw <= w && sh <= h) {
+                    w = sw;
+                    h = sh;
+                }
+            }
+        }
         Image img;
-        img.width = width;
-        img.height = height;
+        img.width = w;
+        img.height = h;
         img.channels = channels();
-        img.pixels.resize(static_cast<size_t>(width) * height * img.channels);
-        if (tjDecompress2(handle_.get(), data_, static_cast<unsigned long>(size_), img.pixels.data(), width, 0, height,
+        img.pixels.resize(static_cast<size_t>(w) * h * img.channels);
+        // Given a smaller width and height, tjDecompress2 decodes at the largest scale that fits.
+        if (tjDecompress2(handle_.get(), data_, static_cast<unsigned long>(size_), img.pixels.data(), w, 0, h,
                           img.channels == 1 ? TJPF_GRAY : TJPF_RGB, TJFLAG_STOPONWARNING) != 0)
             fail("cannot decode JPEG");
         return img;
@@ -242,6 +256,45 @@ Image read_image_file(const std::string& path) {
     return decode_image(bytes.data(), bytes.size(), path);
 }
 
+std::pair<int, int> reduced_size(int width, int height, int cover_w, int cover_h) {
+    if (cover_w <= 0 || cover_h <= 0 || width <= 0 || height <= 0) return {width, height};
+    // The scale at which the image just covers the target in both dimensions.
+    const double s = std::max(static_cast<double>(cover_w) / width, static_cast<double>(cover_h) / height);
+    if (s > 0.5) return {width, height};  // not worth it: at most a 2x reduction
+    const int w = std::clamp(static_cast<int>(std::lround(width * s)), cover_w, width);
+    const int h = std::clamp(static_cast<int>(std::lround(height * s)), cover_h, height);
+    return {w, h};
+}
+
+Image decode_image_reduced(const std::uint8_t* data, size_t size, const std::string& name, int cover_w, int cover_h,
+                           long long max_pixels, bool* reduced) {
+    if (reduced) *reduced = false;
+    if (cover_w <= 0 || cover_h <= 0 || data == nullptr || size == 0 || size > static_cast<size_t>(INT_MAX))
+        return decode_image(data, size, name, max_pixels);  // (its errors for the bad cases)
+    Image img;
+    int full_w = 0, full_h = 0;
+    if (is_jpeg(data, size)) {
+        Jpeg jpeg(data, size, name);
+        check_declared_size(jpeg.width, jpeg.height, name, max_pixels);
+        full_w = jpeg.width;
+        full_h = jpeg.height;
+        const auto [w, h] = reduced_size(full_w, full_h, cover_w, cover_h);
+        img = jpeg.decode(w, h);
+    } else {
+        img = decode_image(data, size, name, max_pixels);
+        full_w = img.width;
+        full_h = img.height;
+    }
+    const auto [w, h] = reduced_size(full_w, full_h, cover_w, cover_h);
+    if (reduced) *reduced = w != full_w || h != full_h;
+    return img.width == w && img.height == h ? img : resize_area(img, w, h);
+}
+
+Image read_image_file(const std::string& path, int cover_w, int cover_h, bool* reduced) {
+    std::vector<std::uint8_t> bytes = read_file(path);
+    return decode_image_reduced(bytes.data(), bytes.size(), path, cover_w, cover_h, kDefaultMaxPixels, reduced);
+}
+
 std::vector<std::uint8_t> encode_png(const Image& img) {
     check_image(img, "encode_png");
     std::vector<std::uint8_t> out;
@@ -278,6 +331,65 @@ Image resize_bilinear(const Image& img, int width, int height) {
                 out.pixels[(static_cast<size_t>(y) * width + x) * c + k] = round_u8(a.w0 * top + a.w1 * bot);
             }
         }
+    }
+    return out;
+}
+
+namespace {
+
+/// For each output index of an in -> out (out <= in) area reduction: the input indices it covers
+/// and their weights (overlap / footprint, summing to 1).
+struct AreaTaps {
+    std::vector<int> first, count;  // per output index: first input index, number of taps
+    std::vector<float> weight;      // count[d] weights per output index, in order
+};
+
+AreaTaps make_area_taps(int in, int out) {
+    AreaTaps t;
+    const double scale = static_cast<double>(in) / out;
+    for (int d = 0; d < out; ++d) {
+        const double lo = d * scale, hi = (d + 1) * scale;
+        const int i0 = static_cast<int>(std::floor(lo)), i1 = std::min(in, static_cast<int>(std::ceil(hi)));
+        t.first.push_back(i0);
+        t.count.push_back(i1 - i0);
+        for (int i = i0; i < i1; ++i)
+            t.weight.push_back(static_cast<float>((std::min<double>(i + 1, hi) - std::max<double>(i, lo)) / scale));
+    }
+    return t;
+}
+
+}  // namespace
+
+Image resize_area(const Image& img, int width, int height) {
+    check_image(img, "resize_area");
+    if (width <= 0 || height <= 0 || width > img.width || height > img.height)
+        throw Error("resize_area: target size " + std::to_string(width) + "x" + std::to_string(height) +
+                    " must be positive and within the image's " + std::to_string(img.width) + "x" +
+                    std::to_string(img.height));
+    const AreaTaps tx = make_area_taps(img.width, width), ty = make_area_taps(img.height, height);
+    const int c = img.channels;
+    // Rows first (every input pixel read once), then columns over the narrow intermediate.
+    std::vector<float> rows(static_cast<size_t>(img.height) * width * c, 0.f);
+    for (int y = 0; y < img.height; ++y) {
+        const std::uint8_t* src = img.pixels.data() + static_cast<size_t>(y) * img.width * c;
+        float* dst = rows.data() + static_cast<size_t>(y) * width * c;
+        size_t wi = 0;
+        for (int x = 0; x < width; ++x)
+            for (int j = 0; j < tx.count[x]; ++j, ++wi) {
+                const std::uint8_t* p = src + static_cast<size_t>(tx.first[x] + j) * c;
+                for (int k = 0; k < c; ++k) dst[x * c + k] += tx.weight[wi] * p[k];
+            }
+    }
+    Image out{width, height, c, std::vector<std::uint8_t>(static_cast<size_t>(width) * height * c)};
+    std::vector<float> acc(static_cast<size_t>(width) * c);
+    size_t wi = 0;
+    for (int y = 0; y < height; ++y) {
+        std::fill(acc.begin(), acc.end(), 0.f);
+        for (int j = 0; j < ty.count[y]; ++j, ++wi) {
+            const float* src = rows.data() + static_cast<size_t>(ty.first[y] + j) * width * c;
+            for (size_t i = 0; i < acc.size(); ++i) acc[i] += ty.weight[wi] * src[i];
+        }
+        for (size_t i = 0; i < acc.size(); ++i) out.pixels[static_cast<size_t>(y) * width * c + i] = round_u8(acc[i]);
     }
     return out;
 }

@@ -2,6 +2,7 @@
 // Torch-free image type and pixel operations used by datasets, CAM overlays and reports.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace camscope {
@@ -24,6 +25,24 @@ Image decode_image(const std::uint8_t* data, size_t size, const std::string& nam
                    long long max_pixels = kDefaultMaxPixels);
 Image read_image_file(const std::string& path);
 
+/// The size an image of width×height is decoded at when it will be shown to a model at
+/// cover_w×cover_h (see decode_image_reduced): the smallest size with its aspect ratio that still
+/// covers cover_w×cover_h, when that is at most half of the image in both dimensions; otherwise
+/// the image's own size (also when cover_w or cover_h is <= 0).
+std::pair<int, int> reduced_size(int width, int height, int cover_w, int cover_h);
+
+/// decode_image for an image used at cover_w×cover_h (the model's input): a large image comes back
+/// at reduced_size() instead of its full size. A JPEG is decoded directly at the smallest
+/// libjpeg-turbo DCT scale (1/8, 1/4, 3/8, …) that is not below that size, a PNG is decoded once;
+/// then either is area-averaged (resize_area) to the reduced size. A 4000×3000 photo for a 28×28
+/// model decodes to 37×28 (the JPEG at 500×375 on the way), so neither the full-size pixels nor
+/// full-size overlays outlive the call. Anything not reduced decodes as decode_image.
+/// `reduced` (optional) tells whether the image came back smaller than its own size.
+Image decode_image_reduced(const std::uint8_t* data, size_t size, const std::string& name, int cover_w, int cover_h,
+                           long long max_pixels = kDefaultMaxPixels, bool* reduced = nullptr);
+/// read_file + decode_image_reduced.
+Image read_image_file(const std::string& path, int cover_w, int cover_h, bool* reduced = nullptr);
+
 /// Declared size and channel count (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA) of a PNG/JPEG file,
 /// from its header, after the same integrity checks as decode_image (a PNG declaring more than
 /// kDefaultMaxPixels is refused). Throws Error naming `path`.
@@ -39,6 +58,10 @@ void write_png(const std::string& path, const Image& img);
 
 /// Bilinear resize with half-pixel centres (align_corners=False), rounding to nearest.
 Image resize_bilinear(const Image& img, int width, int height);
+/// Shrinks by area averaging: each output pixel is the mean of the input area it covers, partly
+/// covered pixels weighted by their share (OpenCV's INTER_AREA when shrinking), rounded to
+/// nearest. width/height must be positive and not larger than the image's.
+Image resize_area(const Image& img, int width, int height);
 /// Convert to `channels` (1: luminance ITU-R 601, 3: grey replicated).
 Image convert_channels(const Image& img, int channels);
 

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <unordered_map>
 
 #include "camscope/report/metrics.hpp"
 #include "camscope/util/error.hpp"
@@ -52,25 +55,61 @@ std::vector<std::size_t> spread_indices(std::size_t size, std::size_t n) {
 
 namespace {
 
-/// Perturbed inputs waiting to be scored; flushed in full batches across images and methods.
+/// FNV-1a over a row's bytes: finds rows that are likely equal (then compared in full).
+std::uint64_t row_hash(const float* row, std::size_t count) {
+    std::uint64_t h = 1469598103934665603ull;
+    const auto* p = reinterpret_cast<const unsigned char*>(row);
+    for (std::size_t i = 0; i < count * sizeof(float); ++i) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/// Perturbed inputs waiting to be scored, one image (every method's perturbations of it) at a
+/// time; flushed in full batches across images. All methods of an image score the same target
+/// class, so an input that occurs more than once (the clean image in every method, the all-mean
+/// image that ends every deletion curve, the blurred image that starts every insertion curve, and
+/// whatever two methods with the same pixel order share) is scored once: the same numbers for
+/// fewer forward passes.
 class ScoringQueue {
 public:
     ScoringQueue(Model& model, const InputSpec& spec, int batch_size, std::vector<faith::ImageRecord>& records,
                  Progress& bar)
         : model_(model), spec_(spec), bs_(batch_size), records_(records), bar_(bar) {}
 
-    void push(faith::Perturbations pert, int target, std::size_t record) {
-        rows_ += pert.rows;
-        items_.push_back({std::move(pert), target, record});
+    /// perts[m], records[m]: method m's perturbations of one image and its record.
+    void push(std::vector<faith::Perturbations> perts, std::vector<std::size_t> records, int target) {
+        Item it{std::move(perts), std::move(records), target, {}, {}};
+        const std::size_t per = it.perts.front().shape.size();
+        std::unordered_multimap<std::uint64_t, int> seen;  // hash -> index into it.unique
+        for (const auto& pe : it.perts) {
+            total_rows_ += static_cast<std::size_t>(pe.rows);
+            std::vector<int> map(static_cast<std::size_t>(pe.rows));
+            for (int row = 0; row < pe.rows; ++row) {
+                const float* x = pe.inputs.data() + static_cast<std::size_t>(row) * per;
+                const std::uint64_t h = row_hash(x, per);
+                int found = -1;
+                for (auto [b, e] = seen.equal_range(h); b != e && found < 0; ++b)
+                    if (std::memcmp(it.unique[static_cast<std::size_t>(b->second)], x, per * sizeof(float)) == 0)
+                        found = b->second;
+                if (found < 0) {
+                    found = static_cast<int>(it.unique.size());
+                    it.unique.push_back(x);
+                    seen.emplace(h, found);
+                }
+                map[static_cast<std::size_t>(row)] = found;
+            }
+            it.row_of.push_back(std::move(map));
+        }
+        rows_ += it.unique.size();
+        scored_rows_ += it.unique.size();
+        items_.push_back(std::move(it));
         // Full batches, bounded memory: a few batches' worth of rows or ~256 MB of floats.
-        const std::size_t per = items_.front().pert.shape.size();
         if (rows_ >= static_cast<std::size_t>(4 * bs_) || rows_ * per * sizeof(float) > (256u << 20)) flush();
     }
 
     void flush() {
         if (items_.empty()) return;
-        const std::size_t per = items_.front().pert.shape.size();
-        std::vector<std::vector<float>> probs(items_.size());
+        const std::size_t per = items_.front().perts.front().shape.size();
+        std::vector<std::vector<float>> probs(items_.size());  // per item: p(target) of each distinct row
         std::vector<float> x;
         std::vector<std::pair<std::size_t, int>> owner;  // (item, target) of each batch row
         auto run = [&] {
@@ -82,28 +121,37 @@ public:
             x.clear();
             owner.clear();
         };
-        for (std::size_t it = 0; it < items_.size(); ++it) {
-            const auto& pe = items_[it].pert;
-            for (int row = 0; row < pe.rows; ++row) {
-                x.insert(x.end(), pe.inputs.begin() + row * per, pe.inputs.begin() + (row + 1) * per);
+        for (std::size_t it = 0; it < items_.size(); ++it)
+            for (const float* row : items_[it].unique) {
+                x.insert(x.end(), row, row + per);
                 owner.emplace_back(it, items_[it].target);
                 if (owner.size() == static_cast<std::size_t>(bs_)) run();
             }
-        }
         if (!owner.empty()) run();
         for (std::size_t it = 0; it < items_.size(); ++it) {
-            records_[items_[it].record].scores = faith::score(items_[it].pert, probs[it]);
-            bar_.advance();
+            const Item& item = items_[it];
+            for (std::size_t m = 0; m < item.perts.size(); ++m) {
+                std::vector<float> p(item.row_of[m].size());
+                for (std::size_t row = 0; row < p.size(); ++row)
+                    p[row] = probs[it][static_cast<std::size_t>(item.row_of[m][row])];
+                records_[item.records[m]].scores = faith::score(item.perts[m], p);
+                bar_.advance();
+            }
         }
         items_.clear();
         rows_ = 0;
     }
 
+    std::size_t total_rows() const { return total_rows_; }
+    std::size_t scored_rows() const { return scored_rows_; }
+
 private:
     struct Item {
-        faith::Perturbations pert;
+        std::vector<faith::Perturbations> perts;  // per method
+        std::vector<std::size_t> records;         // per method
         int target;
-        std::size_t record;
+        std::vector<const float*> unique;      // distinct rows (into perts' inputs)
+        std::vector<std::vector<int>> row_of;  // [method][row] -> index into unique
     };
     Model& model_;
     const InputSpec& spec_;
@@ -111,7 +159,7 @@ private:
     std::vector<faith::ImageRecord>& records_;
     Progress& bar_;
     std::vector<Item> items_;
-    std::size_t rows_ = 0;
+    std::size_t rows_ = 0, total_rows_ = 0, scored_rows_ = 0;
 };
 
 }  // namespace
@@ -128,13 +176,14 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
     if (layers.empty()) layers.push_back(model.resolve_layer("", spec));
 
     const auto idx = spread_indices(data.size(), opt.n);
+    const std::size_t nm = opt.methods.size();
     std::vector<faith::ImageRecord> records;
-    records.reserve(idx.size() * opt.methods.size());
-    Progress bar(opt.label, idx.size() * opt.methods.size(), opt.progress);
+    records.reserve(idx.size() * nm);
+    Progress bar(opt.label, idx.size() * nm, opt.progress);
     ScoringQueue queue(model, spec, opt.batch_size, records, bar);
     const std::size_t bs = static_cast<std::size_t>(opt.batch_size);
     const int threads = std::max(1, model.threads());
-    const std::size_t rows_per_image = opt.params.rows_per_image();
+    const std::size_t rows_per_image = opt.params.rows_per_image() * nm;
     for (std::size_t start = 0; start < idx.size(); start += bs) {
         const std::size_t n = std::min(bs, idx.size() - start);
         std::vector<float> x(per * n);
@@ -147,8 +196,10 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
             labels[i] = s.label;
             to_input(s.image, spec, x.data() + i * per);
         }
+        // Every method's maps of the batch, at the input size.
         std::vector<int> preds;  // fixed by the first method's forward: every method explains the same class
-        for (std::size_t m = 0; m < opt.methods.size(); ++m) {
+        std::vector<std::vector<float>> up(nm);
+        for (std::size_t m = 0; m < nm; ++m) {
             CamRequest req = opt.cam_options;
             req.perturb_batch = opt.batch_size;
             req.method = opt.methods[m];
@@ -156,30 +207,34 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
             req.targets = {preds.empty() ? std::vector<int>(n, -1) : preds};
             const BatchResult r = model.run(x.data(), static_cast<int>(n), spec, &req);
             if (preds.empty()) preds = metrics::argmax_rows(r.logits.data(), n, r.num_classes);
-            const auto up = cams_at_input_size(r.cams.data(), static_cast<int>(n), r.fh, r.fw, spec.height, spec.width);
-            // The perturbations (ROAD's imputations above all) are built on every core while the model
-            // waits, in groups of at most ~256 MB of inputs.
-            const std::size_t group =
-                std::clamp<std::size_t>((256u << 20) / (rows_per_image * per * sizeof(float)), 1, n);
-            for (std::size_t g0 = 0; g0 < n; g0 += group) {
-                const std::size_t gn = std::min(group, n - g0);
-                std::vector<faith::Perturbations> perts(gn);
-                // One noise seed per image, shared by the methods (common random numbers).
-                parallel_for(gn, threads, [&](std::size_t k) {
-                    const std::size_t i = g0 + k;
-                    perts[k] =
-                        faith::perturb(x.data() + i * per, up.data() + i * hw, shape, opt.params, idx[start + i]);
-                });
-                for (std::size_t k = 0; k < gn; ++k) {
-                    const std::size_t i = g0 + k;
+            up[m] = cams_at_input_size(r.cams.data(), static_cast<int>(n), r.fh, r.fw, spec.height, spec.width);
+        }
+        // The perturbations (ROAD's imputations above all) are built on every core while the model
+        // waits, in groups of images of at most ~256 MB of inputs, then queued image by image.
+        const std::size_t group = std::clamp<std::size_t>((256u << 20) / (rows_per_image * per * sizeof(float)), 1, n);
+        for (std::size_t g0 = 0; g0 < n; g0 += group) {
+            const std::size_t gn = std::min(group, n - g0);
+            std::vector<faith::Perturbations> perts(gn * nm);
+            // One noise seed per image, shared by the methods (common random numbers).
+            parallel_for(perts.size(), threads, [&](std::size_t t) {
+                const std::size_t i = g0 + t / nm, m = t % nm;
+                perts[t] = faith::perturb(x.data() + i * per, up[m].data() + i * hw, shape, opt.params, idx[start + i]);
+            });
+            for (std::size_t k = 0; k < gn; ++k) {
+                const std::size_t i = g0 + k;
+                std::vector<faith::Perturbations> mine;
+                std::vector<std::size_t> recs;
+                for (std::size_t m = 0; m < nm; ++m) {
                     faith::ImageRecord rec;
                     rec.method = static_cast<int>(m);
                     rec.index = static_cast<int>(idx[start + i]);
                     rec.label = labels[i];
                     rec.pred = preds[i];
                     records.push_back(rec);
-                    queue.push(std::move(perts[k]), preds[i], records.size() - 1);
+                    recs.push_back(records.size() - 1);
+                    mine.push_back(std::move(perts[k * nm + m]));
                 }
+                queue.push(std::move(mine), std::move(recs), preds[i]);
             }
         }
     }
@@ -199,6 +254,8 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
             ? format("all %zu images of the %s split", data.size(), data.info().split.c_str())
             : format("%zu of %zu images of the %s split, evenly spread: index floor(j*%zu/%zu), j = 0..%zu", idx.size(),
                      data.size(), data.info().split.c_str(), data.size(), idx.size(), idx.size() - 1);
+    s.inputs = queue.total_rows();
+    s.inputs_scored = queue.scored_rows();
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return s;
 }

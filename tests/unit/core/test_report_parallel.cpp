@@ -122,18 +122,22 @@ TEST(ReportParallel, AnyThreadCountWritesTheSameBytes) {
     write_report(r, in, opt, one.string());
     EXPECT_EQ(stages, (std::vector<std::string>{"figures", "galleries", "pair figures", "text", "explorer", "index"}));
 
-    // With 4 threads the image loader holds each caller until a second thread has arrived (or 60 s
-    // have passed): a sequential writer would leave it alone and the check below would fail.
+    // With 4 threads the image loader holds its first caller until a second thread has arrived
+    // (giving up after 30 s): a sequential writer would leave it alone and the check below fails.
     std::mutex mu;
     std::condition_variable cv;
     std::set<std::thread::id> callers;
+    bool waited = false;
     const auto load = in.load_image;
     in.load_image = [&](size_t row) {
         {
             std::unique_lock<std::mutex> lock(mu);
             callers.insert(std::this_thread::get_id());
             cv.notify_all();
-            cv.wait_for(lock, std::chrono::seconds(60), [&] { return callers.size() >= 2; });
+            if (!waited) {
+                waited = true;
+                cv.wait_for(lock, std::chrono::seconds(30), [&] { return callers.size() >= 2; });
+            }
         }
         return load(row);
     };

@@ -364,3 +364,48 @@ TEST(EngineTrain, LossDecreasesAndSavedModelReloadsIdentically) {
     // No temporary file is left beside the model.
     for (const auto& e : fs::directory_iterator(out.parent_path())) EXPECT_EQ(e.path().filename(), "m.pt");
 }
+
+TEST(EngineBuiltin, Resnet56HasNineBasicBlocksPerStage) {
+    // He et al. 2016's CIFAR ResNet-6n+2 with n = 9: a 3×3 stem, 3 stages of 9 basic blocks
+    // (16/32/64 channels, two 3×3 convolutions each), global pooling and a linear layer:
+    // 1 + 54 + 1 = 56 layers with weights, plus the 2 projection shortcuts (1×1) between stages.
+    InputSpec spec{3, 32, 32, *normalization_preset("cifar100")};
+    std::vector<std::string> names;
+    for (int i = 0; i < 100; ++i) names.push_back("c" + std::to_string(i));
+    const fs::path path = fs::temp_directory_path() / "camscope_test_resnet56.pt";
+    save_untrained("resnet56", spec, 100, names, 3, path.string());
+    EngineOptions eo;
+    eo.quiet = true;
+    Model m = Model::load(path.string(), eo);
+    EXPECT_EQ(m.info().kind, "camscope:resnet56");
+    const auto layers = m.layers(spec);
+    auto shape_of = [&](const std::string& p) -> std::vector<std::int64_t> {
+        for (const auto& l : layers)
+            if (l.path == p) return l.shape;
+        return {};
+    };
+    int convs3 = 0, shortcuts = 0, linears = 0;
+    for (const auto& l : layers) {
+        if (l.type == "Conv2d") (l.path.find("downsample") == std::string::npos ? convs3 : shortcuts)++;
+        if (l.type == "Linear") ++linears;
+    }
+    EXPECT_EQ(convs3, 55);
+    EXPECT_EQ(shortcuts, 2);
+    EXPECT_EQ(linears, 1);
+    const std::vector<std::vector<std::int64_t>> stage_shapes{{1, 16, 32, 32}, {1, 32, 16, 16}, {1, 64, 8, 8}};
+    for (int s = 0; s < 3; ++s) {
+        for (int b = 0; b < 9; ++b) {
+            const std::string block = "layer" + std::to_string(s + 1) + "." + std::to_string(b);
+            EXPECT_EQ(shape_of(block), stage_shapes[s]) << block;
+        }
+        EXPECT_TRUE(shape_of("layer" + std::to_string(s + 1) + ".9").empty());
+    }
+    EXPECT_EQ(shape_of("fc"), (std::vector<std::int64_t>{1, 100}));
+    EXPECT_EQ(m.resolve_layer("", spec), "layer3");
+    std::vector<float> x(2 * 3 * 32 * 32);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.37 * i));
+    const auto r = m.run(x.data(), 2, spec);
+    ASSERT_EQ(r.logits.size(), 200u);
+    for (float v : r.logits) ASSERT_TRUE(std::isfinite(v));
+    fs::remove(path);
+}
