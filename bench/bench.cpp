@@ -543,6 +543,13 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
     write_report(r, in, ro, out.string());
     lap();
     const double total = std::chrono::duration<double>(Clock::now() - t0).count();
+    // The same report drawn on one thread, for comparison (not part of the total).
+    std::vector<std::pair<std::string, double>> sequential;
+    if (ro.threads > 1) {
+        ro.threads = 1;
+        ro.on_stage = [&](const std::string& stage, double secs) { sequential.emplace_back(stage, secs); };
+        write_report(r, in, ro, (tmpdir / "report-1-thread").string());
+    }
     const double limit_after = limit_pass();
     const double limit = std::min(limit_before, limit_after);
 
@@ -558,6 +565,9 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
            limit, 1.0, n / limit, limit_before, limit_after);
     for (const auto& [name, secs] : stages) printf("  %-52s %9.2f %9.2f\n", name.c_str(), secs, secs / limit);
     printf("  %-52s %9.2f %9.2f\n", "total (full analyze)", total, total / limit);
+    for (const auto& [name, secs] : sequential)
+        if (name == "galleries" || name == "pair figures" || name == "explorer")
+            printf("  %-52s %9.2f %9.2f\n", ("  for comparison, on 1 thread: " + name).c_str(), secs, secs / limit);
     printf("  faithfulness: %zu perturbed inputs, %zu scored (the rest shared between methods); %s\n",
            r.faithfulness->inputs, r.faithfulness->inputs_scored, faith::headline(*r.faithfulness).c_str());
     printf("  report: %zu files, %.1f MB\n", files, bytes / 1e6);

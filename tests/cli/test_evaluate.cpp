@@ -115,6 +115,35 @@ TEST(EvaluateCli, WritesAgreeingCsvJsonAndPng) {
     EXPECT_EQ(slurp(dir / "faithfulness.csv"), slurp(dir2 / "faithfulness.csv"));
 }
 
+TEST(EvaluateCli, InputsSharedBetweenMethodsAreScoredOnceWithTheSameNumbers) {
+    // Two methods together: every image's clean, all-mean and blurred inputs (and any other input
+    // both methods produce) go through the model once; each method's numbers are those of a run
+    // with that method alone.
+    auto overall = [](const fs::path& dir, const std::string& method) {
+        const auto j = nlohmann::json::parse(slurp(dir / "faithfulness.json"));
+        for (const auto& t : j["tables"])
+            if (t["method"] == method && t["group"] == "overall") return t;
+        return nlohmann::json();
+    };
+    const auto both = tmpdir("eval_shared_both");
+    auto r = run("-q evaluate-cams" + kModelData + " --n 6 --methods gradcam,layercam -o " + both.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto j = nlohmann::json::parse(slurp(both / "faithfulness.json"));
+    const std::size_t rows = 2 + 2 * 16 + 2 * 9;  // per image and method, the default parameters
+    EXPECT_EQ(j["inputs"].get<std::size_t>(), 2 * 6 * rows);
+    EXPECT_LE(j["inputs_scored"].get<std::size_t>(), 2 * 6 * rows - 6 * 3);
+    for (const std::string m : {"gradcam", "layercam"}) {
+        const auto alone = tmpdir("eval_shared_" + m);
+        r = run("-q evaluate-cams" + kModelData + " --n 6 --methods " + m + " -o " + alone.string());
+        ASSERT_EQ(r.code, 0) << r.out;
+        const auto a = overall(both, m), b = overall(alone, m);
+        ASSERT_FALSE(a.is_null() || b.is_null()) << m;
+        for (const char* key : {"average_drop", "increase_in_confidence", "deletion_auc", "insertion_auc",
+                                "road_morf", "road_lerf", "road_combined"})
+            EXPECT_NEAR(a[key].get<double>(), b[key].get<double>(), 1e-5) << m << " " << key;
+    }
+}
+
 TEST(EvaluateCli, MatchesTheIndependentPythonReference) {
     // tests/fixtures/faith_reference.py computed every metric for the same 3 images (noise off)
     // with numpy + torch from the definitions; the CAMs are camscope's Grad-CAM maps.
@@ -136,7 +165,8 @@ TEST(EvaluateCli, MatchesTheIndependentPythonReference) {
 }
 
 TEST(EvaluateCli, AnalyzeCarriesTheFaithfulnessLine) {
-    // Default --faithfulness-n 100 on 200 images: capped to max(10, 200 / (5 methods × 24 inputs)) = 10.
+    // Default --faithfulness-n 100 on 200 images: capped to max(10, 200 / (8 × 68)) = 10, where 68 =
+    // 5 methods × (14 inputs − 3 shared) + 3 shared + 5 × 2 for the CAMs (quick_check_cost).
     const auto dir = tmpdir("eval_analyze");
     auto r = run("-q analyze" + kModelData + " -o " + dir.string());
     ASSERT_EQ(r.code, 0) << r.out;
@@ -147,7 +177,7 @@ TEST(EvaluateCli, AnalyzeCarriesTheFaithfulnessLine) {
     const auto j = nlohmann::json::parse(slurp(dir / "summary.json"));
     ASSERT_TRUE(j["faithfulness"].is_object()) << j["faithfulness"].dump();
     EXPECT_EQ(j["faithfulness"]["n_images"], 10);
-    EXPECT_EQ(j["faithfulness"]["steps"], 8);
+    EXPECT_EQ(j["faithfulness"]["steps"], 4);
     EXPECT_EQ(j["faithfulness"]["methods"].size(), 5u);  // the gradient methods
     EXPECT_NE(j["faithfulness"]["headline"].get<std::string>().find(j["faithfulness"]["best"].get<std::string>()),
               std::string::npos);

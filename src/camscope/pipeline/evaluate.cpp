@@ -18,14 +18,19 @@ EvaluateOptions quick_faithfulness_options(std::size_t requested_n, bool explici
     EvaluateOptions o;
     for (const auto& m : default_faithfulness_methods())
         if (m != "eigencam") o.methods.push_back(m);
-    o.params.steps = 8;
-    o.params.road_percentiles = {20, 50, 80};
+    o.params.steps = 4;
+    o.params.road_percentiles = {25, 75};
     o.n = std::min(requested_n, analysed);
-    if (!explicit_n) {
-        const std::size_t per_image = o.methods.size() * o.params.rows_per_image();
-        o.n = std::min(o.n, std::max<std::size_t>(10, analysed / std::max<std::size_t>(1, per_image)));
-    }
+    if (!explicit_n) o.n = std::min(o.n, std::max<std::size_t>(10, analysed / (8 * quick_check_cost(o))));
     return o;
+}
+
+std::size_t quick_check_cost(const EvaluateOptions& o) {
+    // Per method: its distinct perturbed inputs (the clean, the all-mean and the blurred image are
+    // shared by every method of an image and scored once) and its CAM (a forward and a backward,
+    // about two forwards).
+    const std::size_t m = o.methods.size(), rows = o.params.rows_per_image();
+    return m * (rows > 3 ? rows - 3 : rows) + 3 + 2 * m;
 }
 
 std::vector<std::string> default_faithfulness_methods() {

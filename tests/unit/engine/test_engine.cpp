@@ -12,9 +12,11 @@
 #include "camscope/engine/engine.hpp"
 #include "camscope/engine/train.hpp"
 #include "camscope/image/image.hpp"
+#include "camscope/pipeline/evaluate.hpp"
 #include "camscope/pipeline/pipeline.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/npy.hpp"
+#include "camscope/util/strings.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
@@ -371,7 +373,7 @@ TEST(EngineBuiltin, Resnet56HasNineBasicBlocksPerStage) {
     // 1 + 54 + 1 = 56 layers with weights, plus the 2 projection shortcuts (1×1) between stages.
     InputSpec spec{3, 32, 32, *normalization_preset("cifar100")};
     std::vector<std::string> names;
-    for (int i = 0; i < 100; ++i) names.push_back("c" + std::to_string(i));
+    for (int i = 0; i < 100; ++i) names.push_back(format("c%d", i));
     const fs::path path = fs::temp_directory_path() / "camscope_test_resnet56.pt";
     save_untrained("resnet56", spec, 100, names, 3, path.string());
     EngineOptions eo;
@@ -395,10 +397,10 @@ TEST(EngineBuiltin, Resnet56HasNineBasicBlocksPerStage) {
     const std::vector<std::vector<std::int64_t>> stage_shapes{{1, 16, 32, 32}, {1, 32, 16, 16}, {1, 64, 8, 8}};
     for (int s = 0; s < 3; ++s) {
         for (int b = 0; b < 9; ++b) {
-            const std::string block = "layer" + std::to_string(s + 1) + "." + std::to_string(b);
+            const std::string block = format("layer%d.%d", s + 1, b);
             EXPECT_EQ(shape_of(block), stage_shapes[s]) << block;
         }
-        EXPECT_TRUE(shape_of("layer" + std::to_string(s + 1) + ".9").empty());
+        EXPECT_TRUE(shape_of(format("layer%d.9", s + 1)).empty());
     }
     EXPECT_EQ(shape_of("fc"), (std::vector<std::int64_t>{1, 100}));
     EXPECT_EQ(m.resolve_layer("", spec), "layer3");
@@ -408,4 +410,18 @@ TEST(EngineBuiltin, Resnet56HasNineBasicBlocksPerStage) {
     ASSERT_EQ(r.logits.size(), 200u);
     for (float v : r.logits) ASSERT_TRUE(std::isfinite(v));
     fs::remove(path);
+}
+
+TEST(EngineFaithfulness, QuickCheckCostsAboutAnEighthOfAPass) {
+    // 5 gradient methods × (14 inputs − 3 shared) + 3 shared + 5 CAMs at ~2 forwards = 68 forwards
+    // per image; n = max(10, analysed / (8 · 68)), never above the request.
+    const EvaluateOptions o = quick_faithfulness_options(100, false, 10000);
+    EXPECT_EQ(o.methods, (std::vector<std::string>{"gradcam", "gradcampp", "xgradcam", "hirescam", "layercam"}));
+    EXPECT_EQ(o.params.rows_per_image(), 14u);
+    EXPECT_EQ(quick_check_cost(o), 68u);
+    EXPECT_EQ(o.n, 18u);
+    EXPECT_EQ(quick_faithfulness_options(100, false, 200).n, 10u);
+    EXPECT_EQ(quick_faithfulness_options(100, false, 5).n, 5u);            // never more than analysed
+    EXPECT_EQ(quick_faithfulness_options(100, false, 1000000).n, 100u);    // nor than requested
+    EXPECT_EQ(quick_faithfulness_options(300, true, 10000).n, 300u);       // chosen explicitly: no cap
 }
