@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +58,44 @@ struct Model::Impl {
         if (it == probes.end())
             it = probes.emplace(key, std::make_unique<GraphRunner>(engine::make_replace_graph(module, layer))).first;
         return *it->second;
+    }
+
+    /// One layer's forward split for the CAM pass (graph_probe.hpp make_split_graphs): the head up
+    /// to the layer runs frozen + optimize_for_inference without autograd (as fast as prediction),
+    /// the tail from the layer's output with autograd, and the logits come from that same pass.
+    struct Split {
+        torch::jit::Module head;  // a separate load, frozen and optimised, method camscope_head
+        std::unique_ptr<GraphRunner> tail;
+        size_t crossing = 0;
+    };
+    std::map<std::string, std::unique_ptr<Split>> splits;  // by layer; nullptr: not possible here
+    std::set<std::string> probed;  // layers the plain probe has run for once (see ModelAccess::maps)
+
+    /// The split for `layer`, built on first use; nullptr where it cannot be made (the probe serves).
+    Split* split(const std::string& layer) {
+        auto it = splits.find(layer);
+        if (it != splits.end()) return it->second.get();
+        std::unique_ptr<Split> sp;
+        try {
+            auto copy = torch::jit::load(info.path, device);
+            copy.eval();
+            auto graphs = engine::make_split_graphs(copy, layer);
+            torch::jit::GraphOptimizerEnabledGuard optimize_on(true);  // freezing inlines calls only with it
+            auto fn = copy._ivalue()->compilation_unit()->create_function("camscope_head", graphs.head);
+            copy.type()->addMethod(fn);
+            auto frozen = torch::jit::freeze(copy, std::vector<std::string>{"camscope_head"}, /*optimize_numerics=*/false);
+            sp = std::make_unique<Split>();
+            sp->head = torch::jit::optimize_for_inference(frozen, {"camscope_head"});
+            // The tail runs on the plain module (its own types), from that module's graph.
+            sp->tail = std::make_unique<GraphRunner>(engine::make_split_graphs(module, layer).tail);
+            sp->crossing = graphs.crossing;
+        } catch (const std::exception& e) {
+            if (!opt.quiet)
+                fprintf(stderr, "note: CAMs at '%s' run the unoptimised model (%s)\n", layer.c_str(),
+                        first_line(e.what()).c_str());
+            sp.reset();
+        }
+        return splits.emplace(layer, std::move(sp)).first->second.get();
     }
 
     torch::Tensor forward_fast(const torch::Tensor& x) {
@@ -272,13 +311,34 @@ struct ModelAccess {
                                                         const CamRequest& req, const engine::CamMethod& method,
                                                         const InputSpec& spec, torch::Tensor& pred) {
         const bool grad = method.needs_gradients;
-        auto& runner = im.probe(req.layers, grad);
         std::optional<torch::NoGradGuard> ng;
         if (!grad) ng.emplace();
-        auto out = runner(im.module, {x}).toTuple()->elements();
-        auto logits = engine::logits_of(out[0], im.info.path);
+        torch::Tensor logits;
         std::vector<torch::Tensor> acts;
-        for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
+        // One layer: the split forward (optimised head, autograd tail) once the plain probe has run
+        // once for it (the first call validates the input on the plain module, whose errors are
+        // clean; an optimised convolution can crash on a wrong channel count).
+        Model::Impl::Split* sp = nullptr;
+        if (req.layers.size() == 1 && im.probed.count(req.layers[0])) sp = im.split(req.layers[0]);
+        if (sp) {
+            std::vector<c10::IValue> head;
+            {
+                torch::NoGradGuard head_ng;
+                head = sp->head.get_method("camscope_head")({x}).toTuple()->elements();
+            }
+            auto a = head.at(0).toTensor();
+            if (grad) a = a.detach().requires_grad_(true);
+            std::vector<c10::IValue> in{x, a};
+            for (size_t i = 1; i < head.size(); ++i) in.push_back(head[i]);
+            logits = engine::logits_of((*sp->tail)(im.module, std::move(in)), im.info.path);
+            acts.push_back(a);
+        } else {
+            auto& runner = im.probe(req.layers, grad);
+            auto out = runner(im.module, {x}).toTuple()->elements();
+            logits = engine::logits_of(out[0], im.info.path);
+            for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
+            if (req.layers.size() == 1) im.probed.insert(req.layers[0]);
+        }
         const int64_t k = logits.size(1);
         if (!pred.defined()) pred = logits.argmax(1).detach();
         std::vector<torch::Tensor> targets;

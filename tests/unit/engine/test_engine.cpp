@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <filesystem>
 #include <fstream>
 
@@ -104,9 +105,15 @@ int check_cases(const nlohmann::json& cases) {
         const auto x = npy(c["input"]).as_float();
         const InputSpec spec = spec_of(c);  // the case's own input size (16x16 crops in one case)
         const int n = c["input_shape"][0];
-        for (const auto& file : c["model_files"]) {
-            SCOPED_TRACE(c["id"].get<std::string>() + " / " + file.get<std::string>());
-            Model m = load(file);
+        for (const auto& file : c["model_files"])
+        for (int pass = 0; pass < 2; ++pass) {
+            // Pass 0 runs the plain probe graph; pass 1, on a model that has seen the layer once,
+            // the split forward (frozen, optimised head + autograd tail): both must match.
+            SCOPED_TRACE(c["id"].get<std::string>() + " / " + file.get<std::string>() + (pass ? " / split" : " / probe"));
+            static std::map<std::string, Model> models;
+            if (pass == 0) models.erase(file.get<std::string>());
+            if (!models.count(file.get<std::string>())) models.emplace(file.get<std::string>(), load(file));
+            Model& m = models.at(file.get<std::string>());
             CamRequest req;
             req.method = method;
             req.layers = c["layers"].get<std::vector<std::string>>();
@@ -138,6 +145,13 @@ int check_cases(const nlohmann::json& cases) {
             if (c.contains("cancellation"))
                 for (const auto& f : c["cancellation"])
                     if (f.is_number()) tol = std::max(tol, 1e-6 * f.get<double>());
+            if (c.contains("raw_sensitivity") && c["expected"].contains("raw")) {
+                // An ill-conditioned case (see raw_tol below): what float32 rounding moves the raw map
+                // by, relative to the range that min-max divides by.
+                double relu_max = 0;
+                for (float v : npy(c["expected"]["raw"]).as_float()) relu_max = std::max(relu_max, double(v));
+                if (relu_max > 0) tol = std::max(tol, c["raw_sensitivity"].get<double>() / relu_max);
+            }
             if (c["expected"].contains("cam")) {
                 const auto e = npy(c["expected"]["cam"]);
                 EXPECT_EQ(e.shape[1], r.fh);
@@ -162,14 +176,20 @@ int check_cases(const nlohmann::json& cases) {
                 const auto e = npy(c["expected"]["raw"]).as_float();
                 double scale = 1e-6;
                 for (float v : e) scale = std::max(scale, double(std::abs(v)));
-                EXPECT_LT(max_abs_diff(rr.cams, e), 1e-4 * std::max(1.0, scale));
+                // Where the method is ill-conditioned (Grad-CAM++ inside a residual block), the raw map
+                // is only defined to what float32 rounding of A and g moves it by (the fixture's
+                // raw_sensitivity); the scaled maps above are held to the usual tolerance.
+                const double raw_tol = std::max(1e-4 * std::max(1.0, scale), c.value("raw_sensitivity", 0.0));
+                EXPECT_LT(max_abs_diff(rr.cams, e), raw_tol);
                 // also_raw: the same raw maps beside the scaled ones, from one run.
                 CamRequest both = req;
                 both.also_raw = true;
                 both.targets.resize(1);
                 auto rb = m.run(x.data(), n, spec, &both);
-                EXPECT_LT(max_abs_diff(rb.raw_cams, e), 1e-4 * std::max(1.0, scale));
-                EXPECT_LT(max_abs_diff(rb.cams, s0), 1e-6);
+                EXPECT_LT(max_abs_diff(rb.raw_cams, e), raw_tol);
+                // (After the first call of a layer the engine runs the split forward, whose frozen head
+                // folds batch norms: the same maps within the reference tolerance, not bit for bit.)
+                EXPECT_LT(max_abs_diff(rb.cams, s0), tol);
             }
             ++checked;
         }
