@@ -624,6 +624,14 @@ TEST(Serve, HostCheckHoldsForEveryBind) {
     }
 }
 
+TEST(Serve, OversizedRequestHeadIsRefused) {
+    // 20,000 bytes of one header line and no end: 431 with a JSON error, then the connection closes.
+    const std::string resp = raw_exchange("127.0.0.1", shared_server().port(),
+                                          "GET /api/summary HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(19950, 'b'));
+    EXPECT_EQ(status_of(resp), 431) << resp.substr(0, 200);
+    EXPECT_NE(resp.find("{\"error\": \"the request head is larger than 16384 bytes\"}"), std::string::npos) << resp;
+}
+
 TEST(Serve, InternalErrorsNameNoLocalPath) {
     // A dataset file that goes bad while the server runs: the answer is a 500 without the path
     // (the server's log has the details).

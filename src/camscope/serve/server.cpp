@@ -644,10 +644,11 @@ private:
         Conn& c = it->second;
         if (c.buf.find("\r\n\r\n") == std::string::npos && c.buf.find("\n\n") == std::string::npos) {
             if (c.buf.size() > kMaxHead) {
-                static const char k431[] =
-                    "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
-                    "Content-Length: 54\r\nConnection: close\r\n\r\n{\"error\": \"the request head is larger than 16384 bytes\"}";
-                (void)!::send(c.fd, k431, sizeof k431 - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                const std::string body = format("{\"error\": \"the request head is larger than %zu bytes\"}", kMaxHead);
+                const std::string resp = format("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: "
+                                                "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                                                body.size()) + body;
+                (void)!::send(c.fd, resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
                 close_fd(c.fd);
                 conns_.erase(it);
             }
