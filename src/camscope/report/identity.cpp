@@ -51,7 +51,14 @@ void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& dat
     for (size_t i = 0; i < std::min<size_t>(n, 4); ++i) rows.push_back(i);
     for (size_t i = n > 4 ? std::max<size_t>(n - 4, 4) : n; i < n; ++i) rows.push_back(i);
     for (size_t i : rows) {
-        const Sample s = ds.get(i);
+        Sample s;
+        try {
+            s = ds.get(i);
+        } catch (const Error&) {  // (--limit may leave it out of the analysis): a fixed marker
+            u64(i);
+            h.update("unreadable");
+            continue;
+        }
         u64(i);
         u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(s.label)));
         u64(static_cast<std::uint64_t>(s.image.width));

@@ -41,7 +41,7 @@ struct RunIdentity {
 
 /// The model part: size and SHA-256 of the file. Throws Error naming it.
 void identify_model(RunIdentity& id, const std::string& model_path);
-/// The dataset part, reading 8 samples at most. Throws Error (a sample that cannot be read).
+/// The dataset part, reading 8 samples at most (one that cannot be read counts as "unreadable").
 void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& data_path);
 /// The input part.
 void identify_input(RunIdentity& id, const InputSpec& spec);

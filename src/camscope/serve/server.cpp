@@ -491,12 +491,16 @@ public:
     bool is_writable() const override { return wait_fd(fd_, POLLOUT, write_deadline_); }
     ssize_t read(char* ptr, size_t size) override {
         if (pos_ >= buf_.size()) {
-            if (!wait_fd(fd_, POLLIN, read_deadline_)) return -1;
+            ssize_t n;
             buf_.resize(4096);
             pos_ = 0;
-            ssize_t n;
-            do n = ::recv(fd_, buf_.data(), buf_.size(), 0);
-            while (n < 0 && errno == EINTR);
+            do {  // the socket is non-blocking: wait, then read (again if woken for nothing)
+                if (!wait_fd(fd_, POLLIN, read_deadline_)) {
+                    buf_.clear();
+                    return -1;
+                }
+                n = ::recv(fd_, buf_.data(), buf_.size(), 0);
+            } while (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK));
             buf_.resize(n > 0 ? static_cast<size_t>(n) : 0);
             if (n <= 0) return n;
         }
@@ -506,10 +510,11 @@ public:
         return static_cast<ssize_t>(n);
     }
     ssize_t write(const char* ptr, size_t size) override {
-        if (!wait_fd(fd_, POLLOUT, write_deadline_)) return -1;
         ssize_t n;
-        do n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
+        do {
+            if (!wait_fd(fd_, POLLOUT, write_deadline_)) return -1;
+            n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+        } while (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK));
         return n;
     }
     void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -706,8 +711,8 @@ private:
     std::vector<Conn> returned_;
 };
 
-/// Binds host:port (port 0: any free port). Returns the socket and the port; `loopback` says
-/// whether every address the host resolves to is a loopback one.
+/// Binds host:port (port 0: any free port; the first address the host resolves to that binds).
+/// Returns the socket and sets the port; `loopback` says whether the bound address is a loopback one.
 int bind_listen(const std::string& host, int& port, bool& loopback) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -780,6 +785,8 @@ void run_server(const Explorer& explorer, const ServeOptions& opt, const std::fu
 
     Router router;
     router.set_payload_max_length(64 * 1024);  // GET only: nothing large ever needs to come in
+    router.set_keep_alive_timeout(opt.keep_alive_s);  // what its Keep-Alive header announces; Front enforces it
+    router.set_keep_alive_max_count(static_cast<size_t>(std::max(1, opt.keep_alive_max)));
     router.set_pre_routing_handler([names, &opt](const httplib::Request& req, httplib::Response& res) {
         if (host_allowed(req.get_header_value("Host"), names)) return httplib::Server::HandlerResponse::Unhandled;
         set_answer(res, error_response(403, "requests must address this server by its address, localhost or an --allow-host name"),
