@@ -540,6 +540,12 @@ fs::path analyzed_once() {
         if (r.first != 0) throw std::runtime_error("analyze failed: " + r.second);
         return d;
     }();
+    static const struct Cleanup {
+        ~Cleanup() {
+            std::error_code ec;
+            fs::remove_all(dir, ec);
+        }
+    } cleanup;
     return dir;
 }
 
