@@ -1,9 +1,7 @@
 // camscope analyze | demo
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 
 #include "camscope/engine/train.hpp"
@@ -56,16 +54,23 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
 /// then the report model and its writers.
 void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     const auto t0 = std::chrono::steady_clock::now();
-    // A report folder from an earlier run must not look like this run's result if this one fails
-    // before write_report (bad data, NaN logits): its completion marker goes first.
-    if (std::remove((a.out + "/summary.json").c_str()) != 0 && errno != ENOENT)
-        throw Error(where(a.out + "/summary.json", std::string("cannot remove the previous summary: ") +
-                                                       std::strerror(errno)));
+    // Everything is checked before the analysis, and the output folder is not touched until the
+    // finished report replaces it (write_report): a typo in any argument leaves an earlier report as it was.
     auto ds = a.data.open();
     Model m = load_model(model_path, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
     check_class_count(m, *ds, s);
     const std::string layer = m.resolve_layer(a.layer, s);
+    check_report_destination(a.out);  // writable, not a folder of other files
+    RunIdentity identity;             // what the report is made from: summary.json "identity"
+    identify_model(identity, model_path);
+    identify_dataset(identity, *ds, a.data.path);
+    identify_input(identity, s);
+    identity.method = a.method;
+    identity.layer = layer;
+    identity.eigen_smooth = a.cam_opts.eigen_smooth;
+    identity.aug_smooth = a.cam_opts.aug_smooth;
+    identity.max_channels = a.cam_opts.max_channels;
     const auto t_load = std::chrono::steady_clock::now();
     if (!g_quiet)
         fprintf(stderr, "%s: %zu images, %zu classes; CAM %s at layer %s\n", a.data.path.c_str(), ds->size(),
@@ -87,6 +92,7 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     AnalysisOptions ro = a.report;
     ro.progress = !g_quiet;
     Report r = build_report(in, ro);
+    r.identity = identity;
     if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
         EvaluateOptions eo =
             quick_faithfulness_options(a.faithfulness_n, a.faithfulness_opt && a.faithfulness_opt->count() > 0, in.n);

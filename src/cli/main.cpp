@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/progress.hpp"
 #include "common.hpp"
@@ -23,6 +24,9 @@ void ensure_passive_openmp(char** argv) {
 
 int main(int argc, char** argv) {
     ensure_passive_openmp(argv);
+    // SIGINT/SIGTERM/SIGHUP remove the temporary files and the report staging folder of this run,
+    // then end the process as the signal would have.
+    camscope::install_signal_cleanup();
     CLI::App app{"camscope — where and why your image classifier fails.\n"
                  "Runs a TorchScript classifier over a test set: accuracy, confusions, calibration, Grad-CAM evidence,\n"
                  "likely label errors and recommendations, as CSV/JSON/PNG/HTML.",

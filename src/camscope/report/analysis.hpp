@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "camscope/faith/summary.hpp"
+#include "camscope/report/identity.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/report/metrics.hpp"
 
@@ -170,10 +171,22 @@ struct Report {
     /// e.g. from evaluate_cams(); absent = not measured). Written as faithfulness.csv/.png, one
     /// line in the text, HTML and JSON summaries.
     std::optional<faith::Summary> faithfulness;
+
+    /// What the report was made from (model SHA-256, dataset fingerprint, input, CAM settings; set
+    /// by the caller, absent = not recorded): summary.json's "identity", which `serve --results`
+    /// checks against the model and data it runs.
+    std::optional<RunIdentity> identity;
 };
 
 /// Computes everything. Throws Error naming the field when the input's shapes disagree.
 Report build_report(const AnalysisInput& in, const AnalysisOptions& opt = {});
+
+/// Checks, before any work, that a report can be written to out_dir: the path names a folder
+/// (not "" or "/"), its parent can be created and written, and out_dir is absent, an empty folder
+/// or a camscope report folder (summary.json by camscope, or the report's own files); never one
+/// holding other files, which replacing it would lose. Removes the staging folders that killed
+/// runs left beside it. Touches nothing in out_dir. Throws Error naming the path and the problem.
+void check_report_destination(const std::string& out_dir);
 
 /// Writes the report into out_dir (created if missing):
 ///   confusion_matrix_full.png, confusion_matrix.csv, per_class_accuracy.csv,
@@ -181,8 +194,10 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt = {});
 ///   worst_predictions/class_<index>_<name>.png (every class), confused_pair_<a>_<b>.png,
 ///   likely_label_errors.png, reliability_diagram.png, analysis_summary.txt, recommendations.txt,
 ///   index.html, summary.json.
-/// A stale summary.json is removed first and the new one written last, so a failed run never
-/// looks complete. Every file goes through write_file_atomic. Throws Error on any failure.
+/// The report is built in a hidden folder beside out_dir (".NAME.tmp-<pid>-<n>", summary.json
+/// written last) and swapped in whole when complete (StagedDir): until then an earlier report in
+/// out_dir stays intact, and a failed or interrupted run leaves it so. Files in the old folder that
+/// are not report outputs are moved into the new one. Throws Error on any failure.
 void write_report(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt, const std::string& out_dir);
 
 /// The short table printed at the end of `camscope analyze`: top-1/top-5, mean confidence, ECE,

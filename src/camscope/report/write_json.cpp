@@ -91,6 +91,7 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                   {"row_normalised_matrix", opt.row_normalised_matrix},
                   {"top_region_fraction", opt.top_region_fraction}}}};
     j["classes"] = r.class_names;
+    if (r.identity) j["identity"] = identity_json(*r.identity);
 
     j["overall"] = overall_json(r);
 

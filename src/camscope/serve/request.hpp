@@ -48,7 +48,7 @@ enum class Route {
     Methods,     // /api/methods
     Layers,      // /api/layers
     Confusion,   // /api/confusion
-    Class,       // /api/class/{c}
+    Class,       // /api/class/{c}  (a name may hold '/': T-shirt%2Ftop)
     Cell,        // /api/cell/{true}/{pred}?offset=&limit=
     Image,       // /api/image/{i}
     ImageInput,  // /api/image/{i}/input.png
@@ -80,6 +80,14 @@ struct Request {
 /// `path` percent-decoded, as HTTP servers hand it over; in `query` an empty value counts as absent.
 /// Throws RequestError only.
 Request parse_request(const std::string& path, const Query& query, const RequestLimits& limits);
+
+/// The DNS-rebinding check of every request, whatever address the server is bound to: the Host
+/// header (`header`, "" if absent) must name this server by an address literal ("127.0.0.1:8765",
+/// "[::1]:8765", "192.168.1.5": no name an attacker's DNS could point here) or by one of `names`
+/// (the server passes "localhost", the --host it was given and every --allow-host; compared
+/// case-insensitively), with an optional numeric port and nothing else ("127.0.0.1:80@evil.com" is
+/// refused). A request without Host (HTTP/1.0) passes: browsers always send one.
+bool host_allowed(std::string_view header, const std::vector<std::string>& names);
 
 /// A raw request target ("/api/cam?image=3&target=cat") split as cpp-httplib does: the path
 /// percent-decoded, the query's keys and values percent-decoded with '+' as a space, the first

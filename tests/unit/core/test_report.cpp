@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -341,20 +342,78 @@ TEST(Report, WritesEveryFileConsistently) {
     EXPECT_NE(term.find("T-shirt/top"), std::string::npos);
 }
 
-TEST(Report, PartialFailureLeavesNoSummary) {
+namespace {
+
+/// Every file under `dir` (hidden ones too) with its bytes.
+std::map<std::string, std::string> files_under(const fs::path& dir) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) {
+            std::ifstream f(e.path(), std::ios::binary);
+            std::stringstream ss;
+            ss << f.rdbuf();
+            out[fs::relative(e.path(), dir).string()] = ss.str();
+        }
+    return out;
+}
+
+}  // namespace
+
+TEST(Report, AFailureLeavesThePreviousReportAsItWas) {
+    const AnalysisInput in = make_input();
+    const AnalysisOptions opt = quiet_options();
+    Report r = build_report(in, opt);
+    RunIdentity id;
+    id.model_path = "first.pt";
+    id.model_sha256 = std::string(64, '1');
+    id.data_fingerprint = std::string(64, '2');
+    r.identity = id;
+    TempDir tmp;
+    const fs::path out = tmp.path() / "r";
+    write_report(r, in, opt, out.string());
+    const auto before = files_under(out);
+    const auto summary = nlohmann::json::parse(before.at("summary.json"));
+    EXPECT_EQ(summary["identity"]["model"]["path"], "first.pt");  // summary.json records the identity
+    EXPECT_EQ(summary["identity"]["model"]["sha256"], std::string(64, '1'));
+
+    // A second run fails half-way (an image that cannot be read while the galleries are drawn):
+    // the earlier report is untouched, and nothing is left beside it.
+    AnalysisInput broken = make_input();
+    auto calls = std::make_shared<int>(0);
+    broken.load_image = [good = broken.load_image, calls](size_t row) {
+        if (++*calls > 3) throw Error("image " + std::to_string(row) + ": unreadable");
+        return good(row);
+    };
+    r.identity->model_path = "second.pt";
+    EXPECT_THROW(write_report(r, broken, opt, out.string()), Error);
+    EXPECT_EQ(files_under(out), before);
+    std::vector<std::string> beside;
+    for (const auto& e : fs::directory_iterator(tmp.path())) beside.push_back(e.path().filename().string());
+    EXPECT_EQ(beside, std::vector<std::string>{"r"});
+}
+
+TEST(Report, AFolderOfOtherFilesIsRefusedUntouched) {
     const AnalysisInput in = make_input();
     const AnalysisOptions opt = quiet_options();
     const Report r = build_report(in, opt);
     TempDir tmp;
-    // A stale summary from an earlier run, and "worst_predictions" blocked by a plain file, so the
-    // run fails half-way (this works as root too, unlike permissions).
-    const fs::path out = tmp.path() / "r";
+    const fs::path out = tmp.path() / "photos";
     fs::create_directories(out);
-    std::ofstream(out / "summary.json") << "{\"schema_version\": 1}";
-    std::ofstream(out / "worst_predictions") << "not a folder";
-    EXPECT_THROW(write_report(r, in, opt, out.string()), Error);
-    EXPECT_FALSE(fs::exists(out / "summary.json"));
-    EXPECT_TRUE(fs::exists(out / "confusion_matrix.csv"));  // it did start
+    std::ofstream(out / "holiday.jpg") << "jpeg";
+    try {
+        write_report(r, in, opt, out.string());
+        ADD_FAILURE() << "a folder of other files was replaced";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("holiday.jpg"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(files_under(out), (std::map<std::string, std::string>{{"holiday.jpg", "jpeg"}}));
+    // A report folder with a file of the user's: replaced, the user's file kept.
+    const fs::path rep = tmp.path() / "report";
+    write_report(r, in, opt, rep.string());
+    std::ofstream(rep / "notes.txt") << "mine";
+    write_report(r, in, opt, rep.string());
+    EXPECT_EQ(files_under(rep).at("notes.txt"), "mine");
+    EXPECT_TRUE(fs::exists(rep / "summary.json"));
 }
 
 TEST(Report, ImpossibleFolderThrows) {

@@ -203,3 +203,48 @@ TEST(ServeRequest, EmptyLimitsAcceptNoIndex) {
     EXPECT_THROW(parse_request("/api/cam", {{"image", "0"}}, none), RequestError);
     EXPECT_EQ(parse_request("/api/summary", {}, none).route, Route::Summary);
 }
+
+TEST(ServeRequest, ClassNamesWithASlash) {
+    // Fashion-MNIST's "T-shirt/top": the client sends %2F, the HTTP server decodes it before routing.
+    RequestLimits l = limits();
+    l.classes = {"T-shirt/top", "Trouser", "a/b/c"};
+    auto parse_with = [&](const std::string& target) {
+        const auto [path, query] = split_target(target);
+        return parse_request(path, query, l);
+    };
+    EXPECT_EQ(parse_with("/api/class/T-shirt%2Ftop").cls, 0);
+    EXPECT_EQ(parse_with("/api/class/t-shirt%2FTOP").cls, 0);
+    EXPECT_EQ(parse_with("/api/class/a%2Fb%2Fc").cls, 2);
+    const Request cell = parse_with("/api/cell/T-shirt%2Ftop/Trouser");
+    EXPECT_EQ(cell.true_cls, 0);
+    EXPECT_EQ(cell.pred_cls, 1);
+    const Request cell2 = parse_with("/api/cell/Trouser/a%2Fb%2Fc?limit=3");
+    EXPECT_EQ(cell2.true_cls, 1);
+    EXPECT_EQ(cell2.pred_cls, 2);
+    EXPECT_EQ(cell2.limit, 3);
+    try {
+        parse_with("/api/class/T-shirt%2Fbottom");
+        ADD_FAILURE();
+    } catch (const RequestError& e) {
+        EXPECT_EQ(e.status(), 400);
+        EXPECT_TRUE(mentions(e.what(), "T-shirt/bottom")) << e.what();
+    }
+    try {
+        parse_with("/api/cell/x/y/z");
+        ADD_FAILURE();
+    } catch (const RequestError& e) {
+        EXPECT_EQ(e.status(), 400);
+    }
+}
+
+TEST(ServeRequest, HostHeaderAllowList) {
+    const std::vector<std::string> names{"localhost", "127.0.0.2", "my.box"};
+    for (const char* ok : {"", "localhost", "LOCALHOST", "localhost:8765", "LocalHost:1", "127.0.0.1", "127.0.0.1:8765",
+                           "127.0.0.2:80", "[::1]", "[::1]:8765", "192.168.1.5:8765", "my.box", "MY.BOX:65535"})
+        EXPECT_TRUE(host_allowed(ok, names)) << ok;
+    for (const char* no : {"evil.com", "evil.com:8765", "127.0.0.1:80@evil.com", "localhost:80@evil.com",
+                           "localhost.evil.com", "localhost:", "localhost:8x", "localhost:123456", "[::1]x", "[::1",
+                           "[evil.com]:80", "127.0.0.1.evil.com", "my.box.evil.com", " localhost", "localhost ",
+                           "127.1", "0x7f000001", ":8765"})
+        EXPECT_FALSE(host_allowed(no, names)) << no;
+}
