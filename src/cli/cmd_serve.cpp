@@ -57,7 +57,7 @@ void serve_command(const ServeArgs& a) {
     auto ds = a.data.open();
     Model m = load_model(a.model, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
-    check_class_count(m, *ds, s);
+    ds = fit_to_model(m, std::move(ds), s);
     nlohmann::json data;
     if (!a.results.empty()) {
         data = read_results(a.results);
@@ -102,7 +102,7 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--layer,-l", a->layer, "CAM layer of the initial analysis (default: the last spatial layer)");
     cmd->add_option("--method", a->method, "CAM method of the initial analysis: " + join(cam_methods(), ", "))
         ->capture_default_str();
-    cmd->add_option("--limit", a->limit, "analyse the first N images only (0 = all)");
+    cmd->add_option("--limit", a->limit, "analyse the first N images only (0 = all)")->check(non_negative());
     cmd->callback([a] { serve_command(*a); });
 }
 

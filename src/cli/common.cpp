@@ -1,7 +1,9 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <limits>
 
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
@@ -30,8 +32,11 @@ std::unique_ptr<Dataset> DataFlags::open() const {
 
 void SpecFlags::add(CLI::App& app) {
     app.add_option("--input-size", input_size, "model input size HxW (default: the model's metadata or the dataset's)");
-    app.add_option("--mean", mean, "normalisation mean per channel (after scaling pixels to [0,1])")->delimiter(',');
-    app.add_option("--std", std, "normalisation std per channel")->delimiter(',');
+    const double big = std::numeric_limits<double>::max();
+    app.add_option("--mean", mean, "normalisation mean per channel (after scaling pixels to [0,1])")
+        ->delimiter(',')
+        ->check(number_in(-big, big, "a finite number"));
+    app.add_option("--std", std, "normalisation std per channel")->delimiter(',')->check(positive());
     app.add_option("--norm", norm, "normalisation preset: cifar10, cifar100, mnist, fashion-mnist, imagenet");
 }
 
@@ -56,7 +61,8 @@ SpecOverrides SpecFlags::overrides() const {
 }
 
 void EngineFlags::add(CLI::App& app) {
-    app.add_option("--threads", threads, "intra-op CPU threads (default: all cores)");
+    app.add_option("--threads", threads, "intra-op CPU threads (default: all cores; at most the core count)")
+        ->check(non_negative());
     app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--batch-size,-b", batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
 }
@@ -121,30 +127,70 @@ EngineOptions EngineFlags::options(bool quiet) const {
     return o;
 }
 
+CLI::Validator number_in(double lo, double hi, const std::string& range) {
+    CLI::Validator v(
+        [lo, hi, range](std::string& in) {
+            double x = 0;
+            if (!CLI::detail::lexical_cast(in, x)) return "'" + in + "' is not a number (expected " + range + ")";
+            if (!(x >= lo && x <= hi)) return "'" + in + "' is out of range: expected " + range;
+            return std::string();
+        },
+        range);
+    return v;
+}
+
+CLI::Validator non_negative() { return number_in(0, std::numeric_limits<double>::max(), ">= 0"); }
+
+CLI::Validator positive() {
+    return number_in(std::numeric_limits<double>::min(), std::numeric_limits<double>::max(), "a finite number > 0");
+}
+
+int apply_threads(int requested) {
+    const int n = configure_threads(requested);
+    if (requested > n && !g_quiet)
+        fprintf(stderr, "note: --threads %d is more than the %d cores of this machine; using %d\n", requested, n, n);
+    return n;
+}
+
+std::unique_ptr<Dataset> fit_to_model(Model& m, std::unique_ptr<Dataset> ds, const InputSpec& s) {
+    ClassMatch match = match_classes(m, *ds, s);
+    if (match.to_model.empty()) return ds;
+    if (!g_quiet) fprintf(stderr, "%s\n", match.note.c_str());
+    return reorder_classes(std::move(ds), std::move(match.to_model), m.info().class_names);
+}
+
 Model load_model(const std::string& path, const EngineFlags& ef, bool quiet) {
-    const int n = configure_threads(ef.threads);
+    const int n = apply_threads(ef.threads);
     Model m = Model::load(path, ef.options(quiet));
     if (!quiet) fprintf(stderr, "model %s (%s), %d CPU threads\n", path.c_str(), m.info().kind.c_str(), n);
     return m;
 }
 
-std::vector<size_t> parse_indices(const std::string& spec) {
+std::vector<size_t> parse_indices(const std::string& spec, size_t size) {
+    // Strict: std::stoul would read "-1" as 2^64-1 and "3--1" as the range 3..2^64-1.
+    auto number = [&](std::string_view t, const std::string& part) {
+        size_t v = 0;
+        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+        if (t.empty() || ec != std::errc() || end != t.data() + t.size())
+            throw UsageError("bad image index '" + part + "' (use e.g. 0,5,10-20: numbers and ascending ranges)");
+        if (v >= size)
+            throw UsageError(format("image index %s out of range: the dataset has %zu images (0..%zu)",
+                                    std::string(t).c_str(), size, size ? size - 1 : 0));
+        return v;
+    };
     std::vector<size_t> out;
     for (const auto& part : split(spec, ',')) {
         const auto p = trim(part);
         if (p.empty()) continue;
-        try {
-            const auto dash = p.find('-');
-            if (dash == std::string::npos) {
-                out.push_back(std::stoul(p));
-            } else {
-                const size_t a = std::stoul(p.substr(0, dash)), b = std::stoul(p.substr(dash + 1));
-                if (b < a) throw std::invalid_argument("");
-                for (size_t i = a; i <= b; ++i) out.push_back(i);
-            }
-        } catch (const std::exception&) {
-            throw UsageError("bad image index '" + p + "' (use e.g. 0,5,10-20)");
+        const auto dash = p.find('-');
+        if (dash == std::string::npos) {
+            out.push_back(number(p, p));
+            continue;
         }
+        const std::string_view whole(p);
+        const size_t a = number(whole.substr(0, dash), p), b = number(whole.substr(dash + 1), p);
+        if (b < a) throw UsageError("bad image range '" + p + "': it must ascend (e.g. 10-20)");
+        for (size_t i = a; i <= b; ++i) out.push_back(i);
     }
     if (out.empty()) throw UsageError("no image index given");
     return out;
