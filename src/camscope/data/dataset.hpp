@@ -57,7 +57,7 @@ public:
 
 struct OpenOptions {
     std::string split = "test";  // "test" | "train"
-    std::string format;          // "" = detect | "cifar10" | "cifar100" | "idx" | "folder"
+    std::string format{};        // "" = detect | "cifar10" | "cifar100" | "idx" | "folder"
 };
 
 /// Opens a dataset at `path`: a directory (CIFAR binary dir, IDX dir, class folders), or a
