@@ -497,6 +497,8 @@ def round_two(torch, save_scripted, Tiny):
          predict("{M}/meta_input_65536.pt", "{F}/tiny_cifar10"),
          ["meta_input_65536.pt", "input size 65536x65536", "exceeds the limit of 67108864 pixels"],
          exit_code=2, files=f)
+    case("model_meta_input_65536_layers", "layers: camscope metadata declaring a 65536x65536 input",
+         "layers {M}/meta_input_65536.pt", ["input size 65536x65536", "exceeds the limit"], exit_code=2, files=f)
     case("device_unknown", "--device tpu:9", predict(M10, "{F}/tiny_cifar10") + " --device tpu:9",
          ["device 'tpu:9' is not a device name: expected cpu, cuda or cuda:N"], exit_code=2)
 

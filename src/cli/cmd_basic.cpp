@@ -261,12 +261,10 @@ void register_layers(CLI::App& app) {
             di = ds->info();
         }
         if (*channels > 0) di.preset.channels = *channels;
-        InputSpec s;
-        try {
-            s = resolve_input_spec(m.info(), di, spec->overrides());
-        } catch (const UsageError&) {
+        const SpecOverrides ov = spec->overrides();
+        if (!m.info().input && !ov.height && (di.preset.height <= 0 || di.preset.width <= 0))
             throw UsageError("the input size is unknown: pass --data DATASET, or --input-size HxW and --channels C");
-        }
+        const InputSpec s = resolve_input_spec(m.info(), di, ov);  // its own errors say what is wrong
         if (s.channels <= 0) throw UsageError("the input channels are unknown: pass --data DATASET or --channels C");
         const auto layers = m.layers(s);
         const std::string chosen = m.resolve_layer("", s);
