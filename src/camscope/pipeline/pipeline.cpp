@@ -223,10 +223,13 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
         auto sl = slice(b);
         req.image_ids.assign(sl.begin(), sl.end());
         BatchResult r = model.run(hb.x.data(), n, spec, opt.cams ? &req : nullptr);
-        // Model::run checked this batch's rows; the class count must also stay the same.
-        if (b > 0 && r.num_classes != out.num_classes)
-            throw Error(format("%s: the model output %d classes for the batch of images %zu..%zu but %d before",
-                               model.info().path.c_str(), r.num_classes, sl.front(), sl.back(), out.num_classes));
+        // Model::run checked this batch's rows; the class count must also be the one checked before
+        // the pass, on every batch (a model's output may depend on its batch).
+        if (static_cast<size_t>(r.num_classes) != data.num_classes())
+            throw Error(format("%s: the model output %d classes for the batch of images %zu..%zu, but the dataset %s "
+                               "has %zu",
+                               model.info().path.c_str(), r.num_classes, sl.front(), sl.back(),
+                               data.info().name.c_str(), data.num_classes()));
         if (r.logits.size() != static_cast<size_t>(n) * r.num_classes)
             throw Error(format("%s: %zu logits for a batch of %d images of %d classes", model.info().path.c_str(),
                                r.logits.size(), n, r.num_classes));
