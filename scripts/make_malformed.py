@@ -485,7 +485,9 @@ def round_two(torch, save_scripted, Tiny):
             ("predict_limit_negative", predict(M10, "{F}/tiny_cifar10") + " --limit -1", ["--limit", ">= 0"]),
             ("predict_threads_negative", predict(M10, "{F}/tiny_cifar10") + " --threads -2", ["--threads", ">= 0"]),
             ("predict_std_inf", predict(M10, "{F}/tiny_cifar10") + " --std inf", ["--std", "finite number > 0"]),
-            ("predict_mean_nan", predict(M10, "{F}/tiny_cifar10") + " --mean nan", ["--mean", "a finite number"])]:
+            ("predict_mean_nan", predict(M10, "{F}/tiny_cifar10") + " --mean nan", ["--mean", "a finite number"]),
+            ("predict_input_size_junk", predict(M10, "{F}/tiny_cifar10") + " --input-size 32x32junk",
+             ["--input-size must look like 32x32, got '32x32junk'"])]:
         case(name, "out-of-range option: " + args.split(" -o ")[0], args, words, exit_code=2)
 
     # 17. One clear line each: an input size from metadata that passes the per-side check but is

@@ -44,14 +44,17 @@ SpecOverrides SpecFlags::overrides() const {
     SpecOverrides o;
     if (!input_size.empty()) {
         auto parts = split(to_lower(input_size), 'x');
-        try {
-            if (parts.size() == 1) parts.push_back(parts[0]);
-            if (parts.size() != 2) throw std::invalid_argument("");
-            o.height = std::stoi(parts[0]);
-            o.width = std::stoi(parts[1]);
-        } catch (const std::exception&) {
-            throw UsageError("--input-size must look like 32x32, got '" + input_size + "'");
-        }
+        if (parts.size() == 1) parts.push_back(parts[0]);
+        auto side = [&](const std::string& t) {  // the whole text a number (std::stoi took "32abc")
+            int v = 0;
+            const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+            if (t.empty() || ec != std::errc() || end != t.data() + t.size())
+                throw UsageError("--input-size must look like 32x32, got '" + input_size + "'");
+            return v;
+        };
+        if (parts.size() != 2) throw UsageError("--input-size must look like 32x32, got '" + input_size + "'");
+        o.height = side(parts[0]);
+        o.width = side(parts[1]);
         if (*o.height <= 0 || *o.width <= 0) throw UsageError("--input-size must be positive");
     }
     if (!mean.empty()) o.mean = mean;
