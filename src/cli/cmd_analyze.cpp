@@ -31,15 +31,25 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
     cmd.add_option("--layer,-l", a.layer, "target layer for the CAMs (default: the last spatial layer)");
     cmd.add_option("--method", a.method, "CAM method: " + join(cam_methods(), ", "))->capture_default_str();
     a.cam_opts.add(cmd);
-    cmd.add_option("--limit", a.limit, "analyse the first N images only (0 = all)");
-    cmd.add_option("--worst", a.report.worst_k, "worst predictions per class gallery")->capture_default_str();
-    cmd.add_option("--best", a.report.best_k, "best predictions per class gallery")->capture_default_str();
+    cmd.add_option("--limit", a.limit, "analyse the first N images only (0 = all)")->check(non_negative());
+    cmd.add_option("--worst", a.report.worst_k, "worst predictions per class gallery")
+        ->capture_default_str()
+        ->check(non_negative());
+    cmd.add_option("--best", a.report.best_k, "best predictions per class gallery")
+        ->capture_default_str()
+        ->check(non_negative());
     cmd.add_option("--high-conf", a.report.high_conf, "confidence at or above which an error is 'high-confidence'")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(number_in(0, 1, "0..1"));
     cmd.add_option("--low-conf", a.report.low_conf, "confidence below which a correct prediction is 'low-confidence'")
-        ->capture_default_str();
-    cmd.add_option("--top-pairs", a.report.top_pairs, "bars in top_confused_pairs.png")->capture_default_str();
-    cmd.add_option("--pair-figures", a.report.confused_pair_figures, "confused_pair_*.png figures")->capture_default_str();
+        ->capture_default_str()
+        ->check(number_in(0, 1, "0..1"));
+    cmd.add_option("--top-pairs", a.report.top_pairs, "bars in top_confused_pairs.png")
+        ->capture_default_str()
+        ->check(non_negative());
+    cmd.add_option("--pair-figures", a.report.confused_pair_figures, "confused_pair_*.png figures")
+        ->capture_default_str()
+        ->check(non_negative());
     cmd.add_flag("--row-normalised", a.report.row_normalised_matrix, "confusion_matrix_full.png as shares of each true class");
     a.faithfulness_opt =
         cmd.add_option("--faithfulness-n", a.faithfulness_n,
@@ -47,7 +57,8 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
                        "20/50/80%; faithfulness.csv/.png and one line in the summary; see `camscope evaluate-cams`). "
                        "Left at the default, capped so the check costs at most about one more pass over the "
                        "analysed images; 0 = off")
-            ->capture_default_str();
+            ->capture_default_str()
+            ->check(non_negative());
 }
 
 /// The whole analysis: one streaming pass (predictions + CAMs of the predicted and true class),
@@ -59,7 +70,7 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     auto ds = a.data.open();
     Model m = load_model(model_path, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
-    check_class_count(m, *ds, s);
+    ds = fit_to_model(m, std::move(ds), s);
     const std::string layer = m.resolve_layer(a.layer, s);
     check_report_destination(a.out);  // writable, not a folder of other files
     RunIdentity identity;             // what the report is made from: summary.json "identity"
@@ -141,7 +152,7 @@ void register_demo(CLI::App& app) {
     cmd->add_option("--data,-d", a->data.path, "Fashion-MNIST IDX folder")->capture_default_str();
     cmd->add_option("--out,-o", a->out, "demo folder: model.pt and report/")->capture_default_str();
     cmd->add_option("--epochs", *epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--train-limit", *train_limit, "train on the first N images only (0 = all 60000)");
+    cmd->add_option("--train-limit", *train_limit, "train on the first N images only (0 = all 60000)")->check(non_negative());
     a->eng.add(*cmd);
     add_report_flags(*cmd, *a);
     cmd->callback([a, epochs, train_limit] {
@@ -149,7 +160,7 @@ void register_demo(CLI::App& app) {
         if (!fs::exists(a->data.path))
             throw Error(a->data.path + ": Fashion-MNIST not found; install it with `apt-get install dataset-fashion-mnist`"
                         " or pass --data DIR");
-        const int n = configure_threads(a->eng.threads);
+        const int n = apply_threads(a->eng.threads);
         OpenOptions oo;
         oo.split = "train";
         auto train = open_dataset(a->data.path, oo);

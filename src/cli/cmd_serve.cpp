@@ -67,7 +67,7 @@ void serve_command(const ServeArgs& a) {
     auto ds = a.data.open();
     Model m = load_model(a.model, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
-    check_class_count(m, *ds, s);
+    ds = fit_to_model(m, std::move(ds), s);
     nlohmann::json data;
     if (!a.results.empty()) {
         data = read_results(a, m, *ds, s);
@@ -124,7 +124,7 @@ void register_serve(CLI::App& app) {
                                     "CAM method of the initial analysis: " + join(cam_methods(), ", ") +
                                         " (with --results: that of the results, and a different one is refused)")
                         ->capture_default_str();
-    cmd->add_option("--limit", a->limit, "analyse the first N images only (0 = all)");
+    cmd->add_option("--limit", a->limit, "analyse the first N images only (0 = all)")->check(non_negative());
     cmd->callback([a] { serve_command(*a); });
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
@@ -61,7 +62,10 @@ int main(int argc, char** argv) {
         fprintf(stderr, "camscope: error: %s\n", e.what());
         return 1;
     } catch (const std::exception& e) {
-        fprintf(stderr, "camscope: error: %s\n", e.what());
+        // Not one of ours (a LibTorch c10::Error that escaped, std::bad_alloc): the first line is
+        // the message, the rest a C++ backtrace that means nothing to the user.
+        const std::string what = e.what();
+        fprintf(stderr, "camscope: error: %s\n", what.substr(0, what.find('\n')).c_str());
         return 1;
     }
     return 0;

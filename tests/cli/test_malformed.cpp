@@ -65,6 +65,9 @@ TEST_P(Malformed, ExitsWithACodeAMessageAndNoOutput) {
     EXPECT_EQ(r.code, c["exit"].get<int>());
     for (const auto& s : c["expect"]) EXPECT_NE(r.out.find(s.get<std::string>()), std::string::npos) << s;
     EXPECT_EQ(r.out.find("terminate called"), std::string::npos);
+    // One clear message, not LibTorch's C++ backtrace.
+    EXPECT_EQ(r.out.find("Exception raised from"), std::string::npos);
+    EXPECT_EQ(r.out.find("frame #"), std::string::npos);
     // Nothing that could pass for a result: no file at all (folders may have been created).
     for (const auto& e : fs::recursive_directory_iterator(out))
         EXPECT_FALSE(e.is_regular_file()) << "left behind: " << e.path();

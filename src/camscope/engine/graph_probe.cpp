@@ -36,10 +36,15 @@ std::optional<std::string> module_path(Value* v, Value* self) {
     return join(parts, ".");
 }
 
-bool is_forward_call(Node* n) {
-    return n->kind() == prim::CallMethod && n->s(attr::name) == "forward" && n->inputs().size() >= 1 &&
+/// A call of a method of a module (or any scripted class): `self.layer1(x)` is a call of
+/// `forward`; `self._forward_impl(x)` (torchvision's ResNet), a helper method, is one too.
+bool is_method_call(Node* n) {
+    return n->kind() == prim::CallMethod && n->inputs().size() >= 1 &&
            n->input(0)->type()->cast<c10::ClassType>() != nullptr;
 }
+
+/// A submodule's forward: its output is the module's output, the one a layer name stands for.
+bool is_forward_call(Node* n) { return is_method_call(n) && n->s(attr::name) == "forward"; }
 
 std::string class_name(Value* module_value) {
     auto cls = module_value->type()->cast<c10::ClassType>();
@@ -60,12 +65,12 @@ std::shared_ptr<Graph> forward_graph_copy(const torch::jit::Module& module) {
     return torch::jit::toGraphFunction(method->function()).graph()->copy();
 }
 
-/// Inlines every submodule forward call of the top-level graph, recursively.
+/// Inlines every method call of the top-level graph (forwards and helper methods), recursively.
 void inline_all_calls(Graph& g) {
     for (bool changed = true; changed;) {
         changed = false;
         for (Node* n : g.nodes()) {
-            if (is_forward_call(n)) {
+            if (is_method_call(n)) {
                 inline_call(n);
                 changed = true;
                 break;
@@ -112,11 +117,14 @@ ListingGraph make_listing_graph(const torch::jit::Module& module) {
     for (bool changed = true; changed;) {
         changed = false;
         for (Node* n : g->nodes()) {
-            if (!is_forward_call(n)) continue;
+            if (!is_method_call(n)) continue;
+            // A helper method (`_forward_impl`) is inlined like a forward, but its result is not
+            // a layer's output.
+            const bool forward = is_forward_call(n);
             auto path = module_path(n->input(0), self);
             std::string type = class_name(n->input(0));
             auto outs = inline_call(n);
-            if (path && outs.size() == 1 && outs[0]->type()->kind() == c10::TypeKind::TensorType) {
+            if (forward && path && outs.size() == 1 && outs[0]->type()->kind() == c10::TypeKind::TensorType) {
                 size_t idx = g->registerOutput(outs[0]);
                 auto it = output_of.find(*path);
                 if (it == output_of.end()) {
@@ -172,12 +180,19 @@ std::vector<Value*> expose_calls(Graph& g, const torch::jit::Module& module, con
         std::fill(found.begin(), found.end(), nullptr);
         Node* to_inline = nullptr;
         for (Node* n : g.nodes()) {
-            if (!is_forward_call(n)) continue;
+            if (!is_method_call(n)) continue;
             auto path = module_path(n->input(0), self);
             if (!path) continue;
+            const bool forward = is_forward_call(n);
             for (size_t i = 0; i < paths.size(); ++i) {
-                if (*path == paths[i]) found[i] = n->output();  // last call wins
-                else if (!to_inline && starts_with(paths[i], *path + ".")) to_inline = n;
+                if (forward && *path == paths[i]) {
+                    found[i] = n->output();  // last call wins
+                    continue;
+                }
+                // Calls that may lead to the target: forwards and helper methods (torchvision's
+                // `self._forward_impl(x)`) of the model itself or of a module above the target.
+                if (!to_inline && *path != paths[i] && (path->empty() || starts_with(paths[i], *path + ".")))
+                    to_inline = n;
             }
         }
         bool all_found = std::all_of(found.begin(), found.end(), [](Value* v) { return v != nullptr; });

@@ -1,6 +1,7 @@
 #pragma once
 // TorchScript graph surgery that exposes the output of any submodule call of a model's forward,
-// WITHOUT changing the model: calls on the path to the target module are inlined until the call
+// WITHOUT changing the model: calls on the path to the target module (submodule forwards, and
+// helper methods such as torchvision's `self._forward_impl(x)`) are inlined until the call
 // of the target itself is visible in the top-level graph, whose output is then returned as an
 // extra graph output. Works for traced and scripted modules (both keep prim::CallMethod nodes
 // per submodule call; module paths are read off the prim::GetAttr chain from `self`).

@@ -106,8 +106,11 @@ void save_atomic(torch::jit::Module& m, const std::string& path, const std::stri
     if (target.has_parent_path()) fs::create_directories(target.parent_path());
     // Hidden, per-process temp name in the same folder (as write_file_atomic): two runs saving to
     // one path never write into each other's temp file.
-    const std::string tmp =
-        (target.parent_path() / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
+    std::string tmp_name = ".";  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
+    tmp_name += target.filename().string();
+    tmp_name += ".tmp-";
+    tmp_name += std::to_string(::getpid());
+    const std::string tmp = (target.parent_path() / tmp_name).string();
     torch::jit::ExtraFilesMap extra{{"camscope.json", meta}};
     const bool was_training = m.is_training();
     m.eval();

@@ -185,6 +185,7 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
             req.method = opt.methods[m];
             req.layers = layers;
             req.targets = {preds.empty() ? std::vector<int>(n, -1) : preds};
+            req.image_ids.assign(idx.begin() + start, idx.begin() + start + n);
             const BatchResult r = model.run(x.data(), static_cast<int>(n), spec, &req);
             if (preds.empty()) preds = metrics::argmax_rows(r.logits.data(), n, r.num_classes);
             const auto up = cams_at_input_size(r.cams.data(), static_cast<int>(n), r.fh, r.fw, spec.height, spec.width);
