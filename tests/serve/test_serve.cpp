@@ -316,6 +316,36 @@ TEST(Serve, LiveCamsAnswerPngsAndChangeWithTheTarget) {
     EXPECT_TRUE(is_png(d->body));
 }
 
+TEST(Serve, FinerCamContrastsTheTargetWithAChosenClass) {
+    // "Why the prediction and not the true class": Finer-CAM with contrast=true (numbers against
+    // pytorch-grad-cam's FinerCAM are checked by the engine tests; here the parameters' path).
+    auto c = shared_server().client();
+    const json im = get_json(c, "/api/image/3");
+    const int label = im["label"];
+    const json vs_true = get_json(c, "/api/cam?image=3&method=finercam&target=pred&contrast=true&format=json");
+    const json vs_label =
+        get_json(c, "/api/cam?image=3&method=finercam&target=pred&contrast=" + std::to_string(label) + "&format=json");
+    const json vs_default = get_json(c, "/api/cam?image=3&method=finercam&target=pred&format=json");
+    const json half = get_json(c, "/api/cam?image=3&method=finercam&target=pred&contrast=true&alpha=0.5&format=json");
+    EXPECT_EQ(vs_true["contrast"], label);
+    EXPECT_EQ(vs_true["contrast_name"], im["label_name"]);
+    EXPECT_EQ(vs_true["alpha"], 1.0);
+    EXPECT_EQ(vs_true["map"], vs_label["map"]);
+    EXPECT_FALSE(vs_default.contains("contrast"));
+    EXPECT_NE(half["fingerprint"], vs_true["fingerprint"]);
+    auto png = c.Get("/api/cam?image=3&method=finercam&target=pred&contrast=true");
+    ASSERT_TRUE(png);
+    EXPECT_EQ(png->status, 200);
+    EXPECT_TRUE(is_png(png->body));
+    for (const char* bad : {"/api/cam?image=3&method=finercam&alpha=nan", "/api/cam?image=3&method=finercam&alpha=-1",
+                            "/api/cam?image=3&method=gradcam&contrast=true",
+                            "/api/cam?image=3&method=finercam&contrast=nosuchclass"}) {
+        auto r = c.Get(bad);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
+    }
+}
+
 TEST(Serve, BadRequestsAnswer400Or404WithAMessage) {
     auto c = shared_server().client();
     const std::vector<std::pair<std::string, int>> cases{

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <limits>
 
 #include "camscope/util/strings.hpp"
@@ -220,6 +221,16 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
             r.b = target_of(q, "b", "true", lim);
         } else {
             r.target = target_of(q, "target", "pred", lim);
+            if (!get(q, "contrast").empty()) r.contrast = target_of(q, "contrast", "", lim);
+            if (const std::string v = get(q, "alpha"); !v.empty()) {
+                double x = 0;
+                const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+                if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x) || x < 0 || x > 100)
+                    bad("parameter 'alpha' must be a number in [0, 100], got " + quoted(v));
+                r.alpha = x;
+            }
+            if ((r.contrast || r.alpha != 1.0) && r.method != "finercam")
+                bad("parameters 'contrast' and 'alpha' apply to method finercam only");
         }
         return r;
     }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <map>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,7 +53,7 @@ enum class Route {
     Cell,        // /api/cell/{true}/{pred}?offset=&limit=
     Image,       // /api/image/{i}
     ImageInput,  // /api/image/{i}/input.png
-    Cam,         // /api/cam?image=&target=&method=&layer=&format=&max_channels=
+    Cam,         // /api/cam?image=&target=&method=&layer=&format=&max_channels=&contrast=&alpha=
     Diff,        // /api/diff?image=&a=&b=&method=&layer=&format=&max_channels=
 };
 
@@ -75,6 +76,10 @@ struct Request {
     std::string method, layer;     // Cam, Diff: one of the limits' (defaults: the limits' defaults)
     bool json = false;             // Cam, Diff: format=json (default png)
     int max_channels = 0;          // Cam, Diff: in [0, 2^20] (larger values clamped)
+    /// Cam with method finercam: contrast=pred|true|class (the class to explain the target against;
+    /// absent: the 3 classes with the closest logits) and alpha (finite, in [0, 100]; default 1).
+    std::optional<Target> contrast;
+    double alpha = 1.0;
 };
 
 /// `path` percent-decoded, as HTTP servers hand it over; in `query` an empty value counts as absent.

@@ -328,8 +328,9 @@ Response Explorer::cam(const Request& rq) const {
     const int a = (diff ? rq.a : rq.target).resolve(pred, label);
     const int b = diff ? rq.b.resolve(pred, label) : -1;
 
-    const std::string key = format("%d|%zu|%d|%d|%s|%s|%s|%d", diff ? 1 : 0, row, a, b, method.c_str(), layer.c_str(),
-                                   fmt.c_str(), max_channels);
+    const int contrast = rq.contrast ? rq.contrast->resolve(pred, label) : -1;
+    const std::string key = format("%d|%zu|%d|%d|%s|%s|%s|%d|%d|%.17g", diff ? 1 : 0, row, a, b, method.c_str(),
+                                   layer.c_str(), fmt.c_str(), max_channels, contrast, rq.alpha);
     {
         std::lock_guard lock(s.cache_mu);
         if (auto it = s.cache.find(key); it != s.cache.end()) return it->second;
@@ -347,6 +348,8 @@ Response Explorer::cam(const Request& rq) const {
     req.method = method;
     req.layers = {layer};
     req.max_channels = max_channels;
+    req.alpha = rq.alpha;
+    if (contrast >= 0) req.contrast = {{contrast}};
     req.targets = diff ? std::vector<std::vector<int>>{{a}, {b}} : std::vector<std::vector<int>>{{a}};
     const BatchResult res = model_.run(x.data(), 1, spec_, &req);
     const int fh = res.fh, fw = res.fw;
@@ -379,6 +382,13 @@ Response Explorer::cam(const Request& rq) const {
         stats["target"] = a;
         stats["target_name"] = s.classes[a];
         stats["prob"] = std::round(double(probs[a]) * 1e4) / 1e4;
+        if (method == "finercam") {  // "why the target and not the contrast"
+            stats["alpha"] = rq.alpha;
+            if (contrast >= 0) {
+                stats["contrast"] = contrast;
+                stats["contrast_name"] = s.classes[contrast];
+            }
+        }
     }
 
     Response r;

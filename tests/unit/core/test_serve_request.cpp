@@ -76,6 +76,31 @@ TEST(ServeRequest, RoutesAndArguments) {
     EXPECT_EQ(diff.b.kind, Target::True);
 }
 
+TEST(ServeRequest, FinerCamContrastAndAlpha) {
+    RequestLimits l = limits();
+    l.methods.push_back("finercam");
+    auto p = [&](const std::string& target) {
+        auto [path, query] = split_target(target);
+        return parse_request(path, query, l);
+    };
+    const Request r = p("/api/cam?image=1&method=finercam&contrast=true&alpha=0.25");
+    ASSERT_TRUE(r.contrast.has_value());
+    EXPECT_EQ(r.contrast->kind, Target::True);
+    EXPECT_EQ(r.alpha, 0.25);
+    EXPECT_FALSE(p("/api/cam?image=1&method=finercam").contrast.has_value());
+    EXPECT_EQ(p("/api/cam?image=1&method=finercam").alpha, 1.0);
+    for (const char* bad : {"/api/cam?image=1&method=finercam&alpha=nan", "/api/cam?image=1&method=finercam&alpha=inf",
+                            "/api/cam?image=1&method=finercam&alpha=101", "/api/cam?image=1&method=finercam&alpha=0.5x",
+                            "/api/cam?image=1&method=gradcam&contrast=true", "/api/cam?image=1&method=gradcam&alpha=2"}) {
+        try {
+            p(bad);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const RequestError& e) {
+            EXPECT_EQ(e.status(), 400) << bad;
+        }
+    }
+}
+
 TEST(ServeRequest, ClassByIndexOrNameCaseInsensitive) {
     EXPECT_EQ(parse("/api/class/CAT").cls, 3);
     EXPECT_EQ(parse("/api/class/Truck").cls, 9);
