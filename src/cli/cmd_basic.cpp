@@ -165,7 +165,8 @@ void register_cam(CLI::App& app) {
         // Load the chosen images once; one batched run per chunk, all target slots at once.
         make_dirs(*out);
         const size_t per = static_cast<size_t>(s.channels) * s.height * s.width;
-        std::string csv = "row,index,label,pred,confidence,target,target_name,png\n";
+        std::string csv = "row,index,label,pred,confidence,target,target_name,png,degenerate\n";
+        size_t blank = 0;  // maps with no positive evidence: a hatched stand-in PNG, degenerate=1 in cams.csv
         std::vector<float> all_maps;
         size_t rows = 0;
         for (size_t start = 0; start < idx.size(); start += eng->batch_size) {
@@ -204,11 +205,15 @@ void register_cam(CLI::App& app) {
                     const size_t off = (t * n + i) * static_cast<size_t>(s.height) * s.width;
                     const std::string png = format("cam_%zu_%s_%s.png", idx[start + i], (*targets)[t].c_str(),
                                                    sanitize_filename(names[target]).c_str());
-                    write_png(*out + "/" + png, overlay_cam(img, up.data() + off));
+                    const size_t low = static_cast<size_t>(r.fh) * r.fw;
+                    const bool degenerate = metrics::degenerate_cam(r.cams.data() + (t * n + i) * low, low);
+                    blank += degenerate;
+                    write_png(*out + "/" + png, degenerate ? no_evidence_image(img, img.height, img.width)
+                                                           : overlay_cam(img, up.data() + off));
                     all_maps.insert(all_maps.end(), maps.begin() + off, maps.begin() + off + s.height * s.width);
-                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s\n", rows++, idx[start + i], samples[i].label, preds[i],
-                                  probs[i * r.num_classes + preds[i]], target, csv_field(names[target]).c_str(),
-                                  png.c_str());
+                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s,%d\n", rows++, idx[start + i], samples[i].label,
+                                  preds[i], probs[i * r.num_classes + preds[i]], target,
+                                  csv_field(names[target]).c_str(), png.c_str(), degenerate ? 1 : 0);
                 }
             }
         }
@@ -217,6 +222,10 @@ void register_cam(CLI::App& app) {
         write_file_atomic(*out + "/cams.csv", csv);
         printf("%zu CAMs (%s, layer %s) written to %s/ (PNG overlays, cams.npy %zux%dx%d, cams.csv)\n", rows,
                method->c_str(), join(req.layers, "+").c_str(), out->c_str(), rows, s.height, s.width);
+        if (blank > 0)
+            printf("%zu of the %zu maps have no positive evidence at %s (all zero after ReLU): hatched grey PNGs, "
+                   "degenerate=1 in cams.csv\n",
+                   blank, rows, join(req.layers, "+").c_str());
     });
 }
 

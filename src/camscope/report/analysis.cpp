@@ -137,9 +137,10 @@ std::optional<Recommendation> degenerate_recommendation(const Report& r, const A
                     "the degenerate maps of every gradient method and of this method at other layers.";
     }
     rec.text += " Blank Grad-CAMs are typical of a classifier head without global average pooling (flatten + fully "
-                "connected): the channel weights, spatial means of the gradients, then often cancel to a negative "
-                "map. A method with element-wise weights (hirescam, layercam) or an earlier layer can still show "
-                "evidence; a global-average-pooling head fixes the cause.";
+                "connected): Grad-CAM's channel weights (spatial means of the gradients) can then add up to a map "
+                "that is negative everywhere. Other CAM methods or an earlier layer may still show evidence; a "
+                "global-average-pooling head removes the cause (with it, the predicted class's map has positive "
+                "evidence wherever its logit exceeds its bias).";
     return rec;
 }
 

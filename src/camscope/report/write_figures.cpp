@@ -203,7 +203,7 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
                      r.class_names[f.b].c_str(), count, pct(rate).c_str(), r.class_names[f.a].c_str());
     for (const auto& pf : r.pair_focus)
         if (pf.a == f.a && pf.b == f.b && pf.n > 0 && std::isfinite(pf.mean_iou))
-            p.title += format(", CAM overlap IoU %.2f over %lld of %lld", pf.mean_iou, pf.n, pf.errors);
+            p.title += format(", CAM overlap IoU %.2f over %lld of %lld errors", pf.mean_iou, pf.n, pf.errors);
     p.col_headers = {"Image", "CAM: true class", "CAM: predicted", "Predicted \u2212 true"};
     long long shown = 0, blank = 0;
     for (const RowRef& x : f.examples) {
@@ -216,7 +216,7 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
         row.push_back(cam_cell(in, img, Which::Pred, x,
                                {"looks: " + r.class_names[x.pred], format("p %.3f", x.confidence)}, kRed));
         const bool either = x.true_cam_degenerate || x.pred_cam_degenerate;
-        row.push_back(tile(diff_tile(in, img, x.row, either), {}, kBlack, either ? "no difference: blank map" : ""));
+        row.push_back(tile(diff_tile(in, img, x.row, either), {}, kBlack, either ? "a map is blank" : ""));
         row.insert(row.begin(), tile(std::move(img), {format("#%d", x.index), "true: " + r.class_names[x.label]}, kBlack));
         p.rows.push_back(std::move(row));
     }
