@@ -30,7 +30,7 @@ void register_train(CLI::App& app) {
     cmd->add_option("--arch", opt->arch, arch_help)->check(CLI::IsMember(archs))->capture_default_str();
     cmd->add_option("--epochs", opt->epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_option("--batch-size,-b", opt->batch_size, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--lr", opt->lr, "learning rate (default: 2e-3 adam, 0.1 sgd; cosine decay)");
+    cmd->add_option("--lr", opt->lr, "learning rate (default: adam 2e-2 for cnn, 2e-3 otherwise; sgd 0.1; cosine decay)");
     cmd->add_option("--optimizer", opt->optimizer, "sgd, adam or auto")->capture_default_str();
     cmd->add_option("--seed", opt->seed, "random seed (weights, shuffling, augmentation)")->capture_default_str();
     cmd->add_option("--limit", opt->limit, "train on the first N images only (0 = all)");
