@@ -186,6 +186,13 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
     if (r.faithfulness) {
         line("  " + faith::headline(*r.faithfulness) + ".");
         if (!r.faithfulness->best_reason.empty()) line("    Why: " + r.faithfulness->best_reason + " (faithfulness.csv).");
+        std::vector<std::string> blank;
+        for (const auto& m : r.faithfulness->methods)
+            if (const auto* g = r.faithfulness->find(m, "overall"))
+                blank.push_back(format("%s %lld/%lld", m.c_str(), g->degenerate, g->n));
+        for (const auto& c : r.faithfulness->layer_checks)
+            blank.push_back(format("%s at '%s' %lld/%lld", c.method.c_str(), c.layer.c_str(), c.degenerate, c.n));
+        if (!blank.empty()) line("    Blank maps on that sample: " + join(blank, ", ") + ".");
     }
     line("");
 

@@ -599,6 +599,10 @@ TEST(Report, BlankCamWarningNamesTheMeasuredBetterMethodAndLayer) {
     EXPECT_LT(warn_at, summary.find("OVERALL")) << "at the top";
     EXPECT_NE(summary.find("try --method layercam"), std::string::npos);
     EXPECT_NE(summary.find("try --layer layer3"), std::string::npos);
+    EXPECT_NE(summary.find("Blank maps on that sample: gradcam 18/40, gradcampp 20/40, layercam 2/40, gradcam at "
+                           "'layer2' 0/40, gradcam at 'layer3' 0/40, gradcam at 'layer4' 18/40."),
+              std::string::npos)
+        << summary;
     const std::string term = format_terminal_summary(r);
     EXPECT_NE(term.find("! WARNING: 45.0%"), std::string::npos) << term;
     EXPECT_NE(term.find("try --method layercam"), std::string::npos) << term;

@@ -321,7 +321,7 @@ TEST(EngineTrain, LossDecreasesAndSavedModelReloadsIdentically) {
     std::vector<float> x(4 * 3 * 32 * 32);
     for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.01 * i);
     EXPECT_EQ(a.run(x.data(), 4, spec).logits, b.run(x.data(), 4, spec).logits);
-    EXPECT_EQ(a.resolve_layer("", spec), "block3");
+    EXPECT_EQ(a.resolve_layer("", spec), "block4");  // the last block before global average pooling
     // No temporary file is left beside the model.
     for (const auto& e : fs::directory_iterator(out.parent_path())) EXPECT_EQ(e.path().filename(), "m.pt");
 }
