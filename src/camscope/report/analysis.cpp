@@ -150,8 +150,13 @@ void recommend(Report& r, const AnalysisOptions& opt) {
     std::vector<std::string> skipped;  // figures over fewer than min_n images, said in a last note
     const long long min_n = opt.rec_min_n;
 
-    // 0. Blank CAMs first: every CAM figure below rests on the maps that are not.
-    if (auto rec = degenerate_recommendation(r, opt)) r.recommendations.push_back(std::move(*rec));
+    // 0. Blank CAMs first: every CAM figure below rests on the maps that are not. (The warning at
+    // the top of the report and the terminal does not depend on the minimum.)
+    if (r.degenerate.warn() && r.degenerate.pred().maps < min_n)
+        skipped.push_back(format("blank-CAM share not quoted: %lld maps, fewer than the minimum of %lld",
+                                 r.degenerate.pred().maps, min_n));
+    else if (auto rec = degenerate_recommendation(r, opt))
+        r.recommendations.push_back(std::move(*rec));
 
     // 1. Calibration.
     if (static_cast<long long>(r.n) < min_n) {
