@@ -112,10 +112,14 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
         eo.batch_size = a.eng.batch_size;
         eo.progress = !g_quiet;
         eo.label = "CAM faithfulness";
+        if (r.degenerate.warn()) {  // too many blank maps: count them at other layers on the same sample too
+            eo.check_method = a.method;
+            eo.check_layers = candidate_layers(m.layers(s), layer);
+        }
         faith::Summary fs = evaluate_cams(m, *ds, s, in.class_names, eo);
         fs.dataset_path = a.data.path;
         fs.model_path = model_path;
-        r.faithfulness = std::move(fs);
+        attach_faithfulness(r, std::move(fs), ro);
     }
     write_report(r, in, ro, a.out);
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -30,7 +30,7 @@ void register_train(CLI::App& app) {
     cmd->add_option("--arch", opt->arch, arch_help)->check(CLI::IsMember(archs))->capture_default_str();
     cmd->add_option("--epochs", opt->epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_option("--batch-size,-b", opt->batch_size, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--lr", opt->lr, "learning rate (default: 2e-3 adam, 0.1 sgd; cosine decay)")->check(positive());
+    cmd->add_option("--lr", opt->lr, "learning rate (default: adam 2e-2 for cnn, 2e-3 otherwise; sgd 0.1; cosine decay)")->check(positive());
     cmd->add_option("--optimizer", opt->optimizer, "sgd, adam or auto")->capture_default_str();
     cmd->add_option("--seed", opt->seed, "random seed (weights, shuffling, augmentation)")->capture_default_str();
     cmd->add_option("--limit", opt->limit, "train on the first N images only (0 = all)")->check(non_negative());
@@ -179,7 +179,8 @@ void register_cam(CLI::App& app) {
         // Load the chosen images once; one batched run per chunk, all target slots at once.
         make_dirs(*out);
         const size_t per = static_cast<size_t>(s.channels) * s.height * s.width;
-        std::string csv = "row,index,label,pred,confidence,target,target_name,png\n";
+        std::string csv = "row,index,label,pred,confidence,target,target_name,png,degenerate\n";
+        size_t blank = 0;  // maps with no positive evidence: a hatched stand-in PNG, degenerate=1 in cams.csv
         std::vector<float> all_maps;
         size_t rows = 0;
         // A failure in a later batch (an unreadable image, a NaN map) must not leave the overlays of
@@ -238,12 +239,16 @@ void register_cam(CLI::App& app) {
                     const std::string png =
                         format("cam_%zu_%s_%s.png", idx[start + i], sanitize_filename((*targets)[t]).c_str(),
                                sanitize_filename(names[target]).c_str());
+                    const size_t low = static_cast<size_t>(r.fh) * r.fw;
+                    const bool degenerate = metrics::degenerate_cam(r.cams.data() + (t * n + i) * low, low);
+                    blank += degenerate;
                     written.files.push_back(*out + "/" + png);
-                    write_png(written.files.back(), overlay_cam(img, up.data() + off));
+                    write_png(written.files.back(), degenerate ? no_evidence_image(img, img.height, img.width)
+                                                               : overlay_cam(img, up.data() + off));
                     all_maps.insert(all_maps.end(), maps.begin() + off, maps.begin() + off + s.height * s.width);
-                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s\n", rows++, idx[start + i], samples[i].label, preds[i],
-                                  probs[i * r.num_classes + preds[i]], target, csv_field(names[target]).c_str(),
-                                  png.c_str());
+                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s,%d\n", rows++, idx[start + i], samples[i].label,
+                                  preds[i], probs[i * r.num_classes + preds[i]], target,
+                                  csv_field(names[target]).c_str(), png.c_str(), degenerate ? 1 : 0);
                 }
             }
         }
@@ -254,6 +259,10 @@ void register_cam(CLI::App& app) {
         written.keep = true;
         printf("%zu CAMs (%s, layer %s) written to %s/ (PNG overlays, cams.npy %zux%dx%d, cams.csv)\n", rows,
                method->c_str(), join(req.layers, "+").c_str(), out->c_str(), rows, s.height, s.width);
+        if (blank > 0)
+            printf("%zu of the %zu maps have no positive evidence at %s (all zero after ReLU): hatched grey PNGs, "
+                   "degenerate=1 in cams.csv\n",
+                   blank, rows, join(req.layers, "+").c_str());
     });
 }
 

@@ -346,6 +346,43 @@ TEST(Serve, FinerCamContrastsTheTargetWithAChosenClass) {
     }
 }
 
+TEST(Serve, BlankCamsAreFlaggedAndNeverDrawnAsOverlays) {
+    // The tiny model has classes whose map is all zero on an image (nothing at layer3 raises their
+    // score): the header says so, the JSON map is all zero, there is no peak, and the PNG is the
+    // grey stand-in, not a JET overlay. A map with evidence has colour and degenerate = false.
+    auto c = shared_server().client();
+    int blank_seen = 0, shown_seen = 0;
+    for (int image = 0; image < 10 && !(blank_seen && shown_seen); ++image)
+        for (int t = 0; t < 10; ++t) {
+            const std::string q = "/api/cam?image=" + std::to_string(image) + "&target=" + std::to_string(t);
+            const json m = get_json(c, q + "&format=json");
+            float mx = 0;
+            for (const auto& v : m["map"]) mx = std::max(mx, v.get<float>());
+            ASSERT_EQ(m["degenerate"].get<bool>(), mx <= 0.f) << q;
+            auto png = c.Get(q.c_str());
+            ASSERT_TRUE(png);
+            ASSERT_EQ(png->status, 200);
+            EXPECT_EQ(json::parse(png->get_header_value("X-Camscope-Cam"))["degenerate"], m["degenerate"]) << q;
+            const std::vector<std::uint8_t> bytes(png->body.begin(), png->body.end());
+            const Image img = decode_image(bytes.data(), bytes.size(), q);
+            bool grey = true;
+            for (int y = 0; y < img.height; ++y)
+                for (int x = 0; x < img.width; ++x)
+                    grey &= img.at(y, x, 0) == img.at(y, x, 1) && img.at(y, x, 1) == img.at(y, x, 2);
+            if (m["degenerate"].get<bool>()) {
+                ++blank_seen;
+                EXPECT_TRUE(m["peak"].is_null()) << q;
+                EXPECT_TRUE(grey) << q << ": a blank map is drawn as the grey stand-in";
+            } else {
+                ++shown_seen;
+                EXPECT_EQ(m["peak"].size(), 2u) << q;
+                EXPECT_FALSE(grey) << q << ": a map with evidence is a colour overlay";
+            }
+        }
+    EXPECT_GT(blank_seen, 0) << "the tiny model gives blank maps for some classes";
+    EXPECT_GT(shown_seen, 0);
+}
+
 TEST(Serve, BadRequestsAnswer400Or404WithAMessage) {
     auto c = shared_server().client();
     const std::vector<std::pair<std::string, int>> cases{

@@ -165,7 +165,9 @@ TrainResult train_builtin(const Dataset& train, const Dataset* test, const Input
     const bool use_adam = opt.optimizer == "adam" || (opt.optimizer == "auto" && arch == "cnn");
     if (opt.optimizer != "auto" && opt.optimizer != "adam" && opt.optimizer != "sgd")
         throw UsageError("--optimizer must be sgd, adam or auto, got '" + opt.optimizer + "'");
-    const double base_lr = opt.lr > 0 ? opt.lr : (use_adam ? 2e-3 : 0.1);
+    // The cnn's global-average-pooling head learns slowly at Adam's usual 2e-3 (3 epochs on
+    // Fashion-MNIST: 87 %; at 2e-2: 91 %; README).
+    const double base_lr = opt.lr > 0 ? opt.lr : (use_adam ? (arch == "cnn" ? 2e-2 : 2e-3) : 0.1);
     std::unique_ptr<torch::optim::Optimizer> optim;
     if (use_adam)
         optim = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(base_lr));

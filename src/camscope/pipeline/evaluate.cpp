@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -26,6 +27,28 @@ EvaluateOptions quick_faithfulness_options(std::size_t requested_n, bool explici
         o.n = std::min(o.n, std::max<std::size_t>(10, analysed / std::max<std::size_t>(1, per_image)));
     }
     return o;
+}
+
+std::vector<std::string> candidate_layers(const std::vector<LayerInfo>& layers, const std::string& chosen,
+                                          std::size_t max_layers) {
+    auto spatial = [](const LayerInfo& l) { return l.shape.size() == 4 && l.shape[2] * l.shape[3] > 1; };
+    auto depth = [](const std::string& p) { return std::count(p.begin(), p.end(), '.'); };
+    std::map<long, std::vector<std::string>> by_depth;
+    for (const auto& l : layers)
+        if (spatial(l)) by_depth[depth(l.path)].push_back(l.path);
+    std::vector<std::string> out;
+    for (const auto& [d, paths] : by_depth)
+        if (paths.size() >= 2) {
+            out = paths;
+            break;
+        }
+    if (out.empty() && !by_depth.empty()) out = by_depth.begin()->second;
+    if (out.size() > max_layers) out.erase(out.begin(), out.end() - static_cast<long>(max_layers));
+    if (!chosen.empty() && std::find(out.begin(), out.end(), chosen) == out.end()) {
+        if (out.size() >= max_layers && !out.empty()) out.erase(out.begin());
+        out.push_back(chosen);
+    }
+    return out;
 }
 
 std::vector<std::string> default_faithfulness_methods() {
@@ -161,6 +184,11 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
     const auto idx = spread_indices(data.size(), opt.n);
     std::vector<faith::ImageRecord> records;
     records.reserve(idx.size() * opt.methods.size());
+    std::vector<faith::LayerCheck> checks;
+    if (!opt.check_layers.empty()) {
+        check_cam_methods({opt.check_method});
+        for (const auto& l : opt.check_layers) checks.push_back({opt.check_method, l, 0, 0, 0, 0});
+    }
     Progress bar(opt.label, idx.size() * opt.methods.size(), opt.progress);
     ScoringQueue queue(model, spec, opt.batch_size, records, bar);
     const std::size_t bs = static_cast<std::size_t>(opt.batch_size);
@@ -188,6 +216,7 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
             req.image_ids.assign(idx.begin() + start, idx.begin() + start + n);
             const BatchResult r = model.run(x.data(), static_cast<int>(n), spec, &req);
             if (preds.empty()) preds = metrics::argmax_rows(r.logits.data(), n, r.num_classes);
+            const std::size_t fhw = static_cast<std::size_t>(r.fh) * r.fw;
             const auto up = cams_at_input_size(r.cams.data(), static_cast<int>(n), r.fh, r.fw, spec.height, spec.width);
             // The perturbations (ROAD's imputations above all) are built on every core while the model
             // waits, in groups of at most ~256 MB of inputs.
@@ -209,9 +238,25 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
                     rec.index = static_cast<int>(idx[start + i]);
                     rec.label = labels[i];
                     rec.pred = preds[i];
+                    rec.degenerate = metrics::degenerate_cam(r.cams.data() + i * fhw, fhw);
                     records.push_back(rec);
                     queue.push(std::move(perts[k]), preds[i], records.size() - 1);
                 }
+            }
+        }
+        for (auto& c : checks) {  // the same images and targets at other layers: maps only, no scoring
+            CamRequest req = opt.cam_options;
+            req.perturb_batch = opt.batch_size;
+            req.method = c.method;
+            req.layers = {c.layer};
+            req.targets = {preds};
+            const BatchResult r = model.run(x.data(), static_cast<int>(n), spec, &req);
+            const std::size_t fhw = static_cast<std::size_t>(r.fh) * r.fw;
+            c.fh = r.fh;
+            c.fw = r.fw;
+            for (std::size_t i = 0; i < n; ++i) {
+                ++c.n;
+                c.degenerate += metrics::degenerate_cam(r.cams.data() + i * fhw, fhw);
             }
         }
     }
@@ -219,6 +264,7 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
     bar.finish();
 
     faith::Summary s = faith::summarize(records, opt.methods, class_names, opt.params);
+    s.layer_checks = std::move(checks);
     s.dataset_path = data.info().name;
     s.model_path = model.info().path;
     s.layer = join(layers, "+");

@@ -355,6 +355,9 @@ Response Explorer::cam(const Request& rq) const {
     const int fh = res.fh, fw = res.fw;
     const size_t hw = static_cast<size_t>(fh) * fw;
     std::vector<float> map(res.cams.begin(), res.cams.begin() + static_cast<long>(hw));
+    // A map with no positive evidence is said so, and drawn as no_evidence_image, never as a flat overlay.
+    const bool blank_a = metrics::degenerate_cam(res.cams.data(), hw);
+    const bool blank_b = diff && metrics::degenerate_cam(res.cams.data() + hw, hw);
     if (diff)
         for (size_t i = 0; i < hw; ++i) map[i] -= res.cams[hw + i];
     const auto probs = metrics::softmax_rows(res.logits.data(), 1, res.num_classes);
@@ -369,15 +372,18 @@ Response Explorer::cam(const Request& rq) const {
                {"layer", layer},
                {"fh", fh},
                {"fw", fw},
-               {"peak", {peak / fw, peak % fw}},
+               {"peak", !diff && blank_a ? json(nullptr) : json({peak / fw, peak % fw})},  // no peak in a blank map
                {"mean", std::round(mean * 1e4) / 1e4},
                {"fingerprint", fingerprint(map)},
+               {"degenerate", blank_a || blank_b},
                {"compute_ms", std::round(compute_ms * 10) / 10}};
     if (diff) {
         stats["a"] = a;
         stats["b"] = b;
         stats["a_name"] = s.classes[a];
         stats["b_name"] = s.classes[b];
+        stats["a_degenerate"] = blank_a;
+        stats["b_degenerate"] = blank_b;
     } else {
         stats["target"] = a;
         stats["target_name"] = s.classes[a];
@@ -409,7 +415,9 @@ Response Explorer::cam(const Request& rq) const {
         if (img.height != spec_.height || img.width != spec_.width)
             up = resize_map(up.data(), spec_.height, spec_.width, img.height, img.width);
         Image out;
-        if (diff) {
+        if (blank_a || blank_b) {
+            out = no_evidence_image(img, img.height, img.width);
+        } else if (diff) {
             out = Image{img.width, img.height, 3, std::vector<std::uint8_t>(static_cast<size_t>(img.width) * img.height * 3)};
             for (size_t i = 0; i < up.size(); ++i) diverging_rgb(std::clamp(up[i], -1.f, 1.f), &out.pixels[3 * i]);
         } else {
