@@ -2,7 +2,8 @@
 // bytes a client sends as the request target ("path?query"): split and percent-decoded as the
 // HTTP server does, then parsed against two sets of limits (a 200-image, 10-class analysis, and an
 // empty one). Only RequestError (status 400 or 404) may escape, and whatever parses must lie within
-// the limits: image rows, class indices, counts, methods and layers.
+// the limits: image rows, class indices, counts, methods and layers. The same bytes as a Host
+// header go through host_allowed (the DNS-rebinding check).
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -84,5 +85,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(path, query, empty);
     // The bytes as an already-decoded path too (no query): what the server hands over may hold any byte.
     check(std::string(target), {}, cifar_limits());
+    // The bytes as a Host header: whatever passes names an address or an allowed name, with at
+    // most a numeric port (no '@', '/', space or second colon outside brackets).
+    static const std::vector<std::string> names{"localhost", "my.box"};
+    if (host_allowed(target, names) && !target.empty()) {
+        if (target.find_first_of("@/ \t\r\n?#") != std::string_view::npos) std::abort();
+        const size_t close = target.front() == '[' ? target.find(']') : 0;
+        if (target.substr(close).find(':') != target.substr(close).rfind(':')) std::abort();
+    }
     return 0;
 }

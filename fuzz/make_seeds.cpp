@@ -153,5 +153,36 @@ int main(int argc, char** argv) {
                           "/api/cam?image=0&max_channels=1e9x", "/api/%2e%2e/%2e%2e/CMakeLists.txt",
                           "/api/image/0%2f..%2f..%2fetc%2fpasswd", "/api/cam?image=1&image=2&tar%67et=a+b&flag"})
         seed("fuzz_serve_request", "url" + std::to_string(r++), text(t));
+
+    // Results folder (fuzz_results): 2-byte big-endian length of summary.json, summary.json, data.js.
+    // A small complete pair (3 classes, 4 rows) in the layout `camscope analyze` writes, and variants.
+    const std::string h64(64, 'a');
+    const std::string summary =
+        R"({"schema_version":1,"generator":"camscope","run":{"num_images":4},"classes":["a","b","c"],"identity":{)"
+        R"("model":{"path":"m.pt","bytes":10,"sha256":")" + h64 + R"("},"dataset":{"path":"d","format":"cifar10",)"
+        R"("name":"cifar10","split":"test","images":4,"classes":3,"fingerprint":")" + h64 + R"("},"input":{"channels":3,)"
+        R"("height":32,"width":32,"mean":[0.5,0.5,0.5],"std":[0.25,0.25,0.25]},"cam":{"method":"gradcam",)"
+        R"("layer":"layer4","eigen_smooth":false,"aug_smooth":false,"max_channels":0}}})";
+    const std::string data =
+        "// camscope explorer data\nwindow.CAMSCOPE_DATA = "
+        R"({"schema":1,"run":{"method":"gradcam","layer":"layer4","n":4},"overall":{"top1":0.5},"calibration":{"ece":0.1},)"
+        R"("classes":["a","b","c"],"per_class":[{},{},{}],"confusion":{"counts":[[1,1,0],[0,1,0],[0,0,1]],"order":[0,1,2]},)"
+        R"("pairs":[{"true":0,"pred":1,"count":1,"rate":0.5}],"rows":{"index":[0,1,2,3],"label":[0,0,1,2],"pred":[0,1,1,2],)"
+        R"("conf":[0.9,0.6,0.8,0.7],"top":[[0,1],[1,0],[1,2],[2,0]],"top_p":[[0.9,0.1],[0.6,0.4],[0.8,0.2],[0.7,0.3]]},)"
+        R"("galleries":[{"cls":0,"worst":[1],"best":[0]},{"cls":1,"worst":[],"best":[2]},{"cls":2,"worst":[],"best":[3]}]};)"
+        "\n";
+    auto results = [&](const std::string& s, const std::string& d) {
+        Bytes b{static_cast<std::uint8_t>(s.size() >> 8), static_cast<std::uint8_t>(s.size())};
+        b.insert(b.end(), s.begin(), s.end());
+        b.insert(b.end(), d.begin(), d.end());
+        return b;
+    };
+    auto replaced = [](std::string s, const std::string& from, const std::string& to) {
+        return s.replace(s.find(from), from.size(), to);
+    };
+    seed("fuzz_results", "valid", results(summary, data));
+    seed("fuzz_results", "pred_out_of_range", results(summary, replaced(data, R"("pred":[0,1,1,2])", R"("pred":[0,1,99,2])")));
+    seed("fuzz_results", "gallery_row", results(summary, replaced(data, R"("best":[3])", R"("best":[4])")));
+    seed("fuzz_results", "no_identity", results(replaced(summary, R"("identity")", R"("identity_")"), data));
     return 0;
 }

@@ -11,8 +11,10 @@ The output is committed; never edit it by hand. manifest.json lists every case:
 tests/cli/test_malformed.cpp runs each case (one test per case) and also checks that a failed run
 leaves no output file behind in {OUT}.
 Models are reused from tests/fixtures where one fits (not_a_model.pt, bad_output_model.pt,
-nan_model.pt, the tiny CIFAR models); only the checkpoints with bad camscope.json metadata are
-made here (a few KB each). The whole corpus stays well under 1 MB.
+nan_model.pt, the tiny CIFAR models); made here (scripted, a few KB each): the checkpoints with bad
+camscope.json metadata, a torchvision-style ResNet (forward calls `_forward_impl`) whose oneDNN
+convolution crashed on grey input, models returning the wrong number of rows, one whose logits
+are finite but whose gradients are NaN. The whole corpus stays well under 1 MB.
 """
 import gzip
 import json
@@ -109,12 +111,24 @@ def predict(model, data):
     return f"predict -m {model} -d {data} -o {{OUT}}/predictions.csv"
 
 
+def cam(model, data, extra="-i 0-3"):
+    return f"cam -m {model} -d {data} {extra} -o {{OUT}}/cams"
+
+
+def analyze(model, data, extra=""):
+    return f"analyze -m {model} -d {data} -o {{OUT}}/report{extra}"
+
+
 M10 = "{F}/tiny_cifar10_model.pt"
 M100 = "{F}/tiny_cifar100_model.pt"
 MNIST_MODEL = "{F}/cnn_traced.pt"  # 1×28×28 -> 10
 
 
 def main():
+    # TorchScript writes a module's constant attributes in set order: fix Python's hash seed so
+    # that the saved models come out byte for byte the same on every run.
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, "PYTHONHASHSEED": "0"})
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT)
@@ -254,6 +268,21 @@ def main():
     # camscope checkpoints whose camscope.json metadata is malformed (made with torch, ~2 KB each).
     import torch
 
+    def save_scripted(name, module, meta=None):
+        """torch.jit.script(module) saved as NAME without its *.debug_pkl records (absolute paths)."""
+        import io
+        import zipfile
+        buf = io.BytesIO()
+        extra = {"camscope.json": meta} if meta is not None else {}
+        torch.jit.save(torch.jit.script(module.eval()), buf, _extra_files=extra)
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zin, zipfile.ZipFile(out, "w") as zout:
+            for info in zin.infolist():
+                if not info.filename.endswith(".debug_pkl"):
+                    info.date_time = (1980, 1, 1, 0, 0, 0)
+                    zout.writestr(info, zin.read(info.filename))
+        return write(name, out.getvalue())
+
     class Tiny(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -284,6 +313,8 @@ def main():
              predict("{M}/" + name + ".pt", "{F}/tiny_cifar10"),
              [name + ".pt", "camscope.json metadata is malformed", problem], files=[name + ".pt"])
 
+    round_two(torch, save_scripted, Tiny)
+
     manifest = {
         "generator": "scripts/make_malformed.py",
         "placeholders": {"{M}": "tests/malformed", "{F}": "tests/fixtures", "{OUT}": "an empty temporary folder"},
@@ -296,6 +327,182 @@ def main():
     print(f"{len(cases)} cases, {total} bytes in {OUT}")
     if total > 1 << 20:
         sys.exit("corpus over 1 MB")
+
+
+def round_two(torch, save_scripted, Tiny):
+    """Issue 11 ("Reliability, round two"): models that crashed camscope or fooled it."""
+    nn = torch.nn
+
+    # 1. A scripted torchvision-style ResNet (3-channel stem 7x7/2, max-pool, basic blocks, forward
+    # calling _forward_impl) on grey data. The frozen, optimised module's oneDNN convolution
+    # crashed (exit 139) on the 1-channel input; the plain module must be asked first.
+    class BasicBlock(nn.Module):
+        def __init__(self, inplanes, planes, stride=1):
+            super().__init__()
+            self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.downsample = None
+            if stride != 1 or inplanes != planes:
+                self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride, bias=False),
+                                                nn.BatchNorm2d(planes))
+
+        def forward(self, x):
+            identity = x
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            if self.downsample is not None:
+                identity = self.downsample(x)
+            out += identity
+            return self.relu(out)
+
+    class TorchvisionStyleResNet(nn.Module):
+        def __init__(self, width=4):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            self.layer1 = nn.Sequential(BasicBlock(width, width))
+            self.layer2 = nn.Sequential(BasicBlock(width, 2 * width, 2))
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(2 * width, 10)
+
+        def _forward_impl(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer2(self.layer1(x))
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+        def forward(self, x):
+            return self._forward_impl(x)
+
+    torch.manual_seed(1)
+    f = [save_scripted("resnet_rgb_scripted.pt", TorchvisionStyleResNet()),
+         write("idx_grey/t10k-images-idx3-ubyte", idx_images(5)),
+         write("idx_grey/t10k-labels-idx1-ubyte", idx_labels([0, 1, 2, 3, 4]))]
+    expect = ["resnet_rgb_scripted.pt", "forward failed on a 1x1x28x28 input",
+              "expected input[1, 1, 28, 28] to have 3 channels, but got 1 channels instead"]
+    for cmd, args in [("predict", predict("{M}/resnet_rgb_scripted.pt", "{M}/idx_grey")),
+                      ("cam", cam("{M}/resnet_rgb_scripted.pt", "{M}/idx_grey")),
+                      ("analyze", analyze("{M}/resnet_rgb_scripted.pt", "{M}/idx_grey"))]:
+        case(f"model_rgb_on_grey_{cmd}", f"{cmd}: a scripted 3-channel torchvision-style ResNet on 1-channel "
+             "IDX images (the optimised module's oneDNN convolution crashed)", args, expect, files=f)
+
+    # 2. Models that return the wrong number of rows: only row 0 (read past its end: garbage
+    # accuracy and NaN confidences), or one row too many (every prediction shifted).
+    class RowsOut(nn.Module):
+        def __init__(self, mode: int):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.fc = nn.Linear(4, 10)
+            self.mode = mode
+
+        def forward(self, x):
+            y = self.fc(self.conv(x).mean((2, 3)))
+            if self.mode == 0:
+                return y[0:1]
+            return torch.cat([y, y[0:1]], 0)
+
+    torch.manual_seed(2)
+    # (The extra row is already seen on the one-image probe forward that counts the classes.)
+    for mode, name, shape, inputs in [(0, "model_returns_row0", "1x10", "64 input images"),
+                                      (1, "model_returns_extra_row", "2x10", "1 input image")]:
+        f = [save_scripted(name + ".pt", RowsOut(mode))]
+        expect = [name + ".pt", f"model output has shape [{shape}] for {inputs}", "one row per image"]
+        case(name, f"a model whose output is [{shape}] for {inputs}",
+             predict("{M}/" + name + ".pt", "{F}/tiny_cifar10"), expect, files=f)
+        case(name + "_analyze", f"analyze: a model whose output is [{shape}] for {inputs}",
+             analyze("{M}/" + name + ".pt", "{F}/tiny_cifar10", " --faithfulness-n 0"), expect, files=f)
+
+    # 4. camscope metadata naming 5 classes on a 10-output model: predict and cam indexed the names
+    # by class (exit 139), analyze noticed only after the whole pass.
+    meta = json.dumps({"arch": "cnn", "class_names": CIFAR10_NAMES[:5]})
+    f = [save_scripted("meta_5_names.pt", Tiny(), meta)]
+    expect = ["meta_5_names.pt", "camscope.json metadata names 5 classes but the model outputs 10"]
+    for cmd, args in [("predict", predict("{M}/meta_5_names.pt", "{F}/tiny_cifar10")),
+                      ("cam", cam("{M}/meta_5_names.pt", "{F}/tiny_cifar10")),
+                      ("analyze", analyze("{M}/meta_5_names.pt", "{F}/tiny_cifar10"))]:
+        case(f"model_meta_5_names_{cmd}", f"{cmd}: camscope metadata with 5 class names on a 10-output model",
+             args, expect, files=f)
+
+    # 5. Class folders whose names are not the model's class names: refused with both lists (the
+    # same names in another order are mapped by name: tests/cli, fixtures from make_extra_fixtures.py).
+    names = CIFAR10_NAMES[:9] + ["lorry"]
+    meta = json.dumps({"arch": "cnn", "class_names": CIFAR10_NAMES,
+                       "input": {"channels": 3, "height": 32, "width": 32, "mean": [], "std": []}})
+    f = [save_scripted("named_cifar10_tiny.pt", Tiny(), meta)]
+    f += [write(f"folder_other_class_names/{n}/0.png", png(4, 4)) for n in names]
+    case("folder_class_names_differ", "image folder whose class names are not the model's (metadata) class names",
+         predict("{M}/named_cifar10_tiny.pt", "{M}/folder_other_class_names"),
+         ["named_cifar10_tiny.pt", "names its classes differently from the dataset",
+          "model (camscope.json): [airplane, automobile", "dataset (the class folders of",
+          "only in the dataset: lorry; only in the model: truck"], files=f)
+
+    # 7. Finite logits, NaN gradients: sqrt of an exactly-zero path (relu(a) - relu(a)) adds 0 to
+    # the logits, but its derivative at 0 is infinite, times 0: NaN at the layer. cam wrote an
+    # all-NaN cams.npy with exit 0; analyze reported a "mean IoU 1.00".
+    class NanGrad(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.fc = nn.Linear(4, 10)
+
+        def forward(self, x):
+            a = self.conv(x)
+            zero = torch.sqrt(torch.relu(a) - torch.relu(a)).sum((1, 2, 3))
+            return self.fc(a.mean((2, 3))) + zero.unsqueeze(1)
+
+    torch.manual_seed(3)
+    f = [save_scripted("nan_grad_model.pt", NanGrad())]
+    expect = ["nan_grad_model.pt", "gradcam CAM of image 0", "at layer 'conv' is NaN or infinite",
+              "non-finite gradients"]
+    case("cam_nan_gradients", "cam: a model with finite logits and NaN gradients at the layer",
+         cam("{M}/nan_grad_model.pt", "{F}/tiny_cifar10"), expect, files=f)
+    case("cam_nan_gradients_analyze", "analyze: a model with finite logits and NaN gradients at the layer",
+         analyze("{M}/nan_grad_model.pt", "{F}/tiny_cifar10", " --faithfulness-n 0"), expect, files=f)
+    # A failure in cam's second batch: the first batch's overlay must not stay behind.
+    case("cam_later_image_corrupt", "cam -b 1 over a good image and then a corrupt PNG",
+         cam(M10, "{M}/folder_corrupt_png", "-i 0,1 -b 1"), ["1_corrupt.png", "fails its CRC check"])
+
+    # 9 and 15. Image indices: parsed strictly, bounded by the dataset size, checked before any file
+    # is written ("3--1" and a range up to 2^64-1 looped until out of memory; 99999 was found out
+    # after two PNGs had been written).
+    for name, spec, words in [
+            ("cam_index_double_dash", "3--1", ["bad image index '3--1'"]),
+            ("cam_index_huge_range", "0-18446744073709551615",
+             ["image index 18446744073709551615 out of range: the dataset has 200 images"]),
+            ("cam_index_out_of_range_last", "0,1,99999", ["image index 99999 out of range: the dataset has 200 images"]),
+            ("cam_index_negative", "-1", ["bad image index '-1'"])]:
+        case(name, f"cam -i {spec}", cam(M10, "{F}/tiny_cifar10", f"-i {spec} -b 1"), words, exit_code=2)
+
+    # 16. Numeric options out of range (NaN included) are usage errors naming the valid range.
+    for name, args, words in [
+            ("analyze_worst_negative", analyze(M10, "{F}/tiny_cifar10", " --worst -1"), ["--worst", ">= 0"]),
+            ("analyze_high_conf_nan", analyze(M10, "{F}/tiny_cifar10", " --high-conf nan"), ["--high-conf", "0..1"]),
+            ("analyze_low_conf_2", analyze(M10, "{F}/tiny_cifar10", " --low-conf 2"), ["--low-conf", "0..1"]),
+            ("predict_limit_negative", predict(M10, "{F}/tiny_cifar10") + " --limit -1", ["--limit", ">= 0"]),
+            ("predict_threads_negative", predict(M10, "{F}/tiny_cifar10") + " --threads -2", ["--threads", ">= 0"]),
+            ("predict_std_inf", predict(M10, "{F}/tiny_cifar10") + " --std inf", ["--std", "finite number > 0"]),
+            ("predict_mean_nan", predict(M10, "{F}/tiny_cifar10") + " --mean nan", ["--mean", "a finite number"]),
+            ("predict_input_size_junk", predict(M10, "{F}/tiny_cifar10") + " --input-size 32x32junk",
+             ["--input-size must look like 32x32, got '32x32junk'"])]:
+        case(name, "out-of-range option: " + args.split(" -o ")[0], args, words, exit_code=2)
+
+    # 17. One clear line each: an input size from metadata that passes the per-side check but is
+    # 4 Gpixel (a C++ stack trace from the allocator before), an unknown device.
+    meta = json.dumps({"arch": "cnn", "input": {"channels": 3, "height": 65536, "width": 65536,
+                                                "mean": [], "std": []}})
+    f = [save_scripted("meta_input_65536.pt", Tiny(), meta)]
+    case("model_meta_input_65536", "camscope metadata declaring a 65536x65536 input",
+         predict("{M}/meta_input_65536.pt", "{F}/tiny_cifar10"),
+         ["meta_input_65536.pt", "input size 65536x65536", "exceeds the limit of 67108864 pixels"],
+         exit_code=2, files=f)
+    case("model_meta_input_65536_layers", "layers: camscope metadata declaring a 65536x65536 input",
+         "layers {M}/meta_input_65536.pt", ["input size 65536x65536", "exceeds the limit"], exit_code=2, files=f)
+    case("device_unknown", "--device tpu:9", predict(M10, "{F}/tiny_cifar10") + " --device tpu:9",
+         ["device 'tpu:9' is not a device name: expected cpu, cuda or cuda:N"], exit_code=2)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,17 @@
     const e = D.images && D.images[row];
     return e ? e.diff || null : null;
   }
+  // D.rows.blank[r]: bit 1 = the predicted-class CAM of the run's method and layer has no positive
+  // evidence, bit 2 = the true-class CAM (0 for data written before the field existed). Such a map is
+  // served and stored as the hatched grey stand-in, never as a flat overlay; the pages say why.
+  function blankBits(r) { return D.rows.blank ? D.rows.blank[r] || 0 : 0; }
+  function noEvidence(cls, layer) { return "no positive evidence for " + name(cls) + " at " + layer; }
+  function setBlob(img, blob) {
+    const old = img.src;
+    img.src = URL.createObjectURL(blob);
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+  }
+
   function rowInfo(r) {
     const R = D.rows;
     return { row: r, index: R.index[r], label: R.label[r], pred: R.pred[r], conf: R.conf[r],
@@ -73,7 +84,8 @@
     const cap = el("div", { class: "cap " + (x.correct ? "right" : "wrong"),
                             text: "#" + x.index + " " + name(x.label) + (x.correct ? " ✓ " : " → " + name(x.pred) + " ") +
                                   pct(x.conf) });
-    return el("div", { class: "thumb", dataset: { row: String(r) }, onclick: () => go("image/" + r) }, pics, cap);
+    const blank = blankBits(r) & 1 ? el("div", { class: "noev", text: noEvidence(x.pred, D.run.layer) }) : null;
+    return el("div", { class: "thumb", dataset: { row: String(r) }, onclick: () => go("image/" + r) }, pics, cap, blank);
   }
 
   function gallery(node, rows, emptyText) {
@@ -275,24 +287,59 @@
     if (!x.correct) updateDual(r);
   }
 
-  function updateDual(r) {
+  // The dual view: the run's flags offline, the server's X-Camscope-Cam header when served (any
+  // method and layer), so a blank map is named as such under its picture.
+  let dualSeq = 0;
+  async function updateDual(r) {
     const x = rowInfo(r);
     const m = $("method-select").value, l = $("layer-select").value;
-    const set = (id, url) => { const img = $(id); if (url) img.src = url; else img.removeAttribute("src"); };
-    set("dual-true", camUrl(r, "true", m, l));
-    set("dual-pred", camUrl(r, "pred", m, l));
-    set("dual-diff", diffUrl(r, m, l));
-    $("dual-true-caption").textContent = "true class: " + name(x.label);
-    $("dual-pred-caption").textContent = "predicted class: " + name(x.pred);
+    const seq = ++dualSeq;
+    const parts = [["dual-true", camUrl(r, "true", m, l), x.label, "true class: " + name(x.label), 2],
+                   ["dual-pred", camUrl(r, "pred", m, l), x.pred, "predicted class: " + name(x.pred), 1],
+                   ["dual-diff", diffUrl(r, m, l), -1, "difference: predicted − true (red: predicted higher)", 3]];
+    for (const [id, url, cls, text, bit] of parts) {
+      const img = $(id), cap = $(id + "-caption");
+      cap.textContent = text;
+      cap.classList.remove("noev-cap");
+      if (!url) { img.removeAttribute("src"); continue; }
+      let blank = false;
+      if (LIVE) {
+        try {
+          const res = await fetch(url);
+          if (!res.ok) throw new Error(res.statusText);
+          const info = JSON.parse(res.headers.get("X-Camscope-Cam") || "{}");
+          const blob = await res.blob();
+          if (seq !== dualSeq) return;  // a newer update replaced this one
+          setBlob(img, blob);
+          blank = info.degenerate === true;
+        } catch (e) {
+          if (seq !== dualSeq) return;
+          img.removeAttribute("src");
+          cap.textContent = text + " (failed: " + e.message + ")";
+          continue;
+        }
+      } else {
+        img.src = url;
+        blank = (blankBits(r) & bit) !== 0;
+      }
+      if (blank) {
+        cap.textContent = cls < 0 ? "no difference shown: a map has no positive evidence at " + l
+                                  : text + " — " + noEvidence(cls, l);
+        cap.classList.add("noev-cap");
+      }
+    }
   }
 
   async function updateCam(r) {
     const x = rowInfo(r);
     const target = $("target-select").value, method = $("method-select").value, layer = $("layer-select").value;
-    const img = $("cam-img"), stats = $("cam-stats"), err = $("cam-error");
-    const tname = target === "pred" ? name(x.pred) : target === "true" ? name(x.label) : name(Number(target));
+    const img = $("cam-img"), stats = $("cam-stats"), err = $("cam-error"), blankNote = $("cam-blank");
+    const tcls = target === "pred" ? x.pred : target === "true" ? x.label : Number(target);
+    const tname = name(tcls);
     $("cam-caption").textContent = method + " at " + layer + " for class '" + tname + "'";
     err.hidden = true;
+    blankNote.hidden = true;
+    const showBlank = () => { blankNote.textContent = noEvidence(tcls, layer); blankNote.hidden = false; };
     const url = camUrl(r, target, method, layer);
     if (!url) {
       img.removeAttribute("src");
@@ -301,7 +348,10 @@
     }
     if (!LIVE) {
       img.src = url;
-      stats.textContent = "precomputed " + D.run.method + " map";
+      const blank = (blankBits(r) & (target === "true" ? 2 : 1)) !== 0;
+      if (blank) showBlank();
+      stats.textContent = "precomputed " + D.run.method + " map" +
+                          (blank ? ": all zero after ReLU (hatched: nothing to show)" : "");
       img.dataset.fingerprint = url;
       return;
     }
@@ -318,14 +368,20 @@
       const info = JSON.parse(res.headers.get("X-Camscope-Cam") || "{}");
       const blob = await res.blob();
       if (seq !== camSeq) return;  // a newer request replaced this one
-      const old = img.src;
-      img.src = URL.createObjectURL(blob);
-      if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+      setBlob(img, blob);
       img.dataset.fingerprint = info.fingerprint || "";
       img.dataset.target = String(info.target);
-      stats.textContent = "class " + info.target_name + " (p = " + pct(info.prob) + "), map " + info.fh + "×" + info.fw +
-                          ", peak at row " + info.peak[0] + ", col " + info.peak[1] + ", mean " + info.mean +
-                          "; answered in " + Math.round(performance.now() - t0) + " ms";
+      img.dataset.degenerate = info.degenerate ? "1" : "0";
+      const ms = "; answered in " + Math.round(performance.now() - t0) + " ms";
+      if (info.degenerate) {
+        showBlank();
+        stats.textContent = "class " + info.target_name + " (p = " + pct(info.prob) + "), map " + info.fh + "×" +
+                            info.fw + ": all zero after ReLU, nothing at this layer raises the class score " +
+                            "(hatched: nothing to show)" + ms;
+      } else {
+        stats.textContent = "class " + info.target_name + " (p = " + pct(info.prob) + "), map " + info.fh + "×" +
+                            info.fw + ", peak at row " + info.peak[0] + ", col " + info.peak[1] + ", mean " + info.mean + ms;
+      }
     } catch (e) {
       if (seq !== camSeq) return;
       err.textContent = "CAM failed: " + e.message;
@@ -381,6 +437,11 @@
     const r = D.run;
     $("run-info").textContent = r.model_path + " on " + r.dataset_name + " (" + r.split + "): " + r.n + " images, " +
                                 K + " classes; CAM " + r.method + " at " + r.layer;
+    const warn = $("cam-warning");
+    if (D.cam_health && D.cam_health.warning && D.cam_health.warning.length) {
+      for (const line of D.cam_health.warning) warn.append(el("p", { text: line }));
+      warn.hidden = false;
+    }
     const notice = $("mode-notice"), live_notice = $("live-notice");
     if (!LIVE) {
       const text = "Offline copy: the CAMs of the predicted and true class (" + r.method + " at " + r.layer +

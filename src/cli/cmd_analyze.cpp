@@ -1,9 +1,7 @@
 // camscope analyze | demo
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 
 #include "camscope/engine/train.hpp"
@@ -33,15 +31,25 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
     cmd.add_option("--layer,-l", a.layer, "target layer for the CAMs (default: the last spatial layer)");
     cmd.add_option("--method", a.method, "CAM method: " + join(cam_methods(), ", "))->capture_default_str();
     a.cam_opts.add(cmd);
-    cmd.add_option("--limit", a.limit, "analyse the first N images only (0 = all)");
-    cmd.add_option("--worst", a.report.worst_k, "worst predictions per class gallery")->capture_default_str();
-    cmd.add_option("--best", a.report.best_k, "best predictions per class gallery")->capture_default_str();
+    cmd.add_option("--limit", a.limit, "analyse the first N images only (0 = all)")->check(non_negative());
+    cmd.add_option("--worst", a.report.worst_k, "worst predictions per class gallery")
+        ->capture_default_str()
+        ->check(non_negative());
+    cmd.add_option("--best", a.report.best_k, "best predictions per class gallery")
+        ->capture_default_str()
+        ->check(non_negative());
     cmd.add_option("--high-conf", a.report.high_conf, "confidence at or above which an error is 'high-confidence'")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(number_in(0, 1, "0..1"));
     cmd.add_option("--low-conf", a.report.low_conf, "confidence below which a correct prediction is 'low-confidence'")
-        ->capture_default_str();
-    cmd.add_option("--top-pairs", a.report.top_pairs, "bars in top_confused_pairs.png")->capture_default_str();
-    cmd.add_option("--pair-figures", a.report.confused_pair_figures, "confused_pair_*.png figures")->capture_default_str();
+        ->capture_default_str()
+        ->check(number_in(0, 1, "0..1"));
+    cmd.add_option("--top-pairs", a.report.top_pairs, "bars in top_confused_pairs.png")
+        ->capture_default_str()
+        ->check(non_negative());
+    cmd.add_option("--pair-figures", a.report.confused_pair_figures, "confused_pair_*.png figures")
+        ->capture_default_str()
+        ->check(non_negative());
     cmd.add_flag("--row-normalised", a.report.row_normalised_matrix, "confusion_matrix_full.png as shares of each true class");
     a.faithfulness_opt =
         cmd.add_option("--faithfulness-n", a.faithfulness_n,
@@ -49,24 +57,31 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
                        "25/75%; faithfulness.csv/.png and one line in the summary; see `camscope evaluate-cams`). "
                        "Left at the default, capped so the check costs about 1/8 of a pass over the analysed "
                        "images (18 of 10,000; a quick, noisy ranking: name a larger N for a firmer one); 0 = off")
-            ->capture_default_str();
+            ->capture_default_str()
+            ->check(non_negative());
 }
 
 /// The whole analysis: one streaming pass (predictions + CAMs of the predicted and true class),
 /// then the report model and its writers.
 void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     const auto t0 = std::chrono::steady_clock::now();
-    // A report folder from an earlier run must not look like this run's result if this one fails
-    // before write_report (bad data, NaN logits): its completion marker goes first.
-    if (std::remove((a.out + "/summary.json").c_str()) != 0 && errno != ENOENT)
-        throw Error(where(a.out + "/summary.json", std::string("cannot remove the previous summary: ") +
-                                                       std::strerror(errno)));
+    // Everything is checked before the analysis, and the output folder is not touched until the
+    // finished report replaces it (write_report): a typo in any argument leaves an earlier report as it was.
     auto ds = a.data.open();
     Model m = load_model(model_path, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
-    ds->set_input_size(s.height, s.width);  // large images decode reduced
-    check_class_count(m, *ds, s);
+    ds = fit_to_model(m, std::move(ds), s);
     const std::string layer = m.resolve_layer(a.layer, s);
+    check_report_destination(a.out);  // writable, not a folder of other files
+    RunIdentity identity;             // what the report is made from: summary.json "identity"
+    identify_model(identity, model_path);
+    identify_dataset(identity, *ds, a.data.path);
+    identify_input(identity, s);
+    identity.method = a.method;
+    identity.layer = layer;
+    identity.eigen_smooth = a.cam_opts.eigen_smooth;
+    identity.aug_smooth = a.cam_opts.aug_smooth;
+    identity.max_channels = a.cam_opts.max_channels;
     const auto t_load = std::chrono::steady_clock::now();
     if (!g_quiet)
         fprintf(stderr, "%s: %zu images, %zu classes; CAM %s at layer %s\n", a.data.path.c_str(), ds->size(),
@@ -89,6 +104,7 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     ro.progress = !g_quiet;
     ro.threads = m.threads();  // figures are drawn on the cores the model used
     Report r = build_report(in, ro);
+    r.identity = identity;
     if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
         EvaluateOptions eo =
             quick_faithfulness_options(a.faithfulness_n, a.faithfulness_opt && a.faithfulness_opt->count() > 0, in.n);
@@ -97,10 +113,14 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
         eo.batch_size = a.eng.batch_size;
         eo.progress = !g_quiet;
         eo.label = "CAM faithfulness";
+        if (r.degenerate.warn()) {  // too many blank maps: count them at other layers on the same sample too
+            eo.check_method = a.method;
+            eo.check_layers = candidate_layers(m.layers(s), layer);
+        }
         faith::Summary fs = evaluate_cams(m, *ds, s, in.class_names, eo);
         fs.dataset_path = a.data.path;
         fs.model_path = model_path;
-        r.faithfulness = std::move(fs);
+        attach_faithfulness(r, std::move(fs), ro);
     }
     write_report(r, in, ro, a.out);
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -137,7 +157,7 @@ void register_demo(CLI::App& app) {
     cmd->add_option("--data,-d", a->data.path, "Fashion-MNIST IDX folder")->capture_default_str();
     cmd->add_option("--out,-o", a->out, "demo folder: model.pt and report/")->capture_default_str();
     cmd->add_option("--epochs", *epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--train-limit", *train_limit, "train on the first N images only (0 = all 60000)");
+    cmd->add_option("--train-limit", *train_limit, "train on the first N images only (0 = all 60000)")->check(non_negative());
     a->eng.add(*cmd);
     add_report_flags(*cmd, *a);
     cmd->callback([a, epochs, train_limit] {
@@ -145,7 +165,7 @@ void register_demo(CLI::App& app) {
         if (!fs::exists(a->data.path))
             throw Error(a->data.path + ": Fashion-MNIST not found; install it with `apt-get install dataset-fashion-mnist`"
                         " or pass --data DIR");
-        const int n = configure_threads(a->eng.threads);
+        const int n = apply_threads(a->eng.threads);
         OpenOptions oo;
         oo.split = "train";
         auto train = open_dataset(a->data.path, oo);

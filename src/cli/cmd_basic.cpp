@@ -30,16 +30,18 @@ void register_train(CLI::App& app) {
     cmd->add_option("--arch", opt->arch, arch_help)->check(CLI::IsMember(archs))->capture_default_str();
     cmd->add_option("--epochs", opt->epochs, "training epochs")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_option("--batch-size,-b", opt->batch_size, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
-    cmd->add_option("--lr", opt->lr, "learning rate (default: 2e-3 adam, 0.1 sgd; cosine decay)");
+    cmd->add_option("--lr", opt->lr, "learning rate (default: adam 2e-2 for cnn, 2e-3 otherwise; sgd 0.1; cosine decay)")->check(positive());
     cmd->add_option("--optimizer", opt->optimizer, "sgd, adam or auto")->capture_default_str();
     cmd->add_option("--seed", opt->seed, "random seed (weights, shuffling, augmentation)")->capture_default_str();
-    cmd->add_option("--limit", opt->limit, "train on the first N images only (0 = all)");
-    cmd->add_option("--augment", opt->augment, "1: random crop + flip, 0: none, -1: auto (on for RGB)")->capture_default_str();
+    cmd->add_option("--limit", opt->limit, "train on the first N images only (0 = all)")->check(non_negative());
+    cmd->add_option("--augment", opt->augment, "1: random crop + flip, 0: none, -1: auto (on for RGB)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({-1, 0, 1}));
     cmd->add_option("--out,-o", opt->out, "model file to write (rewritten after every epoch)")->capture_default_str();
-    cmd->add_option("--threads", *threads, "CPU threads (default: all cores)");
+    cmd->add_option("--threads", *threads, "CPU threads (default: all cores; at most the core count)")->check(non_negative());
     cmd->add_flag("--no-test", *no_test, "skip the test-set evaluation after each epoch");
     cmd->callback([=] {
-        const int n = configure_threads(*threads);
+        const int n = apply_threads(*threads);
         OpenOptions oo;
         oo.format = data->format;
         oo.split = "train";
@@ -81,13 +83,12 @@ void register_predict(CLI::App& app) {
     spec->add(*cmd);
     eng->add(*cmd);
     cmd->add_option("--out,-o", *out, "CSV file to write")->capture_default_str();
-    cmd->add_option("--limit", *limit, "first N images only (0 = all)");
+    cmd->add_option("--limit", *limit, "first N images only (0 = all)")->check(non_negative());
     cmd->callback([=] {
         auto ds = data->open();
         Model m = load_model(*model, *eng, g_quiet);
         InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
-        ds->set_input_size(s.height, s.width);  // large images decode reduced
-        check_class_count(m, *ds, s);
+        ds = fit_to_model(m, std::move(ds), s);
         PassOptions po;
         po.batch_size = eng->batch_size;
         po.limit = *limit;
@@ -149,10 +150,13 @@ void register_cam(CLI::App& app) {
         auto ds = data->open();
         Model m = load_model(*model, *eng, g_quiet);
         InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
-        ds->set_input_size(s.height, s.width);  // large images decode reduced
-        check_class_count(m, *ds, s);
+        // Everything the user typed is checked before the first file is written.
+        const auto idx = parse_indices(*indices, ds->size());
+        ds = fit_to_model(m, std::move(ds), s);
         const auto names = class_names(m, *ds);
-        const auto idx = parse_indices(*indices);
+        std::vector<int> fixed_target(targets->size(), -1);  // -1: per image (pred, true)
+        for (size_t t = 0; t < targets->size(); ++t)
+            if ((*targets)[t] != "pred" && (*targets)[t] != "true") fixed_target[t] = parse_class((*targets)[t], names);
         CamRequest req;
         req.method = *method;
         opts->apply(req);
@@ -177,24 +181,35 @@ void register_cam(CLI::App& app) {
         // Load the chosen images once; one batched run per chunk, all target slots at once.
         make_dirs(*out);
         const size_t per = static_cast<size_t>(s.channels) * s.height * s.width;
-        std::string csv = "row,index,label,pred,confidence,target,target_name,png\n";
+        std::string csv = "row,index,label,pred,confidence,target,target_name,png,degenerate\n";
+        size_t blank = 0;  // maps with no positive evidence: a hatched stand-in PNG, degenerate=1 in cams.csv
         std::vector<float> all_maps;
         size_t rows = 0;
+        // A failure in a later batch (an unreadable image, a NaN map) must not leave the overlays of
+        // the earlier ones behind as if they were a result: they are removed again.
+        struct RemoveUnlessKept {
+            std::vector<std::string> files;
+            bool keep = false;
+            ~RemoveUnlessKept() {
+                if (!keep)
+                    for (const auto& f : files) std::remove(f.c_str());
+            }
+        } written;
         for (size_t start = 0; start < idx.size(); start += eng->batch_size) {
             const size_t n = std::min<size_t>(eng->batch_size, idx.size() - start);
             std::vector<float> x(per * n);
             std::vector<Sample> samples;
+            req.image_ids.clear();
             for (size_t i = 0; i < n; ++i) {
-                if (idx[start + i] >= ds->size())
-                    throw UsageError(format("image index %zu out of range: %zu images", idx[start + i], ds->size()));
                 samples.push_back(ds->get(idx[start + i]));
+                req.image_ids.push_back(static_cast<long long>(idx[start + i]));
                 to_input(samples.back().image, s, x.data() + i * per);
             }
             req.targets.clear();
-            for (const auto& t : *targets) {
+            for (size_t t = 0; t < targets->size(); ++t) {
                 std::vector<int> slot(n);
                 for (size_t i = 0; i < n; ++i)
-                    slot[i] = t == "pred" ? -1 : t == "true" ? samples[i].label : parse_class(t, names);
+                    slot[i] = (*targets)[t] == "true" ? samples[i].label : fixed_target[t];
                 req.targets.push_back(slot);
             }
             req.contrast.clear();
@@ -221,21 +236,35 @@ void register_cam(CLI::App& app) {
                     const Image& img = samples[i].image;
                     const int target = req.targets[t][i] < 0 ? preds[i] : req.targets[t][i];
                     const size_t off = (t * n + i) * static_cast<size_t>(s.height) * s.width;
-                    const std::string png = format("cam_%zu_%s_%s.png", idx[start + i], (*targets)[t].c_str(),
-                                                   sanitize_filename(names[target]).c_str());
-                    write_png(*out + "/" + png, overlay_cam(img, up.data() + off));
+                    // Both parts are sanitised: "-t T-shirt/top" or a class name "../x" from a model's
+                    // metadata must not name a path outside --out.
+                    const std::string png =
+                        format("cam_%zu_%s_%s.png", idx[start + i], sanitize_filename((*targets)[t]).c_str(),
+                               sanitize_filename(names[target]).c_str());
+                    const size_t low = static_cast<size_t>(r.fh) * r.fw;
+                    const bool degenerate = metrics::degenerate_cam(r.cams.data() + (t * n + i) * low, low);
+                    blank += degenerate;
+                    written.files.push_back(*out + "/" + png);
+                    write_png(written.files.back(), degenerate ? no_evidence_image(img, img.height, img.width)
+                                                               : overlay_cam(img, up.data() + off));
                     all_maps.insert(all_maps.end(), maps.begin() + off, maps.begin() + off + s.height * s.width);
-                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s\n", rows++, idx[start + i], samples[i].label, preds[i],
-                                  probs[i * r.num_classes + preds[i]], target, csv_field(names[target]).c_str(),
-                                  png.c_str());
+                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s,%d\n", rows++, idx[start + i], samples[i].label,
+                                  preds[i], probs[i * r.num_classes + preds[i]], target,
+                                  csv_field(names[target]).c_str(), png.c_str(), degenerate ? 1 : 0);
                 }
             }
         }
+        written.files.push_back(*out + "/cams.npy");
         write_npy(*out + "/cams.npy", all_maps.data(),
                   {static_cast<std::int64_t>(rows), s.height, s.width});
         write_file_atomic(*out + "/cams.csv", csv);
+        written.keep = true;
         printf("%zu CAMs (%s, layer %s) written to %s/ (PNG overlays, cams.npy %zux%dx%d, cams.csv)\n", rows,
                method->c_str(), join(req.layers, "+").c_str(), out->c_str(), rows, s.height, s.width);
+        if (blank > 0)
+            printf("%zu of the %zu maps have no positive evidence at %s (all zero after ReLU): hatched grey PNGs, "
+                   "degenerate=1 in cams.csv\n",
+                   blank, rows, join(req.layers, "+").c_str());
     });
 }
 
@@ -258,12 +287,10 @@ void register_layers(CLI::App& app) {
             di = ds->info();
         }
         if (*channels > 0) di.preset.channels = *channels;
-        InputSpec s;
-        try {
-            s = resolve_input_spec(m.info(), di, spec->overrides());
-        } catch (const UsageError&) {
+        const SpecOverrides ov = spec->overrides();
+        if (!m.info().input && !ov.height && (di.preset.height <= 0 || di.preset.width <= 0))
             throw UsageError("the input size is unknown: pass --data DATASET, or --input-size HxW and --channels C");
-        }
+        const InputSpec s = resolve_input_spec(m.info(), di, ov);  // its own errors say what is wrong
         if (s.channels <= 0) throw UsageError("the input channels are unknown: pass --data DATASET or --channels C");
         const auto layers = m.layers(s);
         const std::string chosen = m.resolve_layer("", s);

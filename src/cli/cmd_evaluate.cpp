@@ -40,7 +40,8 @@ void register_evaluate(CLI::App& app) {
            "--n", opt->n,
            "images to evaluate, spread evenly over the dataset (index floor(j*size/n)); 0 = all. Runtime "
            "grows linearly: each image costs 2 + 2*steps + 2*percentiles forward passes per method (52 by default)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(non_negative());
     cmd->add_option("--layer,-l", *layers, "target layer path, e.g. layer4 (default: automatic); repeatable");
     cam_flags->add(*cmd);
     cmd->add_option("--steps", opt->params.steps, "deletion/insertion steps (pixels changed per step: H*W/steps)")
@@ -49,14 +50,14 @@ void register_evaluate(CLI::App& app) {
     cmd->add_option("--percentiles", opt->params.road_percentiles,
                     "ROAD removal percentiles, comma-separated (default 10,20,...,90)")
         ->delimiter(',')
-        ->check(CLI::Range(0.0, 100.0));
+        ->check(number_in(0, 100, "0..100"));
     cmd->add_option("--blur-sigma", opt->params.blur_sigma,
                     "insertion baseline: Gaussian blur sigma in pixels (0 = max(H,W)/16)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative());
     cmd->add_option("--noise", opt->params.road_noise, "ROAD imputation noise std (normalised units)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative());
     cmd->add_option("--seed", opt->params.seed, "seed of the ROAD imputation noise")->capture_default_str();
     cmd->add_option("--metrics", *metrics,
                     "metrics to compute, comma-separated: drop (Average Drop + Increase in Confidence), deletion, "
@@ -88,8 +89,7 @@ void register_evaluate(CLI::App& app) {
         auto ds = data->open();
         Model m = load_model(*model, *eng, g_quiet);
         InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
-        ds->set_input_size(s.height, s.width);  // large images decode reduced
-        check_class_count(m, *ds, s);
+        ds = fit_to_model(m, std::move(ds), s);
         for (const auto& l : *layers) o.layers.push_back(m.resolve_layer(l, s));
         o.batch_size = eng->batch_size;
         cam_flags->apply(o.cam_options);

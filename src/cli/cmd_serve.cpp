@@ -5,6 +5,7 @@
 
 #include "camscope/report/analysis.hpp"
 #include "camscope/report/explorer.hpp"
+#include "camscope/serve/results.hpp"
 #include "camscope/serve/server.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
@@ -17,6 +18,8 @@ namespace {
 
 struct ServeArgs {
     std::string model, results, layer, method = "gradcam";
+    CLI::Option* layer_opt = nullptr;   // given explicitly (with --results: must match the results)
+    CLI::Option* method_opt = nullptr;
     DataFlags data;
     SpecFlags spec;
     EngineFlags eng;
@@ -24,15 +27,22 @@ struct ServeArgs {
     serve::ServeOptions server;
 };
 
-/// The explorer data of a previous `camscope analyze` (its folder or its explorer/ folder).
-nlohmann::json read_results(const std::string& dir) {
-    namespace fs = std::filesystem;
-    for (const fs::path& p : {fs::path(dir) / "explorer" / "data.js", fs::path(dir) / "data.js"})
-        if (fs::is_regular_file(p)) {
-            const auto bytes = read_file(p.string());
-            return parse_explorer_data_js(std::string(bytes.begin(), bytes.end()), p.string());
-        }
-    throw Error(dir + ": no explorer/data.js (expected the --out folder of `camscope analyze`)");
+/// The explorer data of a previous `camscope analyze`, if it is complete (summary.json), well formed
+/// (every index checked) and made from this model, dataset and input (summary.json's identity).
+nlohmann::json read_results(const ServeArgs& a, Model& m, const Dataset& ds, const InputSpec& s) {
+    serve::ResultsFolder rf = serve::read_results_folder(a.results);
+    RunIdentity live;
+    identify_model(live, a.model);
+    identify_dataset(live, ds, a.data.path);
+    identify_input(live, s);
+    const bool method_given = a.method_opt && a.method_opt->count() > 0, layer_given = a.layer_opt && a.layer_opt->count() > 0;
+    live.method = method_given ? a.method : rf.identity.method;
+    live.layer = layer_given ? m.resolve_layer(a.layer, s) : rf.identity.layer;
+    const auto diffs = identity_differences(rf.identity, live);
+    if (!diffs.empty())
+        throw Error(rf.summary_path + ": these results were not made from what this server runs:\n  " + join(diffs, "\n  ") +
+                    "\n(run `camscope analyze` with this model and dataset, or leave out --results to analyse now)");
+    return std::move(rf.data);
 }
 
 /// The same measurement as `camscope analyze` (one pass: predictions + CAMs of the predicted and
@@ -57,14 +67,10 @@ void serve_command(const ServeArgs& a) {
     auto ds = a.data.open();
     Model m = load_model(a.model, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
-    ds->set_input_size(s.height, s.width);  // large images decode reduced
-    check_class_count(m, *ds, s);
+    ds = fit_to_model(m, std::move(ds), s);
     nlohmann::json data;
     if (!a.results.empty()) {
-        data = read_results(a.results);
-        const std::string was = data["run"].value("model_path", "");
-        if (!g_quiet && !was.empty() && std::filesystem::path(was).filename() != std::filesystem::path(a.model).filename())
-            fprintf(stderr, "note: the results were made with %s, the server runs %s\n", was.c_str(), a.model.c_str());
+        data = read_results(a, m, *ds, s);
     } else {
         const std::string layer = m.resolve_layer(a.layer, s);
         if (!g_quiet)
@@ -74,8 +80,15 @@ void serve_command(const ServeArgs& a) {
     }
     serve::Explorer explorer(m, *ds, s, std::move(data), m.layers(s));
     const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    serve::run_server(explorer, a.server, [&](const std::string& url) {
-        printf("camscope serve: %s (%zu images, ready in %.1f s; Ctrl-C to stop)\n", url.c_str(),
+    serve::run_server(explorer, a.server, [&](const serve::ListenInfo& at) {
+        if (!at.loopback)  // printed even with -q: this is not a note
+            fprintf(stderr,
+                    "camscope serve: WARNING: listening on %s, which other machines can reach: anyone who can connect to "
+                    "port %d sees the analysed images, labels and predictions and can make this machine compute CAMs. "
+                    "There is no authentication. Requests must still name this server by an address, localhost or an "
+                    "--allow-host name.\n",
+                    a.server.host.c_str(), at.port);
+        printf("camscope serve: %s (%zu images, ready in %.1f s; Ctrl-C to stop)\n", at.url.c_str(),
                explorer.data()["rows"]["label"].size(), ready_s);
         fflush(stdout);
     });
@@ -93,17 +106,25 @@ void register_serve(CLI::App& app) {
     a->spec.add(*cmd);
     a->eng.add(*cmd);
     cmd->add_option("--results,-r", a->results,
-                    "the --out folder of an earlier `camscope analyze` of this model and dataset (default: analyse now)");
+                    "the --out folder of an earlier `camscope analyze` of this model and dataset (default: analyse now); "
+                    "refused unless complete (summary.json) and made from this model file (SHA-256), dataset and input");
     cmd->add_option("--port,-p", a->server.port, "TCP port (0 = any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
     cmd->add_option("--host", a->server.host,
-                    "address to listen on (the default is reachable from this machine only)")
+                    "address to listen on (the default is reachable from this machine only; any other prints a warning)")
         ->capture_default_str();
+    cmd->add_option("--allow-host", a->server.allow_hosts,
+                    "a host name the browser may use besides localhost, --host and IP addresses (repeatable; requests "
+                    "naming other hosts are refused: DNS rebinding)");
     cmd->add_option("--http-threads", a->server.http_threads, "requests handled at once")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_flag("--log", a->server.log_requests, "log every request on stderr");
-    cmd->add_option("--layer,-l", a->layer, "CAM layer of the initial analysis (default: the last spatial layer)");
-    cmd->add_option("--method", a->method, "CAM method of the initial analysis: " + join(cam_methods(), ", "))
-        ->capture_default_str();
-    cmd->add_option("--limit", a->limit, "analyse the first N images only (0 = all)");
+    a->layer_opt = cmd->add_option("--layer,-l", a->layer,
+                                   "CAM layer of the initial analysis (default: the last spatial layer; with --results: "
+                                   "that of the results, and a different one is refused)");
+    a->method_opt = cmd->add_option("--method", a->method,
+                                    "CAM method of the initial analysis: " + join(cam_methods(), ", ") +
+                                        " (with --results: that of the results, and a different one is refused)")
+                        ->capture_default_str();
+    cmd->add_option("--limit", a->limit, "analyse the first N images only (0 = all)")->check(non_negative());
     cmd->callback([a] { serve_command(*a); });
 }
 

@@ -1,9 +1,11 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <limits>
 
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
@@ -32,8 +34,11 @@ std::unique_ptr<Dataset> DataFlags::open() const {
 
 void SpecFlags::add(CLI::App& app) {
     app.add_option("--input-size", input_size, "model input size HxW (default: the model's metadata or the dataset's)");
-    app.add_option("--mean", mean, "normalisation mean per channel (after scaling pixels to [0,1])")->delimiter(',');
-    app.add_option("--std", std, "normalisation std per channel")->delimiter(',');
+    const double big = std::numeric_limits<double>::max();
+    app.add_option("--mean", mean, "normalisation mean per channel (after scaling pixels to [0,1])")
+        ->delimiter(',')
+        ->check(number_in(-big, big, "a finite number"));
+    app.add_option("--std", std, "normalisation std per channel")->delimiter(',')->check(positive());
     app.add_option("--norm", norm, "normalisation preset: cifar10, cifar100, mnist, fashion-mnist, imagenet");
 }
 
@@ -41,14 +46,17 @@ SpecOverrides SpecFlags::overrides() const {
     SpecOverrides o;
     if (!input_size.empty()) {
         auto parts = split(to_lower(input_size), 'x');
-        try {
-            if (parts.size() == 1) parts.push_back(parts[0]);
-            if (parts.size() != 2) throw std::invalid_argument("");
-            o.height = std::stoi(parts[0]);
-            o.width = std::stoi(parts[1]);
-        } catch (const std::exception&) {
-            throw UsageError("--input-size must look like 32x32, got '" + input_size + "'");
-        }
+        if (parts.size() == 1) parts.push_back(parts[0]);
+        auto side = [&](const std::string& t) {  // the whole text a number (std::stoi took "32abc")
+            int v = 0;
+            const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+            if (t.empty() || ec != std::errc() || end != t.data() + t.size())
+                throw UsageError("--input-size must look like 32x32, got '" + input_size + "'");
+            return v;
+        };
+        if (parts.size() != 2) throw UsageError("--input-size must look like 32x32, got '" + input_size + "'");
+        o.height = side(parts[0]);
+        o.width = side(parts[1]);
         if (*o.height <= 0 || *o.width <= 0) throw UsageError("--input-size must be positive");
     }
     if (!mean.empty()) o.mean = mean;
@@ -58,7 +66,8 @@ SpecOverrides SpecFlags::overrides() const {
 }
 
 void EngineFlags::add(CLI::App& app) {
-    app.add_option("--threads", threads, "intra-op CPU threads (default: all cores)");
+    app.add_option("--threads", threads, "intra-op CPU threads (default: all cores; at most the core count)")
+        ->check(non_negative());
     app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--batch-size,-b", batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
 }
@@ -104,30 +113,71 @@ EngineOptions EngineFlags::options(bool quiet) const {
     return o;
 }
 
+CLI::Validator number_in(double lo, double hi, const std::string& range) {
+    CLI::Validator v(
+        [lo, hi, range](std::string& in) {
+            double x = 0;
+            if (!CLI::detail::lexical_cast(in, x)) return "'" + in + "' is not a number (expected " + range + ")";
+            if (!(x >= lo && x <= hi)) return "'" + in + "' is out of range: expected " + range;
+            return std::string();
+        },
+        range);
+    return v;
+}
+
+CLI::Validator non_negative() { return number_in(0, std::numeric_limits<double>::max(), ">= 0"); }
+
+CLI::Validator positive() {
+    return number_in(std::numeric_limits<double>::min(), std::numeric_limits<double>::max(), "a finite number > 0");
+}
+
+int apply_threads(int requested) {
+    const int n = configure_threads(requested);
+    if (requested > n && !g_quiet)
+        fprintf(stderr, "note: --threads %d is more than the %d cores of this machine; using %d\n", requested, n, n);
+    return n;
+}
+
+std::unique_ptr<Dataset> fit_to_model(Model& m, std::unique_ptr<Dataset> ds, const InputSpec& s) {
+    ds->set_input_size(s.height, s.width);  // large images (photos in a folder) decode reduced
+    ClassMatch match = match_classes(m, *ds, s);
+    if (match.to_model.empty()) return ds;
+    if (!g_quiet) fprintf(stderr, "%s\n", match.note.c_str());
+    return reorder_classes(std::move(ds), std::move(match.to_model), m.info().class_names);
+}
+
 Model load_model(const std::string& path, const EngineFlags& ef, bool quiet) {
-    const int n = configure_threads(ef.threads);
+    const int n = apply_threads(ef.threads);
     Model m = Model::load(path, ef.options(quiet));
     if (!quiet) fprintf(stderr, "model %s (%s), %d CPU threads\n", path.c_str(), m.info().kind.c_str(), n);
     return m;
 }
 
-std::vector<size_t> parse_indices(const std::string& spec) {
+std::vector<size_t> parse_indices(const std::string& spec, size_t size) {
+    // Strict: std::stoul would read "-1" as 2^64-1 and "3--1" as the range 3..2^64-1.
+    auto number = [&](std::string_view t, const std::string& part) {
+        size_t v = 0;
+        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+        if (t.empty() || ec != std::errc() || end != t.data() + t.size())
+            throw UsageError("bad image index '" + part + "' (use e.g. 0,5,10-20: numbers and ascending ranges)");
+        if (v >= size)
+            throw UsageError(format("image index %s out of range: the dataset has %zu images (0..%zu)",
+                                    std::string(t).c_str(), size, size ? size - 1 : 0));
+        return v;
+    };
     std::vector<size_t> out;
     for (const auto& part : split(spec, ',')) {
         const auto p = trim(part);
         if (p.empty()) continue;
-        try {
-            const auto dash = p.find('-');
-            if (dash == std::string::npos) {
-                out.push_back(std::stoul(p));
-            } else {
-                const size_t a = std::stoul(p.substr(0, dash)), b = std::stoul(p.substr(dash + 1));
-                if (b < a) throw std::invalid_argument("");
-                for (size_t i = a; i <= b; ++i) out.push_back(i);
-            }
-        } catch (const std::exception&) {
-            throw UsageError("bad image index '" + p + "' (use e.g. 0,5,10-20)");
+        const auto dash = p.find('-');
+        if (dash == std::string::npos) {
+            out.push_back(number(p, p));
+            continue;
         }
+        const std::string_view whole(p);
+        const size_t a = number(whole.substr(0, dash), p), b = number(whole.substr(dash + 1), p);
+        if (b < a) throw UsageError("bad image range '" + p + "': it must ascend (e.g. 10-20)");
+        for (size_t i = a; i <= b; ++i) out.push_back(i);
     }
     if (out.empty()) throw UsageError("no image index given");
     return out;

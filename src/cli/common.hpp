@@ -52,8 +52,26 @@ struct CamOptionFlags {
 /// Loads the model, applies threads, prints "model …, N threads" unless quiet.
 Model load_model(const std::string& path, const EngineFlags& ef, bool quiet);
 
-/// Parses "0,5,7" and ranges "10-20" into dataset indices.
-std::vector<size_t> parse_indices(const std::string& spec);
+/// Parses "0,5,7" and ranges "10-20" into indices of a dataset of `size` images: digits only
+/// (no sign, no spaces inside a number), ranges ascending; UsageError naming the bad part or the
+/// out-of-range index otherwise, before anything is computed.
+std::vector<size_t> parse_indices(const std::string& spec, size_t size);
+
+/// A validator for numeric options: the value lies in [lo, hi] (NaN refused, which CLI::Range
+/// lets through); the message names the option's valid range as `range` ("0..1", ">= 0").
+CLI::Validator number_in(double lo, double hi, const std::string& range);
+/// number_in(0, +inf, ">= 0") and number_in(smallest positive, +inf, "> 0") for finite values.
+CLI::Validator non_negative();
+CLI::Validator positive();
+
+/// The checks of the model against the dataset before any pass (match_classes: class count,
+/// metadata names, names of both) and the dataset as the model sees it: relabelled to the
+/// model's class order when both name the same classes in another order (with a note), and told
+/// the model's input size (Dataset::set_input_size: large images decode reduced).
+std::unique_ptr<Dataset> fit_to_model(Model& m, std::unique_ptr<Dataset> ds, const InputSpec& s);
+
+/// configure_threads(requested) with a note when the request was capped at the core count.
+int apply_threads(int requested);
 
 /// Class index from a number or a class name (case-insensitive); UsageError otherwise.
 int parse_class(const std::string& s, const std::vector<std::string>& names);

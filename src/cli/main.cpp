@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
+#include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/progress.hpp"
 #include "common.hpp"
@@ -23,6 +25,9 @@ void ensure_passive_openmp(char** argv) {
 
 int main(int argc, char** argv) {
     ensure_passive_openmp(argv);
+    // SIGINT/SIGTERM/SIGHUP remove the temporary files and the report staging folder of this run,
+    // then end the process as the signal would have.
+    camscope::install_signal_cleanup();
     CLI::App app{"camscope — where and why your image classifier fails.\n"
                  "Runs a TorchScript classifier over a test set: accuracy, confusions, calibration, Grad-CAM evidence,\n"
                  "likely label errors and recommendations, as CSV/JSON/PNG/HTML.",
@@ -57,7 +62,10 @@ int main(int argc, char** argv) {
         fprintf(stderr, "camscope: error: %s\n", e.what());
         return 1;
     } catch (const std::exception& e) {
-        fprintf(stderr, "camscope: error: %s\n", e.what());
+        // Not one of ours (a LibTorch c10::Error that escaped, std::bad_alloc): the first line is
+        // the message, the rest a C++ backtrace that means nothing to the user.
+        const std::string what = e.what();
+        fprintf(stderr, "camscope: error: %s\n", what.substr(0, what.find('\n')).c_str());
         return 1;
     }
     return 0;

@@ -197,6 +197,37 @@ try {
     await imagesLoaded(page, "#dual-view");
     await shot(page, "served-image.png");
   });
+  await step("served: a map without positive evidence says so instead of showing a flat overlay", page, async () => {
+    // An (image, class) whose live map is blank, found through the API the page uses; the tiny
+    // model has them for classes it does not predict.
+    const found = await page.evaluate(async () => {
+      for (let row = 0; row < 40; ++row) {
+        let blank = -1, shown = -1, max = -1;
+        for (let t = 0; t < 10; ++t) {
+          const j = await (await fetch(`api/cam?image=${row}&target=${t}&format=json`)).json();
+          if (j.degenerate && blank < 0) { blank = t; max = Math.max(...j.map); }
+          if (!j.degenerate && shown < 0) shown = t;
+        }
+        if (blank >= 0 && shown >= 0) return { row, blank, shown, max };
+      }
+      return null;
+    });
+    assert.ok(found, "the tiny model has a blank map among the first 40 images");
+    assert.equal(found.max, 0, "a degenerate map is all zero");
+    await page.goto(server.url + "#image/" + found.row);
+    await page.waitForFunction(() => document.body.dataset.view === "image");
+    await page.selectOption("#target-select", String(found.blank));
+    await page.waitForFunction(() => !document.getElementById("cam-blank").hidden, null, { timeout: 30000 });
+    assert.match(await page.textContent("#cam-blank"), /^no positive evidence for .+ at layer3$/);
+    assert.match(await page.textContent("#cam-stats"), /all zero after ReLU/);
+    assert.doesNotMatch(await page.textContent("#cam-stats"), /peak at/);
+    await imagesLoaded(page, "#view-image figure.big");
+    await shot(page, "served-blank-cam.png");
+    await page.selectOption("#target-select", String(found.shown));
+    await page.waitForFunction(() => document.getElementById("cam-blank").hidden, null, { timeout: 30000 });
+    await page.waitForFunction(() => /peak at/.test(document.getElementById("cam-stats").textContent), null,
+                               { timeout: 30000 });
+  });
   await page.close();
 } finally {
   server.proc.kill("SIGTERM");
@@ -237,6 +268,25 @@ execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "-m", MODEL, "-d", 
     await page.waitForFunction((s) => document.getElementById("cam-img").getAttribute("src") !== s, src);
     await imagesLoaded(page, "#view-image figure.big");
     await shot(page, "offline-image.png");
+  });
+  await step("offline: a precomputed blank map says so", page, async () => {
+    await page.goto(url + "#overview");
+    await page.waitForFunction(() => document.body.dataset.ready === "offline", null, { timeout: 30000 });
+    const { row, bits } = await page.evaluate(() => {
+      const D = window.CAMSCOPE_DATA;
+      for (let r = 0; r < D.rows.blank.length; ++r) if (D.rows.blank[r] && D.images[r]) return { row: r, bits: D.rows.blank[r] };
+      return { row: -1, bits: 0 };
+    });
+    assert.ok(row >= 0, "the offline copy has an image with a blank predicted- or true-class map (tiny model: one)");
+    await page.goto(url + "#image/" + row);
+    await page.waitForFunction(() => document.body.dataset.view === "image");
+    if (!(bits & 1)) await page.selectOption("#target-select", "true");
+    await page.waitForFunction(() => !document.getElementById("cam-blank").hidden, null, { timeout: 30000 });
+    assert.match(await page.textContent("#cam-blank"), /^no positive evidence for .+ at layer3$/);
+    const caption = bits & 2 ? "#dual-true-caption" : "#dual-pred-caption";
+    if (await page.isVisible("#dual-view")) assert.match(await page.textContent(caption), /no positive evidence for/);
+    await imagesLoaded(page, "#view-image figure.big");
+    await shot(page, "offline-blank-cam.png");
   });
   await page.close();
 }

@@ -65,6 +65,9 @@ TEST_P(Malformed, ExitsWithACodeAMessageAndNoOutput) {
     EXPECT_EQ(r.code, c["exit"].get<int>());
     for (const auto& s : c["expect"]) EXPECT_NE(r.out.find(s.get<std::string>()), std::string::npos) << s;
     EXPECT_EQ(r.out.find("terminate called"), std::string::npos);
+    // One clear message, not LibTorch's C++ backtrace.
+    EXPECT_EQ(r.out.find("Exception raised from"), std::string::npos);
+    EXPECT_EQ(r.out.find("frame #"), std::string::npos);
     // Nothing that could pass for a result: no file at all (folders may have been created).
     for (const auto& e : fs::recursive_directory_iterator(out))
         EXPECT_FALSE(e.is_regular_file()) << "left behind: " << e.path();
@@ -74,18 +77,25 @@ TEST_P(Malformed, ExitsWithACodeAMessageAndNoOutput) {
 INSTANTIATE_TEST_SUITE_P(Cases, Malformed, ::testing::ValuesIn(case_names()),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
-// A failed re-run into the folder of an earlier complete report must not leave that report looking
-// like this run's result: summary.json (written last) is gone.
-TEST(MalformedRerun, FailedAnalyzeRemovesThePreviousSummary) {
-    const fs::path out = fs::temp_directory_path() / "camscope_malformed_rerun";
-    fs::remove_all(out);
+// A failed re-run into the folder of an earlier complete report leaves that report exactly as it
+// was (the new one is built beside it and would only replace it when complete): summary.json
+// and the pages still describe the earlier run, and nothing of the failed run is left.
+TEST(MalformedRerun, FailedAnalyzeLeavesThePreviousReportAsItWas) {
+    const fs::path root = fs::temp_directory_path() / "camscope_malformed_rerun";
+    const fs::path out = root / "report";
+    fs::remove_all(root);
     auto r = run("analyze -m " + kFixtures + "/tiny_cifar10_model.pt -d " + kFixtures + "/tiny_cifar10 -o " +
                  out.string() + " --faithfulness-n 0");
     ASSERT_EQ(r.code, 0) << r.out;
-    ASSERT_TRUE(fs::exists(out / "summary.json"));
+    const std::string summary = camscope::testing::slurp(out / "summary.json");
+    const std::string data = camscope::testing::slurp(out / "explorer" / "data.js");
     r = run("analyze -m " + kFixtures + "/nan_model.pt -d " + kFixtures + "/tiny_cifar10 -o " + out.string());
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_NE(r.out.find("NaN or infinite logits"), std::string::npos) << r.out;
-    EXPECT_FALSE(fs::exists(out / "summary.json"));
-    fs::remove_all(out);
+    EXPECT_EQ(camscope::testing::slurp(out / "summary.json"), summary);
+    EXPECT_EQ(camscope::testing::slurp(out / "explorer" / "data.js"), data);
+    std::vector<std::string> entries;
+    for (const auto& e : fs::directory_iterator(root)) entries.push_back(e.path().filename().string());
+    EXPECT_EQ(entries, std::vector<std::string>{"report"});
+    fs::remove_all(root);
 }

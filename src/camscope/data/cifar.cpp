@@ -200,8 +200,9 @@ std::unique_ptr<Dataset> open_cifar(const std::string& path, const std::string& 
     info.format = fmt;
     info.name = fmt;
     info.split = split;
+    const fs::path names_file = dir / (l.hundred ? "fine_label_names.txt" : "batches.meta.txt");
     if (l.hundred) {
-        info.class_names = names_or_generic(dir / "fine_label_names.txt", 100);
+        info.class_names = names_or_generic(names_file, 100);
         auto coarse = read_name_lines(dir / "coarse_label_names.txt");
         if (!coarse.empty() && coarse.size() != 20)
             throw Error(where((dir / "coarse_label_names.txt").string(),
@@ -209,8 +210,9 @@ std::unique_ptr<Dataset> open_cifar(const std::string& path, const std::string& 
         info.coarse_names = coarse.empty() ? standard_coarse_names() : coarse;
         info.fine_to_coarse.assign(kFineToCoarse.begin(), kFineToCoarse.end());
     } else {
-        info.class_names = names_or_generic(dir / "batches.meta.txt", 10);
+        info.class_names = names_or_generic(names_file, 10);
     }
+    if (info.class_names != generic_names(info.class_names.size())) info.names_source = names_file.string();
     info.preset.channels = 3;
     info.preset.height = kSide;
     info.preset.width = kSide;

@@ -117,6 +117,51 @@ std::unique_ptr<Dataset> open_dataset(const std::string& path, const OpenOptions
     throw Error(where(path, "no known dataset layout found; looked for:" + looked));
 }
 
+namespace {
+
+class ReorderedDataset final : public Dataset {
+public:
+    ReorderedDataset(std::unique_ptr<Dataset> data, std::vector<int> to_new, DatasetInfo info)
+        : data_(std::move(data)), to_new_(std::move(to_new)), info_(std::move(info)) {}
+    size_t size() const override { return data_->size(); }
+    const DatasetInfo& info() const override { return info_; }
+    Sample get(size_t i) const override {
+        Sample s = data_->get(i);
+        if (s.label >= 0 && static_cast<size_t>(s.label) < to_new_.size()) s.label = to_new_[s.label];
+        return s;  // a label out of range stays so, for the caller's range check to name it
+    }
+    void set_input_size(int height, int width) override { data_->set_input_size(height, width); }
+
+private:
+    std::unique_ptr<Dataset> data_;
+    std::vector<int> to_new_;
+    DatasetInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Dataset> reorder_classes(std::unique_ptr<Dataset> data, std::vector<int> to_new,
+                                         std::vector<std::string> names) {
+    const size_t k = data->num_classes();
+    std::vector<char> seen(k, 0);
+    bool ok = to_new.size() == k && names.size() == k;
+    for (int c : to_new) {
+        ok = ok && c >= 0 && static_cast<size_t>(c) < k && !seen[c];
+        if (ok) seen[c] = 1;
+    }
+    if (!ok)
+        throw Error("reorder_classes: expected a permutation of the " + std::to_string(k) + " classes of " +
+                    data->info().name + " and as many names");
+    DatasetInfo info = data->info();
+    info.class_names = std::move(names);
+    if (!info.fine_to_coarse.empty()) {
+        std::vector<int> f2c(k);
+        for (size_t c = 0; c < k; ++c) f2c[to_new[c]] = info.fine_to_coarse[c];
+        info.fine_to_coarse = std::move(f2c);
+    }
+    return std::make_unique<ReorderedDataset>(std::move(data), std::move(to_new), std::move(info));
+}
+
 std::optional<Normalization> normalization_preset(const std::string& name) {
     // Channel statistics of each training set as commonly published (torchvision references,
     // the CIFAR/MNIST training recipes most checkpoints were trained with).

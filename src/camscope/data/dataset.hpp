@@ -36,6 +36,9 @@ struct DatasetInfo {
     std::string name;                       // e.g. "fashion-mnist", "cifar100", folder name
     std::string split;                      // "test" or "train"
     std::vector<std::string> class_names;   // size = number of classes
+    std::string names_source;               // where class_names were read from (a names file, the
+                                            // class folders); "" when generic or implied by the
+                                            // format (IDX), so they say nothing about the labels
     std::vector<std::string> coarse_names;  // empty when no superclasses
     std::vector<int> fine_to_coarse;        // empty when no superclasses; else size = classes
     InputSpec preset;                       // native size and the usual normalisation (empty for
@@ -60,12 +63,18 @@ public:
 
 struct OpenOptions {
     std::string split = "test";  // "test" | "train"
-    std::string format;          // "" = detect | "cifar10" | "cifar100" | "idx" | "folder"
+    std::string format{};        // "" = detect | "cifar10" | "cifar100" | "idx" | "folder"
 };
 
 /// Opens a dataset at `path`: a directory (CIFAR binary dir, IDX dir, class folders), or a
 /// CIFAR .bin file / IDX images file. Throws Error if nothing matches, naming what was looked for.
 std::unique_ptr<Dataset> open_dataset(const std::string& path, const OpenOptions& opt = {});
+
+/// `data` with its classes in another order: sample label l becomes to_new[l], the class names
+/// become `names` (already in the new order), the superclass map is reordered to match.
+/// `to_new` must be a permutation of 0..num_classes-1 (Error otherwise).
+std::unique_ptr<Dataset> reorder_classes(std::unique_ptr<Dataset> data, std::vector<int> to_new,
+                                         std::vector<std::string> names);
 
 /// Known normalisation presets by dataset name ("cifar10", "cifar100", "mnist", "fashion-mnist",
 /// "imagenet"); nullopt if unknown.

@@ -1,6 +1,7 @@
 // Image-folder datasets: ROOT/<class>/<image>.{png,jpg,jpeg} (torchvision ImageFolder layout),
 // optionally under ROOT/train and ROOT/test. Opening lists files only; images are decoded in get().
 #include <algorithm>
+#include <cstdint>
 #include <mutex>
 #include <unordered_map>
 
@@ -26,6 +27,20 @@ bool has_image_extension(const fs::path& p) {
 }
 
 bool hidden(const fs::path& p) { return p.filename().string().rfind('.', 0) == 0; }
+
+/// Largest file read as one image: 64 Mpixel (decode_image's limit) of RGB stored without any
+/// compression is 192 MiB; more than twice that is not an image we would decode. Checked with
+/// stat() before the file is read: a 3 GiB sparse file named .png was otherwise read whole first.
+constexpr std::uintmax_t kMaxImageFileBytes = 512ull << 20;
+
+void check_image_file_size(const std::string& path) {
+    std::error_code ec;
+    const std::uintmax_t size = fs::file_size(path, ec);
+    if (ec) return;  // the read that follows reports the problem, naming the file
+    if (size > kMaxImageFileBytes)
+        throw Error(where(path, "file is " + std::to_string(size) + " bytes, more than the " +
+                                    std::to_string(kMaxImageFileBytes) + " an image may have"));
+}
 
 std::vector<fs::path> sorted_entries(const fs::path& dir, bool dirs) {
     std::vector<fs::path> out;
@@ -73,6 +88,7 @@ public:
                 return s;
             }
         }
+        check_image_file_size(items_[i].first);
         bool reduced = false;
         s.image = read_image_file(items_[i].first, cover_w_, cover_h_, &reduced);
         if (reduced) {  // a large photo: the report and the explorer will want it again
@@ -131,6 +147,7 @@ std::unique_ptr<Dataset> open_folder(const std::string& path, const std::string&
     info.name = norm.filename().string();
     info.split = split;
     std::vector<std::pair<std::string, int>> items;
+    info.names_source = "the class folders of " + root.string();
     for (std::size_t c = 0; c < classes.size(); ++c) {
         info.class_names.push_back(classes[c].filename().string());
         for (const auto& f : sorted_entries(classes[c], false)) items.emplace_back(f.string(), static_cast<int>(c));
@@ -141,6 +158,7 @@ std::unique_ptr<Dataset> open_folder(const std::string& path, const std::string&
 
     // The preset size is the first image's declared size, from its header (not decoded).
     const std::string& first = items.front().first;
+    check_image_file_size(first);
     const auto [w, h, comp] = read_image_header(first);
     // The first image's size becomes the model's input size when nothing else sets it: a header
     // claiming 100000×100000 must not turn into a 30-billion-float input tensor.

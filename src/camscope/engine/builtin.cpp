@@ -12,7 +12,8 @@ namespace camscope {
 
 std::vector<BuiltinArch> builtin_archs() {
     return {
-        {"cnn", "small CNN for 28x28 grey images (3 conv-bn-relu blocks, 2 max-pools; 55 k params)"},
+        {"cnn", "small CNN for 28x28 grey images (4 conv-bn-relu blocks, 2 max-pools, global average pooling; "
+                "61 k params)"},
         {"resnet20", "CIFAR ResNet-20 (3x3 stem, no max-pool, 3x3 basic blocks, widths 16/32/64; 0.27 M params)"},
         {"resnet56", "CIFAR ResNet-56 (as resnet20 with 9 blocks per stage; 0.86 M params)"},
         {"resnet18", "CIFAR ResNet-18 (3x3 stem, no max-pool, widths 64-512; 11 M params)"},
@@ -149,13 +150,21 @@ def forward(self, x):
     m.register_module("block1", block(spec.channels, 16));
     m.register_module("block2", block(16, 32));
     m.register_module("block3", block(32, 64));
-    const int fh = spec.height / 4, fw = spec.width / 4;
-    m.register_module("fc", b.linear(64 * fh * fw, num_classes));
+    m.register_module("block4", block(64, 64));
+    // Global average pooling before the classifier (as every modern CNN): logit_c = mean over
+    // positions of sum_k w_ck A_k + b_c, so the Grad-CAM of class c at block4 is that sum itself (the
+    // CAM of Zhou et al. 2016), with positive evidence wherever the logit exceeds the bias. The
+    // earlier flatten + fc head gave all-zero Grad-CAMs for two thirds of the test images. block4 (a
+    // second block at 7×7) widens what each pooled position sees: with three blocks this head
+    // reached 87-89.5 % in the demo's 3 epochs, with four 91 % (measured, README).
+    m.register_module("fc", b.linear(64, num_classes));
     m.define(R"(
 def forward(self, x):
     x = torch.max_pool2d(self.block1.forward(x), [2, 2], [2, 2], [0, 0], [1, 1], False)
     x = torch.max_pool2d(self.block2.forward(x), [2, 2], [2, 2], [0, 0], [1, 1], False)
-    return self.fc.forward(torch.flatten(self.block3.forward(x), 1))
+    x = self.block4.forward(self.block3.forward(x))
+    x = torch.adaptive_avg_pool2d(x, [1, 1])
+    return self.fc.forward(torch.flatten(x, 1))
 )");
     return m;
 }

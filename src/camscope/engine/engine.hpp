@@ -23,7 +23,8 @@ struct EngineOptions {
     bool quiet = false;        // no notes on stderr
 };
 
-/// Applies EngineOptions' thread setting to LibTorch and returns the count in effect.
+/// Applies EngineOptions' thread setting to LibTorch and returns the count in effect: `threads`
+/// (0 = all cores), at most the number of cores.
 int configure_threads(int threads);
 
 struct LayerInfo {
@@ -63,6 +64,9 @@ struct CamRequest {
     double alpha = 1.0;           // Finer-CAM: score Σ_c p_c (y_main − alpha · y_c) / Σ_c p_c
     int max_channels = 0;         // Score-CAM / Ablation-CAM: 0 = all channels, else top M by activation
     int perturb_batch = 64;       // rows per forward of the perturbation methods
+    /// Optional: the dataset index of each image (row) of the batch, so that errors about one
+    /// image's map (NaN or infinite) can name it; rows without one are named by their batch row.
+    std::vector<long long> image_ids;
     /// Progress of the perturbation methods: forwards done / total within the current map.
     std::function<void(long long done, long long total)> on_progress;
 };
@@ -82,7 +86,8 @@ struct BatchResult {
 class Model {
 public:
     /// Loads a TorchScript file (traced or scripted; camscope's own checkpoints too).
-    /// Throws Error: missing file, not TorchScript.
+    /// Throws Error: missing file, not TorchScript; UsageError: a device that is not cpu, or a
+    /// CUDA device this LibTorch cannot use.
     static Model load(const std::string& path, const EngineOptions& opt = {});
     Model(Model&&) noexcept;
     Model& operator=(Model&&) noexcept;
@@ -99,7 +104,8 @@ public:
     /// Number of classes the model outputs for `spec`-sized input (one probe forward).
     int num_classes(const InputSpec& spec);
 
-    /// Forward (and CAMs when `cam` is non-null) for x: n×C×H×W float32.
+    /// Forward (and CAMs when `cam` is non-null) for x: n×C×H×W float32. Throws Error when the
+    /// model's output is not n×K logits (K >= 1, finite), or when a CAM map is NaN or infinite.
     BatchResult run(const float* x, int n, const InputSpec& spec, const CamRequest* cam = nullptr);
 
 private:

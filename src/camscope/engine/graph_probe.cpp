@@ -1,6 +1,7 @@
 #include "camscope/engine/graph_probe.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -35,10 +36,15 @@ std::optional<std::string> module_path(Value* v, Value* self) {
     return join(parts, ".");
 }
 
-bool is_forward_call(Node* n) {
-    return n->kind() == prim::CallMethod && n->s(attr::name) == "forward" && n->inputs().size() >= 1 &&
+/// A call of a method of a module (or any scripted class): `self.layer1(x)` is a call of
+/// `forward`; `self._forward_impl(x)` (torchvision's ResNet), a helper method, is one too.
+bool is_method_call(Node* n) {
+    return n->kind() == prim::CallMethod && n->inputs().size() >= 1 &&
            n->input(0)->type()->cast<c10::ClassType>() != nullptr;
 }
+
+/// A submodule's forward: its output is the module's output, the one a layer name stands for.
+bool is_forward_call(Node* n) { return is_method_call(n) && n->s(attr::name) == "forward"; }
 
 std::string class_name(Value* module_value) {
     auto cls = module_value->type()->cast<c10::ClassType>();
@@ -59,12 +65,12 @@ std::shared_ptr<Graph> forward_graph_copy(const torch::jit::Module& module) {
     return torch::jit::toGraphFunction(method->function()).graph()->copy();
 }
 
-/// Inlines every submodule forward call of the top-level graph, recursively.
+/// Inlines every method call of the top-level graph (forwards and helper methods), recursively.
 void inline_all_calls(Graph& g) {
     for (bool changed = true; changed;) {
         changed = false;
         for (Node* n : g.nodes()) {
-            if (is_forward_call(n)) {
+            if (is_method_call(n)) {
                 inline_call(n);
                 changed = true;
                 break;
@@ -111,11 +117,14 @@ ListingGraph make_listing_graph(const torch::jit::Module& module) {
     for (bool changed = true; changed;) {
         changed = false;
         for (Node* n : g->nodes()) {
-            if (!is_forward_call(n)) continue;
+            if (!is_method_call(n)) continue;
+            // A helper method (`_forward_impl`) is inlined like a forward, but its result is not
+            // a layer's output.
+            const bool forward = is_forward_call(n);
             auto path = module_path(n->input(0), self);
             std::string type = class_name(n->input(0));
             auto outs = inline_call(n);
-            if (path && outs.size() == 1 && outs[0]->type()->kind() == c10::TypeKind::TensorType) {
+            if (forward && path && outs.size() == 1 && outs[0]->type()->kind() == c10::TypeKind::TensorType) {
                 size_t idx = g->registerOutput(outs[0]);
                 auto it = output_of.find(*path);
                 if (it == output_of.end()) {
@@ -171,12 +180,19 @@ std::vector<Value*> expose_calls(Graph& g, const torch::jit::Module& module, con
         std::fill(found.begin(), found.end(), nullptr);
         Node* to_inline = nullptr;
         for (Node* n : g.nodes()) {
-            if (!is_forward_call(n)) continue;
+            if (!is_method_call(n)) continue;
             auto path = module_path(n->input(0), self);
             if (!path) continue;
+            const bool forward = is_forward_call(n);
             for (size_t i = 0; i < paths.size(); ++i) {
-                if (*path == paths[i]) found[i] = n->output();  // last call wins
-                else if (!to_inline && starts_with(paths[i], *path + ".")) to_inline = n;
+                if (forward && *path == paths[i]) {
+                    found[i] = n->output();  // last call wins
+                    continue;
+                }
+                // Calls that may lead to the target: forwards and helper methods (torchvision's
+                // `self._forward_impl(x)`) of the model itself or of a module above the target.
+                if (!to_inline && *path != paths[i] && (path->empty() || starts_with(paths[i], *path + ".")))
+                    to_inline = n;
             }
         }
         bool all_found = std::all_of(found.begin(), found.end(), [](Value* v) { return v != nullptr; });
@@ -271,6 +287,116 @@ std::shared_ptr<Graph> make_replace_graph(const torch::jit::Module& module, cons
     torch::jit::EliminateDeadCode(g, torch::jit::DCESideEffectPolicy::ALLOW_DELETING_NODES_WITH_SIDE_EFFECTS);
     remove_unused_pure_nodes(*g);
     return g;
+}
+
+namespace {
+
+/// The top-level node of g's block that is, or contains, `n`.
+Node* top_level(Node* n, const Graph& g) {
+    while (n->owningBlock() != g.block()) n = n->owningBlock()->owningNode();
+    return n;
+}
+
+}  // namespace
+
+SplitGraphs make_split_graphs(const torch::jit::Module& module, const std::string& path) {
+    auto g = forward_graph_copy(module);
+    Value* a = expose_calls(*g, module, {path})[0];
+    Node* cut = a->node();
+    // Top-level position of every node; the head is [first, cut], the tail (cut, return).
+    std::vector<Node*> order(g->nodes().begin(), g->nodes().end());
+    const size_t cut_pos = static_cast<size_t>(std::find(order.begin(), order.end(), cut) - order.begin());
+    if (cut_pos == order.size()) throw Error("layer '" + path + "': its call is not in forward's top-level graph");
+    auto in_tail = [&](Node* user) {
+        Node* t = top_level(user, *g);
+        return t == g->return_node() || t->isAfter(cut);
+    };
+    // Constants and module attributes (prim::GetAttr chains from self) that the tail reads are made
+    // again in the tail: they are not data, and a frozen head could not return a module.
+    Value* self = g->inputs()[0];
+    std::unordered_map<Value*, Value*> remade;
+    std::function<Value*(Value*)> remake = [&](Value* v) -> Value* {
+        if (v == self) return v;
+        auto it = remade.find(v);
+        if (it != remade.end()) return it->second;
+        Node* copy = g->createClone(v->node(), remake);
+        copy->insertAfter(cut);
+        // Clones are inserted right after the cut: a later one (a user) must come after its inputs,
+        // so each new node goes after the cut and the ones it reads were placed before it.
+        for (Value* in : copy->inputs())
+            if (in->node() != copy && in->node()->isAfter(cut) && copy->isBefore(in->node())) copy->moveAfter(in->node());
+        Value* out = copy->output(v->offset());
+        remade[v] = out;
+        return out;
+    };
+    auto is_rematerialisable = [&](Value* v) {
+        for (Node* n = v->node();; n = n->input(0)->node()) {
+            if (n->kind() == prim::Constant) return true;
+            if (n->kind() != prim::GetAttr) return false;
+            if (n->input(0) == self) return true;
+        }
+    };
+    for (size_t p = 0; p < cut_pos; ++p)
+        for (Value* v : order[p]->outputs())
+            if (is_rematerialisable(v) &&
+                std::any_of(v->uses().begin(), v->uses().end(), [&](const torch::jit::Use& u) { return in_tail(u.user); }))
+                v->replaceAllUsesAfterNodeWith(cut, remake(v));
+    // Values the tail reads from the head, as (node position, output index); graph inputs are
+    // passed as they are (self, x).
+    std::vector<std::pair<size_t, size_t>> crossing;
+    for (size_t p = 0; p < cut_pos; ++p)
+        for (size_t o = 0; o < order[p]->outputs().size(); ++o) {
+            Value* v = order[p]->output(o);
+            if (std::any_of(v->uses().begin(), v->uses().end(), [&](const torch::jit::Use& u) { return in_tail(u.user); }))
+                crossing.emplace_back(p, o);
+        }
+    for (size_t o = 0; o < cut->outputs().size(); ++o)
+        if (cut->output(o) != a && cut->output(o)->hasUses())
+            throw Error("layer '" + path + "': its call has several used outputs; cannot split the graph there");
+
+    // Head: outputs (A, crossing values), everything after the cut removed.
+    auto head = g->copy();
+    {
+        std::vector<Node*> hn(head->nodes().begin(), head->nodes().end());
+        std::vector<Value*> outs{hn[cut_pos]->output(a->offset())};
+        for (auto [p, o] : crossing) outs.push_back(hn[p]->output(o));
+        while (head->outputs().size() > 0) head->eraseOutput(0);
+        for (Value* v : outs) head->registerOutput(v);
+        for (size_t p = hn.size(); p-- > cut_pos + 1;) hn[p]->destroy();
+        pack_outputs_as_tuple(*head);
+        torch::jit::EliminateDeadCode(head);
+    }
+
+    // Tail: inputs (self, x, A, crossing values); A read through a clone; the head removed.
+    auto tail = g;
+    {
+        Value* a_in = tail->addInput("layer_output")->setType(a->type());
+        std::vector<Value*> c_in;
+        for (auto [p, o] : crossing) {
+            Value* v = order[p]->output(o);
+            c_in.push_back(tail->addInput()->setType(v->type()));
+        }
+        Value* a_use;
+        {
+            torch::jit::WithInsertPoint guard(cut->next());
+            a_use = tail->insert(c10::aten::clone, {a_in});
+        }
+        a->replaceAllUsesWith(a_use);
+        for (size_t i = 0; i < crossing.size(); ++i) {
+            Value* v = order[crossing[i].first]->output(crossing[i].second);
+            v->replaceAllUsesAfterNodeWith(cut, c_in[i]);
+        }
+        for (size_t p = cut_pos + 1; p-- > 0;) {
+            Node* n = order[p];
+            for (Value* v : n->outputs())
+                if (v->hasUses())
+                    throw Error("layer '" + path + "': cannot split the graph there (a value of the part before it "
+                                "is still read after it)");
+            n->destroy();
+        }
+        torch::jit::EliminateDeadCode(tail);
+    }
+    return {head, tail, crossing.size()};
 }
 
 std::shared_ptr<Graph> make_probe_graph(const torch::jit::Module& module, const std::vector<std::string>& paths,

@@ -1,6 +1,7 @@
 #pragma once
 // TorchScript graph surgery that exposes the output of any submodule call of a model's forward,
-// WITHOUT changing the model: calls on the path to the target module are inlined until the call
+// WITHOUT changing the model: calls on the path to the target module (submodule forwards, and
+// helper methods such as torchvision's `self._forward_impl(x)`) are inlined until the call
 // of the target itself is visible in the top-level graph, whose output is then returned as an
 // extra graph output. Works for traced and scripted modules (both keep prim::CallMethod nodes
 // per submodule call; module paths are read off the prim::GetAttr chain from `self`).
@@ -41,6 +42,20 @@ std::shared_ptr<torch::jit::Graph> make_probe_graph(const torch::jit::Module& mo
 /// the replaced output are removed (in-place ops on tensors nothing else sees are made functional
 /// first), so only the part after `path` runs, plus what skip connections need from before it. Throws like make_probe_graph.
 std::shared_ptr<torch::jit::Graph> make_replace_graph(const torch::jit::Module& module, const std::string& path);
+
+/// The forward split at the (last) call of module `path`, so that ONE forward gives the logits and
+/// the gradients w.r.t. that layer's output:
+///  - head(self, x) -> Tuple(A, v_1, …, v_m): every node up to and including the call; the v_i are
+///    the values computed before it that the rest reads (a skip connection's input, sizes, …);
+///  - tail(self, x, A, v_1, …, v_m) -> logits: every node after the call, reading A through a
+///    clone (in-place ops after the layer must not write to the autograd leaf).
+/// The head is meant to run frozen and optimised without autograd, the tail with A as the leaf.
+/// Throws like make_probe_graph.
+struct SplitGraphs {
+    std::shared_ptr<torch::jit::Graph> head, tail;
+    size_t crossing = 0;  // m
+};
+SplitGraphs make_split_graphs(const torch::jit::Module& module, const std::string& path);
 
 /// All submodule paths of `module` (named_modules without the root), for messages.
 std::vector<std::string> submodule_paths(const torch::jit::Module& module);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -25,7 +26,10 @@ namespace camscope {
 using engine::GraphRunner;
 
 int configure_threads(int threads) {
-    int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // More threads than cores only oversubscribes them (512 OpenMP threads on 2 cores run for
+    // minutes): at most one per core.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int n = threads > 0 ? std::min(threads, cores) : cores;
     at::set_num_threads(n);
     return at::get_num_threads();
 }
@@ -36,6 +40,10 @@ struct Model::Impl {
     torch::Device device{torch::kCPU};
     torch::jit::Module module;               // eval mode, parameters without requires_grad
     std::optional<torch::jit::Module> fast;  // frozen + optimize_for_inference (prediction only)
+    // Input shapes (C, H, W) the plain module has run: the optimised module's oneDNN kernels do
+    // not check their input (a grey batch into a 3-channel convolution crashes the process), so
+    // each new shape goes through the plain module first, whose checks raise a clear error.
+    std::set<std::vector<int64_t>> checked_shapes;
     std::mutex mu;                           // run() is not re-entrant on one module
     // Probe graphs keyed by "grad|layer1,layer2".
     std::map<std::string, std::unique_ptr<GraphRunner>> probes;
@@ -59,6 +67,44 @@ struct Model::Impl {
         return *it->second;
     }
 
+    /// One layer's forward split for the CAM pass (graph_probe.hpp make_split_graphs): the head up
+    /// to the layer runs frozen + optimize_for_inference without autograd (as fast as prediction),
+    /// the tail from the layer's output with autograd, and the logits come from that same pass.
+    struct Split {
+        torch::jit::Module head;  // a separate load, frozen and optimised, method camscope_head
+        std::unique_ptr<GraphRunner> tail;
+        size_t crossing = 0;
+    };
+    std::map<std::string, std::unique_ptr<Split>> splits;  // by layer; nullptr: not possible here
+    std::set<std::string> probed;  // layers the plain probe has run for once (see ModelAccess::maps)
+
+    /// The split for `layer`, built on first use; nullptr where it cannot be made (the probe serves).
+    Split* split(const std::string& layer) {
+        auto it = splits.find(layer);
+        if (it != splits.end()) return it->second.get();
+        std::unique_ptr<Split> sp;
+        try {
+            auto copy = torch::jit::load(info.path, device);
+            copy.eval();
+            auto graphs = engine::make_split_graphs(copy, layer);
+            torch::jit::GraphOptimizerEnabledGuard optimize_on(true);  // freezing inlines calls only with it
+            auto fn = copy._ivalue()->compilation_unit()->create_function("camscope_head", graphs.head);
+            copy.type()->addMethod(fn);
+            auto frozen = torch::jit::freeze(copy, std::vector<std::string>{"camscope_head"}, /*optimize_numerics=*/false);
+            sp = std::make_unique<Split>();
+            sp->head = torch::jit::optimize_for_inference(frozen, {"camscope_head"});
+            // The tail runs on the plain module (its own types), from that module's graph.
+            sp->tail = std::make_unique<GraphRunner>(engine::make_split_graphs(module, layer).tail);
+            sp->crossing = graphs.crossing;
+        } catch (const std::exception& e) {
+            if (!opt.quiet)
+                fprintf(stderr, "note: CAMs at '%s' run the unoptimised model (%s)\n", layer.c_str(),
+                        first_line(e.what()).c_str());
+            sp.reset();
+        }
+        return splits.emplace(layer, std::move(sp)).first->second.get();
+    }
+
     torch::Tensor forward_fast(const torch::Tensor& x) {
         if (!fast) {
             try {
@@ -79,7 +125,11 @@ struct Model::Impl {
             }
         }
         torch::NoGradGuard ng;
-        return engine::logits_of(fast->forward({x}), info.path);
+        if (x.size(0) > 0 && !checked_shapes.count(x.sizes().slice(1).vec())) {
+            engine::logits_of(module.forward({x.narrow(0, 0, 1)}), info.path, 1);
+            checked_shapes.insert(x.sizes().slice(1).vec());
+        }
+        return engine::logits_of(fast->forward({x}), info.path, x.size(0));
     }
 };
 
@@ -101,7 +151,21 @@ Model Model::load(const std::string& path, const EngineOptions& opt) {
     torch::jit::setGraphExecutorOptimize(false);
     auto impl = std::make_unique<Impl>();
     impl->opt = opt;
-    impl->device = torch::Device(opt.device);
+    try {
+        impl->device = torch::Device(opt.device);
+    } catch (const c10::Error&) {
+        throw UsageError("device '" + opt.device + "' is not a device name: expected cpu, cuda or cuda:N");
+    }
+    if (impl->device.is_cuda()) {
+        // Otherwise torch::jit::load fails with an error that reads as if the file were broken.
+        if (!torch::cuda::is_available())
+            throw UsageError("device '" + opt.device + "': this LibTorch has no CUDA support or sees no GPU; use --device cpu");
+        if (impl->device.has_index() && impl->device.index() >= static_cast<int>(torch::cuda::device_count()))
+            throw UsageError("device '" + opt.device + "': there are " + std::to_string(torch::cuda::device_count()) +
+                             " CUDA devices (cuda:0 .. cuda:" + std::to_string(torch::cuda::device_count() - 1) + ")");
+    } else if (!impl->device.is_cpu()) {
+        throw UsageError("device '" + opt.device + "' is not supported: expected cpu, cuda or cuda:N");
+    }
     impl->info.path = path;
     torch::jit::ExtraFilesMap extra{{"camscope.json", ""}};
     try {
@@ -178,7 +242,10 @@ std::string Model::resolve_layer(const std::string& name, const InputSpec& spec)
             if (l.path != name) continue;
             if (l.shape.size() != 4) {
                 std::string shape;
-                for (auto d : l.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
+                for (auto d : l.shape) {  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
+                    if (!shape.empty()) shape += 'x';
+                    shape += std::to_string(d);
+                }
                 throw UsageError(impl_->info.path + ": layer '" + name + "' has no spatial output (its output is " +
                                  (l.shape.empty() ? std::string("not a tensor") : "[" + shape + "]") +
                                  "; a CAM needs an N×C×H×W activation): pick a convolutional layer "
@@ -210,8 +277,8 @@ std::string Model::resolve_layer(const std::string& name, const InputSpec& spec)
 
 int Model::num_classes(const InputSpec& spec) {
     std::lock_guard lock(impl_->mu);
-    auto x = torch::zeros({1, spec.channels, spec.height, spec.width}, torch::TensorOptions().device(impl_->device));
     try {
+        auto x = torch::zeros({1, spec.channels, spec.height, spec.width}, torch::TensorOptions().device(impl_->device));
         return static_cast<int>(impl_->forward_fast(x).size(1));
     } catch (const Error&) {
         throw;
@@ -272,13 +339,34 @@ struct ModelAccess {
                                                         const CamRequest& req, const engine::CamMethod& method,
                                                         const InputSpec& spec, torch::Tensor& pred) {
         const bool grad = method.needs_gradients;
-        auto& runner = im.probe(req.layers, grad);
         std::optional<torch::NoGradGuard> ng;
         if (!grad) ng.emplace();
-        auto out = runner(im.module, {x}).toTuple()->elements();
-        auto logits = engine::logits_of(out[0], im.info.path);
+        torch::Tensor logits;
         std::vector<torch::Tensor> acts;
-        for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
+        // One layer: the split forward (optimised head, autograd tail) once the plain probe has run
+        // once for it (the first call validates the input on the plain module, whose errors are
+        // clean; an optimised convolution can crash on a wrong channel count).
+        Model::Impl::Split* sp = nullptr;
+        if (req.layers.size() == 1 && im.probed.count(req.layers[0])) sp = im.split(req.layers[0]);
+        if (sp) {
+            std::vector<c10::IValue> head;
+            {
+                torch::NoGradGuard head_ng;
+                head = sp->head.get_method("camscope_head")({x}).toTuple()->elements();
+            }
+            auto a = head.at(0).toTensor();
+            if (grad) a = a.detach().requires_grad_(true);
+            std::vector<c10::IValue> in{x, a};
+            for (size_t i = 1; i < head.size(); ++i) in.push_back(head[i]);
+            logits = engine::logits_of((*sp->tail)(im.module, std::move(in)), im.info.path, x.size(0));
+            acts.push_back(a);
+        } else {
+            auto& runner = im.probe(req.layers, grad);
+            auto out = runner(im.module, {x}).toTuple()->elements();
+            logits = engine::logits_of(out[0], im.info.path, x.size(0));
+            for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
+            if (req.layers.size() == 1) im.probed.insert(req.layers[0]);
+        }
         const int64_t k = logits.size(1);
         if (!pred.defined()) pred = logits.argmax(1).detach();
         std::vector<torch::Tensor> targets;
@@ -332,7 +420,7 @@ struct ModelAccess {
                 const std::string layer = req.layers[l];
                 ctx.score_replaced = [&im, layer](const torch::Tensor& xi, const torch::Tensor& a) {
                     auto& r = im.replacer(layer);
-                    return engine::logits_of(r(im.module, {xi, a}), im.info.path);
+                    return engine::logits_of(r(im.module, {xi, a}), im.info.path, xi.size(0));
                 };
                 if (req.on_progress) ctx.progress = [&req](int64_t d, int64_t t) { req.on_progress(d, t); };
                 const auto terms = method.compute(ctx).to(torch::kFloat32);
@@ -367,6 +455,28 @@ struct ModelAccess {
         return scale ? relu_minmax(m) : m;
     }
 };
+
+namespace {
+
+/// A NaN or infinite map (finite logits, but NaN gradients from the model's backward) must not
+/// pass for a CAM: min-max scaling keeps NaN, and the report would show it as a map. Names the
+/// first such map's image (its dataset index when the caller gave CamRequest::image_ids) and layer.
+void check_finite_maps(const std::string& model_path, const torch::Tensor& maps, const CamRequest& req, bool gradients,
+                       const torch::Tensor& pred, const char* which) {
+    if (!maps.defined() || maps.numel() == 0 || torch::isfinite(maps).all().item<bool>()) return;
+    const auto bad = torch::nonzero(torch::isfinite(maps).flatten(2).all(2).logical_not())[0];  // (slot, row)
+    const auto slot = bad[0].item<int64_t>(), row = bad[1].item<int64_t>();
+    const int target = req.targets[slot][row] >= 0 ? req.targets[slot][row] : static_cast<int>(pred[row].item<int64_t>());
+    const std::string image = row < static_cast<int64_t>(req.image_ids.size())
+                                  ? "image " + std::to_string(req.image_ids[row])
+                                  : "batch row " + std::to_string(row);
+    throw Error(model_path + ": the " + req.method + which + " CAM of " + image + " (target class " +
+                std::to_string(target) + ") at layer '" + join(req.layers, "+") + "' is NaN or infinite, though the logits are finite: " +
+                (gradients ? "the model's backward gives non-finite gradients there"
+                           : "the layer's activations or the perturbed scores are not finite"));
+}
+
+}  // namespace
 
 BatchResult Model::run(const float* data, int n, const InputSpec& spec, const CamRequest* req) {
     std::lock_guard lock(impl_->mu);
@@ -429,6 +539,8 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
         }
         res.num_classes = static_cast<int>(logits.size(1));
         res.slots = static_cast<int>(req->targets.size());
+        check_finite_maps(im.info.path, maps, *req, method.needs_gradients, pred, "");
+        if (raw.defined()) check_finite_maps(im.info.path, raw, *req, method.needs_gradients, pred, " (unnormalised)");
         if (res.slots) {
             res.fh = static_cast<int>(maps.size(2));
             res.fw = static_cast<int>(maps.size(3));

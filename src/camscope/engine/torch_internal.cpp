@@ -21,16 +21,35 @@ std::string first_line(const std::string& what) {
 
 namespace engine {
 
-torch::Tensor logits_of(const c10::IValue& out, const std::string& model_path) {
+namespace {
+std::string shape_text(const torch::Tensor& t) {
+    std::string shape = "[";
+    for (auto d : t.sizes()) {  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
+        if (shape.size() > 1) shape += 'x';
+        shape += std::to_string(d);
+    }
+    return shape + "]";
+}
+}  // namespace
+
+torch::Tensor logits_of(const c10::IValue& out, const std::string& model_path, std::int64_t rows) {
     c10::IValue v = out;
-    if (v.isTuple()) v = v.toTuple()->elements().at(0);
+    if (v.isTuple()) {
+        const auto& elems = v.toTuple()->elements();
+        if (elems.empty()) throw Error(model_path + ": model output is an empty tuple, expected an N×C logits tensor");
+        v = elems[0];
+    }
     if (!v.isTensor()) throw Error(model_path + ": model output is " + v.tagKind() + ", expected an N×C logits tensor");
     auto t = v.toTensor();
-    if (t.dim() != 2) {
-        std::string shape;
-        for (auto d : t.sizes()) shape += (shape.empty() ? "" : "x") + std::to_string(d);
-        throw Error(model_path + ": model output has shape [" + shape + "], expected N×C logits (2-D)");
-    }
+    if (t.dim() != 2)
+        throw Error(model_path + ": model output has shape " + shape_text(t) + ", expected N×C logits (2-D)");
+    // One row per input image: a model that drops or adds rows (returns only row 0, concatenates
+    // something) would otherwise shift every prediction against its label, or be read past its end.
+    if (t.size(0) != rows)
+        throw Error(model_path + ": model output has shape " + shape_text(t) + " for " + std::to_string(rows) +
+                    (rows == 1 ? " input image" : " input images") + ", expected " + std::to_string(rows) +
+                    "×C logits (one row per image)");
+    if (t.size(1) < 1) throw Error(model_path + ": model output has shape " + shape_text(t) + ", expected at least one class");
     if (!t.is_floating_point()) throw Error(model_path + ": model output is not floating point");
     t = t.to(torch::kFloat32);
     if (!torch::isfinite(t).all().item<bool>())

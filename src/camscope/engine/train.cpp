@@ -106,8 +106,11 @@ void save_atomic(torch::jit::Module& m, const std::string& path, const std::stri
     if (target.has_parent_path()) fs::create_directories(target.parent_path());
     // Hidden, per-process temp name in the same folder (as write_file_atomic): two runs saving to
     // one path never write into each other's temp file.
-    const std::string tmp =
-        (target.parent_path() / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
+    std::string tmp_name = ".";  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
+    tmp_name += target.filename().string();
+    tmp_name += ".tmp-";
+    tmp_name += std::to_string(::getpid());
+    const std::string tmp = (target.parent_path() / tmp_name).string();
     torch::jit::ExtraFilesMap extra{{"camscope.json", meta}};
     const bool was_training = m.is_training();
     m.eval();
@@ -162,7 +165,9 @@ TrainResult train_builtin(const Dataset& train, const Dataset* test, const Input
     const bool use_adam = opt.optimizer == "adam" || (opt.optimizer == "auto" && arch == "cnn");
     if (opt.optimizer != "auto" && opt.optimizer != "adam" && opt.optimizer != "sgd")
         throw UsageError("--optimizer must be sgd, adam or auto, got '" + opt.optimizer + "'");
-    const double base_lr = opt.lr > 0 ? opt.lr : (use_adam ? 2e-3 : 0.1);
+    // The cnn's global-average-pooling head learns slowly at Adam's usual 2e-3 (3 epochs on
+    // Fashion-MNIST: 87 %; at 2e-2: 91 %; README).
+    const double base_lr = opt.lr > 0 ? opt.lr : (use_adam ? (arch == "cnn" ? 2e-2 : 2e-3) : 0.1);
     std::unique_ptr<torch::optim::Optimizer> optim;
     if (use_adam)
         optim = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(base_lr));

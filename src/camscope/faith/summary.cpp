@@ -30,10 +30,11 @@ struct Mean {
 };
 
 struct Acc {
-    long long n = 0;
+    long long n = 0, degenerate = 0;
     Mean drop, inc, del, ins, morf, lerf, comb;
-    void add(const Scores& s) {
+    void add(const Scores& s, bool is_degenerate) {
         ++n;
+        degenerate += is_degenerate;
         drop.add(s.average_drop);
         inc.add(std::isfinite(s.increase) ? 100 * s.increase : kNaN);
         del.add(s.deletion_auc);
@@ -43,7 +44,7 @@ struct Acc {
         comb.add(s.road_combined);
     }
     GroupRow row(const std::string& method, const std::string& group) const {
-        return {method, group, n, drop.get(), inc.get(), del.get(), ins.get(), morf.get(), lerf.get(), comb.get()};
+        return {method, group, n, degenerate, drop.get(), inc.get(), del.get(), ins.get(), morf.get(), lerf.get(), comb.get()};
     }
 };
 
@@ -120,9 +121,9 @@ Summary summarize(const std::vector<ImageRecord>& records, const std::vector<std
             throw UsageError(format("faithfulness: record of method %d, only %zu methods", r.method, methods.size()));
         if (r.label < 0 || r.label >= k)
             throw UsageError(format("faithfulness: record with label %d, only %d classes", r.label, k));
-        overall[r.method].add(r.scores);
-        (r.pred == r.label ? correct : wrong)[r.method].add(r.scores);
-        per_class[r.method][r.label].add(r.scores);
+        overall[r.method].add(r.scores, r.degenerate);
+        (r.pred == r.label ? correct : wrong)[r.method].add(r.scores, r.degenerate);
+        per_class[r.method][r.label].add(r.scores, r.degenerate);
         if (r.method == 0) seen.push_back(r.index);
     }
     s.n_images = methods.empty() ? 0 : overall[0].n;
@@ -176,6 +177,9 @@ Summary summarize(const std::vector<ImageRecord>& records, const std::vector<std
 std::vector<std::pair<std::string, std::string>> metric_definitions(const Summary& s) {
     return {
         {"target", "the model's predicted class on the clean image; every score is its softmax probability"},
+        {"degenerate",
+         "images whose map has no positive evidence (all zeros after ReLU and min-max: no positive contribution "
+         "anywhere, or a constant map); they enter the metrics as they are"},
         {"average_drop",
          "mean over images of max(0, p - p_cam)/p x 100, p_cam = score of input x CAM (normalised "
          "input multiplied by the CAM); lower is better"},
@@ -197,12 +201,17 @@ std::vector<std::pair<std::string, std::string>> metric_definitions(const Summar
 }
 
 std::string summary_csv(const Summary& s) {
-    std::string out = "method,group,n";
+    std::string out = "method,group,n,degenerate";
     for (const auto& mi : metric_infos()) out += std::string(",") + mi.key;
     out += "\n";
     for (const auto& r : s.rows) {
         out += csv_field(r.method) + "," + csv_field(r.group) + "," + std::to_string(r.n);
-        for (const auto& mi : metric_infos()) out += "," + num(r.*(mi.field));
+        out += ',';
+        out += std::to_string(r.degenerate);
+        for (const auto& mi : metric_infos()) {  // not `"," + num(…)`: GCC 12 -Wrestrict false positive
+            out += ',';
+            out += num(r.*(mi.field));
+        }
         out += "\n";
     }
     return out;
@@ -237,7 +246,7 @@ std::string summary_json(const Summary& s) {
                          {"road", s.params.road}}}};
     json rows = json::array();
     for (const auto& r : s.rows) {
-        json o = {{"method", r.method}, {"group", r.group}, {"n", r.n}};
+        json o = {{"method", r.method}, {"group", r.group}, {"n", r.n}, {"degenerate", r.degenerate}};
         for (const auto& mi : metric_infos()) {
             const double v = r.*(mi.field);
             o[mi.key] = std::isfinite(v) ? json(v) : json(nullptr);
@@ -258,6 +267,11 @@ std::string summary_json(const Summary& s) {
                               " (overall group; values within 0.1 % tie and share the average rank); lowest mean "
                               "rank wins; a tie goes to the larger insertion_auc - deletion_auc"},
                  {"why", s.best_reason}};
+    json checks = json::array();
+    for (const auto& c : s.layer_checks)
+        checks.push_back({{"method", c.method}, {"layer", c.layer}, {"map_size", {c.fh, c.fw}}, {"n", c.n},
+                          {"degenerate", c.degenerate}});
+    j["layer_checks"] = checks;
     j["headline"] = headline(s);
     return j.dump(2) + "\n";
 }
@@ -286,6 +300,16 @@ std::vector<std::uint8_t> summary_png(const Summary& s) {
         p.values.push_back(v);
         p.highlight.push_back(best);
     }
+    {  // Not a faithfulness metric and not ranked: how often the method had no evidence to show.
+        std::vector<float> v;
+        for (const auto& m : s.methods) {
+            const GroupRow* g = s.find(m, "overall");
+            v.push_back(g && g->n > 0 ? static_cast<float>(100.0 * double(g->degenerate) / double(g->n)) : static_cast<float>(kNaN));
+        }
+        p.panel_titles.push_back("Degenerate maps, % of images (no positive evidence; lower is better, not ranked)");
+        p.values.push_back(v);
+        p.highlight.emplace_back();
+    }
     p.value_format = "%.3f";
     p.footer = "orange: best per metric (ties within 0.1 % marked); best overall: lowest mean rank";
     return plot::render_barh_panels(p);
@@ -295,17 +319,19 @@ std::string summary_table(const Summary& s) {
     size_t w = 6;
     for (const auto& m : s.methods) w = std::max(w, m.size());
     std::string out =
-        format("%-*s  %9s  %10s  %8s  %9s  %9s  %9s  %9s  %s\n", static_cast<int>(w), "method", "avg drop%",
-               "incr conf%", "deletion", "insertion", "ROAD MoRF", "ROAD LeRF", "ROAD comb", "mean rank");
+        format("%-*s  %9s  %10s  %8s  %9s  %9s  %9s  %9s  %9s  %s\n", static_cast<int>(w), "method", "avg drop%",
+               "incr conf%", "deletion", "insertion", "ROAD MoRF", "ROAD LeRF", "ROAD comb", "blank%", "mean rank");
     auto cell = [](double v, const char* f) { return std::isfinite(v) ? format(f, v) : std::string("-"); };
     for (const auto& mr : s.ranking) {
         const GroupRow* g = s.find(mr.method, "overall");
         if (!g) continue;
-        out += format("%-*s  %9s  %10s  %8s  %9s  %9s  %9s  %9s  %.2f%s\n", static_cast<int>(w), mr.method.c_str(),
+        const double blank = g->n > 0 ? 100.0 * double(g->degenerate) / double(g->n) : kNaN;
+        out += format("%-*s  %9s  %10s  %8s  %9s  %9s  %9s  %9s  %9s  %.2f%s\n", static_cast<int>(w), mr.method.c_str(),
                       cell(g->average_drop, "%.2f").c_str(), cell(g->increase_in_confidence, "%.1f").c_str(),
                       cell(g->deletion_auc, "%.4f").c_str(), cell(g->insertion_auc, "%.4f").c_str(),
                       cell(g->road_morf, "%.4f").c_str(), cell(g->road_lerf, "%.4f").c_str(),
-                      cell(g->road_combined, "%.4f").c_str(), mr.mean_rank, mr.method == s.best ? "  <- best" : "");
+                      cell(g->road_combined, "%.4f").c_str(), cell(blank, "%.1f").c_str(), mr.mean_rank,
+                      mr.method == s.best ? "  <- best" : "");
     }
     return out;
 }

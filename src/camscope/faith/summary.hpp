@@ -23,6 +23,10 @@ struct ImageRecord {
     int index = 0;   // dataset index
     int label = 0;   // true class
     int pred = 0;    // predicted class (= the target of every score)
+    /// The map has no positive evidence (metrics::degenerate_cam: all zeros after ReLU and min-max).
+    /// It still enters the metrics as it is: a blank map perturbs the image in pixel-index order, so
+    /// a method that gives blank maps is penalised for it rather than judged on its easy images.
+    bool degenerate = false;
     Scores scores;
 };
 
@@ -30,6 +34,7 @@ struct ImageRecord {
 struct GroupRow {
     std::string method, group;  // group: "overall", "correct", "wrong" or "class:<name>"
     long long n = 0;
+    long long degenerate = 0;           // images whose map is degenerate (ImageRecord::degenerate)
     double average_drop = 0;            // %
     double increase_in_confidence = 0;  // % of images with p̃ > p
     double deletion_auc = 0, insertion_auc = 0;
@@ -52,6 +57,14 @@ struct MethodRank {
     std::vector<double> ranks;  // per ranked metric in metric_infos() order (ranked ones only)
 };
 
+/// One CAM method at one layer on the same images: how many predicted-class maps are degenerate
+/// (EvaluateOptions::check_layers; the search for a layer whose maps show evidence).
+struct LayerCheck {
+    std::string method, layer;
+    int fh = 0, fw = 0;  // the layer's map size
+    long long n = 0, degenerate = 0;
+};
+
 struct Summary {
     // Provenance (filled by the caller).
     std::string model_path, dataset_path, layer, selection;
@@ -70,6 +83,7 @@ struct Summary {
     std::vector<MethodRank> ranking;          // best first
     std::string best;                         // "" without methods
     std::string best_reason;
+    std::vector<LayerCheck> layer_checks;     // empty unless asked for
 
     /// The row of (method, group), or nullptr.
     const GroupRow* find(const std::string& method, const std::string& group) const;
@@ -81,6 +95,7 @@ Summary summarize(const std::vector<ImageRecord>& records, const std::vector<std
                   const std::vector<std::string>& class_names, const Params& params);
 
 std::string summary_csv(const Summary& s);                // header + one row per method × group; NaN -> empty
+                                                          // (n, degenerate, then the metrics)
 std::string summary_json(const Summary& s);               // definitions, parameters, tables, ranking, best
 std::vector<std::uint8_t> summary_png(const Summary& s);  // one panel per metric, one bar per method
 std::string summary_table(const Summary& s);              // the overall rows as a fixed-width text table

@@ -505,6 +505,29 @@ Image overlay_cam(const Image& img, const float* cam) {
     return out;
 }
 
+Image no_evidence_image(const Image& img, int h, int w) {
+    if (h <= 0 || w <= 0) throw UsageError("no_evidence_image: size must be positive, got " + std::to_string(h) + "x" +
+                                           std::to_string(w));
+    if (!img.empty() && (img.height != h || img.width != w))
+        throw UsageError("no_evidence_image: image is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                         ", asked for " + std::to_string(w) + "x" + std::to_string(h));
+    Image out{w, h, 3, std::vector<std::uint8_t>(static_cast<size_t>(w) * h * 3)};
+    const int period = std::max(4, std::min(h, w) / 4);
+    const int stripe = std::max(1, period / 4);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            double grey = 128;
+            if (!img.empty()) {
+                const std::uint8_t* p = &img.pixels[(static_cast<size_t>(y) * w + x) * img.channels];
+                grey = img.channels >= 3 ? 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2] : p[0];
+            }
+            const auto v = static_cast<std::uint8_t>((x + y) % period < stripe ? 70 : std::lround(110 + 0.4 * grey));
+            std::uint8_t* o = &out.pixels[(static_cast<size_t>(y) * w + x) * 3];
+            o[0] = o[1] = o[2] = v;
+        }
+    return out;
+}
+
 Image upscale_nearest(const Image& img, int factor) {
     check_image(img, "upscale_nearest");
     if (factor < 1) throw Error("upscale_nearest: factor " + std::to_string(factor) + " must be >= 1");

@@ -97,6 +97,11 @@ Image colorize(const float* map, int h, int w);
 /// `cam` is H×W with the image's size. Grey images are replicated to RGB.
 Image overlay_cam(const Image& img, const float* cam);
 
+/// What stands in for a CAM with no positive evidence (all zeros): never the flat overlay such a map
+/// would give (it reads as "evidence everywhere, equally"), but `img` in dimmed grey with diagonal
+/// hatching, h×w RGB (h, w: the image's size; without an image, mid-grey hatching of that size).
+Image no_evidence_image(const Image& img, int h, int w);
+
 /// Nearest-neighbour upscale by an integer factor (for legible thumbnails of 28×28 / 32×32 inputs).
 Image upscale_nearest(const Image& img, int factor);
 

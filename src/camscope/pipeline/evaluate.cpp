@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 
 #include "camscope/report/metrics.hpp"
@@ -31,6 +32,28 @@ std::size_t quick_check_cost(const EvaluateOptions& o) {
     // about two forwards).
     const std::size_t m = o.methods.size(), rows = o.params.rows_per_image();
     return m * (rows > 3 ? rows - 3 : rows) + 3 + 2 * m;
+}
+
+std::vector<std::string> candidate_layers(const std::vector<LayerInfo>& layers, const std::string& chosen,
+                                          std::size_t max_layers) {
+    auto spatial = [](const LayerInfo& l) { return l.shape.size() == 4 && l.shape[2] * l.shape[3] > 1; };
+    auto depth = [](const std::string& p) { return std::count(p.begin(), p.end(), '.'); };
+    std::map<long, std::vector<std::string>> by_depth;
+    for (const auto& l : layers)
+        if (spatial(l)) by_depth[depth(l.path)].push_back(l.path);
+    std::vector<std::string> out;
+    for (const auto& [d, paths] : by_depth)
+        if (paths.size() >= 2) {
+            out = paths;
+            break;
+        }
+    if (out.empty() && !by_depth.empty()) out = by_depth.begin()->second;
+    if (out.size() > max_layers) out.erase(out.begin(), out.end() - static_cast<long>(max_layers));
+    if (!chosen.empty() && std::find(out.begin(), out.end(), chosen) == out.end()) {
+        if (out.size() >= max_layers && !out.empty()) out.erase(out.begin());
+        out.push_back(chosen);
+    }
+    return out;
 }
 
 std::vector<std::string> default_faithfulness_methods() {
@@ -184,6 +207,11 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
     const std::size_t nm = opt.methods.size();
     std::vector<faith::ImageRecord> records;
     records.reserve(idx.size() * nm);
+    std::vector<faith::LayerCheck> checks;
+    if (!opt.check_layers.empty()) {
+        check_cam_methods({opt.check_method});
+        for (const auto& l : opt.check_layers) checks.push_back({opt.check_method, l, 0, 0, 0, 0});
+    }
     Progress bar(opt.label, idx.size() * nm, opt.progress);
     ScoringQueue queue(model, spec, opt.batch_size, records, bar);
     const std::size_t bs = static_cast<std::size_t>(opt.batch_size);
@@ -201,17 +229,21 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
             labels[i] = s.label;
             to_input(s.image, spec, x.data() + i * per);
         }
-        // Every method's maps of the batch, at the input size.
+        // Every method's maps of the batch, at the input size, and which of them are blank.
         std::vector<int> preds;  // fixed by the first method's forward: every method explains the same class
         std::vector<std::vector<float>> up(nm);
+        std::vector<std::vector<char>> blank(nm, std::vector<char>(n));
         for (std::size_t m = 0; m < nm; ++m) {
             CamRequest req = opt.cam_options;
             req.perturb_batch = opt.batch_size;
             req.method = opt.methods[m];
             req.layers = layers;
             req.targets = {preds.empty() ? std::vector<int>(n, -1) : preds};
+            req.image_ids.assign(idx.begin() + start, idx.begin() + start + n);
             const BatchResult r = model.run(x.data(), static_cast<int>(n), spec, &req);
             if (preds.empty()) preds = metrics::argmax_rows(r.logits.data(), n, r.num_classes);
+            const std::size_t fhw = static_cast<std::size_t>(r.fh) * r.fw;
+            for (std::size_t i = 0; i < n; ++i) blank[m][i] = metrics::degenerate_cam(r.cams.data() + i * fhw, fhw);
             up[m] = cams_at_input_size(r.cams.data(), static_cast<int>(n), r.fh, r.fw, spec.height, spec.width);
         }
         // The perturbations (ROAD's imputations above all) are built on every core while the model
@@ -235,6 +267,7 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
                     rec.index = static_cast<int>(idx[start + i]);
                     rec.label = labels[i];
                     rec.pred = preds[i];
+                    rec.degenerate = blank[m][i];
                     records.push_back(rec);
                     recs.push_back(records.size() - 1);
                     mine.push_back(std::move(perts[k * nm + m]));
@@ -242,11 +275,27 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
                 queue.push(std::move(mine), std::move(recs), preds[i]);
             }
         }
+        for (auto& c : checks) {  // the same images and targets at other layers: maps only, no scoring
+            CamRequest req = opt.cam_options;
+            req.perturb_batch = opt.batch_size;
+            req.method = c.method;
+            req.layers = {c.layer};
+            req.targets = {preds};
+            const BatchResult r = model.run(x.data(), static_cast<int>(n), spec, &req);
+            const std::size_t fhw = static_cast<std::size_t>(r.fh) * r.fw;
+            c.fh = r.fh;
+            c.fw = r.fw;
+            for (std::size_t i = 0; i < n; ++i) {
+                ++c.n;
+                c.degenerate += metrics::degenerate_cam(r.cams.data() + i * fhw, fhw);
+            }
+        }
     }
     queue.flush();
     bar.finish();
 
     faith::Summary s = faith::summarize(records, opt.methods, class_names, opt.params);
+    s.layer_checks = std::move(checks);
     s.dataset_path = data.info().name;
     s.model_path = model.info().path;
     s.layer = join(layers, "+");

@@ -24,7 +24,18 @@ struct EvaluateOptions {
     faith::Params params;
     bool progress = true;
     std::string label = "faithfulness";  // progress-bar label
+    /// Also count the degenerate predicted-class maps of `check_method` at each of `check_layers` on
+    /// the same images (Summary::layer_checks): one more CAM pass per layer, no perturbations.
+    std::string check_method;
+    std::vector<std::string> check_layers;
 };
+
+/// Candidate target layers for Summary::layer_checks, at most `max_layers`: among the layers with a
+/// 4-D output larger than 1×1, those at the shallowest module depth (dots in the path) that has at
+/// least two of them (cnn: block1..3; ResNets: layer1..4), the last `max_layers` in call order, and
+/// `chosen` always among them. The cost stays bounded: one CAM pass per layer on the sample.
+std::vector<std::string> candidate_layers(const std::vector<LayerInfo>& layers, const std::string& chosen,
+                                          std::size_t max_layers = 4);
 
 /// The CAM methods used when none are named: every registered method except the ones that need a
 /// forward pass per channel (scorecam, ablationcam), which are slow, and finercam, which explains

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <exception>
+#include <map>
 #include <future>
 #include <numeric>
 
+#include "camscope/image/image.hpp"
 #include "camscope/report/metrics.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/parallel.hpp"
@@ -13,6 +16,10 @@
 #include "camscope/util/strings.hpp"
 
 namespace camscope {
+
+/// Largest input a model is given: H×W as for the images themselves (kDefaultMaxPixels); a
+/// 65536×65536 input would be a 48 GiB tensor per image.
+constexpr long long kMaxInputPixels = kDefaultMaxPixels;
 
 InputSpec resolve_input_spec(const ModelInfo& model, const DatasetInfo& data, const SpecOverrides& ov) {
     InputSpec spec = model.input ? *model.input : data.preset;
@@ -31,6 +38,13 @@ InputSpec resolve_input_spec(const ModelInfo& model, const DatasetInfo& data, co
     if (spec.channels <= 0) spec.channels = data.preset.channels;
     if (spec.height <= 0 || spec.width <= 0)
         throw UsageError("the model's input size is unknown: pass --input-size HxW");
+    if (static_cast<long long>(spec.height) * spec.width > kMaxInputPixels) {
+        const std::string from = ov.height ? "--input-size"
+                                 : model.input ? model.path + ": its camscope.json metadata"
+                                               : data.name + ": its images";
+        throw UsageError(format("input size %dx%d (from %s) exceeds the limit of %lld pixels", spec.height,
+                                spec.width, from.c_str(), kMaxInputPixels));
+    }
     if (spec.norm.mean.empty() && spec.norm.std.empty()) {
         spec.norm.mean.assign(spec.channels, 0.f);  // no normalisation: pixels in [0,1]
         spec.norm.std.assign(spec.channels, 1.f);
@@ -41,8 +55,10 @@ InputSpec resolve_input_spec(const ModelInfo& model, const DatasetInfo& data, co
         spec.norm.std.size() != static_cast<size_t>(spec.channels))
         throw UsageError(format("--mean/--std need %d values (one per channel), got %zu and %zu", spec.channels,
                                 spec.norm.mean.size(), spec.norm.std.size()));
+    for (float m : spec.norm.mean)
+        if (!std::isfinite(m)) throw UsageError(format("--mean values must be finite numbers, got %g", m));
     for (float s : spec.norm.std)
-        if (!(s > 0)) throw UsageError("--std values must be positive");
+        if (!(s > 0) || !std::isfinite(s)) throw UsageError(format("--std values must be finite and positive, got %g", s));
     return spec;
 }
 
@@ -51,6 +67,77 @@ void check_class_count(Model& model, const Dataset& data, const InputSpec& spec)
     if (static_cast<size_t>(k) != data.num_classes())
         throw Error(format("%s outputs %d classes but the dataset %s has %zu", model.info().path.c_str(), k,
                            data.info().name.c_str(), data.num_classes()));
+}
+
+namespace {
+
+/// Names that say which class a label is: not "class_0", "class_1", … (made up for data without names).
+bool informative(const std::vector<std::string>& names) {
+    for (size_t i = 0; i < names.size(); ++i)
+        if (names[i] != "class_" + std::to_string(i)) return true;
+    return false;
+}
+
+std::string bracketed(const std::vector<std::string>& names) {
+    std::string s = "[";  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
+    s += join(names, ", ");
+    s += ']';
+    return s;
+}
+
+}  // namespace
+
+ClassMatch match_classes(Model& model, const Dataset& data, const InputSpec& spec) {
+    const int k = model.num_classes(spec);
+    const auto& mnames = model.info().class_names;
+    const auto& dnames = data.info().class_names;
+    const std::string& mpath = model.info().path;
+    if (!mnames.empty() && mnames.size() != static_cast<size_t>(k))
+        throw Error(format("%s: its camscope.json metadata names %zu classes but the model outputs %d: the metadata "
+                           "does not belong to this model",
+                           mpath.c_str(), mnames.size(), k));
+    if (static_cast<size_t>(k) != data.num_classes())
+        throw Error(format("%s outputs %d classes but the dataset %s has %zu", mpath.c_str(), k,
+                           data.info().name.c_str(), data.num_classes()));
+    ClassMatch m;
+    const std::string& source = data.info().names_source;
+    if (mnames.empty() || !informative(mnames) || source.empty() || mnames == dnames) return m;
+    auto key = [](const std::string& n) { return sanitize_filename(to_lower(n)); };
+    std::map<std::string, int> model_index;
+    for (int c = 0; c < k; ++c) model_index.emplace(key(mnames[c]), c);
+    std::vector<int> to_model(k, -1);
+    std::vector<std::string> missing;  // dataset names the model does not have
+    std::vector<char> used(k, 0);
+    for (int c = 0; c < k; ++c) {
+        auto it = model_index.find(key(dnames[c]));
+        if (it == model_index.end() || used[it->second]) {
+            missing.push_back(dnames[c]);
+            continue;
+        }
+        to_model[c] = it->second;
+        used[it->second] = 1;
+    }
+    if (!missing.empty() || model_index.size() != static_cast<size_t>(k)) {
+        std::vector<std::string> extra;  // model names the dataset does not have
+        for (int c = 0; c < k; ++c)
+            if (!used[c]) extra.push_back(mnames[c]);
+        throw Error(format("%s names its classes differently from the dataset %s, so its outputs cannot be matched "
+                           "to the labels:\n  model (camscope.json): %s\n  dataset (%s): %s\n  only in the dataset: %s; "
+                           "only in the model: %s",
+                           mpath.c_str(), data.info().name.c_str(), bracketed(mnames).c_str(), source.c_str(),
+                           bracketed(dnames).c_str(), join(missing, ", ").c_str(), join(extra, ", ").c_str()));
+    }
+    bool identity = true;
+    for (int c = 0; c < k; ++c) identity = identity && to_model[c] == c;
+    if (identity) return m;  // the same names, spelled as a folder name can spell them
+    std::vector<std::string> moved;
+    for (int c = 0; c < k; ++c)
+        if (to_model[c] != c) moved.push_back(format("%s %d->%d", dnames[c].c_str(), c, to_model[c]));
+    m.note = format("note: the dataset %s has the model's class names in another order (%s); its labels are mapped "
+                    "to the model's classes by name: %s",
+                    data.info().name.c_str(), source.c_str(), join(moved, ", ").c_str());
+    m.to_model = std::move(to_model);
+    return m;
 }
 
 int PassOutput::pred(size_t i) const {
@@ -146,7 +233,19 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
             req.perturb_batch = opt.batch_size;
             req.targets = {std::vector<int>(n, -1), hb.labels};
         }
+        auto sl = slice(b);
+        req.image_ids.assign(sl.begin(), sl.end());
         BatchResult r = model.run(hb.x.data(), n, spec, opt.cams ? &req : nullptr);
+        // Model::run checked this batch's rows; the class count must also be the one checked before
+        // the pass, on every batch (a model's output may depend on its batch).
+        if (static_cast<size_t>(r.num_classes) != data.num_classes())
+            throw Error(format("%s: the model output %d classes for the batch of images %zu..%zu, but the dataset %s "
+                               "has %zu",
+                               model.info().path.c_str(), r.num_classes, sl.front(), sl.back(),
+                               data.info().name.c_str(), data.num_classes()));
+        if (r.logits.size() != static_cast<size_t>(n) * r.num_classes)
+            throw Error(format("%s: %zu logits for a batch of %d images of %d classes", model.info().path.c_str(),
+                               r.logits.size(), n, r.num_classes));
         out.num_classes = r.num_classes;
         out.logits.insert(out.logits.end(), r.logits.begin(), r.logits.end());
         if (opt.cams) {
@@ -156,7 +255,6 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
             out.cam_pred.insert(out.cam_pred.end(), r.cams.begin(), r.cams.begin() + m);
             out.cam_true.insert(out.cam_true.end(), r.cams.begin() + m, r.cams.begin() + 2 * m);
         }
-        auto sl = slice(b);
         for (size_t i = 0; i < sl.size(); ++i) out.indices.push_back(static_cast<int>(sl[i]));
         out.labels.insert(out.labels.end(), hb.labels.begin(), hb.labels.end());
         out.coarse.insert(out.coarse.end(), hb.coarse.begin(), hb.coarse.end());

@@ -25,6 +25,23 @@ InputSpec resolve_input_spec(const ModelInfo& model, const DatasetInfo& data, co
 /// Checks the model's class count against the dataset's; Error naming both otherwise.
 void check_class_count(Model& model, const Dataset& data, const InputSpec& spec);
 
+/// How the dataset's labels correspond to the model's outputs (see match_classes).
+struct ClassMatch {
+    std::vector<int> to_model;  // to_model[dataset label] = the model's class index; empty: the same order
+    std::string note;           // said to the user when the labels are mapped by name ("" otherwise)
+};
+
+/// The checks before any pass over the data (one probe forward, on the plain module):
+///  - the class names of the model's metadata, if any, are one per output (Error otherwise);
+///  - the model's output count equals the dataset's class count (Error naming both);
+///  - when the model's metadata and the data itself (class folders, a names file) both name the
+///    classes: the same names in the same order are used as they are; the same names in another
+///    order give `to_model`, a mapping by name, and a note; different names are an Error listing
+///    both. Names are compared case-insensitively with anything but [A-Za-z0-9_-] as '_'
+///    ("T-shirt/top" is the folder "T-shirt_top"). Generic names ("class_3") and names implied
+///    by the format (IDX) say nothing: the order is trusted.
+ClassMatch match_classes(Model& model, const Dataset& data, const InputSpec& spec);
+
 struct PassOptions {
     int batch_size = 64;
     size_t limit = 0;          // first `limit` images only (0 = all)

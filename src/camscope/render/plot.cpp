@@ -835,6 +835,16 @@ Png render_grid(const GridPlot& p) {
             } else {
                 stroke_rect(cr, crisp(cx), crisp(cy), cell - 1, cell - 1, kGrid, 1);
             }
+            if (!t.stamp.empty()) {  // frame + a dark band with the text, over the middle of the cell
+                stroke_rect(cr, cx + 1.5, cy + 1.5, cell - 3, cell - 3, hex(kStampRgb), 3);
+                const double band = std::min(cell - 6, kCapLine + 8);
+                Saved sv(cr);
+                cairo_set_source_rgba(cr, 0, 0, 0, 0.72);
+                cairo_rectangle(cr, cx + 3, cy + (cell - band) / 2, cell - 6, band);
+                cairo_fill(cr);
+                draw_text(cr, fit_text(t.stamp, kCapPx, cell - 10, true), cx + cell / 2, cy + cell / 2, kCapPx, 0.5,
+                          VAlign::Middle, kWhite, true);
+            }
             const Rgb cap = hex(t.caption_rgb);
             for (size_t k = 0; k < t.caption.size(); ++k)
                 draw_text(cr, fit_text(t.caption[k], kCapPx, cell + kGap - 2), cx + cell / 2, cy + cell + 4 + k * kCapLine,

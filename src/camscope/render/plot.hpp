@@ -71,7 +71,13 @@ struct Tile {
     Image image;                        // any size; scaled to the cell (nearest for small images)
     std::vector<std::string> caption;   // lines under the image
     std::uint32_t caption_rgb = 0x000000;  // e.g. 0xC00000 for errors, 0x007000 for correct
+    /// Non-empty: the cell is marked as not showing what its column promises (e.g. "no positive
+    /// evidence" for a blank CAM): a kStampRgb frame around the image and this text on a dark band
+    /// across its middle.
+    std::string stamp;
 };
+/// The frame colour of a stamped tile (magenta: in neither the JET nor the diverging colour map).
+constexpr std::uint32_t kStampRgb = 0xC000C0;
 struct GridPlot {
     std::string title;
     std::vector<std::string> col_headers;  // optional, size = columns

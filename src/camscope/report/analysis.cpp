@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "camscope/util/error.hpp"
@@ -65,14 +66,102 @@ const std::string& name_of(const Report& r, int c) { return r.class_names[c]; }
 
 // ------------------------------------------------------------------ recommendations
 // Each rule fires on a measured figure crossing a threshold (AnalysisOptions::rec_*) and quotes
-// both. When nothing fires, the report says which figures were checked and what they were.
+// both. When nothing fires, the report says which figures were checked and what they were. No rule
+// quotes a figure computed over fewer than opt.rec_min_n images (it says so instead).
+
+std::string of_maps(const metrics::CamCount& c) {
+    return format("%lld of %lld, %s", c.degenerate, c.maps, pct(c.share()).c_str());
+}
+
+/// The "degenerate_cams" rule: more than a fifth of the predicted-class maps have no positive
+/// evidence. Quotes the counts, the classes most affected and the measured alternatives (set by
+/// attach_faithfulness; without them it says how to measure them).
+std::optional<Recommendation> degenerate_recommendation(const Report& r, const AnalysisOptions& opt) {
+    const DegenerateStats& d = r.degenerate;
+    if (!d.warn()) return std::nullopt;
+    const metrics::CamCount all = d.pred();
+    Recommendation rec;
+    rec.rule = "degenerate_cams";
+    rec.text = format("Blank CAMs: %s of the %s maps of the predicted class at layer '%s' have no positive evidence "
+                      "(%lld of %lld images: all zero after the ReLU, i.e. nothing at this layer raises the class "
+                      "score, or a constant map), above the %s warning threshold. They are marked in the figures "
+                      "and left out of the CAM statistics, so those rest on the other %lld images. Correct "
+                      "predictions: %s; errors: %s.",
+                      pct(all.share()).c_str(), r.method.c_str(), r.layer.c_str(), all.degenerate, all.maps,
+                      pct(d.warn_share).c_str(), all.usable(), of_maps(d.pred_correct).c_str(),
+                      of_maps(d.pred_wrong).c_str());
+    std::vector<std::pair<double, int>> worst;
+    for (int c = 0; c < r.num_classes; ++c)
+        if (d.by_pred_class[c].maps >= opt.rec_min_n && d.by_pred_class[c].share() > d.warn_share)
+            worst.push_back({-d.by_pred_class[c].share(), c});
+    std::sort(worst.begin(), worst.end());
+    std::vector<std::string> items;
+    for (size_t i = 0; i < worst.size() && i < 5; ++i)
+        items.push_back(format("'%s' %s", name_of(r, worst[i].second).c_str(),
+                               of_maps(d.by_pred_class[worst[i].second]).c_str()));
+    if (!items.empty())
+        rec.text += format(" Most affected predicted classes (at least %lld maps each): ", opt.rec_min_n) +
+                    join(items, "; ") + ".";
+    rec.figures = {{"degenerate_share", all.share()},
+                   {"degenerate", double(all.degenerate)},
+                   {"maps", double(all.maps)},
+                   {"threshold", d.warn_share}};
+    auto cand = [&](const CamCandidate& c) {
+        return format("%s at '%s': %lld of %lld maps degenerate (%s)", c.method.c_str(), c.layer.c_str(), c.degenerate,
+                      c.n, pct(c.share()).c_str());
+    };
+    if (r.better_method || r.better_layer) {
+        std::vector<std::string> tips;
+        if (r.better_method) {
+            tips.push_back(cand(*r.better_method) +
+                           format(", faithfulness mean rank %.2f -> --method %s", r.better_method->mean_rank,
+                                  r.better_method->method.c_str()));
+            rec.figures.push_back({"better_method_degenerate_share", r.better_method->share()});
+        }
+        if (r.better_layer) {
+            tips.push_back(cand(*r.better_layer) + " -> --layer " + r.better_layer->layer);
+            rec.figures.push_back({"better_layer_degenerate_share", r.better_layer->share()});
+        }
+        rec.text += format(" Measured on the faithfulness sample (%zu images), these do better: ",
+                           r.faithfulness ? r.faithfulness->n_images : size_t{0}) +
+                    join(tips, "; ") + ".";
+    } else if (!r.cam_candidates.empty()) {
+        std::vector<std::string> tried;
+        for (const auto& c : r.cam_candidates) tried.push_back(cand(c));
+        rec.text += format(" None of the alternatives measured on the faithfulness sample does better (at most %s "
+                           "degenerate and fewer than the analysed method, on at least %lld images): ",
+                           pct(d.warn_share).c_str(), opt.rec_min_n) +
+                    join(tried, "; ") + ".";
+    } else {
+        rec.text += " No alternative was measured: the faithfulness check (--faithfulness-n, on by default) counts "
+                    "the degenerate maps of every gradient method and of this method at other layers.";
+    }
+    rec.text += " Blank Grad-CAMs are typical of a classifier head without global average pooling (flatten + fully "
+                "connected): Grad-CAM's channel weights (spatial means of the gradients) can then add up to a map "
+                "that is negative everywhere. Other CAM methods or an earlier layer may still show evidence; a "
+                "global-average-pooling head removes the cause (with it, the predicted class's map has positive "
+                "evidence wherever its logit exceeds its bias).";
+    return rec;
+}
 
 void recommend(Report& r, const AnalysisOptions& opt) {
     const auto& cal = r.calibration;
-    std::vector<std::string> quiet;  // "checked, did not fire" notes for the all-clear text
+    std::vector<std::string> quiet;    // "checked, did not fire" notes for the all-clear text
+    std::vector<std::string> skipped;  // figures over fewer than min_n images, said in a last note
+    const long long min_n = opt.rec_min_n;
+
+    // 0. Blank CAMs first: every CAM figure below rests on the maps that are not. (The warning at
+    // the top of the report and the terminal does not depend on the minimum.)
+    if (r.degenerate.warn() && r.degenerate.pred().maps < min_n)
+        skipped.push_back(format("blank-CAM share not quoted: %lld maps, fewer than the minimum of %lld",
+                                 r.degenerate.pred().maps, min_n));
+    else if (auto rec = degenerate_recommendation(r, opt))
+        r.recommendations.push_back(std::move(*rec));
 
     // 1. Calibration.
-    if (cal.before.ece > opt.rec_ece) {
+    if (static_cast<long long>(r.n) < min_n) {
+        skipped.push_back(format("calibration not quoted: %zu images, fewer than the minimum of %lld", r.n, min_n));
+    } else if (cal.before.ece > opt.rec_ece) {
         Recommendation rec;
         rec.rule = "calibration";
         const bool over = cal.before.overconfidence > 0;
@@ -107,17 +196,21 @@ void recommend(Report& r, const AnalysisOptions& opt) {
         Recommendation rec;
         rec.rule = "confused_pairs";
         std::vector<std::string> items;
-        size_t above = 0;
+        size_t above = 0, small = 0;
         for (const auto& p : r.directed) {
             if (p.rate <= opt.rec_pair_rate) continue;
+            if (r.per_class[p.a].support < min_n) {  // a rate over too few images is not quoted
+                ++small;
+                continue;
+            }
             if (++above > 5) continue;
             std::string item = format("'%s' -> '%s' %lld of %lld (%s; reverse %lld)", name_of(r, p.a).c_str(),
                                       name_of(r, p.b).c_str(), p.count, r.per_class[p.a].support, pct(p.rate).c_str(),
                                       r.confusion.at(p.b, p.a));
             rec.figures.push_back({format("rate_%d_%d", p.a, p.b), p.rate});
             for (const auto& pf : r.pair_focus)
-                if (pf.a == p.a && pf.b == p.b && pf.n > 0 && std::isfinite(pf.mean_iou)) {
-                    item += format(", CAM IoU %.2f", pf.mean_iou);
+                if (pf.a == p.a && pf.b == p.b && pf.n >= min_n && std::isfinite(pf.mean_iou)) {
+                    item += format(", CAM IoU %.2f over %lld of %lld errors", pf.mean_iou, pf.n, pf.errors);
                     rec.figures.push_back({format("cam_iou_%d_%d", p.a, p.b), pf.mean_iou});
                 }
             items.push_back(item);
@@ -132,11 +225,21 @@ void recommend(Report& r, const AnalysisOptions& opt) {
                        "% regions of the true-class vs predicted-class CAM) means the model looked at a different "
                        "part of the image than the true class's evidence (see the confused_pair figures); a high one "
                        "means it looked at the right place but could not resolve the difference (finer detail, "
-                       "higher input resolution).";
+                       "higher input resolution). A CAM IoU is quoted only where at least " +
+                       std::to_string(min_n) + " errors of the pair have two maps with evidence.";
+            if (small > 0)
+                rec.text += format(" %zu more pair%s above the threshold %s fewer than %lld images of the true class "
+                                   "and %s not quoted.",
+                                   small, small == 1 ? "" : "s", small == 1 ? "has" : "have", min_n,
+                                   small == 1 ? "is" : "are");
             rec.figures.push_back({"threshold", opt.rec_pair_rate});
             r.recommendations.push_back(std::move(rec));
         } else if (r.directed.empty()) {
             quiet.push_back("no confusions at all");
+        } else if (small > 0) {
+            skipped.push_back(format("%zu confused pair%s above the %s rate threshold not quoted: fewer than %lld images "
+                                   "of the true class",
+                                   small, small == 1 ? "" : "s", pct(opt.rec_pair_rate).c_str(), min_n));
         } else {
             quiet.push_back(format("largest confusion rate %s ('%s' -> '%s', threshold %s)",
                                    pct(r.directed.front().rate).c_str(), name_of(r, r.directed.front().a).c_str(),
@@ -146,39 +249,51 @@ void recommend(Report& r, const AnalysisOptions& opt) {
 
     // 3. Background focus on errors.
     const FocusStats& f = r.focus;
-    if (std::isfinite(f.centre_correct) && std::isfinite(f.centre_wrong) &&
-        f.centre_wrong < f.centre_correct - opt.rec_focus_gap) {
+    const bool focus_enough = f.n_correct >= min_n && f.n_wrong >= min_n;
+    if (!focus_enough) {
+        skipped.push_back(format("CAM centre share not quoted: %lld of %lld correct and %lld of %lld wrong predictions "
+                               "have a map with evidence, fewer than the minimum of %lld",
+                               f.n_correct, f.total_correct, f.n_wrong, f.total_wrong, min_n));
+    } else if (std::isfinite(f.centre_correct) && std::isfinite(f.centre_wrong) &&
+               f.centre_wrong < f.centre_correct - opt.rec_focus_gap) {
         Recommendation rec;
         rec.rule = "background_focus";
         rec.text = format("Background focus: on errors the predicted-class CAM puts %s of its mass in the central "
-                          "quarter of the image, against %s on correct predictions (a uniform map puts 25%%), a gap "
-                          "of %.1f points above the %.1f-point threshold. Wrong predictions lean on the border and "
-                          "background: use random-resized-crop and cutout/random-erasing augmentation so that "
-                          "context alone does not decide the class.",
-                          pct(f.centre_wrong).c_str(), pct(f.centre_correct).c_str(),
-                          100 * (f.centre_correct - f.centre_wrong), 100 * opt.rec_focus_gap);
-        // Classes where the gap is largest (with at least 3 errors and 3 correct maps).
+                          "quarter of the image (over %lld of %lld errors), against %s on correct predictions (over "
+                          "%lld of %lld; a uniform map puts 25%%), a gap of %.1f points above the %.1f-point "
+                          "threshold. Wrong predictions lean on the border and background: use random-resized-crop "
+                          "and cutout/random-erasing augmentation so that context alone does not decide the class.",
+                          pct(f.centre_wrong).c_str(), f.n_wrong, f.total_wrong, pct(f.centre_correct).c_str(),
+                          f.n_correct, f.total_correct, 100 * (f.centre_correct - f.centre_wrong),
+                          100 * opt.rec_focus_gap);
+        // Classes where the gap is largest (with at least min_n maps with evidence on each side).
         std::vector<std::pair<double, int>> gaps;
         for (int c = 0; c < r.num_classes; ++c) {
             const auto& fc = r.focus_per_class[c];
-            if (fc.n_wrong >= 3 && fc.n_correct >= 3) gaps.push_back({fc.centre_correct - fc.centre_wrong, c});
+            if (fc.n_wrong >= min_n && fc.n_correct >= min_n) gaps.push_back({fc.centre_correct - fc.centre_wrong, c});
         }
         std::sort(gaps.begin(), gaps.end(), [](auto& x, auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); });
         std::vector<std::string> names;
         for (size_t i = 0; i < gaps.size() && names.size() < 5; ++i)
             if (gaps[i].first > opt.rec_focus_gap)
-                names.push_back(format("'%s' (%s wrong vs %s correct)", name_of(r, gaps[i].second).c_str(),
+                names.push_back(format("'%s' (%s over %lld wrong vs %s over %lld correct)",
+                                       name_of(r, gaps[i].second).c_str(),
                                        pct(r.focus_per_class[gaps[i].second].centre_wrong).c_str(),
-                                       pct(r.focus_per_class[gaps[i].second].centre_correct).c_str()));
+                                       r.focus_per_class[gaps[i].second].n_wrong,
+                                       pct(r.focus_per_class[gaps[i].second].centre_correct).c_str(),
+                                       r.focus_per_class[gaps[i].second].n_correct));
         if (!names.empty()) rec.text += " Largest gaps: " + join(names, ", ") + ".";
         rec.figures = {{"centre_share_wrong", f.centre_wrong},
+                       {"centre_share_wrong_n", double(f.n_wrong)},
                        {"centre_share_correct", f.centre_correct},
+                       {"centre_share_correct_n", double(f.n_correct)},
                        {"threshold_gap", opt.rec_focus_gap}};
         r.recommendations.push_back(std::move(rec));
     } else if (std::isfinite(f.centre_correct) && std::isfinite(f.centre_wrong)) {
-        quiet.push_back(format("centre share of CAM mass %s on errors vs %s on correct predictions (gap threshold "
-                               "%.1f points)",
-                               pct(f.centre_wrong).c_str(), pct(f.centre_correct).c_str(), 100 * opt.rec_focus_gap));
+        quiet.push_back(format("centre share of CAM mass %s on errors (over %lld of %lld) vs %s on correct predictions "
+                               "(over %lld of %lld; gap threshold %.1f points)",
+                               pct(f.centre_wrong).c_str(), f.n_wrong, f.total_wrong, pct(f.centre_correct).c_str(),
+                               f.n_correct, f.total_correct, 100 * opt.rec_focus_gap));
     }
 
     // 4. Worst classes.
@@ -186,7 +301,8 @@ void recommend(Report& r, const AnalysisOptions& opt) {
         std::vector<int> weak;
         for (int c : r.worst_classes) {
             if (int(weak.size()) == opt.rec_worst_classes) break;
-            if (r.per_class[c].recall < r.top1 - opt.rec_worst_gap) weak.push_back(c);
+            if (r.per_class[c].support >= min_n && r.per_class[c].recall < r.top1 - opt.rec_worst_gap)
+                weak.push_back(c);
         }
         if (!weak.empty()) {
             Recommendation rec;
@@ -201,14 +317,17 @@ void recommend(Report& r, const AnalysisOptions& opt) {
                 items.push_back(item);
                 rec.figures.push_back({"accuracy_class_" + std::to_string(c), s.recall});
             }
-            rec.text = format("Weakest classes, more than %.0f points below the overall top-1 of %s: ",
-                              100 * opt.rec_worst_gap, pct(r.top1).c_str()) +
+            rec.text = format("Weakest classes (with at least %lld images), more than %.0f points below the overall "
+                              "top-1 of %s: ",
+                              min_n, 100 * opt.rec_worst_gap, pct(r.top1).c_str()) +
                        join(items, "; ") +
                        ". Target them first: more or cleaner training images, class-balanced sampling or a higher "
                        "loss weight; their galleries in worst_predictions/ show what goes wrong.";
             rec.figures.push_back({"top1", r.top1});
             rec.figures.push_back({"threshold_gap", opt.rec_worst_gap});
             r.recommendations.push_back(std::move(rec));
+        } else if (!r.worst_classes.empty() && r.per_class[r.worst_classes.front()].support < min_n) {
+            skipped.push_back(format("class accuracies not quoted below %lld images per class", min_n));
         } else if (!r.worst_classes.empty()) {
             const int c = r.worst_classes.front();
             quiet.push_back(format("weakest class '%s' at %s vs top-1 %s (gap threshold %.0f points)",
@@ -220,7 +339,9 @@ void recommend(Report& r, const AnalysisOptions& opt) {
     // 5. Likely label errors.
     const size_t n_issues = r.label_issues.issues.size();
     const double issue_share = double(n_issues) / double(r.n);
-    if (n_issues > 0 && issue_share > opt.rec_label_issue_share) {
+    if (static_cast<long long>(r.n) < min_n) {
+        skipped.push_back(format("label errors not quoted: %zu images, fewer than the minimum of %lld", r.n, min_n));
+    } else if (n_issues > 0 && issue_share > opt.rec_label_issue_share) {
         Recommendation rec;
         rec.rule = "label_errors";
         rec.text = format("Likely label errors: %zu images (%s of the set) have a given label the model finds "
@@ -248,7 +369,10 @@ void recommend(Report& r, const AnalysisOptions& opt) {
     }
 
     // 6. Errors concentrated inside superclasses.
-    if (r.has_superclasses && r.superclass.errors > 0) {
+    if (r.has_superclasses && r.superclass.errors > 0 && r.superclass.errors < min_n) {
+        skipped.push_back(format("superclass share not quoted: %lld errors, fewer than the minimum of %lld",
+                               r.superclass.errors, min_n));
+    } else if (r.has_superclasses && r.superclass.errors > 0) {
         const auto& s = r.superclass;
         if (s.within_share >= 0.3 && s.within_share > 2 * s.chance_within_share) {
             Recommendation rec;
@@ -269,7 +393,17 @@ void recommend(Report& r, const AnalysisOptions& opt) {
     if (r.recommendations.empty()) {
         Recommendation rec;
         rec.rule = "none";
-        rec.text = "No rule triggered. Checked: " + join(quiet, "; ") + ".";
+        rec.text = quiet.empty() ? "No rule triggered." : "No rule triggered. Checked: " + join(quiet, "; ") + ".";
+        r.recommendations.push_back(std::move(rec));
+    }
+    if (!skipped.empty()) {
+        Recommendation rec;
+        rec.rule = "too_few_images";
+        rec.text = format("Not quoted, because fewer than %lld images stand behind the figure (the minimum for any "
+                          "figure a recommendation quotes): ",
+                          min_n) +
+                   join(skipped, "; ") + ".";
+        rec.figures = {{"min_n", double(min_n)}};
         r.recommendations.push_back(std::move(rec));
     }
 }
@@ -331,6 +465,26 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
     }
     r.errors = static_cast<long long>(n) - r.correct;
     r.top1 = double(r.correct) / double(n);
+
+    // ---- maps without positive evidence (per image and slot; they are marked, never averaged)
+    {
+        const size_t hw = static_cast<size_t>(in.fh) * in.fw;
+        DegenerateStats& d = r.degenerate;
+        d.warn_share = opt.degenerate_warn_share;
+        d.by_pred_class.assign(k, {});
+        d.by_true_class.assign(k, {});
+        for (size_t i = 0; i < n; ++i) {
+            RowRef& row = r.rows[i];
+            row.pred_cam_degenerate = metrics::degenerate_cam(in.cam_pred.data() + i * hw, hw);
+            row.true_cam_degenerate =
+                ok[i] ? row.pred_cam_degenerate : metrics::degenerate_cam(in.cam_true.data() + i * hw, hw);
+            (ok[i] ? d.pred_correct : d.pred_wrong).add(row.pred_cam_degenerate);
+            if (!ok[i]) d.true_wrong.add(row.true_cam_degenerate);
+            d.by_pred_class[row.pred].add(row.pred_cam_degenerate);
+            d.by_true_class[row.label].add(row.true_cam_degenerate);
+        }
+    }
+    r.rec_min_n = opt.rec_min_n;
     r.top5_k = std::min(5, k);
     r.top5 = metrics::topk_accuracy(in.logits.data(), in.labels.data(), n, k, r.top5_k);
     r.mean_confidence = conf_sum / double(n);
@@ -389,7 +543,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
             const float* mp = upsample ? up_pred.data() : cp;
             const double share = metrics::centre_share(mp, mh, mw);
             const int y = in.labels[i];
-            if (std::isfinite(share)) {
+            if (std::isfinite(share) && !r.rows[i].pred_cam_degenerate) {
                 if (ok[i]) {
                     c_ok[y] += share;
                     ++n_ok[y];
@@ -398,7 +552,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
                     ++n_bad[y];
                 }
             }
-            if (!ok[i]) {
+            if (!ok[i] && !r.rows[i].pred_cam_degenerate && !r.rows[i].true_cam_degenerate) {
                 const float* ct = in.cam_true.data() + i * fhw;
                 if (upsample) up_true = cam_to_input_size(ct, in.fh, in.fw, mh, mw);
                 iou[i] = metrics::top_region_iou(upsample ? up_true.data() : ct, mp, mh, mw, opt.top_region_fraction);
@@ -414,6 +568,12 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
             s_bad += c_bad[c];
             r.focus.n_correct += n_ok[c];
             r.focus.n_wrong += n_bad[c];
+        }
+        r.focus.total_correct = r.correct;
+        r.focus.total_wrong = r.errors;
+        for (int c = 0; c < k; ++c) {
+            r.focus_per_class[c].total_correct = r.per_class[c].correct;
+            r.focus_per_class[c].total_wrong = r.per_class[c].support - r.per_class[c].correct;
         }
         r.focus.centre_correct = mean_or_nan(s_ok, r.focus.n_correct);
         r.focus.centre_wrong = mean_or_nan(s_bad, r.focus.n_wrong);
@@ -435,7 +595,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
     std::set<std::string> used_files;
     for (int p = 0; p < std::min<int>(n_pairs, int(r.directed.size())); ++p) {
         const auto& dp = r.directed[p];
-        PairFocus pf{dp.a, dp.b, 0, 0};
+        PairFocus pf{dp.a, dp.b, 0, 0, dp.count};
         double s = 0;
         std::vector<size_t> ex;
         for (size_t i : by_label[dp.a]) {
@@ -489,6 +649,51 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
     recommend(r, opt);
     r.analysis_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;
+}
+
+void attach_faithfulness(Report& r, faith::Summary s, const AnalysisOptions& opt) {
+    r.faithfulness = std::move(s);
+    r.cam_candidates.clear();
+    r.better_method.reset();
+    r.better_layer.reset();
+    if (!r.degenerate.warn()) return;
+    const faith::Summary& fs = *r.faithfulness;
+    // The analysed method at the analysed layer on the same sample: the figure to beat.
+    std::optional<CamCandidate> base;
+    std::vector<CamCandidate> methods, layers;
+    for (const auto& mr : fs.ranking) {
+        const faith::GroupRow* g = fs.find(mr.method, "overall");
+        if (!g) continue;
+        CamCandidate c{mr.method, r.layer, g->n, g->degenerate, mr.mean_rank};
+        if (c.method == r.method) base = c;
+        else methods.push_back(c);
+    }
+    for (const auto& lc : fs.layer_checks) {
+        CamCandidate c{lc.method, lc.layer, lc.n, lc.degenerate, kNaN};
+        if (lc.method == r.method && lc.layer == r.layer) {
+            if (!base) base = c;
+        } else if (lc.method == r.method) {
+            layers.push_back(c);
+        }
+    }
+    r.cam_candidates = methods;
+    r.cam_candidates.insert(r.cam_candidates.end(), layers.begin(), layers.end());
+    const double limit = r.degenerate.warn_share;
+    auto better = [&](const CamCandidate& c) {
+        return c.n >= opt.rec_min_n && c.share() <= limit && (!base || c.share() < base->share());
+    };
+    for (const auto& c : methods)  // ranking order: the first that qualifies is the best ranked
+        if (better(c)) {
+            r.better_method = c;
+            break;
+        }
+    for (const auto& c : layers)  // call order; the smallest share wins, a tie goes to the deeper layer
+        if (better(c) && (!r.better_layer || c.share() <= r.better_layer->share())) r.better_layer = c;
+    // The recommendation now names what was measured.
+    for (auto& rec : r.recommendations)
+        if (rec.rule == "degenerate_cams") {
+            if (auto updated = degenerate_recommendation(r, opt)) rec = std::move(*updated);
+        }
 }
 
 }  // namespace camscope

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "camscope/faith/summary.hpp"
+#include "camscope/report/identity.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/report/metrics.hpp"
 
@@ -73,6 +74,12 @@ struct AnalysisOptions {
     double rec_label_issue_share = 0.01;  // likely label errors above this share of the set
     double rec_worst_gap = 0.15;     // class accuracy this far below the overall top-1
     int rec_worst_classes = 5;
+    /// A recommendation never quotes a figure computed over fewer images than this (a mean over the
+    /// CAMs of 1 image, a class accuracy over 4): such figures are left out and the rule says so.
+    long long rec_min_n = 30;
+    /// More than this share of degenerate predicted-class CAMs (metrics::degenerate_cam) of the
+    /// analysed method and layer: a warning at the top of the report and the terminal summary.
+    double degenerate_warn_share = 0.2;
     bool progress = true;            // progress bars on stderr for long stages
     /// Threads drawing the class galleries, pair figures and explorer images (0 = every core);
     /// the files are the same, byte for byte, for any count.
@@ -90,18 +97,49 @@ struct RowRef {
     int pred = 0;            // predicted class
     float confidence = 0;    // p(pred)
     float p_true = 0;        // p(label)
+    /// The CAM of the predicted / the true class has no positive evidence (metrics::degenerate_cam):
+    /// figures mark it instead of drawing it, statistics leave it out.
+    bool pred_cam_degenerate = false, true_cam_degenerate = false;
 };
 
 /// Where the predicted-class CAM puts its mass (see metrics::centre_share): mean centre share
-/// over correct and over wrong predictions, NaN where there are none (or no CAM mass).
+/// over correct and over wrong predictions, NaN where there are none. Degenerate maps are left
+/// out: the means are over n_* of total_* images.
 struct FocusStats {
     double centre_correct = 0, centre_wrong = 0;
-    long long n_correct = 0, n_wrong = 0;  // maps with mass that entered the means
+    long long n_correct = 0, n_wrong = 0;          // non-degenerate maps that entered the means
+    long long total_correct = 0, total_wrong = 0;  // images (correct / wrong predictions)
 };
 struct PairFocus {
     int a = 0, b = 0;        // directed pair true a -> predicted b
     double mean_iou = 0;     // mean top-region IoU of true-class vs predicted-class CAM (NaN if none)
-    long long n = 0;
+    long long n = 0;         // errors of the pair where both maps are non-degenerate (the mean's N)
+    long long errors = 0;    // errors of the pair
+};
+
+/// Degenerate CAMs (no positive evidence, metrics::degenerate_cam) of the analysed method and
+/// layer. Correct predictions have one map (true class = predicted class), errors two.
+struct DegenerateStats {
+    metrics::CamCount pred_correct, pred_wrong;   // predicted-class maps, by outcome
+    metrics::CamCount true_wrong;                 // true-class maps of the errors
+    std::vector<metrics::CamCount> by_pred_class; // predicted-class maps, by predicted class (their target)
+    std::vector<metrics::CamCount> by_true_class; // true-class maps, by true class (every image)
+    double warn_share = 0.2;                      // AnalysisOptions::degenerate_warn_share
+    /// Every predicted-class map.
+    metrics::CamCount pred() const {
+        return {pred_correct.maps + pred_wrong.maps, pred_correct.degenerate + pred_wrong.degenerate};
+    }
+    /// More than warn_share of the predicted-class maps are degenerate.
+    bool warn() const { return pred().maps > 0 && pred().share() > warn_share; }
+};
+
+/// A CAM method at a layer measured on the faithfulness sample: how many of its predicted-class maps
+/// are degenerate, and (methods at the analysed layer) its faithfulness rank.
+struct CamCandidate {
+    std::string method, layer;
+    long long n = 0, degenerate = 0;
+    double mean_rank = 0;    // faithfulness mean rank (NaN: not ranked, e.g. another layer)
+    double share() const { return n > 0 ? double(degenerate) / double(n) : 0.0; }
 };
 
 struct ClassGallery {
@@ -160,9 +198,10 @@ struct Report {
     // CAM evidence (CAMs upsampled to input_h×input_w, as the overlays show them).
     FocusStats focus;                       // overall
     std::vector<FocusStats> focus_per_class;  // by true class
-    double mean_iou_errors = 0;             // over all errors with non-constant maps (NaN if none)
-    long long n_iou_errors = 0;
+    double mean_iou_errors = 0;             // over errors whose two maps are non-degenerate (NaN if none)
+    long long n_iou_errors = 0;             // ... how many: "over n_iou_errors of errors images"
     std::vector<PairFocus> pair_focus;      // for the top confused (directed) pairs
+    DegenerateStats degenerate;             // maps without positive evidence, counted
 
     metrics::LabelIssues label_issues;
     std::vector<RowRef> label_issue_rows;   // parallel to label_issues.issues
@@ -176,10 +215,35 @@ struct Report {
     /// e.g. from evaluate_cams(); absent = not measured). Written as faithfulness.csv/.png, one
     /// line in the text, HTML and JSON summaries.
     std::optional<faith::Summary> faithfulness;
+
+    /// What the report was made from (model SHA-256, dataset fingerprint, input, CAM settings; set
+    /// by the caller, absent = not recorded): summary.json's "identity", which `serve --results`
+    /// checks against the model and data it runs.
+    std::optional<RunIdentity> identity;
+    /// Measured alternatives when degenerate.warn() (set by attach_faithfulness): every method of the
+    /// faithfulness check at the analysed layer, then the analysed method at the other candidate
+    /// layers; and the better method / layer if one was measured (empty otherwise).
+    std::vector<CamCandidate> cam_candidates;
+    std::optional<CamCandidate> better_method, better_layer;
+    long long rec_min_n = 30;               // AnalysisOptions::rec_min_n, for the writers' notes
 };
 
 /// Computes everything. Throws Error naming the field when the input's shapes disagree.
 Report build_report(const AnalysisInput& in, const AnalysisOptions& opt = {});
+
+/// Checks, before any work, that a report can be written to out_dir: the path names a folder
+/// (not "" or "/"), its parent can be created and written, and out_dir is absent, an empty folder
+/// or a camscope report folder (summary.json by camscope, or the report's own files); never one
+/// holding other files, which replacing it would lose. Removes the staging folders that killed
+/// runs left beside it. Touches nothing in out_dir. Throws Error naming the path and the problem.
+void check_report_destination(const std::string& out_dir);
+/// Adds the faithfulness check to the report (Report::faithfulness) and, when more than a fifth of
+/// the analysed maps are degenerate, picks the measured alternatives from it: the better method is
+/// the best-ranked method of the check whose share of degenerate maps is at most the warning
+/// threshold and below the analysed method's on the same sample; the better layer is the candidate
+/// layer (faith::Summary::layer_checks) with the smallest share, under the same two conditions.
+/// The "degenerate_cams" recommendation then names them with their measured figures.
+void attach_faithfulness(Report& r, faith::Summary s, const AnalysisOptions& opt = {});
 
 /// Writes the report into out_dir (created if missing):
 ///   confusion_matrix_full.png, confusion_matrix.csv, per_class_accuracy.csv,
@@ -187,8 +251,10 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt = {});
 ///   worst_predictions/class_<index>_<name>.png (every class), confused_pair_<a>_<b>.png,
 ///   likely_label_errors.png, reliability_diagram.png, analysis_summary.txt, recommendations.txt,
 ///   index.html, summary.json.
-/// A stale summary.json is removed first and the new one written last, so a failed run never
-/// looks complete. Every file goes through write_file_atomic. Throws Error on any failure.
+/// The report is built in a hidden folder beside out_dir (".NAME.tmp-<pid>-<n>", summary.json
+/// written last) and swapped in whole when complete (StagedDir): until then an earlier report in
+/// out_dir stays intact, and a failed or interrupted run leaves it so. Files in the old folder that
+/// are not report outputs are moved into the new one. Throws Error on any failure.
 void write_report(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt, const std::string& out_dir);
 
 /// The short table printed at the end of `camscope analyze`: top-1/top-5, mean confidence, ECE,

@@ -20,8 +20,12 @@
 //   confusion  {counts K×K (true rows), order (display order)}
 //   pairs      [{true, pred, count, rate}]   every directed confusion, most frequent first
 //   rows       columns over the analysed images (row r = the r-th image analysed):
-//              {index, label, pred, conf, top (classes, top-k each), top_p (their probabilities)}
+//              {index, label, pred, conf, top (classes, top-k each), top_p (their probabilities),
+//               blank (bit 1: the predicted-class CAM of the run's method and layer has no positive
+//               evidence, bit 2: the true-class CAM; absent in data.js written before it existed)}
 //   galleries  [{cls, worst [row], best [row]}]
+//   cam_health {maps, degenerate (predicted-class maps), warning [lines; empty unless more than a
+//               fifth are degenerate]}
 #include <string>
 #include <string_view>
 #include <vector>

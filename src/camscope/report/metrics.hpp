@@ -165,6 +165,24 @@ double centre_share(const float* map, int h, int w);
 /// either map is constant (its top region would be arbitrary).
 double top_region_iou(const float* a, const float* b, int h, int w, double fraction = 0.2);
 
+/// A CAM with no positive evidence: no value above 0 (NaN counts as none), or a constant map. The
+/// engine's maps are ReLU'd and min-maxed per image (cam -= min; cam /= max + 1e-7), so both
+/// failure modes come out all zeros: a map whose target score has no positive contribution anywhere
+/// (all <= 0 before the ReLU) and a constant one (a 1×1 layer's map always is). Drawn, such a map
+/// looks like a flat "no preference" overlay and its statistics (centre share, top-region IoU) are
+/// undefined, so the report marks it instead of showing it, and leaves it out of every CAM
+/// statistic. `map` has `size` values (0 values: degenerate).
+bool degenerate_cam(const float* map, size_t size);
+
+/// Maps counted, and how many of them are degenerate (degenerate_cam).
+struct CamCount {
+    long long maps = 0, degenerate = 0;
+    void add(bool is_degenerate) { ++maps, degenerate += is_degenerate; }
+    long long usable() const { return maps - degenerate; }
+    /// degenerate / maps; 0 without maps.
+    double share() const { return maps > 0 ? double(degenerate) / double(maps) : 0.0; }
+};
+
 // ------------------------------------------------------------------ likely label errors
 
 struct LabelIssue {

@@ -80,13 +80,14 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
     // Per image: the report's rows plus the top-k of the softmax the report was built from.
     const int k = std::min(top_k, r.num_classes);
     json index = json::array(), label = json::array(), pred = json::array(), conf = json::array(), top = json::array(),
-         top_p = json::array();
+         top_p = json::array(), blank = json::array();
     std::vector<int> order(static_cast<size_t>(r.num_classes));
     for (const auto& x : r.rows) {
         index.push_back(x.index);
         label.push_back(x.label);
         pred.push_back(x.pred);
         conf.push_back(r4(x.confidence));
+        blank.push_back((x.pred_cam_degenerate ? 1 : 0) | (x.true_cam_degenerate ? 2 : 0));
         const float* p = in.probs.data() + x.row * static_cast<size_t>(r.num_classes);
         std::iota(order.begin(), order.end(), 0);
         // Ties like argmax: the lower class index first.
@@ -100,7 +101,12 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
         top.push_back(tc);
         top_p.push_back(tp);
     }
-    j["rows"] = {{"index", index}, {"label", label}, {"pred", pred}, {"conf", conf}, {"top", top}, {"top_p", top_p}};
+    j["rows"] = {{"index", index}, {"label", label}, {"pred", pred}, {"conf", conf},
+                 {"top", top},     {"top_p", top_p}, {"blank", blank}};
+    const auto all = r.degenerate.pred();
+    j["cam_health"] = {{"maps", all.maps},
+                       {"degenerate", all.degenerate},
+                       {"warning", report_detail::degenerate_warning(r)}};
     json galleries = json::array();
     for (const auto& g : r.galleries)
         galleries.push_back({{"cls", g.cls}, {"worst", row_list(g.worst)}, {"best", row_list(g.best)}});
@@ -204,11 +210,15 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
                 write_file_atomic((dir / (stem + ".png")).string(), encode_png(img));
                 e["input"] = stem + ".png";
             }
-            write_file_atomic((dir / (stem + "_pred.png")).string(), encode_png(row_cam_tile(in, img, false, row)));
+            const RowRef& x = r.rows[row];
+            write_file_atomic((dir / (stem + "_pred.png")).string(),
+                              encode_png(row_cam_tile(in, img, false, row, x.pred_cam_degenerate)));
             e["pred"] = stem + "_pred.png";
             if (r.rows[row].pred != r.rows[row].label) {
-                write_file_atomic((dir / (stem + "_true.png")).string(), encode_png(row_cam_tile(in, img, true, row)));
-                write_file_atomic((dir / (stem + "_diff.png")).string(), encode_png(row_diff_tile(in, img, row)));
+                write_file_atomic((dir / (stem + "_true.png")).string(),
+                                  encode_png(row_cam_tile(in, img, true, row, x.true_cam_degenerate)));
+                write_file_atomic((dir / (stem + "_diff.png")).string(),
+                                  encode_png(row_diff_tile(in, img, row, x.pred_cam_degenerate || x.true_cam_degenerate)));
                 e["true"] = stem + "_true.png";
                 e["diff"] = stem + "_diff.png";
             }

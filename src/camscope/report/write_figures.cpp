@@ -40,14 +40,24 @@ std::pair<int, int> display_size(const AnalysisInput& in, const Image& img) {
     return {in.fh * 8, in.fw * 8};
 }
 
-Image cam_tile(const AnalysisInput& in, const Image& img, Which which, size_t row) {
+// A map with no positive evidence is never drawn as a CAM (image.hpp: no_evidence_image); the
+// figures stamp it as well (plot::Tile::stamp), the explorer says so in words.
+Image blank_tile(const AnalysisInput& in, const Image& img) {
+    const auto [h, w] = display_size(in, img);
+    return no_evidence_image(img, h, w);
+}
+
+Image cam_tile(const AnalysisInput& in, const Image& img, Which which, size_t row, bool degenerate) {
+    if (degenerate) return blank_tile(in, img);
     const auto [h, w] = display_size(in, img);
     const std::vector<float> cam = cam_at(in, which, row, h, w);
     return img.empty() ? colorize(cam.data(), h, w) : overlay_cam(img, cam.data());
 }
 
-// pred − true on the diverging scale [-1, 1] (red: the predicted-class CAM is higher).
-Image diff_tile(const AnalysisInput& in, const Image& img, size_t row) {
+// pred − true on the diverging scale [-1, 1] (red: the predicted-class CAM is higher). With a blank
+// map on either side the "difference" would just be the other map: blank_tile instead.
+Image diff_tile(const AnalysisInput& in, const Image& img, size_t row, bool blank) {
+    if (blank) return blank_tile(in, img);
     const auto [h, w] = display_size(in, img);
     const std::vector<float> p = cam_at(in, Which::Pred, row, h, w), t = cam_at(in, Which::True, row, h, w);
     Image out{w, h, 3, std::vector<std::uint8_t>(static_cast<size_t>(w) * h * 3)};
@@ -55,12 +65,30 @@ Image diff_tile(const AnalysisInput& in, const Image& img, size_t row) {
     return out;
 }
 
-plot::Tile tile(Image img, std::vector<std::string> caption, std::uint32_t rgb) {
+plot::Tile tile(Image img, std::vector<std::string> caption, std::uint32_t rgb, std::string stamp = {}) {
     plot::Tile t;
     t.image = std::move(img);
     t.caption = std::move(caption);
     t.caption_rgb = rgb;
+    t.stamp = std::move(stamp);
     return t;
+}
+
+constexpr const char* kNoEvidence = "no positive evidence";
+
+// The CAM tile of a row and slot, stamped when the map is degenerate.
+plot::Tile cam_cell(const AnalysisInput& in, const Image& img, Which which, const RowRef& x,
+                    std::vector<std::string> caption, std::uint32_t rgb) {
+    const bool blank = which == Which::Pred ? x.pred_cam_degenerate : x.true_cam_degenerate;
+    return tile(cam_tile(in, img, which, x.row, blank), std::move(caption), rgb, blank ? kNoEvidence : "");
+}
+
+// "2 of the 8 CAMs in this figure have no positive evidence (...)" or "" when none.
+std::string blank_note(long long blank, long long shown) {
+    if (blank == 0) return {};
+    return format("%lld of the %lld CAMs in this figure have no positive evidence (all zero after ReLU): hatched, "
+                  "stamped \"%s\", not drawn as maps.",
+                  blank, shown, kNoEvidence);
 }
 
 std::string cam_name(const Report& r) {
@@ -137,14 +165,17 @@ std::vector<std::uint8_t> gallery_png(const Report& r, const AnalysisInput& in, 
     plot::GridPlot p;
     p.title = format("Class %d '%s': accuracy %s (%lld of %lld)", g.cls, r.class_names[g.cls].c_str(),
                      pct(s.recall).c_str(), s.correct, s.support);
+    long long shown = 0, blank = 0;
     auto add = [&](const std::vector<RowRef>& rows, const std::string& what, bool wrong) {
         if (rows.empty()) return;
         std::vector<plot::Tile> images, cams;
         for (const RowRef& x : rows) {
             Image img = load(in, x.row);
-            cams.push_back(tile(cam_tile(in, img, Which::Pred, x.row),
-                                {"pred: " + r.class_names[x.pred], format("confidence %.3f", x.confidence)},
-                                wrong ? kRed : kGreen));
+            ++shown;
+            blank += x.pred_cam_degenerate;
+            cams.push_back(cam_cell(in, img, Which::Pred, x,
+                                    {"pred: " + r.class_names[x.pred], format("confidence %.3f", x.confidence)},
+                                    wrong ? kRed : kGreen));
             images.push_back(tile(std::move(img), {format("#%d", x.index), format("p(true) %.3f", x.p_true)}, kBlack));
         }
         p.rows.push_back(std::move(images));
@@ -159,6 +190,10 @@ std::vector<std::uint8_t> gallery_png(const Report& r, const AnalysisInput& in, 
     else if (g.worst.empty()) notes.push_back("No misclassified images of this class.");
     notes.push_back("Errors ranked by confidence in the wrong class. CAM of the predicted class, JET colours "
                     "(red = most evidence).");
+    if (const std::string b = blank_note(blank, shown); !b.empty()) notes.push_back(b);
+    if (const auto& d = r.degenerate.by_pred_class[g.cls]; d.degenerate > 0)
+        notes.push_back(format("Images predicted as '%s': %lld of %lld CAMs have no positive evidence.",
+                               r.class_names[g.cls].c_str(), d.degenerate, d.maps));
     p.footer = join(notes, "\n");
     return plot::render_grid(p);
 }
@@ -171,16 +206,20 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
                      r.class_names[f.b].c_str(), count, pct(rate).c_str(), r.class_names[f.a].c_str());
     for (const auto& pf : r.pair_focus)
         if (pf.a == f.a && pf.b == f.b && pf.n > 0 && std::isfinite(pf.mean_iou))
-            p.title += format(", CAM overlap IoU %.2f", pf.mean_iou);
+            p.title += format(", CAM overlap IoU %.2f over %lld of %lld errors", pf.mean_iou, pf.n, pf.errors);
     p.col_headers = {"Image", "CAM: true class", "CAM: predicted", "Predicted \u2212 true"};
+    long long shown = 0, blank = 0;
     for (const RowRef& x : f.examples) {
         Image img = load(in, x.row);
         std::vector<plot::Tile> row;
-        row.push_back(tile(cam_tile(in, img, Which::True, x.row),
-                           {"should look: " + r.class_names[x.label], format("p %.3f", x.p_true)}, kGreen));
-        row.push_back(tile(cam_tile(in, img, Which::Pred, x.row),
-                           {"looks: " + r.class_names[x.pred], format("p %.3f", x.confidence)}, kRed));
-        row.push_back(tile(diff_tile(in, img, x.row), {}, kBlack));
+        shown += 2;
+        blank += x.true_cam_degenerate + x.pred_cam_degenerate;
+        row.push_back(cam_cell(in, img, Which::True, x,
+                               {"should look: " + r.class_names[x.label], format("p %.3f", x.p_true)}, kGreen));
+        row.push_back(cam_cell(in, img, Which::Pred, x,
+                               {"looks: " + r.class_names[x.pred], format("p %.3f", x.confidence)}, kRed));
+        const bool either = x.true_cam_degenerate || x.pred_cam_degenerate;
+        row.push_back(tile(diff_tile(in, img, x.row, either), {}, kBlack, either ? "a map is blank" : ""));
         row.insert(row.begin(), tile(std::move(img), {format("#%d", x.index), "true: " + r.class_names[x.label]}, kBlack));
         p.rows.push_back(std::move(row));
     }
@@ -188,6 +227,7 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
                       "predicted-class CAM is higher,\nblue where the true-class CAM is higher. Rows: the most "
                       "confident errors of this pair.",
                       cam_name(r).c_str());
+    if (const std::string b = blank_note(blank, shown); !b.empty()) p.footer += "\n" + b;
     return plot::render_grid(p);
 }
 
@@ -199,15 +239,18 @@ std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput&
     const size_t per_row = n > 1 ? 2 : 1;
     for (size_t c = 0; c < per_row; ++c)
         for (const char* h : {"Image", "CAM: predicted", "CAM: given label"}) p.col_headers.push_back(h);
+    long long shown = 0, blank = 0;
     for (size_t i = 0; i < n; ++i) {
         const auto& is = r.label_issues.issues[i];
         const RowRef& x = r.label_issue_rows[i];
         Image img = load(in, x.row);
         std::vector<plot::Tile> row;
-        row.push_back(tile(cam_tile(in, img, Which::Pred, x.row),
-                           {"pred: " + r.class_names[x.pred], format("p %.3f", x.confidence)}, kBlack));
-        row.push_back(tile(cam_tile(in, img, Which::True, x.row),
-                           {"given: " + r.class_names[is.given], format("p %.3f", is.p_given)}, kRed));
+        shown += 2;
+        blank += x.pred_cam_degenerate + x.true_cam_degenerate;
+        row.push_back(cam_cell(in, img, Which::Pred, x,
+                               {"pred: " + r.class_names[x.pred], format("p %.3f", x.confidence)}, kBlack));
+        row.push_back(cam_cell(in, img, Which::True, x,
+                               {"given: " + r.class_names[is.given], format("p %.3f", is.p_given)}, kRed));
         row.insert(row.begin(), tile(std::move(img),
                                      {format("#%d", x.index), "looks like: " + r.class_names[is.suggested],
                                       format("p %.3f", is.p_suggested)},
@@ -217,13 +260,16 @@ std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput&
     }
     p.footer = "Confident learning (Northcutt et al. 2021): the given label's probability is below its class "
                "threshold\nwhile another class reaches its own. Check these images before trusting the labels.";
+    if (const std::string b = blank_note(blank, shown); !b.empty()) p.footer += "\n" + b;
     return plot::render_grid(p);
 }
 
 Image row_image(const AnalysisInput& in, size_t row) { return load(in, row); }
-Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row) {
-    return cam_tile(in, img, true_class ? Which::True : Which::Pred, row);
+Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row, bool degenerate) {
+    return cam_tile(in, img, true_class ? Which::True : Which::Pred, row, degenerate);
 }
-Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row) { return diff_tile(in, img, row); }
+Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row, bool blank) {
+    return diff_tile(in, img, row, blank);
+}
 
 }  // namespace camscope::report_detail

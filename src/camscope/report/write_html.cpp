@@ -79,6 +79,8 @@ display:none;white-space:pre;z-index:10}
 .kpi{display:inline-block;margin:0 24px 12px 0}.kpi b{display:block;font-size:22px}
 img{max-width:100%;border:1px solid #eee}pre{background:#f7f7f7;padding:12px;white-space:pre-wrap;font-size:13px}
 details{margin:6px 0}summary{cursor:pointer}
+.warn{background:#fff1e6;border:2px solid #c05000;padding:4px 14px;margin:12px 0}.warn p{margin:6px 0}
+.warn p:first-child{font-weight:bold;color:#a03000}
 )CSS";
 
 }  // namespace
@@ -98,7 +100,12 @@ std::string interactive_html(const Report& r) {
                         {"confused_with", c.most_confused_with >= 0 ? r.class_names[c.most_confused_with] : ""},
                         {"confused_count", c.most_confused_count},
                         {"centre_correct", f.centre_correct},
-                        {"centre_wrong", f.centre_wrong}});
+                        {"centre_wrong", f.centre_wrong},
+                        {"centre_n", format("correct %lld of %lld, wrong %lld of %lld", f.n_correct, f.total_correct,
+                                            f.n_wrong, f.total_wrong)},
+                        {"blank_cams", r.degenerate.by_pred_class[c.cls].share()},
+                        {"blank_n", format("%lld of %lld", r.degenerate.by_pred_class[c.cls].degenerate,
+                                           r.degenerate.by_pred_class[c.cls].maps)}});
     }
     std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Per-class accuracy: " +
                     html_escape(r.dataset_name) + "</title>\n<style>" + kStyle +
@@ -117,7 +124,8 @@ const cols = [
   ["index","#",0],["name","class",1],["superclass","superclass",1],["support","support",0],
   ["accuracy","accuracy",2],["precision","precision",2],["f1","F1",3],["mean_confidence","mean conf.",2],
   ["confused_with","most confused with",1],["confused_count","count",0],
-  ["centre_correct","CAM centre (correct)",2],["centre_wrong","CAM centre (wrong)",2]].filter(c => HAS_SUPER || c[0] !== "superclass");
+  ["centre_correct","CAM centre (correct)",2],["centre_wrong","CAM centre (wrong)",2],
+  ["blank_cams","blank CAMs (as predicted)",2]].filter(c => HAS_SUPER || c[0] !== "superclass");
 let sortKey = "accuracy", asc = true;
 const tip = document.getElementById("tip");
 function fmt(v, kind) {
@@ -130,7 +138,9 @@ function details(r) {
   return r.name + " (#" + r.index + ")" + (HAS_SUPER ? "  [" + r.superclass + "]" : "") +
     "\naccuracy " + fmt(r.accuracy, 2) + " of " + r.support + "   precision " + fmt(r.precision, 2) +
     "   F1 " + fmt(r.f1, 3) + "\nmean confidence " + fmt(r.mean_confidence, 2) +
-    (r.confused_with ? "\nmost confused with " + r.confused_with + " (" + r.confused_count + ")" : "");
+    (r.confused_with ? "\nmost confused with " + r.confused_with + " (" + r.confused_count + ")" : "") +
+    "\nCAM centre share over maps with evidence: " + r.centre_n +
+    "\nblank CAMs of images predicted as it: " + r.blank_n;
 }
 function showTip(e, text) { tip.textContent = text; tip.style.display = "block";
   tip.style.left = (e.clientX + 14) + "px"; tip.style.top = (e.clientY + 14) + "px"; }
@@ -208,7 +218,13 @@ std::string index_html(const Report& r, const AnalysisOptions& opt, const std::v
          html_escape(format("%s on %s (%s split): %zu images, %d classes. CAM: %s at layer '%s'.",
                             r.model_path.c_str(), r.dataset_name.c_str(), r.split.c_str(), r.n, r.num_classes,
                             r.method.c_str(), r.layer.c_str())) +
-         "</p>\n<div>";
+         "</p>\n";
+    if (const auto warn = degenerate_warning(r); !warn.empty()) {
+        h += "<div class=\"warn\" id=\"degenerate-warning\">";
+        for (const auto& w : warn) h += "<p>" + html_escape(w) + "</p>";
+        h += "</div>\n";
+    }
+    h += "<div>";
     auto kpi = [&](const std::string& label, const std::string& v) {
         h += "<span class=\"kpi\"><b>" + html_escape(v) + "</b>" + html_escape(label) + "</span>";
     };
@@ -220,6 +236,8 @@ std::string index_html(const Report& r, const AnalysisOptions& opt, const std::v
     kpi("high-confidence errors", std::to_string(r.high_conf_errors.size()));
     kpi("likely label errors", std::to_string(r.label_issues.issues.size()));
     if (r.has_superclasses) kpi("errors within superclass", pct(r.superclass.within_share));
+    kpi(format("blank CAMs (%lld of %lld)", r.degenerate.pred().degenerate, r.degenerate.pred().maps),
+        pct(r.degenerate.pred().share()));
     h += "</div>\n";
 
     h += "<h2>Recommendations</h2>\n<ol>";

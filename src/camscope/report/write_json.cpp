@@ -1,5 +1,7 @@
 // summary.json: the whole Report, machine-readable. schema_version 1. Shares are fractions in
 // [0, 1] (not percent); NaN (undefined, e.g. no errors) is written as null.
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "camscope/report/writers.hpp"
@@ -18,7 +20,9 @@ json row_json(const Report& r, const RowRef& x) {
             {"pred", x.pred},
             {"pred_name", r.class_names[x.pred]},
             {"confidence", x.confidence},
-            {"p_true", x.p_true}};
+            {"p_true", x.p_true},
+            {"pred_cam_degenerate", x.pred_cam_degenerate},
+            {"true_cam_degenerate", x.true_cam_degenerate}};
 }
 
 json rows_json(const Report& r, const std::vector<RowRef>& rows) {
@@ -45,7 +49,22 @@ json focus_json(const FocusStats& f) {
     return {{"centre_share_correct", f.centre_correct},
             {"centre_share_wrong", f.centre_wrong},
             {"n_correct", f.n_correct},
-            {"n_wrong", f.n_wrong}};
+            {"n_wrong", f.n_wrong},
+            {"total_correct", f.total_correct},
+            {"total_wrong", f.total_wrong}};
+}
+
+json count_json(const metrics::CamCount& c) {
+    return {{"maps", c.maps}, {"degenerate", c.degenerate}, {"share", c.share()}};
+}
+
+json candidate_json(const CamCandidate& c) {
+    return {{"method", c.method},
+            {"layer", c.layer},
+            {"n", c.n},
+            {"degenerate", c.degenerate},
+            {"share", c.share()},
+            {"mean_rank", std::isfinite(c.mean_rank) ? json(c.mean_rank) : json(nullptr)}};
 }
 
 }  // namespace
@@ -89,8 +108,11 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                   {"low_conf", opt.low_conf},
                   {"ece_bins", opt.ece_bins},
                   {"row_normalised_matrix", opt.row_normalised_matrix},
-                  {"top_region_fraction", opt.top_region_fraction}}}};
+                  {"top_region_fraction", opt.top_region_fraction},
+                  {"rec_min_n", opt.rec_min_n},
+                  {"degenerate_warn_share", opt.degenerate_warn_share}}}};
     j["classes"] = r.class_names;
+    if (r.identity) j["identity"] = identity_json(*r.identity);
 
     j["overall"] = overall_json(r);
 
@@ -109,6 +131,9 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                       {"most_confused_with", c.most_confused_with >= 0 ? json(c.most_confused_with) : json(nullptr)},
                       {"most_confused_count", c.most_confused_count},
                       {"focus", focus_json(f)},
+                      {"degenerate_cams",
+                       {{"predicted_class_maps", count_json(r.degenerate.by_pred_class[c.cls])},
+                        {"true_class_maps", count_json(r.degenerate.by_true_class[c.cls])}}},
                       {"gallery", r.galleries[c.cls].file}});
     }
     j["per_class"] = pc;
@@ -174,16 +199,42 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                                    {"items", rows_json(r, r.low_conf_correct)}};
 
     json pf = json::array();
-    for (const auto& p : r.pair_focus) pf.push_back({{"true", p.a}, {"pred", p.b}, {"mean_iou", p.mean_iou}, {"n", p.n}});
+    for (const auto& p : r.pair_focus)
+        pf.push_back({{"true", p.a}, {"pred", p.b}, {"mean_iou", p.mean_iou}, {"n", p.n}, {"errors", p.errors}});
     j["focus"] = {{"definition",
                    "centre share = CAM mass of the predicted class inside the central box (middle half of each "
                    "dimension, 25% of the area) / total mass, on the CAM upsampled to the input size; uniform = 0.25. "
-                   "IoU = top-region overlap of the true-class and predicted-class CAMs on errors."},
+                   "IoU = top-region overlap of the true-class and predicted-class CAMs on errors. Degenerate maps "
+                   "(no positive evidence) are left out: each mean is over n of total images (IoU: n_iou_errors of "
+                   "errors, both maps with evidence)."},
                   {"overall", focus_json(r.focus)},
                   {"top_region_fraction", opt.top_region_fraction},
                   {"mean_iou_errors", r.mean_iou_errors},
                   {"n_iou_errors", r.n_iou_errors},
+                  {"errors", r.errors},
                   {"pairs", pf}};
+
+    {
+        const auto& d = r.degenerate;
+        json cands = json::array();
+        for (const auto& c : r.cam_candidates) cands.push_back(candidate_json(c));
+        j["degenerate_cams"] = {
+            {"definition",
+             "a CAM with no positive evidence: every value 0 after the ReLU and per-image min-max (nothing at the "
+             "layer raises the class score, or the map is constant). Marked in the figures, left out of the CAM "
+             "statistics."},
+            {"method", r.method},
+            {"layer", r.layer},
+            {"predicted_class_maps", count_json(d.pred())},
+            {"predicted_class_maps_correct", count_json(d.pred_correct)},
+            {"predicted_class_maps_wrong", count_json(d.pred_wrong)},
+            {"true_class_maps_wrong", count_json(d.true_wrong)},
+            {"warn_share", d.warn_share},
+            {"warning", d.warn()},
+            {"candidates", cands},
+            {"better_method", r.better_method ? candidate_json(*r.better_method) : json(nullptr)},
+            {"better_layer", r.better_layer ? candidate_json(*r.better_layer) : json(nullptr)}};
+    }
 
     json issues = json::array();
     for (size_t i = 0; i < r.label_issues.issues.size(); ++i) {
@@ -215,7 +266,10 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
         json methods = json::array();
         for (const auto& mr : fs.ranking) {
             const auto* g = fs.find(mr.method, "overall");
-            json o = {{"method", mr.method}, {"mean_rank", mr.mean_rank}, {"n", g ? g->n : 0}};
+            json o = {{"method", mr.method},
+                      {"mean_rank", mr.mean_rank},
+                      {"n", g ? g->n : 0},
+                      {"degenerate", g ? g->degenerate : 0}};
             for (const auto& mi : faith::metric_infos()) o[mi.key] = g ? json(g->*(mi.field)) : json(nullptr);
             methods.push_back(o);
         }
@@ -223,6 +277,11 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                              {"why", fs.best_reason}, {"layer", fs.layer}, {"selection", fs.selection},
                              {"steps", fs.params.steps}, {"road_percentiles", fs.params.road_percentiles},
                              {"seconds", fs.seconds}, {"methods", methods}, {"file", "faithfulness.csv"}};
+        json checks = json::array();
+        for (const auto& c : fs.layer_checks)
+            checks.push_back({{"method", c.method}, {"layer", c.layer}, {"map_size", {c.fh, c.fw}}, {"n", c.n},
+                              {"degenerate", c.degenerate}});
+        j["faithfulness"]["layer_checks"] = checks;
     } else {
         j["faithfulness"] = nullptr;
     }

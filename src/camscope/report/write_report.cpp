@@ -1,23 +1,43 @@
-// write_report: the order of the files and the completion marker. Each file goes through
-// write_file_atomic (temp name + rename); summary.json is removed first and written last, so an
-// interrupted or failed run leaves no summary.json and never looks complete.
+// write_report: the order of the files, the completion marker and the swap. The report is built
+// in a hidden staging folder beside the destination (StagedDir, util/atomic_file.hpp), each file
+// through write_file_atomic, summary.json last; the finished folder replaces the destination in
+// one rename. A failed or interrupted run leaves the previous report as it was.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "camscope/report/writers.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/parallel.hpp"
 #include "camscope/util/progress.hpp"
+#include "camscope/util/strings.hpp"
 
 namespace camscope {
 
 using report_detail::WrittenFile;
+namespace fs = std::filesystem;
 
 namespace {
+
+// Test hook (tests/cli): CAMSCOPE_TEST_SIGNAL_AFTER="<signal>:<file>" sends the process that signal
+// right after the report file <file> is written, so a test can interrupt a run at a known point
+// (e.g. during the class galleries) without racing it.
+void test_signal_after(const std::string& name) {
+    static const char* hook = std::getenv("CAMSCOPE_TEST_SIGNAL_AFTER");
+    if (!hook) return;
+    const char* colon = std::strchr(hook, ':');
+    if (!colon || name != colon + 1) return;
+    ::kill(::getpid(), std::atoi(hook));
+    for (int i = 0; i < 100; ++i) ::usleep(100000);  // the signal ends the process meanwhile
+}
 
 class ReportDir {
 public:
@@ -26,10 +46,12 @@ public:
     void text(const std::string& name, const std::string& description, const std::string& content) {
         write_file_atomic(path(name), content);
         files_.push_back({name, description, {}});
+        test_signal_after(name);
     }
     void png(const std::string& name, const std::string& description, std::vector<std::uint8_t> bytes) {
         write_file_atomic(path(name), bytes);
         files_.push_back({name, description, std::move(bytes)});
+        test_signal_after(name);
     }
     /// Files a writer wrote itself (e.g. explorer/): listed in index.html and summary.json.
     void listed(std::vector<WrittenFile> written) {
@@ -69,17 +91,68 @@ std::vector<std::vector<std::uint8_t>> draw_all(std::size_t n, const AnalysisOpt
     return out;
 }
 
+/// Names write_report puts at the top of a report folder (and earlier versions did).
+bool is_report_entry(const std::string& name) {
+    static const char* const fixed[] = {"confusion_matrix_full.png", "confusion_matrix.csv", "per_class_accuracy.csv",
+                                        "per_class_accuracy_interactive.html", "most_confused_pairs.csv",
+                                        "top_confused_pairs.png", "reliability_diagram.png", "worst_predictions",
+                                        "likely_label_errors.png", "faithfulness.csv", "faithfulness.png",
+                                        "analysis_summary.txt", "recommendations.txt", "explorer", "index.html",
+                                        "summary.json"};
+    for (const char* f : fixed)
+        if (name == f) return true;
+    if (name.rfind("confused_pair_", 0) == 0 && name.size() > 18 && name.compare(name.size() - 4, 4, ".png") == 0)
+        return true;
+    return parse_temp_name(name);
+}
+
+/// summary.json written by camscope (the completion marker of a report).
+bool has_camscope_summary(const fs::path& dir) {
+    std::ifstream f(dir / "summary.json");
+    if (!f) return false;
+    const auto j = nlohmann::json::parse(f, nullptr, false);
+    return j.is_object() && j.value("generator", "") == "camscope";
+}
+
 }  // namespace
+
+void check_report_destination(const std::string& out_dir) {
+    if (out_dir.empty()) throw UsageError("the report folder (--out) is an empty path");
+    std::error_code ec;
+    fs::path d = fs::absolute(out_dir, ec).lexically_normal();
+    if (!ec && !d.has_filename()) d = d.parent_path();
+    if (ec || !d.has_filename() || d == d.root_path())
+        throw UsageError("--out " + out_dir + ": names no folder a report could replace (the root folder?)");
+    const auto st = fs::status(d, ec);
+    if (fs::exists(st)) {
+        if (!fs::is_directory(st)) throw Error(where(out_dir, "exists and is not a folder"));
+        if (::access(d.c_str(), W_OK | X_OK) != 0)
+            throw Error(where(out_dir, std::string("the folder is not writable: ") + std::strerror(errno)));
+        std::vector<std::string> foreign;
+        bool empty = true;
+        for (fs::directory_iterator it(d, ec), end; !ec && it != end; it.increment(ec)) {
+            empty = false;
+            const std::string name = it->path().filename().string();
+            if (!is_report_entry(name)) foreign.push_back(name);
+        }
+        if (ec) throw Error(where(out_dir, "cannot list the folder: " + ec.message()));
+        if (!empty && !foreign.empty() && !has_camscope_summary(d) && !fs::exists(d / "explorer" / "data.js"))
+            throw Error(where(out_dir, "exists and holds files that are not a camscope report (" + foreign[0] +
+                                           (foreign.size() > 1 ? format(" and %zu more", foreign.size() - 1) : "") +
+                                           "); the report replaces its folder as a whole: choose a new or empty folder"));
+    }
+    // Writability of the parent, where the report is built: create and remove the staging folder
+    // (this also removes those of killed runs).
+    StagedDir probe(d.string());
+}
 
 void write_report(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt, const std::string& out_dir) {
     namespace rd = report_detail;
-    make_dirs(out_dir);
-    ReportDir d(out_dir);
+    check_report_destination(out_dir);
+    StagedDir stage(out_dir);
+    ReportDir d(stage.path());
     StageClock clock(opt);
-    // The completion marker of an older run must not survive a failure of this one.
     const std::string marker = d.path("summary.json");
-    if (std::remove(marker.c_str()) != 0 && errno != ENOENT)
-        throw Error(where(marker, std::string("cannot remove the previous summary: ") + std::strerror(errno)));
 
     d.png("confusion_matrix_full.png",
           opt.row_normalised_matrix ? "confusion matrix, rows normalised to shares of the true class"
@@ -132,10 +205,12 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
     d.text("analysis_summary.txt", "the analysis in prose", rd::summary_text(r, opt));
     d.text("recommendations.txt", "what to do next, each quoting the figures behind it", rd::recommendations_text(r));
     clock.mark("text");
-    d.listed(rd::write_explorer(r, in, opt, out_dir));
+    d.listed(rd::write_explorer(r, in, opt, stage.path()));
     clock.mark("explorer");
     d.text("index.html", "this page", rd::index_html(r, opt, d.files()));
     write_file_atomic(marker, rd::summary_json(r, opt, d.files()));
+    // In place of the old folder; what a user put there (not a report output) is kept.
+    stage.commit([](const std::string& name) { return !is_report_entry(name); });
     clock.mark("index");
 }
 

@@ -21,12 +21,19 @@ std::string pct(double v) {
 // Rows = true class, columns = predicted class, both in class-index order; the first column
 // names the true class.
 std::string confusion_csv(const Report& r) {
+    // Appended piece by piece: `s += "," + field` makes GCC 12 warn (-Wrestrict, a false positive).
     std::string s = "true\\predicted";
-    for (const auto& name : r.class_names) s += "," + csv_field(name);
+    for (const auto& name : r.class_names) {
+        s += ',';
+        s += csv_field(name);
+    }
     s += "\n";
     for (int t = 0; t < r.num_classes; ++t) {
         s += csv_field(r.class_names[t]);
-        for (int p = 0; p < r.num_classes; ++p) s += "," + std::to_string(r.confusion.at(t, p));
+        for (int p = 0; p < r.num_classes; ++p) {
+            s += ',';
+            s += std::to_string(r.confusion.at(t, p));
+        }
         s += "\n";
     }
     return s;

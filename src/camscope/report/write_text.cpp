@@ -19,6 +19,34 @@ std::string pair_line(const Report& r, const metrics::DirectedPair& p) {
 
 }  // namespace
 
+std::vector<std::string> degenerate_warning(const Report& r) {
+    const DegenerateStats& d = r.degenerate;
+    if (!d.warn()) return {};
+    const metrics::CamCount all = d.pred();
+    std::vector<std::string> out;
+    out.push_back(format("WARNING: %s of the %s CAMs at layer '%s' are blank (%lld of %lld predicted-class maps have no "
+                         "positive evidence; more than %s).",
+                         pct(all.share()).c_str(), r.method.c_str(), r.layer.c_str(), all.degenerate, all.maps,
+                         pct(d.warn_share).c_str()));
+    out.push_back("They are marked in every figure and left out of the CAM statistics.");
+    auto cand = [](const CamCandidate& c) {
+        return format("%s at '%s' has %lld of %lld blank (%s)", c.method.c_str(), c.layer.c_str(), c.degenerate, c.n,
+                      pct(c.share()).c_str());
+    };
+    if (r.better_method)
+        out.push_back("Measured on the faithfulness sample: " + cand(*r.better_method) +
+                      format(" and faithfulness mean rank %.2f: try --method %s.", r.better_method->mean_rank,
+                             r.better_method->method.c_str()));
+    if (r.better_layer)
+        out.push_back("Measured on the faithfulness sample: " + cand(*r.better_layer) +
+                      ": try --layer " + r.better_layer->layer + ".");
+    if (!r.better_method && !r.better_layer)
+        out.push_back(r.cam_candidates.empty()
+                          ? "No alternative method or layer was measured (the faithfulness check was off)."
+                          : "No measured alternative method or layer does better (see recommendations.txt).");
+    return out;
+}
+
 std::string summary_text(const Report& r, const AnalysisOptions& opt) {
     std::string s;
     auto line = [&](const std::string& l) { s += l + "\n"; };
@@ -31,6 +59,10 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
     line(format("CAM: %s at layer '%s' (feature map %dx%d, input %dx%d)", r.method.c_str(), r.layer.c_str(), r.fh,
                 r.fw, r.input_h, r.input_w));
     line("");
+    if (const auto warn = degenerate_warning(r); !warn.empty()) {
+        for (const auto& w : warn) line("  " + w);
+        line("");
+    }
 
     line("OVERALL");
     line(format("  Top-1 accuracy %s (%lld of %zu correct, %lld errors); top-%d accuracy %s.", pct(r.top1).c_str(),
@@ -116,23 +148,51 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
     }
 
     line("WHERE THE MODEL LOOKS (CAM of the predicted class, at the input size)");
+    {
+        const auto& d = r.degenerate;
+        const auto all = d.pred();
+        line(format("  Degenerate maps (no positive evidence; marked in the figures, left out below): %lld of %lld "
+                    "predicted-class maps (%s): %lld of %lld on correct predictions, %lld of %lld on errors; "
+                    "true-class maps of errors %lld of %lld.",
+                    all.degenerate, all.maps, pct(all.share()).c_str(), d.pred_correct.degenerate, d.pred_correct.maps,
+                    d.pred_wrong.degenerate, d.pred_wrong.maps, d.true_wrong.degenerate, d.true_wrong.maps));
+        std::vector<std::string> per;
+        for (int c = 0; c < r.num_classes; ++c)
+            if (d.by_pred_class[c].degenerate > 0)
+                per.push_back(format("%s %lld/%lld", nm(r, c).c_str(), d.by_pred_class[c].degenerate,
+                                     d.by_pred_class[c].maps));
+        if (!per.empty()) line("    by predicted class: " + join(per, ", ") + ".");
+    }
     line(format("  Share of CAM mass in the central quarter of the image (middle half of each side; a uniform map "
-                "gives 25%%): %s on correct predictions (%lld), %s on errors (%lld).",
-                pct(r.focus.centre_correct).c_str(), r.focus.n_correct, pct(r.focus.centre_wrong).c_str(),
-                r.focus.n_wrong));
+                "gives 25%%): %s on correct predictions (over %lld of %lld images), %s on errors (over %lld of %lld).",
+                pct(r.focus.centre_correct).c_str(), r.focus.n_correct, r.focus.total_correct,
+                pct(r.focus.centre_wrong).c_str(), r.focus.n_wrong, r.focus.total_wrong));
     if (r.n_iou_errors > 0)
         line(format("  On errors, the true-class and predicted-class CAMs overlap with mean IoU %.2f (top-%d%% regions, "
-                    "%lld images): low values mean the model looked somewhere else than where the true class is.",
-                    r.mean_iou_errors, int(std::lround(100 * opt.top_region_fraction)), r.n_iou_errors));
+                    "over %lld of %lld errors, those with evidence in both maps): low values mean the model looked "
+                    "somewhere else than where the true class is.",
+                    r.mean_iou_errors, int(std::lround(100 * opt.top_region_fraction)), r.n_iou_errors, r.errors));
+    else if (r.errors > 0)
+        line(format("  No IoU of true-class vs predicted-class CAMs: none of the %lld errors has evidence in both maps.",
+                    r.errors));
     for (size_t i = 0; i < std::min<size_t>(5, r.pair_focus.size()); ++i) {
         const auto& pf = r.pair_focus[i];
         if (pf.n == 0) continue;
-        line(format("    '%s' -> '%s': IoU %.2f over %lld images", nm(r, pf.a).c_str(), nm(r, pf.b).c_str(),
-                    pf.mean_iou, pf.n));
+        line(format("    '%s' -> '%s': IoU %.2f over %lld of %lld errors%s", nm(r, pf.a).c_str(), nm(r, pf.b).c_str(),
+                    pf.mean_iou, pf.n, pf.errors,
+                    pf.n < r.rec_min_n ? format(" (fewer than %lld: not used in recommendations)", r.rec_min_n).c_str()
+                                       : ""));
     }
     if (r.faithfulness) {
         line("  " + faith::headline(*r.faithfulness) + ".");
         if (!r.faithfulness->best_reason.empty()) line("    Why: " + r.faithfulness->best_reason + " (faithfulness.csv).");
+        std::vector<std::string> blank;
+        for (const auto& m : r.faithfulness->methods)
+            if (const auto* g = r.faithfulness->find(m, "overall"))
+                blank.push_back(format("%s %lld/%lld", m.c_str(), g->degenerate, g->n));
+        for (const auto& c : r.faithfulness->layer_checks)
+            blank.push_back(format("%s at '%s' %lld/%lld", c.method.c_str(), c.layer.c_str(), c.degenerate, c.n));
+        if (!blank.empty()) line("    Blank maps on that sample: " + join(blank, ", ") + ".");
     }
     line("");
 
@@ -171,6 +231,7 @@ std::string format_terminal_summary(const Report& r) {
     std::string s;
     auto row = [&](const std::string& k, const std::string& v) { s += format("  %-22s %s\n", k.c_str(), v.c_str()); };
     s += format("Analysis of %zu images, %d classes\n", r.n, r.num_classes);
+    for (const auto& w : report_detail::degenerate_warning(r)) s += "  ! " + w + "\n";
     row("top-1 accuracy", format("%s  (%lld correct, %lld errors)", pct(r.top1).c_str(), r.correct, r.errors));
     row(format("top-%d accuracy", r.top5_k), pct(r.top5));
     row("mean confidence", pct(r.mean_confidence));
@@ -180,6 +241,9 @@ std::string format_terminal_summary(const Report& r) {
     row(format("errors conf >= %.2f", r.high_conf_threshold), std::to_string(r.high_conf_errors.size()));
     row("likely label errors", std::to_string(r.label_issues.issues.size()));
     if (r.has_superclasses) row("within-superclass err.", pct(r.superclass.within_share));
+    row("blank CAMs", format("%lld of %lld predicted-class maps (%s, %s at %s)", r.degenerate.pred().degenerate,
+                             r.degenerate.pred().maps, pct(r.degenerate.pred().share()).c_str(), r.method.c_str(),
+                             r.layer.c_str()));
     s += "  worst classes:\n";
     for (size_t i = 0; i < std::min<size_t>(5, r.worst_classes.size()); ++i) {
         const auto& c = r.per_class[r.worst_classes[i]];

@@ -33,12 +33,17 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
 std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt);
 // The tiles those figures are made of (also the explorer's offline images): the dataset image of a
 // row (empty without a loader), its predicted- or true-class CAM overlaid at the image's size, and
-// the difference pred − true on the diverging scale.
+// the difference pred − true on the diverging scale. A degenerate map (RowRef::*_cam_degenerate;
+// for the difference: either map) gives the hatched grey image instead, never a flat overlay.
 Image row_image(const AnalysisInput& in, size_t row);
-Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row);
-Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row);
+Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row, bool degenerate);
+Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row, bool blank);
 
 // write_text.cpp
+/// The lines of the blank-CAM warning (more than DegenerateStats::warn_share of the predicted-class
+/// maps are degenerate), with the measured better method/layer; empty when it does not apply.
+/// Opens analysis_summary.txt, the terminal summary and index.html.
+std::vector<std::string> degenerate_warning(const Report& r);
 std::string summary_text(const Report& r, const AnalysisOptions& opt);
 std::string recommendations_text(const Report& r);
 

@@ -1,8 +1,12 @@
 // Request parsing of `camscope serve` (see request.hpp): torch-free, fuzzed by fuzz_serve_request.
 #include "camscope/serve/request.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <limits>
 
 #include "camscope/util/strings.hpp"
@@ -163,15 +167,31 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
                 return r;
             }
     }
-    if (what == "class" && np == 2) {
+    // A class name may hold '/' ("T-shirt/top", sent as T-shirt%2Ftop and decoded by the HTTP
+    // server before we see it): /api/class/ takes the whole rest of the path, /api/cell/ the split
+    // of the rest into two classes that names known classes (the first split that does).
+    const std::string_view rest = np >= 2 ? std::string_view(path).substr(5 + what.size() + 1) : std::string_view();
+    if (what == "class" && np >= 2) {
         r.route = Route::Class;
-        r.cls = class_of("", parts[1], lim, 404, "");
+        r.cls = class_of("", np == 2 ? parts[1] : rest, lim, 404, "");
         return r;
     }
-    if (what == "cell" && np == 3) {
+    if (what == "cell" && np >= 3) {
         r.route = Route::Cell;
-        r.true_cls = class_of("", parts[1], lim, 404, "");
-        r.pred_cls = class_of("", parts[2], lim, 404, "");
+        if (np == 3) {
+            r.true_cls = class_of("", parts[1], lim, 404, "");
+            r.pred_cls = class_of("", parts[2], lim, 404, "");
+        } else {
+            for (size_t slash = rest.find('/'); slash != std::string_view::npos; slash = rest.find('/', slash + 1)) {
+                const int t = class_by_name(rest.substr(0, slash), lim), p = class_by_name(rest.substr(slash + 1), lim);
+                if (t >= 0 && p >= 0) {
+                    r.true_cls = t;
+                    r.pred_cls = p;
+                    break;
+                }
+            }
+            if (r.true_cls < 0) bad("unknown classes in " + quoted(rest) + " (expected /api/cell/{true}/{pred})");
+        }
         r.offset = query_int(q, "offset", 0, 1 << 30);
         r.limit = query_int(q, "limit", 50, 1000);
         return r;
@@ -201,10 +221,52 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
             r.b = target_of(q, "b", "true", lim);
         } else {
             r.target = target_of(q, "target", "pred", lim);
+            if (!get(q, "contrast").empty()) r.contrast = target_of(q, "contrast", "", lim);
+            if (const std::string v = get(q, "alpha"); !v.empty()) {
+                double x = 0;
+                const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+                if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x) || x < 0 || x > 100)
+                    bad("parameter 'alpha' must be a number in [0, 100], got " + quoted(v));
+                r.alpha = x;
+            }
+            if ((r.contrast || r.alpha != 1.0) && r.method != "finercam")
+                bad("parameters 'contrast' and 'alpha' apply to method finercam only");
         }
         return r;
     }
     not_found("not found: " + path);
+}
+
+bool host_allowed(std::string_view header, const std::vector<std::string>& names) {
+    if (header.empty()) return true;  // HTTP/1.0 without Host: no browser sends that
+    std::string_view host = header, port;
+    if (header.front() == '[') {  // [IPv6]:port
+        const size_t close = header.find(']');
+        if (close == std::string_view::npos) return false;
+        host = header.substr(1, close - 1);
+        const std::string_view after = header.substr(close + 1);
+        if (!after.empty() && after.front() != ':') return false;
+        port = after.empty() ? after : after.substr(1);
+        if (!after.empty() && port.empty()) return false;
+        in6_addr a6{};
+        if (host.size() > 45 || inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1) return false;
+    } else {
+        const size_t colon = header.find(':');
+        if (colon != std::string_view::npos) {
+            host = header.substr(0, colon);
+            port = header.substr(colon + 1);
+            if (port.empty()) return false;
+        }
+    }
+    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+    if (header.front() == '[') return true;  // an address literal: no name an attacker could rebind
+    if (host.empty()) return false;
+    in_addr a4{};
+    if (host.size() <= 15 && inet_pton(AF_INET, std::string(host).c_str(), &a4) == 1) return true;
+    const std::string name = to_lower(host);
+    for (const auto& allowed : names)
+        if (to_lower(allowed) == name) return true;
+    return false;
 }
 
 std::pair<std::string, Query> split_target(std::string_view target) {

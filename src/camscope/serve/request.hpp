@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <map>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,11 +49,11 @@ enum class Route {
     Methods,     // /api/methods
     Layers,      // /api/layers
     Confusion,   // /api/confusion
-    Class,       // /api/class/{c}
+    Class,       // /api/class/{c}  (a name may hold '/': T-shirt%2Ftop)
     Cell,        // /api/cell/{true}/{pred}?offset=&limit=
     Image,       // /api/image/{i}
     ImageInput,  // /api/image/{i}/input.png
-    Cam,         // /api/cam?image=&target=&method=&layer=&format=&max_channels=
+    Cam,         // /api/cam?image=&target=&method=&layer=&format=&max_channels=&contrast=&alpha=
     Diff,        // /api/diff?image=&a=&b=&method=&layer=&format=&max_channels=
 };
 
@@ -75,11 +76,23 @@ struct Request {
     std::string method, layer;     // Cam, Diff: one of the limits' (defaults: the limits' defaults)
     bool json = false;             // Cam, Diff: format=json (default png)
     int max_channels = 0;          // Cam, Diff: in [0, 2^20] (larger values clamped)
+    /// Cam with method finercam: contrast=pred|true|class (the class to explain the target against;
+    /// absent: the 3 classes with the closest logits) and alpha (finite, in [0, 100]; default 1).
+    std::optional<Target> contrast;
+    double alpha = 1.0;
 };
 
 /// `path` percent-decoded, as HTTP servers hand it over; in `query` an empty value counts as absent.
 /// Throws RequestError only.
 Request parse_request(const std::string& path, const Query& query, const RequestLimits& limits);
+
+/// The DNS-rebinding check of every request, whatever address the server is bound to: the Host
+/// header (`header`, "" if absent) must name this server by an address literal ("127.0.0.1:8765",
+/// "[::1]:8765", "192.168.1.5": no name an attacker's DNS could point here) or by one of `names`
+/// (the server passes "localhost", the --host it was given and every --allow-host; compared
+/// case-insensitively), with an optional numeric port and nothing else ("127.0.0.1:80@evil.com" is
+/// refused). A request without Host (HTTP/1.0) passes: browsers always send one.
+bool host_allowed(std::string_view header, const std::vector<std::string>& names);
 
 /// A raw request target ("/api/cam?image=3&target=cat") split as cpp-httplib does: the path
 /// percent-decoded, the query's keys and values percent-decoded with '+' as a space, the first

@@ -3,18 +3,33 @@
 
 #include "camscope/serve/request.hpp"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <httplib.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 
 #include "camscope/image/image.hpp"
 #include "camscope/report/explorer.hpp"
 #include "camscope/report/metrics.hpp"
+#include "camscope/serve/results.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
 
@@ -32,6 +47,40 @@ Response json_response(const json& j, int status = 200) {
 }
 
 Response error_response(int status, const std::string& message) { return json_response({{"error", message}}, status); }
+
+constexpr const char* kInternalError = "internal error while answering this request (the server's log has the details)";
+
+/// The body gzip-compressed (zlib, level 6), for answers that are sent many times unchanged.
+std::shared_ptr<const std::string> gzip(std::string_view body) {
+    z_stream z{};
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return nullptr;
+    std::string out(deflateBound(&z, body.size()) + 32, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+    z.avail_in = static_cast<uInt>(body.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&z, Z_FINISH);
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) return nullptr;
+    return std::make_shared<const std::string>(std::move(out));
+}
+
+/// Whether an Accept-Encoding header value takes gzip ("gzip", "gzip;q=0.5", "*"; not "gzip;q=0").
+bool accepts_gzip(const std::string& header) {
+    for (const auto& part : split(header, ',')) {
+        const auto fields = split(part, ';');
+        const std::string coding = to_lower(trim(fields[0]));
+        if (coding != "gzip" && coding != "x-gzip" && coding != "*") continue;
+        bool zero = false;
+        for (size_t i = 1; i < fields.size(); ++i) {
+            const std::string f = trim(fields[i]);
+            if (f.rfind("q=", 0) == 0) zero = std::strtod(f.c_str() + 2, nullptr) <= 0;
+        }
+        if (!zero) return true;
+    }
+    return false;
+}
 
 // FNV-1a over the map quantised to 1e-4: a short fingerprint so clients (and the browser test)
 // can tell two maps apart without downloading them.
@@ -60,6 +109,8 @@ struct Explorer::State {
     std::vector<LayerInfo> layers;  // candidates: 4-D outputs
     std::string default_layer, default_method;
     std::string explorer_body;      // /api/explorer, dumped once
+    std::shared_ptr<const std::string> explorer_gzip;  // and compressed once
+    std::map<std::string, std::shared_ptr<const std::string>, std::less<>> asset_gzip;  // the pages, compressed once
     RequestLimits limits;           // what parse_request checks a request against
     size_t n = 0;
     int k = 0;
@@ -79,6 +130,8 @@ struct Explorer::State {
 Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json data, std::vector<LayerInfo> layers)
     : model_(model), dataset_(dataset), spec_(std::move(spec)), data_(std::move(data)), state_(std::make_unique<State>()) {
     auto& s = *state_;
+    // Every index the routes use is checked once here (results folders are untrusted input).
+    validate_explorer_data(data_, "the explorer data");
     s.classes = data_.at("classes").get<std::vector<std::string>>();
     s.k = static_cast<int>(s.classes.size());
     s.n = data_.at("rows").at("label").size();
@@ -117,6 +170,8 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     for (const auto& l : s.layers) layer_list.push_back({{"path", l.path}, {"type", l.type}, {"shape", l.shape}});
     ex["layers"] = layer_list;
     s.explorer_body = ex.dump(-1, ' ', true);
+    s.explorer_gzip = gzip(s.explorer_body);
+    for (const auto& a : web_assets()) s.asset_gzip.emplace(std::string(a.name), gzip(a.bytes));
 
     s.limits.images = s.n;
     s.limits.classes = s.classes;
@@ -129,7 +184,11 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
 Explorer::~Explorer() = default;
 
 Response Explorer::handle(const std::string& method, const std::string& path, const Query& query) const {
-    if (method != "GET" && method != "HEAD") return error_response(405, "only GET is supported");
+    if (method != "GET" && method != "HEAD") {
+        Response r = error_response(405, "method " + method.substr(0, 16) + " not allowed: the explorer answers GET (and HEAD) only");
+        r.headers.push_back({"Allow", "GET, HEAD"});
+        return r;
+    }
     try {
         return route(path, query);
     } catch (const RequestError& e) {
@@ -137,7 +196,10 @@ Response Explorer::handle(const std::string& method, const std::string& path, co
     } catch (const UsageError& e) {
         return error_response(400, e.what());
     } catch (const std::exception& e) {
-        return error_response(500, e.what());
+        // The details (a dataset file that cannot be read, with its path) go to the server's log;
+        // the answer names no local path.
+        fprintf(stderr, "camscope serve: error answering %s: %s\n", path.substr(0, 256).c_str(), e.what());
+        return error_response(500, kInternalError);
     }
 }
 
@@ -158,6 +220,7 @@ Response Explorer::route(const std::string& path, const Query& q) const {
         Response r;
         r.content_type = std::string(a->content_type);
         r.body = std::string(a->bytes);
+        if (auto it = s.asset_gzip.find(a->name); it != s.asset_gzip.end()) r.gzip = it->second;
         return r;
     }
     auto row_json = [&](size_t i) {
@@ -175,6 +238,7 @@ Response Explorer::route(const std::string& path, const Query& q) const {
     if (req.route == Route::Explorer) {
         Response r;
         r.body = s.explorer_body;
+        r.gzip = s.explorer_gzip;
         return r;
     }
     if (req.route == Route::Summary)
@@ -264,8 +328,9 @@ Response Explorer::cam(const Request& rq) const {
     const int a = (diff ? rq.a : rq.target).resolve(pred, label);
     const int b = diff ? rq.b.resolve(pred, label) : -1;
 
-    const std::string key = format("%d|%zu|%d|%d|%s|%s|%s|%d", diff ? 1 : 0, row, a, b, method.c_str(), layer.c_str(),
-                                   fmt.c_str(), max_channels);
+    const int contrast = rq.contrast ? rq.contrast->resolve(pred, label) : -1;
+    const std::string key = format("%d|%zu|%d|%d|%s|%s|%s|%d|%d|%.17g", diff ? 1 : 0, row, a, b, method.c_str(),
+                                   layer.c_str(), fmt.c_str(), max_channels, contrast, rq.alpha);
     {
         std::lock_guard lock(s.cache_mu);
         if (auto it = s.cache.find(key); it != s.cache.end()) return it->second;
@@ -283,11 +348,16 @@ Response Explorer::cam(const Request& rq) const {
     req.method = method;
     req.layers = {layer};
     req.max_channels = max_channels;
+    req.alpha = rq.alpha;
+    if (contrast >= 0) req.contrast = {{contrast}};
     req.targets = diff ? std::vector<std::vector<int>>{{a}, {b}} : std::vector<std::vector<int>>{{a}};
     const BatchResult res = model_.run(x.data(), 1, spec_, &req);
     const int fh = res.fh, fw = res.fw;
     const size_t hw = static_cast<size_t>(fh) * fw;
     std::vector<float> map(res.cams.begin(), res.cams.begin() + static_cast<long>(hw));
+    // A map with no positive evidence is said so, and drawn as no_evidence_image, never as a flat overlay.
+    const bool blank_a = metrics::degenerate_cam(res.cams.data(), hw);
+    const bool blank_b = diff && metrics::degenerate_cam(res.cams.data() + hw, hw);
     if (diff)
         for (size_t i = 0; i < hw; ++i) map[i] -= res.cams[hw + i];
     const auto probs = metrics::softmax_rows(res.logits.data(), 1, res.num_classes);
@@ -302,19 +372,29 @@ Response Explorer::cam(const Request& rq) const {
                {"layer", layer},
                {"fh", fh},
                {"fw", fw},
-               {"peak", {peak / fw, peak % fw}},
+               {"peak", !diff && blank_a ? json(nullptr) : json({peak / fw, peak % fw})},  // no peak in a blank map
                {"mean", std::round(mean * 1e4) / 1e4},
                {"fingerprint", fingerprint(map)},
+               {"degenerate", blank_a || blank_b},
                {"compute_ms", std::round(compute_ms * 10) / 10}};
     if (diff) {
         stats["a"] = a;
         stats["b"] = b;
         stats["a_name"] = s.classes[a];
         stats["b_name"] = s.classes[b];
+        stats["a_degenerate"] = blank_a;
+        stats["b_degenerate"] = blank_b;
     } else {
         stats["target"] = a;
         stats["target_name"] = s.classes[a];
         stats["prob"] = std::round(double(probs[a]) * 1e4) / 1e4;
+        if (method == "finercam") {  // "why the target and not the contrast"
+            stats["alpha"] = rq.alpha;
+            if (contrast >= 0) {
+                stats["contrast"] = contrast;
+                stats["contrast_name"] = s.classes[contrast];
+            }
+        }
     }
 
     Response r;
@@ -335,7 +415,9 @@ Response Explorer::cam(const Request& rq) const {
         if (img.height != spec_.height || img.width != spec_.width)
             up = resize_map(up.data(), spec_.height, spec_.width, img.height, img.width);
         Image out;
-        if (diff) {
+        if (blank_a || blank_b) {
+            out = no_evidence_image(img, img.height, img.width);
+        } else if (diff) {
             out = Image{img.width, img.height, 3, std::vector<std::uint8_t>(static_cast<size_t>(img.width) * img.height * 3)};
             for (size_t i = 0; i < up.size(); ++i) diverging_rgb(std::clamp(up[i], -1.f, 1.f), &out.pixels[3 * i]);
         } else {
@@ -363,52 +445,419 @@ Response Explorer::cam(const Request& rq) const {
 
 namespace {
 
-bool loopback(const std::string& host) {
-    return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------- connections
+// cpp-httplib's own server gives every connection a worker thread from accept to close: a client
+// that sends its request slowly, or keeps an idle keep-alive connection open, holds a worker for
+// seconds, and a handful of them starve everyone else. Here one thread (the poller) owns every
+// connection while it is idle or its request head is still arriving, with deadlines; a worker
+// gets a connection only once a complete request head is there, answers it through httplib's
+// request parser and router (Server::process_request), and hands the connection back.
+
+constexpr size_t kMaxHead = 16 * 1024;  // request line + headers; cpp-httplib allows 8 KB per line
+
+// cpp-httplib compresses a text answer whenever the request's Accept-Encoding allows, afresh on
+// every request (Brotli at its highest quality). The header is renamed in the request head before
+// httplib parses it, and the server chooses the encoding itself (cached gzip, see set_answer).
+constexpr const char* kAcceptEncoding = "X-Camscope-Accept-Encoding";
+
+void hide_accept_encoding(std::string& buf) {
+    const size_t head_end = buf.find("\r\n\r\n");
+    static const std::string name = "accept-encoding:";
+    for (size_t line = buf.find('\n'); line != std::string::npos && line < head_end; line = buf.find('\n', line + 1)) {
+        const size_t at = line + 1;
+        if (buf.size() - at >= name.size() && to_lower(std::string_view(buf).substr(at, name.size())) == name) {
+            buf.replace(at, name.size() - 1, kAcceptEncoding);
+            break;
+        }
+    }
 }
 
-// The host part of a Host header ("127.0.0.1:8765", "[::1]:8765", "localhost").
-std::string host_of(const std::string& header) {
-    if (!header.empty() && header[0] == '[') return header.substr(0, header.find(']') + 1);
-    return header.substr(0, header.find(':'));
+void close_fd(int fd) {
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+}
+
+/// Blocks until fd is readable/writable or `deadline`; false on timeout or error.
+bool wait_fd(int fd, short events, Clock::time_point deadline) {
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) return false;
+        pollfd p{fd, events, 0};
+        const int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000 * 1000)));
+        if (r > 0) return (p.revents & (events | POLLHUP | POLLERR)) != 0;
+        if (r == 0) return false;
+        if (errno != EINTR) return false;
+    }
+}
+
+std::string address_text(const sockaddr_storage& a) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (a.ss_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, buf, sizeof buf);
+    if (a.ss_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, buf, sizeof buf);
+    return buf;
+}
+
+int port_of(const sockaddr_storage& a) {
+    if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
+    if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
+    return 0;
+}
+
+/// One request's view of a connection for httplib: the bytes the poller already read first, then
+/// the socket, every read and write bounded by the request's deadline.
+class ConnStream final : public httplib::Stream {
+public:
+    ConnStream(int fd, std::string pending, Clock::time_point read_deadline, Clock::time_point write_deadline)
+        : fd_(fd), buf_(std::move(pending)), read_deadline_(read_deadline), write_deadline_(write_deadline) {}
+
+    bool is_readable() const override { return pos_ < buf_.size() || wait_fd(fd_, POLLIN, read_deadline_); }
+    bool is_writable() const override { return wait_fd(fd_, POLLOUT, write_deadline_); }
+    ssize_t read(char* ptr, size_t size) override {
+        if (pos_ >= buf_.size()) {
+            ssize_t n;
+            buf_.resize(4096);
+            pos_ = 0;
+            do {  // the socket is non-blocking: wait, then read (again if woken for nothing)
+                if (!wait_fd(fd_, POLLIN, read_deadline_)) {
+                    buf_.clear();
+                    return -1;
+                }
+                n = ::recv(fd_, buf_.data(), buf_.size(), 0);
+            } while (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK));
+            buf_.resize(n > 0 ? static_cast<size_t>(n) : 0);
+            if (n <= 0) return n;
+        }
+        const size_t n = std::min(size, buf_.size() - pos_);
+        std::memcpy(ptr, buf_.data() + pos_, n);
+        pos_ += n;
+        return static_cast<ssize_t>(n);
+    }
+    ssize_t write(const char* ptr, size_t size) override {
+        ssize_t n;
+        do {
+            if (!wait_fd(fd_, POLLOUT, write_deadline_)) return -1;
+            n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
+        } while (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK));
+        return n;
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        sockaddr_storage a{};
+        socklen_t len = sizeof a;
+        if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0) ip = address_text(a), port = port_of(a);
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        sockaddr_storage a{};
+        socklen_t len = sizeof a;
+        if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0) ip = address_text(a), port = port_of(a);
+    }
+    socket_t socket() const override { return fd_; }
+    /// What was read past this request (a pipelined next one).
+    std::string leftover() const { return buf_.substr(std::min(pos_, buf_.size())); }
+
+private:
+    int fd_;
+    std::string buf_;
+    size_t pos_ = 0;
+    Clock::time_point read_deadline_, write_deadline_;
+};
+
+/// httplib::Server as request parser, router and response writer only (process_request is
+/// protected): connections are accepted and kept by Front below, never by httplib's listen().
+class Router : public httplib::Server {
+public:
+    bool answer(httplib::Stream& strm, bool close_connection, bool& connection_closed) {
+        return process_request(strm, close_connection, connection_closed, nullptr);
+    }
+};
+
+struct Conn {
+    int fd = -1;
+    std::string buf;             // bytes of the next request read so far
+    Clock::time_point deadline;  // idle: until the next request starts; then: until its head is complete
+    Clock::time_point last;      // last activity (the oldest idle connection goes first when full)
+    unsigned served = 0;         // requests answered on this connection
+    bool started = false;        // a request head has begun
+};
+
+class Front {
+public:
+    Front(Router& router, const ServeOptions& opt) : router_(router), opt_(opt) {
+        if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
+    }
+
+    [[noreturn]] void run(int listen_fd) {
+        httplib::ThreadPool pool(static_cast<size_t>(std::max(1, opt_.http_threads)));
+        std::vector<pollfd> fds;
+        for (;;) {
+            for (const int fd : adopt_returned())  // a pipelined request may be complete already
+                if (auto it = conns_.find(fd); it != conns_.end()) dispatch_if_complete(it, pool);
+            const auto now = Clock::now();
+            for (auto it = conns_.begin(); it != conns_.end();) {  // expired: idle too long, or a head too slow
+                if (it->second.deadline <= now) {
+                    close_fd(it->first);
+                    it = conns_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            fds.clear();
+            fds.push_back({listen_fd, POLLIN, 0});
+            fds.push_back({wake_[0], POLLIN, 0});
+            auto next = now + std::chrono::seconds(60);
+            for (const auto& [fd, c] : conns_) {
+                fds.push_back({fd, POLLIN, 0});
+                next = std::min(next, c.deadline);
+            }
+            const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+            const int r = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(wait_ms, 1)));
+            if (r < 0 && errno != EINTR) throw Error(std::string("poll: ") + std::strerror(errno));
+            if (r <= 0) continue;
+            for (size_t i = 2; i < fds.size(); ++i)
+                if (fds[i].revents) on_readable(fds[i].fd, pool);
+            if (fds[1].revents) {
+                char drain[64];
+                while (::read(wake_[0], drain, sizeof drain) > 0) {
+                }
+            }
+            if (fds[0].revents) accept_all(listen_fd);
+        }
+    }
+
+private:
+    void accept_all(int listen_fd) {
+        for (;;) {
+            const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0) return;  // EAGAIN, or out of descriptors: try again on the next round
+            const int one = 1;
+            ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            if (conns_.size() >= static_cast<size_t>(std::max(1, opt_.max_connections))) {
+                // Full: the connection idle the longest makes room (a flood of silent sockets
+                // cannot lock new clients out).
+                auto oldest = std::min_element(conns_.begin(), conns_.end(),
+                                               [](const auto& a, const auto& b) { return a.second.last < b.second.last; });
+                close_fd(oldest->first);
+                conns_.erase(oldest);
+            }
+            Conn c;
+            c.fd = fd;
+            c.last = Clock::now();
+            c.deadline = c.last + std::chrono::seconds(opt_.header_timeout_s);
+            conns_.emplace(fd, std::move(c));
+        }
+    }
+
+    void on_readable(int fd, httplib::ThreadPool& pool) {
+        auto it = conns_.find(fd);
+        if (it == conns_.end()) return;
+        Conn& c = it->second;
+        char buf[4096];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            close_fd(fd);
+            conns_.erase(it);
+            return;
+        }
+        if (n < 0) return;
+        const auto now = Clock::now();
+        if (!c.started) {  // the first byte of a request: its whole head must follow within the timeout
+            c.started = true;
+            c.deadline = now + std::chrono::seconds(opt_.header_timeout_s);
+        }
+        c.buf.append(buf, static_cast<size_t>(n));
+        c.last = now;
+        dispatch_if_complete(it, pool);
+    }
+
+    void dispatch_if_complete(std::map<int, Conn>::iterator it, httplib::ThreadPool& pool) {
+        Conn& c = it->second;
+        if (c.buf.find("\r\n\r\n") == std::string::npos && c.buf.find("\n\n") == std::string::npos) {
+            if (c.buf.size() > kMaxHead) {
+                const std::string body = format("{\"error\": \"the request head is larger than %zu bytes\"}", kMaxHead);
+                const std::string resp = format("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: "
+                                                "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                                                body.size()) + body;
+                (void)!::send(c.fd, resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                close_fd(c.fd);
+                conns_.erase(it);
+            }
+            return;
+        }
+        Conn taken = std::move(c);
+        conns_.erase(it);
+        pool.enqueue([this, conn = std::make_shared<Conn>(std::move(taken))]() mutable { answer(std::move(*conn)); });
+    }
+
+    /// On a worker: one request, then the connection goes back to the poller (or is closed).
+    void answer(Conn c) {
+        const auto now = Clock::now();
+        hide_accept_encoding(c.buf);
+        ConnStream strm(c.fd, std::move(c.buf), now + std::chrono::seconds(opt_.header_timeout_s),
+                        now + std::chrono::seconds(opt_.write_timeout_s));
+        bool closed = false;
+        const bool last = ++c.served >= static_cast<unsigned>(std::max(1, opt_.keep_alive_max));
+        const bool ok = router_.answer(strm, last, closed);
+        if (!ok || closed || last) {
+            close_fd(c.fd);
+            return;
+        }
+        c.buf = strm.leftover();
+        c.started = !c.buf.empty();
+        c.last = Clock::now();
+        c.deadline = c.last + std::chrono::seconds(c.started ? opt_.header_timeout_s : opt_.keep_alive_s);
+        {
+            std::lock_guard lock(returned_mu_);
+            returned_.push_back(std::move(c));
+        }
+        (void)!::write(wake_[1], "x", 1);
+    }
+
+    /// The connections workers handed back; returns those with bytes of a next request.
+    std::vector<int> adopt_returned() {
+        std::vector<Conn> back;
+        {
+            std::lock_guard lock(returned_mu_);
+            back.swap(returned_);
+        }
+        std::vector<int> with_bytes;
+        for (auto& c : back) {
+            if (!c.buf.empty()) with_bytes.push_back(c.fd);
+            conns_[c.fd] = std::move(c);
+        }
+        return with_bytes;
+    }
+
+    Router& router_;
+    const ServeOptions& opt_;
+    std::map<int, Conn> conns_;  // owned by the poller thread
+    int wake_[2] = {-1, -1};
+    std::mutex returned_mu_;
+    std::vector<Conn> returned_;
+};
+
+/// Binds host:port (port 0: any free port; the first address the host resolves to that binds).
+/// Returns the socket and sets the port; `loopback` says whether the bound address is a loopback one.
+int bind_listen(const std::string& host, int& port, bool& loopback) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    const std::string service = std::to_string(port);
+    if (const int e = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); e != 0)
+        throw Error("cannot listen on " + host + ": " + gai_strerror(e));
+    std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, ::freeaddrinfo);
+    std::string last_error = "no address";
+    for (addrinfo* a = res; a; a = a->ai_next) {
+        const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+        if (fd < 0) continue;
+        const int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 512) != 0) {
+            last_error = std::strerror(errno);
+            ::close(fd);
+            continue;
+        }
+        sockaddr_storage bound{};
+        socklen_t len = sizeof bound;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+        port = port_of(bound);
+        if (bound.ss_family == AF_INET) {
+            const auto addr = ntohl(reinterpret_cast<const sockaddr_in&>(bound).sin_addr.s_addr);
+            loopback = (addr >> 24) == 127;
+        } else {
+            const auto& a6 = reinterpret_cast<const sockaddr_in6&>(bound).sin6_addr;
+            loopback = IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+        }
+        return fd;
+    }
+    throw Error(format("cannot listen on %s:%s (%s%s)", host.c_str(), service.c_str(), last_error.c_str(),
+                       service != "0" ? "; in use? try --port 0 for any free port" : ""));
+}
+
+void set_answer(httplib::Response& res, const Response& r, const httplib::Request& req) {
+    res.status = r.status;
+    for (const auto& [k, v] : r.headers) res.set_header(k.c_str(), v);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Cache-Control", "no-cache");
+    // Bodies go out as they are: httplib never sees the client's Accept-Encoding (Front renames
+    // it), so it does not Brotli-compress every text answer afresh (1.6 s for the 643 KB of
+    // /api/explorer at 10,000 images). Answers the Explorer keeps compressed (the explorer data,
+    // the pages) go out gzip'd when the client takes it.
+    if (r.gzip) {
+        res.set_header("Vary", "Accept-Encoding");
+        if (accepts_gzip(req.get_header_value(kAcceptEncoding))) {
+            res.set_header("Content-Encoding", "gzip");
+            res.set_content(*r.gzip, r.content_type.c_str());
+            return;
+        }
+    }
+    res.set_content(r.body, r.content_type.c_str());
 }
 
 }  // namespace
 
-void run_server(const Explorer& explorer, const ServeOptions& opt, const std::function<void(const std::string&)>& on_listening) {
-    httplib::Server svr;
-    const int threads = std::max(1, opt.http_threads);
-    svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-    svr.set_payload_max_length(64 * 1024);  // GET only: nothing large ever needs to come in
-    const bool local = loopback(opt.host);
-    svr.Get(".*", [&explorer, &opt, local](const httplib::Request& req, httplib::Response& res) {
-        Response r;
-        // Bound to loopback, answer only requests addressed to loopback: a web page elsewhere cannot
-        // point a name of its own at 127.0.0.1 and read the explorer (DNS rebinding).
-        if (local && req.has_header("Host") && !loopback(host_of(req.get_header_value("Host")))) {
-            r = Response{403, "application/json", R"({"error": "requests must address the loopback host"})", {}};
-        } else {
-            Query q;
-            for (const auto& [k, v] : req.params) q.emplace(k, v);  // the first value of a repeated key
-            r = explorer.handle(req.method, req.path, q);
-        }
-        res.status = r.status;
-        for (const auto& [k, v] : r.headers) res.set_header(k.c_str(), v);
-        res.set_header("X-Content-Type-Options", "nosniff");
-        res.set_header("Cache-Control", "no-cache");
-        res.set_content(r.body, r.content_type.c_str());
-        if (opt.log_requests) fprintf(stderr, "%d %s %s\n", r.status, req.method.c_str(), req.target.c_str());
-    });
+void run_server(const Explorer& explorer, const ServeOptions& opt, const std::function<void(const ListenInfo&)>& on_listening) {
     int port = opt.port;
-    if (port == 0) {
-        port = svr.bind_to_any_port(opt.host);
-        if (port <= 0) throw Error("cannot listen on " + opt.host + " (no free port)");
-    } else if (!svr.bind_to_port(opt.host, port)) {
-        throw Error(format("cannot listen on %s:%d (in use? try --port 0 for any free port)", opt.host.c_str(), port));
-    }
+    bool loopback = true;
+    const int listen_fd = bind_listen(opt.host, port, loopback);
+
+    // Every bind keeps the DNS-rebinding check: Host must be an address literal, localhost, the
+    // --host name, or an --allow-host name.
+    std::vector<std::string> names{"localhost", opt.host};
+    names.insert(names.end(), opt.allow_hosts.begin(), opt.allow_hosts.end());
+
+    Router router;
+    router.set_payload_max_length(64 * 1024);  // GET only: nothing large ever needs to come in
+    router.set_keep_alive_timeout(opt.keep_alive_s);  // what its Keep-Alive header announces; Front enforces it
+    router.set_keep_alive_max_count(static_cast<size_t>(std::max(1, opt.keep_alive_max)));
+    router.set_pre_routing_handler([names, &opt](const httplib::Request& req, httplib::Response& res) {
+        if (host_allowed(req.get_header_value("Host"), names)) return httplib::Server::HandlerResponse::Unhandled;
+        set_answer(res, error_response(403, "requests must address this server by its address, localhost or an --allow-host name"),
+                   req);
+        if (opt.log_requests) fprintf(stderr, "403 %s %s (Host: %s)\n", req.method.c_str(), req.target.c_str(),
+                                      req.get_header_value("Host").c_str());
+        return httplib::Server::HandlerResponse::Handled;
+    });
+    auto handler = [&explorer, &opt](const httplib::Request& req, httplib::Response& res) {
+        Query q;
+        for (const auto& [k, v] : req.params) q.emplace(k, v);  // the first value of a repeated key
+        const Response r = explorer.handle(req.method, req.path, q);
+        set_answer(res, r, req);
+        if (opt.log_requests) fprintf(stderr, "%d %s %s\n", r.status, req.method.c_str(), req.target.c_str());
+    };
+    router.Get(".*", handler);  // HEAD too
+    router.Post(".*", handler);  // these: Explorer::handle answers 405
+    router.Put(".*", handler);
+    router.Patch(".*", handler);
+    router.Delete(".*", handler);
+    router.Options(".*", handler);
+    // httplib's own refusals (a malformed request line, a body over the limit): JSON like ours,
+    // and an exception never reaches the client with its message (it could hold a local path).
+    router.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty() || res.content_length_ > 0) return httplib::Server::HandlerResponse::Unhandled;
+        set_answer(res, error_response(res.status, format("HTTP %d", res.status)), req);
+        return httplib::Server::HandlerResponse::Handled;
+    }));
+    router.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        try {
+            if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            fprintf(stderr, "camscope serve: error answering %s: %s\n", req.target.c_str(), e.what());
+        } catch (...) {
+        }
+        set_answer(res, error_response(500, kInternalError), req);
+    });
+
+    ListenInfo info;
     const std::string shown = opt.host.find(':') != std::string::npos ? "[" + opt.host + "]" : opt.host;
-    on_listening(format("http://%s:%d/", shown.c_str(), port));
-    if (!svr.listen_after_bind()) throw Error(format("the server on %s:%d stopped with an error", opt.host.c_str(), port));
+    info.url = format("http://%s:%d/", shown.c_str(), port);
+    info.port = port;
+    info.loopback = loopback;
+    on_listening(info);
+    Front front(router, opt);
+    front.run(listen_fd);
 }
 
 }  // namespace camscope::serve

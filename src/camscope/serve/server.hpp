@@ -7,7 +7,13 @@
 //               validation of path and query: request.hpp, torch-free and fuzzed). No sockets, so
 //               tests call it directly. Safe to call from many threads: the model serialises its
 //               own runs, the dataset reads are serialised here, the rest is read-only.
-//   run_server — binds cpp-httplib to host:port and routes every GET to Explorer::handle.
+//   run_server — listens on host:port; one poller thread keeps every connection while it is idle
+//               or its request head is arriving (deadlines: header_timeout_s for a whole head,
+//               keep_alive_s between requests, at most max_connections, the oldest idle one
+//               closed for a new one), and hands a connection with a complete head to one of
+//               http_threads workers, which answer through cpp-httplib's parser and router.
+//               Slow or idle clients never hold a worker. Every request's Host header is checked
+//               (host_allowed, request.hpp) whatever the bind address.
 //
 // The URL never names a file: static answers come from the embedded asset table by exact name,
 // everything else is an /api/ route, so no path (`..`, encoded or not) can reach the filesystem.
@@ -15,7 +21,8 @@
 // /api/confusion, /api/cell/{true}/{pred}, /api/image/{i}, /api/image/{i}/input.png,
 // /api/cam?image=&target=&method=&layer=[&format=json], /api/diff?image=&method=&layer=,
 // /api/methods, /api/layers. Errors: JSON {"error": "..."} with 400 (bad parameter, unknown class
-// or method or layer), 404 (unknown path, image or class index out of range), 405, 500.
+// or method or layer), 403 (Host not allowed), 404 (unknown path, image or class index out of
+// range), 405 (not GET/HEAD, with Allow), 500 (no local path in it: the details go to stderr).
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,13 +43,17 @@ struct Response {
     std::string content_type = "application/json";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
+    /// The same body gzip-compressed, for answers kept and sent many times (the explorer data,
+    /// the pages); the server sends it to clients that accept gzip.
+    std::shared_ptr<const std::string> gzip;
 };
 
 class Explorer {
 public:
     /// `data` is explorer_data() of the analysed set (rows refer to `dataset` by their "index"),
     /// `spec` the model input, `layers` the model's layers for that input (Model::layers).
-    /// Throws Error when the data does not fit the dataset or the model (class count, labels).
+    /// Throws Error when the data is malformed (validate_explorer_data: any index out of range)
+    /// or does not fit the dataset or the model (class count, image count, labels).
     Explorer(Model& model, const Dataset& dataset, InputSpec spec, nlohmann::json data, std::vector<LayerInfo> layers);
     ~Explorer();
 
@@ -65,12 +76,24 @@ private:
 struct ServeOptions {
     std::string host = "127.0.0.1";
     int port = 8765;         // 0 = any free port (the URL printed says which)
-    int http_threads = 8;    // requests handled concurrently (CAMs still run one at a time)
+    int http_threads = 8;    // requests answered concurrently (CAMs still run one at a time)
     bool log_requests = false;
+    std::vector<std::string> allow_hosts;  // Host names accepted besides localhost, `host` and addresses
+    int header_timeout_s = 10;   // a request head (and body) must arrive within this, from its first byte
+    int keep_alive_s = 5;        // an idle keep-alive connection is closed after this
+    int keep_alive_max = 100;    // requests per connection
+    int write_timeout_s = 30;    // to send one answer
+    int max_connections = 256;   // open connections (the oldest idle one makes room for a new one)
 };
 
-/// Serves until the process is stopped. Calls `on_listening(url)` once the socket is bound
-/// (before the first request is accepted). Throws Error if the address cannot be bound.
-void run_server(const Explorer& explorer, const ServeOptions& opt, const std::function<void(const std::string&)>& on_listening);
+struct ListenInfo {
+    std::string url;
+    int port = 0;
+    bool loopback = true;  // bound to a loopback address only (else: reachable from other machines)
+};
+
+/// Serves until the process is stopped. Calls `on_listening` once the socket is bound (before the
+/// first request is accepted). Throws Error if the address cannot be bound.
+void run_server(const Explorer& explorer, const ServeOptions& opt, const std::function<void(const ListenInfo&)>& on_listening);
 
 }  // namespace camscope::serve

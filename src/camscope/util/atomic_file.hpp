@@ -1,7 +1,15 @@
 #pragma once
 // Outputs are written to a temporary name in the destination folder and renamed when complete,
-// so an interrupted or failed run never leaves a file that looks complete.
+// so an interrupted or failed run never leaves a file that looks complete. A folder of outputs
+// that must appear all at once (a report) is built under a temporary name beside its destination
+// and swapped in whole (StagedDir).
+//
+// Temporary names are hidden: ".NAME.tmp-<pid>-<n>" (files and staging folders alike). They are
+// removed on failure (RAII), on SIGINT/SIGTERM/SIGHUP once install_signal_cleanup() runs, and,
+// after a SIGKILL or a power cut, by the next run that writes into the same folder
+// (remove_stale_temps: names whose process no longer runs).
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +19,7 @@ namespace camscope {
 /// Writes `data` to `path` atomically (hidden .NAME.tmp-<pid>-<n> in the same folder, then an
 /// fsync-free rename; the temp is removed on failure).
 /// Creates missing parent folders. Throws Error naming the path on failure (disk full, ...).
+/// The first write into a folder also removes the stale temporary names of dead processes there.
 void write_file_atomic(const std::string& path, std::string_view data);
 void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& data);
 
@@ -19,5 +28,53 @@ std::vector<std::uint8_t> read_file(const std::string& path);
 
 /// Creates a directory and its parents; throws Error naming it.
 void make_dirs(const std::string& path);
+
+/// The hidden temporary name for `path` (".NAME.tmp-<pid>-<n>" beside it), unique per process and call.
+std::string temp_name_for(const std::string& path);
+
+/// True if `name` (a file name, no folder) is such a temporary name; `pid` and `base` (NAME) are
+/// set if given.
+bool parse_temp_name(std::string_view name, long* pid = nullptr, std::string* base = nullptr);
+
+/// Removes the temporary files and folders in `dir` whose process is no longer running (a folder
+/// recursively). With `base` non-empty, only those of that NAME. Returns how many were removed.
+/// Never throws (what cannot be removed stays).
+std::size_t remove_stale_temps(const std::string& dir, std::string_view base = {});
+
+/// Temporary paths (files or folders) to remove if the process is interrupted by a signal.
+void register_temp_path(const std::string& path);
+void unregister_temp_path(const std::string& path);
+
+/// Call first thing in main(): SIGINT, SIGTERM and SIGHUP are handed (self-pipe) to a thread that
+/// removes every registered temporary path and then ends the process by that signal (the exit
+/// status is as without it).
+void install_signal_cleanup();
+
+/// A folder built under a hidden temporary name beside its destination and moved into place
+/// whole when complete: readers see the old folder or the new one, never a mix.
+class StagedDir {
+public:
+    /// Creates ".NAME.tmp-<pid>-<n>" beside `dest` (creating dest's parent if missing), after
+    /// removing the stale staging folders of dead processes for the same NAME. Throws Error
+    /// naming the path if it cannot (permissions, a file in the way, a name too long).
+    explicit StagedDir(const std::string& dest);
+    ~StagedDir();  // removes the staging folder unless committed
+    StagedDir(const StagedDir&) = delete;
+    StagedDir& operator=(const StagedDir&) = delete;
+
+    const std::string& path() const { return staging_; }
+    const std::string& destination() const { return dest_; }
+
+    /// Puts the staging folder in place of the destination: an existing destination is exchanged
+    /// with it atomically (renameat2 RENAME_EXCHANGE; two renames where the file system lacks it),
+    /// the entries of the old folder for which `carry(name)` is true and that the new folder lacks
+    /// are moved into the new one, and the rest of the old folder is deleted. Throws Error naming
+    /// the path on failure (the destination then still holds the old folder).
+    void commit(const std::function<bool(const std::string& name)>& carry = {});
+
+private:
+    std::string dest_, staging_;
+    bool committed_ = false;
+};
 
 }  // namespace camscope

@@ -1,5 +1,7 @@
 #include "camscope/util/strings.hpp"
 
+#include "camscope/util/sha256.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdarg>
@@ -65,7 +67,11 @@ std::string sanitize_filename(std::string_view s) {
         const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
         out += ok ? c : '_';
     }
-    return out.empty() ? "_" : out;
+    if (out.empty()) return "_";
+    // Long names are cut (a file name may have 255 bytes, and the report adds prefixes and a
+    // second name); a hash of the whole name keeps two long names that share a prefix apart.
+    if (out.size() > kMaxSanitizedName) out = out.substr(0, kMaxSanitizedName - 9) + "_" + sha256_hex(s).substr(0, 8);
+    return out;
 }
 
 std::string format(const char* fmt, ...) {

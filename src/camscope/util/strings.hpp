@@ -14,7 +14,9 @@ std::string to_lower(std::string_view s);
 std::string trim(std::string_view s);
 /// Levenshtein distance (for "did you mean" suggestions).
 size_t edit_distance(std::string_view a, std::string_view b);
-/// A file-name-safe version of a class name: [A-Za-z0-9_-] kept, anything else becomes '_'.
+/// A file-name-safe version of a class name: [A-Za-z0-9_-] kept, anything else becomes '_'; at most
+/// kMaxSanitizedName bytes (a longer one: its first 71 bytes, '_' and 8 hex digits of its SHA-256).
+constexpr std::size_t kMaxSanitizedName = 80;
 std::string sanitize_filename(std::string_view s);
 /// A CSV field: quoted (with "" for ") when it holds a comma, quote or line break.
 std::string csv_field(std::string_view s);

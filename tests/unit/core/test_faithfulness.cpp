@@ -411,7 +411,7 @@ TEST(FaithSummary, GroupsMeansAndTheBestMethod) {
     // CSV: header + per method overall, correct, wrong, class:cat, class:dog.
     const auto lines = split(summary_csv(s), '\n');
     EXPECT_EQ(lines[0],
-              "method,group,n,average_drop,increase_in_confidence,deletion_auc,insertion_auc,road_morf,"
+              "method,group,n,degenerate,average_drop,increase_in_confidence,deletion_auc,insertion_auc,road_morf,"
               "road_lerf,road_combined");
     EXPECT_EQ(lines.size(), 1 + 2 * 5 + 1u);  // trailing newline -> one empty piece
     const auto j = nlohmann::json::parse(summary_json(s));

@@ -337,3 +337,40 @@ TEST(Metrics, LabelIssuesConfidentJointRule) {
     EXPECT_EQ(li.issues[1].suggested, 0);
     EXPECT_NEAR(li.issues[1].margin, 0.15, 1e-6);
 }
+
+TEST(Metrics, DegenerateCamHasNoPositiveEvidenceOrIsConstant) {
+    // What the engine gives after ReLU + min-max when nothing raises the score: all zeros.
+    const std::vector<float> zeros(49, 0.f);
+    EXPECT_TRUE(degenerate_cam(zeros.data(), zeros.size()));
+    // A single cell of evidence (the 7×7 "one hot cell" maps of a flatten head) is evidence.
+    std::vector<float> one = zeros;
+    one[24] = 1.f;
+    EXPECT_FALSE(degenerate_cam(one.data(), one.size()));
+    std::vector<float> tiny = zeros;
+    tiny[48] = 1e-6f;  // positive, however small
+    EXPECT_FALSE(degenerate_cam(tiny.data(), tiny.size()));
+    // Not-yet-scaled maps: all negative is "no positive evidence"; a constant map has no peak.
+    std::vector<float> neg(49, -0.3f);
+    neg[3] = -0.01f;
+    EXPECT_TRUE(degenerate_cam(neg.data(), neg.size()));
+    const std::vector<float> flat(49, 0.4f);
+    EXPECT_TRUE(degenerate_cam(flat.data(), flat.size()));
+    const std::vector<float> single{0.7f};  // a 1×1 map is constant
+    EXPECT_TRUE(degenerate_cam(single.data(), single.size()));
+    EXPECT_TRUE(degenerate_cam(nullptr, 0));
+    const std::vector<float> nan(4, std::nanf(""));
+    EXPECT_TRUE(degenerate_cam(nan.data(), nan.size()));
+    // Mixed negative and positive values: evidence where positive.
+    const std::vector<float> mixed{-1.f, 0.f, 0.5f, -0.2f};
+    EXPECT_FALSE(degenerate_cam(mixed.data(), mixed.size()));
+}
+
+TEST(Metrics, CamCountShares) {
+    CamCount c;
+    EXPECT_EQ(c.share(), 0.0) << "no maps: share 0, not NaN";
+    for (int i = 0; i < 8; ++i) c.add(i % 4 == 0);  // 2 of 8 degenerate
+    EXPECT_EQ(c.maps, 8);
+    EXPECT_EQ(c.degenerate, 2);
+    EXPECT_EQ(c.usable(), 6);
+    EXPECT_DOUBLE_EQ(c.share(), 0.25);
+}

@@ -347,7 +347,7 @@ GridPlot grid_2x3(int cell) {
     for (int r = 0; r < 2; ++r) {
         g.rows.emplace_back();
         for (int c = 0; c < 3; ++c)
-            g.rows.back().push_back(Tile{solid(32, 32, 3, {200, 100, 50}), {"cat 0.91", "true: cat"}, 0x007000});
+            g.rows.back().push_back(Tile{solid(32, 32, 3, {200, 100, 50}), {"cat 0.91", "true: cat"}, 0x007000, {}});
     }
     return g;
 }
@@ -370,7 +370,7 @@ TEST(PlotGrid, SmallImagesAreScaledNearestNeighbour) {
         }
     GridPlot g;
     g.cell = 100;
-    g.rows = {{Tile{checker, {}, 0}}};
+    g.rows = {{Tile{checker, {}, 0, {}}}};
     Decoded d(render_grid(g));
     auto red = [](auto c) { return c[0] == 255 && c[1] == 0 && c[2] == 0; };
     auto blue = [](auto c) { return c[0] == 0 && c[1] == 0 && c[2] == 255; };
@@ -384,8 +384,8 @@ TEST(PlotGrid, GreyAndRgbImagesKeepTheirAspect) {
     GridPlot g;
     g.cell = 80;
     // Coloured captions: their antialiased edges are never grey nor the image's green.
-    g.rows = {{Tile{solid(8, 4, 1, {77, 0, 0}), {"grey"}, 0xC00000},
-               Tile{solid(2, 2, 3, {10, 200, 30}), {"rgb"}, 0x007000}}};
+    g.rows = {{Tile{solid(8, 4, 1, {77, 0, 0}), {"grey"}, 0xC00000, {}},
+               Tile{solid(2, 2, 3, {10, 200, 30}), {"rgb"}, 0x007000, {}}}};
     Decoded d(render_grid(g));
     EXPECT_EQ(d.count([](auto c) { return c[0] == 77 && c[1] == 77 && c[2] == 77; }), 80 * 40) << "8x4 -> 80x40";
     EXPECT_EQ(d.count([](auto c) { return c[0] == 10 && c[1] == 200 && c[2] == 30; }), 80 * 80);
@@ -402,6 +402,27 @@ TEST(PlotGrid, RaggedRowsAndEmptyGrid) {
     EXPECT_EQ(png_size(render_grid(empty)).width, detail::kNoDataWidth);
     g.rows[0][0].image.channels = 2;
     EXPECT_THROW(render_grid(g), UsageError);
+}
+
+TEST(PlotGrid, StampedTileIsFramedAndLabelled) {
+    // The same tile with and without a stamp: only the stamped one has the magenta frame, and its
+    // middle carries the dark band (the image is a flat light colour, so dark pixels come from it).
+    GridPlot g;
+    g.cell = 96;
+    g.rows = {{Tile{solid(32, 32, 3, {230, 230, 120}), {"pred: cat"}, 0, {}},
+               Tile{solid(32, 32, 3, {230, 230, 120}), {"pred: cat"}, 0, "no positive evidence"}}};
+    Decoded d(render_grid(g));
+    const auto magenta = [](auto c) {
+        return c[0] == ((kStampRgb >> 16) & 0xFF) && c[1] == ((kStampRgb >> 8) & 0xFF) && c[2] == (kStampRgb & 0xFF);
+    };
+    const long framed = d.count(magenta);
+    EXPECT_GE(framed, 4 * (96 - 6) * 3) << "a 3-pixel frame on four sides";
+    EXPECT_LT(framed, 4 * 96 * 3 + 1);
+    GridPlot plain = g;
+    plain.rows[0].pop_back();
+    EXPECT_EQ(Decoded(render_grid(plain)).count(magenta), 0) << "no frame without a stamp";
+    const auto dark = [](auto c) { return c[0] < 80 && c[1] < 80 && c[2] < 80; };
+    EXPECT_GT(d.count(dark), Decoded(render_grid(plain)).count(dark) + 96 * 10) << "the band behind the stamp text";
 }
 
 }  // namespace

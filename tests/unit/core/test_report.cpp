@@ -7,12 +7,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "camscope/image/image.hpp"
+#include "camscope/render/plot.hpp"
 #include "camscope/report/analysis.hpp"
+#include "camscope/report/explorer.hpp"
 #include "camscope/util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -99,11 +103,26 @@ AnalysisInput make_input() {
     return in;
 }
 
+// The designed set has 10 images per class and at most 3 errors per pair: below the default
+// minimum of images behind a quoted figure (30), so the designed recommendations are checked at 3.
 AnalysisOptions quiet_options() {
     AnalysisOptions o;
     o.progress = false;
+    o.rec_min_n = 3;
     return o;
 }
+
+// Sets the predicted-class and/or true-class map of a row to `value` everywhere: 0 is what the
+// engine gives when nothing raises the score; a constant > 0 is degenerate too (no peak) and
+// would pull any mean it entered towards the uniform map's figures.
+void flatten(AnalysisInput& in, size_t row, bool pred, bool truth, float value = 0.f) {
+    const size_t hw = static_cast<size_t>(in.fh) * in.fw;
+    if (pred) std::fill(in.cam_pred.begin() + row * hw, in.cam_pred.begin() + (row + 1) * hw, value);
+    if (truth) std::fill(in.cam_true.begin() + row * hw, in.cam_true.begin() + (row + 1) * hw, value);
+}
+
+// Rows of make_input(): class c, position j -> row 10c + j. Errors: 7, 8, 9 (cat -> dog),
+// 18, 19 (dog -> cat), 26, 27, 28 (T-shirt/top -> car), 29 (T-shirt/top -> cat).
 
 std::string slurp(const fs::path& p) {
     std::ifstream f(p, std::ios::binary);
@@ -341,20 +360,78 @@ TEST(Report, WritesEveryFileConsistently) {
     EXPECT_NE(term.find("T-shirt/top"), std::string::npos);
 }
 
-TEST(Report, PartialFailureLeavesNoSummary) {
+namespace {
+
+/// Every file under `dir` (hidden ones too) with its bytes.
+std::map<std::string, std::string> files_under(const fs::path& dir) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) {
+            std::ifstream f(e.path(), std::ios::binary);
+            std::stringstream ss;
+            ss << f.rdbuf();
+            out[fs::relative(e.path(), dir).string()] = ss.str();
+        }
+    return out;
+}
+
+}  // namespace
+
+TEST(Report, AFailureLeavesThePreviousReportAsItWas) {
+    const AnalysisInput in = make_input();
+    const AnalysisOptions opt = quiet_options();
+    Report r = build_report(in, opt);
+    RunIdentity id;
+    id.model_path = "first.pt";
+    id.model_sha256 = std::string(64, '1');
+    id.data_fingerprint = std::string(64, '2');
+    r.identity = id;
+    TempDir tmp;
+    const fs::path out = tmp.path() / "r";
+    write_report(r, in, opt, out.string());
+    const auto before = files_under(out);
+    const auto summary = nlohmann::json::parse(before.at("summary.json"));
+    EXPECT_EQ(summary["identity"]["model"]["path"], "first.pt");  // summary.json records the identity
+    EXPECT_EQ(summary["identity"]["model"]["sha256"], std::string(64, '1'));
+
+    // A second run fails half-way (an image that cannot be read while the galleries are drawn):
+    // the earlier report is untouched, and nothing is left beside it.
+    AnalysisInput broken = make_input();
+    auto calls = std::make_shared<int>(0);
+    broken.load_image = [good = broken.load_image, calls](size_t row) {
+        if (++*calls > 3) throw Error("image " + std::to_string(row) + ": unreadable");
+        return good(row);
+    };
+    r.identity->model_path = "second.pt";
+    EXPECT_THROW(write_report(r, broken, opt, out.string()), Error);
+    EXPECT_EQ(files_under(out), before);
+    std::vector<std::string> beside;
+    for (const auto& e : fs::directory_iterator(tmp.path())) beside.push_back(e.path().filename().string());
+    EXPECT_EQ(beside, std::vector<std::string>{"r"});
+}
+
+TEST(Report, AFolderOfOtherFilesIsRefusedUntouched) {
     const AnalysisInput in = make_input();
     const AnalysisOptions opt = quiet_options();
     const Report r = build_report(in, opt);
     TempDir tmp;
-    // A stale summary from an earlier run, and "worst_predictions" blocked by a plain file, so the
-    // run fails half-way (this works as root too, unlike permissions).
-    const fs::path out = tmp.path() / "r";
+    const fs::path out = tmp.path() / "photos";
     fs::create_directories(out);
-    std::ofstream(out / "summary.json") << "{\"schema_version\": 1}";
-    std::ofstream(out / "worst_predictions") << "not a folder";
-    EXPECT_THROW(write_report(r, in, opt, out.string()), Error);
-    EXPECT_FALSE(fs::exists(out / "summary.json"));
-    EXPECT_TRUE(fs::exists(out / "confusion_matrix.csv"));  // it did start
+    std::ofstream(out / "holiday.jpg") << "jpeg";
+    try {
+        write_report(r, in, opt, out.string());
+        ADD_FAILURE() << "a folder of other files was replaced";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("holiday.jpg"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(files_under(out), (std::map<std::string, std::string>{{"holiday.jpg", "jpeg"}}));
+    // A report folder with a file of the user's: replaced, the user's file kept.
+    const fs::path rep = tmp.path() / "report";
+    write_report(r, in, opt, rep.string());
+    std::ofstream(rep / "notes.txt") << "mine";
+    write_report(r, in, opt, rep.string());
+    EXPECT_EQ(files_under(rep).at("notes.txt"), "mine");
+    EXPECT_TRUE(fs::exists(rep / "summary.json"));
 }
 
 TEST(Report, ImpossibleFolderThrows) {
@@ -380,6 +457,267 @@ TEST(Report, UnwritableFolderThrowsAndLeavesNoSummary) {
     if (::access(out.c_str(), W_OK) == 0) GTEST_SKIP() << "running with privileges that ignore permissions";
     EXPECT_THROW(write_report(r, in, opt, out.string()), Error);
     EXPECT_FALSE(fs::exists(out / "summary.json"));
+}
+
+TEST(Report, DegenerateMapsAreCountedMarkedAndLeftOutOfStatistics) {
+    AnalysisInput in = make_input();
+    const Report before = build_report(in, quiet_options());
+    EXPECT_EQ(before.degenerate.pred().degenerate, 0);
+    EXPECT_EQ(before.focus.n_correct, 31);
+    // 6 correct 'car' images: constant maps (one map each: true = predicted class); row 7 (cat ->
+    // dog): blank predicted-class map; row 8: blank true-class map.
+    for (size_t row = 30; row < 36; ++row) flatten(in, row, true, true, 0.3f);
+    flatten(in, 7, true, false);
+    flatten(in, 8, false, true);
+    const Report r = build_report(in, quiet_options());
+    const DegenerateStats& d = r.degenerate;
+    EXPECT_EQ(d.pred_correct.maps, 31);
+    EXPECT_EQ(d.pred_correct.degenerate, 6);
+    EXPECT_EQ(d.pred_wrong.maps, 9);
+    EXPECT_EQ(d.pred_wrong.degenerate, 1);
+    EXPECT_EQ(d.true_wrong.maps, 9);
+    EXPECT_EQ(d.true_wrong.degenerate, 1);
+    EXPECT_EQ(d.pred().degenerate, 7);
+    EXPECT_EQ(d.pred().maps, 40);
+    // By predicted class: 'car' is predicted for its 10 images and rows 26-28; 'dog' for its 8
+    // correct ones and rows 7-9.
+    EXPECT_EQ(d.by_pred_class[3].maps, 13);
+    EXPECT_EQ(d.by_pred_class[3].degenerate, 6);
+    EXPECT_EQ(d.by_pred_class[1].maps, 11);
+    EXPECT_EQ(d.by_pred_class[1].degenerate, 1);
+    EXPECT_EQ(d.by_pred_class[0].degenerate, 0);
+    // By true class (true-class maps of every image): row 8's, and the six 'car' maps.
+    EXPECT_EQ(d.by_true_class[0].maps, 10);
+    EXPECT_EQ(d.by_true_class[0].degenerate, 1);
+    EXPECT_EQ(d.by_true_class[3].degenerate, 6);
+    EXPECT_FALSE(d.warn()) << "7 of 40 = 17.5 % is below the 20 % warning";
+    EXPECT_TRUE(r.rows[7].pred_cam_degenerate);
+    EXPECT_FALSE(r.rows[7].true_cam_degenerate);
+    EXPECT_FALSE(r.rows[8].pred_cam_degenerate);
+    EXPECT_TRUE(r.rows[8].true_cam_degenerate);
+    EXPECT_TRUE(r.rows[30].pred_cam_degenerate && r.rows[30].true_cam_degenerate);
+    EXPECT_FALSE(r.rows[36].pred_cam_degenerate);
+
+    // Left out of the statistics, with the denominators kept: 25 of 31 correct, 8 of 9 errors.
+    EXPECT_EQ(r.focus.n_correct, 25);
+    EXPECT_EQ(r.focus.total_correct, 31);
+    EXPECT_EQ(r.focus.n_wrong, 8);
+    EXPECT_EQ(r.focus.total_wrong, 9);
+    // Every correct map with evidence is the same blob, so the mean is exactly the one without the
+    // constant maps; had they entered, it would have moved towards the uniform map's 25 %.
+    EXPECT_DOUBLE_EQ(r.focus.centre_correct, before.focus.centre_correct);
+    EXPECT_EQ(r.focus_per_class[3].n_correct, 4);
+    EXPECT_EQ(r.focus_per_class[3].total_correct, 10);
+    EXPECT_EQ(r.n_iou_errors, 7) << "rows 7 and 8 lack a map";
+    for (const auto& pf : r.pair_focus)
+        if (pf.a == 0 && pf.b == 1) {
+            EXPECT_EQ(pf.n, 1) << "only row 9 of cat -> dog has both maps";
+            EXPECT_EQ(pf.errors, 3);
+        }
+
+    // The files say it, with the denominators.
+    TempDir tmp;
+    const fs::path out = tmp.path() / "report";
+    write_report(r, in, quiet_options(), out.string());
+    const auto j = nlohmann::json::parse(slurp(out / "summary.json"));
+    const auto& dj = j["degenerate_cams"];
+    EXPECT_EQ(dj["predicted_class_maps"]["maps"], 40);
+    EXPECT_EQ(dj["predicted_class_maps"]["degenerate"], 7);
+    EXPECT_EQ(dj["predicted_class_maps_correct"]["degenerate"], 6);
+    EXPECT_EQ(dj["predicted_class_maps_wrong"]["degenerate"], 1);
+    EXPECT_EQ(dj["true_class_maps_wrong"]["degenerate"], 1);
+    EXPECT_EQ(dj["warning"], false);
+    EXPECT_EQ(j["per_class"][3]["degenerate_cams"]["predicted_class_maps"]["degenerate"], 6);
+    EXPECT_EQ(j["per_class"][3]["degenerate_cams"]["predicted_class_maps"]["maps"], 13);
+    EXPECT_EQ(j["focus"]["overall"]["n_correct"], 25);
+    EXPECT_EQ(j["focus"]["overall"]["total_correct"], 31);
+    EXPECT_EQ(j["focus"]["n_iou_errors"], 7);
+    EXPECT_EQ(j["focus"]["errors"], 9);
+    EXPECT_EQ(j["high_confidence_errors"]["count"].get<size_t>(), r.high_conf_errors.size());
+    const std::string text = slurp(out / "analysis_summary.txt");
+    EXPECT_NE(text.find("7 of 40 predicted-class maps (17.5%): 6 of 31 on correct predictions, 1 of 9 on errors; "
+                        "true-class maps of errors 1 of 9"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("on correct predictions (over 25 of 31 images)"), std::string::npos) << text;
+    EXPECT_NE(text.find("over 7 of 9 errors"), std::string::npos) << text;
+    EXPECT_EQ(text.find("WARNING"), std::string::npos) << "below the threshold: no warning";
+}
+
+// Decoded PNG file: how many pixels have exactly this colour.
+long count_rgb(const fs::path& png, std::uint32_t rgb) {
+    const std::string bytes = slurp(png);
+    const Image img = decode_image(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), png.string());
+    long n = 0;
+    for (int y = 0; y < img.height; ++y)
+        for (int x = 0; x < img.width; ++x)
+            n += img.channels >= 3 && img.at(y, x, 0) == ((rgb >> 16) & 0xFF) && img.at(y, x, 1) == ((rgb >> 8) & 0xFF) &&
+                 img.at(y, x, 2) == (rgb & 0xFF);
+    return n;
+}
+
+TEST(Report, FiguresMarkBlankMapsInsteadOfDrawingThem) {
+    AnalysisInput in = make_input();
+    for (size_t row = 30; row < 40; ++row) flatten(in, row, true, true);  // every 'car' image (class 3, all correct)
+    flatten(in, 7, true, false);   // cat -> dog, predicted-class map blank
+    const AnalysisOptions opt = quiet_options();
+    const Report r = build_report(in, opt);
+    TempDir tmp;
+    const fs::path out = tmp.path() / "report";
+    write_report(r, in, opt, out.string());
+    // The stamp's frame colour appears exactly where blank maps are shown: the 'car' gallery (its best
+    // three are blank) and the cat -> dog pair figure; not in the 'T-shirt/top' gallery (its maps
+    // all have evidence).
+    const long car = count_rgb(out / "worst_predictions/class_3_car.png", plot::kStampRgb);
+    const long shirt = count_rgb(out / "worst_predictions/class_2_T-shirt_top.png", plot::kStampRgb);
+    const long pair = count_rgb(out / "confused_pair_cat_dog.png", plot::kStampRgb);
+    EXPECT_GT(car, 3 * 4 * 100) << "three framed tiles";
+    EXPECT_EQ(shirt, 0);
+    EXPECT_GT(pair, 2 * 4 * 100) << "row 7's predicted-class map and its difference";
+    // The explorer's offline overlays of a blank map are the hatched grey stand-in: no colour at all.
+    const auto js = slurp(out / "explorer/data.js");
+    const auto data = parse_explorer_data_js(js, "data.js");
+    EXPECT_EQ(data["rows"]["blank"][30], 3) << "both maps of a correct image";
+    EXPECT_EQ(data["rows"]["blank"][7], 1);
+    EXPECT_EQ(data["rows"]["blank"][9], 0);
+    const std::string img = data["images"]["30"]["pred"].get<std::string>();
+    const std::string bytes = slurp(out / "explorer" / img);
+    const Image overlay = decode_image(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), img);
+    bool grey = true;
+    for (int y = 0; y < overlay.height; ++y)
+        for (int x = 0; x < overlay.width; ++x)
+            grey &= overlay.at(y, x, 0) == overlay.at(y, x, 1) && overlay.at(y, x, 1) == overlay.at(y, x, 2);
+    EXPECT_TRUE(grey) << "a blank map is never drawn in JET colours";
+}
+
+TEST(Report, BlankCamWarningNamesTheMeasuredBetterMethodAndLayer) {
+    AnalysisInput in = make_input();
+    // 18 of 40 predicted-class maps blank (45 %): the 10 'car' images and the 8 correct 'dog' ones.
+    for (size_t row = 30; row < 40; ++row) flatten(in, row, true, true);
+    for (size_t row = 10; row < 18; ++row) flatten(in, row, true, true);
+    AnalysisOptions opt = quiet_options();
+    Report r = build_report(in, opt);
+    ASSERT_TRUE(r.degenerate.warn());
+    ASSERT_FALSE(r.recommendations.empty());
+    EXPECT_EQ(r.recommendations.front().rule, "degenerate_cams") << "first: every CAM figure depends on it";
+    EXPECT_NE(r.recommendations.front().text.find("45.0% of the gradcam maps of the predicted class at layer "
+                                                   "'layer4' have no positive evidence (18 of 40 images"),
+              std::string::npos)
+        << r.recommendations.front().text;
+    EXPECT_NE(r.recommendations.front().text.find("No alternative was measured"), std::string::npos);
+
+    // The faithfulness check on the same 40 images: gradcampp ranks first but is blank on half of
+    // them (above the 20 % limit); layercam ranks last but is blank on 2: it is the better method.
+    // At other layers gradcam is blank on none (layer2, layer3: a tie, the deeper one wins).
+    std::vector<faith::ImageRecord> recs;
+    const std::vector<std::string> methods{"gradcam", "gradcampp", "layercam"};
+    for (int m = 0; m < 3; ++m)
+        for (size_t i = 0; i < 40; ++i) {
+            faith::ImageRecord rec;
+            rec.method = m;
+            rec.index = static_cast<int>(i);
+            rec.label = r.rows[i].label;
+            rec.pred = r.rows[i].pred;
+            rec.degenerate = m == 0 ? r.rows[i].pred_cam_degenerate : m == 1 ? i % 2 == 0 : i < 2;
+            const double rank = m == 1 ? 0 : m == 0 ? 1 : 2;  // gradcampp best on every metric
+            rec.scores.average_drop = 10 + 10 * rank;
+            rec.scores.increase = 0.5 - 0.1 * rank;
+            rec.scores.deletion_auc = 0.1 + 0.1 * rank;
+            rec.scores.insertion_auc = 0.9 - 0.1 * rank;
+            rec.scores.road_combined = 0.3 - 0.1 * rank;
+            recs.push_back(rec);
+        }
+    faith::Summary fs = faith::summarize(recs, methods, r.class_names, faith::Params{});
+    fs.layer = "layer4";
+    fs.layer_checks = {{"gradcam", "layer2", 8, 8, 40, 0}, {"gradcam", "layer3", 4, 4, 40, 0},
+                       {"gradcam", "layer4", 2, 2, 40, 18}};
+    ASSERT_EQ(fs.best, "gradcampp");
+    opt.rec_min_n = 30;  // the sample (40) is large enough to be quoted at the default minimum
+    attach_faithfulness(r, fs, opt);
+    ASSERT_TRUE(r.better_method);
+    EXPECT_EQ(r.better_method->method, "layercam");
+    EXPECT_EQ(r.better_method->degenerate, 2);
+    EXPECT_DOUBLE_EQ(r.better_method->mean_rank, 3.0);
+    ASSERT_TRUE(r.better_layer);
+    EXPECT_EQ(r.better_layer->layer, "layer3");
+    EXPECT_EQ(r.cam_candidates.size(), 4u) << "two other methods, two other layers";
+    const std::string& text = r.recommendations.front().text;
+    EXPECT_NE(text.find("layercam at 'layer4': 2 of 40 maps degenerate (5.0%), faithfulness mean rank 3.00 -> "
+                        "--method layercam"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("gradcam at 'layer3': 0 of 40 maps degenerate (0.0%) -> --layer layer3"), std::string::npos)
+        << text;
+
+    TempDir tmp;
+    const fs::path out = tmp.path() / "report";
+    write_report(r, in, opt, out.string());
+    const std::string summary = slurp(out / "analysis_summary.txt");
+    const auto warn_at = summary.find("WARNING: 45.0% of the gradcam CAMs at layer 'layer4' are blank (18 of 40");
+    EXPECT_NE(warn_at, std::string::npos) << summary;
+    EXPECT_LT(warn_at, summary.find("OVERALL")) << "at the top";
+    EXPECT_NE(summary.find("try --method layercam"), std::string::npos);
+    EXPECT_NE(summary.find("try --layer layer3"), std::string::npos);
+    EXPECT_NE(summary.find("Blank maps on that sample: gradcam 18/40, gradcampp 20/40, layercam 2/40, gradcam at "
+                           "'layer2' 0/40, gradcam at 'layer3' 0/40, gradcam at 'layer4' 18/40."),
+              std::string::npos)
+        << summary;
+    const std::string term = format_terminal_summary(r);
+    EXPECT_NE(term.find("! WARNING: 45.0%"), std::string::npos) << term;
+    EXPECT_NE(term.find("try --method layercam"), std::string::npos) << term;
+    const std::string index = slurp(out / "index.html");
+    EXPECT_NE(index.find("id=\"degenerate-warning\""), std::string::npos);
+    EXPECT_LT(index.find("id=\"degenerate-warning\""), index.find("<h2>Recommendations</h2>"));
+    const auto j = nlohmann::json::parse(slurp(out / "summary.json"));
+    EXPECT_EQ(j["degenerate_cams"]["warning"], true);
+    EXPECT_EQ(j["degenerate_cams"]["better_method"]["method"], "layercam");
+    EXPECT_EQ(j["degenerate_cams"]["better_layer"]["layer"], "layer3");
+    EXPECT_EQ(j["recommendations"][0]["rule"], "degenerate_cams");
+    const auto data = parse_explorer_data_js(slurp(out / "explorer/data.js"), "data.js");
+    EXPECT_EQ(data["cam_health"]["degenerate"], 18);
+    EXPECT_FALSE(data["cam_health"]["warning"].empty());
+
+    // No alternative qualifies when each is as blank as the analysed method: none is named.
+    for (auto& c : fs.layer_checks) c.degenerate = 18;
+    for (auto& rec : recs) rec.degenerate = rec.method == 0 ? r.rows[rec.index].pred_cam_degenerate : true;
+    faith::Summary worse = faith::summarize(recs, methods, r.class_names, faith::Params{});
+    worse.layer_checks = fs.layer_checks;
+    attach_faithfulness(r, worse, opt);
+    EXPECT_FALSE(r.better_method);
+    EXPECT_FALSE(r.better_layer);
+    EXPECT_NE(r.recommendations.front().text.find("None of the alternatives measured"), std::string::npos);
+}
+
+TEST(Report, RecommendationsQuoteNoFigureOverTooFewImages) {
+    const AnalysisInput in = make_input();
+    // At the default minimum (30) only figures over all 40 images are quoted (calibration, label
+    // errors); the pair rates (10 images per class), class accuracies, CAM centre shares (9 errors)
+    // and the superclass share (9 errors) are not, and a last note says so.
+    AnalysisOptions opt;
+    opt.progress = false;
+    const Report r = build_report(in, opt);
+    std::vector<std::string> rules;
+    for (const auto& rec : r.recommendations) rules.push_back(rec.rule);
+    EXPECT_EQ(rules, (std::vector<std::string>{"calibration", "label_errors", "too_few_images"}));
+    const std::string& note = r.recommendations.back().text;
+    EXPECT_NE(note.find("fewer than 30 images of the true class"), std::string::npos) << note;
+    EXPECT_NE(note.find("CAM centre share not quoted: 31 of 31 correct and 9 of 9 wrong predictions"),
+              std::string::npos)
+        << note;
+    EXPECT_NE(note.find("class accuracies not quoted below 30 images per class"), std::string::npos) << note;
+    EXPECT_NE(note.find("superclass share not quoted: 9 errors"), std::string::npos) << note;
+    // At a minimum of 3 the pair figures are quoted, the CAM IoU only where 3 errors have two maps.
+    opt.rec_min_n = 3;
+    AnalysisInput one_blank = in;
+    flatten(one_blank, 26, true, false);  // T-shirt/top -> car: 2 of 3 errors keep both maps
+    const Report q = build_report(one_blank, opt);
+    std::string pairs;
+    for (const auto& rec : q.recommendations)
+        if (rec.rule == "confused_pairs") pairs = rec.text;
+    EXPECT_NE(pairs.find("'cat' -> 'dog' 3 of 10 (30.0%; reverse 2), CAM IoU"), std::string::npos) << pairs;
+    EXPECT_NE(pairs.find("over 3 of 3 errors"), std::string::npos) << pairs;
+    EXPECT_NE(pairs.find("'T-shirt/top' -> 'car' 3 of 10 (30.0%; reverse 0);"), std::string::npos)
+        << "its IoU is over 2 images: not quoted\n" << pairs;
 }
 
 TEST(Report, ClassFileStem) {

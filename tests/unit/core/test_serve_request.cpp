@@ -76,6 +76,31 @@ TEST(ServeRequest, RoutesAndArguments) {
     EXPECT_EQ(diff.b.kind, Target::True);
 }
 
+TEST(ServeRequest, FinerCamContrastAndAlpha) {
+    RequestLimits l = limits();
+    l.methods.push_back("finercam");
+    auto p = [&](const std::string& target) {
+        auto [path, query] = split_target(target);
+        return parse_request(path, query, l);
+    };
+    const Request r = p("/api/cam?image=1&method=finercam&contrast=true&alpha=0.25");
+    ASSERT_TRUE(r.contrast.has_value());
+    EXPECT_EQ(r.contrast->kind, Target::True);
+    EXPECT_EQ(r.alpha, 0.25);
+    EXPECT_FALSE(p("/api/cam?image=1&method=finercam").contrast.has_value());
+    EXPECT_EQ(p("/api/cam?image=1&method=finercam").alpha, 1.0);
+    for (const char* bad : {"/api/cam?image=1&method=finercam&alpha=nan", "/api/cam?image=1&method=finercam&alpha=inf",
+                            "/api/cam?image=1&method=finercam&alpha=101", "/api/cam?image=1&method=finercam&alpha=0.5x",
+                            "/api/cam?image=1&method=gradcam&contrast=true", "/api/cam?image=1&method=gradcam&alpha=2"}) {
+        try {
+            p(bad);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const RequestError& e) {
+            EXPECT_EQ(e.status(), 400) << bad;
+        }
+    }
+}
+
 TEST(ServeRequest, ClassByIndexOrNameCaseInsensitive) {
     EXPECT_EQ(parse("/api/class/CAT").cls, 3);
     EXPECT_EQ(parse("/api/class/Truck").cls, 9);
@@ -202,4 +227,49 @@ TEST(ServeRequest, EmptyLimitsAcceptNoIndex) {
     EXPECT_THROW(parse_request("/api/class/0", {}, none), RequestError);
     EXPECT_THROW(parse_request("/api/cam", {{"image", "0"}}, none), RequestError);
     EXPECT_EQ(parse_request("/api/summary", {}, none).route, Route::Summary);
+}
+
+TEST(ServeRequest, ClassNamesWithASlash) {
+    // Fashion-MNIST's "T-shirt/top": the client sends %2F, the HTTP server decodes it before routing.
+    RequestLimits l = limits();
+    l.classes = {"T-shirt/top", "Trouser", "a/b/c"};
+    auto parse_with = [&](const std::string& target) {
+        const auto [path, query] = split_target(target);
+        return parse_request(path, query, l);
+    };
+    EXPECT_EQ(parse_with("/api/class/T-shirt%2Ftop").cls, 0);
+    EXPECT_EQ(parse_with("/api/class/t-shirt%2FTOP").cls, 0);
+    EXPECT_EQ(parse_with("/api/class/a%2Fb%2Fc").cls, 2);
+    const Request cell = parse_with("/api/cell/T-shirt%2Ftop/Trouser");
+    EXPECT_EQ(cell.true_cls, 0);
+    EXPECT_EQ(cell.pred_cls, 1);
+    const Request cell2 = parse_with("/api/cell/Trouser/a%2Fb%2Fc?limit=3");
+    EXPECT_EQ(cell2.true_cls, 1);
+    EXPECT_EQ(cell2.pred_cls, 2);
+    EXPECT_EQ(cell2.limit, 3);
+    try {
+        parse_with("/api/class/T-shirt%2Fbottom");
+        ADD_FAILURE();
+    } catch (const RequestError& e) {
+        EXPECT_EQ(e.status(), 400);
+        EXPECT_TRUE(mentions(e.what(), "T-shirt/bottom")) << e.what();
+    }
+    try {
+        parse_with("/api/cell/x/y/z");
+        ADD_FAILURE();
+    } catch (const RequestError& e) {
+        EXPECT_EQ(e.status(), 400);
+    }
+}
+
+TEST(ServeRequest, HostHeaderAllowList) {
+    const std::vector<std::string> names{"localhost", "127.0.0.2", "my.box"};
+    for (const char* ok : {"", "localhost", "LOCALHOST", "localhost:8765", "LocalHost:1", "127.0.0.1", "127.0.0.1:8765",
+                           "127.0.0.2:80", "[::1]", "[::1]:8765", "192.168.1.5:8765", "my.box", "MY.BOX:65535"})
+        EXPECT_TRUE(host_allowed(ok, names)) << ok;
+    for (const char* no : {"evil.com", "evil.com:8765", "127.0.0.1:80@evil.com", "localhost:80@evil.com",
+                           "localhost.evil.com", "localhost:", "localhost:8x", "localhost:123456", "[::1]x", "[::1",
+                           "[evil.com]:80", "127.0.0.1.evil.com", "my.box.evil.com", " localhost", "localhost ",
+                           "127.1", "0x7f000001", ":8765"})
+        EXPECT_FALSE(host_allowed(no, names)) << no;
 }

@@ -1,0 +1,237 @@
+// RunIdentity (identity.hpp): what a report was made from, and the comparison `serve --results`
+// makes before trusting a results folder.
+#include "camscope/report/identity.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "camscope/util/error.hpp"
+#include "camscope/util/sha256.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope {
+
+using nlohmann::json;
+
+void identify_model(RunIdentity& id, const std::string& model_path) {
+    struct stat st {};
+    if (::stat(model_path.c_str(), &st) != 0)
+        throw Error(where(model_path, std::string("cannot read the model file: ") + std::strerror(errno)));
+    id.model_path = model_path;
+    id.model_bytes = static_cast<std::uint64_t>(st.st_size);
+    id.model_sha256 = sha256_file(model_path);
+}
+
+void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& data_path) {
+    const auto& info = ds.info();
+    id.data_path = data_path;
+    id.data_format = info.format;
+    id.data_name = info.name;
+    id.split = info.split;
+    id.data_images = ds.size();
+    id.data_classes = ds.num_classes();
+    Sha256 h;
+    auto u64 = [&h](std::uint64_t v) {
+        std::uint8_t b[8];
+        for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+        h.update(b, 8);
+    };
+    u64(ds.size());
+    u64(ds.num_classes());
+    for (const auto& c : info.class_names) {
+        u64(c.size());
+        h.update(c);
+    }
+    const size_t n = ds.size();
+    std::vector<size_t> rows;
+    for (size_t i = 0; i < std::min<size_t>(n, 4); ++i) rows.push_back(i);
+    for (size_t i = n > 4 ? std::max<size_t>(n - 4, 4) : n; i < n; ++i) rows.push_back(i);
+    for (size_t i : rows) {
+        Sample s;
+        try {
+            s = ds.get(i);
+        } catch (const Error&) {  // (--limit may leave it out of the analysis): a fixed marker
+            u64(i);
+            h.update("unreadable");
+            continue;
+        }
+        u64(i);
+        u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(s.label)));
+        u64(static_cast<std::uint64_t>(s.image.width));
+        u64(static_cast<std::uint64_t>(s.image.height));
+        u64(static_cast<std::uint64_t>(s.image.channels));
+        h.update(s.image.pixels.data(), s.image.pixels.size());
+    }
+    id.data_fingerprint = h.hex();
+}
+
+void identify_input(RunIdentity& id, const InputSpec& spec) {
+    id.channels = spec.channels;
+    id.height = spec.height;
+    id.width = spec.width;
+    id.mean.assign(spec.norm.mean.begin(), spec.norm.mean.end());
+    id.std.assign(spec.norm.std.begin(), spec.norm.std.end());
+}
+
+json identity_json(const RunIdentity& id) {
+    return {{"model", {{"path", id.model_path}, {"bytes", id.model_bytes}, {"sha256", id.model_sha256}}},
+            {"dataset",
+             {{"path", id.data_path},
+              {"format", id.data_format},
+              {"name", id.data_name},
+              {"split", id.split},
+              {"images", id.data_images},
+              {"classes", id.data_classes},
+              {"fingerprint", id.data_fingerprint},
+              {"fingerprint_of", "SHA-256 of the image and class count, the class names, and the label, size and "
+                                 "pixels of the first and last 4 images"}}},
+            {"input", {{"channels", id.channels}, {"height", id.height}, {"width", id.width}, {"mean", id.mean}, {"std", id.std}}},
+            {"cam",
+             {{"method", id.method},
+              {"layer", id.layer},
+              {"eigen_smooth", id.eigen_smooth},
+              {"aug_smooth", id.aug_smooth},
+              {"max_channels", id.max_channels}}}};
+}
+
+namespace {
+
+const json& field(const json& j, const char* key, const std::string& at, const std::string& name) {
+    if (!j.is_object() || !j.contains(key)) throw Error(where(name, "identity: '" + at + key + "' is missing"));
+    return j.at(key);
+}
+
+std::string str(const json& j, const char* key, const std::string& at, const std::string& name, bool hex64 = false) {
+    const json& v = field(j, key, at, name);
+    if (!v.is_string()) throw Error(where(name, "identity: '" + at + key + "' must be a string"));
+    std::string s = v.get<std::string>();
+    if (hex64 && (s.size() != 64 || !std::all_of(s.begin(), s.end(), [](char c) {
+                      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                  })))
+        throw Error(where(name, "identity: '" + at + key + "' must be 64 lower-case hex digits"));
+    return s;
+}
+
+std::uint64_t count(const json& j, const char* key, const std::string& at, const std::string& name) {
+    const json& v = field(j, key, at, name);
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0))
+        throw Error(where(name, "identity: '" + at + key + "' must be a non-negative integer"));
+    return v.get<std::uint64_t>();
+}
+
+int small_int(const json& j, const char* key, const std::string& at, const std::string& name) {
+    const std::uint64_t v = count(j, key, at, name);
+    if (v > (1u << 30)) throw Error(where(name, "identity: '" + at + key + "' is out of range"));
+    return static_cast<int>(v);
+}
+
+bool flag(const json& j, const char* key, const std::string& at, const std::string& name) {
+    const json& v = field(j, key, at, name);
+    if (!v.is_boolean()) throw Error(where(name, "identity: '" + at + key + "' must be true or false"));
+    return v.get<bool>();
+}
+
+std::vector<double> numbers(const json& j, const char* key, const std::string& at, const std::string& name) {
+    const json& v = field(j, key, at, name);
+    if (!v.is_array() || v.size() > 64) throw Error(where(name, "identity: '" + at + key + "' must be a list of numbers"));
+    std::vector<double> out;
+    for (const auto& x : v) {
+        if (!x.is_number() || !std::isfinite(x.get<double>()))
+            throw Error(where(name, "identity: '" + at + key + "' must be a list of finite numbers"));
+        out.push_back(x.get<double>());
+    }
+    return out;
+}
+
+std::string short_hash(const std::string& h) { return h.substr(0, 12); }
+
+std::string spec_text(const RunIdentity& id) {
+    auto list = [](const std::vector<double>& v) {
+        std::vector<std::string> s;
+        for (double x : v) s.push_back(format("%.4g", x));
+        std::string out(1, '[');  // (not "[" + ...: GCC 12 warns falsely about that, -Wrestrict)
+        out += join(s, ", ");
+        out += ']';
+        return out;
+    };
+    return format("%dx%dx%d, mean %s, std %s", id.channels, id.height, id.width, list(id.mean).c_str(),
+                  list(id.std).c_str());
+}
+
+bool close(const std::vector<double>& a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (std::fabs(a[i] - b[i]) > 1e-6 * std::max(1.0, std::fabs(a[i]))) return false;
+    return true;
+}
+
+}  // namespace
+
+RunIdentity parse_identity(const json& j, const std::string& name) {
+    if (!j.is_object()) throw Error(where(name, "identity: must be an object"));
+    RunIdentity id;
+    const json& m = field(j, "model", "", name);
+    id.model_path = str(m, "path", "model.", name);
+    id.model_bytes = count(m, "bytes", "model.", name);
+    id.model_sha256 = str(m, "sha256", "model.", name, true);
+    const json& d = field(j, "dataset", "", name);
+    id.data_path = str(d, "path", "dataset.", name);
+    id.data_format = str(d, "format", "dataset.", name);
+    id.data_name = str(d, "name", "dataset.", name);
+    id.split = str(d, "split", "dataset.", name);
+    id.data_images = count(d, "images", "dataset.", name);
+    id.data_classes = count(d, "classes", "dataset.", name);
+    id.data_fingerprint = str(d, "fingerprint", "dataset.", name, true);
+    const json& in = field(j, "input", "", name);
+    id.channels = small_int(in, "channels", "input.", name);
+    id.height = small_int(in, "height", "input.", name);
+    id.width = small_int(in, "width", "input.", name);
+    id.mean = numbers(in, "mean", "input.", name);
+    id.std = numbers(in, "std", "input.", name);
+    const json& c = field(j, "cam", "", name);
+    id.method = str(c, "method", "cam.", name);
+    id.layer = str(c, "layer", "cam.", name);
+    id.eigen_smooth = flag(c, "eigen_smooth", "cam.", name);
+    id.aug_smooth = flag(c, "aug_smooth", "cam.", name);
+    id.max_channels = small_int(c, "max_channels", "cam.", name);
+    return id;
+}
+
+std::vector<std::string> identity_differences(const RunIdentity& r, const RunIdentity& l) {
+    std::vector<std::string> out;
+    if (r.model_sha256 != l.model_sha256 || r.model_bytes != l.model_bytes)
+        out.push_back(format("model: the results were made with %s (%llu bytes, SHA-256 %s…), this server runs %s "
+                             "(%llu bytes, SHA-256 %s…)",
+                             r.model_path.c_str(), static_cast<unsigned long long>(r.model_bytes),
+                             short_hash(r.model_sha256).c_str(), l.model_path.c_str(),
+                             static_cast<unsigned long long>(l.model_bytes), short_hash(l.model_sha256).c_str()));
+    if (r.data_format != l.data_format || r.split != l.split || r.data_images != l.data_images ||
+        r.data_classes != l.data_classes || r.data_fingerprint != l.data_fingerprint) {
+        std::string what;
+        if (r.data_format != l.data_format) what = "format " + r.data_format + " vs " + l.data_format;
+        else if (r.split != l.split) what = "split " + r.split + " vs " + l.split;
+        else if (r.data_images != l.data_images)
+            what = format("%llu vs %llu images", static_cast<unsigned long long>(r.data_images),
+                          static_cast<unsigned long long>(l.data_images));
+        else if (r.data_classes != l.data_classes)
+            what = format("%llu vs %llu classes", static_cast<unsigned long long>(r.data_classes),
+                          static_cast<unsigned long long>(l.data_classes));
+        else
+            what = "the class names or the first/last images differ (fingerprint " + short_hash(r.data_fingerprint) +
+                   "… vs " + short_hash(l.data_fingerprint) + "…)";
+        out.push_back("dataset: the results were made on " + r.data_path + ", this server reads " + l.data_path + ": " + what);
+    }
+    if (r.channels != l.channels || r.height != l.height || r.width != l.width || !close(r.mean, l.mean) ||
+        !close(r.std, l.std))
+        out.push_back("input: the results were made with " + spec_text(r) + ", this server feeds " + spec_text(l) +
+                      " (--input-size, --norm, --mean, --std)");
+    if (r.method != l.method) out.push_back("CAM method: the results have " + r.method + ", --method asks for " + l.method);
+    if (r.layer != l.layer) out.push_back("CAM layer: the results have " + r.layer + ", --layer asks for " + l.layer);
+    return out;
+}
+
+}  // namespace camscope

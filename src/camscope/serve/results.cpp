@@ -1,0 +1,260 @@
+// The results folder of `camscope serve --results` (results.hpp): read, checked, trusted after.
+#include "camscope/serve/results.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+#include "camscope/util/atomic_file.hpp"
+#include "camscope/util/error.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope::serve {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int kMaxDepth = 32;
+constexpr std::string_view kDataPrefix = "window.CAMSCOPE_DATA = ";  // report/write_explorer.cpp writes it
+
+class Checker {
+public:
+    explicit Checker(std::string name) : name_(std::move(name)) {}
+
+    [[noreturn]] void fail(const std::string& field, const std::string& what) const {
+        throw Error(where(name_, field + ": " + what));
+    }
+
+    const json& member(const json& obj, const char* key, const std::string& at) const {
+        if (!obj.is_object() || !obj.contains(key)) fail(at + key, "missing");
+        return obj.at(key);
+    }
+    const json& object(const json& obj, const char* key, const std::string& at = "") const {
+        const json& v = member(obj, key, at);
+        if (!v.is_object()) fail(at + key, "must be an object");
+        return v;
+    }
+    const json& array(const json& obj, const char* key, const std::string& at = "") const {
+        const json& v = member(obj, key, at);
+        if (!v.is_array()) fail(at + key, "must be a list");
+        return v;
+    }
+    /// An integer in [lo, hi] (a JSON integer; 3.0 or "3" is not one).
+    long long integer(const json& v, long long lo, long long hi, const std::string& field, const std::string& range) const {
+        long long x = 0;
+        if (v.is_number_unsigned()) {
+            const auto u = v.get<std::uint64_t>();
+            if (u > static_cast<std::uint64_t>(hi)) fail(field, v.dump() + " is not " + range);
+            x = static_cast<long long>(u);
+        } else if (v.is_number_integer()) {
+            x = v.get<std::int64_t>();
+        } else {
+            fail(field, "must be an integer, got " + snippet(v));
+        }
+        if (x < lo || x > hi) fail(field, v.dump() + " is not " + range);
+        return x;
+    }
+    double number(const json& v, double lo, double hi, const std::string& field) const {
+        if (!v.is_number()) fail(field, "must be a number, got " + snippet(v));
+        const double x = v.get<double>();
+        if (!std::isfinite(x) || x < lo || x > hi) fail(field, v.dump() + format(" is not in [%g, %g]", lo, hi));
+        return x;
+    }
+    static std::string snippet(const json& v) {
+        std::string s = v.dump();
+        return s.size() > 40 ? s.substr(0, 40) + "..." : s;
+    }
+
+private:
+    std::string name_;
+};
+
+std::string idx(const std::string& field, size_t i) { return field + "[" + std::to_string(i) + "]"; }
+
+/// Nesting depth, without recursion (a document 10^5 levels deep must not exhaust the stack of
+/// whatever walks it later, e.g. json::dump).
+int depth_of(const json& root) {
+    int deepest = 0;
+    std::vector<std::pair<const json*, int>> stack{{&root, 1}};
+    while (!stack.empty()) {
+        const auto [v, d] = stack.back();
+        stack.pop_back();
+        deepest = std::max(deepest, d);
+        if (d > kMaxDepth) return d;
+        if (v->is_structured())
+            for (const auto& child : *v) stack.push_back({&child, d + 1});
+    }
+    return deepest;
+}
+
+}  // namespace
+
+void validate_explorer_data(const json& j, const std::string& name) {
+    const Checker c(name);
+    if (!j.is_object()) c.fail("the explorer data", "must be an object");
+    if (depth_of(j) > kMaxDepth) c.fail("the explorer data", format("nested more than %d levels deep", kMaxDepth));
+    if (!j.contains("schema") || !j["schema"].is_number_integer() || j["schema"].get<std::int64_t>() != 1)
+        c.fail("schema", "this camscope reads explorer data schema 1, the file has " +
+                             (j.contains("schema") ? Checker::snippet(j["schema"]) : std::string("none")));
+    const json& run = c.object(j, "run");
+    for (const char* key : {"method", "layer", "model_path", "dataset_path"})
+        if (run.contains(key) && !run[key].is_string()) c.fail(std::string("run.") + key, "must be a string");
+    c.object(j, "overall");
+    c.object(j, "calibration");
+
+    const json& classes = c.array(j, "classes");
+    const size_t k = classes.size();
+    if (k == 0) c.fail("classes", "empty");
+    if (k > 100000) c.fail("classes", format("%zu classes (at most 100000)", k));
+    for (size_t i = 0; i < k; ++i)
+        if (!classes[i].is_string()) c.fail(idx("classes", i), "must be a string");
+    const long long K = static_cast<long long>(k);
+    const std::string class_range = format("a class index (the data has %zu classes)", k);
+
+    const json& per_class = c.array(j, "per_class");
+    if (per_class.size() != k) c.fail("per_class", format("%zu entries for %zu classes", per_class.size(), k));
+    for (size_t i = 0; i < k; ++i)
+        if (!per_class[i].is_object()) c.fail(idx("per_class", i), "must be an object");
+
+    const json& confusion = c.object(j, "confusion");
+    const json& counts = c.array(confusion, "counts", "confusion.");
+    if (counts.size() != k) c.fail("confusion.counts", format("%zu rows for %zu classes", counts.size(), k));
+    for (size_t t = 0; t < k; ++t) {
+        const std::string f = idx("confusion.counts", t);
+        if (!counts[t].is_array() || counts[t].size() != k) c.fail(f, format("must be a list of %zu counts", k));
+        for (size_t p = 0; p < k; ++p) c.integer(counts[t][p], 0, (1ll << 53), idx(f, p), "a count");
+    }
+    const json& order = c.array(confusion, "order", "confusion.");
+    if (order.size() != k) c.fail("confusion.order", format("%zu entries for %zu classes", order.size(), k));
+    std::vector<char> seen(k, 0);
+    for (size_t i = 0; i < k; ++i) {
+        const auto v = static_cast<size_t>(c.integer(order[i], 0, K - 1, idx("confusion.order", i), class_range));
+        if (seen[v]) c.fail(idx("confusion.order", i), format("class %zu appears twice (the order must list each class once)", v));
+        seen[v] = 1;
+    }
+
+    const json& pairs = c.array(j, "pairs");
+    for (size_t i = 0; i < pairs.size(); ++i) {
+        const std::string f = idx("pairs", i);
+        if (!pairs[i].is_object()) c.fail(f, "must be an object");
+        c.integer(c.member(pairs[i], "true", f + "."), 0, K - 1, f + ".true", class_range);
+        c.integer(c.member(pairs[i], "pred", f + "."), 0, K - 1, f + ".pred", class_range);
+        c.integer(c.member(pairs[i], "count", f + "."), 0, (1ll << 53), f + ".count", "a count");
+        c.number(c.member(pairs[i], "rate", f + "."), 0, 1, f + ".rate");
+    }
+
+    const json& rows = c.object(j, "rows");
+    const json& index = c.array(rows, "index", "rows.");
+    const size_t n = index.size();
+    for (const char* key : {"label", "pred", "conf", "top", "top_p"}) {
+        const json& col = c.array(rows, key, "rows.");
+        if (col.size() != n) c.fail(std::string("rows.") + key, format("%zu entries, rows.index has %zu", col.size(), n));
+    }
+    for (size_t i = 0; i < n; ++i) {
+        c.integer(index[i], 0, (1ll << 53), idx("rows.index", i), "a dataset index");
+        c.integer(rows["label"][i], 0, K - 1, idx("rows.label", i), class_range);
+        c.integer(rows["pred"][i], 0, K - 1, idx("rows.pred", i), class_range);
+        c.number(rows["conf"][i], 0, 1, idx("rows.conf", i));
+        const json& top = rows["top"][i];
+        const json& top_p = rows["top_p"][i];
+        if (!top.is_array() || top.size() > k) c.fail(idx("rows.top", i), format("must be a list of at most %zu classes", k));
+        if (!top_p.is_array() || top_p.size() != top.size())
+            c.fail(idx("rows.top_p", i), format("must be a list of %zu probabilities (one per rows.top entry)", top.size()));
+        for (size_t t = 0; t < top.size(); ++t) {
+            c.integer(top[t], 0, K - 1, idx(idx("rows.top", i), t), class_range);
+            c.number(top_p[t], 0, 1, idx(idx("rows.top_p", i), t));
+        }
+    }
+
+    const json& galleries = c.array(j, "galleries");
+    if (galleries.size() != k) c.fail("galleries", format("%zu galleries for %zu classes", galleries.size(), k));
+    const std::string row_range = format("a row (the data has %zu rows)", n);
+    for (size_t g = 0; g < k; ++g) {
+        const std::string f = idx("galleries", g);
+        if (!galleries[g].is_object()) c.fail(f, "must be an object");
+        if (c.integer(c.member(galleries[g], "cls", f + "."), 0, K - 1, f + ".cls", class_range) != static_cast<long long>(g))
+            c.fail(f + ".cls", format("gallery %zu is for class %s (galleries are in class order)", g,
+                                      galleries[g]["cls"].dump().c_str()));
+        for (const char* key : {"worst", "best"}) {
+            const json& list = c.array(galleries[g], key, f + ".");
+            for (size_t i = 0; i < list.size(); ++i)
+                c.integer(list[i], 0, static_cast<long long>(n) - 1, idx(f + "." + key, i), row_range);
+        }
+    }
+}
+
+ResultsFolder parse_results(std::string_view summary_text, std::string_view data_text, const std::string& summary_name,
+                            const std::string& data_name) {
+    ResultsFolder r;
+    r.summary_path = summary_name;
+    r.data_path = data_name;
+
+    const json summary = json::parse(summary_text.begin(), summary_text.end(), nullptr, false);
+    if (summary.is_discarded() || !summary.is_object()) throw Error(where(summary_name, "not valid JSON (a JSON object)"));
+    if (depth_of(summary) > kMaxDepth)
+        throw Error(where(summary_name, format("nested more than %d levels deep", kMaxDepth)));
+    if (!summary.contains("generator") || summary["generator"] != "camscope")
+        throw Error(where(summary_name, "not a camscope summary (no \"generator\": \"camscope\")"));
+    if (!summary.contains("identity"))
+        throw Error(where(summary_name, "records no identity of the model and dataset (written by an older camscope): "
+                                        "run `camscope analyze` again"));
+    r.identity = parse_identity(summary["identity"], summary_name);
+
+    const size_t at = data_text.find(kDataPrefix);
+    const size_t end = data_text.rfind('}');
+    if (at == std::string_view::npos || end == std::string_view::npos || end < at + kDataPrefix.size())
+        throw Error(where(data_name, "not an explorer data file (expected `window.CAMSCOPE_DATA = {...};`)"));
+    for (size_t i = end + 1; i < data_text.size(); ++i)
+        if (data_text[i] != ';' && data_text[i] != '\n' && data_text[i] != '\r' && data_text[i] != ' ')
+            throw Error(where(data_name, format("unexpected bytes after the data (offset %zu)", i)));
+    const auto body = data_text.substr(at + kDataPrefix.size(), end + 1 - at - kDataPrefix.size());
+    r.data = json::parse(body.begin(), body.end(), nullptr, false);
+    if (r.data.is_discarded()) throw Error(where(data_name, "the explorer data is not valid JSON"));
+    validate_explorer_data(r.data, data_name);
+
+    // The two files must describe the same run.
+    const size_t k = r.data["classes"].size(), n = r.data["rows"]["index"].size();
+    if (!summary.contains("classes") || summary["classes"] != r.data["classes"])
+        throw Error(where(data_name, "its classes differ from those of " + summary_name + " (files of different runs?)"));
+    if (r.identity.data_classes != k)
+        throw Error(where(summary_name, format("identity: dataset.classes is %llu, the explorer data has %zu classes",
+                                               static_cast<unsigned long long>(r.identity.data_classes), k)));
+    if (r.identity.data_images < n)
+        throw Error(where(summary_name, format("identity: dataset.images is %llu, the explorer data has %zu rows",
+                                               static_cast<unsigned long long>(r.identity.data_images), n)));
+    const json* run = summary.contains("run") && summary["run"].is_object() ? &summary["run"] : nullptr;
+    if (!run || !run->contains("num_images") || !(*run)["num_images"].is_number_integer() ||
+        (*run)["num_images"].get<std::int64_t>() < 0 || (*run)["num_images"].get<std::uint64_t>() != n)
+        throw Error(where(summary_name, format("run.num_images does not match the %zu rows of %s (files of different runs?)",
+                                               n, data_name.c_str())));
+    for (size_t i = 0; i < n; ++i)
+        if (r.data["rows"]["index"][i].get<std::uint64_t>() >= r.identity.data_images)
+            throw Error(where(data_name, format("rows.index[%zu]: %llu is not an index of the %llu dataset images", i,
+                                                static_cast<unsigned long long>(r.data["rows"]["index"][i].get<std::uint64_t>()),
+                                                static_cast<unsigned long long>(r.identity.data_images))));
+    return r;
+}
+
+ResultsFolder read_results_folder(const std::string& dir) {
+    namespace fs = std::filesystem;
+    fs::path root(dir);
+    std::error_code ec;
+    if (!fs::is_regular_file(root / "explorer" / "data.js", ec) && fs::is_regular_file(root / "data.js", ec) &&
+        root.lexically_normal().filename() == "explorer")
+        root = root.lexically_normal().parent_path();  // the explorer/ folder itself was given
+    if (!fs::is_directory(root, ec)) throw Error(where(dir, "no such folder (expected the --out folder of `camscope analyze`)"));
+    const fs::path summary = root / "summary.json", data = root / "explorer" / "data.js";
+    if (!fs::is_regular_file(summary, ec))
+        throw Error(where(dir, "no summary.json: not a complete report (an interrupted or failed `camscope analyze`, "
+                               "or not its --out folder)"));
+    if (!fs::is_regular_file(data, ec)) throw Error(where(dir, "no explorer/data.js (expected the --out folder of `camscope analyze`)"));
+    const auto s = read_file(summary.string());
+    const auto d = read_file(data.string());
+    return parse_results(std::string_view(reinterpret_cast<const char*>(s.data()), s.size()),
+                         std::string_view(reinterpret_cast<const char*>(d.data()), d.size()), summary.string(), data.string());
+}
+
+}  // namespace camscope::serve

@@ -1,0 +1,224 @@
+// The results folder `camscope serve --results` trusts (serve/results.hpp) and the identity that
+// ties it to a model file and dataset (report/identity.hpp): a complete, consistent pair parses;
+// every malformed index, count or missing part is refused with an Error naming the file and the
+// field; the fuzz target's seeds-turned-regressions (tests/fuzz_regressions/fuzz_results/) replay.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "camscope/report/identity.hpp"
+#include "camscope/serve/results.hpp"
+#include "camscope/util/error.hpp"
+#include "camscope/util/sha256.hpp"
+
+namespace fs = std::filesystem;
+using namespace camscope;
+using nlohmann::json;
+
+namespace {
+
+const std::string kHash(64, 'a');
+
+std::string summary_text() {
+    return R"({"schema_version":1,"generator":"camscope","run":{"num_images":4},"classes":["a","b","c"],"identity":{)"
+           R"("model":{"path":"m.pt","bytes":10,"sha256":")" + kHash + R"("},"dataset":{"path":"d","format":"cifar10",)"
+           R"("name":"cifar10","split":"test","images":4,"classes":3,"fingerprint":")" + kHash + R"("},"input":{"channels":3,)"
+           R"("height":32,"width":32,"mean":[0.5,0.5,0.5],"std":[0.25,0.25,0.25]},"cam":{"method":"gradcam",)"
+           R"("layer":"layer4","eigen_smooth":false,"aug_smooth":false,"max_channels":0}}})";
+}
+
+std::string data_text() {
+    return "// camscope explorer data\nwindow.CAMSCOPE_DATA = "
+           R"({"schema":1,"run":{"method":"gradcam","layer":"layer4","n":4},"overall":{"top1":0.5},"calibration":{"ece":0.1},)"
+           R"("classes":["a","b","c"],"per_class":[{},{},{}],"confusion":{"counts":[[1,1,0],[0,1,0],[0,0,1]],"order":[0,1,2]},)"
+           R"("pairs":[{"true":0,"pred":1,"count":1,"rate":0.5}],"rows":{"index":[0,1,2,3],"label":[0,0,1,2],"pred":[0,1,1,2],)"
+           R"("conf":[0.9,0.6,0.8,0.7],"top":[[0,1],[1,0],[1,2],[2,0]],"top_p":[[0.9,0.1],[0.6,0.4],[0.8,0.2],[0.7,0.3]]},)"
+           R"("galleries":[{"cls":0,"worst":[1],"best":[0]},{"cls":1,"worst":[],"best":[2]},{"cls":2,"worst":[],"best":[3]}]};)"
+           "\n";
+}
+
+std::string replaced(std::string s, const std::string& from, const std::string& to) {
+    const size_t at = s.find(from);
+    if (at == std::string::npos) throw std::runtime_error("no '" + from + "' in the test text");
+    return s.replace(at, from.size(), to);
+}
+
+/// The Error message of parsing the pair ("" if it parses).
+std::string refusal(const std::string& summary, const std::string& data) {
+    try {
+        serve::parse_results(summary, data, "r/summary.json", "r/explorer/data.js");
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+/// A dataset in memory: n images of 2×2 RGB, label i % k.
+class MemDataset : public Dataset {
+public:
+    MemDataset(size_t n, int k) : n_(n) {
+        info_.format = "cifar10";
+        info_.name = "mem";
+        info_.split = "test";
+        for (int c = 0; c < k; ++c) info_.class_names.push_back("c" + std::to_string(c));
+    }
+    size_t size() const override { return n_; }
+    Sample get(size_t i) const override {
+        Sample s;
+        s.image = Image{2, 2, 3, std::vector<std::uint8_t>(12, static_cast<std::uint8_t>(i + bump))};
+        s.label = static_cast<int>(i % info_.class_names.size());
+        return s;
+    }
+    const DatasetInfo& info() const override { return info_; }
+    int bump = 0;
+    DatasetInfo info_;
+
+private:
+    size_t n_;
+};
+
+}  // namespace
+
+TEST(ServeResults, ACompletePairParses) {
+    const auto r = serve::parse_results(summary_text(), data_text(), "s", "d");
+    EXPECT_EQ(r.data["rows"]["pred"][1], 1);
+    EXPECT_EQ(r.identity.model_sha256, kHash);
+    EXPECT_EQ(r.identity.layer, "layer4");
+    EXPECT_EQ(r.identity.mean, (std::vector<double>{0.5, 0.5, 0.5}));
+}
+
+TEST(ServeResults, EveryBadIndexIsRefusedNamingTheField) {
+    const std::string s = summary_text(), d = data_text();
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases{
+        // the issue's crash: a row predicting class 99 of 3
+        {R"("pred":[0,1,1,2])", R"("pred":[0,1,99,2])", "rows.pred[2]: 99 is not a class index"},
+        {R"("label":[0,0,1,2])", R"("label":[0,0,-1,2])", "rows.label[2]: -1 is not a class index"},
+        {R"("label":[0,0,1,2])", R"("label":[0,0,1.5,2])", "rows.label[2]: must be an integer"},
+        {R"("index":[0,1,2,3])", R"("index":[0,1,2,"3"])", "rows.index[3]: must be an integer"},
+        {R"("index":[0,1,2,3])", R"("index":[0,1,2])", "rows.label: 4 entries, rows.index has 3"},
+        {R"("conf":[0.9,0.6,0.8,0.7])", R"("conf":[0.9,0.6,1.8,0.7])", "rows.conf[2]"},
+        {R"("top":[[0,1],[1,0],[1,2],[2,0]])", R"("top":[[0,1],[1,0],[1,7],[2,0]])", "rows.top[2][1]: 7 is not a class index"},
+        {R"([0.7,0.3]])", R"([0.7]])", "rows.top_p[3]"},
+        {R"("best":[3])", R"("best":[4])", "galleries[2].best[0]: 4 is not a row"},
+        {R"({"cls":1,)", R"({"cls":2,)", "galleries[1].cls"},
+        {R"("order":[0,1,2])", R"("order":[0,1,1])", "confusion.order[2]: class 1 appears twice"},
+        {R"([0,0,1]])", R"([0,0]])", "confusion.counts[2]"},
+        {R"("pairs":[{"true":0,"pred":1,)", R"("pairs":[{"true":0,"pred":3,)", "pairs[0].pred: 3 is not a class index"},
+        {R"("per_class":[{},{},{}])", R"("per_class":[{},{}])", "per_class: 2 entries for 3 classes"},
+        {R"("schema":1)", R"("schema":2)", "schema"},
+        {R"("overall":{"top1":0.5},)", "", "overall: missing"},
+        {R"("run":{"method":"gradcam")", R"("run":{"method":7)", "run.method: must be a string"},
+    };
+    for (const auto& [from, to, expect] : cases) {
+        const std::string msg = refusal(s, replaced(d, from, to));
+        EXPECT_NE(msg.find("r/explorer/data.js: " + expect), std::string::npos) << from << " -> " << to << ": " << msg;
+    }
+    // Nesting deep enough to exhaust the stack of a recursive walker later is refused up front.
+    std::string deep = replaced(d, R"("run":{)", R"("run":{"x":)" + std::string(100000, '[') + std::string(100000, ']') + ",");
+    EXPECT_NE(refusal(s, deep).find("nested more than 32 levels"), std::string::npos);
+    EXPECT_NE(refusal(s, "window.CAMSCOPE_DATA = null;").find("not an explorer data file"), std::string::npos);
+    EXPECT_NE(refusal(s, replaced(d, "};", "}; alert(1)")).find("unexpected bytes"), std::string::npos);
+}
+
+TEST(ServeResults, SummaryMustBeCompleteAndAgreeWithTheData) {
+    const std::string s = summary_text(), d = data_text();
+    EXPECT_NE(refusal("", d).find("r/summary.json: not valid JSON"), std::string::npos);
+    EXPECT_NE(refusal(replaced(s, R"("identity")", R"("identity_")"), d).find("records no identity"), std::string::npos);
+    EXPECT_NE(refusal(replaced(s, "camscope", "other"), d).find("not a camscope summary"), std::string::npos);
+    EXPECT_NE(refusal(replaced(s, R"("sha256":")", R"("sha256":"x)"), d).find("model.sha256"), std::string::npos);
+    EXPECT_NE(refusal(replaced(s, R"("num_images":4)", R"("num_images":5)"), d).find("run.num_images"), std::string::npos);
+    EXPECT_NE(refusal(replaced(s, R"(["a","b","c"])", R"(["a","b","x"])"), d).find("classes differ"), std::string::npos);
+    EXPECT_NE(refusal(replaced(s, R"("images":4)", R"("images":3)"), d).find("dataset.images is 3, the explorer data has 4 rows"),
+              std::string::npos);
+    EXPECT_NE(refusal(s, replaced(d, R"("index":[0,1,2,3])", R"("index":[0,1,2,7])")).find("rows.index[3]: 7 is not an index of the 4"),
+              std::string::npos);
+}
+
+TEST(ServeResults, FolderWithoutCompletionMarkerIsRefused) {
+    const fs::path dir = fs::temp_directory_path() / "camscope_results_unit";
+    fs::remove_all(dir);
+    fs::create_directories(dir / "explorer");
+    std::ofstream(dir / "explorer" / "data.js") << data_text();
+    try {
+        serve::read_results_folder(dir.string());
+        ADD_FAILURE() << "a folder without summary.json was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no summary.json: not a complete report"), std::string::npos) << e.what();
+    }
+    std::ofstream(dir / "summary.json") << summary_text();
+    EXPECT_EQ(serve::read_results_folder(dir.string()).data["classes"].size(), 3u);
+    EXPECT_EQ(serve::read_results_folder((dir / "explorer").string()).data["classes"].size(), 3u);  // explorer/ given
+    fs::remove_all(dir);
+}
+
+TEST(ServeResults, FuzzRegressionsAreRefusedOrValid) {
+    const fs::path dir = fs::path(CAMSCOPE_FIXTURES_DIR).parent_path() / "fuzz_regressions" / "fuzz_results";
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        std::ifstream f(e.path(), std::ios::binary);
+        std::stringstream ss;
+        ss << f.rdbuf();
+        const std::string b = ss.str();
+        ASSERT_GE(b.size(), 2u) << e.path();
+        const size_t len = std::min<size_t>((size_t(static_cast<unsigned char>(b[0])) << 8) | static_cast<unsigned char>(b[1]), b.size() - 2);
+        try {
+            const auto r = serve::parse_results(b.substr(2, len), b.substr(2 + len), "summary.json", "data.js");
+            serve::validate_explorer_data(r.data, "again");  // what was accepted stays acceptable
+        } catch (const Error& err) {
+            EXPECT_NE(std::string(err.what()).find(".js"), std::string::npos) << e.path() << ": " << err.what();
+        }
+        ++n;
+    }
+    EXPECT_GE(n, 3);
+}
+
+TEST(Identity, RoundTripsAndNamesEveryDifference) {
+    MemDataset ds(10, 3);
+    RunIdentity a;
+    identify_model(a, std::string(CAMSCOPE_FIXTURES_DIR) + "/tiny_cifar10_model.pt");
+    identify_dataset(a, ds, "/data/mem");
+    InputSpec spec{3, 32, 32, {{0.5f, 0.4f, 0.3f}, {0.2f, 0.2f, 0.2f}}};
+    identify_input(a, spec);
+    a.method = "gradcam";
+    a.layer = "layer4";
+    EXPECT_EQ(a.model_sha256, sha256_file(std::string(CAMSCOPE_FIXTURES_DIR) + "/tiny_cifar10_model.pt"));
+    EXPECT_EQ(a.data_images, 10u);
+    const RunIdentity back = parse_identity(identity_json(a), "s.json");
+    EXPECT_TRUE(identity_differences(a, back).empty());
+    // Another model file (same name elsewhere would not matter: the bytes do).
+    RunIdentity b = back;
+    identify_model(b, std::string(CAMSCOPE_FIXTURES_DIR) + "/resnet_traced.pt");
+    auto d = identity_differences(a, b);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].rfind("model: the results were made with ", 0), 0u) << d[0];
+    EXPECT_NE(d[0].find(a.model_sha256.substr(0, 12)), std::string::npos) << d[0];
+    // The same dataset at another path: no difference; one pixel of the last image: a difference.
+    b = back;
+    identify_dataset(b, ds, "/copy/of/mem");
+    EXPECT_TRUE(identity_differences(a, b).empty());
+    ds.bump = 1;
+    identify_dataset(b, ds, "/data/mem");
+    d = identity_differences(a, b);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_NE(d[0].find("dataset: "), std::string::npos) << d[0];
+    EXPECT_NE(d[0].find("fingerprint"), std::string::npos) << d[0];
+    // Input and CAM settings.
+    b = back;
+    b.std[0] = 0.25;
+    b.layer = "layer3";
+    d = identity_differences(a, b);
+    ASSERT_EQ(d.size(), 2u);
+    EXPECT_EQ(d[0].rfind("input: ", 0), 0u) << d[0];
+    EXPECT_EQ(d[1].rfind("CAM layer: ", 0), 0u) << d[1];
+    // Malformed identities name the field.
+    json j = identity_json(a);
+    j["dataset"]["images"] = -1;
+    try {
+        parse_identity(j, "s.json");
+        ADD_FAILURE();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("s.json: identity: 'dataset.images'"), std::string::npos) << e.what();
+    }
+}
