@@ -110,6 +110,7 @@ public:
         std::unordered_multimap<std::uint64_t, int> seen;  // hash -> index into it.unique
         for (const auto& pe : it.perts) {
             total_rows_ += static_cast<std::size_t>(pe.rows);
+            held_ += static_cast<std::size_t>(pe.rows);
             std::vector<int> map(static_cast<std::size_t>(pe.rows));
             for (int row = 0; row < pe.rows; ++row) {
                 const float* x = pe.inputs.data() + static_cast<std::size_t>(row) * per;
@@ -130,8 +131,8 @@ public:
         rows_ += it.unique.size();
         scored_rows_ += it.unique.size();
         items_.push_back(std::move(it));
-        // Full batches, bounded memory: a few batches' worth of rows or ~256 MB of floats.
-        if (rows_ >= static_cast<std::size_t>(4 * bs_) || rows_ * per * sizeof(float) > (256u << 20)) flush();
+        // Full batches, bounded memory: a few batches' worth of rows to score, or ~256 MB of inputs held.
+        if (rows_ >= static_cast<std::size_t>(4 * bs_) || held_ * per * sizeof(float) > (256u << 20)) flush();
     }
 
     void flush() {
@@ -167,7 +168,7 @@ public:
             }
         }
         items_.clear();
-        rows_ = 0;
+        rows_ = held_ = 0;
     }
 
     std::size_t total_rows() const { return total_rows_; }
@@ -187,7 +188,7 @@ private:
     std::vector<faith::ImageRecord>& records_;
     Progress& bar_;
     std::vector<Item> items_;
-    std::size_t rows_ = 0, total_rows_ = 0, scored_rows_ = 0;
+    std::size_t rows_ = 0, held_ = 0, total_rows_ = 0, scored_rows_ = 0;
 };
 
 }  // namespace
