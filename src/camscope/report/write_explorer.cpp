@@ -185,6 +185,8 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         for (const auto& x : g.worst) take(x.row);
         for (const auto& x : g.best) take(x.row);
     }
+    for (const auto& f : r.pair_figures)  // the pair sheets' errors, with their Finer-CAM maps
+        for (const auto& x : f.examples) take(x.row);
     std::vector<std::vector<size_t>> cells;
     std::vector<std::pair<long long, std::pair<int, int>>> by_count;
     for (int t = 0; t < r.num_classes; ++t)
@@ -197,6 +199,7 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
             if (k < cell.size()) take(cell[k]);
 
     json images = json::object();
+    json finer_blank = json::array();  // rows whose Finer-CAM map has no positive evidence
     {
         Progress bar("explorer images", rows.size(), opt.progress);
         for (size_t row : rows) {
@@ -218,6 +221,13 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
                                   encode_png(row_diff_tile(in, img, row, x.pred_cam_degenerate || x.true_cam_degenerate)));
                 e["true"] = stem + "_true.png";
                 e["diff"] = stem + "_diff.png";
+                if (r.contrast_cams.count(row)) {
+                    bool blank = false;
+                    const Image c = row_contrast_tile(r, in, img, row, blank);
+                    write_file_atomic((dir / (stem + "_finer.png")).string(), encode_png(c));
+                    e["finer"] = stem + "_finer.png";
+                    if (blank) finer_blank.push_back(row);
+                }
             }
             images[std::to_string(row)] = e;
             bar.advance();
@@ -226,6 +236,7 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
     }
     data["offline"] = true;
     data["images"] = images;
+    data["finer_blank"] = finer_blank;
     data["cell_images"] = kCellImages;
     for (const auto& a : web_assets()) write_file_atomic((dir / std::string(a.name)).string(), a.bytes);
     write_file_atomic((dir / "data.js").string(), explorer_data_js(data));
