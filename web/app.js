@@ -284,6 +284,7 @@
     updateCam(r);
     const dual = $("dual-view");
     dual.hidden = x.correct;
+    $("finer-toggle").onchange = () => updateDual(r);
     if (!x.correct) updateDual(r);
   }
 
@@ -297,6 +298,19 @@
     const parts = [["dual-true", camUrl(r, "true", m, l), x.label, "true class: " + name(x.label), 2],
                    ["dual-pred", camUrl(r, "pred", m, l), x.pred, "predicted class: " + name(x.pred), 1],
                    ["dual-diff", diffUrl(r, m, l), -1, "difference: predicted − true (red: predicted higher)", 3]];
+    // Finer-CAM, "why the predicted class and not the true one" (main = pred, contrast = true, at
+    // the chosen layer): live from the server, precomputed offline for the pair sheets' errors.
+    const e = !LIVE && D.images && D.images[r];
+    const finerUrl = LIVE ? "api/cam?image=" + r + "&target=pred&method=finercam&contrast=true" +
+                            (l ? "&layer=" + encodeURIComponent(l) : "")
+                          : (e && e.finer) || null;  // offline: the confused-pair sheets' errors only
+    const finerOn = $("finer-toggle").checked && !!finerUrl;
+    $("dual-finer-fig").hidden = !finerOn;
+    if (finerOn) {
+      const blank = !LIVE && (D.finer_blank || []).includes(r);
+      parts.push(["dual-finer", finerUrl, x.pred, "Finer-CAM: why '" + name(x.pred) + "' and not '" + name(x.label) + "'",
+                  blank ? -1 : 0]);
+    }
     for (const [id, url, cls, text, bit] of parts) {
       const img = $(id), cap = $(id + "-caption");
       cap.textContent = text;
@@ -320,7 +334,7 @@
         }
       } else {
         img.src = url;
-        blank = (blankBits(r) & bit) !== 0;
+        blank = bit < 0 || (blankBits(r) & bit) !== 0;
       }
       if (blank) {
         cap.textContent = cls < 0 ? "no difference shown: a map has no positive evidence at " + l

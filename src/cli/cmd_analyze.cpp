@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "camscope/engine/train.hpp"
+#include "camscope/pipeline/contrast.hpp"
 #include "camscope/pipeline/evaluate.hpp"
 #include "camscope/report/analysis.hpp"
 #include "camscope/util/error.hpp"
@@ -105,6 +106,8 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     ro.threads = m.threads();  // figures are drawn on the cores the model used
     Report r = build_report(in, ro);
     r.identity = identity;
+    // "What made it choose B over A": Finer-CAM of the pair sheets' errors (a few dozen images).
+    attach_contrast_cams(r, m, *ds, s, layer, a.eng.batch_size);
     if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
         EvaluateOptions eo =
             quick_faithfulness_options(a.faithfulness_n, a.faithfulness_opt && a.faithfulness_opt->count() > 0, in.n);

@@ -65,10 +65,10 @@ function startServer() {
 /** Every <img> under `selector` has loaded a real image. Returns how many. */
 async function imagesLoaded(page, selector) {
   await page.waitForFunction((sel) => {
-    const imgs = [...document.querySelectorAll(sel + " img")];
+    const imgs = [...document.querySelectorAll(sel + " img")].filter((i) => i.closest("[hidden]") === null);
     return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
   }, selector, { timeout: 30000 });
-  return page.$$eval(selector + " img", (imgs) => imgs.length);
+  return page.$$eval(selector + " img", (imgs) => imgs.filter((i) => i.closest("[hidden]") === null).length);
 }
 
 /** Hover an off-diagonal confusion cell with images, check the tooltip, click it, check the images. */
@@ -195,6 +195,13 @@ try {
     await camReady();
     assert.ok(await page.isVisible("#dual-view"), "dual view for a misclassification");
     await imagesLoaded(page, "#dual-view");
+    // The contrastive view (Finer-CAM, predicted over true), live from the server, behind a toggle.
+    assert.ok(await page.isVisible("#dual-finer"), "the contrastive Finer-CAM view");
+    assert.match(await page.textContent("#dual-finer-caption"), /Finer-CAM: why/);
+    await page.click("#finer-toggle");
+    assert.ok(!(await page.isVisible("#dual-finer")), "the toggle hides the contrastive view");
+    await page.click("#finer-toggle");
+    await imagesLoaded(page, "#dual-view");
     await shot(page, "served-image.png");
   });
   await step("served: a map without positive evidence says so instead of showing a flat overlay", page, async () => {
@@ -237,6 +244,11 @@ try {
 const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), "camscope-browser-report-"));
 // --faithfulness-n 0: the faithfulness check is not what this test is about, and costs ~50 s here.
 execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "-m", MODEL, "-d", DATA, "-o", reportDir], { stdio: "ignore" });
+// A second offline copy at layer2, where the tiny model has blank maps (5 of 200 predicted-class
+// maps; none at layer3), for the blank-map step.
+const blankDir = fs.mkdtempSync(path.join(os.tmpdir(), "camscope-browser-blank-"));
+execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "--layer", "layer2", "-m", MODEL, "-d", DATA, "-o", blankDir],
+             { stdio: "ignore" });
 {
   const page = await newPage();
   const url = pathToFileURL(path.join(reportDir, "explorer", "index.html")).href;
@@ -270,6 +282,7 @@ execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "-m", MODEL, "-d", 
     await shot(page, "offline-image.png");
   });
   await step("offline: a precomputed blank map says so", page, async () => {
+    const url = pathToFileURL(path.join(blankDir, "explorer", "index.html")).href;
     await page.goto(url + "#overview");
     await page.waitForFunction(() => document.body.dataset.ready === "offline", null, { timeout: 30000 });
     const { row, bits } = await page.evaluate(() => {
@@ -277,12 +290,12 @@ execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "-m", MODEL, "-d", 
       for (let r = 0; r < D.rows.blank.length; ++r) if (D.rows.blank[r] && D.images[r]) return { row: r, bits: D.rows.blank[r] };
       return { row: -1, bits: 0 };
     });
-    assert.ok(row >= 0, "the offline copy has an image with a blank predicted- or true-class map (tiny model: one)");
+    assert.ok(row >= 0, "the offline copy at layer2 has an image with a blank predicted- or true-class map");
     await page.goto(url + "#image/" + row);
     await page.waitForFunction(() => document.body.dataset.view === "image");
     if (!(bits & 1)) await page.selectOption("#target-select", "true");
     await page.waitForFunction(() => !document.getElementById("cam-blank").hidden, null, { timeout: 30000 });
-    assert.match(await page.textContent("#cam-blank"), /^no positive evidence for .+ at layer3$/);
+    assert.match(await page.textContent("#cam-blank"), /^no positive evidence for .+ at layer2$/);
     const caption = bits & 2 ? "#dual-true-caption" : "#dual-pred-caption";
     if (await page.isVisible("#dual-view")) assert.match(await page.textContent(caption), /no positive evidence for/);
     await imagesLoaded(page, "#view-image figure.big");
@@ -292,6 +305,7 @@ execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "-m", MODEL, "-d", 
 }
 await browser.close();
 fs.rmSync(reportDir, { recursive: true, force: true });
+fs.rmSync(blankDir, { recursive: true, force: true });
 
 if (pageErrors.length) {
   failures++;

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "camscope/image/image.hpp"
 #include "camscope/report/explorer.hpp"
 #include "camscope/util/npy.hpp"
 #include "camscope/util/strings.hpp"
@@ -295,4 +296,36 @@ TEST(Cli, DemoModelGradCamsShowEvidence) {
         EXPECT_EQ(explorer["rows"]["blank"][i].get<int>() & 1, zero ? 1 : 0) << "image " << i;
     }
     EXPECT_LE(blank, 15);
+}
+
+TEST(Cli, PairSheetsExplainWhyThePredictionAndNotTheTrueClass) {
+    // analyze computes Finer-CAM (main = predicted, contrast = true, alpha 1) for the errors of the
+    // confused-pair sheets: the offline explorer carries them (img/<row>_finer.png) and each is the
+    // very overlay `camscope cam --method finercam -t pred --contrast true` draws for that image.
+    auto dir = tmpdir("pairs_finer");
+    auto r = run("-q analyze -m " + kDir + "/tiny_cifar10_model.pt -d " + kDir + "/tiny_cifar10 --faithfulness-n 0 -o " +
+                 dir.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto explorer = parse_explorer_data_js(slurp(dir / "explorer/data.js"), "data.js");
+    int checked = 0;
+    for (const auto& [row, e] : explorer["images"].items()) {
+        if (!e.contains("finer") || checked >= 3) continue;
+        const int index = explorer["rows"]["index"][std::stoi(row)].get<int>();
+        const int label = explorer["rows"]["label"][std::stoi(row)].get<int>();
+        const int pred = explorer["rows"]["pred"][std::stoi(row)].get<int>();
+        ASSERT_NE(label, pred) << "only errors have a contrastive map";
+        auto cams = tmpdir("pairs_finer_cam");
+        auto c = run("-q cam -m " + kDir + "/tiny_cifar10_model.pt -d " + kDir + "/tiny_cifar10 -i " +
+                     std::to_string(index) + " -t pred --method finercam --contrast true -o " + cams.string());
+        ASSERT_EQ(c.code, 0) << c.out;
+        const auto rows = read_csv(cams / "cams.csv");
+        ASSERT_EQ(rows.size(), 2u);
+        const std::string a = slurp(dir / "explorer" / e["finer"].get<std::string>()), b = slurp(cams / rows[1][7]);
+        const std::vector<std::uint8_t> ab(a.begin(), a.end()), bb(b.begin(), b.end());
+        const Image ia = decode_image(ab.data(), ab.size(), "finer"), ib = decode_image(bb.data(), bb.size(), "cam");
+        EXPECT_EQ(ia.width, ib.width);
+        EXPECT_EQ(ia.pixels, ib.pixels) << "row " << row << " image " << index;
+        ++checked;
+    }
+    EXPECT_GE(checked, 1) << "the tiny set has confused pairs";
 }

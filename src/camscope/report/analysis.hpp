@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -209,6 +210,12 @@ struct Report {
 
     std::vector<ClassGallery> galleries;    // one per class
     std::vector<PairFigure> pair_figures;   // top confused_pair_figures directed pairs
+    /// Finer-CAM maps of the pair sheets' errors, "what made it choose the prediction over the true
+    /// class" (main = predicted, comparison = true class, alpha 1: pytorch-grad-cam's FinerCAM with
+    /// GradCAM; pipeline/contrast.hpp attach_contrast_cams), by row, contrast_fh×contrast_fw each at
+    /// the layer's resolution. Empty when not computed: the sheets then show three maps.
+    std::map<size_t, std::vector<float>> contrast_cams;
+    int contrast_fh = 0, contrast_fw = 0;
     std::vector<Recommendation> recommendations;
 
     /// CAM faithfulness of the fast CAM methods on a sample (set by the caller after build_report,

@@ -186,6 +186,8 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         for (const auto& x : g.worst) take(x.row);
         for (const auto& x : g.best) take(x.row);
     }
+    for (const auto& f : r.pair_figures)  // the pair sheets' errors, with their Finer-CAM maps
+        for (const auto& x : f.examples) take(x.row);
     std::vector<std::vector<size_t>> cells;
     std::vector<std::pair<long long, std::pair<int, int>>> by_count;
     for (int t = 0; t < r.num_classes; ++t)
@@ -198,9 +200,11 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
             if (k < cell.size()) take(cell[k]);
 
     json images = json::object();
+    json finer_blank = json::array();  // rows whose Finer-CAM map has no positive evidence
     {
         Progress bar("explorer images", rows.size(), opt.progress);
         std::vector<json> entries(rows.size());  // drawn and written on every core, listed in order
+        std::vector<char> finer_is_blank(rows.size(), 0);
         parallel_for(rows.size(), worker_threads(opt.threads), [&](size_t i) {
             const size_t row = rows[i];
             const Image img = row_image(in, row);
@@ -221,15 +225,26 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
                                   encode_png(row_diff_tile(in, img, row, x.pred_cam_degenerate || x.true_cam_degenerate)));
                 e["true"] = stem + "_true.png";
                 e["diff"] = stem + "_diff.png";
+                if (r.contrast_cams.count(row)) {
+                    bool blank = false;
+                    const Image c = row_contrast_tile(r, in, img, row, blank);
+                    write_file_atomic((dir / (stem + "_finer.png")).string(), encode_png(c));
+                    e["finer"] = stem + "_finer.png";
+                    finer_is_blank[i] = blank;
+                }
             }
             entries[i] = std::move(e);
             bar.advance();
         });
-        for (size_t i = 0; i < rows.size(); ++i) images[std::to_string(rows[i])] = std::move(entries[i]);
+        for (size_t i = 0; i < rows.size(); ++i) {
+            images[std::to_string(rows[i])] = std::move(entries[i]);
+            if (finer_is_blank[i]) finer_blank.push_back(rows[i]);
+        }
         bar.finish();
     }
     data["offline"] = true;
     data["images"] = images;
+    data["finer_blank"] = finer_blank;
     data["cell_images"] = kCellImages;
     for (const auto& a : web_assets()) write_file_atomic((dir / std::string(a.name)).string(), a.bytes);
     write_file_atomic((dir / "data.js").string(), explorer_data_js(data));

@@ -25,12 +25,16 @@ Image load(const AnalysisInput& in, size_t row) {
 
 // The CAM of a row as pytorch-grad-cam returns it (at the model's input size, scaled there:
 // cam_to_input_size), shown at h×w (half-pixel bilinear) when the image has another size.
+std::vector<float> map_at(const AnalysisInput& in, const float* src, int fh, int fw, int h, int w) {
+    const int ih = in.input_h > 0 ? in.input_h : h, iw = in.input_w > 0 ? in.input_w : w;
+    auto m = cam_to_input_size(src, fh, fw, ih, iw);
+    return ih == h && iw == w ? m : resize_map(m.data(), ih, iw, h, w);
+}
+
 std::vector<float> cam_at(const AnalysisInput& in, Which which, size_t row, int h, int w) {
     const size_t hw = static_cast<size_t>(in.fh) * in.fw;
     const float* src = (which == Which::Pred ? in.cam_pred.data() : in.cam_true.data()) + row * hw;
-    const int ih = in.input_h > 0 ? in.input_h : h, iw = in.input_w > 0 ? in.input_w : w;
-    auto m = cam_to_input_size(src, in.fh, in.fw, ih, iw);
-    return ih == h && iw == w ? m : resize_map(m.data(), ih, iw, h, w);
+    return map_at(in, src, in.fh, in.fw, h, w);
 }
 
 // Display size of a row's CAM: the image's size, else the model input size, else 8× the CAM.
@@ -63,6 +67,16 @@ Image diff_tile(const AnalysisInput& in, const Image& img, size_t row, bool blan
     Image out{w, h, 3, std::vector<std::uint8_t>(static_cast<size_t>(w) * h * 3)};
     for (size_t i = 0; i < p.size(); ++i) diverging_rgb(std::clamp(p[i] - t[i], -1.f, 1.f), &out.pixels[3 * i]);
     return out;
+}
+
+// The Finer-CAM map of a row (Report::contrast_cams), or the blank stand-in; `blank` says which.
+Image contrast_tile(const Report& r, const AnalysisInput& in, const Image& img, size_t row, bool& blank) {
+    const std::vector<float>& map = r.contrast_cams.at(row);
+    blank = metrics::degenerate_cam(map.data(), map.size());
+    if (blank) return blank_tile(in, img);
+    const auto [h, w] = display_size(in, img);
+    const std::vector<float> cam = map_at(in, map.data(), r.contrast_fh, r.contrast_fw, h, w);
+    return img.empty() ? colorize(cam.data(), h, w) : overlay_cam(img, cam.data());
 }
 
 plot::Tile tile(Image img, std::vector<std::string> caption, std::uint32_t rgb, std::string stamp = {}) {
@@ -208,6 +222,8 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
         if (pf.a == f.a && pf.b == f.b && pf.n > 0 && std::isfinite(pf.mean_iou))
             p.title += format(", CAM overlap IoU %.2f over %lld of %lld errors", pf.mean_iou, pf.n, pf.errors);
     p.col_headers = {"Image", "CAM: true class", "CAM: predicted", "Predicted \u2212 true"};
+    const bool contrast = !r.contrast_cams.empty();
+    if (contrast) p.col_headers.push_back("Finer-CAM");
     long long shown = 0, blank = 0;
     for (const RowRef& x : f.examples) {
         Image img = load(in, x.row);
@@ -220,6 +236,14 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
                                {"looks: " + r.class_names[x.pred], format("p %.3f", x.confidence)}, kRed));
         const bool either = x.true_cam_degenerate || x.pred_cam_degenerate;
         row.push_back(tile(diff_tile(in, img, x.row, either), {}, kBlack, either ? "a map is blank" : ""));
+        if (contrast && r.contrast_cams.count(x.row)) {
+            bool cblank = false;
+            Image c = contrast_tile(r, in, img, x.row, cblank);
+            ++shown;
+            blank += cblank;
+            row.push_back(tile(std::move(c), {"Finer-CAM: " + r.class_names[x.pred], "over " + r.class_names[x.label]},
+                               kRed, cblank ? "no positive evidence" : ""));
+        }
         row.insert(row.begin(), tile(std::move(img), {format("#%d", x.index), "true: " + r.class_names[x.label]}, kBlack));
         p.rows.push_back(std::move(row));
     }
@@ -227,6 +251,9 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
                       "predicted-class CAM is higher,\nblue where the true-class CAM is higher. Rows: the most "
                       "confident errors of this pair.",
                       cam_name(r).c_str());
+    if (contrast)
+        p.footer += "\nLast column: Finer-CAM (Grad-CAM of p-weighted y_predicted - y_true, pytorch-grad-cam's "
+                    "FinerCAM, alpha 1): what made the model choose the predicted class over the true one.";
     if (const std::string b = blank_note(blank, shown); !b.empty()) p.footer += "\n" + b;
     return plot::render_grid(p);
 }
@@ -268,6 +295,10 @@ Image row_image(const AnalysisInput& in, size_t row) { return load(in, row); }
 Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row, bool degenerate) {
     return cam_tile(in, img, true_class ? Which::True : Which::Pred, row, degenerate);
 }
+Image row_contrast_tile(const Report& r, const AnalysisInput& in, const Image& img, size_t row, bool& blank) {
+    return contrast_tile(r, in, img, row, blank);
+}
+
 Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row, bool blank) {
     return diff_tile(in, img, row, blank);
 }

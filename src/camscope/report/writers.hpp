@@ -38,6 +38,8 @@ std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput&
 Image row_image(const AnalysisInput& in, size_t row);
 Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row, bool degenerate);
 Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row, bool blank);
+/// The Finer-CAM overlay of a row that has one in Report::contrast_cams; `blank` set if degenerate.
+Image row_contrast_tile(const Report& r, const AnalysisInput& in, const Image& img, size_t row, bool& blank);
 
 // write_text.cpp
 /// The lines of the blank-CAM warning (more than DegenerateStats::warn_share of the predicted-class

@@ -48,7 +48,7 @@ struct CamMethod {
     bool project = false;      // reduce by eigen_projection instead of the channel sum (EigenCAM)
     /// The per-image score (n) whose gradient the method's terms use; empty = the raw logit of the
     /// target class. One backward of the summed scores of the batch, as for every method.
-    std::function<torch::Tensor(const ScoreContext&)> score;
+    std::function<torch::Tensor(const ScoreContext&)> score = nullptr;
 };
 
 const std::vector<CamMethod>& cam_registry();
