@@ -16,8 +16,9 @@
 // 10 classes) first, and reports current/peak RSS at each stage.
 //
 // --analyze adds the row "full analyze, N images, K classes": the library calls `camscope
-// analyze` makes (measure = run_pass, build_report, evaluate_cams with the quick faithfulness
-// options, write_report into a temporary folder) on a synthetic CIFAR-100-format test set the
+// analyze` makes (run identity, measure = run_pass, build_report, attach_contrast_cams,
+// evaluate_cams with the quick faithfulness options, attach_faithfulness, write_report into a
+// temporary folder) on a synthetic CIFAR-100-format test set the
 // bench writes itself (--analyze-n random images, 100 classes, superclass labels) or on
 // --analyze-data PATH, with --arch's untrained weights, and the time of each stage beside the
 // limit forward (b) over the same images; then the report is drawn again --rounds times on one
@@ -51,10 +52,12 @@
 #include "camscope/engine/builtin.hpp"
 #include "camscope/engine/engine.hpp"
 #include "camscope/engine/train.hpp"
+#include "camscope/pipeline/contrast.hpp"
 #include "camscope/pipeline/evaluate.hpp"
 #include "camscope/pipeline/measure.hpp"
 #include "camscope/pipeline/pipeline.hpp"
 #include "camscope/report/analysis.hpp"
+#include "camscope/report/identity.hpp"
 #include "camscope/util/allocator.hpp"
 #include "camscope/util/error.hpp"
 
@@ -566,6 +569,15 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
         last = now;
         return s;
     };
+    const fs::path out = tmpdir / "report";
+    check_report_destination(out.string());
+    RunIdentity identity;
+    identify_model(identity, path);
+    identify_dataset(identity, *data, data_path);
+    identify_input(identity, spec);
+    identity.method = "gradcam";
+    identity.layer = layer;
+    stages.emplace_back("run identity (model SHA-256, dataset fingerprint)", lap());
     PassOptions po;
     po.batch_size = batch;
     po.limit = n;
@@ -579,17 +591,28 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
     ro.progress = false;
     ro.threads = model.threads();
     Report r = build_report(in, ro);
+    r.identity = identity;
     stages.emplace_back("report model (build_report)", lap());
+    attach_contrast_cams(r, model, *data, spec, layer, batch);
+    char what[160];
+    snprintf(what, sizeof what, "Finer-CAM of the pair sheets (%zu maps)", r.contrast_cams.size());
+    stages.emplace_back(what, lap());
     EvaluateOptions fo = quick_faithfulness_options(100, false, in.n);
     fo.layers = {layer};
     fo.batch_size = batch;
     fo.progress = false;
-    r.faithfulness = evaluate_cams(model, *data, spec, in.class_names, fo);
-    char what[160];
-    snprintf(what, sizeof what, "faithfulness check (%zu images, %zu methods)", fo.n, fo.methods.size());
+    if (r.degenerate.warn()) {
+        fo.check_method = "gradcam";
+        fo.check_layers = candidate_layers(model.layers(spec), layer);
+    }
+    faith::Summary fs = evaluate_cams(model, *data, spec, in.class_names, fo);
+    fs.dataset_path = data_path;
+    fs.model_path = path;
+    attach_faithfulness(r, std::move(fs), ro);
+    snprintf(what, sizeof what, "faithfulness check (%zu images, %zu methods%s)", fo.n, fo.methods.size(),
+             fo.check_layers.empty() ? "" : ", blank maps counted at other layers");
     stages.emplace_back(what, lap());
     ro.on_stage = [&](const std::string& stage, double secs) { stages.emplace_back("write_report: " + stage, secs); };
-    const fs::path out = tmpdir / "report";
     lap();
     write_report(r, in, ro, out.string());
     lap();

@@ -108,9 +108,21 @@ TEST(ReportParallel, AnyThreadCountWritesTheSameBytes) {
     AnalysisInput in = make_input();
     AnalysisOptions opt;
     opt.progress = false;
-    const Report r = build_report(in, opt);
+    Report r = build_report(in, opt);
     ASSERT_EQ(r.galleries.size(), static_cast<size_t>(kK));
     ASSERT_GE(r.pair_figures.size(), 5u);
+    // Finer-CAM maps for every error (as attach_contrast_cams would add them), every third one
+    // blank: the pair sheets' fourth column, the explorer's _finer overlays and its list of blank
+    // Finer-CAM rows, all written from the drawing threads.
+    r.contrast_fh = r.contrast_fw = kF;
+    size_t errors = 0;
+    for (size_t row = 0; row < in.n; ++row) {
+        if (r.rows[row].pred == r.rows[row].label) continue;
+        std::vector<float> m(kF * kF, 0.f);
+        if (errors++ % 3 != 0)
+            for (int p = 0; p < kF * kF; ++p) m[p] = 0.5f + 0.5f * static_cast<float>(std::cos(0.7 * row + p));
+        r.contrast_cams[row] = m;
+    }
 
     opt.threads = 1;
     std::vector<std::string> stages;
@@ -158,6 +170,9 @@ TEST(ReportParallel, AnyThreadCountWritesTheSameBytes) {
     }
     EXPECT_EQ(a.size(), b.size());
     EXPECT_GT(explorer_images, 100u);
+    size_t finer = 0;
+    for (const auto& [name, bytes] : a) finer += name.find("_finer.png") != std::string::npos;
+    EXPECT_GT(finer, 10u);
     fs::remove_all(one);
     fs::remove_all(four);
 }
