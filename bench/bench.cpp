@@ -85,6 +85,7 @@ struct Config {
     bool analyze = false, render_only = false;
     size_t analyze_n = 10000;
     std::string analyze_data;
+    std::string device = "cpu";  // every row's device: the limit's modules, inputs and camscope's Model
 };
 
 void usage(FILE* f) {
@@ -98,6 +99,8 @@ void usage(FILE* f) {
             "  --warmup N         untimed iterations before each row's first round (default 2; --quick: 1)\n"
             "  --min-iters N      minimum timed iterations per row and round (default 2; --quick: 1)\n"
             "  --arch A           resnet18 (default) | resnet20 | resnet56\n"
+            "  --device D         cpu (default) | cuda | cuda:N: every row on that device (inputs are copied\n"
+            "                     from host memory inside each timed call, results copied back, as camscope does)\n"
             "  --classes K        number of classes (default 100)\n"
             "  --seed N           weight seed (default 1)\n"
             "  --no-methods       skip the other CAM methods (rows (e))\n"
@@ -155,6 +158,7 @@ Config parse(int argc, char** argv) {
             else if (a == "--min-iters") { c.min_iters = std::stoi(value()); iters_set = true; }
             else if (a == "--rounds") { c.rounds = std::stoi(value()); rounds_set = true; }
             else if (a == "--arch") c.arch = value();
+            else if (a == "--device") c.device = value();
             else if (a == "--classes") c.classes = std::stoi(value());
             else if (a == "--seed") c.seed = std::stoull(value());
             else if (a == "--no-methods") c.all_methods = false;
@@ -365,6 +369,7 @@ void dataset_rss(const Config& cfg, const fs::path& tmpdir) {
     save_untrained("cnn", spec, static_cast<int>(data->num_classes()), di.class_names, cfg.seed, path);
     EngineOptions eo;
     eo.threads = cfg.threads;
+    eo.device = cfg.device;
     eo.quiet = true;
     auto model = Model::load(path, eo);
     spec = resolve_input_spec(model.info(), di, {});
@@ -513,6 +518,7 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
     save_untrained(cfg.arch, spec, k, di.class_names, cfg.seed, path);
     EngineOptions eo;
     eo.threads = cfg.threads;
+    eo.device = cfg.device;
     eo.quiet = true;
     Model model = Model::load(path, eo);
     spec = resolve_input_spec(model.info(), di, {});
@@ -531,7 +537,7 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
     torch::jit::Module fast;
     {
         torch::jit::GraphOptimizerEnabledGuard g(true);
-        auto copy = torch::jit::load(path);
+        auto copy = torch::jit::load(path, torch::Device(cfg.device));
         copy.eval();
         auto frozen = torch::jit::freeze(copy);
         fast = torch::jit::optimize_for_inference(frozen);
@@ -550,7 +556,8 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
             {
                 torch::jit::GraphOptimizerEnabledGuard g(true);
                 torch::NoGradGuard ng;
-                auto y = first_tensor(fast.forward({t})).contiguous();
+                // Host in, host out (a CUDA device finishes its work before the copy back returns).
+                auto y = first_tensor(fast.forward({t.to(torch::Device(cfg.device))})).to(torch::kCPU).contiguous();
                 g_sink = g_sink + y.data_ptr<float>()[0];
             }
             secs += std::chrono::duration<double>(Clock::now() - t0).count();
@@ -717,6 +724,16 @@ int main(int argc, char** argv) {
            threads, cfg.threads > 0 ? "--threads" : "all cores", at::get_num_interop_threads(),
            omp_wait ? omp_wait : "(unset)");
     printf("  allocator: %s\n", allocator.c_str());
+    if (cfg.device != "cpu") {
+        if (!torch::cuda::is_available()) {
+            fprintf(stderr, "camscope_bench: --device %s: this LibTorch has no CUDA support or sees no GPU\n",
+                    cfg.device.c_str());
+            return 2;
+        }
+        printf("  device: %s (%zu CUDA devices); NVIDIA_TF32_OVERRIDE=%s\n", cfg.device.c_str(),
+               static_cast<size_t>(torch::cuda::device_count()),
+               std::getenv("NVIDIA_TF32_OVERRIDE") ? std::getenv("NVIDIA_TF32_OVERRIDE") : "(unset)");
+    }
     printf("  MKL-DNN (oneDNN) %s, MKL %s, OpenMP %s; torch %s\n", at::hasMKLDNN() ? "yes" : "no",
            at::hasMKL() ? "yes" : "no", at::hasOpenMP() ? "yes" : "no", torch_blas_config().c_str());
     printf("  BLAS mapped: %s\n", blas_in_use().c_str());
@@ -758,14 +775,14 @@ int main(int argc, char** argv) {
         torch::jit::Module plain;
         {
             torch::jit::GraphOptimizerEnabledGuard g(true);
-            plain = torch::jit::load(path);
+            plain = torch::jit::load(path, torch::Device(cfg.device));
             plain.eval();
         }
         // (b) frozen + optimize_for_inference, from a separate load.
         torch::jit::Module fast;
         {
             torch::jit::GraphOptimizerEnabledGuard g(true);
-            auto copy = torch::jit::load(path);
+            auto copy = torch::jit::load(path, torch::Device(cfg.device));
             copy.eval();
             auto frozen = torch::jit::freeze(copy);
             fast = torch::jit::optimize_for_inference(frozen);
@@ -773,6 +790,7 @@ int main(int argc, char** argv) {
         // (c)-(e) camscope.
         EngineOptions eo;
         eo.threads = cfg.threads;
+        eo.device = cfg.device;
         eo.quiet = true;
         auto model = Model::load(path, eo);
         const std::string layer = model.resolve_layer("", spec);
@@ -810,6 +828,7 @@ int main(int argc, char** argv) {
         print_header();
         for (int b : cfg.batches) {
             auto x = torch::from_blob(host.data(), {b, spec.channels, spec.height, spec.width}, torch::kFloat32).clone();
+            const torch::Device dev(cfg.device);
             struct Path {
                 std::string name;
                 std::function<void()> fn;
@@ -818,13 +837,13 @@ int main(int argc, char** argv) {
             paths.push_back({"(a) plain forward", [&] {
                                  torch::jit::GraphOptimizerEnabledGuard g(true);  // LibTorch's default
                                  torch::NoGradGuard ng;
-                                 auto y = first_tensor(plain.forward({x}));
+                                 auto y = first_tensor(plain.forward({x.to(dev)})).to(torch::kCPU);
                                  g_sink = g_sink + y.data_ptr<float>()[0];
                              }});
             paths.push_back({"(b) frozen+optimized", [&] {
                                  torch::jit::GraphOptimizerEnabledGuard g(true);
                                  torch::NoGradGuard ng;
-                                 auto y = first_tensor(fast.forward({x})).contiguous();
+                                 auto y = first_tensor(fast.forward({x.to(dev)})).to(torch::kCPU).contiguous();
                                  g_sink = g_sink + y.data_ptr<float>()[0];
                              }});
             paths.push_back({"(c) camscope predict", [&, b] {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <filesystem>
 #include <fstream>
@@ -64,8 +65,16 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     return m;
 }
 
+/// The device every engine test runs on: CAMSCOPE_TEST_DEVICE (e.g. cuda on a GPU machine, where
+/// the same references must hold), else the CPU.
+std::string test_device() {
+    const char* d = std::getenv("CAMSCOPE_TEST_DEVICE");
+    return d && *d ? d : "cpu";
+}
+
 Model load(const std::string& file) {
     EngineOptions opt;
+    opt.device = test_device();
     opt.quiet = true;
     return Model::load(kDir + "/" + file, opt);
 }
@@ -373,6 +382,7 @@ TEST(EngineTrain, LossDecreasesAndSavedModelReloadsIdentically) {
     EXPECT_LT(res.epochs.back().train_loss, std::log(10.0));  // better than chance
     // Reload: metadata and identical logits from two independent loads.
     EngineOptions eo;
+    eo.device = test_device();
     eo.quiet = true;
     Model a = Model::load(out.string(), eo), b = Model::load(out.string(), eo);
     EXPECT_EQ(a.info().kind, "camscope:cnn");
@@ -475,6 +485,7 @@ TEST(EngineBuiltin, Resnet56HasNineBasicBlocksPerStage) {
     const fs::path path = fs::temp_directory_path() / "camscope_test_resnet56.pt";
     save_untrained("resnet56", spec, 100, names, 3, path.string());
     EngineOptions eo;
+    eo.device = test_device();
     eo.quiet = true;
     Model m = Model::load(path.string(), eo);
     EXPECT_EQ(m.info().kind, "camscope:resnet56");

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,7 @@ TEST(EngineForwardImpl, LayersAndCamsMatchThePythonReference) {
     const auto fi = read_json("extra_manifest.json")["forward_impl"];
     const auto& model = manifest["models"][fi["model"].get<std::string>()];
     EngineOptions opt;
+    if (const char* d = std::getenv("CAMSCOPE_TEST_DEVICE"); d && *d) opt.device = d;  // as in test_engine.cpp
     opt.quiet = true;
     Model m = Model::load(kDir + "/" + fi["model_file"].get<std::string>(), opt);
     InputSpec spec;
