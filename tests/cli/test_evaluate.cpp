@@ -72,8 +72,8 @@ TEST(EvaluateCli, WritesAgreeingCsvJsonAndPng) {
     ASSERT_EQ(j["tables"].size(), rows.size() - 1);
     for (size_t i = 1; i < rows.size(); ++i) {
         const auto& t = j["tables"][i - 1];
-        EXPECT_EQ(rows[i][0], t["method"]);
-        EXPECT_EQ(rows[i][1], t["group"]);
+        EXPECT_EQ(rows[i][0], t["method"].get<std::string>());
+        EXPECT_EQ(rows[i][1], t["group"].get<std::string>());
         EXPECT_EQ(std::stoll(rows[i][2]), t["n"].get<long long>());
         for (size_t c = 3; c < header.size(); ++c) {
             if (rows[i][c].empty()) {

@@ -150,7 +150,6 @@ int check_cases(const nlohmann::json& cases) {
             }
             const size_t per = static_cast<size_t>(n) * r.fh * r.fw;
             std::vector<float> s0(r.cams.begin(), r.cams.begin() + per), s1(r.cams.begin() + per, r.cams.end());
-            EXPECT_LT(max_abs_diff(s0, s1), 1e-6);
             // Tolerance 1e-4, widened only where min-max amplifies rounding (manifest's factor).
             double tol = 1e-4;
             if (c.contains("cancellation"))
@@ -163,6 +162,9 @@ int check_cases(const nlohmann::json& cases) {
                 for (float v : npy(c["expected"]["raw"]).as_float()) relu_max = std::max(relu_max, double(v));
                 if (relu_max > 0) tol = std::max(tol, c["raw_sensitivity"].get<double>() / relu_max);
             }
+            // The two slots ask for the same targets: on the CPU the same arithmetic (1e-6); a GPU
+            // may pick other kernels for the two backward passes, so there only the reference's bound.
+            EXPECT_LT(max_abs_diff(s0, s1), test_device() == "cpu" ? 1e-6 : tol);
             if (c["expected"].contains("cam")) {
                 const auto e = npy(c["expected"]["cam"]);
                 EXPECT_EQ(e.shape[1], r.fh);

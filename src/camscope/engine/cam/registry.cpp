@@ -43,7 +43,7 @@ torch::Tensor eigen_projection(const torch::Tensor& terms) {
     for (int64_t i = 0; i < n; ++i) {
         auto x = t[i].reshape({k, h * w}).t();  // hw × K
         x = x - x.mean(0, /*keepdim=*/true);
-        auto svd = torch::linalg::svd(x, /*full_matrices=*/false, c10::nullopt);
+        auto svd = at::linalg_svd(x, /*full_matrices=*/false);
         auto v0 = std::get<2>(svd)[0];          // first right singular vector, K
         auto proj = torch::matmul(x, v0);       // hw
         const double dot = (proj * t[i].sum(0).reshape({h * w})).sum().item<double>();
