@@ -39,19 +39,17 @@ torch::Tensor weighted(const torch::Tensor& weights, const torch::Tensor& activa
 torch::Tensor eigen_projection(const torch::Tensor& terms) {
     const auto t = terms.to(torch::kFloat64);  // SVD in double: a stable sign test
     const int64_t n = t.size(0), k = t.size(1), h = t.size(2), w = t.size(3);
-    auto out = torch::empty({n, h, w}, t.options());
-    for (int64_t i = 0; i < n; ++i) {
-        auto x = t[i].reshape({k, h * w}).t();  // hw × K
-        x = x - x.mean(0, /*keepdim=*/true);
-        auto svd = at::linalg_svd(x, /*full_matrices=*/false);
-        auto v0 = std::get<2>(svd)[0];          // first right singular vector, K
-        auto proj = torch::matmul(x, v0);       // hw
-        const double dot = (proj * t[i].sum(0).reshape({h * w})).sum().item<double>();
-        bool flip = dot < 0;
-        if (dot == 0) flip = proj[proj.abs().argmax()].item<double>() < 0;
-        out[i] = (flip ? -proj : proj).reshape({h, w});
-    }
-    return out.to(terms.scalar_type());
+    // One batched SVD and no per-image host round trip (on a GPU, a per-image loop cost 2 ms an image).
+    auto x = t.reshape({n, k, h * w}).transpose(1, 2);  // n × hw × K
+    x = x - x.mean(1, /*keepdim=*/true);
+    const auto v0 = std::get<2>(at::linalg_svd(x, /*full_matrices=*/false)).select(1, 0);  // n × K, first right singular vectors
+    const auto proj = torch::bmm(x, v0.unsqueeze(2)).squeeze(2);                          // n × hw
+    // Orient each map to agree with the plain sum of its terms; a tie goes by the largest entry.
+    const auto dot = (proj * t.sum(1).reshape({n, h * w})).sum(1);                        // n
+    const auto at_max = proj.gather(1, proj.abs().argmax(1, /*keepdim=*/true)).squeeze(1);  // n
+    const auto flip = dot.lt(0).logical_or(dot.eq(0).logical_and(at_max.lt(0)));
+    const auto sign = torch::where(flip, torch::full_like(dot, -1.0), torch::full_like(dot, 1.0));
+    return (proj * sign.unsqueeze(1)).reshape({n, h, w}).to(terms.scalar_type());
 }
 
 torch::Tensor select_channels(const torch::Tensor& activations, int max_channels) {
