@@ -52,6 +52,11 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
         ->capture_default_str()
         ->check(non_negative());
     cmd.add_flag("--row-normalised", a.report.row_normalised_matrix, "confusion_matrix_full.png as shares of each true class");
+    cmd.add_option("--max-galleries", a.report.max_galleries,
+                   "with more classes than this, draw class galleries only for this many lowest-accuracy classes "
+                   "(and the confused-pair classes); 0 = every class")
+        ->capture_default_str()
+        ->check(non_negative());
     a.faithfulness_opt =
         cmd.add_option("--faithfulness-n", a.faithfulness_n,
                        "images for the CAM faithfulness check of the gradient CAM methods (4 steps, ROAD at "

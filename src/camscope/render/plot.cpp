@@ -385,10 +385,13 @@ MatrixLayout matrix_layout(const MatrixPlot& p) {
     L.vmax = vmax;
 
     // ~1400 px of cells whatever K is, clamped so K=100 gets 14 px cells with 9.8 px labels and
-    // small K get big cells that hold their annotation.
+    // small K get big cells that hold their annotation. At most kMaxMatrixPx of cells: beyond ~200
+    // classes the cells shrink (labels go below 8 px cells, a pixel per class at 2,800): a
+    // 1,000-class matrix at 14 px would be a 14,000-pixel canvas of 784 MB, unreadable anyway
+    // (the report adds a labelled sub-matrix of the most confused classes).
     int k = std::max({p.rows, p.cols, 1});
     L.cell = std::clamp(std::floor(1400.0 / k), 14.0, 56.0);
-    if (k * L.cell > 28000) L.cell = std::max(1.0, std::floor(28000.0 / k));  // huge K: fit cairo's limit
+    if (k * L.cell > kMaxMatrixPx) L.cell = std::max(1.0, std::floor(kMaxMatrixPx / k));
     L.label_px = L.cell >= 8 ? std::min(13.0, L.cell * 0.7) : 0;
     L.annot_px = (p.annotate && L.cell >= 20) ? std::clamp(L.cell * 0.3, 8.0, 14.0) : 0;
 

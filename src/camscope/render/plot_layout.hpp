@@ -15,6 +15,9 @@ struct MatrixLayout {
     double vmin = 0, vmax = 1;         // colour scale actually used (vmax > vmin)
 };
 
+/// Largest side of a matrix figure's cells in pixels (beyond ~2,800 classes: 1 px per class).
+inline constexpr double kMaxMatrixPx = 2800;
+
 /// The layout render_matrix draws with. Throws UsageError on inconsistent input (sizes, format).
 MatrixLayout matrix_layout(const MatrixPlot& p);
 

@@ -624,11 +624,37 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
         }
     }
 
+    // ---- many classes: which galleries are drawn, the readable sub-matrix, sparse JSON
+    std::vector<char> drawn(k, 1);
+    if (opt.max_galleries > 0 && k > opt.max_galleries) {
+        std::fill(drawn.begin(), drawn.end(), 0);
+        int taken = 0;
+        for (int c : r.worst_classes)  // lowest accuracy first
+            if (taken < opt.max_galleries) drawn[c] = 1, ++taken;
+        for (const auto& f : r.pair_figures) drawn[f.a] = drawn[f.b] = 1;
+    }
+    if (opt.top_matrix_classes > 0 && k > opt.top_matrix_classes) {
+        std::vector<char> in_top(k, 0);
+        int taken = 0;
+        for (const auto& d : r.directed) {
+            const int need = !in_top[d.a] + !in_top[d.b];
+            if (taken + need > opt.top_matrix_classes) break;
+            taken += need;
+            in_top[d.a] = in_top[d.b] = 1;
+        }
+        for (int c : r.class_order)
+            if (in_top[c]) r.top_matrix_classes.push_back(c);
+    }
+    r.sparse_confusion_json = opt.dense_confusion_max > 0 && k > opt.dense_confusion_max;
+
     r.galleries.resize(k);
     for (int c = 0; c < k; ++c) {
         ClassGallery& g = r.galleries[c];
         g.cls = c;
-        g.file = "worst_predictions/" + class_file_stem(c, in.class_names[c]) + ".png";
+        if (drawn[c]) {
+            g.file = "worst_predictions/" + class_file_stem(c, in.class_names[c]) + ".png";
+            ++r.galleries_drawn;
+        }
         std::vector<size_t> wrong, right;
         for (size_t i : by_label[c]) (ok[i] ? right : wrong).push_back(i);
         std::sort(wrong.begin(), wrong.end(), by_conf_desc);

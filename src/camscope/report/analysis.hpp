@@ -65,6 +65,16 @@ struct AnalysisOptions {
     int confused_pair_figures = 5;   // confused_pair_<a>_<b>.png files (top directed pairs)
     int pair_examples = 5;           // rows per confused-pair figure
     bool row_normalised_matrix = false;  // confusion_matrix_full.png as shares of each true class
+    /// Many classes (ImageNet's 1,000): class galleries are drawn for at most this many classes, the
+    /// lowest-accuracy ones plus the classes of the pair sheets (0 = every class); the explorer
+    /// still lists every class's worst and best images.
+    int max_galleries = 100;
+    /// Above this many classes summary.json holds the confusion matrix as its non-zero cells
+    /// ([true, predicted, count]); confusion_matrix.csv always has the full matrix.
+    int dense_confusion_max = 200;
+    /// Above this many classes confusion_matrix_top.png shows, readable, the sub-matrix of the
+    /// classes in the most frequent confusions (at most this many classes).
+    int top_matrix_classes = 30;
     int max_label_issues = 50;       // listed in text/HTML (summary.json has all)
     int label_issue_figure = 12;     // examples in likely_label_errors.png
     double top_region_fraction = 0.2;  // CAM top region for the true/pred IoU
@@ -208,7 +218,12 @@ struct Report {
     std::vector<RowRef> label_issue_rows;   // parallel to label_issues.issues
     long long high_conf_errors_flagged = 0; // high-confidence errors that are also likely label errors
 
-    std::vector<ClassGallery> galleries;    // one per class
+    std::vector<ClassGallery> galleries;    // one per class, in class order; file "" = not drawn
+    long long galleries_drawn = 0;          // galleries with a file (all, or max_galleries + pair classes)
+    /// The classes of confusion_matrix_top.png in display order (empty: K <= top_matrix_classes,
+    /// the full matrix is readable); the most frequent directed confusions' classes, in pair order.
+    std::vector<int> top_matrix_classes;
+    bool sparse_confusion_json = false;     // K > dense_confusion_max
     std::vector<PairFigure> pair_figures;   // top confused_pair_figures directed pairs
     /// Finer-CAM maps of the pair sheets' errors, "what made it choose the prediction over the true
     /// class" (main = predicted, comparison = true class, alpha 1: pytorch-grad-cam's FinerCAM with
@@ -255,7 +270,8 @@ void attach_faithfulness(Report& r, faith::Summary s, const AnalysisOptions& opt
 /// Writes the report into out_dir (created if missing):
 ///   confusion_matrix_full.png, confusion_matrix.csv, per_class_accuracy.csv,
 ///   per_class_accuracy_interactive.html, most_confused_pairs.csv, top_confused_pairs.png,
-///   worst_predictions/class_<index>_<name>.png (every class), confused_pair_<a>_<b>.png,
+///   confusion_matrix_top.png (many classes), worst_predictions/class_<index>_<name>.png (every
+///   class, or AnalysisOptions::max_galleries of them), confused_pair_<a>_<b>.png,
 ///   likely_label_errors.png, reliability_diagram.png, analysis_summary.txt, recommendations.txt,
 ///   index.html, summary.json.
 /// The report is built in a hidden folder beside out_dir (".NAME.tmp-<pid>-<n>", summary.json

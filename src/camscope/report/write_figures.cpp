@@ -144,6 +144,37 @@ std::vector<std::uint8_t> confusion_png(const Report& r, const AnalysisOptions& 
     return plot::render_matrix(p);
 }
 
+std::vector<std::uint8_t> confusion_top_png(const Report& r, const AnalysisOptions& opt) {
+    plot::MatrixPlot p;
+    const auto& cls = r.top_matrix_classes;
+    const int m = static_cast<int>(cls.size());
+    p.title = format("Confusion among the %d classes of the most frequent confusions (of %d classes)", m,
+                     r.num_classes);
+    p.rows = p.cols = m;
+    p.values.resize(static_cast<size_t>(m) * m);
+    for (int i = 0; i < m; ++i) {
+        const double support = double(r.per_class[cls[i]].support);
+        for (int j = 0; j < m; ++j) {
+            const double c = double(r.confusion.at(cls[i], cls[j]));
+            p.values[static_cast<size_t>(i) * m + j] =
+                static_cast<float>(opt.row_normalised_matrix ? (support > 0 ? c / support : 0.0) : c);
+        }
+        p.row_labels.push_back(r.class_names[cls[i]]);
+        p.col_labels.push_back(r.class_names[cls[i]]);
+    }
+    p.annotate = m <= 30;
+    if (opt.row_normalised_matrix) {
+        p.colorbar_label = "share of the true class";
+        p.value_format = "%.2f";
+        p.vmin = 0;
+        p.vmax = 1;
+    } else {
+        p.colorbar_label = "images";
+        p.value_format = "%.0f";
+    }
+    return plot::render_matrix(p);
+}
+
 std::vector<std::uint8_t> top_pairs_png(const Report& r, const AnalysisOptions& opt) {
     plot::BarPlot p;
     const size_t n = std::min<size_t>(r.directed.size(), static_cast<size_t>(std::max(0, opt.top_pairs)));

@@ -261,7 +261,8 @@ std::string index_html(const Report& r, const AnalysisOptions& opt, const std::v
         return nullptr;
     };
     h += "<h2>Overall</h2>\n";
-    for (const char* name : {"confusion_matrix_full.png", "top_confused_pairs.png", "reliability_diagram.png"})
+    for (const char* name :
+         {"confusion_matrix_top.png", "confusion_matrix_full.png", "top_confused_pairs.png", "reliability_diagram.png"})
         if (const auto* f = find(name)) image(*f);
     if (r.faithfulness) {  // one line + the chart: which CAM method explains this model best
         h += "<h2>CAM faithfulness</h2>\n<p>" + html_escape(faith::headline(*r.faithfulness)) + ". " +
@@ -274,6 +275,10 @@ std::string index_html(const Report& r, const AnalysisOptions& opt, const std::v
     h += "<h2>Likely label errors</h2>\n";
     if (const auto* f = find("likely_label_errors.png")) image(*f);
     h += "<h2>Per class: worst and best predictions</h2>\n";
+    if (r.galleries_drawn < r.num_classes)
+        h += "<p>" + html_escape(format("Galleries of %lld of the %d classes: the lowest accuracy first, and the "
+                                        "classes of the confused-pair sheets. Every class in the explorer.",
+                                        r.galleries_drawn, r.num_classes)) + "</p>\n";
     std::vector<int> order = r.worst_classes;  // weakest first, then classes without test images
     for (int c = 0; c < r.num_classes; ++c)
         if (r.per_class[c].support == 0) order.push_back(c);

@@ -134,16 +134,31 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                       {"degenerate_cams",
                        {{"predicted_class_maps", count_json(r.degenerate.by_pred_class[c.cls])},
                         {"true_class_maps", count_json(r.degenerate.by_true_class[c.cls])}}},
-                      {"gallery", r.galleries[c.cls].file}});
+                      {"gallery", r.galleries[c.cls].file.empty() ? json(nullptr) : json(r.galleries[c.cls].file)}});
     }
     j["per_class"] = pc;
     j["worst_classes"] = r.worst_classes;
-    j["confusion_matrix"] = {{"rows", "true class"}, {"cols", "predicted class"}, {"counts", json::array()}};
-    for (int t = 0; t < r.num_classes; ++t) {
-        std::vector<long long> row(r.confusion.counts.begin() + static_cast<long>(t) * r.num_classes,
-                                   r.confusion.counts.begin() + static_cast<long>(t + 1) * r.num_classes);
-        j["confusion_matrix"]["counts"].push_back(row);
+    j["confusion_matrix"] = {{"rows", "true class"}, {"cols", "predicted class"}, {"csv", "confusion_matrix.csv"}};
+    if (r.sparse_confusion_json) {
+        // Many classes: the non-zero cells only (the full matrix is confusion_matrix.csv).
+        json cells = json::array();
+        for (int t = 0; t < r.num_classes; ++t)
+            for (int p = 0; p < r.num_classes; ++p)
+                if (const long long c = r.confusion.at(t, p)) cells.push_back({t, p, c});
+        j["confusion_matrix"]["format"] = "sparse";
+        j["confusion_matrix"]["classes"] = r.num_classes;
+        j["confusion_matrix"]["cells"] = std::move(cells);
+    } else {
+        j["confusion_matrix"]["format"] = "dense";
+        j["confusion_matrix"]["counts"] = json::array();
+        for (int t = 0; t < r.num_classes; ++t) {
+            std::vector<long long> row(r.confusion.counts.begin() + static_cast<long>(t) * r.num_classes,
+                                       r.confusion.counts.begin() + static_cast<long>(t + 1) * r.num_classes);
+            j["confusion_matrix"]["counts"].push_back(row);
+        }
     }
+    if (!r.top_matrix_classes.empty()) j["confusion_matrix"]["top_classes"] = r.top_matrix_classes;
+    j["galleries_drawn"] = r.galleries_drawn;
     j["confusion_matrix"]["display_order"] = r.class_order;
 
     json directed = json::array(), symmetric = json::array();

@@ -93,7 +93,7 @@ std::vector<std::vector<std::uint8_t>> draw_all(std::size_t n, const AnalysisOpt
 
 /// Names write_report puts at the top of a report folder (and earlier versions did).
 bool is_report_entry(const std::string& name) {
-    static const char* const fixed[] = {"confusion_matrix_full.png", "confusion_matrix.csv", "per_class_accuracy.csv",
+    static const char* const fixed[] = {"confusion_matrix_full.png", "confusion_matrix_top.png", "confusion_matrix.csv", "per_class_accuracy.csv",
                                         "per_class_accuracy_interactive.html", "most_confused_pairs.csv",
                                         "top_confused_pairs.png", "reliability_diagram.png", "worst_predictions",
                                         "likely_label_errors.png", "faithfulness.csv", "faithfulness.png",
@@ -158,6 +158,11 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
           opt.row_normalised_matrix ? "confusion matrix, rows normalised to shares of the true class"
                                     : "confusion matrix (counts), true class in rows",
           rd::confusion_png(r, opt));
+    if (!r.top_matrix_classes.empty())
+        d.png("confusion_matrix_top.png",
+              format("the confusion matrix of the %zu classes in the most frequent confusions (of %d)",
+                     r.top_matrix_classes.size(), r.num_classes),
+              rd::confusion_top_png(r, opt));
     d.text("confusion_matrix.csv", "confusion matrix counts, true class in rows, predicted in columns",
            rd::confusion_csv(r));
     d.text("per_class_accuracy.csv", "per class: support, accuracy (recall), precision, F1, mean confidence, most confused with",
@@ -172,10 +177,13 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
 
     make_dirs(d.path("worst_predictions"));
     {
-        Progress bar("class galleries", r.galleries.size(), opt.progress);
-        auto pngs = draw_all(r.galleries.size(), opt, bar, [&](size_t i) { return rd::gallery_png(r, in, r.galleries[i]); });
+        std::vector<const ClassGallery*> drawn;
+        for (const auto& g : r.galleries)
+            if (!g.file.empty()) drawn.push_back(&g);
+        Progress bar("class galleries", drawn.size(), opt.progress);
+        auto pngs = draw_all(drawn.size(), opt, bar, [&](size_t i) { return rd::gallery_png(r, in, *drawn[i]); });
         for (size_t i = 0; i < pngs.size(); ++i) {
-            const auto& g = r.galleries[i];
+            const auto& g = *drawn[i];
             d.png(g.file, "worst and best predictions of '" + r.class_names[g.cls] + "' with CAMs", std::move(pngs[i]));
         }
         bar.finish();

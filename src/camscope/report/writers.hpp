@@ -26,6 +26,8 @@ std::string pairs_csv(const Report& r);
 
 // write_figures.cpp
 std::vector<std::uint8_t> confusion_png(const Report& r, const AnalysisOptions& opt);
+/// The sub-matrix of Report::top_matrix_classes, labelled and annotated: readable at any K.
+std::vector<std::uint8_t> confusion_top_png(const Report& r, const AnalysisOptions& opt);
 std::vector<std::uint8_t> top_pairs_png(const Report& r, const AnalysisOptions& opt);
 std::vector<std::uint8_t> reliability_png(const Report& r);
 std::vector<std::uint8_t> gallery_png(const Report& r, const AnalysisInput& in, const ClassGallery& g);

@@ -143,6 +143,25 @@ TEST(PlotMatrix, CanvasGrowsWithClassesAndStaysLegibleAt100) {
     EXPECT_TRUE(is_white(d.pixel(2, 2))) << "white background";
 }
 
+TEST(PlotMatrix, ThousandClassesStayBoundedAndEveryCellKeepsItsColour) {
+    // ImageNet's 1,000 classes: at the 14 px minimum the canvas would be 14,000 px a side (784 MB).
+    MatrixPlot m = square_matrix(1000);
+    auto L = detail::matrix_layout(m);
+    EXPECT_LE(1000 * L.cell, detail::kMaxMatrixPx);
+    EXPECT_GE(L.cell, 1);
+    EXPECT_EQ(L.label_px, 0) << "no labels in 2 px cells";
+    EXPECT_LE(L.width, 3400);
+    EXPECT_LE(L.height, 3400);
+    // Every cell is still its own colour: the maximum cell and a zero cell.
+    std::fill(m.values.begin(), m.values.end(), 0.f);
+    m.values[static_cast<size_t>(500) * 1000 + 700] = 9.f;
+    L = detail::matrix_layout(m);  // the colour bar's ticks follow the new values
+    Decoded d(render_matrix(m));
+    EXPECT_EQ(d.width, L.width);
+    expect_rgb_near(cell_pixel(d, L, 500, 700), kBluesHigh, 2, "max cell");
+    expect_rgb_near(cell_pixel(d, L, 500, 701), kBluesLow, 2, "zero cell beside it");
+}
+
 TEST(PlotMatrix, CellColourFollowsTheColourScale) {
     MatrixPlot m;
     m.rows = m.cols = 3;

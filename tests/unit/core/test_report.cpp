@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -723,4 +725,70 @@ TEST(Report, RecommendationsQuoteNoFigureOverTooFewImages) {
 TEST(Report, ClassFileStem) {
     EXPECT_EQ(class_file_stem(0, "T-shirt/top"), "class_0_T-shirt_top");
     EXPECT_EQ(class_file_stem(12, "large man-made"), "class_12_large_man-made");
+}
+
+// Many classes (ImageNet's 1,000): galleries for the weakest classes and the pair sheets' classes
+// only, a labelled sub-matrix of the most confused classes, the confusion matrix as its non-zero
+// cells in summary.json. The thresholds are lowered so that the 4-class set crosses all three.
+TEST(Report, ManyClassesDrawTheWeakestGalleriesATopMatrixAndSparseJson) {
+    const AnalysisInput in = make_input();
+    AnalysisOptions opt = quiet_options();
+    opt.max_galleries = 1;
+    opt.confused_pair_figures = 1;
+    opt.top_matrix_classes = 2;
+    opt.dense_confusion_max = 3;
+    const Report r = build_report(in, opt);
+    TempDir tmp;
+    const fs::path out = tmp.path() / "report";
+    write_report(r, in, opt, out.string());
+
+    // T-shirt/top (4 of 10 wrong) is the weakest class; the one pair sheet is the most frequent
+    // confusion, cat -> dog or T-shirt/top -> car (3 images each).
+    ASSERT_FALSE(r.worst_classes.empty());
+    EXPECT_EQ(r.worst_classes.front(), 2);
+    ASSERT_EQ(r.pair_figures.size(), 1u);
+    const int a = r.pair_figures[0].a, b = r.pair_figures[0].b;
+    EXPECT_TRUE((a == 0 && b == 1) || (a == 2 && b == 3)) << a << " -> " << b;
+    const std::set<int> drawn{2, a, b};
+    EXPECT_EQ(r.galleries_drawn, static_cast<long long>(drawn.size()));
+    const auto j = nlohmann::json::parse(slurp(out / "summary.json"));
+    const std::string html = slurp(out / "index.html");
+    const char* stems[] = {"class_0_cat", "class_1_dog", "class_2_T-shirt_top", "class_3_car"};
+    for (int c = 0; c < 4; ++c) {
+        const fs::path png = out / "worst_predictions" / (std::string(stems[c]) + ".png");
+        EXPECT_EQ(fs::exists(png), drawn.count(c) == 1) << png;
+        EXPECT_EQ(j["per_class"][c]["gallery"].is_null(), drawn.count(c) == 0) << c;
+        EXPECT_EQ(html.find(stems[c]) != std::string::npos, drawn.count(c) == 1) << c;
+    }
+    EXPECT_NE(html.find("Galleries of 3 of the 4 classes"), std::string::npos);
+
+    // The sub-matrix: the classes of the most frequent directed confusion (2 classes), in display order.
+    std::vector<int> top{a, b};
+    std::sort(top.begin(), top.end(), [&](int x, int y) {
+        return std::find(r.class_order.begin(), r.class_order.end(), x) <
+               std::find(r.class_order.begin(), r.class_order.end(), y);
+    });
+    EXPECT_EQ(r.top_matrix_classes, top);
+    EXPECT_TRUE(is_png(out / "confusion_matrix_top.png"));
+    EXPECT_EQ(j["confusion_matrix"]["top_classes"].get<std::vector<int>>(), top);
+
+    // Sparse cells: every non-zero (true, predicted) count, recounted from the labels and the argmax
+    // of the probabilities, and nothing else.
+    std::map<std::pair<int, int>, long long> expected;
+    for (size_t i = 0; i < in.n; ++i) {
+        const float* p = &in.probs[i * in.num_classes];
+        const int pred = static_cast<int>(std::max_element(p, p + in.num_classes) - p);
+        ++expected[{in.labels[i], pred}];
+    }
+    const auto& cm = j["confusion_matrix"];
+    EXPECT_EQ(cm["format"], "sparse");
+    EXPECT_EQ(cm["classes"], 4);
+    EXPECT_FALSE(cm.contains("counts"));
+    std::map<std::pair<int, int>, long long> cells;
+    for (const auto& c : cm["cells"]) cells[{c[0].get<int>(), c[1].get<int>()}] = c[2].get<long long>();
+    EXPECT_EQ(cells, expected);
+    // The CSV keeps the full matrix.
+    const auto csv = read_csv(out / "confusion_matrix.csv");
+    ASSERT_EQ(csv.size(), 5u);
+    EXPECT_EQ(std::stoll(csv[1 + 0][1 + 1]), (expected[std::make_pair(0, 1)]));
 }
