@@ -11,11 +11,13 @@ does not fit) and ``camscope.UsageError`` (an impossible request), with the CLI'
 show a progress bar (a widget in Jupyter) and stop on Ctrl-C / a kernel interrupt with
 KeyboardInterrupt, leaving nothing half-written.
 """
+import atexit
 import base64
 import html
 import io
 import json
 import os
+import weakref
 
 import numpy as np
 
@@ -514,8 +516,11 @@ class Explorer:
     """The explorer web app served from this process on a loopback port (a background thread);
     shown inline as an IFrame. ``stop()`` ends it (so does the end of the kernel)."""
 
+    _running = weakref.WeakSet()  # stopped when the interpreter (the kernel) exits
+
     def __init__(self, e, report, height):
         self._e, self.report, self.height = e, report, height
+        Explorer._running.add(self)
 
     @property
     def url(self):
@@ -542,6 +547,12 @@ class Explorer:
     def _repr_html_(self):
         return (f'<iframe src="{html.escape(self.url)}" width="100%" height="{int(self.height)}" '
                 f'style="border:1px solid #ccc" title="camscope explorer"></iframe>')
+
+
+@atexit.register
+def _stop_explorers():
+    for e in list(Explorer._running):
+        e.stop()
 
 
 def explore(report=None, model=None, data=None, *, host="127.0.0.1", port=0, height=720, **analyze_options):

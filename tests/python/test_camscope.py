@@ -366,3 +366,14 @@ def test_stub_and_docstrings_cover_the_api():
                 doc = inspect.getdoc(member.fget if isinstance(member, property) else member)
                 assert doc, f"{name}.{m} has no docstring"
         assert inspect.getdoc(obj), name
+
+
+def test_explorer_ends_with_the_interpreter(tmp_path):
+    """A Python (a kernel) that exits with the explorer running stops it and exits cleanly."""
+    code = ("import camscope, urllib.request\n"
+            f"rep = camscope.analyze({MODEL!r}, {DATA!r}, faithfulness_n=0, progress=False)\n"
+            "e = camscope.explore(rep)\n"
+            "print(urllib.request.urlopen(e.url + 'api/summary', timeout=30).status, flush=True)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "200"
