@@ -116,14 +116,14 @@ class Dataset:
 
 
 def _to_uint8_hwc(img, where):
-    if hasattr(img, "mode") and hasattr(img, "size"):  # PIL
-        a = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
-    elif hasattr(img, "detach"):  # a torch tensor, C×H×W float in [0, 1] (ToTensor)
+    if hasattr(img, "detach"):  # a torch tensor, C×H×W float in [0, 1] (ToTensor)
         t = img.detach().cpu().numpy()
         if t.ndim != 3:
             raise UsageError(f"{where}: a tensor image must be C×H×W, got shape {t.shape}")
         a = np.clip(np.rint(np.transpose(t, (1, 2, 0)) * 255.0), 0, 255).astype(np.uint8) \
             if t.dtype.kind == "f" else np.transpose(t, (1, 2, 0)).astype(np.uint8)
+    elif hasattr(img, "convert") and hasattr(img, "mode"):  # PIL
+        a = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
     else:
         a = np.asarray(img)
     if a.dtype != np.uint8:

@@ -377,3 +377,20 @@ def test_explorer_ends_with_the_interpreter(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "200"
+
+
+def test_dataset_from_a_torchvision_dataset(model_norm):
+    """A real torchvision dataset (FakeData: PIL images), as PIL and through ToTensor (float C×H×W)."""
+    tv = pytest.importorskip("torchvision")
+    pil = tv.datasets.FakeData(size=12, image_size=(3, 32, 32), num_classes=10, random_offset=3)
+    ten = tv.datasets.FakeData(size=12, image_size=(3, 32, 32), num_classes=10, random_offset=3,
+                               transform=tv.transforms.ToTensor())
+    a, b = camscope.Dataset(pil), camscope.Dataset(ten)
+    assert len(a) == len(b) == 12 and a.class_names == b.class_names
+    for i in range(12):
+        np.testing.assert_array_equal(a[i][0], np.asarray(pil[i][0]))
+        np.testing.assert_array_equal(b[i][0], a[i][0])
+        assert a[i][1] == int(pil[i][1])
+    p = model_norm.predict(a, progress=False)
+    q = model_norm.predict(np.stack([np.asarray(pil[i][0]) for i in range(12)]), progress=False)
+    np.testing.assert_allclose(p.logits, q.logits, atol=1e-5)
