@@ -394,3 +394,13 @@ def test_dataset_from_a_torchvision_dataset(model_norm):
     p = model_norm.predict(a, progress=False)
     q = model_norm.predict(np.stack([np.asarray(pil[i][0]) for i in range(12)]), progress=False)
     np.testing.assert_allclose(p.logits, q.logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("extra,kw", [(["--raw"], dict(raw=True)),
+                                      (["--method", "finercam", "--contrast", "true"], dict(method="finercam", contrast=["true"])),
+                                      (["--eigen-smooth", "-l", "layer2"], dict(eigen_smooth=True, layer="layer2")),
+                                      (["--method", "scorecam", "--max-channels", "4"], dict(method="scorecam", max_channels=4))])
+def test_cam_options_equal_cli(model, data, tmp_path, extra, kw):
+    cli_ok("cam", "-m", MODEL, "-d", DATA, "-i", "20-25", "-o", str(tmp_path), *extra)
+    got = model.cam(data, indices=range(20, 26), progress=False, **kw)
+    np.testing.assert_allclose(got, np.load(tmp_path / "cams.npy"), atol=1e-6, rtol=0)
