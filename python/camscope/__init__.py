@@ -253,9 +253,8 @@ class Model:
         elif data is not None:
             spec = self._spec(images=data)
         else:
-            if input_size is not None:
-                self._ov = dict(self._ov, input_size=tuple(input_size))
-            spec = self._spec(channels=channels)
+            ov = self._ov if input_size is None else dict(self._ov, input_size=tuple(input_size))
+            spec = self._m.spec(None, channels=int(channels or 0), height=0, width=0, **ov)
         return [tuple(x) for x in self._m.layers(spec)]
 
     def predict(self, images, *, batch_size=64, limit=None, indices=None, progress=True):

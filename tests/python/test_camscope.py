@@ -109,6 +109,13 @@ def test_layers_equal_cli(model, data):
     got = model.layers(data)
     assert [l[0] for l in got] == [line.split()[0] for line in out]
     assert ("layer3", "Sequential", [1, 32, 8, 8]) in got
+    # Without data: the size given (not kept for later calls), as `camscope layers --input-size --channels`.
+    out = cli_ok("layers", MODEL, "--input-size", "64x64", "--channels", "3").stdout.splitlines()[1:]
+    big = model.layers(input_size=(64, 64), channels=3)
+    assert [(l[0], "x".join(map(str, l[2]))) for l in big] == [(x.split()[0], x.split()[2]) for x in out]
+    assert model.layers(data) == got
+    with pytest.raises(camscope.UsageError, match="input size is unknown"):
+        model.layers()
 
 
 def test_from_torch_equals_traced_file(model, data):
