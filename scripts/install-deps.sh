@@ -14,6 +14,8 @@ PKGS=(
   chromium                # the explorer's browser tests (headless, driven by playwright-core)
   clang libclang-rt-14-dev  # libFuzzer + sanitizer runtimes for scripts/fuzz.sh (GCC's ASan comes with g++)
   dataset-fashion-mnist   # real data for the demo (/usr/share/datasets/fashion-mnist)
+  pybind11-dev python3-pybind11 python3-torch python3-numpy python3-pil  # the Python package (camscope._camscope)
+  python3-pytest python3-nbclient python3-nbformat python3-ipykernel python3-ipywidgets  # its tests and the notebook
 )
 # Node and npm for the browser tests; a node from elsewhere (nvm, NodeSource) is used as it is,
 # since Debian's nodejs/npm would conflict with it.

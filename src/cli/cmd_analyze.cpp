@@ -5,8 +5,7 @@
 #include <filesystem>
 
 #include "camscope/engine/train.hpp"
-#include "camscope/pipeline/contrast.hpp"
-#include "camscope/pipeline/evaluate.hpp"
+#include "camscope/pipeline/analyze.hpp"
 #include "camscope/report/analysis.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
@@ -83,53 +82,24 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     identify_model(identity, model_path);
     identify_dataset(identity, *ds, a.data.path);
     identify_input(identity, s);
-    identity.method = a.method;
-    identity.layer = layer;
-    identity.eigen_smooth = a.cam_opts.eigen_smooth;
-    identity.aug_smooth = a.cam_opts.aug_smooth;
-    identity.max_channels = a.cam_opts.max_channels;
-    const auto t_load = std::chrono::steady_clock::now();
     if (!g_quiet)
         fprintf(stderr, "%s: %zu images, %zu classes; CAM %s at layer %s\n", a.data.path.c_str(), ds->size(),
                 ds->num_classes(), a.method.c_str(), layer.c_str());
-    PassOptions po;
-    po.batch_size = a.eng.batch_size;
-    po.limit = a.limit;
-    po.progress = !g_quiet;
-    po.cams = true;
-    po.layer = layer;
-    po.method = a.method;
-    po.eigen_smooth = a.cam_opts.eigen_smooth;
-    po.aug_smooth = a.cam_opts.aug_smooth;
-    po.max_channels = a.cam_opts.max_channels;
-    po.label = "predict+CAM";
-    AnalysisInput in = measure(m, *ds, s, po, model_path, a.data.path);
-    in.timings.load_s = std::chrono::duration<double>(t_load - t0).count();
-    in.timings.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    AnalysisOptions ro = a.report;
-    ro.progress = !g_quiet;
-    ro.threads = m.threads();  // figures are drawn on the cores the model used
-    Report r = build_report(in, ro);
-    r.identity = identity;
-    // "What made it choose B over A": Finer-CAM of the pair sheets' errors (a few dozen images).
-    attach_contrast_cams(r, m, *ds, s, layer, a.eng.batch_size);
-    if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
-        EvaluateOptions eo =
-            quick_faithfulness_options(a.faithfulness_n, a.faithfulness_opt && a.faithfulness_opt->count() > 0, in.n);
-        eo.layers = {layer};
-        a.cam_opts.apply(eo.cam_options);  // the maps the report shows, smoothing included
-        eo.batch_size = a.eng.batch_size;
-        eo.progress = !g_quiet;
-        eo.label = "CAM faithfulness";
-        if (r.degenerate.warn()) {  // too many blank maps: count them at other layers on the same sample too
-            eo.check_method = a.method;
-            eo.check_layers = candidate_layers(m.layers(s), layer);
-        }
-        faith::Summary fs = evaluate_cams(m, *ds, s, in.class_names, eo);
-        fs.dataset_path = a.data.path;
-        fs.model_path = model_path;
-        attach_faithfulness(r, std::move(fs), ro);
-    }
+    AnalyzeSettings as;
+    as.method = a.method;
+    as.layer = layer;
+    a.cam_opts.apply(as.cam_options);
+    as.batch_size = a.eng.batch_size;
+    as.limit = a.limit;
+    as.faithfulness_n = a.faithfulness_n;
+    as.faithfulness_explicit = a.faithfulness_opt && a.faithfulness_opt->count() > 0;
+    as.progress = !g_quiet;
+    as.report = a.report;
+    as.started = t0;
+    Analysis an = analyze_dataset(m, *ds, s, as, identity, model_path, a.data.path);
+    const Report& r = an.report;
+    const AnalysisInput& in = an.input;
+    const AnalysisOptions& ro = an.options;
     write_report(r, in, ro, a.out);
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     printf("%s", format_terminal_summary(r).c_str());

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "camscope/pipeline/analyze.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
 
@@ -139,11 +140,7 @@ int apply_threads(int requested) {
 }
 
 std::unique_ptr<Dataset> fit_to_model(Model& m, std::unique_ptr<Dataset> ds, const InputSpec& s) {
-    ds->set_input_size(s.height, s.width);  // large images (photos in a folder) decode reduced
-    ClassMatch match = match_classes(m, *ds, s);
-    if (match.to_model.empty()) return ds;
-    if (!g_quiet) fprintf(stderr, "%s\n", match.note.c_str());
-    return reorder_classes(std::move(ds), std::move(match.to_model), m.info().class_names);
+    return camscope::fit_to_model(m, std::move(ds), s, g_quiet);
 }
 
 Model load_model(const std::string& path, const EngineFlags& ef, bool quiet) {

@@ -89,6 +89,9 @@ public:
     /// Throws Error: missing file, not TorchScript; UsageError: a device that is not cpu, or a
     /// CUDA device this LibTorch cannot use.
     static Model load(const std::string& path, const EngineOptions& opt = {});
+    /// The same from a serialized TorchScript module in memory (torch.jit.save into a buffer; the
+    /// Python package's Model.from_torch). `name` stands for the path in messages and ModelInfo.
+    static Model load_bytes(std::string bytes, const std::string& name, const EngineOptions& opt = {});
     Model(Model&&) noexcept;
     Model& operator=(Model&&) noexcept;
     ~Model();
@@ -111,6 +114,7 @@ public:
 private:
     struct Impl;
     explicit Model(std::unique_ptr<Impl> impl);
+    static Model load_from(const std::string& path, std::string* bytes, const EngineOptions& opt);
     std::unique_ptr<Impl> impl_;
     friend struct ModelAccess;
 };

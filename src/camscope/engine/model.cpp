@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,15 @@ struct Model::Impl {
     // Probe graphs keyed by "grad|layer1,layer2".
     std::map<std::string, std::unique_ptr<GraphRunner>> probes;
     std::unique_ptr<engine::ListingGraph> listing;
+    /// The serialized module when it was loaded from memory (Model::load_bytes), else empty: the
+    /// frozen copies below are second loads of the same bytes, from here or from info.path.
+    std::string bytes;
+
+    torch::jit::Module load_copy() const {
+        if (bytes.empty()) return torch::jit::load(info.path, device);
+        std::istringstream in(bytes);
+        return torch::jit::load(in, device);
+    }
 
     GraphRunner& probe(const std::vector<std::string>& layers, bool grad) {
         const std::string key = std::string(grad ? "g|" : "n|") + join(layers, ",");
@@ -84,7 +94,7 @@ struct Model::Impl {
         if (it != splits.end()) return it->second.get();
         std::unique_ptr<Split> sp;
         try {
-            auto copy = torch::jit::load(info.path, device);
+            auto copy = load_copy();
             copy.eval();
             auto graphs = engine::make_split_graphs(copy, layer);
             torch::jit::GraphOptimizerEnabledGuard optimize_on(true);  // freezing inlines calls only with it
@@ -113,7 +123,7 @@ struct Model::Impl {
                 // Freezing inlines calls only while the graph optimizer is on (we keep it off for the
                 // probe graphs, see load()).
                 torch::jit::GraphOptimizerEnabledGuard optimize_on(true);
-                auto copy = torch::jit::load(info.path, device);
+                auto copy = load_copy();
                 copy.eval();
                 auto frozen = torch::jit::freeze(copy);
                 fast = torch::jit::optimize_for_inference(frozen);
@@ -143,9 +153,18 @@ int Model::threads() const { return at::get_num_threads(); }
 
 Model Model::load(const std::string& path, const EngineOptions& opt) {
     namespace fs = std::filesystem;
-    tune_allocator();  // before the first tensor: see util/allocator.hpp
     if (!fs::exists(path)) throw Error(path + ": no such model file");
     if (fs::is_directory(path)) throw Error(path + ": is a directory, expected a TorchScript model file (.pt)");
+    return load_from(path, nullptr, opt);
+}
+
+Model Model::load_bytes(std::string bytes, const std::string& name, const EngineOptions& opt) {
+    if (bytes.empty()) throw Error(name + ": no bytes, expected a serialized TorchScript model");
+    return load_from(name, &bytes, opt);
+}
+
+Model Model::load_from(const std::string& path, std::string* bytes, const EngineOptions& opt) {
+    tune_allocator();  // before the first tensor: see util/allocator.hpp
     // Gradients through the probe graphs are plain autograd: keep the executor from building
     // differentiable subgraphs and specialising on first runs (predictable, and no warm-up cost).
     torch::jit::setGraphExecutorOptimize(false);
@@ -167,9 +186,15 @@ Model Model::load(const std::string& path, const EngineOptions& opt) {
         throw UsageError("device '" + opt.device + "' is not supported: expected cpu, cuda or cuda:N");
     }
     impl->info.path = path;
+    if (bytes) impl->bytes = std::move(*bytes);
     torch::jit::ExtraFilesMap extra{{"camscope.json", ""}};
     try {
-        impl->module = torch::jit::load(path, impl->device, extra);
+        if (impl->bytes.empty()) {
+            impl->module = torch::jit::load(path, impl->device, extra);
+        } else {
+            std::istringstream in(impl->bytes);
+            impl->module = torch::jit::load(in, impl->device, extra);
+        }
     } catch (const c10::Error& e) {
         throw Error(path + ": not a TorchScript model (torch.jit.load failed: " + first_line(e.what()) +
                     "). Export it from PyTorch with torch.jit.trace(model, example).save(path) or "

@@ -26,6 +26,12 @@ void identify_model(RunIdentity& id, const std::string& model_path) {
     id.model_sha256 = sha256_file(model_path);
 }
 
+void identify_model_bytes(RunIdentity& id, const std::string& name, const std::string& bytes) {
+    id.model_path = name;
+    id.model_bytes = bytes.size();
+    id.model_sha256 = sha256_hex(bytes);
+}
+
 void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& data_path) {
     const auto& info = ds.info();
     id.data_path = data_path;

@@ -41,6 +41,8 @@ struct RunIdentity {
 
 /// The model part: size and SHA-256 of the file. Throws Error naming it.
 void identify_model(RunIdentity& id, const std::string& model_path);
+/// The same for a model given as bytes (Model::load_bytes): `name` stands for the path.
+void identify_model_bytes(RunIdentity& id, const std::string& name, const std::string& bytes);
 /// The dataset part, reading 8 samples at most (one that cannot be read counts as "unreadable").
 void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& data_path);
 /// The input part.

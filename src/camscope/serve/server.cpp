@@ -587,10 +587,18 @@ public:
         if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
     }
 
-    [[noreturn]] void run(int listen_fd) {
+    ~Front() {
+        for (const int fd : wake_)
+            if (fd >= 0) ::close(fd);
+    }
+
+    /// Serves until opt_.stop is set (never without one); then the workers finish their requests,
+    /// and every connection and the listening socket are closed.
+    void run(int listen_fd) {
         httplib::ThreadPool pool(static_cast<size_t>(std::max(1, opt_.http_threads)));
         std::vector<pollfd> fds;
-        for (;;) {
+        const auto stopped = [this] { return opt_.stop && opt_.stop->load(); };
+        while (!stopped()) {
             for (const int fd : adopt_returned())  // a pipelined request may be complete already
                 if (auto it = conns_.find(fd); it != conns_.end()) dispatch_if_complete(it, pool);
             const auto now = Clock::now();
@@ -610,6 +618,7 @@ public:
                 fds.push_back({fd, POLLIN, 0});
                 next = std::min(next, c.deadline);
             }
+            if (opt_.stop) next = std::min(next, now + std::chrono::milliseconds(100));  // to see a stop soon
             const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
             const int r = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(wait_ms, 1)));
             if (r < 0 && errno != EINTR) throw Error(std::string("poll: ") + std::strerror(errno));
@@ -623,6 +632,11 @@ public:
             }
             if (fds[0].revents) accept_all(listen_fd);
         }
+        ::close(listen_fd);
+        pool.shutdown();  // joins the workers: none answers after this
+        adopt_returned();
+        for (const auto& [fd, c] : conns_) close_fd(fd);
+        conns_.clear();
     }
 
 private:
@@ -857,7 +871,7 @@ void run_server(const Explorer& explorer, const ServeOptions& opt, const std::fu
     info.loopback = loopback;
     on_listening(info);
     Front front(router, opt);
-    front.run(listen_fd);
+    front.run(listen_fd);  // returns once opt.stop is set
 }
 
 }  // namespace camscope::serve

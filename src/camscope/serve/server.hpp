@@ -23,6 +23,7 @@
 // /api/methods, /api/layers. Errors: JSON {"error": "..."} with 400 (bad parameter, unknown class
 // or method or layer), 403 (Host not allowed), 404 (unknown path, image or class index out of
 // range), 405 (not GET/HEAD, with Allow), 500 (no local path in it: the details go to stderr).
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -84,6 +85,10 @@ struct ServeOptions {
     int keep_alive_max = 100;    // requests per connection
     int write_timeout_s = 30;    // to send one answer
     int max_connections = 256;   // open connections (the oldest idle one makes room for a new one)
+    /// When set and it becomes true, run_server returns within about 0.1 s: requests being answered
+    /// finish, the connections and the socket are closed (the Python package's explorer.stop()).
+    /// Null: serves until the process ends (the CLI).
+    std::shared_ptr<std::atomic<bool>> stop;
 };
 
 struct ListenInfo {
@@ -92,7 +97,7 @@ struct ListenInfo {
     bool loopback = true;  // bound to a loopback address only (else: reachable from other machines)
 };
 
-/// Serves until the process is stopped. Calls `on_listening` once the socket is bound (before the
+/// Serves until the process is stopped or opt.stop is set. Calls `on_listening` once the socket is bound (before the
 /// first request is accepted). Throws Error if the address cannot be bound.
 void run_server(const Explorer& explorer, const ServeOptions& opt, const std::function<void(const ListenInfo&)>& on_listening);
 

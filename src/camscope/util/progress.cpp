@@ -4,11 +4,19 @@
 
 #include <atomic>
 #include <cstdio>
+#include <memory>
 
 namespace camscope {
 namespace {
 
 std::atomic<bool> g_enabled{true};
+std::mutex g_sink_mu;
+std::shared_ptr<const Progress::Sink> g_sink;  // replaced whole, read under g_sink_mu
+
+std::shared_ptr<const Progress::Sink> current_sink() {
+    std::lock_guard<std::mutex> lock(g_sink_mu);
+    return g_sink;
+}
 
 constexpr int kBarWidth = 30;
 constexpr int kPlainLines = 10;  // plain mode: one line per 10% of the total, plus the final one
@@ -29,6 +37,11 @@ std::string format_duration(double seconds) {
 
 void Progress::set_enabled(bool on) { g_enabled.store(on); }
 
+void Progress::set_sink(Sink sink) {
+    std::lock_guard<std::mutex> lock(g_sink_mu);
+    g_sink = sink ? std::make_shared<const Sink>(std::move(sink)) : nullptr;
+}
+
 Progress::Progress(std::string label, std::size_t total, bool enabled)
     : label_(std::move(label)),
       total_(total),
@@ -40,6 +53,17 @@ Progress::Progress(std::string label, std::size_t total, bool enabled)
 Progress::~Progress() { finish(); }
 
 void Progress::advance(std::size_t n) {
+    if (auto sink = current_sink()) {
+        std::size_t done = 0;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            done_ += n;
+            done = done_;
+            if (!enabled_ || finished_) return;
+        }
+        (*sink)(label_, done, total_, false);  // outside the lock: it may throw
+        return;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     done_ += n;
     if (!enabled_ || finished_) return;
@@ -65,7 +89,15 @@ void Progress::finish() {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
     finished_ = true;
-    if (enabled_) draw(true);
+    if (!enabled_) return;
+    if (auto sink = current_sink()) {
+        try {
+            (*sink)(label_, done_, total_, true);
+        } catch (...) {  // called from ~Progress: nothing may leave it
+        }
+        return;
+    }
+    draw(true);
 }
 
 // Called with mu_ held.

@@ -4,6 +4,7 @@
 // (CI logs), and nothing when disabled. Thread-safe updates.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -19,6 +20,14 @@ public:
 
     /// Globally silence progress output (--quiet).
     static void set_enabled(bool on);
+
+    /// Where enabled bars go instead of stderr (the Python package draws them as notebook or
+    /// terminal bars): sink(label, done, total, final) on every advance, from whichever thread
+    /// advanced, and once with final = true. A non-final call may throw to abandon the work (a
+    /// Ctrl-C seen by Python); the exception leaves advance(). Final calls must not throw (they
+    /// come from the destructor); an exception there is dropped. An empty sink: stderr again.
+    using Sink = std::function<void(const std::string& label, std::size_t done, std::size_t total, bool final)>;
+    static void set_sink(Sink sink);
 
 private:
     void draw(bool final);

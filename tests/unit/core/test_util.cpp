@@ -252,6 +252,58 @@ TEST(Progress, DisabledPrintsNothing) {
     EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
+// Progress::set_sink (the Python package's bars and Ctrl-C): every advance and the final call reach
+// the sink instead of stderr; a sink that throws abandons the work from advance(); a throw from
+// the final call (the destructor's) is dropped.
+TEST(Progress, SinkGetsEveryStepAndMayAbandonTheWork) {
+    struct Event {
+        std::string label;
+        size_t done, total;
+        bool final;
+    };
+    std::vector<Event> seen;
+    struct Stop {};
+    testing::internal::CaptureStderr();
+    Progress::set_sink([&](const std::string& label, size_t done, size_t total, bool final) {
+        seen.push_back({label, done, total, final});
+        if (label == "stop" && done >= 3 && !final) throw Stop{};
+        if (final && label == "stop") throw Stop{};  // dropped
+    });
+    {
+        Progress p("eval", 4);
+        p.advance(1);
+        p.advance(3);
+    }
+    int steps = 0;
+    try {
+        Progress p("stop", 10);
+        for (; steps < 10; ++steps) p.advance();
+    } catch (const Stop&) {
+    }
+    {
+        Progress off("off", 5, false);  // a disabled bar reaches no sink
+        off.advance(5);
+    }
+    Progress::set_sink(nullptr);
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+    EXPECT_EQ(steps, 2);  // the third advance threw
+    ASSERT_EQ(seen.size(), 7u);
+    EXPECT_EQ(seen[0].label, "eval");
+    EXPECT_EQ(seen[0].done, 1u);
+    EXPECT_EQ(seen[1].done, 4u);
+    EXPECT_EQ(seen[1].total, 4u);
+    EXPECT_TRUE(seen[2].final && seen[2].label == "eval");
+    EXPECT_EQ(seen[5].done, 3u);
+    EXPECT_FALSE(seen[5].final);
+    EXPECT_TRUE(seen[6].final && seen[6].label == "stop");
+    testing::internal::CaptureStderr();  // without a sink: stderr again
+    {
+        Progress p("back", 2);
+        p.advance(2);
+    }
+    EXPECT_NE(testing::internal::GetCapturedStderr().find("back ["), std::string::npos);
+}
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 

@@ -536,3 +536,38 @@ TEST(EngineFaithfulness, QuickCheckCostsAboutAnEighthOfAPass) {
     EXPECT_EQ(quick_faithfulness_options(100, false, 1000000).n, 100u);    // nor than requested
     EXPECT_EQ(quick_faithfulness_options(300, true, 10000).n, 300u);       // chosen explicitly: no cap
 }
+
+// Model::load_bytes (the Python package's Model.from_torch): a module serialized into memory loads
+// like its file, in every path (the frozen predict module, the split CAM forward and the probe are
+// second loads of the same bytes), and names itself by the given name in errors.
+TEST(EngineLoadBytes, SameAsTheFile) {
+    for (const auto& [name, model] : manifest()["models"].items()) {
+        const auto x = npy(model["input"]).as_float();
+        const auto expected = npy(model["logits"]).as_float();
+        for (const auto& file : model["files"]) {
+            std::ifstream f(kDir + "/" + file.get<std::string>(), std::ios::binary);
+            std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+            Model m = Model::load_bytes(bytes, "<memory>", {.quiet = true});
+            EXPECT_EQ(m.info().path, "<memory>");
+            Model from_file = load(file);
+            const int n = model["input_shape"][0];
+            EXPECT_LT(max_abs_diff(m.run(x.data(), n, spec_of(model)).logits, expected), 1e-4) << file;
+            CamRequest req;
+            req.layers = {model["auto_layer"]};
+            req.targets = {std::vector<int>(n, -1)};
+            for (int pass = 0; pass < 2; ++pass) {  // the probe's pass, then the split forward's
+                auto a = m.run(x.data(), n, spec_of(model), &req);
+                auto b = from_file.run(x.data(), n, spec_of(model), &req);
+                EXPECT_EQ(a.cams, b.cams) << file << " pass " << pass;
+                EXPECT_EQ(a.logits, b.logits) << file << " pass " << pass;
+            }
+        }
+    }
+    try {
+        Model::load_bytes("not a zip archive", "<memory>", {.quiet = true});
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("<memory>: not a TorchScript model"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(Model::load_bytes("", "<memory>", {.quiet = true}), Error);
+}

@@ -1,0 +1,612 @@
+"""camscope in Python: the C++ library's models, datasets, CAMs, reports and explorer.
+
+    import camscope
+    report = camscope.analyze(camscope.Model.from_torch(net, x[:1]), camscope.Dataset.from_torchvision(testset))
+    report            # the summary and figures inline in Jupyter
+    camscope.explore(report)   # the interactive explorer in an IFrame
+
+Everything is computed by the library the ``camscope`` command runs (same numbers, same files);
+this package converts arguments and results. Errors are ``camscope.Error`` (bad data, a model that
+does not fit) and ``camscope.UsageError`` (an impossible request), with the CLI's messages. Long calls
+show a progress bar (a widget in Jupyter) and stop on Ctrl-C / a kernel interrupt with
+KeyboardInterrupt, leaving nothing half-written.
+"""
+import atexit
+import base64
+import html
+import io
+import json
+import os
+import weakref
+
+import numpy as np
+
+from . import _camscope as _c
+from . import _progress
+
+_c._set_progress_callback(_progress.event)
+
+Error = _c.Error
+UsageError = _c.UsageError
+
+__all__ = ["Model", "Dataset", "Report", "Explorer", "Predictions", "analyze", "explore", "widget", "cam_methods",
+           "Error", "UsageError"]
+
+
+def cam_methods():
+    """Names of the CAM methods (``method=`` of :meth:`Model.cam` and :func:`analyze`)."""
+    return list(_c.cam_methods())
+
+
+# ---------------------------------------------------------------------------------------- data
+
+
+class Dataset:
+    """A labelled image set: a path in any format the CLI reads (CIFAR-10/100 binary, IDX with or
+    without gzip, an image folder with one sub-folder per class), arrays (:meth:`from_arrays`), or a
+    torchvision-style dataset object (indexable, returning ``(PIL image or array, label)``)."""
+
+    def __init__(self, source, *, split="test", format=None, class_names=None, limit=None):
+        if isinstance(source, (str, os.PathLike)):
+            self._d = _c._Dataset.open(os.fspath(source), split, format or "")
+        else:
+            self._d = Dataset.from_torchvision(source, class_names=class_names, limit=limit)._d
+
+    @classmethod
+    def _wrap(cls, d):
+        obj = cls.__new__(cls)
+        obj._d = d
+        return obj
+
+    @classmethod
+    def from_arrays(cls, images, labels, class_names, coarse=None, coarse_names=None, name="arrays"):
+        """Images as uint8 N×H×W×C (C = 1 or 3) or N×H×W, labels N ints in [0, len(class_names)),
+        optional superclass labels ``coarse`` (N ints) and their names. The pixels are copied once."""
+        labels = [int(v) for v in np.asarray(labels).reshape(-1)]
+        co = None if coarse is None else [int(v) for v in np.asarray(coarse).reshape(-1)]
+        return cls._wrap(_c._Dataset.from_arrays(images, labels, [str(c) for c in class_names], co,
+                                                 [str(c) for c in (coarse_names or [])], name))
+
+    @classmethod
+    def from_torchvision(cls, dataset, class_names=None, limit=None, name=None):
+        """Reads every item of ``dataset`` (``dataset[i] -> (image, label)``; the image a PIL image,
+        a uint8 H×W[×C] array, or a float C×H×W tensor in [0, 1] as ``ToTensor`` gives) into memory.
+        Class names from ``class_names`` or ``dataset.classes``."""
+        n = len(dataset) if limit is None else min(int(limit), len(dataset))
+        images, labels = [], []
+        for i in range(n):
+            img, label = dataset[i]
+            images.append(_to_uint8_hwc(img, f"{type(dataset).__name__}[{i}]"))
+            labels.append(int(label))
+        if not images:
+            raise UsageError("the dataset has no images")
+        shapes = {a.shape for a in images}
+        if len(shapes) != 1:
+            raise UsageError(f"the dataset's images differ in size ({sorted(shapes)[:3]}...): resize them "
+                             "(e.g. transforms.Resize) or use an image folder")
+        if class_names is None:
+            class_names = getattr(dataset, "classes", None)
+        if class_names is None:
+            class_names = [f"class_{k}" for k in range(max(labels) + 1)]
+        return cls.from_arrays(np.stack(images), labels, class_names,
+                               name=name or type(dataset).__name__.lower())
+
+    def __len__(self):
+        return len(self._d)
+
+    def __getitem__(self, i):
+        """``(image uint8 H×W×C, label)`` as the library reads it."""
+        if i < 0:
+            i += len(self)
+        return self._d.get(i)
+
+    @property
+    def info(self):
+        """Format, name, split, class names, superclasses, size."""
+        return self._d.info()
+
+    @property
+    def class_names(self):
+        """The class names, in label order."""
+        return list(self._d.info()["class_names"])
+
+    def __repr__(self):
+        i = self.info
+        return f"camscope.Dataset({i['path']!r}: {i['format']}, {i['size']} images, {len(i['class_names'])} classes)"
+
+
+def _to_uint8_hwc(img, where):
+    if hasattr(img, "detach"):  # a torch tensor, C×H×W float in [0, 1] (ToTensor)
+        t = img.detach().cpu().numpy()
+        if t.ndim != 3:
+            raise UsageError(f"{where}: a tensor image must be C×H×W, got shape {t.shape}")
+        a = np.clip(np.rint(np.transpose(t, (1, 2, 0)) * 255.0), 0, 255).astype(np.uint8) \
+            if t.dtype.kind == "f" else np.transpose(t, (1, 2, 0)).astype(np.uint8)
+    elif hasattr(img, "convert") and hasattr(img, "mode"):  # PIL
+        a = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
+    else:
+        a = np.asarray(img)
+    if a.dtype != np.uint8:
+        raise UsageError(f"{where}: expected a uint8 image, got dtype {a.dtype}")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 3):
+        raise UsageError(f"{where}: expected an H×W, H×W×1 or H×W×3 image, got shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+# ---------------------------------------------------------------------------------------- models
+
+
+class Predictions:
+    """Per image: ``logits`` N×K, ``probs`` N×K (softmax), ``pred`` N, ``confidence`` N; for a
+    dataset also ``labels`` N and ``indices`` N (dataset indices)."""
+
+    def __init__(self, logits, probs, labels=None, indices=None):
+        self.logits, self.probs = logits, probs
+        self.pred = np.argmax(probs, axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
+        self.confidence = probs[np.arange(len(probs)), self.pred] if len(probs) else np.zeros(0, np.float32)
+        self.labels, self.indices = labels, indices
+
+    @property
+    def accuracy(self):
+        """Top-1 accuracy (needs labels)."""
+        if self.labels is None:
+            raise UsageError("accuracy needs labels: predict a camscope.Dataset")
+        return float(np.mean(self.pred == self.labels)) if len(self.pred) else 0.0
+
+    def __len__(self):
+        return len(self.pred)
+
+    def __repr__(self):
+        acc = f", accuracy {self.accuracy:.4f}" if self.labels is not None else ""
+        return f"camscope.Predictions({len(self)} images{acc})"
+
+
+class Model:
+    """A TorchScript classifier (traced or scripted; camscope's own checkpoints too) loaded by the
+    C++ engine. ``input_size`` (H, W), ``mean``/``std`` or ``norm`` (a preset: cifar10, cifar100,
+    mnist, fashion-mnist, imagenet) set the input as the CLI's --input-size/--mean/--std/--norm do."""
+
+    def __init__(self, path, *, device="cpu", threads=0, input_size=None, mean=None, std=None, norm=None,
+                 quiet=True):
+        self._m = _c._Model.load(os.fspath(path), device, int(threads), bool(quiet))
+        self._init(input_size, mean, std, norm, quiet)
+
+    def _init(self, input_size, mean, std, norm, quiet):
+        self._ov = dict(input_size=input_size, mean=mean, std=std, norm=norm or "")
+        self._quiet = quiet
+        self._fitted = {}
+
+    @classmethod
+    def from_torch(cls, module, example_input, *, script=False, name=None, device="cpu", threads=0,
+                   input_size=None, mean=None, std=None, norm=None, quiet=True):
+        """A live ``torch.nn.Module``: traced with ``example_input`` (or scripted with
+        ``script=True``) in eval mode, serialized with ``torch.jit.save`` into memory, and handed as
+        bytes to the C++ loader (no tensors cross the boundary: any torch version works)."""
+        import torch
+
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                ts = torch.jit.script(module) if script else torch.jit.trace(module, example_input)
+        finally:
+            module.train(was_training)
+        buf = io.BytesIO()
+        torch.jit.save(ts, buf)
+        obj = cls.__new__(cls)
+        obj._m = _c._Model.load_bytes(buf.getvalue(), name or f"<{type(module).__name__}>", device, int(threads),
+                                      bool(quiet))
+        obj._init(input_size, mean, std, norm, quiet)
+        return obj
+
+    @property
+    def info(self):
+        """path, kind, class_names (camscope metadata), input (its spec, if recorded), train_mode_baked."""
+        return self._m.info()
+
+    @property
+    def class_names(self):
+        """The class names of the model's camscope metadata (empty for other models)."""
+        return list(self._m.info()["class_names"])
+
+    def __repr__(self):
+        i = self.info
+        return f"camscope.Model({i['path']!r}, {i['kind']})"
+
+    # -- input
+    def _spec(self, data=None, images=None, channels=None):
+        if data is not None:
+            return self._m.spec(data._d, **self._ov)
+        c = h = w = 0
+        if images is not None:
+            a = np.asarray(images)
+            if a.dtype.kind == "f" and a.ndim != 4:
+                raise UsageError(f"images: a float array must be N×C×H×W (already normalised), got {a.ndim} dimensions")
+            if a.dtype.kind == "f":
+                c, h, w = a.shape[1:]
+            elif a.ndim == 4:
+                h, w, c = a.shape[1:]
+            elif a.ndim == 3:
+                h, w, c = a.shape[1], a.shape[2], 1
+            else:
+                raise UsageError(f"images: expected uint8 N×H×W×C / N×H×W or float N×C×H×W, got shape {a.shape}")
+        elif channels:
+            c = int(channels)
+        return self._m.spec(None, channels=int(c), height=int(h), width=int(w), **self._ov)
+
+    def _fit(self, data, spec):
+        key = (id(data._d), tuple(spec["mean"]), tuple(spec["std"]), spec["height"], spec["width"])
+        hit = self._fitted.get(key)
+        if hit is None or hit[0] is not data._d:
+            hit = (data._d, Dataset._wrap(self._m.fit(data._d, spec, self._quiet)))
+            self._fitted[key] = hit
+        return hit[1]
+
+    # -- the API
+    def layers(self, data=None, *, input_size=None, channels=None):
+        """Every submodule in call order as ``(path, type, output shape)`` for one input of the size
+        the model's metadata, ``data`` (a Dataset or images) or ``input_size`` + ``channels`` give."""
+        if isinstance(data, Dataset):
+            spec = self._spec(data=data)
+        elif data is not None:
+            spec = self._spec(images=data)
+        else:
+            ov = self._ov if input_size is None else dict(self._ov, input_size=tuple(input_size))
+            spec = self._m.spec(None, channels=int(channels or 0), height=0, width=0, **ov)
+        return [tuple(x) for x in self._m.layers(spec)]
+
+    def predict(self, images, *, batch_size=64, limit=None, indices=None, progress=True):
+        """Predictions for a :class:`Dataset` (as ``camscope predict``: every image, or the first
+        ``limit``, or ``indices``) or for images (uint8 N×H×W×C / N×H×W, normalised by the model's
+        input spec; or float32 N×C×H×W taken as already normalised, without a copy when C-contiguous)."""
+        _check_batch(batch_size)
+        if isinstance(images, Dataset):
+            spec = self._spec(data=images)
+            ds = self._fit(images, spec)
+            logits, probs, idx, labels = self._m.predict_dataset(
+                ds._d, spec, batch_size, int(limit or 0), [int(i) for i in (indices if indices is not None else [])],
+                bool(progress))
+            return Predictions(logits, probs, labels, idx)
+        images = np.asarray(images)
+        spec = self._spec(images=images)
+        logits, probs = self._m.predict_arrays(images, spec, batch_size, bool(progress))
+        return Predictions(logits, probs)
+
+    def cam(self, images, targets="pred", method="gradcam", layer=None, *, labels=None, indices=None,
+            contrast=None, alpha=1.0, eigen_smooth=False, aug_smooth=False, max_channels=0, raw=False,
+            batch_size=64, progress=True, return_predictions=False):
+        """CAM maps N×H×W (float32, at the model's input size, in [0, 1] unless ``raw``), equal to
+        what ``camscope cam`` writes to cams.npy for the same images and options.
+
+        images: a :class:`Dataset` (with ``indices``, default all) or an array (see :meth:`predict`).
+        targets: "pred" (each image's prediction), "true" (its label: a Dataset, or ``labels=``), a
+        class index or name for every image, or a sequence with one index or name per image.
+        method: one of :func:`cam_methods`. layer: a layer path, a list of paths (maps fused), or
+        None (the last spatial layer). contrast (finercam): the comparison classes, one list for
+        every image or one per image; "true" stands for the image's label."""
+        _check_batch(batch_size)
+        layers = [] if layer is None else ([layer] if isinstance(layer, str) else list(layer))
+        if contrast is not None and method != "finercam":
+            raise UsageError(f"--contrast applies to --method finercam only (got --method {method})")
+        if isinstance(images, Dataset):
+            spec = self._spec(data=images)
+            ds = self._fit(images, spec)
+            idx = list(range(len(ds))) if indices is None else [int(i) for i in indices]
+            names = self.class_names or ds.class_names
+            t = self._targets(targets, len(idx), names, true_code=-2, labels=None)
+            lay = [self._m.resolve_layer(l, spec) for l in (layers or [""])]
+            ctr = self._contrast(contrast, names, None, len(idx), ds, idx)
+            logits, probs, maps, lab = self._m.cam_dataset(ds._d, spec, idx, t, method, lay, eigen_smooth, aug_smooth,
+                                                           int(max_channels), float(alpha), ctr, bool(raw),
+                                                           batch_size, bool(progress))
+            return (maps, Predictions(logits, probs, lab, np.asarray(idx))) if return_predictions else maps
+        if indices is not None:
+            raise UsageError("indices= applies to a camscope.Dataset, not to arrays")
+        images = np.asarray(images)
+        spec = self._spec(images=images)
+        n = len(images)
+        names = self.class_names
+        t = self._targets(targets, n, names, true_code=None, labels=labels)
+        lay = [self._m.resolve_layer(l, spec) for l in (layers or [""])]
+        ctr = self._contrast(contrast, names, labels, n, None, None)
+        logits, maps = self._m.cam_arrays(images, spec, t, method, lay, eigen_smooth, aug_smooth, int(max_channels),
+                                          float(alpha), ctr, bool(raw), batch_size, bool(progress))
+        if return_predictions:
+            probs = self._m.predict_arrays(images, spec, batch_size, False)[1]
+            return maps, Predictions(logits, probs, None if labels is None else np.asarray(labels))
+        return maps
+
+    @staticmethod
+    def _class(c, names):
+        if isinstance(c, (int, np.integer)):
+            if c < 0 or (names and c >= len(names)):
+                raise UsageError(f"class {int(c)} out of range: the model has {len(names)} classes")
+            return int(c)
+        s = str(c)
+        if s.isdigit():
+            return Model._class(int(s), names)
+        for i, nm in enumerate(names):
+            if nm.lower() == s.lower():
+                return i
+        raise UsageError(f"unknown class '{s}'")
+
+    def _targets(self, targets, n, names, true_code, labels):
+        if isinstance(targets, str) and targets == "pred":
+            return [-1] * n
+        if isinstance(targets, str) and targets == "true":
+            if true_code is not None:
+                return [true_code] * n
+            if labels is None:
+                raise UsageError('targets="true" needs labels= for arrays (or pass a camscope.Dataset)')
+            lab = [int(v) for v in np.asarray(labels).reshape(-1)]
+            if len(lab) != n:
+                raise UsageError(f"labels: {len(lab)} labels for {n} images")
+            return [self._class(v, names) for v in lab]
+        if isinstance(targets, (str, int, np.integer)):
+            return [self._class(targets, names)] * n
+        t = list(np.asarray(targets).reshape(-1)) if isinstance(targets, np.ndarray) else list(targets)
+        if len(t) != n:
+            raise UsageError(f"targets: {len(t)} targets for {n} images")
+        return [self._class(v.item() if isinstance(v, np.generic) else v, names) for v in t]
+
+    def _contrast(self, contrast, names, labels, n, ds, idx):
+        if contrast is None:
+            return []
+        if isinstance(contrast, (str, int, np.integer)):
+            contrast = [contrast]
+        per_image = len(contrast) == n and all(isinstance(c, (list, tuple)) for c in contrast)
+        rows = contrast if per_image else [contrast]
+
+        def label_of(i):
+            if ds is not None:
+                return int(ds[idx[i]][1])
+            if labels is None:
+                raise UsageError('contrast "true" needs labels= for arrays (or pass a camscope.Dataset)')
+            return int(np.asarray(labels).reshape(-1)[i])
+
+        out = []
+        for r, row in enumerate(rows):
+            if any(c == "true" for c in row) and not per_image:
+                return [[label_of(i) if c == "true" else self._class(c, names) for c in row] for i in range(n)]
+            out.append([label_of(r) if c == "true" else self._class(c, names) for c in row])
+        return out
+
+
+def _check_batch(batch_size):
+    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
+
+
+# ---------------------------------------------------------------------------------------- reports
+
+
+class Report:
+    """The analysis of a model on a dataset (as ``camscope analyze``): the figures as Python objects,
+    the same numbers summary.json holds (``summary``), and the report files when written."""
+
+    def __init__(self, r, model, data, out, progress=True):
+        self._r, self.model, self.data = r, model, data
+        self.summary = json.loads(r.summary_json)
+        self.out = None
+        self.files = []
+        if out is not None:
+            self.write(out, progress=progress)
+
+    # The figures
+    @property
+    def accuracy(self):
+        """Top-1 accuracy (a fraction)."""
+        return self.summary["overall"]["top1"]
+
+    @property
+    def top5(self):
+        """Top-5 accuracy (a fraction; top-K for fewer than 5 classes)."""
+        return self.summary["overall"]["top5"]
+
+    @property
+    def n(self):
+        """Images analysed."""
+        return int(self.summary["overall"]["correct"] + self.summary["overall"]["errors"])
+
+    @property
+    def per_class(self):
+        """One dict per class: name, support, accuracy, precision, recall, F1, ..."""
+        return self.summary["per_class"]
+
+    @property
+    def confusion(self):
+        """The confusion matrix, K×K int64: counts[true, pred]."""
+        return self._r.confusion()
+
+    @property
+    def pairs(self):
+        """The confused directed pairs (true -> predicted), most frequent first, with counts and rates."""
+        return self.summary["pairs"]["directed"]
+
+    @property
+    def calibration(self):
+        """ECE, MCE, reliability bins, the fitted temperature."""
+        return self.summary["calibration"]
+
+    @property
+    def label_errors(self):
+        """Likely label errors (candidates), strongest first."""
+        return self.summary["label_issues"]["items"]
+
+    @property
+    def recommendations(self):
+        """What to try, each quoting the measured figures that triggered it (rule, text, figures)."""
+        return self.summary["recommendations"]
+
+    def figures(self):
+        """The main figures as PNG bytes: confusion_matrix, top_confused_pairs, reliability_diagram
+        (and likely_label_errors when there are candidates), drawn by the report's own code."""
+        return dict(self._r.figures())
+
+    def text(self):
+        """The summary the CLI prints after ``analyze``."""
+        return self._r.terminal_summary()
+
+    def write(self, out, *, progress=True):
+        """Writes the whole report folder (as ``camscope analyze --out``); returns the file paths.
+        Built beside ``out`` and swapped in when complete: on any failure or Ctrl-C, ``out`` is as it
+        was."""
+        out = os.fspath(out)
+        self._r.write(out, bool(progress))
+        self.out = out
+        self.files = sorted(os.path.join(d, f) for d, _, fs in os.walk(out) for f in fs)
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
+            self.summary = json.load(f)
+        return self.files
+
+    def explore(self, **kw):
+        """The interactive explorer of this report (see :func:`explore`)."""
+        return explore(self, **kw)
+
+    def __repr__(self):
+        return f"camscope.Report(top-1 {self.accuracy:.4f}" + (f", written to {self.out!r})" if self.out else ")")
+
+    def _repr_html_(self):
+        s = self.summary
+        ov = s["overall"]
+        rows = [("images", f"{ov.get('correct', 0) + ov.get('errors', 0)}"),
+                ("top-1 accuracy", f"{100 * ov['top1']:.2f} %"), ("top-5 accuracy", f"{100 * ov['top5']:.2f} %")]
+        cal = self.calibration or {}
+        if isinstance(cal, dict) and "ece" in cal:
+            rows.append(("ECE", f"{cal['ece']:.4f}"))
+        table = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                        for k, v in rows)
+        figs = "".join(
+            f"<figure style='display:inline-block;margin:4px'><img style='max-width:420px' "
+            f"src='data:image/png;base64,{base64.b64encode(b).decode()}'/><figcaption>{html.escape(k)}</figcaption>"
+            "</figure>" for k, b in self.figures().items())
+        text = html.escape(self.text())
+        where = f"<p>report folder: <code>{html.escape(self.out)}</code></p>" if self.out else ""
+        return (f"<div class='camscope-report'><h3>camscope report</h3><table>{table}</table>{where}"
+                f"<details><summary>summary</summary><pre>{text}</pre></details>{figs}</div>")
+
+
+def analyze(model, data, out=None, *, layer=None, method="gradcam", limit=None, faithfulness_n=None, batch_size=64,
+            eigen_smooth=False, aug_smooth=False, max_channels=0, alpha=1.0, progress=True, **options):
+    """The full analysis of ``model`` (a :class:`Model`, or a path) on ``data`` (a :class:`Dataset`, or
+    a path), as ``camscope analyze``: returns a :class:`Report`; with ``out``, also writes the report
+    folder there. Report options: worst, best, high_conf, low_conf, top_pairs, pair_figures,
+    row_normalised (the CLI's --worst, --best, ...). ``faithfulness_n``: images of the quick CAM
+    faithfulness check (None: the CLI's default, capped; 0: off)."""
+    _check_batch(batch_size)
+    if not isinstance(model, Model):
+        model = Model(model)
+    if not isinstance(data, Dataset):
+        data = Dataset(data)
+    spec = model._spec(data=data)
+    ds = model._fit(data, spec)
+    r = _c.analyze(model._m, ds._d, spec, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
+                   int(max_channels), float(alpha), batch_size, int(limit or 0),
+                   None if faithfulness_n is None else int(faithfulness_n), options, bool(progress))
+    return Report(r, model, ds, out, progress)
+
+
+# ---------------------------------------------------------------------------------------- explorer
+
+
+class Explorer:
+    """The explorer web app served from this process on a loopback port (a background thread);
+    shown inline as an IFrame. ``stop()`` ends it (so does the end of the kernel)."""
+
+    _running = weakref.WeakSet()  # stopped when the interpreter (the kernel) exits
+
+    def __init__(self, e, report, height):
+        self._e, self.report, self.height = e, report, height
+        Explorer._running.add(self)
+
+    @property
+    def url(self):
+        """The explorer's address (http://127.0.0.1:PORT/)."""
+        return self._e.url
+
+    @property
+    def port(self):
+        """The loopback port it listens on."""
+        return self._e.port
+
+    @property
+    def running(self):
+        """Serving (not stopped)."""
+        return self._e.running()
+
+    def stop(self):
+        """Stops the server: requests in flight finish, the port is closed."""
+        self._e.stop()
+
+    def __repr__(self):
+        return f"camscope.Explorer({self.url}{'' if self.running else ', stopped'})"
+
+    def _repr_html_(self):
+        return (f'<iframe src="{html.escape(self.url)}" width="100%" height="{int(self.height)}" '
+                f'style="border:1px solid #ccc" title="camscope explorer"></iframe>')
+
+
+@atexit.register
+def _stop_explorers():
+    for e in list(Explorer._running):
+        e.stop()
+
+
+def explore(report=None, model=None, data=None, *, host="127.0.0.1", port=0, height=720, **analyze_options):
+    """The interactive explorer (``camscope serve``) inline: of a :class:`Report`, or of ``model`` on
+    ``data`` (analysed first, with ``analyze_options``). Returns an :class:`Explorer`."""
+    if report is None:
+        if model is None or data is None:
+            raise UsageError("explore needs a Report, or model= and data=")
+        report = analyze(model, data, **analyze_options)
+    elif not isinstance(report, Report):
+        raise UsageError(f"explore: expected a camscope.Report, got {type(report).__name__}")
+    return Explorer(_c.explore(report._r, host, int(port)), report, height)
+
+
+def widget(report, *, per_class=6, method=None, layer=None):
+    """The explorer without a server (ipywidgets): a class dropdown and a choice of errors / correct
+    predictions; the chosen images of that class with their CAMs for the predicted and the true
+    class, computed live through :meth:`Model.cam` (the report's method and layer unless given) and
+    drawn with the CLI's overlay."""
+    import ipywidgets as w
+
+    if not isinstance(report, Report):
+        raise UsageError(f"widget: expected a camscope.Report, got {type(report).__name__}")
+    rows = report._r.rows()
+    names = report.data.class_names
+    method = method or report.summary["run"]["method"]
+    layer = layer or report.summary["run"]["layer"]
+    cls = w.Dropdown(options=[(f"{i}: {n}", i) for i, n in enumerate(names)], description="class")
+    kind = w.ToggleButtons(options=["errors", "correct"], value="errors")
+    grid = w.VBox()
+
+    def tile(png, caption):
+        return w.VBox([w.Image(value=png, format="png", width=112, height=112), w.HTML(f"<small>{caption}</small>")])
+
+    def show(*_):
+        c = cls.value
+        sel = (rows["label"] == c) & ((rows["pred"] != c) if kind.value == "errors" else (rows["pred"] == c))
+        order = np.argsort(-rows["confidence"][sel], kind="stable")[:per_class]
+        idx = rows["index"][sel][order]
+        if len(idx) == 0:
+            grid.children = [w.HTML(f"<i>no {kind.value} for {html.escape(names[c])}</i>")]
+            return
+        pred_maps = report.model.cam(report.data, "pred", method=method, layer=layer, indices=idx, progress=False)
+        true_maps = report.model.cam(report.data, "true", method=method, layer=layer, indices=idx, progress=False)
+        lines = []
+        for k, i in enumerate(idx):
+            img, label = report.data[int(i)]
+            p = int(rows["pred"][sel][order][k])
+            conf = float(rows["confidence"][sel][order][k])
+            lines.append(w.HBox([
+                tile(_c.overlay_png(img, pred_maps[k]), f"#{int(i)} pred {html.escape(names[p])} ({conf:.0%})"),
+                tile(_c.overlay_png(img, true_maps[k]), f"true {html.escape(names[label])}")]))
+        grid.children = lines
+
+    cls.observe(show, names="value")
+    kind.observe(show, names="value")
+    show()
+    return w.VBox([w.HBox([cls, kind]), grid])
