@@ -11,6 +11,7 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "camscope/data/model_metadata.hpp"
 #include "camscope/engine/cam/cam_method.hpp"
@@ -206,7 +207,17 @@ Model Model::load(const std::string& path, const EngineOptions& opt) {
     try {
         impl->module = torch::jit::load(path, impl->device, extra);
     } catch (const c10::Error& e) {
-        throw Error(path + ": not a TorchScript model (torch.jit.load failed: " + first_line(e.what()) +
+        const std::string what = first_line(e.what());
+        // A file written by a newer PyTorch (torch 2.x exports): its archive version, or ops and
+        // types this LibTorch does not know. Say so, and how to build camscope that reads it.
+        if (what.find("maximum supported version") != std::string::npos ||
+            what.find("Unknown builtin op") != std::string::npos || what.find("Unknown type name") != std::string::npos)
+            throw Error(path + ": saved by a newer PyTorch than the LibTorch " TORCH_VERSION
+                        " camscope was built with (" + what +
+                        "). Build camscope against the torch that exported it: cmake -S . -B build "
+                        "-DCMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)') "
+                        "&& cmake --build build; or export the model with torch " TORCH_VERSION " or older");
+        throw Error(path + ": not a TorchScript model (torch.jit.load failed: " + what +
                     "). Export it from PyTorch with torch.jit.trace(model, example).save(path) or "
                     "torch.jit.script(model).save(path)");
     }

@@ -239,3 +239,24 @@ TEST(EngineTransformers, AllMethodsMatchTheLibraryWithReshapeTransforms) {
     EXPECT_EQ(per_method.size(), 9u);  // every registered method
     EXPECT_EQ(per_method.size(), cam_methods().size());
 }
+
+// A model saved by a newer PyTorch (archive version record 99): a clear error naming the LibTorch
+// camscope was built with and the fix, not a crash or "not a TorchScript model".
+TEST(EngineModel, TooNewFileNamesTheFix) {
+    const std::string file = kDir + "/" + manifest()["too_new"]["file"].get<std::string>();
+    try {
+        EngineOptions o;
+        o.quiet = true;
+        Model::load(file, o);
+        FAIL() << "loaded";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find(file), std::string::npos) << msg;
+        EXPECT_NE(msg.find("newer PyTorch"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("version 99"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("CMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')"),
+                  std::string::npos)
+            << msg;
+        EXPECT_EQ(msg.find("not a TorchScript model"), std::string::npos) << msg;
+    }
+}
