@@ -324,6 +324,15 @@ void register_layers(CLI::App& app) {
                    l.path == chosen ? "   <- automatic CAM layer" : "");
         }
         if (!why_none.empty()) printf("no automatic CAM layer: %s\n", why_none.c_str());
+        if (!layout->first.empty() || !layout->second.empty()) {
+            // What --layout/--grid make of each layer a CAM could be asked for.
+            printf("\nwith --layout '%s' --grid '%s' (applied to the CAM's layer):\n", layout->first.c_str(),
+                   layout->second.c_str());
+            for (const auto& l : layers)
+                if (!l.shape.empty())
+                    printf("%-*s  %-*s  %s\n", static_cast<int>(w), l.path.c_str(), static_cast<int>(lw),
+                           describe(l.forced).c_str(), l.forced.evidence.c_str());
+        }
     });
 }
 

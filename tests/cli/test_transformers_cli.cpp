@@ -41,6 +41,17 @@ TEST(CliTransformers, LayersShowLayoutsEvidenceAndTheAutomaticLayer) {
     EXPECT_EQ(r.out.find("traced in train mode"), std::string::npos) << r.out;  // Swin's p = 0 dropout
 }
 
+TEST(CliTransformers, LayersShowWhatForcedFlagsMakeOfEachLayer) {
+    auto r = run("layers " + kDir + "/tf_vit_scripted.pt --input-size 16x16 --channels 3 --layout tokens:13");
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto forced = r.out.substr(r.out.find("with --layout 'tokens:13'"));
+    EXPECT_NE(line_of(forced, "encoder.layers.encoder_layer_1.ln_1").find("tokens 13+2x2"), std::string::npos) << forced;
+    EXPECT_NE(line_of(forced, "conv_proj").find("--layout tokens needs an N×T×C output"), std::string::npos) << forced;
+    r = run("layers " + kDir + "/tf_vit_scripted.pt --input-size 16x16 --channels 3 --grid 4x4x");
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("--grid '4x4x': expected HxW"), std::string::npos) << r.out;
+}
+
 TEST(CliTransformers, LayersNeverFailForWantOfAnAutomaticLayer) {
     auto r = run("layers " + kDir + "/tf_mlp.pt --input-size 4x4 --channels 3");
     ASSERT_EQ(r.code, 0) << r.out;

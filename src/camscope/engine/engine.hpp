@@ -35,6 +35,7 @@ struct LayerInfo {
     std::string type;                  // module class name, e.g. "Conv2d"
     std::vector<std::int64_t> shape;   // output shape for a 1×C×H×W input; empty if not a tensor
     Layout layout;                     // as inferred (not forced): kind none = no CAM possible, and why
+    Layout forced;                     // as EngineOptions::layout/grid read it (= layout when not forced)
 };
 
 struct ModelInfo {

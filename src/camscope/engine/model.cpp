@@ -263,10 +263,12 @@ std::vector<LayerInfo> Model::layers(const InputSpec& spec) {
     auto elems = out.toTuple()->elements();
     std::vector<LayerInfo> result;
     for (size_t i = 0; i < impl_->listing->calls.size(); ++i) {
-        LayerInfo li{impl_->listing->calls[i].path, impl_->listing->calls[i].type, {}, {}};
+        LayerInfo li{impl_->listing->calls[i].path, impl_->listing->calls[i].type, {}, {}, {}};
         const auto& v = elems.at(i + 1);
         if (v.isTensor()) li.shape = v.toTensor().sizes().vec();
-        li.layout = infer_layout(li.shape, spec.height, spec.width, impl_->listing->calls[i].layout_hint);
+        const auto& hint = impl_->listing->calls[i].layout_hint;
+        li.layout = infer_layout(li.shape, spec.height, spec.width, hint);
+        li.forced = impl_->forced.empty() ? li.layout : infer_layout(li.shape, spec.height, spec.width, hint, impl_->forced);
         result.push_back(std::move(li));
     }
     return result;

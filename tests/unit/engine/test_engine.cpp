@@ -389,7 +389,7 @@ TEST(EngineTrain, LossDecreasesAndSavedModelReloadsIdentically) {
 
 TEST(EngineEvaluate, CandidateLayersAreTheShallowestSpatialSiblings) {
     auto L = [](const std::string& p, std::vector<std::int64_t> shape) {
-        LayerInfo l{p, "M", std::move(shape), {}};
+        LayerInfo l{p, "M", std::move(shape), {}, {}};
         l.layout = infer_layout(l.shape, 28, 28, "nchw:aten::conv2d");  // as a convolution's output
         return l;
     };
