@@ -260,3 +260,25 @@ TEST(EngineModel, TooNewFileNamesTheFix) {
         EXPECT_EQ(msg.find("not a TorchScript model"), std::string::npos) << msg;
     }
 }
+
+// Why the automatic ViT layer is the last block's ln_1 and not the encoder's output: after the last
+// attention only the class token reaches the head, so the grid tokens' gradients are exactly zero
+// there and every Grad-CAM is blank; at ln_1 the attention still mixes the grid into the class
+// token. Measured on the tiny ViT (both slots' targets, raw maps).
+TEST(EngineTransformers, GradCamAfterTheLastAttentionIsBlank) {
+    const auto& vit = manifest()["models"]["vit"];
+    const auto spec = spec_of(vit["input_shape"]);
+    const auto x = read_npy(kDir + "/" + vit["input"].get<std::string>()).as_float();
+    Model m = load(vit["files"][1]);
+    auto raw_peak = [&](const std::string& layer) {
+        CamRequest req;
+        req.layers = {layer};
+        req.raw = true;
+        req.targets = {std::vector<int>(4, -1), {0, 1, 2, 3}};
+        double peak = 0;
+        for (float v : m.run(x.data(), 4, spec, &req).cams) peak = std::max(peak, double(std::abs(v)));
+        return peak;
+    };
+    EXPECT_EQ(raw_peak("encoder.layers.encoder_layer_1"), 0.0);
+    EXPECT_GT(raw_peak("encoder.layers.encoder_layer_1.ln_1"), 1e-3);
+}
