@@ -86,6 +86,8 @@ struct Config {
     size_t analyze_n = 10000;
     std::string analyze_data;
     std::string device = "cpu";  // every row's device: the limit's modules, inputs and camscope's Model
+    std::string model;  // a TorchScript file instead of a built-in --arch (3 x size x size, ImageNet norm)
+    int size = 224;
 };
 
 void usage(FILE* f) {
@@ -103,6 +105,8 @@ void usage(FILE* f) {
             "                     from host memory inside each timed call, results copied back, as camscope does)\n"
             "  --classes K        number of classes (default 100)\n"
             "  --seed N           weight seed (default 1)\n"
+            "  --model PATH       a TorchScript classifier instead of --arch (e.g. scripts/export_torchvision.py\n"
+            "                     vit_b_16), input 3 x --size x --size (default 224), ImageNet normalisation\n"
             "  --no-methods       skip the other CAM methods (rows (e))\n"
             "  --quick            smoke run: short timings\n"
             "  --dataset-rss PATH stream a dataset through run_pass with the built-in cnn (1x28x28,\n"
@@ -159,6 +163,8 @@ Config parse(int argc, char** argv) {
             else if (a == "--rounds") { c.rounds = std::stoi(value()); rounds_set = true; }
             else if (a == "--arch") c.arch = value();
             else if (a == "--device") c.device = value();
+            else if (a == "--model") c.model = value();
+            else if (a == "--size") c.size = std::stoi(value());
             else if (a == "--classes") c.classes = std::stoi(value());
             else if (a == "--seed") c.seed = std::stoull(value());
             else if (a == "--no-methods") c.all_methods = false;
@@ -782,21 +788,27 @@ int main(int argc, char** argv) {
         // ---- the model: built with engine::build_model (via save_untrained), loaded from disk
         InputSpec spec;
         spec.channels = 3;
-        spec.height = 32;
-        spec.width = 32;
-        spec.norm = normalization_preset("cifar100").value_or(Normalization{{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}});
-        const std::string path = (tmpdir / (cfg.arch + ".pt")).string();
-        size_t params = 0;
-        {
-            auto m = engine::build_model(cfg.arch, spec, cfg.classes, cfg.seed);
-            for (const auto& p : m.parameters()) params += static_cast<size_t>(p.numel());
+        spec.height = cfg.model.empty() ? 32 : cfg.size;
+        spec.width = spec.height;
+        spec.norm = normalization_preset(cfg.model.empty() ? "cifar100" : "imagenet")
+                        .value_or(Normalization{{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}});
+        const std::string path = cfg.model.empty() ? (tmpdir / (cfg.arch + ".pt")).string() : cfg.model;
+        if (cfg.model.empty()) {
+            size_t params = 0;
+            {
+                auto m = engine::build_model(cfg.arch, spec, cfg.classes, cfg.seed);
+                for (const auto& p : m.parameters()) params += static_cast<size_t>(p.numel());
+            }
+            std::vector<std::string> names;
+            for (int i = 0; i < cfg.classes; ++i) names.push_back("class" + std::to_string(i));
+            save_untrained(cfg.arch, spec, cfg.classes, names, cfg.seed, path);
+            printf("model: %s (CIFAR, %dx%dx%d, %d classes, %.2f M parameters, untrained, seed %llu), %.1f MiB file\n",
+                   cfg.arch.c_str(), spec.channels, spec.height, spec.width, cfg.classes, params / 1e6,
+                   static_cast<unsigned long long>(cfg.seed), fs::file_size(path) / (1024.0 * 1024.0));
+        } else {
+            printf("model: %s (%dx%dx%d, ImageNet normalisation), %.1f MiB file\n", path.c_str(), spec.channels,
+                   spec.height, spec.width, fs::file_size(path) / (1024.0 * 1024.0));
         }
-        std::vector<std::string> names;
-        for (int i = 0; i < cfg.classes; ++i) names.push_back("class" + std::to_string(i));
-        save_untrained(cfg.arch, spec, cfg.classes, names, cfg.seed, path);
-        printf("model: %s (CIFAR, %dx%dx%d, %d classes, %.2f M parameters, untrained, seed %llu), %.1f MiB file\n",
-               cfg.arch.c_str(), spec.channels, spec.height, spec.width, cfg.classes, params / 1e6,
-               static_cast<unsigned long long>(cfg.seed), fs::file_size(path) / (1024.0 * 1024.0));
 
         // (a) plain LibTorch, with LibTorch's default executor settings (camscope's Model::load turns
         //     the graph optimizer off process-wide; the guard restores the default for this module).

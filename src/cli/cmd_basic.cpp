@@ -269,17 +269,19 @@ void register_cam(CLI::App& app) {
 }
 
 void register_layers(CLI::App& app) {
-    auto* cmd = app.add_subcommand("layers", "List a model's layers with their output shapes (candidate CAM targets)");
+    auto* cmd = app.add_subcommand("layers", "List a model's layers with their output shapes and layouts (candidate CAM targets)");
     auto model = std::make_shared<std::string>();
     auto data = std::make_shared<DataFlags>();
     auto spec = std::make_shared<SpecFlags>();
     auto channels = std::make_shared<int>(0);
+    auto layout = std::make_shared<std::pair<std::string, std::string>>();
     cmd->add_option("model", *model, "TorchScript model file")->required();
     data->add(*cmd, /*required=*/false);
     spec->add(*cmd);
     cmd->add_option("--channels", *channels, "input channels when neither the model nor --data tells");
+    add_layout_flags(*cmd, layout->first, layout->second);
     cmd->callback([=] {
-        Model m = Model::load(*model, {.quiet = g_quiet});
+        Model m = Model::load(*model, {.quiet = g_quiet, .layout = layout->first, .grid = layout->second});
         DatasetInfo di;
         std::unique_ptr<Dataset> ds;
         if (!data->path.empty()) {
@@ -293,16 +295,43 @@ void register_layers(CLI::App& app) {
         const InputSpec s = resolve_input_spec(m.info(), di, ov);  // its own errors say what is wrong
         if (s.channels <= 0) throw UsageError("the input channels are unknown: pass --data DATASET or --channels C");
         const auto layers = m.layers(s);
-        const std::string chosen = m.resolve_layer("", s);
-        size_t w = 5;
-        for (const auto& l : layers) w = std::max(w, l.path.size());
-        printf("%-*s  %-18s  %s   (input 1x%dx%dx%d)\n", static_cast<int>(w), "layer", "type", "output shape", s.channels,
-               s.height, s.width);
+        // The listing never fails for want of an automatic choice: it says why there is none.
+        std::string chosen, why_none;
+        try {
+            chosen = m.resolve_layer("", s);
+        } catch (const Error& e) {
+            why_none = e.what();
+        }
+        size_t w = 5, t = 4, sh = 12, lw = 6;
+        std::vector<std::string> shapes;
         for (const auto& l : layers) {
             std::vector<std::string> dims;
             for (auto d : l.shape) dims.push_back(std::to_string(d));
-            printf("%-*s  %-18s  %s%s\n", static_cast<int>(w), l.path.c_str(), l.type.c_str(),
-                   dims.empty() ? "-" : join(dims, "x").c_str(), l.path == chosen ? "   <- automatic CAM layer" : "");
+            shapes.push_back(dims.empty() ? "-" : join(dims, "x"));
+            w = std::max(w, l.path.size());
+            t = std::max(t, l.type.size());
+            sh = std::max(sh, shapes.back().size());
+            lw = std::max(lw, describe(l.layout).size());
+        }
+        printf("%-*s  %-*s  %-*s  %-*s  %s   (input 1x%dx%dx%d)\n", static_cast<int>(w), "layer", static_cast<int>(t),
+               "type", static_cast<int>(sh), "output shape", static_cast<int>(lw), "layout", "evidence", s.channels,
+               s.height, s.width);
+        for (size_t i = 0; i < layers.size(); ++i) {
+            const auto& l = layers[i];
+            printf("%-*s  %-*s  %-*s  %-*s  %s%s\n", static_cast<int>(w), l.path.c_str(), static_cast<int>(t),
+                   l.type.c_str(), static_cast<int>(sh), shapes[i].c_str(), static_cast<int>(lw),
+                   describe(l.layout).c_str(), l.layout.evidence.c_str(),
+                   l.path == chosen ? "   <- automatic CAM layer" : "");
+        }
+        if (!why_none.empty()) printf("no automatic CAM layer: %s\n", why_none.c_str());
+        if (!layout->first.empty() || !layout->second.empty()) {
+            // What --layout/--grid make of each layer a CAM could be asked for.
+            printf("\nwith --layout '%s' --grid '%s' (applied to the CAM's layer):\n", layout->first.c_str(),
+                   layout->second.c_str());
+            for (const auto& l : layers)
+                if (!l.shape.empty())
+                    printf("%-*s  %-*s  %s\n", static_cast<int>(w), l.path.c_str(), static_cast<int>(lw),
+                           describe(l.forced).c_str(), l.forced.evidence.c_str());
         }
     });
 }

@@ -71,6 +71,15 @@ void EngineFlags::add(CLI::App& app) {
         ->check(non_negative());
     app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--batch-size,-b", batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+    add_layout_flags(app, layout, grid);
+}
+
+void add_layout_flags(CLI::App& app, std::string& layout, std::string& grid) {
+    app.add_option("--layout", layout,
+                   "how to read the CAM layer's output: nchw, nhwc (channels last), tokens or tokens:PREFIX "
+                   "(N x T x C, PREFIX class/register tokens before the grid); default: inferred per layer, see "
+                   "`camscope layers`");
+    app.add_option("--grid", grid, "the CAM layer's spatial grid HxW (tokens: T = prefix + H*W); default: inferred");
 }
 
 void CamOptionFlags::add(CLI::App& app) {
@@ -111,6 +120,8 @@ EngineOptions EngineFlags::options(bool quiet) const {
     o.threads = threads;
     o.device = device;
     o.quiet = quiet;
+    o.layout = layout;
+    o.grid = grid;
     return o;
 }
 

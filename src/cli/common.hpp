@@ -34,9 +34,13 @@ struct EngineFlags {
     int threads = 0;
     std::string device = "cpu";
     int batch_size = 64;
+    std::string layout, grid;  // --layout, --grid (layout.hpp)
     void add(CLI::App& app);
     EngineOptions options(bool quiet) const;
 };
+
+/// --layout and --grid (also on `layers`, which has no EngineFlags).
+void add_layout_flags(CLI::App& app, std::string& layout, std::string& grid);
 
 /// Options of the CAM methods shared by cam, analyze and serve (--eigen-smooth, --aug-smooth,
 /// --max-channels).

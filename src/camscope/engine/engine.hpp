@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "camscope/data/dataset.hpp"
+#include "camscope/engine/layout.hpp"
 
 namespace camscope {
 
@@ -21,6 +22,8 @@ struct EngineOptions {
     int threads = 0;           // intra-op threads; 0 = all available cores
     std::string device = "cpu";  // "cpu" | "cuda" | "cuda:N"
     bool quiet = false;        // no notes on stderr
+    /// --layout / --grid: how to read the CAM target layer's output (layout.hpp); "" = infer.
+    std::string layout, grid;
 };
 
 /// Applies EngineOptions' thread setting to LibTorch and returns the count in effect: `threads`
@@ -31,6 +34,8 @@ struct LayerInfo {
     std::string path;                  // dotted module path, e.g. "layer3.1.conv2"
     std::string type;                  // module class name, e.g. "Conv2d"
     std::vector<std::int64_t> shape;   // output shape for a 1×C×H×W input; empty if not a tensor
+    Layout layout;                     // as inferred (not forced): kind none = no CAM possible, and why
+    Layout forced;                     // as EngineOptions::layout/grid read it (= layout when not forced)
 };
 
 struct ModelInfo {
@@ -101,9 +106,17 @@ public:
 
     /// Every submodule with its output shape for one input of `spec`'s size, in call order.
     std::vector<LayerInfo> layers(const InputSpec& spec);
-    /// Resolves a layer name (validates it exists; suggests the nearest names) or, for "",
-    /// picks the last layer with a 4-D output of spatial size > 1.
+    /// Resolves a layer name (validates it exists and that its output has a spatial layout, as
+    /// forced by EngineOptions::layout/grid or inferred; suggests the nearest names) or, for "",
+    /// picks one automatically: for a transformer (a layer whose type name contains "Attention"
+    /// reads tokens), the output of the last token LayerNorm before the last attention (torchvision
+    /// ViT: encoder.layers[-1].ln_1; timm: blocks[-1].norm1, pytorch-grad-cam's tutorial choice);
+    /// otherwise the last layer with a channels-first or channels-last output of spatial size > 1.
+    /// Throws Error saying why when no layer qualifies.
     std::string resolve_layer(const std::string& name, const InputSpec& spec);
+    /// The layout the CAM reads `layer`'s output in for `spec`'s input (forced or inferred);
+    /// UsageError when there is none (what was seen, how to force it).
+    Layout layer_layout(const std::string& layer, const InputSpec& spec);
     /// Number of classes the model outputs for `spec`-sized input (one probe forward).
     int num_classes(const InputSpec& spec);
 

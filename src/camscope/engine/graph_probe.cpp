@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <unordered_map>
 
 #include <torch/csrc/jit/api/function_impl.h>
@@ -97,6 +98,110 @@ std::string nearest_names(const std::vector<std::string>& candidates, const std:
     return join(best, ", ");
 }
 
+/// The value of `v` when the graph fixes it: a constant, a list of constants, or an attribute
+/// of the module read through a prim::GetAttr chain from `self`; nullopt otherwise.
+std::optional<c10::IValue> static_value(Value* v, Value* self, const c10::IValue& self_value) {
+    if (v == self) return self_value;
+    Node* n = v->node();
+    if (n->kind() == prim::Constant) return torch::jit::toIValue(v);
+    if (n->kind() == prim::GetAttr) {
+        auto obj = static_value(n->input(0), self, self_value);
+        if (!obj || !obj->isObject()) return std::nullopt;
+        const auto& o = obj->toObject();
+        const auto name = n->s(attr::name);
+        if (!o->type()->hasAttribute(name)) return std::nullopt;
+        return o->getAttr(name);
+    }
+    if (n->kind() == prim::ListConstruct) {
+        c10::List<int64_t> out;
+        for (Value* in : n->inputs()) {
+            auto e = static_value(in, self, self_value);
+            if (!e || !e->isInt()) return std::nullopt;
+            out.push_back(e->toInt());
+        }
+        return c10::IValue(out);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::vector<int64_t>> int_list(const std::optional<c10::IValue>& v) {
+    if (!v) return std::nullopt;
+    if (v->isIntList()) return v->toIntVector();
+    if (v->isTuple()) {
+        std::vector<int64_t> out;
+        for (const auto& e : v->toTupleRef().elements()) {
+            if (!e.isInt()) return std::nullopt;
+            out.push_back(e.toInt());
+        }
+        return out;
+    }
+    return std::nullopt;
+}
+
+/// Layout evidence for a value (see ProbedCall::layout_hint); memoised per value.
+struct LayoutHints {
+    Value* self;
+    c10::IValue self_value;
+    std::unordered_map<Value*, std::string> memo;
+
+    std::string of(Value* v, int depth = 0) {
+        if (depth > 200) return "";
+        auto it = memo.find(v);
+        if (it != memo.end()) return it->second;
+        memo[v] = "";  // cycles cannot occur in a graph, but a value reached twice is only walked once
+        return memo[v] = walk(v, depth);
+    }
+
+    std::string walk(Value* v, int depth) {
+        Node* n = v->node();
+        std::string k = n->kind().toQualString();
+        size_t first = 0;  // index of the op's first argument among the node's inputs
+        // Scripted models call torch.nn.functional's Python functions (F.layer_norm, F.dropout,
+        // torchvision's stochastic_depth) through prim::CallFunction: read them as the op they name.
+        if (n->kind() == prim::CallFunction && n->inputs().size() >= 1) {
+            auto fn = n->input(0)->type()->cast<c10::FunctionType>();
+            if (!fn) return "";
+            k = "aten::" + fn->function()->name();
+            first = 1;
+        }
+        static const std::set<std::string> channels_first = {
+            "aten::_convolution", "aten::conv2d", "aten::conv_transpose2d", "aten::batch_norm",
+            "aten::instance_norm", "aten::group_norm", "aten::max_pool2d", "aten::avg_pool2d",
+            "aten::adaptive_avg_pool2d", "aten::adaptive_max_pool2d", "aten::upsample_bilinear2d",
+            "aten::upsample_nearest2d", "aten::pixel_shuffle", "aten::mkldnn_convolution"};
+        static const std::set<std::string> passthrough = {
+            "aten::relu", "aten::relu_", "aten::gelu", "aten::gelu_", "aten::silu", "aten::silu_",
+            "aten::sigmoid", "aten::sigmoid_", "aten::tanh", "aten::hardswish", "aten::hardswish_",
+            "aten::hardsigmoid", "aten::hardtanh", "aten::hardtanh_", "aten::relu6", "aten::leaky_relu",
+            "aten::leaky_relu_", "aten::elu", "aten::elu_", "aten::mish", "aten::dropout", "aten::dropout_",
+            "aten::feature_dropout", "aten::alpha_dropout", "aten::clone", "aten::contiguous", "aten::detach",
+            "aten::add", "aten::add_", "aten::mul", "aten::mul_", "aten::sub", "aten::sub_", "aten::div",
+            "aten::div_", "aten::stochastic_depth"};
+        if (channels_first.count(k)) return "nchw:" + k;
+        if (k == "aten::linear") return "last:" + k;
+        if (k == "aten::layer_norm" && n->inputs().size() >= first + 2) {
+            // Over the last axis only (normalized_shape of length 1) = the channel axis.
+            auto shape = int_list(static_value(n->input(first + 1), self, self_value));
+            if (shape && shape->size() == 1) return "last:" + k;
+            return "";
+        }
+        if (k == "aten::permute" && n->inputs().size() >= first + 2) {
+            auto dims = int_list(static_value(n->input(first + 1), self, self_value));
+            if (dims && *dims == std::vector<int64_t>{0, 2, 3, 1}) return "last:aten::permute(0, 2, 3, 1)";
+            if (dims && *dims == std::vector<int64_t>{0, 3, 1, 2}) return "nchw:aten::permute(0, 3, 1, 2)";
+            return "";
+        }
+        if (!passthrough.count(k)) return "";
+        for (size_t i = first; i < n->inputs().size(); ++i) {  // the first tensor input with evidence (a residual add: either branch)
+            Value* in = n->input(i);
+            if (in->type()->kind() != c10::TypeKind::TensorType) continue;
+            auto h = of(in, depth + 1);
+            if (!h.empty()) return h;
+        }
+        return "";
+    }
+};
+
 }  // namespace
 
 std::vector<std::string> submodule_paths(const torch::jit::Module& module) {
@@ -124,12 +229,14 @@ ListingGraph make_listing_graph(const torch::jit::Module& module) {
             auto path = module_path(n->input(0), self);
             std::string type = class_name(n->input(0));
             auto outs = inline_call(n);
-            if (forward && path && outs.size() == 1 && outs[0]->type()->kind() == c10::TypeKind::TensorType) {
+            // Every forward with one output: tensors get a shape; others (an attention returning
+            // (output, weights)) are listed with none, so that their position is known.
+            if (forward && path && outs.size() == 1) {
                 size_t idx = g->registerOutput(outs[0]);
                 auto it = output_of.find(*path);
                 if (it == output_of.end()) {
                     output_of[*path] = recorded.size();
-                    recorded.push_back({*path, type});
+                    recorded.push_back({*path, type, ""});
                     recorded_output.push_back(idx);
                 } else {
                     recorded_output[it->second] = idx;  // a later call of the same module
@@ -156,9 +263,11 @@ ListingGraph make_listing_graph(const torch::jit::Module& module) {
     });
     std::vector<Value*> outs{g->outputs()[0]};
     ListingGraph result;
+    LayoutHints hints{self, module._ivalue(), {}};
     for (size_t i : order) {
         outs.push_back(g->outputs()[recorded_output[i]]);
         result.calls.push_back(recorded[i]);
+        result.calls.back().layout_hint = hints.of(outs.back());
     }
     while (g->outputs().size() > 0) g->eraseOutput(0);
     for (Value* v : outs) g->registerOutput(v);
@@ -446,8 +555,14 @@ bool has_baked_training_ops(const torch::jit::Module& module) {
     for (Node* n : g->nodes()) {
         const std::string kind = n->kind().toQualString();
         if (kind == "aten::batch_norm" && n->inputs().size() > 5 && constant_true(n->input(5))) return true;
+        // A dropout of constant p = 0 is the identity in either mode (torchvision's Swin calls its
+        // attention dropout with the default training=True and p = 0): not a baked training op.
+        auto constant_zero = [](Value* v) {
+            auto iv = torch::jit::toIValue(v);
+            return iv && iv->isDouble() && iv->toDouble() == 0.0;
+        };
         if ((kind == "aten::dropout" || kind == "aten::dropout_" || kind == "aten::feature_dropout") &&
-            n->inputs().size() > 2 && constant_true(n->input(2)))
+            n->inputs().size() > 2 && constant_true(n->input(2)) && !constant_zero(n->input(1)))
             return true;
     }
     return false;

@@ -16,9 +16,15 @@ namespace camscope::engine {
 struct ProbedCall {
     std::string path;  // dotted module path
     std::string type;  // module class name (unqualified)
+    /// The graph's evidence for the output's layout (layout.hpp infer_layout): "nchw:<op>" (a
+    /// convolution, batch norm, pooling or a permute to (0, 3, 1, 2) made it), "last:<op>" (its
+    /// last axis holds the channels: linear, layer norm over the last axis, permute to (0, 2, 3,
+    /// 1)), "" = none. Found by walking back from the value through elementwise ops (activations,
+    /// dropout, residual adds, scaling).
+    std::string layout_hint;
 };
 
-/// Graph of `module.forward` with every submodule call inlined and each call's (tensor) output
+/// Graph of `module.forward` with every submodule call inlined and each call's output (a tensor, or e.g. an attention's tuple)
 /// returned: output = Tuple(logits, out_1, …, out_M), out_i in topological order of production.
 /// `calls[i]` names out_{i+1}. Modules called several times appear once (their last call).
 struct ListingGraph {

@@ -12,6 +12,7 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include "camscope/data/model_metadata.hpp"
 #include "camscope/engine/cam/cam_method.hpp"
@@ -57,6 +58,41 @@ struct Model::Impl {
         if (bytes.empty()) return torch::jit::load(info.path, device);
         std::istringstream in(bytes);
         return torch::jit::load(in, device);
+    }
+
+    LayoutOverride forced;  // EngineOptions::layout / grid
+    std::map<std::string, Layout> layouts;  // by "layer|shape|HxW"
+
+    const engine::ListingGraph& listing_graph() {
+        if (!listing) listing = std::make_unique<engine::ListingGraph>(engine::make_listing_graph(module));
+        return *listing;
+    }
+
+    std::string hint_of(const std::string& layer) {
+        for (const auto& c : listing_graph().calls)
+            if (c.path == layer) return c.layout_hint;
+        return "";
+    }
+
+    /// The layout the CAM reads `layer`'s output (of `shape`, batch first) in, forced or inferred;
+    /// UsageError naming the layer, what was seen and how to force it.
+    const Layout& layout_of(const std::string& layer, const std::vector<int64_t>& shape, int64_t h, int64_t w) {
+        std::string key = layer;  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
+        for (int64_t v : {h, w}) {
+            key += '|';
+            key += std::to_string(v);
+        }
+        for (size_t i = 1; i < shape.size(); ++i) {
+            key += '|';
+            key += std::to_string(shape[i]);
+        }
+        auto it = layouts.find(key);
+        if (it != layouts.end()) return it->second;
+        auto l = infer_layout(shape, h, w, hint_of(layer), forced);
+        if (l.kind == LayoutKind::none)
+            throw UsageError(info.path + ": layer '" + layer + "': no CAM layout for its output: " + l.evidence +
+                             " (see `camscope layers`)");
+        return layouts.emplace(key, std::move(l)).first->second;
     }
 
     GraphRunner& probe(const std::vector<std::string>& layers, bool grad) {
@@ -187,6 +223,7 @@ Model Model::load_from(const std::string& path, std::string* bytes, const Engine
     }
     impl->info.path = path;
     if (bytes) impl->bytes = std::move(*bytes);
+    impl->forced = parse_layout_override(opt.layout, opt.grid);
     torch::jit::ExtraFilesMap extra{{"camscope.json", ""}};
     try {
         if (impl->bytes.empty()) {
@@ -196,7 +233,17 @@ Model Model::load_from(const std::string& path, std::string* bytes, const Engine
             impl->module = torch::jit::load(in, impl->device, extra);
         }
     } catch (const c10::Error& e) {
-        throw Error(path + ": not a TorchScript model (torch.jit.load failed: " + first_line(e.what()) +
+        const std::string what = first_line(e.what());
+        // A file written by a newer PyTorch (torch 2.x exports): its archive version, or ops and
+        // types this LibTorch does not know. Say so, and how to build camscope that reads it.
+        if (what.find("maximum supported version") != std::string::npos ||
+            what.find("Unknown builtin op") != std::string::npos || what.find("Unknown type name") != std::string::npos)
+            throw Error(path + ": saved by a newer PyTorch than the LibTorch " TORCH_VERSION
+                        " camscope was built with (" + what +
+                        "). Build camscope against the torch that exported it: cmake -S . -B build "
+                        "-DCMAKE_PREFIX_PATH=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)') "
+                        "&& cmake --build build; or export the model with torch " TORCH_VERSION " or older");
+        throw Error(path + ": not a TorchScript model (torch.jit.load failed: " + what +
                     "). Export it from PyTorch with torch.jit.trace(model, example).save(path) or "
                     "torch.jit.script(model).save(path)");
     }
@@ -226,8 +273,7 @@ Model Model::load_from(const std::string& path, std::string* bytes, const Engine
 
 std::vector<LayerInfo> Model::layers(const InputSpec& spec) {
     std::lock_guard lock(impl_->mu);
-    if (!impl_->listing) impl_->listing = std::make_unique<engine::ListingGraph>(engine::make_listing_graph(impl_->module));
-    GraphRunner runner(impl_->listing->graph);
+    GraphRunner runner(impl_->listing_graph().graph);
     torch::NoGradGuard ng;
     auto x = torch::zeros({1, spec.channels, spec.height, spec.width}, torch::TensorOptions().device(impl_->device));
     c10::IValue out;
@@ -243,12 +289,24 @@ std::vector<LayerInfo> Model::layers(const InputSpec& spec) {
     auto elems = out.toTuple()->elements();
     std::vector<LayerInfo> result;
     for (size_t i = 0; i < impl_->listing->calls.size(); ++i) {
-        LayerInfo li{impl_->listing->calls[i].path, impl_->listing->calls[i].type, {}};
+        LayerInfo li{impl_->listing->calls[i].path, impl_->listing->calls[i].type, {}, {}, {}};
         const auto& v = elems.at(i + 1);
         if (v.isTensor()) li.shape = v.toTensor().sizes().vec();
+        const auto& hint = impl_->listing->calls[i].layout_hint;
+        li.layout = infer_layout(li.shape, spec.height, spec.width, hint);
+        li.forced = impl_->forced.empty() ? li.layout : infer_layout(li.shape, spec.height, spec.width, hint, impl_->forced);
         result.push_back(std::move(li));
     }
     return result;
+}
+
+Layout Model::layer_layout(const std::string& layer, const InputSpec& spec) {
+    for (const auto& l : layers(spec)) {
+        if (l.path != layer) continue;
+        std::lock_guard lock(impl_->mu);
+        return impl_->layout_of(layer, l.shape, spec.height, spec.width);
+    }
+    throw UsageError(impl_->info.path + ": layer '" + layer + "' has no output in the listing (see `camscope layers`)");
 }
 
 std::string Model::resolve_layer(const std::string& name, const InputSpec& spec) {
@@ -261,34 +319,49 @@ std::string Model::resolve_layer(const std::string& name, const InputSpec& spec)
                 throw UsageError(impl_->info.path + ": " + e.what());
             }
         }
-        // A CAM is a spatial map: a layer whose output is N×C (a Linear, a flatten) has none, and
-        // the CAM methods would fail deep inside torch with "Dimension out of range".
-        for (const auto& l : layers(spec)) {
-            if (l.path != name) continue;
-            if (l.shape.size() != 4) {
-                std::string shape;
-                for (auto d : l.shape) {  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
-                    if (!shape.empty()) shape += 'x';
-                    shape += std::to_string(d);
-                }
-                throw UsageError(impl_->info.path + ": layer '" + name + "' has no spatial output (its output is " +
-                                 (l.shape.empty() ? std::string("not a tensor") : "[" + shape + "]") +
-                                 "; a CAM needs an N×C×H×W activation): pick a convolutional layer "
-                                 "(see `camscope layers`)");
-            }
-            break;
-        }
+        // A CAM is a spatial map: a layer whose output has no spatial layout (a Linear's N×C, a
+        // flatten) has none, and the CAM methods would fail deep inside torch.
+        layer_layout(name, spec);
         return name;
     }
     const auto all = layers(spec);
+    auto spatial = [](const LayerInfo& l) {
+        return (l.layout.kind == LayoutKind::nchw || l.layout.kind == LayoutKind::nhwc) && l.layout.h * l.layout.w > 1;
+    };
+    // Transformers: gradients reach the grid tokens only where attention still mixes them into the
+    // class token, so not after the last attention (there only the class token's own path is left
+    // and Grad-CAM is blank). The output of the last token LayerNorm before the last attention
+    // (torchvision ViT: encoder.layers[-1].ln_1; timm: blocks[-1].norm1) is pytorch-grad-cam's
+    // tutorial choice.
+    const LayerInfo* last_attention = nullptr;
+    for (const auto& l : all)
+        if (l.type.find("Attention") != std::string::npos) last_attention = &l;
     const LayerInfo* best = nullptr;
-    for (const auto& l : all) {
-        if (l.shape.size() == 4 && l.shape[2] * l.shape[3] > 1) best = &l;  // listing is in output order
+    if (last_attention) {
+        for (const auto& l : all) {
+            if (&l == last_attention) break;
+            if (l.layout.kind == LayoutKind::tokens && l.type == "LayerNorm") best = &l;
+        }
+        if (best) return best->path;
     }
+    for (const auto& l : all)
+        if (spatial(l)) best = &l;  // listing is in output order
     if (!best)
-        throw Error(impl_->info.path + ": no layer with a 4-D output of spatial size > 1 for input " +
-                    std::to_string(spec.channels) + "x" + std::to_string(spec.height) + "x" +
-                    std::to_string(spec.width) + "; name one with --layer (see `camscope layers`)");
+        for (const auto& l : all)  // token models without attention (MLP-Mixer-like)
+            if (l.layout.kind == LayoutKind::tokens && l.layout.h * l.layout.w > 1) best = &l;
+    if (!best) {
+        size_t four = 0, three = 0;
+        for (const auto& l : all) {
+            four += l.shape.size() == 4;
+            three += l.shape.size() == 3;
+        }
+        throw Error(impl_->info.path + ": no automatic CAM layer for input " + std::to_string(spec.channels) + "x" +
+                    std::to_string(spec.height) + "x" + std::to_string(spec.width) + ": none of the " +
+                    std::to_string(all.size()) + " layers has an output read as N×C×H×W, N×H×W×C or tokens with a grid > 1 (" +
+                    std::to_string(four) + " are 4-D, " + std::to_string(three) +
+                    " 3-D; `camscope layers` shows why each is not); name one with --layer, and force its reading "
+                    "with --layout/--grid if needed");
+    }
     // The listing puts the outermost module first among those sharing one output value, and the
     // last spatial output last: walk back to the outermost name of that same output.
     const LayerInfo* pick = best;
@@ -433,19 +506,25 @@ struct ModelAccess {
             torch::NoGradGuard inner;
             std::vector<torch::Tensor> per_layer;
             for (size_t l = 0; l < acts.size(); ++l) {
+                const Layout& lay = im.layout_of(req.layers[l], acts[l].sizes().vec(), spec.height, spec.width);
                 engine::CamContext ctx;
                 ctx.input = x;
-                ctx.activations = acts[l].detach();
-                ctx.gradients = grad ? grads[l] : torch::Tensor();
+                ctx.activations = engine::to_nchw(acts[l].detach(), lay);
+                ctx.gradients = grad ? engine::to_nchw(grads[l], lay) : torch::Tensor();
                 ctx.logits = logits.detach();
                 ctx.targets = targets[s];
                 ctx.max_channels = req.max_channels;
                 ctx.batch_size = std::max(1, req.perturb_batch);
                 ctx.score_inputs = [&im](const torch::Tensor& xi) { return im.forward_fast(xi); };
                 const std::string layer = req.layers[l];
-                ctx.score_replaced = [&im, layer](const torch::Tensor& xi, const torch::Tensor& a) {
+                // Ablation in the model's own layout: channel k of the output zeroed at every
+                // position (every token, the prefix tokens included, as AblationLayerVit does).
+                ctx.score_ablated = [&im, &x, layer, &lay, out = acts[l].detach()](const torch::Tensor& img,
+                                                                                  const torch::Tensor& ch) {
+                    auto a = out.index_select(0, img).clone();
+                    engine::zero_channels(a, ch, lay);
                     auto& r = im.replacer(layer);
-                    return engine::logits_of(r(im.module, {xi, a}), im.info.path, xi.size(0));
+                    return engine::logits_of(r(im.module, {x.index_select(0, img), a}), im.info.path, img.size(0));
                 };
                 if (req.on_progress) ctx.progress = [&req](int64_t d, int64_t t) { req.on_progress(d, t); };
                 const auto terms = method.compute(ctx).to(torch::kFloat32);

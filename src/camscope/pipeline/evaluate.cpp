@@ -36,7 +36,8 @@ std::size_t quick_check_cost(const EvaluateOptions& o) {
 
 std::vector<std::string> candidate_layers(const std::vector<LayerInfo>& layers, const std::string& chosen,
                                           std::size_t max_layers) {
-    auto spatial = [](const LayerInfo& l) { return l.shape.size() == 4 && l.shape[2] * l.shape[3] > 1; };
+    // Any layout a CAM can read (channels first or last, tokens with a grid), of more than one position.
+    auto spatial = [](const LayerInfo& l) { return l.layout.kind != LayoutKind::none && l.layout.h * l.layout.w > 1; };
     auto depth = [](const std::string& p) { return std::count(p.begin(), p.end(), '.'); };
     std::map<long, std::vector<std::string>> by_depth;
     for (const auto& l : layers)

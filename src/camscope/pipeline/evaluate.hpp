@@ -30,8 +30,8 @@ struct EvaluateOptions {
     std::vector<std::string> check_layers;
 };
 
-/// Candidate target layers for Summary::layer_checks, at most `max_layers`: among the layers with a
-/// 4-D output larger than 1×1, those at the shallowest module depth (dots in the path) that has at
+/// Candidate target layers for Summary::layer_checks, at most `max_layers`: among the layers whose
+/// output a CAM can read (LayerInfo::layout) on more than one position, those at the shallowest module depth (dots in the path) that has at
 /// least two of them (cnn: block1..3; ResNets: layer1..4), the last `max_layers` in call order, and
 /// `chosen` always among them. The cost stays bounded: one CAM pass per layer on the sample.
 std::vector<std::string> candidate_layers(const std::vector<LayerInfo>& layers, const std::string& chosen,

@@ -154,7 +154,7 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     }
     s.methods = cam_methods();
     for (auto& l : layers)
-        if (l.shape.size() == 4) s.layers.push_back(std::move(l));
+        if (l.layout.kind != LayoutKind::none) s.layers.push_back(std::move(l));  // a layout a CAM can read
     s.default_method = data_.at("run").value("method", "gradcam");
     s.default_layer = data_.at("run").value("layer", "");
     if (std::find(s.methods.begin(), s.methods.end(), s.default_method) == s.methods.end()) s.default_method = "gradcam";
@@ -167,7 +167,7 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     ex["default_method"] = s.default_method;
     ex["default_layer"] = s.default_layer;
     json layer_list = json::array();
-    for (const auto& l : s.layers) layer_list.push_back({{"path", l.path}, {"type", l.type}, {"shape", l.shape}});
+    for (const auto& l : s.layers) layer_list.push_back({{"path", l.path}, {"type", l.type}, {"shape", l.shape}, {"layout", describe(l.layout)}});
     ex["layers"] = layer_list;
     s.explorer_body = ex.dump(-1, ' ', true);
     s.explorer_gzip = gzip(s.explorer_body);
@@ -248,7 +248,7 @@ Response Explorer::route(const std::string& path, const Query& q) const {
     if (req.route == Route::Methods) return json_response({{"methods", s.methods}, {"default", s.default_method}});
     if (req.route == Route::Layers) {
         json a = json::array();
-        for (const auto& l : s.layers) a.push_back({{"path", l.path}, {"type", l.type}, {"shape", l.shape}});
+        for (const auto& l : s.layers) a.push_back({{"path", l.path}, {"type", l.type}, {"shape", l.shape}, {"layout", describe(l.layout)}});
         return json_response({{"layers", a}, {"default", s.default_layer}});
     }
     if (req.route == Route::Confusion)

@@ -400,7 +400,11 @@ TEST(EngineTrain, LossDecreasesAndSavedModelReloadsIdentically) {
 }
 
 TEST(EngineEvaluate, CandidateLayersAreTheShallowestSpatialSiblings) {
-    auto L = [](const std::string& p, std::vector<std::int64_t> shape) { return LayerInfo{p, "M", std::move(shape)}; };
+    auto L = [](const std::string& p, std::vector<std::int64_t> shape) {
+        LayerInfo l{p, "M", std::move(shape), {}, {}};
+        l.layout = infer_layout(l.shape, 28, 28, "nchw:aten::conv2d");  // as a convolution's output
+        return l;
+    };
     // The built-in cnn: block1..4 at depth 0 (their conv/bn children deeper), fc 2-D.
     const std::vector<LayerInfo> cnn{L("block1", {1, 16, 28, 28}), L("block1.conv", {1, 16, 28, 28}),
                                      L("block2", {1, 32, 14, 14}), L("block3", {1, 64, 7, 7}),

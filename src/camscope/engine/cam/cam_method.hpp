@@ -11,18 +11,24 @@
 
 #include <torch/torch.h>
 
+#include "camscope/engine/layout.hpp"
+
 namespace camscope::engine {
 
 struct CamContext {
     torch::Tensor input;        // x: n×C×H×W, normalised, on the model's device
-    torch::Tensor activations;  // A: n×K×h×w (detached)
-    torch::Tensor gradients;    // g = d(score)/dA: n×K×h×w; undefined for gradient-free methods
+    /// A: n×K×h×w (detached): the layer's output read in its layout (layout.hpp; to_nchw), as
+    /// pytorch-grad-cam's reshape_transform gives it: tokens without the prefix, channels first.
+    torch::Tensor activations;
+    torch::Tensor gradients;    // g = d(score)/dA: n×K×h×w, read like A; undefined for gradient-free methods
     torch::Tensor logits;       // n×classes of the unperturbed forward
     torch::Tensor targets;      // n, int64 target class per image
     /// Logits m×classes for a batch of inputs m×C×H×W (no grad; perturbation methods).
     std::function<torch::Tensor(const torch::Tensor& x)> score_inputs;
-    /// Logits m×classes when the layer's output is replaced: x m×C×H×W, acts m×K×h×w, row by row.
-    std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& acts)> score_replaced;
+    /// Logits m×classes of the forward with the layer's output ablated: row r is image img[r]
+    /// (int64, m) with channel ch[r] (int64, m) of the output set to 0 in the model's own layout
+    /// (every position; for tokens every token, the prefix too).
+    std::function<torch::Tensor(const torch::Tensor& img, const torch::Tensor& ch)> score_ablated;
     int max_channels = 0;       // 0 = all channels (Score-CAM / Ablation-CAM bound, top by activation)
     int batch_size = 64;        // rows per perturbation forward
     /// Called after each perturbation forward with the rows done and the total for this call.
@@ -74,6 +80,14 @@ torch::Tensor select_channels(const torch::Tensor& activations, int max_channels
 /// chunk of at most c.batch_size rows and returns their logits rows×classes; c.progress is told.
 torch::Tensor perturbation_scores(const CamContext& c, const torch::Tensor& channels,
                                   const std::function<torch::Tensor(const torch::Tensor& img, const torch::Tensor& ch)>& score);
+
+/// A layer output (model layout, batch first) as n×K×h×w for `layout`: channels-first as is,
+/// channels-last permuted, tokens without the prefix reshaped row-major to the grid (pytorch-grad-cam's
+/// vit_reshape_transform / swinT_reshape_transform). A view where possible.
+torch::Tensor to_nchw(const torch::Tensor& out, const Layout& layout);
+
+/// Sets channel ch[r] of row r of `out` (model layout, m rows) to 0 at every position, in place.
+void zero_channels(torch::Tensor& out, const torch::Tensor& ch, const Layout& layout);
 
 /// Scatters per-image weights n×M over the selected channels n×M into n×K (0 elsewhere).
 torch::Tensor scatter_weights(const torch::Tensor& weights, const torch::Tensor& channels, int64_t k);

@@ -81,6 +81,25 @@ torch::Tensor perturbation_scores(const CamContext& c, const torch::Tensor& chan
     return out.view({n, m});
 }
 
+torch::Tensor to_nchw(const torch::Tensor& out, const Layout& layout) {
+    switch (layout.kind) {
+        case LayoutKind::nchw: return out;
+        case LayoutKind::nhwc: return out.permute({0, 3, 1, 2});
+        case LayoutKind::tokens:
+            return out.narrow(1, layout.prefix, layout.h * layout.w)
+                .reshape({out.size(0), layout.h, layout.w, out.size(2)})
+                .permute({0, 3, 1, 2});
+        default: throw std::logic_error("to_nchw: no layout");
+    }
+}
+
+void zero_channels(torch::Tensor& out, const torch::Tensor& ch, const Layout& layout) {
+    const auto rows = torch::arange(out.size(0), ch.options());
+    // The channel axis first (a view of `out`), then index (row, channel) as for channels first.
+    auto view = layout.kind == LayoutKind::nchw ? out : out.movedim(-1, 1);
+    view.index_put_({rows, ch}, 0.0);
+}
+
 torch::Tensor scatter_weights(const torch::Tensor& weights, const torch::Tensor& channels, int64_t k) {
     return torch::zeros({weights.size(0), k}, weights.options()).scatter(1, channels, weights);
 }
