@@ -14,6 +14,8 @@ PKGS=(
   chromium                # the explorer's browser tests (headless, driven by playwright-core)
   clang libclang-rt-14-dev  # libFuzzer + sanitizer runtimes for scripts/fuzz.sh (GCC's ASan comes with g++)
   dataset-fashion-mnist   # real data for the demo (/usr/share/datasets/fashion-mnist)
+  python3-numpy           # tests read the analysis store with NumPy (tests/cli/test_store.cpp, tests/slurm/)
+  slurm-wlm munge         # tests/slurm/slurm_array.sh: a real single-node Slurm runs the sharded analysis
 )
 # Node and npm for the browser tests; a node from elsewhere (nvm, NodeSource) is used as it is,
 # since Debian's nodejs/npm would conflict with it.
