@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     camscope::cli::register_demo(app);
     camscope::cli::register_analyze(app);
     camscope::cli::register_merge(app);
+    camscope::cli::register_compare(app);
     camscope::cli::register_serve(app);
     camscope::cli::register_predict(app);
     camscope::cli::register_cam(app);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -74,6 +75,19 @@ const fs::path& single_report() {
         return d;
     }();
     return dir;
+}
+
+/// Runs Debian's python3 (numpy) on `script` with `args`; its stdout+stderr and exit status.
+std::pair<int, std::string> python(const std::string& script, const std::string& args) {
+    const fs::path file = fs::temp_directory_path() / "camscope_store_check.py";
+    { std::ofstream(file) << script; }
+    FILE* p = popen(("/usr/bin/python3 " + file.string() + " " + args + " 2>&1").c_str(), "r");
+    std::string out;
+    char buf[512];
+    size_t n;
+    while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int status = p ? pclose(p) : -1;
+    return {status, out};
 }
 
 std::string shard_cmd(const std::string& model, const std::string& shard, const fs::path& out) {
@@ -311,4 +325,92 @@ TEST(Store, ResumeAfterAKillGivesTheSameReport) {
         EXPECT_FALSE(fs::exists(partial)) << "removed once the report is complete";
         EXPECT_EQ(differing(single, report_files(out)), std::vector<std::string>{}) << "killed after " << killed_after;
     }
+}
+
+TEST(Store, CompareTwoModelsOnTheSameData) {
+    const fs::path root = tmpdir("store_compare");
+    const fs::path b = root / "b", diff = root / "diff";
+    // B: the fixture model fed ImageNet's normalisation instead of CIFAR-10's: a second configuration
+    // that gets some images right that A gets wrong, and the reverse (resnet_traced.pt, untrained,
+    // would only break).
+    auto r = run("-q analyze -m " + kModel + " -d " + kData + " --norm imagenet -b 16 --faithfulness-n 0 -o " +
+                 b.string(), 300);
+    ASSERT_EQ(r.code, 0) << r.out;
+    r = run("-q compare " + single_report().string() + " " + b.string() + " --out " + diff.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    ASSERT_TRUE(fs::exists(diff / "compare.html"));
+    const json c = json::parse(slurp(diff / "compare.json"));
+
+    // The same figures recomputed from the two stores with NumPy and Python's math (exact binomial
+    // tail by math.comb, the chi-square p by math.erfc).
+    const auto [code, out] = python(R"(
+import json, math, sys, numpy as np
+A, B = (np.load(d + '/store/logits.npy') for d in sys.argv[1:3])
+y = np.load(sys.argv[1] + '/store/label.npy')
+pa, pb = A.argmax(1), B.argmax(1)
+ra, rb = pa == y, pb == y
+fixed, broken = int((~ra & rb).sum()), int((ra & ~rb).sum())
+n = fixed + broken
+p = min(1.0, 2 * sum(math.comb(n, i) for i in range(min(fixed, broken) + 1)) / 2 ** n) if n else 1.0
+chi2 = (max(0, abs(broken - fixed) - 1)) ** 2 / n if n else 0.0
+cls = [[int(((y == k) & ~ra & rb).sum()), int(((y == k) & ra & ~rb).sum())] for k in range(A.shape[1])]
+pairs = {}
+for i in range(len(y)):
+    if not ra[i] and rb[i]: pairs.setdefault((int(y[i]), int(pa[i])), [0, 0])[0] += 1
+    if ra[i] and not rb[i]: pairs.setdefault((int(y[i]), int(pb[i])), [0, 0])[1] += 1
+print(json.dumps({'acc_a': float(ra.mean()), 'acc_b': float(rb.mean()), 'fixed': fixed, 'broken': broken,
+                  'both_right': int((ra & rb).sum()), 'p': p, 'chi2': chi2, 'p_chi2': math.erfc(math.sqrt(chi2 / 2)),
+                  'per_class': cls, 'pairs': [[k[0], k[1], v[0], v[1]] for k, v in sorted(pairs.items())]}))
+)", single_report().string() + " " + b.string());
+    ASSERT_EQ(code, 0) << out;
+    const json ref = json::parse(out);
+    ASSERT_GT(ref["fixed"].get<int>(), 0) << out;
+    ASSERT_GT(ref["broken"].get<int>(), 0) << out;
+    EXPECT_EQ(c["paired"]["fixed"], ref["fixed"]);
+    EXPECT_EQ(c["paired"]["broken"], ref["broken"]);
+    EXPECT_EQ(c["paired"]["both_right"], ref["both_right"]);
+    EXPECT_NEAR(c["accuracy"]["a"].get<double>(), ref["acc_a"].get<double>(), 1e-12);
+    EXPECT_NEAR(c["accuracy"]["b"].get<double>(), ref["acc_b"].get<double>(), 1e-12);
+    EXPECT_NEAR(c["accuracy"]["delta"].get<double>(), ref["acc_b"].get<double>() - ref["acc_a"].get<double>(), 1e-12);
+    const double p = ref["p"].get<double>();
+    EXPECT_NEAR(c["mcnemar"]["p_exact"].get<double>(), p, 1e-9 * p);
+    EXPECT_NEAR(c["mcnemar"]["chi2_corrected"].get<double>(), ref["chi2"].get<double>(), 1e-9);
+    EXPECT_NEAR(c["mcnemar"]["p_chi2"].get<double>(), ref["p_chi2"].get<double>(), 1e-12);
+    for (int k = 0; k < 10; ++k) {
+        EXPECT_EQ(c["per_class"][k]["fixed"], ref["per_class"][k][0]) << k;
+        EXPECT_EQ(c["per_class"][k]["broken"], ref["per_class"][k][1]) << k;
+    }
+    for (const auto& pr : ref["pairs"]) {
+        bool found = false;
+        for (const auto& q : c["pairs"])
+            if (q["true"] == pr[0] && q["pred"] == pr[1]) {
+                found = true;
+                EXPECT_EQ(q["fixed"], pr[2]) << pr.dump();
+                EXPECT_EQ(q["broken"], pr[3]) << pr.dump();
+            }
+        EXPECT_TRUE(found) << pr.dump();
+    }
+    // The intervals contain the estimates and are reproducible (fixed seed).
+    const auto ci = c["accuracy"]["ci"];
+    EXPECT_LE(ci[0].get<double>(), c["accuracy"]["delta"].get<double>());
+    EXPECT_GE(ci[1].get<double>(), c["accuracy"]["delta"].get<double>());
+    EXPECT_LT(ci[0].get<double>(), ci[1].get<double>());
+    r = run("-q compare " + single_report().string() + " " + b.string() + " --out " + diff.string());
+    EXPECT_EQ(json::parse(slurp(diff / "compare.json")), c);
+    // Against itself: nothing fixed or broken, p = 1, every CAM where it was (IoU 1).
+    r = run("-q compare " + single_report().string() + " " + single_report().string() + " --out " + (root / "self").string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    const json self = json::parse(slurp(root / "self" / "compare.json"));
+    EXPECT_EQ(self["paired"]["fixed"], 0);
+    EXPECT_EQ(self["mcnemar"]["p_exact"], 1.0);
+    EXPECT_EQ(self["per_class"][3]["cam_iou"], 1.0);
+
+    // Other data: refused.
+    const fs::path c100 = root / "c100";
+    ASSERT_EQ(run("-q analyze -m " + kDir + "/tiny_cifar100_model.pt -d " + kDir +
+                  "/tiny_cifar100 --faithfulness-n 0 -o " + c100.string(), 300).code, 0);
+    r = run("-q compare " + single_report().string() + " " + c100.string() + " --out " + (root / "no").string());
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("are not of the same data"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(root / "no"));
 }
