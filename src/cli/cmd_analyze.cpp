@@ -187,7 +187,7 @@ Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOp
         if (have[c]) continue;
         const size_t b = man.begin + c * chunk, e = std::min(man.end, b + chunk);
         PassOptions cpo = po;
-        cpo.progress = false;
+        cpo.bar = &bar;
         cpo.only.resize(e - b);
         for (size_t i = 0; i < e - b; ++i) cpo.only[i] = b + i;
         AnalysisInput piece = measure(m, ds, s, cpo, model_path, data_path);
@@ -196,7 +196,6 @@ Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOp
         write_store_files(chunk_dir(c), cm, piece, 0, piece.n);
         test_kill_after_chunk(c);
         parts.push_back(read_store(chunk_dir(c)));  // what a resumed run would read: the same bytes
-        bar.advance(e - b);
     }
     bar.finish();
     Store all = combine_stores(std::move(parts), "chunk", {man.begin, man.end});

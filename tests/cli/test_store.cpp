@@ -244,6 +244,18 @@ TEST(Store, MergeRefusesPartsThatDoNotMakeOneRun) {
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_NE(r.out.find(kOtherModel + " is not the model the stores were computed with"), std::string::npos) << r.out;
 
+    // A shard is not a run to compare, and a shard's --out must not hold other files.
+    r = run("-q compare " + s0 + " " + s1 + " --out " + (root / "diff").string());
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find(s0 + ": holds images 0..63 of 200 (a shard): `camscope merge` the shards first"),
+              std::string::npos) << r.out;
+    fs::create_directories(root / "mine");
+    { std::ofstream(root / "mine" / "notes.txt") << "mine"; }
+    r = run(shard_cmd(kModel, "0/4", root / "mine"));
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("exists and is not a camscope store"), std::string::npos) << r.out;
+    EXPECT_EQ(slurp(root / "mine" / "notes.txt"), "mine");
+
     // A shard killed before its manifest is no store.
     fs::remove(root / "s3" / "manifest.json");
     r = merge(s0 + " " + s1 + " " + s2 + " " + s3);

@@ -60,7 +60,8 @@ Comparison compare_stores(const Store& a, const Store& b, const CompareOptions& 
         if (s->manifest.begin != 0 || s->manifest.end != s->manifest.total)
             throw Error(where(s->path, format("holds images %zu..%zu of %zu (a shard): `camscope merge` the shards "
                                               "first and compare the merged report's store",
-                                              s->manifest.begin, s->manifest.end, s->manifest.total)));
+                                              s->manifest.begin, s->manifest.end ? s->manifest.end - 1 : 0,
+                                              s->manifest.total)));
     std::vector<std::string> diff;
     const RunIdentity &ia = ma.identity, &ib = mb.identity;
     if (ia.data_fingerprint != ib.data_fingerprint || ia.data_images != ib.data_images || ia.split != ib.split)
