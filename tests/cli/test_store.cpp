@@ -402,6 +402,23 @@ print(json.dumps({'acc_a': float(ra.mean()), 'acc_b': float(rb.mean()), 'fixed':
             }
         EXPECT_TRUE(found) << pr.dump();
     }
+    // The galleries: fixed images are A's errors B gets right (and the reverse), by B's confidence.
+    for (const char* which : {"fixed", "broken"}) {
+        const json g = c["galleries"][which];
+        ASSERT_TRUE(is_png(diff / g["file"].get<std::string>())) << which;
+        const int count = ref[which].get<int>();
+        ASSERT_EQ(g["images"].size(), static_cast<size_t>(std::min(count, 12))) << which;
+        double last = 2;
+        for (const auto& im : g["images"]) {
+            const bool fixed = std::string(which) == "fixed";
+            EXPECT_EQ(im[fixed ? "pred_b" : "pred_a"], im["label"]) << im.dump();
+            EXPECT_NE(im[fixed ? "pred_a" : "pred_b"], im["label"]) << im.dump();
+            EXPECT_LE(im["conf_b"].get<double>(), last);
+            last = im["conf_b"].get<double>();
+        }
+    }
+    EXPECT_NE(slurp(diff / "compare.html").find("<img src=\"fixed.png\""), std::string::npos);
+
     // The intervals contain the estimates and are reproducible (fixed seed).
     const auto ci = c["accuracy"]["ci"];
     EXPECT_LE(ci[0].get<double>(), c["accuracy"]["delta"].get<double>());

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "camscope/image/image.hpp"
+#include "camscope/render/plot.hpp"
 #include "camscope/report/metrics.hpp"
 #include "camscope/report/writers.hpp"
 #include "camscope/util/error.hpp"
@@ -165,6 +166,15 @@ Comparison compare_stores(const Store& a, const Store& b, const CompareOptions& 
         if (!oka[i]) ++pair(t, pa[i]).count_a;
         if (!okb[i]) ++pair(t, pb[i]).count_b;
     }
+    for (size_t i = 0; i < n; ++i) {
+        if (oka[i] == okb[i]) continue;
+        PairedRow pr{i, ra.indices[i], ra.labels[i], pa[i], pb[i], ca[i], cb[i]};
+        (okb[i] ? c.fixed_gallery : c.broken_gallery).push_back(pr);
+    }
+    for (auto* g : {&c.fixed_gallery, &c.broken_gallery}) {
+        std::stable_sort(g->begin(), g->end(), [](const PairedRow& x, const PairedRow& y) { return x.conf_b > y.conf_b; });
+        if (g->size() > opt.gallery_k) g->resize(opt.gallery_k);
+    }
     c.mcnemar_p_exact = mcnemar_exact_p(c.broken, c.fixed);
     c.mcnemar_chi2 = mcnemar_chi2(c.broken, c.fixed);
     c.mcnemar_p_chi2 = chi2_1dof_p(c.mcnemar_chi2);
@@ -207,7 +217,7 @@ json model_json(const std::string& path, const RunIdentity& id) {
 
 }  // namespace
 
-std::string compare_json(const Comparison& c) {
+std::string compare_json(const Comparison& c, bool galleries) {
     json classes = json::array(), pairs = json::array();
     for (const auto& pc : c.per_class)
         classes.push_back({{"class", pc.cls},
@@ -250,10 +260,21 @@ std::string compare_json(const Comparison& c) {
               {"pairs", pairs},
               {"fixed_images", c.fixed_images},
               {"broken_images", c.broken_images}};
+    if (galleries) {
+        auto rows = [&](const std::vector<PairedRow>& g) {
+            json out = json::array();
+            for (const auto& r : g)
+                out.push_back({{"index", r.index}, {"label", r.label}, {"pred_a", r.pred_a}, {"conf_a", r.conf_a},
+                               {"pred_b", r.pred_b}, {"conf_b", r.conf_b}});
+            return out;
+        };
+        j["galleries"] = {{"fixed", {{"file", "fixed.png"}, {"images", rows(c.fixed_gallery)}}},
+                          {"broken", {{"file", "broken.png"}, {"images", rows(c.broken_gallery)}}}};
+    }
     return j.dump(1) + "\n";
 }
 
-std::string compare_html(const Comparison& c) {
+std::string compare_html(const Comparison& c, bool galleries) {
     using report_detail::html_escape;
     auto pct = [](double v) { return format("%.2f %%", 100 * v); };
     auto signed_pct = [](double v) { return format("%+.2f pp", 100 * v); };
@@ -294,7 +315,12 @@ std::string compare_html(const Comparison& c) {
         h += "<tr><td class=l>" + html_escape(c.class_names[p.a]) + " → " + html_escape(c.class_names[p.b]) +
              "</td><td>" + std::to_string(p.count_a) + "</td><td>" + std::to_string(p.count_b) + "</td><td class=pos>" +
              std::to_string(p.fixed) + "</td><td class=neg>" + std::to_string(p.broken) + "</td></tr>";
-    h += "</table><p>Images fixed: " + join([&] {
+    h += "</table>";
+    if (galleries)
+        h += "<h2>Fixed</h2><p>A wrong, B right: the image, A's CAM of its prediction, B's CAM of its prediction.</p>"
+             "<img src=\"fixed.png\" alt=\"fixed images\"><h2>Broken</h2><p>A right, B wrong.</p>"
+             "<img src=\"broken.png\" alt=\"broken images\">";
+    h += "<p>Images fixed: " + join([&] {
         std::vector<std::string> v;
         for (int i : c.fixed_images) v.push_back(std::to_string(i));
         return v;
@@ -304,6 +330,48 @@ std::string compare_html(const Comparison& c) {
         return v;
     }(), ", ") + "</p></body></html>\n";
     return h;
+}
+
+std::vector<std::uint8_t> compare_gallery_png(const Comparison& c, const Store& a, const Store& b, bool fixed,
+                                              const std::function<Image(int index)>& image) {
+    const auto& g = fixed ? c.fixed_gallery : c.broken_gallery;
+    plot::GridPlot p;
+    p.title = format("%s: %lld images %s; %zu shown", fixed ? "Fixed by B" : "Broken by B",
+                     fixed ? c.fixed : c.broken, fixed ? "A got wrong and B right" : "A got right and B wrong",
+                     g.size());
+    p.col_headers = {"image, true class", "A, its prediction", "B, its prediction"};
+    long long blank = 0;
+    auto cam = [&](const Store& s, const Image& img, size_t row, const char* who, int pred, float conf, bool right) {
+        const AnalysisInput& in = s.rows;
+        const size_t hw = size_t(in.fh) * in.fw;
+        const float* src = in.cam_pred.data() + row * hw;
+        const int h = img.empty() ? in.input_h : img.height, w = img.empty() ? in.input_w : img.width;
+        plot::Tile t;
+        t.caption = {format("%s: %s (%.2f)", who, c.class_names[pred].c_str(), conf)};
+        t.caption_rgb = right ? 0x007000 : 0xC00000;
+        if (metrics::degenerate_cam(src, hw)) {
+            t.image = no_evidence_image(img, h, w);
+            t.stamp = "no positive evidence";
+            ++blank;
+            return t;
+        }
+        auto m = cam_to_input_size(src, in.fh, in.fw, in.input_h, in.input_w);
+        if (in.input_h != h || in.input_w != w) m = resize_map(m.data(), in.input_h, in.input_w, h, w);
+        t.image = img.empty() ? colorize(m.data(), h, w) : overlay_cam(img, m.data());
+        return t;
+    };
+    for (const auto& r : g) {
+        Image img = image ? image(r.index) : Image{};
+        plot::Tile first;
+        first.image = img;
+        first.caption = {format("#%d %s", r.index, c.class_names[r.label].c_str())};
+        p.rows.push_back({first, cam(a, img, r.row, "A", r.pred_a, r.conf_a, r.pred_a == r.label),
+                          cam(b, img, r.row, "B", r.pred_b, r.conf_b, r.pred_b == r.label)});
+    }
+    if (g.empty()) p.footer = "none";
+    if (blank > 0)
+        p.footer = format("%lld of the CAMs shown have no positive evidence: hatched and stamped, not drawn as maps.", blank);
+    return plot::render_grid(p);
 }
 
 }  // namespace camscope

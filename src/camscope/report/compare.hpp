@@ -12,9 +12,11 @@
 //   where the attention moved: per class, the mean top-20 % region IoU of the two models' CAMs of
 //   the true class at A's input size (maps without positive evidence left out, with their N).
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "camscope/image/image.hpp"
 #include "camscope/report/store.hpp"
 
 namespace camscope {
@@ -25,6 +27,7 @@ struct CompareOptions {
     double level = 0.95;
     int ece_bins = 15;
     std::size_t max_listed = 200;   // fixed / broken image indices listed in compare.json
+    std::size_t gallery_k = 12;     // rows of fixed.png and broken.png
 };
 
 struct Interval {
@@ -45,6 +48,13 @@ struct PairComparison {
     long long broken = 0;              // right in A, a→b in B
 };
 
+/// An image whose prediction changed between the models.
+struct PairedRow {
+    std::size_t row = 0;
+    int index = 0, label = 0, pred_a = 0, pred_b = 0;
+    float conf_a = 0, conf_b = 0;
+};
+
 struct Comparison {
     std::string path_a, path_b;
     RunIdentity id_a, id_b;
@@ -59,6 +69,9 @@ struct Comparison {
     std::vector<ClassComparison> per_class;
     std::vector<PairComparison> pairs;  // every pair confused by A or B, by |count_b − count_a| desc
     std::vector<int> fixed_images, broken_images;  // dataset indices (the first max_listed)
+    /// The galleries' images: fixed ones by B's confidence in the right class, broken ones by B's
+    /// confidence in its wrong class (descending; ties by index), the first gallery_k of each.
+    std::vector<PairedRow> fixed_gallery, broken_gallery;
 };
 
 /// Exact two-sided McNemar p for b and c discordant pairs.
@@ -71,7 +84,13 @@ double chi2_1dof_p(double chi2);
 /// names, the images analysed) or are not complete runs (a shard: merge it first).
 Comparison compare_stores(const Store& a, const Store& b, const CompareOptions& opt = {});
 
-std::string compare_json(const Comparison& c);
-std::string compare_html(const Comparison& c);
+/// `galleries`: whether fixed.png / broken.png were drawn (listed in the JSON and shown in the HTML).
+std::string compare_json(const Comparison& c, bool galleries);
+std::string compare_html(const Comparison& c, bool galleries);
+/// fixed.png (`fixed` true) or broken.png: per image its thumbnail, A's CAM of A's prediction and
+/// B's CAM of B's prediction (at the dataset image's size; hatched and stamped where a map has no
+/// positive evidence). `image(index)` gives dataset image `index`.
+std::vector<std::uint8_t> compare_gallery_png(const Comparison& c, const Store& a, const Store& b, bool fixed,
+                                              const std::function<Image(int index)>& image);
 
 }  // namespace camscope
