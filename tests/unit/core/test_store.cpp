@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "camscope/report/compare.hpp"
 #include "camscope/report/store.hpp"
@@ -146,4 +149,55 @@ TEST(Compare, McNemarAgainstTextbookValues) {
     EXPECT_EQ(mcnemar_exact_p(5, 5), 1.0);
     EXPECT_EQ(mcnemar_exact_p(0, 0), 1.0);
     EXPECT_EQ(mcnemar_chi2(0, 0), 0.0);
+}
+
+TEST(StoreFiles, MalformedManifestsAreRefusedNamingTheField) {
+    const fs::path dir = fs::temp_directory_path() / "camscope_store_unit_bad";
+    fs::remove_all(dir);
+    Store s = part(10, 0, 1, "p");
+    write_store(dir.string(), s.manifest, s.rows);
+    const std::string good = [&] {
+        std::ifstream f(dir / "manifest.json");
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    }();
+    const nlohmann::json j = nlohmann::json::parse(good);
+    auto refused = [&](nlohmann::json bad, const std::string& words) {
+        { std::ofstream(dir / "manifest.json") << bad.dump(); }
+        try {
+            read_store(dir.string());
+            ADD_FAILURE() << "accepted: " << words;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("manifest.json"), std::string::npos) << e.what();
+        }
+    };
+    auto with = [&](const nlohmann::json::json_pointer& at, nlohmann::json v) {
+        nlohmann::json b = j;
+        b[at] = std::move(v);
+        return b;
+    };
+    using ptr = nlohmann::json::json_pointer;
+    refused(with(ptr("/format"), "other"), "not a camscope store manifest");
+    refused(with(ptr("/schema"), 2), "store schema 2, this camscope reads schema 1");
+    refused(with(ptr("/batch_size"), 0), "'batch_size' must be positive");
+    refused(with(ptr("/total"), -1), "'total' must be a non-negative integer");
+    refused(with(ptr("/rows/end"), 11), "rows 0..11 do not lie within the analysis' 10 images");
+    refused(with(ptr("/shard/k"), 3), "shard 3 of 1");
+    refused(with(ptr("/class_names"), nlohmann::json::array({"a"})), "1 class names for 2 classes");
+    refused(with(ptr("/identity/model/sha256"), "xyz"), "'model.sha256' must be 64 lower-case hex digits");
+    nlohmann::json no_rows = j;
+    no_rows.erase("rows");
+    refused(no_rows, "'rows' is missing");
+    // Rows that are not the manifest's: index.npy is checked row by row.
+    nlohmann::json shifted = with(ptr("/rows/begin"), 1);
+    shifted["rows"]["end"] = 11;
+    shifted["total"] = 11;
+    { std::ofstream(dir / "manifest.json") << shifted.dump(); }
+    try {
+        read_store(dir.string());
+        ADD_FAILURE() << "accepted rows 1..10 for index.npy's 0..9";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("index.npy: row 0 is image 0, expected 1"), std::string::npos) << e.what();
+    }
+    fs::remove_all(dir);
 }
