@@ -388,6 +388,9 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
         fprintf(stderr, "merge: %zu stores, %zu images, CAM %s at layer %s\n", paths.size(), all.rows.n,
                 id.method.c_str(), id.layer.c_str());
     AnalysisInput& in = all.rows;
+    // Timings: predict = the shards' pass time added up; load = reading the stores, model and data here.
+    in.timings.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    in.timings.total_s = in.timings.load_s + in.timings.predict_s;
     const Dataset& dsr = *ds;
     auto rows = std::make_shared<const std::vector<int>>(in.indices);
     in.load_image = [&dsr, rows](size_t row) { return dsr.get(static_cast<size_t>((*rows)[row])).image; };
