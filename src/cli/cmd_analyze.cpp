@@ -204,12 +204,6 @@ Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOp
     return all;
 }
 
-struct Prepared {
-    std::unique_ptr<Dataset> ds;
-    InputSpec spec;
-    std::string layer;
-};
-
 /// After the pass: the report (build_report, the pair sheets' Finer-CAMs, the quick faithfulness
 /// check, write_report with the store inside) — the same for `analyze` and `merge`.
 void finish_report(const AnalyzeArgs& a, Model& m, const Dataset& ds, const InputSpec& s, const std::string& layer,
@@ -295,6 +289,11 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     man.total = a.limit ? std::min(a.limit, ds->size()) : ds->size();
     man.shard = shard.first;
     man.shards = shard.second;
+    const size_t batches = (man.total + man.batch_size - 1) / man.batch_size;
+    if (sharded && static_cast<size_t>(shard.second) > batches)
+        throw UsageError(format("--shard %d/%d: the %zu images make %zu batches of %d, too few for %d shards (slices "
+                                "are whole batches): use at most %zu shards or a smaller --batch-size",
+                                shard.first, shard.second, man.total, batches, man.batch_size, shard.second, batches));
     std::tie(man.begin, man.end) = shard_rows(man.total, man.batch_size, shard.first, shard.second);
     man.model_kind = m.info().kind;
     man.class_names = class_names(m, *ds);

@@ -296,6 +296,10 @@ TEST(Store, ShardAutoReadsTheSchedulersEnvironment) {
     r = run(shard_cmd(kModel, "auto", root / "none"));
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_NE(r.out.find("SLURM_ARRAY_TASK_ID"), std::string::npos) << r.out;
+    // 200 images in batches of 16 are 13 batches: 14 shards would leave one empty.
+    r = run(shard_cmd(kModel, "13/14", root / "bad"));
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("too few for 14 shards"), std::string::npos) << r.out;
     for (const char* bad : {"3/3", "1/0", "x/4", "2"}) {
         r = run(shard_cmd(kModel, bad, root / "bad"));
         EXPECT_EQ(r.code, 2) << bad << ": " << r.out;
