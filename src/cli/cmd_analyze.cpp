@@ -1,12 +1,23 @@
 // camscope analyze | demo
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "camscope/engine/train.hpp"
 #include "camscope/pipeline/analyze.hpp"
+#include "camscope/pipeline/contrast.hpp"
+#include "camscope/pipeline/evaluate.hpp"
+#include "camscope/pipeline/measure.hpp"
 #include "camscope/report/analysis.hpp"
+#include "camscope/report/store.hpp"
+#include "camscope/util/atomic_file.hpp"
+#include "camscope/util/progress.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
 #include "common.hpp"
@@ -25,6 +36,10 @@ struct AnalyzeArgs {
     size_t faithfulness_n = 100;  // CAM faithfulness sample; 0 = off
     CLI::Option* faithfulness_opt = nullptr;  // given explicitly: no cost cap
     AnalysisOptions report;
+    std::string shard;       // "K/N" or "auto"; empty = the whole analysis and its report
+    int shard_count = 0;     // N for --shard auto under a Kubernetes Indexed Job
+    bool resume = false;     // continue from the chunks in <out>.partial/
+    size_t chunk = 4096;     // images per chunk (rounded up to whole batches)
 };
 
 void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
@@ -66,46 +81,326 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
             ->check(non_negative());
 }
 
+/// Which slice of the run this process computes: --shard K/N, or --shard auto from the scheduler's
+/// environment (a Slurm job array; a Kubernetes Indexed Job with --shard-count N).
+std::pair<int, int> parse_shard(const std::string& spec, int count) {
+    auto number = [](const std::string& t, const std::string& what) {
+        int v = 0;
+        const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+        if (t.empty() || ec != std::errc() || end != t.data() + t.size() || v < 0)
+            throw UsageError("--shard: " + what + " must be a non-negative whole number, got '" + t + "'");
+        return v;
+    };
+    int k = 0, n = 0;
+    if (spec == "auto") {
+        const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+        const char* jci = std::getenv("JOB_COMPLETION_INDEX");
+        if (id) {
+            const char* cnt = std::getenv("SLURM_ARRAY_TASK_COUNT");
+            if (!cnt) throw UsageError("--shard auto: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not");
+            const char* mn = std::getenv("SLURM_ARRAY_TASK_MIN");
+            const char* st = std::getenv("SLURM_ARRAY_TASK_STEP");
+            const int min = mn ? number(mn, "SLURM_ARRAY_TASK_MIN") : 0;
+            const int step = st ? std::max(1, number(st, "SLURM_ARRAY_TASK_STEP")) : 1;
+            const int task = number(id, "SLURM_ARRAY_TASK_ID");
+            if (task < min || (task - min) % step != 0)
+                throw UsageError(format("--shard auto: SLURM_ARRAY_TASK_ID %d is not on the array's grid (min %d, step %d)",
+                                        task, min, step));
+            k = (task - min) / step;  // --array=1-4 or 0-6:2 number their tasks 0..N-1 too
+            n = number(cnt, "SLURM_ARRAY_TASK_COUNT");
+        } else if (jci) {
+            if (count <= 0)
+                throw UsageError("--shard auto: JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job); give the "
+                                 "number of shards (the Job's completions) with --shard-count N");
+            k = number(jci, "JOB_COMPLETION_INDEX");
+            n = count;
+        } else {
+            throw UsageError("--shard auto: neither SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (a Slurm job array) nor "
+                             "JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) is set; use --shard K/N");
+        }
+    } else {
+        const auto slash = spec.find('/');
+        if (slash == std::string::npos) throw UsageError("--shard must be K/N (e.g. 2/8) or auto, got '" + spec + "'");
+        k = number(spec.substr(0, slash), "K");
+        n = number(spec.substr(slash + 1), "N");
+    }
+    if (n <= 0 || k >= n) throw UsageError(format("--shard %d/%d: need 0 <= K < N", k, n));
+    return {k, n};
+}
+
+/// "<out>.partial": the chunks of an unfinished pass, beside the output folder.
+std::string partial_dir(const std::string& out) {
+    std::filesystem::path p = std::filesystem::path(out).lexically_normal();
+    if (!p.has_filename()) p = p.parent_path();
+    return p.string() + ".partial";
+}
+
+// Test hook (tests/cli/test_store.cpp): CAMSCOPE_TEST_KILL_AFTER_CHUNK=<k> kills the process
+// (SIGKILL: nothing cleaned up) right after chunk k of the pass is complete, so a test can resume
+// from a known point.
+void test_kill_after_chunk(size_t chunk) {
+    static const char* hook = std::getenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK");
+    if (hook && std::to_string(chunk) == hook) ::kill(::getpid(), SIGKILL);
+}
+
+/// The pass over rows [begin, end) in chunks of whole batches, each written to <out>.partial/ as a
+/// store of its rows once complete; with resume, chunks already there (of this very run: same
+/// model, data and options, else Error) are read instead of computed. Returns rows begin..end-1.
+Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOptions& po, const StoreManifest& man,
+                   const std::string& model_path, const std::string& data_path, const std::string& partial,
+                   bool resume, size_t chunk) {
+    namespace fs = std::filesystem;
+    const size_t bs = static_cast<size_t>(po.batch_size);
+    chunk = std::max<size_t>(1, (chunk + bs - 1) / bs) * bs;
+    auto chunk_dir = [&](size_t c) { return (fs::path(partial) / format("chunk-%06zu", c)).string(); };
+    const size_t chunks = (man.end - man.begin + chunk - 1) / chunk;
+    std::vector<Store> parts;
+    std::vector<char> have(chunks, 0);
+    std::error_code ec;
+    if (fs::exists(partial, ec)) {
+        if (!resume) {
+            if (!g_quiet) fprintf(stderr, "note: %s holds an earlier unfinished pass; starting over (--resume continues it)\n",
+                                  partial.c_str());
+            fs::remove_all(partial, ec);
+            if (ec) throw Error(where(partial, "cannot remove the earlier unfinished pass: " + ec.message()));
+        } else {
+            for (size_t c = 0; c < chunks; ++c) {
+                if (!is_store(chunk_dir(c))) continue;  // not there, or killed before its manifest
+                Store st = read_store(chunk_dir(c));
+                const auto diff = store_differences(man, st.manifest);
+                const size_t b = man.begin + c * chunk, e = std::min(man.end, b + chunk);
+                if (!diff.empty() || st.manifest.begin != b || st.manifest.end != e) {
+                    std::string msg = chunk_dir(c) + ": this chunk was computed by another run, --resume refuses it";
+                    for (const auto& d : diff) msg += "\n  " + d;
+                    if (diff.empty())
+                        msg += format("\n  rows %zu..%zu, this run's chunk %zu is rows %zu..%zu (--shard, --chunk)",
+                                      st.manifest.begin, st.manifest.end, c, b, e);
+                    throw Error(msg + "\n(remove " + partial + " or run without --resume to start over)");
+                }
+                have[c] = 1;
+                parts.push_back(std::move(st));
+            }
+            if (!g_quiet)
+                fprintf(stderr, "resuming: %zu of %zu chunks already done in %s\n", parts.size(), chunks, partial.c_str());
+        }
+    } else if (resume && !g_quiet) {
+        fprintf(stderr, "note: --resume: no unfinished pass in %s; starting from the beginning\n", partial.c_str());
+    }
+    size_t todo = 0;
+    for (size_t c = 0; c < chunks; ++c)
+        if (!have[c]) todo += std::min(man.end, man.begin + (c + 1) * chunk) - (man.begin + c * chunk);
+    Progress bar(po.label, todo, po.progress);
+    for (size_t c = 0; c < chunks; ++c) {
+        if (have[c]) continue;
+        const size_t b = man.begin + c * chunk, e = std::min(man.end, b + chunk);
+        PassOptions cpo = po;
+        cpo.bar = &bar;
+        cpo.only.resize(e - b);
+        for (size_t i = 0; i < e - b; ++i) cpo.only[i] = b + i;
+        AnalysisInput piece = measure(m, ds, s, cpo, model_path, data_path);
+        StoreManifest cm = man;
+        cm.seconds = piece.timings.predict_s;
+        write_store_files(chunk_dir(c), cm, piece, 0, piece.n);
+        test_kill_after_chunk(c);
+        parts.push_back(read_store(chunk_dir(c)));  // what a resumed run would read: the same bytes
+    }
+    bar.finish();
+    Store all = combine_stores(std::move(parts), "chunk", {man.begin, man.end});
+    all.manifest.shard = man.shard;
+    all.manifest.shards = man.shards;
+    return all;
+}
+
+/// After the pass: the report (build_report, the pair sheets' Finer-CAMs, the quick faithfulness
+/// check, write_report with the store inside) — the same for `analyze` and `merge`.
+void finish_report(const AnalyzeArgs& a, Model& m, const Dataset& ds, const InputSpec& s, const std::string& layer,
+                   const RunIdentity& identity, AnalysisInput& in, const StoreManifest& man,
+                   std::chrono::steady_clock::time_point t0, const std::string& what) {
+    AnalysisOptions ro = a.report;
+    ro.progress = !g_quiet;
+    ro.threads = m.threads();  // figures are drawn on the cores the model used
+    Report r = build_report(in, ro);
+    r.identity = identity;
+    // "What made it choose B over A": Finer-CAM of the pair sheets' errors (a few dozen images).
+    attach_contrast_cams(r, m, ds, s, layer, a.eng.batch_size);
+    if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
+        EvaluateOptions eo =
+            quick_faithfulness_options(a.faithfulness_n, a.faithfulness_opt && a.faithfulness_opt->count() > 0, in.n);
+        eo.layers = {layer};
+        a.cam_opts.apply(eo.cam_options);  // the maps the report shows, smoothing included
+        eo.batch_size = a.eng.batch_size;
+        eo.progress = !g_quiet;
+        eo.label = "CAM faithfulness";
+        if (r.degenerate.warn()) {  // too many blank maps: count them at other layers on the same sample too
+            eo.check_method = a.method;
+            eo.check_layers = candidate_layers(m.layers(s), layer);
+        }
+        faith::Summary fs = evaluate_cams(m, ds, s, in.class_names, eo);
+        fs.dataset_path = in.dataset_path;
+        fs.model_path = in.model_path;
+        attach_faithfulness(r, std::move(fs), ro);
+    }
+    ro.extra_files = [&](const std::string& folder) {
+        write_store_files(folder + "/store", man, in, 0, in.n);
+        return std::vector<std::pair<std::string, std::string>>{
+            {"store/manifest.json", "the per-image results (store/*.npy) and what they were computed with: "
+                                    "`camscope compare` and NumPy read them"}};
+    };
+    write_report(r, in, ro, a.out);
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    printf("%s", format_terminal_summary(r).c_str());
+    if (r.faithfulness) printf("  %s\n", faith::headline(*r.faithfulness).c_str());
+    printf("report: %s/index.html (%.1f s in all, %.1f s %s for %zu images)\n", a.out.c_str(), total,
+           in.timings.predict_s, what.c_str(), in.n);
+}
+
 /// The whole analysis: one streaming pass (predictions + CAMs of the predicted and true class),
-/// then the report model and its writers.
+/// then the report model and its writers. With --shard, the pass over one slice and its store only.
 void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     const auto t0 = std::chrono::steady_clock::now();
     // Everything is checked before the analysis, and the output folder is not touched until the
     // finished report replaces it (write_report): a typo in any argument leaves an earlier report as it was.
+    std::pair<int, int> shard{0, 1};
+    const bool sharded = !a.shard.empty();
+    if (sharded) shard = parse_shard(a.shard, a.shard_count);
     auto ds = a.data.open();
     Model m = load_model(model_path, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
     ds = fit_to_model(m, std::move(ds), s);
     const std::string layer = m.resolve_layer(a.layer, s);
-    check_report_destination(a.out);  // writable, not a folder of other files
+    if (sharded) {
+        if (is_store(a.out) || !std::filesystem::exists(a.out) || std::filesystem::is_empty(a.out)) {
+            StagedDir probe(a.out);  // the parent is writable (and stale staging folders go)
+        } else {
+            throw Error(where(a.out, "exists and is not a camscope store; a shard replaces its --out folder as a "
+                                     "whole: choose a new or empty folder"));
+        }
+    } else {
+        check_report_destination(a.out);  // writable, not a folder of other files
+    }
     RunIdentity identity;             // what the report is made from: summary.json "identity"
     identify_model(identity, model_path);
     identify_dataset(identity, *ds, a.data.path);
     identify_input(identity, s);
-    if (!g_quiet)
+    identity.method = a.method;
+    identity.layer = layer;
+    identity.eigen_smooth = a.cam_opts.eigen_smooth;
+    identity.aug_smooth = a.cam_opts.aug_smooth;
+    identity.max_channels = a.cam_opts.max_channels;
+    const auto t_load = std::chrono::steady_clock::now();
+    StoreManifest man;
+    man.identity = identity;
+    man.data_split = a.data.split;
+    man.data_format_flag = a.data.format;
+    man.batch_size = a.eng.batch_size;
+    man.total = a.limit ? std::min(a.limit, ds->size()) : ds->size();
+    man.shard = shard.first;
+    man.shards = shard.second;
+    const size_t batches = (man.total + man.batch_size - 1) / man.batch_size;
+    if (sharded && static_cast<size_t>(shard.second) > batches)
+        throw UsageError(format("--shard %d/%d: the %zu images make %zu batches of %d, too few for %d shards (slices "
+                                "are whole batches): use at most %zu shards or a smaller --batch-size",
+                                shard.first, shard.second, man.total, batches, man.batch_size, shard.second, batches));
+    std::tie(man.begin, man.end) = shard_rows(man.total, man.batch_size, shard.first, shard.second);
+    man.model_kind = m.info().kind;
+    man.class_names = class_names(m, *ds);
+    man.coarse_names = ds->info().coarse_names;
+    man.fine_to_coarse = ds->info().fine_to_coarse;
+    if (!g_quiet) {
         fprintf(stderr, "%s: %zu images, %zu classes; CAM %s at layer %s\n", a.data.path.c_str(), ds->size(),
                 ds->num_classes(), a.method.c_str(), layer.c_str());
-    AnalyzeSettings as;
-    as.method = a.method;
-    as.layer = layer;
-    a.cam_opts.apply(as.cam_options);
-    as.batch_size = a.eng.batch_size;
-    as.limit = a.limit;
-    as.faithfulness_n = a.faithfulness_n;
-    as.faithfulness_explicit = a.faithfulness_opt && a.faithfulness_opt->count() > 0;
-    as.progress = !g_quiet;
-    as.report = a.report;
-    as.started = t0;
-    Analysis an = analyze_dataset(m, *ds, s, as, identity, model_path, a.data.path);
-    const Report& r = an.report;
-    const AnalysisInput& in = an.input;
-    const AnalysisOptions& ro = an.options;
-    write_report(r, in, ro, a.out);
-    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    printf("%s", format_terminal_summary(r).c_str());
-    if (r.faithfulness) printf("  %s\n", faith::headline(*r.faithfulness).c_str());
-    printf("report: %s/index.html (%.1f s in all, %.1f s predict+CAM for %zu images)\n", a.out.c_str(), total,
-           in.timings.predict_s, in.n);
+        if (sharded)
+            fprintf(stderr, "shard %d/%d: images %zu..%zu of %zu\n", shard.first, shard.second, man.begin,
+                    man.end == man.begin ? man.begin : man.end - 1, man.total);
+    }
+    PassOptions po;
+    po.batch_size = a.eng.batch_size;
+    po.progress = !g_quiet;
+    po.cams = true;
+    po.layer = layer;
+    po.method = a.method;
+    po.eigen_smooth = a.cam_opts.eigen_smooth;
+    po.aug_smooth = a.cam_opts.aug_smooth;
+    po.max_channels = a.cam_opts.max_channels;
+    po.label = "predict+CAM";
+    const std::string partial = partial_dir(a.out);
+    Store pass = chunked_pass(m, *ds, s, po, man, model_path, a.data.path, partial, a.resume, a.chunk);
+    AnalysisInput& in = pass.rows;
+    in.timings.load_s = std::chrono::duration<double>(t_load - t0).count();
+    in.timings.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (sharded) {
+        write_store(a.out, pass.manifest, in);
+        std::error_code ec;
+        std::filesystem::remove_all(partial, ec);
+        printf("shard %d/%d: %zu images (%zu..%zu) in %s (%.1f s predict+CAM); `camscope merge` the %d shards\n",
+               shard.first, shard.second, in.n, man.begin, man.end == man.begin ? man.begin : man.end - 1,
+               a.out.c_str(), in.timings.predict_s, shard.second);
+        return;
+    }
+    const Dataset& dsr = *ds;
+    auto rows = std::make_shared<const std::vector<int>>(in.indices);
+    in.load_image = [&dsr, rows](size_t row) { return dsr.get(static_cast<size_t>((*rows)[row])).image; };
+    finish_report(a, m, *ds, s, layer, identity, in, pass.manifest, t0, "predict+CAM");
+    std::error_code ec;
+    std::filesystem::remove_all(partial, ec);
+}
+
+/// `camscope merge`: the stores of the shards of one run → the report of the whole run.
+void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::string& model_override,
+           const std::string& data_override) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<Store> parts;
+    for (const auto& p : paths) parts.push_back(read_store(p));
+    Store all = combine_stores(std::move(parts), "shard");
+    const StoreManifest& man = all.manifest;
+    const RunIdentity& id = man.identity;
+    check_report_destination(a.out);
+    // The model and data the stores were computed from, checked to be those (the faithfulness
+    // check and the pair sheets' Finer-CAMs run the model on a few dozen images; the galleries
+    // show the dataset's images).
+    const std::string model_path = model_override.empty() ? id.model_path : model_override;
+    RunIdentity live;
+    identify_model(live, model_path);
+    if (live.model_sha256 != id.model_sha256)
+        throw Error(format("%s is not the model the stores were computed with (%s, SHA-256 %.12s…; this file: %.12s…)",
+                           model_path.c_str(), id.model_path.c_str(), id.model_sha256.c_str(),
+                           live.model_sha256.c_str()));
+    a.eng.batch_size = man.batch_size;
+    Model m = load_model(model_path, a.eng, g_quiet);
+    a.data.path = data_override.empty() ? id.data_path : data_override;
+    a.data.split = man.data_split;
+    a.data.format = man.data_format_flag;
+    auto ds = a.data.open();
+    InputSpec s;
+    s.channels = id.channels;
+    s.height = id.height;
+    s.width = id.width;
+    s.norm.mean.assign(id.mean.begin(), id.mean.end());
+    s.norm.std.assign(id.std.begin(), id.std.end());
+    ds = fit_to_model(m, std::move(ds), s);
+    identify_dataset(live, *ds, a.data.path);
+    if (live.data_fingerprint != id.data_fingerprint || live.data_images != id.data_images)
+        throw Error(format("%s is not the dataset the stores were computed on (%s: %llu images, fingerprint %.12s…; "
+                           "this one: %llu images, %.12s…)",
+                           a.data.path.c_str(), id.data_path.c_str(), static_cast<unsigned long long>(id.data_images),
+                           id.data_fingerprint.c_str(), static_cast<unsigned long long>(live.data_images),
+                           live.data_fingerprint.c_str()));
+    a.method = id.method;
+    a.layer = id.layer;
+    a.cam_opts.eigen_smooth = id.eigen_smooth;
+    a.cam_opts.aug_smooth = id.aug_smooth;
+    a.cam_opts.max_channels = id.max_channels;
+    if (!g_quiet)
+        fprintf(stderr, "merge: %zu stores, %zu images, CAM %s at layer %s\n", paths.size(), all.rows.n,
+                id.method.c_str(), id.layer.c_str());
+    AnalysisInput& in = all.rows;
+    // Timings: predict = the shards' pass time added up; load = reading the stores, model and data here.
+    in.timings.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    in.timings.total_s = in.timings.load_s + in.timings.predict_s;
+    const Dataset& dsr = *ds;
+    auto rows = std::make_shared<const std::vector<int>>(in.indices);
+    in.load_image = [&dsr, rows](size_t row) { return dsr.get(static_cast<size_t>((*rows)[row])).image; };
+    finish_report(a, m, *ds, s, id.layer, id, in, man, t0, "predict+CAM in the shards");
 }
 
 }  // namespace
@@ -121,7 +416,41 @@ void register_analyze(CLI::App& app) {
     a->eng.add(*cmd);
     cmd->add_option("--out,-o", a->out, "report folder")->capture_default_str();
     add_report_flags(*cmd, *a);
+    cmd->add_option("--shard", a->shard,
+                     "compute only slice K of N (K/N, 0-based) and write only its store to --out, for `camscope "
+                     "merge`; `auto`: from a Slurm job array (SLURM_ARRAY_TASK_ID/COUNT) or a Kubernetes Indexed Job "
+                     "(JOB_COMPLETION_INDEX, with --shard-count)");
+    cmd->add_option("--shard-count", a->shard_count, "N for --shard auto in a Kubernetes Indexed Job (its completions)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_flag("--resume", a->resume,
+                  "continue a killed run from its last complete chunk (in <out>.partial/; chunks of another model, "
+                  "data or options are refused)");
+    cmd->add_option("--chunk", a->chunk, "images per chunk of the pass (rounded up to whole batches): what --resume "
+                                         "keeps of a killed run")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     cmd->callback([a] { analyze(*a, a->model); });
+}
+
+void register_merge(CLI::App& app) {
+    auto* cmd = app.add_subcommand(
+        "merge", "Build the report of a sharded analysis from the stores of its shards (`analyze --shard`): checks "
+                 "they are the complete, disjoint slices of one run; the model runs only for the faithfulness check "
+                 "and the pair sheets' Finer-CAMs (a few dozen images)");
+    auto a = std::make_shared<AnalyzeArgs>();
+    auto stores = std::make_shared<std::vector<std::string>>();
+    auto model = std::make_shared<std::string>();
+    auto data = std::make_shared<std::string>();
+    cmd->add_option("stores", *stores, "the shards' store folders (or report folders holding store/)")->required();
+    cmd->add_option("--out,-o", a->out, "report folder")->required();
+    cmd->add_option("--model,-m", *model, "the model file, if not at the path the stores record (its SHA-256 is checked)");
+    cmd->add_option("--data,-d", *data, "the dataset, if not at the path the stores record (its fingerprint is checked)");
+    cmd->add_option("--threads", a->eng.threads, "intra-op CPU threads (default: all cores)")->check(non_negative());
+    cmd->add_option("--device", a->eng.device, "cpu, cuda or cuda:N")->capture_default_str();
+    add_report_flags(*cmd, *a);
+    for (const char* fixed : {"--layer", "--method", "--eigen-smooth", "--aug-smooth", "--max-channels", "--limit"})
+        cmd->remove_option(cmd->get_option(fixed));  // the stores' settings
+    cmd->callback([a, stores, model, data] { merge(*a, *stores, *model, *data); });
 }
 
 void register_demo(CLI::App& app) {

@@ -86,6 +86,8 @@ void register_cam(CLI::App& app);
 void register_layers(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_merge(CLI::App& app);
+void register_compare(CLI::App& app);
 void register_evaluate(CLI::App& app);
 void register_serve(CLI::App& app);
 

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
     app.footer("Run `camscope COMMAND --help` for a command's options. Exit codes: 0 ok, 1 runtime error, 2 bad usage.");
     camscope::cli::register_demo(app);
     camscope::cli::register_analyze(app);
+    camscope::cli::register_merge(app);
+    camscope::cli::register_compare(app);
     camscope::cli::register_serve(app);
     camscope::cli::register_predict(app);
     camscope::cli::register_cam(app);

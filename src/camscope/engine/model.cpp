@@ -443,9 +443,19 @@ struct ModelAccess {
         std::vector<torch::Tensor> acts;
         // One layer: the split forward (optimised head, autograd tail) once the plain probe has run
         // once for it (the first call validates the input on the plain module, whose errors are
-        // clean; an optimised convolution can crash on a wrong channel count).
+        // clean; an optimised convolution can crash on a wrong channel count). The validation
+        // runs on the batch's first image only and the batch itself goes through the split, so an
+        // image's numbers do not depend on whether its batch came first in the process (a shard
+        // of `analyze --shard` gives the bits a single process gives).
         Model::Impl::Split* sp = nullptr;
-        if (req.layers.size() == 1 && im.probed.count(req.layers[0])) sp = im.split(req.layers[0]);
+        if (req.layers.size() == 1) {
+            if (!im.probed.count(req.layers[0])) {
+                auto out = im.probe(req.layers, grad)(im.module, {x.narrow(0, 0, 1)}).toTuple()->elements();
+                engine::logits_of(out[0], im.info.path, 1);
+                im.probed.insert(req.layers[0]);
+            }
+            sp = im.split(req.layers[0]);
+        }
         if (sp) {
             std::vector<c10::IValue> head;
             {

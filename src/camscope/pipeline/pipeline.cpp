@@ -216,7 +216,8 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
     auto slice = [&](size_t b) {
         return std::vector<size_t>(order.begin() + b * bs, order.begin() + std::min(order.size(), (b + 1) * bs));
     };
-    Progress bar(opt.label, order.size(), opt.progress);
+    Progress own(opt.label, order.size(), opt.progress && !opt.bar);
+    Progress& bar = opt.bar ? *opt.bar : own;
     std::future<HostBatch> next;
     if (nb) next = std::async(std::launch::async, load, std::cref(data), std::cref(spec), slice(0));
     for (size_t b = 0; b < nb; ++b) {
@@ -260,7 +261,7 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
         out.coarse.insert(out.coarse.end(), hb.coarse.begin(), hb.coarse.end());
         bar.advance(n);
     }
-    bar.finish();
+    if (!opt.bar) bar.finish();
     out.probs = metrics::softmax_rows(out.logits.data(), out.n, out.num_classes);
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;

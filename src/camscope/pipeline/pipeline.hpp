@@ -9,6 +9,7 @@
 
 #include "camscope/data/dataset.hpp"
 #include "camscope/engine/engine.hpp"
+#include "camscope/util/progress.hpp"
 
 namespace camscope {
 
@@ -53,6 +54,8 @@ struct PassOptions {
     bool eigen_smooth = false, aug_smooth = false;  // see CamRequest
     int max_channels = 0;                           // see CamRequest
     std::string label = "predict";  // progress-bar label
+    /// A bar to advance instead of one of the pass's own (analyze's chunks share one bar); not finished here.
+    Progress* bar = nullptr;
 };
 
 struct PassOutput {

@@ -98,6 +98,10 @@ struct AnalysisOptions {
     /// Called by write_report after each of its stages with the stage's name ("figures",
     /// "galleries", "pair figures", "text", "explorer", "index") and wall-clock seconds; for benchmarks.
     std::function<void(const std::string& stage, double seconds)> on_stage;
+    /// Called by write_report with the staging folder before index.html, to add files that belong
+    /// to the report (analyze: store/, the per-image results); returns (name, description) of each
+    /// for index.html and summary.json. Names it writes must be report entries (write_report.cpp).
+    std::function<std::vector<std::pair<std::string, std::string>>(const std::string& folder)> extra_files;
 };
 
 /// One analysed image, as the report refers to it.

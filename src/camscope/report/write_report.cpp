@@ -98,7 +98,7 @@ bool is_report_entry(const std::string& name) {
                                         "top_confused_pairs.png", "reliability_diagram.png", "worst_predictions",
                                         "likely_label_errors.png", "faithfulness.csv", "faithfulness.png",
                                         "analysis_summary.txt", "recommendations.txt", "explorer", "index.html",
-                                        "summary.json"};
+                                        "summary.json", "store"};
     for (const char* f : fixed)
         if (name == f) return true;
     if (name.rfind("confused_pair_", 0) == 0 && name.size() > 18 && name.compare(name.size() - 4, 4, ".png") == 0)
@@ -215,6 +215,11 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
     clock.mark("text");
     d.listed(rd::write_explorer(r, in, opt, stage.path()));
     clock.mark("explorer");
+    if (opt.extra_files) {
+        std::vector<WrittenFile> extra;
+        for (auto& [name, description] : opt.extra_files(stage.path())) extra.push_back({name, description, {}});
+        d.listed(std::move(extra));
+    }
     d.text("index.html", "this page", rd::index_html(r, opt, d.files()));
     write_file_atomic(marker, rd::summary_json(r, opt, d.files()));
     // In place of the old folder; what a user put there (not a report output) is kept.

@@ -172,30 +172,37 @@ std::vector<std::int64_t> NpyArray::as_int() const {
     return out;
 }
 
-std::vector<std::uint8_t> encode_npy_f32(const float* data, const std::vector<std::int64_t>& shape) {
+std::vector<std::uint8_t> encode_npy(const void* data, const std::string& dtype, const std::vector<std::int64_t>& shape) {
+    std::string dt = dtype;
+    const size_t item = item_size(dt);
+    if (item == 0) throw Error("encode_npy: unsupported dtype '" + dtype + "'");
     std::int64_t n = 1;
     for (auto d : shape) {
-        if (d < 0) throw Error("encode_npy_f32: negative dimension " + std::to_string(d));
+        if (d < 0) throw Error("encode_npy: negative dimension " + std::to_string(d));
         n *= d;
     }
-    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
+    std::string header = "{'descr': '" + dt + "', 'fortran_order': False, 'shape': " + shape_repr(shape) + ", }";
     // Version 1.0: magic, 2 version bytes, uint16 header length; header ends with '\n'.
     const size_t prefix = kMagicLen + 2 + 2;
     size_t total = prefix + header.size() + 1;
     size_t pad = (kAlign - total % kAlign) % kAlign;
     header.append(pad, ' ');
     header.push_back('\n');
-    if (header.size() > 0xFFFF) throw Error("encode_npy_f32: shape too long for a version 1.0 header");
+    if (header.size() > 0xFFFF) throw Error("encode_npy: shape too long for a version 1.0 header");
 
-    std::vector<std::uint8_t> out(prefix + header.size() + static_cast<size_t>(n) * 4);
+    std::vector<std::uint8_t> out(prefix + header.size() + static_cast<size_t>(n) * item);
     std::memcpy(out.data(), kMagic, kMagicLen);
     out[6] = 1;  // version 1.0
     out[7] = 0;
     out[8] = static_cast<std::uint8_t>(header.size() & 0xFF);
     out[9] = static_cast<std::uint8_t>(header.size() >> 8);
     std::memcpy(out.data() + prefix, header.data(), header.size());
-    if (n > 0) std::memcpy(out.data() + prefix + header.size(), data, static_cast<size_t>(n) * 4);
+    if (n > 0) std::memcpy(out.data() + prefix + header.size(), data, static_cast<size_t>(n) * item);
     return out;
+}
+
+std::vector<std::uint8_t> encode_npy_f32(const float* data, const std::vector<std::int64_t>& shape) {
+    return encode_npy(data, "<f4", shape);
 }
 
 void write_npy(const std::string& path, const float* data, const std::vector<std::int64_t>& shape) {
