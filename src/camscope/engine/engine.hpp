@@ -23,7 +23,7 @@ struct EngineOptions {
     std::string device = "cpu";  // "cpu" | "cuda" | "cuda:N"
     bool quiet = false;        // no notes on stderr
     /// --layout / --grid: how to read the CAM target layer's output (layout.hpp); "" = infer.
-    std::string layout, grid;
+    std::string layout = {}, grid = {};
 };
 
 /// Applies EngineOptions' thread setting to LibTorch and returns the count in effect: `threads`
