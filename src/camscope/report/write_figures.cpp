@@ -112,26 +112,26 @@ std::string cam_name(const Report& r) {
 
 }  // namespace
 
-std::vector<std::uint8_t> confusion_png(const Report& r, const AnalysisOptions& opt) {
+namespace {
+
+/// The confusion matrix restricted to `classes` (rows and columns in that order): counts, or shares
+/// of each true class with --row-normalised; names as labels, the colour bar to match.
+plot::MatrixPlot confusion_plot(const Report& r, const AnalysisOptions& opt, const std::vector<int>& classes) {
     plot::MatrixPlot p;
-    const int k = r.num_classes;
-    p.title = format("Confusion matrix: %s, top-1 %s on %zu images%s", r.dataset_name.empty() ? "test set" : r.dataset_name.c_str(),
-                     pct(r.top1).c_str(), r.n, r.has_superclasses ? " (grouped by superclass)" : "");
+    const int k = static_cast<int>(classes.size());
     p.rows = p.cols = k;
     p.values.resize(static_cast<size_t>(k) * k);
     for (int i = 0; i < k; ++i) {
-        const int t = r.class_order[i];
+        const int t = classes[i];
         const double support = double(r.per_class[t].support);
         for (int j = 0; j < k; ++j) {
-            const double c = double(r.confusion.at(t, r.class_order[j]));
+            const double c = double(r.confusion.at(t, classes[j]));
             p.values[static_cast<size_t>(i) * k + j] =
                 static_cast<float>(opt.row_normalised_matrix ? (support > 0 ? c / support : 0.0) : c);
         }
         p.row_labels.push_back(r.class_names[t]);
         p.col_labels.push_back(r.class_names[t]);
     }
-    p.blocks = r.order_blocks;
-    p.annotate = k <= 20;
     if (opt.row_normalised_matrix) {
         p.colorbar_label = "share of the true class";
         p.value_format = "%.2f";
@@ -141,37 +141,25 @@ std::vector<std::uint8_t> confusion_png(const Report& r, const AnalysisOptions& 
         p.colorbar_label = "images";
         p.value_format = "%.0f";
     }
+    return p;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> confusion_png(const Report& r, const AnalysisOptions& opt) {
+    plot::MatrixPlot p = confusion_plot(r, opt, r.class_order);
+    p.title = format("Confusion matrix: %s, top-1 %s on %zu images%s", r.dataset_name.empty() ? "test set" : r.dataset_name.c_str(),
+                     pct(r.top1).c_str(), r.n, r.has_superclasses ? " (grouped by superclass)" : "");
+    p.blocks = r.order_blocks;
+    p.annotate = r.num_classes <= 20;
     return plot::render_matrix(p);
 }
 
 std::vector<std::uint8_t> confusion_top_png(const Report& r, const AnalysisOptions& opt) {
-    plot::MatrixPlot p;
-    const auto& cls = r.top_matrix_classes;
-    const int m = static_cast<int>(cls.size());
-    p.title = format("Confusion among the %d classes of the most frequent confusions (of %d classes)", m,
-                     r.num_classes);
-    p.rows = p.cols = m;
-    p.values.resize(static_cast<size_t>(m) * m);
-    for (int i = 0; i < m; ++i) {
-        const double support = double(r.per_class[cls[i]].support);
-        for (int j = 0; j < m; ++j) {
-            const double c = double(r.confusion.at(cls[i], cls[j]));
-            p.values[static_cast<size_t>(i) * m + j] =
-                static_cast<float>(opt.row_normalised_matrix ? (support > 0 ? c / support : 0.0) : c);
-        }
-        p.row_labels.push_back(r.class_names[cls[i]]);
-        p.col_labels.push_back(r.class_names[cls[i]]);
-    }
-    p.annotate = m <= 30;
-    if (opt.row_normalised_matrix) {
-        p.colorbar_label = "share of the true class";
-        p.value_format = "%.2f";
-        p.vmin = 0;
-        p.vmax = 1;
-    } else {
-        p.colorbar_label = "images";
-        p.value_format = "%.0f";
-    }
+    plot::MatrixPlot p = confusion_plot(r, opt, r.top_matrix_classes);
+    p.title = format("Confusion among the %zu classes of the most frequent confusions (of %d classes)",
+                     r.top_matrix_classes.size(), r.num_classes);
+    p.annotate = r.top_matrix_classes.size() <= 30;
     return plot::render_matrix(p);
 }
 
