@@ -549,26 +549,37 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
         fast = torch::jit::optimize_for_inference(frozen);
     }
     const size_t per = static_cast<size_t>(spec.channels) * spec.height * spec.width;
-    auto limit_pass = [&] {
+    // Seconds `run(x, m, labels)` takes summed over the n images in batches, the inputs prepared
+    // (decoded, normalised) outside the timed part.
+    auto timed_batches = [&](const std::function<void(std::vector<float>&, size_t, const std::vector<int>&)>& run) {
         double secs = 0;
         std::vector<float> x;
+        std::vector<int> labels;
         for (size_t start = 0; start < n; start += static_cast<size_t>(batch)) {
             const size_t m = std::min<size_t>(static_cast<size_t>(batch), n - start);
             x.resize(m * per);
-            for (size_t i = 0; i < m; ++i) to_input(data->get(start + i).image, spec, x.data() + i * per);
-            auto t = torch::from_blob(x.data(), {static_cast<long>(m), spec.channels, spec.height, spec.width},
-                                      torch::kFloat32);
-            const auto t0 = Clock::now();
-            {
-                torch::jit::GraphOptimizerEnabledGuard g(true);
-                torch::NoGradGuard ng;
-                // Host in, host out (a CUDA device finishes its work before the copy back returns).
-                auto y = first_tensor(fast.forward({t.to(torch::Device(cfg.device))})).to(torch::kCPU).contiguous();
-                g_sink = g_sink + y.data_ptr<float>()[0];
+            labels.resize(m);
+            for (size_t i = 0; i < m; ++i) {
+                const auto s = data->get(start + i);
+                to_input(s.image, spec, x.data() + i * per);
+                labels[i] = s.label;
             }
+            const auto t0 = Clock::now();
+            run(x, m, labels);
             secs += std::chrono::duration<double>(Clock::now() - t0).count();
         }
         return secs;
+    };
+    auto limit_pass = [&] {
+        return timed_batches([&](std::vector<float>& x, size_t m, const std::vector<int>&) {
+            auto t = torch::from_blob(x.data(), {static_cast<long>(m), spec.channels, spec.height, spec.width},
+                                      torch::kFloat32);
+            torch::jit::GraphOptimizerEnabledGuard g(true);
+            torch::NoGradGuard ng;
+            // Host in, host out (a CUDA device finishes its work before the copy back returns).
+            auto y = first_tensor(fast.forward({t.to(torch::Device(cfg.device))})).to(torch::kCPU).contiguous();
+            g_sink = g_sink + y.data_ptr<float>()[0];
+        });
     };
     limit_pass();  // warm-up: the first forwards of a TorchScript module are slow (profiling)
     const double limit_before = limit_pass();
@@ -636,27 +647,14 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
     // Grad-CAM of the predicted and the true class, as run_pass asks. The pass's row minus this one
     // is what reading the data and collecting the results cost.
     auto engine_pass = [&] {
-        double secs = 0;
-        std::vector<float> x;
-        for (size_t start = 0; start < n; start += static_cast<size_t>(batch)) {
-            const size_t m = std::min<size_t>(static_cast<size_t>(batch), n - start);
-            x.resize(m * per);
-            std::vector<int> labels(m);
-            for (size_t i = 0; i < m; ++i) {
-                const auto s = data->get(start + i);
-                to_input(s.image, spec, x.data() + i * per);
-                labels[i] = s.label;
-            }
+        return timed_batches([&](std::vector<float>& x, size_t m, const std::vector<int>& labels) {
             CamRequest req;
             req.method = "gradcam";
             req.layers = {layer};
             req.targets = {std::vector<int>(m, -1), labels};
-            const auto t0 = Clock::now();
             auto res = model.run(x.data(), static_cast<int>(m), spec, &req);
             g_sink = g_sink + res.cams[0];
-            secs += std::chrono::duration<double>(Clock::now() - t0).count();
-        }
-        return secs;
+        });
     };
     const double engine_only = engine_pass();
 
