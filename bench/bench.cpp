@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -62,7 +63,20 @@
 #include "camscope/util/error.hpp"
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+// Wall time by default; with --clock cpu, the process's CPU time (every thread of it): on a shared
+// machine another process's load stretches wall time but hardly this process's CPU time, so the
+// ratios between rows stay comparable (meaningful with --threads 1, where CPU time = work done).
+struct Clock {
+    using duration = std::chrono::nanoseconds;
+    using time_point = std::chrono::time_point<Clock, duration>;
+    static inline bool cpu = false;
+    static time_point now() {
+        if (!cpu) return time_point(std::chrono::duration_cast<duration>(std::chrono::steady_clock::now().time_since_epoch()));
+        timespec ts{};
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return time_point(duration(static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec));
+    }
+};
 
 namespace {
 
@@ -94,6 +108,8 @@ void usage(FILE* f) {
     fprintf(f,
             "usage: camscope_bench [options]\n"
             "  --threads N        intra-op threads (default: all cores, via camscope::configure_threads)\n"
+            "  --clock C          wall (default) | cpu: time rows by the process's CPU time, which another\n"
+            "                     process's load hardly changes (use with --threads 1 on a shared machine)\n"
             "  --batch LIST       batch sizes, comma separated (default 1,64)\n"
             "  --seconds S        minimum timed seconds per row and round (default 2; --quick: 0.3)\n"
             "  --rounds R         rounds over all rows, interleaved; each row reports its best round\n"
@@ -169,6 +185,11 @@ Config parse(int argc, char** argv) {
             else if (a == "--seed") c.seed = std::stoull(value());
             else if (a == "--no-methods") c.all_methods = false;
             else if (a == "--quick") c.quick = true;
+            else if (a == "--clock") {
+                const std::string v = value();
+                if (v != "wall" && v != "cpu") throw std::invalid_argument("expected wall or cpu");
+                Clock::cpu = v == "cpu";
+            }
             else if (a == "--dataset-rss") c.dataset_rss = value();
             else if (a == "--dataset-split") c.dataset_split = value();
             else if (a == "--dataset-cams") c.dataset_cams = true;
@@ -484,9 +505,9 @@ void compare_drawing(const camscope::Report& r, const camscope::AnalysisInput& i
             ro.threads = t;
             ro.on_stage = [&](const std::string& stage, double s) { secs[stage] = s; };
             const double c0 = cpu_seconds();
-            const auto w0 = Clock::now();
+            const auto w0 = std::chrono::steady_clock::now();
             camscope::write_report(r, in, ro, (tmpdir / ("report-" + std::to_string(t))).string());
-            const double wall = std::chrono::duration<double>(Clock::now() - w0).count();
+            const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
             Drawn& d = drawn[t];
             for (const auto& [stage, s] : secs)
                 if (!d.best.count(stage) || s < d.best[stage]) d.best[stage] = s;
@@ -770,8 +791,9 @@ int main(int argc, char** argv) {
            at::hasMKL() ? "yes" : "no", at::hasOpenMP() ? "yes" : "no", torch_blas_config().c_str());
     printf("  BLAS mapped: %s\n", blas_in_use().c_str());
     printf("  timing: %d warm-up iters, then %d interleaved round(s) of >= %.2f s and >= %d iters per row, best "
-           "round reported%s\n\n",
-           cfg.warmup, cfg.rounds, cfg.seconds, cfg.min_iters, cfg.quick ? " (--quick)" : "");
+           "round reported%s; clock: %s\n\n",
+           cfg.warmup, cfg.rounds, cfg.seconds, cfg.min_iters, cfg.quick ? " (--quick)" : "",
+           Clock::cpu ? "process CPU time (--clock cpu)" : "wall");
     fflush(stdout);
 
     try {

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 #include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -136,7 +137,14 @@ struct Model::Impl {
             torch::jit::GraphOptimizerEnabledGuard optimize_on(true);  // freezing inlines calls only with it
             auto fn = copy._ivalue()->compilation_unit()->create_function("camscope_head", graphs.head);
             copy.type()->addMethod(fn);
-            auto frozen = torch::jit::freeze(copy, std::vector<std::string>{"camscope_head"}, /*optimize_numerics=*/false);
+            auto frozen = torch::jit::freeze(copy, std::vector<std::string>{"camscope_head"});
+            // LibTorch's freeze() runs the frozen-graph optimisations (conv-batch-norm folding,
+            // dropout removal) on `forward` only (Python's torch.jit.freeze also on preserved
+            // methods): the head gets them here, as the prediction module gets them in freeze().
+            {
+                auto g = frozen.get_method("camscope_head").graph();
+                torch::jit::OptimizeFrozenGraph(g, /*optimize_numerics=*/true);
+            }
             sp = std::make_unique<Split>();
             sp->head = torch::jit::optimize_for_inference(frozen, {"camscope_head"});
             // The tail runs on the plain module (its own types), from that module's graph.
