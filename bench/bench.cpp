@@ -746,8 +746,11 @@ void render_only(const Config& cfg, const fs::path& tmpdir) {
     AnalysisOptions ro;
     ro.progress = false;
     ro.threads = configure_threads(cfg.threads);
+    const auto t0 = std::chrono::steady_clock::now();
     const Report r = build_report(in, ro);
-    printf("== rendering only: a synthetic report of %zu images, %d classes (no model)\n", n, k);
+    const double built = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    printf("== rendering only: a synthetic report of %zu images, %d classes (no model); build_report %.2f s\n", n, k,
+           built);
     compare_drawing(r, in, ro, cfg, tmpdir);
     printf("\n");
 }

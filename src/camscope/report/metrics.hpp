@@ -141,8 +141,8 @@ struct TemperatureFit {
     Calibration before, after;  // calibration of softmax(logits) and softmax(logits/T)
 };
 /// Temperature scaling (Guo et al. 2017): the T in [t_min, t_max] minimising mean NLL of
-/// softmax(logits/T). NLL is convex in 1/T (log-sum-exp of a linear function), hence unimodal in
-/// log T: golden-section search on log T to 1e-10 relative. A T at a bound means the optimum lies
+/// softmax(logits/T). NLL is convex in β = 1/T (log-sum-exp of a linear function): safeguarded
+/// Newton on β (exact first and second derivatives, bisection fallback) to 1e-12 relative. A T at a bound means the optimum lies
 /// beyond it (e.g. perfectly separable logits drive T towards 0).
 TemperatureFit fit_temperature(const float* logits, const int* labels, size_t n, int k, int bins = 15,
                                double t_min = 0.05, double t_max = 20.0);

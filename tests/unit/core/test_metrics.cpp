@@ -265,6 +265,52 @@ TEST(Metrics, TemperatureAtBoundForSeparableLogits) {
     EXPECT_NEAR(fit.temperature, 0.05, 1e-6);
 }
 
+TEST(Metrics, TemperatureEqualsAScanOfTheNll) {
+    // fit_temperature's Newton steps against a brute-force search of mean_nll itself: a scan of
+    // 401 log-spaced temperatures, then a golden-section refinement around the best one.
+    const int k = 100;
+    const size_t n = 1000;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.f, 2.f);
+    std::vector<float> logits(n * k);
+    std::vector<int> labels(n);
+    for (size_t i = 0; i < n; ++i) {
+        for (int j = 0; j < k; ++j) logits[i * k + j] = nd(rng);
+        labels[i] = static_cast<int>(i % k);
+        logits[i * k + labels[i]] += 4.f;
+        for (int j = 0; j < k; ++j) logits[i * k + j] *= 3.f;  // over-confident: T near 3
+    }
+    auto f = [&](double u) { return mean_nll(logits.data(), labels.data(), n, k, std::exp(u)); };
+    const double lo = std::log(0.05), hi = std::log(20.0);
+    double best_u = lo, best_f = f(lo);
+    for (int i = 1; i <= 400; ++i) {
+        const double u = lo + (hi - lo) * i / 400.0;
+        if (const double v = f(u); v < best_f) best_f = v, best_u = u;
+    }
+    double a = best_u - (hi - lo) / 400.0, b = best_u + (hi - lo) / 400.0;
+    const double g = (std::sqrt(5.0) - 1.0) / 2.0;
+    while (b - a > 1e-9) {
+        const double x1 = b - g * (b - a), x2 = a + g * (b - a);
+        if (f(x1) <= f(x2)) b = x2;
+        else a = x1;
+    }
+    const double t_ref = std::exp(0.5 * (a + b));
+    TemperatureFit fit = fit_temperature(logits.data(), labels.data(), n, k);
+    EXPECT_GT(t_ref, 1.5);  // the case is far from T = 1 and from the bounds
+    EXPECT_LT(t_ref, 10.0);
+    EXPECT_NEAR(fit.temperature, t_ref, 1e-6 * t_ref);
+    EXPECT_LE(fit.nll_after, f(std::log(t_ref)) + 1e-12);
+}
+
+TEST(Metrics, TemperatureOfFlatLogitsIsOne) {
+    // Equal logits in every row: softmax is uniform at any T, so the fit changes nothing.
+    std::vector<float> logits(4 * 3, 0.5f);
+    std::vector<int> labels{0, 1, 2, 0};
+    TemperatureFit fit = fit_temperature(logits.data(), labels.data(), 4, 3);
+    EXPECT_DOUBLE_EQ(fit.temperature, 1.0);
+    EXPECT_NEAR(fit.nll_after, std::log(3.0), 1e-12);
+}
+
 TEST(Metrics, SoftmaxRows) {
     std::vector<float> z{0.f, std::log(3.f)};
     auto p = softmax_rows(z.data(), 1, 2);
