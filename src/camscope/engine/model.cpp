@@ -515,6 +515,18 @@ struct ModelAccess {
         }
         std::vector<torch::Tensor> slot_maps, raw_maps;
         for (size_t s = 0; s < targets.size(); ++s) {
+            // A slot whose targets equal an earlier slot's (analyze's true class of correctly
+            // predicted images: at batch 1, most calls) has that slot's maps: the same score, the
+            // same gradients, the same bits. Its backward is skipped.
+            size_t same = s;
+            for (size_t e = 0; e < s && same == s; ++e)
+                if (torch::equal(targets[e], targets[s])) same = e;
+            if (same != s) {
+                slot_maps.push_back(slot_maps[same]);
+                if (req.also_raw) raw_maps.push_back(raw_maps[same]);
+                continue;
+            }
+            // retain_graph while a later slot may still need a backward.
             std::vector<torch::Tensor> grads(acts.size());
             if (grad) {
                 auto score = method.score ? method.score({logits, targets[s], contrast, req.alpha}).sum()
