@@ -489,22 +489,35 @@ class Report:
 
 
 def analyze(model, data, out=None, *, layer=None, method="gradcam", limit=None, faithfulness_n=None, batch_size=64,
-            eigen_smooth=False, aug_smooth=False, max_channels=0, alpha=1.0, progress=True, **options):
+            eigen_smooth=False, aug_smooth=False, max_channels=0, alpha=1.0, store=False, resume=False, chunk=4096,
+            progress=True, **options):
     """The full analysis of ``model`` (a :class:`Model`, or a path) on ``data`` (a :class:`Dataset`, or
-    a path), as ``camscope analyze``: returns a :class:`Report`; with ``out``, also writes the report
-    folder there. Report options: worst, best, high_conf, low_conf, top_pairs, pair_figures,
-    row_normalised (the CLI's --worst, --best, ...). ``faithfulness_n``: images of the quick CAM
-    faithfulness check (None: the CLI's default, capped; 0: off)."""
+    a path), as ``camscope analyze`` (the same library function): returns a :class:`Report`; with
+    ``out``, also writes the report folder there. Report options: worst, best, high_conf, low_conf,
+    top_pairs, pair_figures, row_normalised (the CLI's --worst, --best, ...). ``faithfulness_n``:
+    images of the quick CAM faithfulness check (None: the CLI's default, capped; 0: off).
+
+    ``store=True``: the report folder also holds the analysis store, ``store/`` (the per-image
+    results as .npy + manifest.json, what ``camscope compare`` and ``camscope merge`` read), as the
+    CLI writes it; with ``out``, the pass keeps its chunks of ``chunk`` images in ``<out>.partial/``
+    until the report is written, and ``resume=True`` continues a killed run from them (the CLI's
+    ``--resume``)."""
     _check_batch(batch_size)
+    if int(chunk) <= 0:
+        raise UsageError(f"chunk must be > 0, got {chunk}")
+    if resume and (out is None or not store):
+        raise UsageError("resume=True needs out and store=True: the chunks it continues from are kept in <out>.partial/")
     if not isinstance(model, Model):
         model = Model(model)
     if not isinstance(data, Dataset):
         data = Dataset(data)
     spec = model._spec(data=data)
     ds = model._fit(data, spec)
+    chunk_dir = _c.chunk_folder(os.fspath(out)) if (store and out is not None) else ""
     r = _c.analyze(model._m, ds._d, spec, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
                    int(max_channels), float(alpha), batch_size, int(limit or 0),
-                   None if faithfulness_n is None else int(faithfulness_n), options, bool(progress))
+                   None if faithfulness_n is None else int(faithfulness_n), options, bool(store), chunk_dir,
+                   bool(resume), int(chunk), bool(progress))
     return Report(r, model, ds, out, progress)
 
 

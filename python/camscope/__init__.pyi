@@ -98,7 +98,8 @@ class Report:
 def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: Optional[PathLike] = ..., *,
             layer: Optional[str] = ..., method: str = ..., limit: Optional[int] = ..., faithfulness_n: Optional[int] = ...,
             batch_size: int = ..., eigen_smooth: bool = ..., aug_smooth: bool = ..., max_channels: int = ...,
-            alpha: float = ..., progress: bool = ..., **options: Any) -> Report: ...
+            alpha: float = ..., store: bool = ..., resume: bool = ..., chunk: int = ..., progress: bool = ...,
+            **options: Any) -> Report: ...
 
 class Explorer:
     report: Report

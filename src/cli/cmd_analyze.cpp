@@ -1,7 +1,4 @@
 // camscope analyze | demo
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -11,13 +8,9 @@
 
 #include "camscope/engine/train.hpp"
 #include "camscope/pipeline/analyze.hpp"
-#include "camscope/pipeline/contrast.hpp"
-#include "camscope/pipeline/evaluate.hpp"
 #include "camscope/pipeline/measure.hpp"
 #include "camscope/report/analysis.hpp"
 #include "camscope/report/store.hpp"
-#include "camscope/util/atomic_file.hpp"
-#include "camscope/util/progress.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
 #include "common.hpp"
@@ -128,134 +121,44 @@ std::pair<int, int> parse_shard(const std::string& spec, int count) {
     return {k, n};
 }
 
-/// "<out>.partial": the chunks of an unfinished pass, beside the output folder.
-std::string partial_dir(const std::string& out) {
-    std::filesystem::path p = std::filesystem::path(out).lexically_normal();
-    if (!p.has_filename()) p = p.parent_path();
-    return p.string() + ".partial";
+/// The library's settings for this run (pipeline/analyze.hpp): the CAM settings, the report's
+/// options, the store's chunks in <out>.partial/.
+AnalyzeSettings settings(const AnalyzeArgs& a, const std::string& layer, std::chrono::steady_clock::time_point t0) {
+    AnalyzeSettings as;
+    as.method = a.method;
+    as.layer = layer;
+    a.cam_opts.apply(as.cam_options);
+    as.batch_size = a.eng.batch_size;
+    as.limit = a.limit;
+    as.faithfulness_n = a.faithfulness_n;
+    as.faithfulness_explicit = a.faithfulness_opt && a.faithfulness_opt->count() > 0;
+    as.progress = !g_quiet;
+    as.quiet = g_quiet;
+    as.report = a.report;
+    as.store.chunk_dir = chunk_folder(a.out);
+    as.store.resume = a.resume;
+    as.store.chunk = a.chunk;
+    as.store.in_report = true;
+    as.store.data_split = a.data.split;
+    as.store.data_format_flag = a.data.format;
+    as.started = t0;
+    return as;
 }
 
-// Test hook (tests/cli/test_store.cpp): CAMSCOPE_TEST_KILL_AFTER_CHUNK=<k> kills the process
-// (SIGKILL: nothing cleaned up) right after chunk k of the pass is complete, so a test can resume
-// from a known point.
-void test_kill_after_chunk(size_t chunk) {
-    static const char* hook = std::getenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK");
-    if (hook && std::to_string(chunk) == hook) ::kill(::getpid(), SIGKILL);
-}
-
-/// The pass over rows [begin, end) in chunks of whole batches, each written to <out>.partial/ as a
-/// store of its rows once complete; with resume, chunks already there (of this very run: same
-/// model, data and options, else Error) are read instead of computed. Returns rows begin..end-1.
-Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOptions& po, const StoreManifest& man,
-                   const std::string& model_path, const std::string& data_path, const std::string& partial,
-                   bool resume, size_t chunk) {
-    namespace fs = std::filesystem;
-    const size_t bs = static_cast<size_t>(po.batch_size);
-    chunk = std::max<size_t>(1, (chunk + bs - 1) / bs) * bs;
-    auto chunk_dir = [&](size_t c) { return (fs::path(partial) / format("chunk-%06zu", c)).string(); };
-    const size_t chunks = (man.end - man.begin + chunk - 1) / chunk;
-    std::vector<Store> parts;
-    std::vector<char> have(chunks, 0);
-    std::error_code ec;
-    if (fs::exists(partial, ec)) {
-        if (!resume) {
-            if (!g_quiet) fprintf(stderr, "note: %s holds an earlier unfinished pass; starting over (--resume continues it)\n",
-                                  partial.c_str());
-            fs::remove_all(partial, ec);
-            if (ec) throw Error(where(partial, "cannot remove the earlier unfinished pass: " + ec.message()));
-        } else {
-            for (size_t c = 0; c < chunks; ++c) {
-                if (!is_store(chunk_dir(c))) continue;  // not there, or killed before its manifest
-                Store st = read_store(chunk_dir(c));
-                const auto diff = store_differences(man, st.manifest);
-                const size_t b = man.begin + c * chunk, e = std::min(man.end, b + chunk);
-                if (!diff.empty() || st.manifest.begin != b || st.manifest.end != e) {
-                    std::string msg = chunk_dir(c) + ": this chunk was computed by another run, --resume refuses it";
-                    for (const auto& d : diff) msg += "\n  " + d;
-                    if (diff.empty())
-                        msg += format("\n  rows %zu..%zu, this run's chunk %zu is rows %zu..%zu (--shard, --chunk)",
-                                      st.manifest.begin, st.manifest.end, c, b, e);
-                    throw Error(msg + "\n(remove " + partial + " or run without --resume to start over)");
-                }
-                have[c] = 1;
-                parts.push_back(std::move(st));
-            }
-            if (!g_quiet)
-                fprintf(stderr, "resuming: %zu of %zu chunks already done in %s\n", parts.size(), chunks, partial.c_str());
-        }
-    } else if (resume && !g_quiet) {
-        fprintf(stderr, "note: --resume: no unfinished pass in %s; starting from the beginning\n", partial.c_str());
-    }
-    size_t todo = 0;
-    for (size_t c = 0; c < chunks; ++c)
-        if (!have[c]) todo += std::min(man.end, man.begin + (c + 1) * chunk) - (man.begin + c * chunk);
-    Progress bar(po.label, todo, po.progress);
-    for (size_t c = 0; c < chunks; ++c) {
-        if (have[c]) continue;
-        const size_t b = man.begin + c * chunk, e = std::min(man.end, b + chunk);
-        PassOptions cpo = po;
-        cpo.bar = &bar;
-        cpo.only.resize(e - b);
-        for (size_t i = 0; i < e - b; ++i) cpo.only[i] = b + i;
-        AnalysisInput piece = measure(m, ds, s, cpo, model_path, data_path);
-        StoreManifest cm = man;
-        cm.seconds = piece.timings.predict_s;
-        write_store_files(chunk_dir(c), cm, piece, 0, piece.n);
-        test_kill_after_chunk(c);
-        parts.push_back(read_store(chunk_dir(c)));  // what a resumed run would read: the same bytes
-    }
-    bar.finish();
-    Store all = combine_stores(std::move(parts), "chunk", {man.begin, man.end});
-    all.manifest.shard = man.shard;
-    all.manifest.shards = man.shards;
-    return all;
-}
-
-/// After the pass: the report (build_report, the pair sheets' Finer-CAMs, the quick faithfulness
-/// check, write_report with the store inside) — the same for `analyze` and `merge`.
-void finish_report(const AnalyzeArgs& a, Model& m, const Dataset& ds, const InputSpec& s, const std::string& layer,
-                   const RunIdentity& identity, AnalysisInput& in, const StoreManifest& man,
-                   std::chrono::steady_clock::time_point t0, const std::string& what) {
-    AnalysisOptions ro = a.report;
-    ro.progress = !g_quiet;
-    ro.threads = m.threads();  // figures are drawn on the cores the model used
-    Report r = build_report(in, ro);
-    r.identity = identity;
-    // "What made it choose B over A": Finer-CAM of the pair sheets' errors (a few dozen images).
-    attach_contrast_cams(r, m, ds, s, layer, a.eng.batch_size);
-    if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
-        EvaluateOptions eo =
-            quick_faithfulness_options(a.faithfulness_n, a.faithfulness_opt && a.faithfulness_opt->count() > 0, in.n);
-        eo.layers = {layer};
-        a.cam_opts.apply(eo.cam_options);  // the maps the report shows, smoothing included
-        eo.batch_size = a.eng.batch_size;
-        eo.progress = !g_quiet;
-        eo.label = "CAM faithfulness";
-        if (r.degenerate.warn()) {  // too many blank maps: count them at other layers on the same sample too
-            eo.check_method = a.method;
-            eo.check_layers = candidate_layers(m.layers(s), layer);
-        }
-        faith::Summary fs = evaluate_cams(m, ds, s, in.class_names, eo);
-        fs.dataset_path = in.dataset_path;
-        fs.model_path = in.model_path;
-        attach_faithfulness(r, std::move(fs), ro);
-    }
-    ro.extra_files = [&](const std::string& folder) {
-        write_store_files(folder + "/store", man, in, 0, in.n);
-        return std::vector<std::pair<std::string, std::string>>{
-            {"store/manifest.json", "the per-image results (store/*.npy) and what they were computed with: "
-                                    "`camscope compare` and NumPy read them"}};
-    };
-    write_report(r, in, ro, a.out);
+/// After the report is built: written (with the store inside) and summed up on the terminal.
+void finish_report(const AnalyzeArgs& a, const Analysis& an, std::chrono::steady_clock::time_point t0,
+                   const std::string& what) {
+    write_analysis(an, a.out);
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const Report& r = an.report;
     printf("%s", format_terminal_summary(r).c_str());
     if (r.faithfulness) printf("  %s\n", faith::headline(*r.faithfulness).c_str());
     printf("report: %s/index.html (%.1f s in all, %.1f s %s for %zu images)\n", a.out.c_str(), total,
-           in.timings.predict_s, what.c_str(), in.n);
+           an.input.timings.predict_s, what.c_str(), an.input.n);
 }
 
-/// The whole analysis: one streaming pass (predictions + CAMs of the predicted and true class),
-/// then the report model and its writers. With --shard, the pass over one slice and its store only.
+/// The whole analysis (the library's analyze_pass + analyze_report + write_analysis). With --shard,
+/// the pass over one slice and its store only.
 void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     const auto t0 = std::chrono::steady_clock::now();
     // Everything is checked before the analysis, and the output folder is not touched until the
@@ -268,81 +171,40 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
     ds = fit_to_model(m, std::move(ds), s);
     const std::string layer = m.resolve_layer(a.layer, s);
-    if (sharded) {
-        if (is_store(a.out) || !std::filesystem::exists(a.out) || std::filesystem::is_empty(a.out)) {
-            StagedDir probe(a.out);  // the parent is writable (and stale staging folders go)
-        } else {
-            throw Error(where(a.out, "exists and is not a camscope store; a shard replaces its --out folder as a "
-                                     "whole: choose a new or empty folder"));
-        }
-    } else {
+    if (sharded)
+        check_store_destination(a.out);
+    else
         check_report_destination(a.out);  // writable, not a folder of other files
-    }
     RunIdentity identity;             // what the report is made from: summary.json "identity"
     identify_model(identity, model_path);
     identify_dataset(identity, *ds, a.data.path);
     identify_input(identity, s);
-    identity.method = a.method;
-    identity.layer = layer;
-    identity.eigen_smooth = a.cam_opts.eigen_smooth;
-    identity.aug_smooth = a.cam_opts.aug_smooth;
-    identity.max_channels = a.cam_opts.max_channels;
-    const auto t_load = std::chrono::steady_clock::now();
-    StoreManifest man;
-    man.identity = identity;
-    man.data_split = a.data.split;
-    man.data_format_flag = a.data.format;
-    man.batch_size = a.eng.batch_size;
-    man.total = a.limit ? std::min(a.limit, ds->size()) : ds->size();
-    man.shard = shard.first;
-    man.shards = shard.second;
-    const size_t batches = (man.total + man.batch_size - 1) / man.batch_size;
-    if (sharded && static_cast<size_t>(shard.second) > batches)
-        throw UsageError(format("--shard %d/%d: the %zu images make %zu batches of %d, too few for %d shards (slices "
-                                "are whole batches): use at most %zu shards or a smaller --batch-size",
-                                shard.first, shard.second, man.total, batches, man.batch_size, shard.second, batches));
-    std::tie(man.begin, man.end) = shard_rows(man.total, man.batch_size, shard.first, shard.second);
-    man.model_kind = m.info().kind;
-    man.class_names = class_names(m, *ds);
-    man.coarse_names = ds->info().coarse_names;
-    man.fine_to_coarse = ds->info().fine_to_coarse;
+    AnalyzeSettings as = settings(a, layer, t0);
+    std::tie(as.store.shard, as.store.shards) = shard;
     if (!g_quiet) {
         fprintf(stderr, "%s: %zu images, %zu classes; CAM %s at layer %s\n", a.data.path.c_str(), ds->size(),
                 ds->num_classes(), a.method.c_str(), layer.c_str());
-        if (sharded)
-            fprintf(stderr, "shard %d/%d: images %zu..%zu of %zu\n", shard.first, shard.second, man.begin,
-                    man.end == man.begin ? man.begin : man.end - 1, man.total);
+        if (sharded) {
+            const size_t total = a.limit ? std::min(a.limit, ds->size()) : ds->size();
+            const size_t batches = (total + a.eng.batch_size - 1) / a.eng.batch_size;
+            if (static_cast<size_t>(shard.second) <= batches) {  // else analyze_pass refuses it
+                const auto [b, e] = shard_rows(total, a.eng.batch_size, shard.first, shard.second);
+                fprintf(stderr, "shard %d/%d: images %zu..%zu of %zu\n", shard.first, shard.second, b,
+                        e == b ? b : e - 1, total);
+            }
+        }
     }
-    PassOptions po;
-    po.batch_size = a.eng.batch_size;
-    po.progress = !g_quiet;
-    po.cams = true;
-    po.layer = layer;
-    po.method = a.method;
-    po.eigen_smooth = a.cam_opts.eigen_smooth;
-    po.aug_smooth = a.cam_opts.aug_smooth;
-    po.max_channels = a.cam_opts.max_channels;
-    po.label = "predict+CAM";
-    const std::string partial = partial_dir(a.out);
-    Store pass = chunked_pass(m, *ds, s, po, man, model_path, a.data.path, partial, a.resume, a.chunk);
-    AnalysisInput& in = pass.rows;
-    in.timings.load_s = std::chrono::duration<double>(t_load - t0).count();
-    in.timings.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    Pass pass = analyze_pass(m, *ds, s, as, identity, model_path, a.data.path);
     if (sharded) {
-        write_store(a.out, pass.manifest, in);
-        std::error_code ec;
-        std::filesystem::remove_all(partial, ec);
+        write_shard(pass, a.out);
+        const StoreManifest& man = pass.manifest;
         printf("shard %d/%d: %zu images (%zu..%zu) in %s (%.1f s predict+CAM); `camscope merge` the %d shards\n",
-               shard.first, shard.second, in.n, man.begin, man.end == man.begin ? man.begin : man.end - 1,
-               a.out.c_str(), in.timings.predict_s, shard.second);
+               shard.first, shard.second, pass.input.n, man.begin, man.end == man.begin ? man.begin : man.end - 1,
+               a.out.c_str(), pass.input.timings.predict_s, shard.second);
         return;
     }
-    const Dataset& dsr = *ds;
-    auto rows = std::make_shared<const std::vector<int>>(in.indices);
-    in.load_image = [&dsr, rows](size_t row) { return dsr.get(static_cast<size_t>((*rows)[row])).image; };
-    finish_report(a, m, *ds, s, layer, identity, in, pass.manifest, t0, "predict+CAM");
-    std::error_code ec;
-    std::filesystem::remove_all(partial, ec);
+    const Analysis an = analyze_report(m, *ds, s, as, std::move(pass));
+    finish_report(a, an, t0, "predict+CAM");
 }
 
 /// `camscope merge`: the stores of the shards of one run → the report of the whole run.
@@ -393,14 +255,16 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
     if (!g_quiet)
         fprintf(stderr, "merge: %zu stores, %zu images, CAM %s at layer %s\n", paths.size(), all.rows.n,
                 id.method.c_str(), id.layer.c_str());
-    AnalysisInput& in = all.rows;
     // Timings: predict = the shards' pass time added up; load = reading the stores, model and data here.
-    in.timings.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    in.timings.total_s = in.timings.load_s + in.timings.predict_s;
+    all.rows.timings.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    all.rows.timings.total_s = all.rows.timings.load_s + all.rows.timings.predict_s;
     const Dataset& dsr = *ds;
-    auto rows = std::make_shared<const std::vector<int>>(in.indices);
-    in.load_image = [&dsr, rows](size_t row) { return dsr.get(static_cast<size_t>((*rows)[row])).image; };
-    finish_report(a, m, *ds, s, id.layer, id, in, man, t0, "predict+CAM in the shards");
+    auto rows = std::make_shared<const std::vector<int>>(all.rows.indices);
+    all.rows.load_image = [&dsr, rows](size_t row) { return dsr.get(static_cast<size_t>((*rows)[row])).image; };
+    AnalyzeSettings as = settings(a, id.layer, t0);
+    as.store.chunk_dir.clear();  // nothing of a pass here to remove
+    const Analysis an = analyze_report(m, *ds, s, as, Pass{std::move(all.rows), std::move(all.manifest), ""});
+    finish_report(a, an, t0, "predict+CAM in the shards");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // camscope compare: two stores of the same data → compare.json + compare.html (torch-free).
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "camscope/report/compare.hpp"
 #include "camscope/util/atomic_file.hpp"
@@ -54,10 +55,18 @@ void register_compare(CLI::App& app) {
         }
         const bool galleries = ds != nullptr;
         StagedDir stage(a->out);
+        std::function<Image(int)> image;
         if (galleries) {
-            auto image = [&ds](int index) { return ds->get(static_cast<size_t>(index)).image; };
+            image = [&ds](int index) { return ds->get(static_cast<size_t>(index)).image; };
             write_file_atomic(stage.path() + "/fixed.png", compare_gallery_png(c, sa, sb, true, image));
             write_file_atomic(stage.path() + "/broken.png", compare_gallery_png(c, sa, sb, false, image));
+        }
+        // The explorer of the comparison (offline page): every image's paired predictions, the
+        // galleries' images with both models' CAMs.
+        for (const auto& f : compare_explorer_files(c, sa, sb, image)) {
+            const fs::path p = fs::path(stage.path()) / "explorer" / f.name;
+            make_dirs(p.parent_path().string());
+            write_file_atomic(p.string(), f.bytes);
         }
         write_file_atomic(stage.path() + "/compare.html", compare_html(c, galleries));
         write_file_atomic(stage.path() + "/compare.json", compare_json(c, galleries));
@@ -67,8 +76,9 @@ void register_compare(CLI::App& app) {
         printf("B - A: top-1 %+.2f pp [%+.2f, %+.2f], ECE %+.2f pp [%+.2f, %+.2f] (%.0f%% paired bootstrap)\n",
                100 * c.acc_delta.estimate, 100 * c.acc_delta.lo, 100 * c.acc_delta.hi, 100 * c.ece_delta.estimate,
                100 * c.ece_delta.lo, 100 * c.ece_delta.hi, 100 * c.level);
-        printf("fixed %lld, broken %lld of %zu images; McNemar exact p = %.4g\ncomparison: %s/compare.html\n", c.fixed,
-               c.broken, c.n, c.mcnemar_p_exact, a->out.c_str());
+        printf("fixed %lld, broken %lld of %zu images; McNemar exact p = %.4g\ncomparison: %s/compare.html (explorer: "
+               "%s/explorer/index.html)\n",
+               c.fixed, c.broken, c.n, c.mcnemar_p_exact, a->out.c_str(), a->out.c_str());
     });
 }
 

@@ -174,6 +174,7 @@ private:
 struct PyDataset {
     std::shared_ptr<Dataset> ds;
     std::string path;
+    std::string split = "test", format;  // how it was opened (the store manifest's data_flags)
 };
 
 Image image_from(const py::array& a, size_t i, const std::string& what) {
@@ -250,7 +251,7 @@ PyDataset dataset_from_arrays(const py::object& images, const std::vector<int>& 
     std::vector<Image> imgs;
     imgs.reserve(n);
     for (size_t i = 0; i < n; ++i) imgs.push_back(image_from(a, i, "images"));
-    return {std::make_shared<ArrayDataset>(std::move(imgs), labels, std::move(co), std::move(info)), name};
+    return {std::make_shared<ArrayDataset>(std::move(imgs), labels, std::move(co), std::move(info)), name, "", ""};
 }
 
 py::dict dataset_info(const PyDataset& d) {
@@ -469,7 +470,7 @@ PYBIND11_MODULE(_camscope, mod) {
                 o.split = split;
                 o.format = format;
                 auto ds = open_dataset(path, o);
-                return std::make_shared<PyDataset>(PyDataset{std::shared_ptr<Dataset>(std::move(ds)), path});
+                return std::make_shared<PyDataset>(PyDataset{std::shared_ptr<Dataset>(std::move(ds)), path, split, format});
             },
             py::arg("path"), py::arg("split") = "test", py::arg("format") = "")
         .def_static(
@@ -552,7 +553,8 @@ PYBIND11_MODULE(_camscope, mod) {
                  auto v = std::make_unique<View>();
                  v->base = d.ds;
                  auto fitted = long_call(false, [&] { return fit_to_model(*pm.m, std::move(v), s, quiet); });
-                 return std::make_shared<PyDataset>(PyDataset{std::shared_ptr<Dataset>(std::move(fitted)), d.path});
+                 return std::make_shared<PyDataset>(
+                     PyDataset{std::shared_ptr<Dataset>(std::move(fitted)), d.path, d.split, d.format});
              })
         .def(
             "predict_arrays",
@@ -709,7 +711,7 @@ PYBIND11_MODULE(_camscope, mod) {
             [](const PyReport& r, const std::string& out, bool progress) {
                 long_call(progress, [&] {
                     check_report_destination(out);
-                    write_report(r.an->report, r.an->input, r.an->options, out);
+                    write_analysis(*r.an, out);  // store/ too when analyze(store=True)
                     return 0;
                 });
             },
@@ -719,7 +721,8 @@ PYBIND11_MODULE(_camscope, mod) {
         "analyze",
         [](std::shared_ptr<PyModel> pm, std::shared_ptr<PyDataset> d, const py::dict& spec, const std::string& layer,
            const std::string& method, bool eigen_smooth, bool aug_smooth, int max_channels, double alpha, int batch_size,
-           size_t limit, py::object faithfulness_n, const py::dict& report_options, bool progress) {
+           size_t limit, py::object faithfulness_n, const py::dict& report_options, bool store, const std::string& chunk_dir,
+           bool resume, size_t chunk, bool progress) {
             const InputSpec s = spec_from(spec);
             AnalyzeSettings as;
             as.method = method;
@@ -732,6 +735,14 @@ PYBIND11_MODULE(_camscope, mod) {
             as.progress = true;  // the bars reach the sink, which draws them only if `progress` (Ctrl-C is checked either way)
             as.faithfulness_explicit = !faithfulness_n.is_none();
             as.faithfulness_n = faithfulness_n.is_none() ? 100 : faithfulness_n.cast<size_t>();
+            as.quiet = !progress;
+            as.store.in_report = store;
+            as.store.chunk_dir = chunk_dir;  // "<out>.partial" (chunk_folder) when given an out; else in memory
+            as.store.resume = resume;
+            if (chunk == 0) throw UsageError("chunk must be > 0");
+            as.store.chunk = chunk;
+            as.store.data_split = d->split;
+            as.store.data_format_flag = d->format;
             AnalysisOptions& ro = as.report;
             for (auto [k, v] : report_options) {
                 const std::string key = py::str(k);
@@ -767,7 +778,9 @@ PYBIND11_MODULE(_camscope, mod) {
         },
         py::arg("model"), py::arg("data"), py::arg("spec"), py::arg("layer"), py::arg("method"), py::arg("eigen_smooth"),
         py::arg("aug_smooth"), py::arg("max_channels"), py::arg("alpha"), py::arg("batch_size"), py::arg("limit"),
-        py::arg("faithfulness_n"), py::arg("report_options"), py::arg("progress"));
+        py::arg("faithfulness_n"), py::arg("report_options"), py::arg("store"), py::arg("chunk_dir"), py::arg("resume"),
+        py::arg("chunk"), py::arg("progress"));
+    mod.def("chunk_folder", &chunk_folder, py::arg("out"));
 
     py::class_<PyExplorer, std::shared_ptr<PyExplorer>>(mod, "_Explorer")
         .def_readonly("url", &PyExplorer::url)

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <regex>
 
 #include <nlohmann/json.hpp>
@@ -88,6 +89,20 @@ std::pair<int, std::string> python(const std::string& script, const std::string&
     while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
     const int status = p ? pclose(p) : -1;
     return {status, out};
+}
+
+/// Model B of the comparisons: the fixture model fed ImageNet's normalisation instead of CIFAR-10's:
+/// a second configuration that gets some images right that A gets wrong, and the reverse
+/// (resnet_traced.pt, untrained, would only break). Made once.
+const fs::path& model_b_report() {
+    static const fs::path dir = [] {
+        auto d = tmpdir("store_compare_b");
+        auto r = run("-q analyze -m " + kModel + " -d " + kData + " --norm imagenet -b 16 --faithfulness-n 0 -o " +
+                         d.string(), 300);
+        EXPECT_EQ(r.code, 0) << r.out;
+        return d;
+    }();
+    return dir;
 }
 
 std::string shard_cmd(const std::string& model, const std::string& shard, const fs::path& out) {
@@ -347,14 +362,8 @@ TEST(Store, ResumeAfterAKillGivesTheSameReport) {
 
 TEST(Store, CompareTwoModelsOnTheSameData) {
     const fs::path root = tmpdir("store_compare");
-    const fs::path b = root / "b", diff = root / "diff";
-    // B: the fixture model fed ImageNet's normalisation instead of CIFAR-10's: a second configuration
-    // that gets some images right that A gets wrong, and the reverse (resnet_traced.pt, untrained,
-    // would only break).
-    auto r = run("-q analyze -m " + kModel + " -d " + kData + " --norm imagenet -b 16 --faithfulness-n 0 -o " +
-                 b.string(), 300);
-    ASSERT_EQ(r.code, 0) << r.out;
-    r = run("-q compare " + single_report().string() + " " + b.string() + " --out " + diff.string());
+    const fs::path b = model_b_report(), diff = root / "diff";
+    auto r = run("-q compare " + single_report().string() + " " + b.string() + " --out " + diff.string());
     ASSERT_EQ(r.code, 0) << r.out;
     ASSERT_TRUE(fs::exists(diff / "compare.html"));
     const json c = json::parse(slurp(diff / "compare.json"));
@@ -448,4 +457,81 @@ print(json.dumps({'acc_a': float(ra.mean()), 'acc_b': float(rb.mean()), 'fixed':
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_NE(r.out.find("are not of the same data"), std::string::npos) << r.out;
     EXPECT_FALSE(fs::exists(root / "no"));
+}
+
+TEST(Store, CompareWritesAnExplorerOfEveryImage) {
+    const fs::path b = model_b_report(), diff = tmpdir("store_compare_explorer") / "diff";
+    auto r = run("-q compare " + single_report().string() + " " + b.string() + " --out " + diff.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    const json c = json::parse(slurp(diff / "compare.json"));
+    const fs::path ex = diff / "explorer";
+    // The page is the embedded web/ assets, byte for byte.
+    EXPECT_EQ(slurp(ex / "index.html"), slurp(fs::path(kDir) / "../../web/compare.html"));
+    EXPECT_EQ(slurp(ex / "compare.js"), slurp(fs::path(kDir) / "../../web/compare.js"));
+    EXPECT_EQ(slurp(ex / "compare.css"), slurp(fs::path(kDir) / "../../web/compare.css"));
+    const std::string js = slurp(ex / "data.js");
+    const std::string head = "window.CAMSCOPE_COMPARE = ";
+    ASSERT_EQ(js.rfind(head, 0), 0u) << js.substr(0, 80);
+    ASSERT_GE(js.size(), head.size() + 2);
+    ASSERT_EQ(js.substr(js.size() - 2), ";\n");
+    const json d = json::parse(js.substr(head.size(), js.size() - head.size() - 2));
+    EXPECT_EQ(d["a"]["model_sha256"], c["a"]["model_sha256"]);
+    EXPECT_EQ(d["b"]["store"], c["b"]["store"]);
+    EXPECT_EQ(d["classes"].size(), 10u);
+
+    // Every image's status recomputed from the two stores with NumPy.
+    const auto [code, out] = python(R"(
+import json, sys, numpy as np
+A, B = (np.load(d + '/store/logits.npy') for d in sys.argv[1:3])
+y = np.load(sys.argv[1] + '/store/label.npy')
+def conf(L):
+    e = np.exp(L.astype(np.float64) - L.max(1, keepdims=True))
+    return (e / e.sum(1, keepdims=True)).max(1)
+pa, pb, ca, cb = A.argmax(1), B.argmax(1), conf(A), conf(B)
+st = ['both-right' if a == t and b == t else 'fixed' if b == t else 'broken' if a == t else 'both-wrong'
+      for a, b, t in zip(pa, pb, y)]
+print(json.dumps([[i, int(y[i]), int(pa[i]), int(pb[i]), float(ca[i]), float(cb[i]), st[i]] for i in range(len(y))]))
+)", single_report().string() + " " + b.string());
+    ASSERT_EQ(code, 0) << out;
+    const json ref = json::parse(out);
+    ASSERT_EQ(d["rows"].size(), ref.size());
+    std::map<std::string, long long> counts;
+    std::set<int> pictured;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        const json& row = d["rows"][i];
+        const json& want = ref[i];
+        ASSERT_EQ(row["index"], want[0]) << i;
+        EXPECT_EQ(row["label"], want[1]) << i;
+        EXPECT_EQ(row["pred_a"], want[2]) << i;
+        EXPECT_EQ(row["pred_b"], want[3]) << i;
+        EXPECT_NEAR(row["conf_a"].get<double>(), want[4].get<double>(), 1e-6) << i;
+        EXPECT_NEAR(row["conf_b"].get<double>(), want[5].get<double>(), 1e-6) << i;
+        EXPECT_EQ(row["status"], want[6]) << i;
+        ++counts[row["status"].get<std::string>()];
+        if (row.contains("pictures")) {
+            pictured.insert(row["index"].get<int>());
+            for (const char* k : {"image", "a", "b"}) {
+                const fs::path png = ex / row["pictures"][k].get<std::string>();
+                ASSERT_TRUE(is_png(png)) << png;
+                const std::string bytes = slurp(png);
+                // IHDR: width and height of the dataset's 32x32 images.
+                EXPECT_EQ(static_cast<unsigned char>(bytes[19]), 32u) << png;
+                EXPECT_EQ(static_cast<unsigned char>(bytes[23]), 32u) << png;
+            }
+        }
+    }
+    EXPECT_EQ(counts["fixed"], c["paired"]["fixed"].get<long long>());
+    EXPECT_EQ(counts["broken"], c["paired"]["broken"].get<long long>());
+    EXPECT_EQ(counts["both-wrong"], c["paired"]["both_wrong"].get<long long>());
+    EXPECT_EQ(counts["both-right"], c["paired"]["both_right"].get<long long>());
+    EXPECT_GT(counts["fixed"], 0);
+    EXPECT_EQ(d["paired"], c["paired"]);
+    // Pictures: exactly the galleries' images (fixed.png and broken.png).
+    std::set<int> gallery;
+    for (const char* which : {"fixed", "broken"})
+        for (const auto& im : c["galleries"][which]["images"]) gallery.insert(im["index"].get<int>());
+    EXPECT_EQ(pictured, gallery);
+    std::set<std::string> files;
+    for (const auto& e : fs::directory_iterator(ex / "img")) files.insert(e.path().filename().string());
+    EXPECT_EQ(files.size(), 3 * gallery.size());
 }

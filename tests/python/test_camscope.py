@@ -414,3 +414,58 @@ def test_cam_options_equal_cli(model, data, tmp_path, extra, kw):
     cli_ok("cam", "-m", MODEL, "-d", DATA, "-i", "20-25", "-o", str(tmp_path), *extra)
     got = model.cam(data, indices=range(20, 26), progress=False, **kw)
     np.testing.assert_allclose(got, np.load(tmp_path / "cams.npy"), atol=1e-6, rtol=0)
+
+
+def test_analyze_store_equals_clis(data, tmp_path):
+    """analyze(store=True) and `camscope analyze` run the same library function: the same store/
+    (every .npy byte for byte; manifest.json equal but for "seconds", the pass's wall-clock time),
+    and the chunks kept in <out>.partial/ until the report is written, as the CLI's."""
+    opts = ["-b", "16", "--faithfulness-n", "6", "--chunk", "48"]
+    cli_out = tmp_path / "cli"
+    cli_ok("analyze", "-m", MODEL, "-d", DATA, "-o", str(cli_out), *opts)
+    py_out = tmp_path / "py"
+    rep = camscope.analyze(camscope.Model(MODEL), data, out=py_out, store=True, batch_size=16, faithfulness_n=6,
+                           chunk=48, progress=False)
+    a, b = cli_out / "store", py_out / "store"
+    names = sorted(os.listdir(a))
+    assert names == sorted(os.listdir(b)) == sorted(["manifest.json", "index.npy", "label.npy", "pred.npy", "logits.npy",
+                                                      "cam_pred.npy", "cam_true.npy", "degenerate.npy"])
+    for n in names:
+        if n.endswith(".npy"):
+            assert open(a / n, "rb").read() == open(b / n, "rb").read(), n
+    ma, mb = json.load(open(a / "manifest.json")), json.load(open(b / "manifest.json"))
+    assert ma.pop("seconds") > 0 and mb.pop("seconds") > 0
+    assert ma == mb
+    assert mb["rows"] == {"begin": 0, "end": len(data)} and mb["data_flags"] == {"split": "test", "format": ""}
+    assert not os.path.exists(str(py_out) + ".partial") and not os.path.exists(str(cli_out) + ".partial")
+    assert str(b / "manifest.json") in rep.files
+    # The numbers are the arrays': NumPy's accuracy from the store is the report's.
+    pred, label = np.load(b / "pred.npy"), np.load(b / "label.npy")
+    assert rep.accuracy == pytest.approx((pred == label).mean(), abs=1e-12)
+    # Without store: no store/ (as before); in memory, the same chunks give the same report.
+    mem = camscope.analyze(camscope.Model(MODEL), data, batch_size=16, faithfulness_n=6, chunk=48, progress=False)
+    assert mem.summary["overall"] == rep.summary["overall"] and mem.summary["per_class"] == rep.summary["per_class"]
+    with pytest.raises(camscope.UsageError, match="resume"):
+        camscope.analyze(camscope.Model(MODEL), data, resume=True, progress=False)
+
+
+def test_analyze_resumes_from_the_clis_chunks(data, tmp_path):
+    """A CLI run killed after its second chunk (CAMSCOPE_TEST_KILL_AFTER_CHUNK) is finished by
+    analyze(resume=True): the chunks are the same stores to both, and the report is the
+    uninterrupted CLI run's."""
+    opts = ["-b", "16", "--faithfulness-n", "0", "--chunk", "48"]
+    full = tmp_path / "full"
+    cli_ok("analyze", "-m", MODEL, "-d", DATA, "-o", str(full), *opts)
+    out = tmp_path / "rep"
+    r = subprocess.run([CLI, "-q", "analyze", "-m", MODEL, "-d", DATA, "-o", str(out), *opts], capture_output=True,
+                       text=True, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE", CAMSCOPE_TEST_KILL_AFTER_CHUNK="1"))
+    assert r.returncode == -signal.SIGKILL
+    partial = str(out) + ".partial"
+    assert sorted(os.listdir(partial)) == ["chunk-000000", "chunk-000001"]
+    rep = camscope.analyze(camscope.Model(MODEL), data, out=out, store=True, resume=True, batch_size=16,
+                           faithfulness_n=0, chunk=48, progress=False)
+    assert not os.path.exists(partial)
+    for n in ("logits.npy", "cam_pred.npy", "cam_true.npy", "degenerate.npy"):
+        assert open(out / "store" / n, "rb").read() == open(full / "store" / n, "rb").read(), n
+    want = json.load(open(full / "summary.json"))
+    assert rep.summary["overall"] == want["overall"] and rep.summary["focus"] == want["focus"]

@@ -1,12 +1,24 @@
 #include "camscope/pipeline/analyze.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 
 #include "camscope/pipeline/contrast.hpp"
 #include "camscope/pipeline/evaluate.hpp"
 #include "camscope/pipeline/measure.hpp"
+#include "camscope/util/atomic_file.hpp"
+#include "camscope/util/error.hpp"
+#include "camscope/util/progress.hpp"
+#include "camscope/util/strings.hpp"
 
 namespace camscope {
+
+namespace fs = std::filesystem;
 
 std::unique_ptr<Dataset> fit_to_model(Model& m, std::unique_ptr<Dataset> ds, const InputSpec& s, bool quiet) {
     ds->set_input_size(s.height, s.width);  // large images (photos in a folder) decode reduced
@@ -16,17 +28,133 @@ std::unique_ptr<Dataset> fit_to_model(Model& m, std::unique_ptr<Dataset> ds, con
     return reorder_classes(std::move(ds), std::move(match.to_model), m.info().class_names);
 }
 
-Analysis analyze_dataset(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, RunIdentity identity,
-                         const std::string& model_path, const std::string& data_path) {
+std::string chunk_folder(const std::string& out) {
+    fs::path p = fs::path(out).lexically_normal();
+    if (!p.has_filename()) p = p.parent_path();
+    return p.string() + ".partial";
+}
+
+namespace {
+
+// Test hook (tests/cli/test_store.cpp): CAMSCOPE_TEST_KILL_AFTER_CHUNK=<k> kills the process
+// (SIGKILL: nothing cleaned up) right after chunk k of the pass is complete, so a test can resume
+// from a known point.
+void test_kill_after_chunk(size_t chunk) {
+    static const char* hook = std::getenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK");
+    if (hook && std::to_string(chunk) == hook) ::kill(::getpid(), SIGKILL);
+}
+
+/// The pass over rows [man.begin, man.end) in chunks of whole batches, each kept as a store of its
+/// rows (written to the chunk folder and read back when there is one); with resume, chunks already
+/// there (of this very run, else Error) are read instead of computed.
+Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOptions& po, const StoreManifest& man,
+                   const std::string& model_path, const std::string& data_path, const StoreSettings& st, bool quiet) {
+    const std::string& partial = st.chunk_dir;
+    const size_t bs = static_cast<size_t>(po.batch_size);
+    const size_t chunk = std::max<size_t>(1, (st.chunk + bs - 1) / bs) * bs;
+    auto chunk_dir = [&](size_t c) { return (fs::path(partial) / format("chunk-%06zu", c)).string(); };
+    const size_t chunks = (man.end - man.begin + chunk - 1) / chunk;
+    std::vector<Store> parts;
+    std::vector<char> have(chunks, 0);
+    std::error_code ec;
+    if (partial.empty()) {
+        if (st.resume) throw UsageError("resume needs a chunk folder to resume from");
+    } else if (fs::exists(partial, ec)) {
+        if (!st.resume) {
+            if (!quiet)
+                fprintf(stderr, "note: %s holds an earlier unfinished pass; starting over (--resume continues it)\n",
+                        partial.c_str());
+            fs::remove_all(partial, ec);
+            if (ec) throw Error(where(partial, "cannot remove the earlier unfinished pass: " + ec.message()));
+        } else {
+            for (size_t c = 0; c < chunks; ++c) {
+                if (!is_store(chunk_dir(c))) continue;  // not there, or killed before its manifest
+                Store got = read_store(chunk_dir(c));
+                const auto diff = store_differences(man, got.manifest);
+                const size_t b = man.begin + c * chunk, e = std::min(man.end, b + chunk);
+                if (!diff.empty() || got.manifest.begin != b || got.manifest.end != e) {
+                    std::string msg = chunk_dir(c) + ": this chunk was computed by another run, --resume refuses it";
+                    for (const auto& d : diff) msg += "\n  " + d;
+                    if (diff.empty())
+                        msg += format("\n  rows %zu..%zu, this run's chunk %zu is rows %zu..%zu (--shard, --chunk)",
+                                      got.manifest.begin, got.manifest.end, c, b, e);
+                    throw Error(msg + "\n(remove " + partial + " or run without --resume to start over)");
+                }
+                have[c] = 1;
+                parts.push_back(std::move(got));
+            }
+            if (!quiet)
+                fprintf(stderr, "resuming: %zu of %zu chunks already done in %s\n", parts.size(), chunks, partial.c_str());
+        }
+    } else if (st.resume && !quiet) {
+        fprintf(stderr, "note: --resume: no unfinished pass in %s; starting from the beginning\n", partial.c_str());
+    }
+    size_t todo = 0;
+    for (size_t c = 0; c < chunks; ++c)
+        if (!have[c]) todo += std::min(man.end, man.begin + (c + 1) * chunk) - (man.begin + c * chunk);
+    Progress bar(po.label, todo, po.progress);
+    for (size_t c = 0; c < chunks; ++c) {
+        if (have[c]) continue;
+        const size_t b = man.begin + c * chunk, e = std::min(man.end, b + chunk);
+        PassOptions cpo = po;
+        cpo.bar = &bar;
+        cpo.only.resize(e - b);
+        for (size_t i = 0; i < e - b; ++i) cpo.only[i] = b + i;
+        AnalysisInput piece = measure(m, ds, s, cpo, model_path, data_path);
+        StoreManifest cm = man;
+        cm.seconds = piece.timings.predict_s;
+        if (partial.empty()) {
+            parts.push_back(store_rows(cm, piece, 0, piece.n));
+        } else {
+            write_store_files(chunk_dir(c), cm, piece, 0, piece.n);
+            test_kill_after_chunk(c);
+            parts.push_back(read_store(chunk_dir(c)));  // what a resumed run would read: the same bytes
+        }
+    }
+    bar.finish();
+    Store all = combine_stores(std::move(parts), "chunk", {man.begin, man.end});
+    all.manifest.shard = man.shard;
+    all.manifest.shards = man.shards;
+    return all;
+}
+
+void remove_chunks(const std::string& dir) {
+    if (dir.empty()) return;
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+}
+
+}  // namespace
+
+Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, RunIdentity identity,
+                  const std::string& model_path, const std::string& data_path) {
     identity.method = a.method;
     identity.layer = a.layer;
     identity.eigen_smooth = a.cam_options.eigen_smooth;
     identity.aug_smooth = a.cam_options.aug_smooth;
     identity.max_channels = a.cam_options.max_channels;
     const auto t_load = std::chrono::steady_clock::now();
+    const StoreSettings& st = a.store;
+    StoreManifest man;
+    man.identity = identity;
+    man.data_split = st.data_split;
+    man.data_format_flag = st.data_format_flag;
+    man.batch_size = a.batch_size;
+    man.total = a.limit ? std::min(a.limit, ds.size()) : ds.size();
+    man.shard = st.shard;
+    man.shards = st.shards;
+    const size_t batches = (man.total + man.batch_size - 1) / man.batch_size;
+    if (st.shards > 1 && static_cast<size_t>(st.shards) > batches)
+        throw UsageError(format("--shard %d/%d: the %zu images make %zu batches of %d, too few for %d shards (slices "
+                                "are whole batches): use at most %zu shards or a smaller --batch-size",
+                                st.shard, st.shards, man.total, batches, man.batch_size, st.shards, batches));
+    std::tie(man.begin, man.end) = shard_rows(man.total, man.batch_size, st.shard, st.shards);
+    man.model_kind = m.info().kind;
+    man.class_names = class_names(m, ds);
+    man.coarse_names = ds.info().coarse_names;
+    man.fine_to_coarse = ds.info().fine_to_coarse;
     PassOptions po;
     po.batch_size = a.batch_size;
-    po.limit = a.limit;
     po.progress = a.progress;
     po.cams = true;
     po.layer = a.layer;
@@ -35,38 +163,82 @@ Analysis analyze_dataset(Model& m, const Dataset& ds, const InputSpec& s, const 
     po.aug_smooth = a.cam_options.aug_smooth;
     po.max_channels = a.cam_options.max_channels;
     po.label = "predict+CAM";
-    Analysis out{measure(m, ds, s, po, model_path, data_path), Report{}, a.report};
-    AnalysisInput& in = out.input;
+    Store all = chunked_pass(m, ds, s, po, man, model_path, data_path, st, a.quiet);
+    Pass p{std::move(all.rows), std::move(all.manifest), st.chunk_dir};
+    AnalysisInput& in = p.input;
     in.timings.load_s = std::chrono::duration<double>(t_load - a.started).count();
     in.timings.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - a.started).count();
+    auto rows = std::make_shared<const std::vector<int>>(in.indices);
+    in.load_image = [&ds, rows](size_t row) { return ds.get(static_cast<size_t>((*rows)[row])).image; };
+    return p;
+}
+
+Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, Pass pass) {
+    Analysis out{std::move(pass.input), Report{}, a.report, std::move(pass.manifest), a.store.in_report,
+                 std::move(pass.chunk_dir)};
+    AnalysisInput& in = out.input;
     AnalysisOptions& ro = out.options;
     ro.progress = a.progress;
     ro.threads = m.threads();  // figures are drawn on the cores the model used
     Report& r = out.report;
     r = build_report(in, ro);
-    r.identity = identity;
+    r.identity = out.manifest.identity;
     // "What made it choose B over A": Finer-CAM of the pair sheets' errors (a few dozen images).
-    attach_contrast_cams(r, m, ds, s, a.layer, a.batch_size);
+    const std::string& layer = out.manifest.identity.layer;
+    attach_contrast_cams(r, m, ds, s, layer, a.batch_size);
     if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
+        const RunIdentity& ri = out.manifest.identity;
         EvaluateOptions eo = quick_faithfulness_options(a.faithfulness_n, a.faithfulness_explicit, in.n);
-        eo.layers = {a.layer};
+        eo.layers = {layer};
         eo.cam_options.alpha = a.cam_options.alpha;  // the maps the report shows, smoothing included
-        eo.cam_options.eigen_smooth = a.cam_options.eigen_smooth;
-        eo.cam_options.aug_smooth = a.cam_options.aug_smooth;
-        eo.cam_options.max_channels = a.cam_options.max_channels;
+        eo.cam_options.eigen_smooth = ri.eigen_smooth;
+        eo.cam_options.aug_smooth = ri.aug_smooth;
+        eo.cam_options.max_channels = ri.max_channels;
         eo.batch_size = a.batch_size;
         eo.progress = a.progress;
         eo.label = "CAM faithfulness";
         if (r.degenerate.warn()) {  // too many blank maps: count them at other layers on the same sample too
-            eo.check_method = a.method;
-            eo.check_layers = candidate_layers(m.layers(s), a.layer);
+            eo.check_method = ri.method;
+            eo.check_layers = candidate_layers(m.layers(s), layer);
         }
         faith::Summary fs = evaluate_cams(m, ds, s, in.class_names, eo);
-        fs.dataset_path = data_path;
-        fs.model_path = model_path;
+        fs.dataset_path = in.dataset_path;
+        fs.model_path = in.model_path;
         attach_faithfulness(r, std::move(fs), ro);
     }
     return out;
+}
+
+Analysis analyze_dataset(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, RunIdentity identity,
+                         const std::string& model_path, const std::string& data_path) {
+    return analyze_report(m, ds, s, a, analyze_pass(m, ds, s, a, std::move(identity), model_path, data_path));
+}
+
+void write_analysis(const Analysis& an, const std::string& out) {
+    AnalysisOptions ro = an.options;
+    if (an.store_in_report)
+        ro.extra_files = [&an](const std::string& folder) {
+            write_store_files(folder + "/store", an.manifest, an.input, 0, an.input.n);
+            return std::vector<std::pair<std::string, std::string>>{
+                {"store/manifest.json", "the per-image results (store/*.npy) and what they were computed with: "
+                                        "`camscope compare` and NumPy read them"}};
+        };
+    write_report(an.report, an.input, ro, out);
+    remove_chunks(an.chunk_dir);
+}
+
+void check_store_destination(const std::string& out) {
+    if (is_store(out) || !fs::exists(out) || fs::is_empty(out)) {
+        StagedDir probe(out);  // the parent is writable (and stale staging folders go)
+    } else {
+        throw Error(where(out, "exists and is not a camscope store; a shard replaces its --out folder as a "
+                               "whole: choose a new or empty folder"));
+    }
+}
+
+void write_shard(const Pass& p, const std::string& out) {
+    write_store(out, p.manifest, p.input);
+    remove_chunks(p.chunk_dir);
 }
 
 }  // namespace camscope

@@ -1,8 +1,17 @@
 #pragma once
-// The whole analysis behind `camscope analyze` (and the Python package's camscope.analyze): one
-// streaming pass (predictions + CAMs of the predicted and true class), the report model, the
-// Finer-CAM column of the pair sheets and the quick faithfulness check. Writing the report is the
-// caller's step (write_report), so a caller may keep the Report in memory only. Torch-free.
+// The whole analysis behind `camscope analyze`, `camscope merge` and the Python package's
+// camscope.analyze — one implementation, torch-free (engine facade only):
+//
+//   analyze_pass()    the streaming pass (predictions + CAMs of the predicted and true class) in
+//                     chunks of whole batches; each chunk a store (report/store.hpp) in a chunk
+//                     folder when asked (what resume continues from), or kept in memory; one
+//                     shard's slice only when asked.
+//   analyze_report()  after the pass: the report model, the Finer-CAM column of the pair sheets and
+//                     the quick faithfulness check (merge starts here, from the shards' stores).
+//   write_analysis()  write_report, with the store as store/ when asked, then the chunk folder goes.
+//
+// analyze_dataset() = analyze_report(analyze_pass(...)). Writing is a separate step, so a caller may
+// keep the Report in memory only.
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -12,6 +21,7 @@
 #include "camscope/engine/engine.hpp"
 #include "camscope/pipeline/pipeline.hpp"
 #include "camscope/report/analysis.hpp"
+#include "camscope/report/store.hpp"
 
 namespace camscope {
 
@@ -20,6 +30,23 @@ namespace camscope {
 /// match_classes; relabelled to the model's class order when both name the same classes in
 /// another order (the note goes to stderr unless quiet).
 std::unique_ptr<Dataset> fit_to_model(Model& m, std::unique_ptr<Dataset> ds, const InputSpec& s, bool quiet);
+
+/// How the pass keeps its per-image results (the analysis store).
+struct StoreSettings {
+    /// Folder for the pass's chunks (the CLI's "<out>.partial", chunk_folder()): each completed chunk
+    /// is written there as a store of its rows and read back; empty = the chunks stay in memory
+    /// (the same numbers: the store's arrays are exact copies).
+    std::string chunk_dir;
+    /// Read the chunks of this very run already in chunk_dir instead of computing them (a chunk of
+    /// another model, data or options is an Error); without it an earlier chunk folder is removed.
+    bool resume = false;
+    std::size_t chunk = 4096;  // images per chunk (rounded up to whole batches)
+    int shard = 0, shards = 1;  // compute only slice `shard` of `shards` (shard_rows)
+    /// write_analysis writes the store into the report folder as store/ (what `camscope compare` reads).
+    bool in_report = false;
+    /// How the dataset was opened (the manifest's "data_flags": what `merge` reopens it with).
+    std::string data_split = "test", data_format_flag;
+};
 
 struct AnalyzeSettings {
     std::string method = "gradcam";
@@ -32,21 +59,60 @@ struct AnalyzeSettings {
     std::size_t faithfulness_n = 100;
     bool faithfulness_explicit = false;
     bool progress = true;
+    bool quiet = false;  // no notes on stderr (resume, an earlier unfinished pass)
     AnalysisOptions report;  // progress and threads are set from the above and the model
+    StoreSettings store;
     /// When the work began (model and data loading included): AnalysisTimings::load_s.
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-struct Analysis {
-    AnalysisInput input;  // its load_image reads from the dataset, which must outlive it
-    Report report;        // identity as given
-    AnalysisOptions options;  // what write_report is to be called with
+/// The pass's results: its rows (a store's rows, load_image reading from the dataset, which must
+/// outlive them) and what they were computed with (manifest: identity, batch size, slice).
+struct Pass {
+    AnalysisInput input;
+    StoreManifest manifest;
+    std::string chunk_dir;  // StoreSettings::chunk_dir (removed by write_analysis / write_shard)
 };
 
-/// The analysis of `ds` (already fit_to_model) by `m`. `identity` (model, dataset and input parts
-/// set by the caller) is completed with the CAM settings and stored in the report. Throws Error
-/// (or whatever a progress sink throws, see Progress::set_sink) and writes nothing.
+struct Analysis {
+    AnalysisInput input;  // its load_image reads from the dataset, which must outlive it
+    Report report;        // identity = the manifest's
+    AnalysisOptions options;  // what write_report is to be called with
+    StoreManifest manifest;   // the pass's store manifest (written as store/ when store_in_report)
+    bool store_in_report = false;
+    std::string chunk_dir;
+};
+
+/// "<out>.partial": where the CLI keeps the chunks of an unfinished pass, beside the output folder.
+std::string chunk_folder(const std::string& out);
+
+/// The pass of `m` over `ds` (already fit_to_model), or over its shard's slice, in chunks
+/// (StoreSettings). `identity` (model, dataset and input parts set by the caller) is completed
+/// with the CAM settings. UsageError for more shards than batches (before any work); Error for a
+/// chunk folder that cannot be removed or a chunk of another run under resume.
+/// Test hook: CAMSCOPE_TEST_KILL_AFTER_CHUNK=<k> kills the process (SIGKILL) right after chunk k
+/// is written to the chunk folder (tests/cli/test_store.cpp resumes from there).
+Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, RunIdentity identity,
+                  const std::string& model_path, const std::string& data_path);
+
+/// After the pass (a whole run, or shards combined by `merge`): build_report, the pair sheets'
+/// Finer-CAMs, the quick faithfulness check. The CAM settings are the pass's (its manifest).
+Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, Pass pass);
+
+/// The analysis of `ds` (already fit_to_model) by `m`: analyze_pass then analyze_report. Throws
+/// Error (or whatever a progress sink throws, see Progress::set_sink); writes nothing but the
+/// chunk folder when StoreSettings::chunk_dir is set.
 Analysis analyze_dataset(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, RunIdentity identity,
                          const std::string& model_path, const std::string& data_path);
+
+/// write_report(an.report, an.input, an.options, out), with the store as <out>/store/ when
+/// an.store_in_report; then the chunk folder is removed. check_report_destination is the caller's.
+void write_analysis(const Analysis& an, const std::string& out);
+
+/// A shard's output folder: a store (replaced as a whole), new or empty; Error otherwise. Called
+/// before the pass.
+void check_store_destination(const std::string& out);
+/// The shard's store written to `out` as a whole; then the chunk folder is removed.
+void write_shard(const Pass& p, const std::string& out);
 
 }  // namespace camscope

@@ -166,10 +166,13 @@ Comparison compare_stores(const Store& a, const Store& b, const CompareOptions& 
         if (!oka[i]) ++pair(t, pa[i]).count_a;
         if (!okb[i]) ++pair(t, pb[i]).count_b;
     }
+    c.rows.reserve(n);
     for (size_t i = 0; i < n; ++i) {
+        const PairStatus st = oka[i] ? (okb[i] ? PairStatus::both_right : PairStatus::broken)
+                                     : (okb[i] ? PairStatus::fixed : PairStatus::both_wrong);
+        c.rows.push_back({i, ra.indices[i], ra.labels[i], pa[i], pb[i], ca[i], cb[i], st});
         if (oka[i] == okb[i]) continue;
-        PairedRow pr{i, ra.indices[i], ra.labels[i], pa[i], pb[i], ca[i], cb[i]};
-        (okb[i] ? c.fixed_gallery : c.broken_gallery).push_back(pr);
+        (okb[i] ? c.fixed_gallery : c.broken_gallery).push_back(c.rows.back());
     }
     for (auto* g : {&c.fixed_gallery, &c.broken_gallery}) {
         std::stable_sort(g->begin(), g->end(), [](const PairedRow& x, const PairedRow& y) { return x.conf_b > y.conf_b; });
@@ -332,6 +335,24 @@ std::string compare_html(const Comparison& c, bool galleries) {
     return h;
 }
 
+namespace {
+
+/// One model's CAM of its prediction for a gallery row, at the dataset image's size: the overlay,
+/// or the hatched stand-in where the map has no positive evidence (blank = true).
+Image prediction_overlay(const Store& s, const Image& img, std::size_t row, bool& blank) {
+    const AnalysisInput& in = s.rows;
+    const size_t hw = size_t(in.fh) * in.fw;
+    const float* src = in.cam_pred.data() + row * hw;
+    const int h = img.empty() ? in.input_h : img.height, w = img.empty() ? in.input_w : img.width;
+    blank = metrics::degenerate_cam(src, hw);
+    if (blank) return no_evidence_image(img, h, w);
+    auto m = cam_to_input_size(src, in.fh, in.fw, in.input_h, in.input_w);
+    if (in.input_h != h || in.input_w != w) m = resize_map(m.data(), in.input_h, in.input_w, h, w);
+    return img.empty() ? colorize(m.data(), h, w) : overlay_cam(img, m.data());
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> compare_gallery_png(const Comparison& c, const Store& a, const Store& b, bool fixed,
                                               const std::function<Image(int index)>& image) {
     const auto& g = fixed ? c.fixed_gallery : c.broken_gallery;
@@ -342,22 +363,15 @@ std::vector<std::uint8_t> compare_gallery_png(const Comparison& c, const Store& 
     p.col_headers = {"image, true class", "A, its prediction", "B, its prediction"};
     long long blank = 0;
     auto cam = [&](const Store& s, const Image& img, size_t row, const char* who, int pred, float conf, bool right) {
-        const AnalysisInput& in = s.rows;
-        const size_t hw = size_t(in.fh) * in.fw;
-        const float* src = in.cam_pred.data() + row * hw;
-        const int h = img.empty() ? in.input_h : img.height, w = img.empty() ? in.input_w : img.width;
         plot::Tile t;
         t.caption = {format("%s: %s (%.2f)", who, c.class_names[pred].c_str(), conf)};
         t.caption_rgb = right ? 0x007000 : 0xC00000;
-        if (metrics::degenerate_cam(src, hw)) {
-            t.image = no_evidence_image(img, h, w);
+        bool none = false;
+        t.image = prediction_overlay(s, img, row, none);
+        if (none) {
             t.stamp = "no positive evidence";
             ++blank;
-            return t;
         }
-        auto m = cam_to_input_size(src, in.fh, in.fw, in.input_h, in.input_w);
-        if (in.input_h != h || in.input_w != w) m = resize_map(m.data(), in.input_h, in.input_w, h, w);
-        t.image = img.empty() ? colorize(m.data(), h, w) : overlay_cam(img, m.data());
         return t;
     };
     for (const auto& r : g) {
@@ -372,6 +386,72 @@ std::vector<std::uint8_t> compare_gallery_png(const Comparison& c, const Store& 
     if (blank > 0)
         p.footer = format("%lld of the CAMs shown have no positive evidence: hatched and stamped, not drawn as maps.", blank);
     return plot::render_grid(p);
+}
+
+const char* status_name(PairStatus s) {
+    switch (s) {
+        case PairStatus::both_right: return "both-right";
+        case PairStatus::fixed: return "fixed";
+        case PairStatus::broken: return "broken";
+        case PairStatus::both_wrong: return "both-wrong";
+    }
+    return "?";
+}
+
+std::vector<CompareFile> compare_explorer_files(const Comparison& c, const Store& a, const Store& b,
+                                                const std::function<Image(int index)>& image) {
+    std::vector<CompareFile> files;
+    auto text = [](const std::string& s) { return std::vector<std::uint8_t>(s.begin(), s.end()); };
+    for (const auto& [asset, name] : {std::pair<const char*, const char*>{"compare.html", "index.html"},
+                                      {"compare.js", "compare.js"},
+                                      {"compare.css", "compare.css"}}) {
+        bool found = false;
+        for (const auto& w : compare_web_assets())
+            if (w.name == asset) {
+                files.push_back({name, std::vector<std::uint8_t>(w.bytes.begin(), w.bytes.end())});
+                found = true;
+            }
+        if (!found) throw Error(std::string("compare explorer: web asset ") + asset + " is not embedded");
+    }
+    // The pictures of the galleries' images: the image and each model's CAM of its prediction.
+    std::map<int, json> pictures;
+    if (image) {
+        for (const auto* g : {&c.fixed_gallery, &c.broken_gallery})
+            for (const auto& r : *g) {
+                const Image img = image(r.index);
+                bool blank_a = false, blank_b = false;
+                const std::string stem = "img/" + std::to_string(r.index);
+                files.push_back({stem + ".png", encode_png(img)});
+                files.push_back({stem + "_a.png", encode_png(prediction_overlay(a, img, r.row, blank_a))});
+                files.push_back({stem + "_b.png", encode_png(prediction_overlay(b, img, r.row, blank_b))});
+                pictures[r.index] = {{"image", stem + ".png"},
+                                     {"a", stem + "_a.png"},
+                                     {"b", stem + "_b.png"},
+                                     {"blank_a", blank_a},
+                                     {"blank_b", blank_b}};
+            }
+    }
+    auto model = [](const std::string& path, const RunIdentity& id, double acc) {
+        return json{{"store", path}, {"model", id.model_path}, {"model_sha256", id.model_sha256},
+                    {"method", id.method}, {"layer", id.layer},   {"accuracy", acc}};
+    };
+    json rows = json::array();
+    for (const auto& r : c.rows) {
+        json row = {{"index", r.index},   {"label", r.label},   {"pred_a", r.pred_a}, {"pred_b", r.pred_b},
+                    {"conf_a", r.conf_a}, {"conf_b", r.conf_b}, {"status", status_name(r.status)}};
+        if (auto it = pictures.find(r.index); it != pictures.end()) row["pictures"] = it->second;
+        rows.push_back(std::move(row));
+    }
+    const json data = {{"schema_version", 1},
+                       {"a", model(c.path_a, c.id_a, c.acc_a)},
+                       {"b", model(c.path_b, c.id_b, c.acc_b)},
+                       {"dataset", {{"path", c.id_a.data_path}, {"images", c.n}}},
+                       {"classes", c.class_names},
+                       {"paired",
+                        {{"both_right", c.both_right}, {"fixed", c.fixed}, {"broken", c.broken}, {"both_wrong", c.both_wrong}}},
+                       {"rows", rows}};
+    files.push_back({"data.js", text("window.CAMSCOPE_COMPARE = " + data.dump() + ";\n")});
+    return files;
 }
 
 }  // namespace camscope

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "camscope/image/image.hpp"
+#include "camscope/report/explorer.hpp"  // WebAsset
 #include "camscope/report/store.hpp"
 
 namespace camscope {
@@ -48,11 +49,16 @@ struct PairComparison {
     long long broken = 0;              // right in A, a→b in B
 };
 
-/// An image whose prediction changed between the models.
+/// Whether each model got an image right: fixed = A wrong, B right; broken = A right, B wrong.
+enum class PairStatus { both_right, fixed, broken, both_wrong };
+const char* status_name(PairStatus s);  // "both-right", "fixed", "broken", "both-wrong"
+
+/// One image's paired predictions (conf: each model's softmax confidence in its own prediction).
 struct PairedRow {
     std::size_t row = 0;
     int index = 0, label = 0, pred_a = 0, pred_b = 0;
     float conf_a = 0, conf_b = 0;
+    PairStatus status = PairStatus::both_right;
 };
 
 struct Comparison {
@@ -72,6 +78,7 @@ struct Comparison {
     /// The galleries' images: fixed ones by B's confidence in the right class, broken ones by B's
     /// confidence in its wrong class (descending; ties by index), the first gallery_k of each.
     std::vector<PairedRow> fixed_gallery, broken_gallery;
+    std::vector<PairedRow> rows;  // every image, in the stores' row order (the explorer's list)
 };
 
 /// Exact two-sided McNemar p for b and c discordant pairs.
@@ -92,5 +99,24 @@ std::string compare_html(const Comparison& c, bool galleries);
 /// positive evidence). `image(index)` gives dataset image `index`.
 std::vector<std::uint8_t> compare_gallery_png(const Comparison& c, const Store& a, const Store& b, bool fixed,
                                               const std::function<Image(int index)>& image);
+
+/// A file of the comparison's explorer: its path under explorer/ and its bytes.
+struct CompareFile {
+    std::string name;
+    std::vector<std::uint8_t> bytes;
+};
+
+/// The comparison's explorer, <diff>/explorer/ (an offline page, web/compare.*): index.html,
+/// compare.js, compare.css, data.js (window.CAMSCOPE_COMPARE: both run identities, the classes,
+/// one row per image with both predictions and its status) and, with `image` (the dataset's
+/// images; empty: no pictures), the gallery images' pictures and both models' CAM overlays of
+/// their predictions as img/<index>.png, img/<index>_a.png, img/<index>_b.png (the overlays of
+/// fixed.png and broken.png at the image's size).
+/// The page's files (web/compare.html, .js, .css), embedded at build time apart from the main
+/// explorer's web_assets() (cmake/embed_assets.cmake).
+const std::vector<WebAsset>& compare_web_assets();
+
+std::vector<CompareFile> compare_explorer_files(const Comparison& c, const Store& a, const Store& b,
+                                                const std::function<Image(int index)>& image);
 
 }  // namespace camscope

@@ -106,6 +106,28 @@ std::vector<std::uint8_t> npy_i8(const std::vector<std::int64_t>& v) {
     return encode_npy(v.data(), "<i8", {static_cast<std::int64_t>(v.size())});
 }
 
+/// The rows' shapes, probabilities and provenance from the manifest (read_store and store_rows alike).
+void fill_rows(AnalysisInput& in, const StoreManifest& m) {
+    in.n = m.end - m.begin;
+    in.num_classes = m.num_classes;
+    in.fh = m.fh;
+    in.fw = m.fw;
+    in.probs = metrics::softmax_rows(in.logits.data(), in.n, in.num_classes);
+    in.model_path = m.identity.model_path;
+    in.model_kind = m.model_kind;
+    in.dataset_path = m.identity.data_path;
+    in.dataset_name = m.identity.data_name;
+    in.split = m.identity.split;
+    in.layer = m.identity.layer;
+    in.method = m.identity.method;
+    in.class_names = m.class_names;
+    in.coarse_names = m.coarse_names;
+    in.fine_to_coarse = m.fine_to_coarse;
+    in.input_h = m.identity.height;
+    in.input_w = m.identity.width;
+    in.timings.predict_s = m.seconds;
+}
+
 }  // namespace
 
 StoreManifest parse_store_manifest(const json& j, const std::string& name) {
@@ -193,6 +215,28 @@ void write_store(const std::string& dir, const StoreManifest& m, const AnalysisI
     stage.commit();
 }
 
+Store store_rows(StoreManifest m, const AnalysisInput& in, std::size_t from, std::size_t to) {
+    if (from > to || to > in.n) throw Error(format("store_rows: rows %zu..%zu of %zu", from, to, in.n));
+    const std::size_t n = to - from, k = static_cast<std::size_t>(in.num_classes),
+                      hw = static_cast<std::size_t>(in.fh) * in.fw;
+    m.begin = n ? static_cast<std::size_t>(in.indices[from]) : m.begin;  // as write_store_files
+    m.end = m.begin + n;
+    m.fh = in.fh;
+    m.fw = in.fw;
+    m.num_classes = in.num_classes;
+    m.camscope_version = CAMSCOPE_VERSION;
+    Store s;
+    s.manifest = std::move(m);
+    AnalysisInput& r = s.rows;
+    r.indices.assign(in.indices.begin() + from, in.indices.begin() + to);
+    r.labels.assign(in.labels.begin() + from, in.labels.begin() + to);
+    r.logits.assign(in.logits.begin() + from * k, in.logits.begin() + to * k);
+    r.cam_pred.assign(in.cam_pred.begin() + from * hw, in.cam_pred.begin() + to * hw);
+    r.cam_true.assign(in.cam_true.begin() + from * hw, in.cam_true.begin() + to * hw);
+    fill_rows(r, s.manifest);
+    return s;
+}
+
 bool is_store(const std::string& dir) { return fs::is_regular_file(fs::path(dir) / "manifest.json"); }
 
 Store read_store(const std::string& dir_in) {
@@ -245,24 +289,7 @@ Store read_store(const std::string& dir_in) {
     in.logits = logits.as_float();
     in.cam_pred = cp.as_float();
     in.cam_true = ct.as_float();
-    in.n = static_cast<std::size_t>(n);
-    in.num_classes = m.num_classes;
-    in.fh = m.fh;
-    in.fw = m.fw;
-    in.probs = metrics::softmax_rows(in.logits.data(), in.n, in.num_classes);
-    in.model_path = m.identity.model_path;
-    in.model_kind = m.model_kind;
-    in.dataset_path = m.identity.data_path;
-    in.dataset_name = m.identity.data_name;
-    in.split = m.identity.split;
-    in.layer = m.identity.layer;
-    in.method = m.identity.method;
-    in.class_names = m.class_names;
-    in.coarse_names = m.coarse_names;
-    in.fine_to_coarse = m.fine_to_coarse;
-    in.input_h = m.identity.height;
-    in.input_w = m.identity.width;
-    in.timings.predict_s = m.seconds;
+    fill_rows(in, m);
     return s;
 }
 

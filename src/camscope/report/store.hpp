@@ -75,6 +75,10 @@ void write_store_files(const std::string& dir, StoreManifest m, const AnalysisIn
 /// Writes a complete store folder as a whole (built beside `dir`, swapped in when complete).
 void write_store(const std::string& dir, const StoreManifest& m, const AnalysisInput& in);
 
+/// What read_store would give for a folder that write_store_files(dir, m, in, from, to) wrote,
+/// without the files (the pass's chunks kept in memory; path empty).
+Store store_rows(StoreManifest m, const AnalysisInput& in, std::size_t from, std::size_t to);
+
 /// True if `dir` holds a manifest.json (a complete store or chunk).
 bool is_store(const std::string& dir);
 /// Reads a store (or a report folder holding one in store/); every array's dtype and shape is

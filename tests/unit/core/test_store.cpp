@@ -137,6 +137,51 @@ TEST(StoreFiles, WrittenAndReadBackWithTheirShapesChecked) {
     fs::remove_all(dir);
 }
 
+TEST(StoreFiles, InMemoryRowsAreWhatTheFilesReadBackGive) {
+    // store_rows (the pass's chunks kept in memory) against write_store_files + read_store (the
+    // chunks in <out>.partial/): every field the report reads, rows [3, 9) of a part.
+    const fs::path dir = fs::temp_directory_path() / "camscope_store_rows_unit";
+    fs::remove_all(dir);
+    Store s = part(24, 0, 1, "p");
+    AnalysisInput& in = s.rows;
+    for (std::size_t i = 0; i < in.n; ++i) {  // logits with distinct probabilities, a blank map
+        in.logits[2 * i] = 0.37f * float(i) - 1.1f;
+        in.logits[2 * i + 1] = -0.21f * float(i);
+    }
+    in.cam_pred[2 * 5] = 0.f;
+    s.manifest.identity.model_path = "m.pt", s.manifest.identity.data_path = "d", s.manifest.identity.data_name = "set";
+    s.manifest.identity.split = "test", s.manifest.identity.height = 8, s.manifest.identity.width = 8;
+    s.manifest.model_kind = "traced", s.manifest.seconds = 1.25;
+    write_store_files(dir.string(), s.manifest, in, 3, 9);
+    const Store disk = read_store(dir.string());
+    const Store mem = store_rows(s.manifest, in, 3, 9);
+    EXPECT_EQ(store_manifest_json(mem.manifest), store_manifest_json(disk.manifest));
+    const AnalysisInput &a = mem.rows, &b = disk.rows;
+    EXPECT_EQ(a.n, 6u);
+    EXPECT_EQ(a.n, b.n);
+    EXPECT_EQ(a.indices, b.indices);
+    EXPECT_EQ(a.indices.front(), 3);
+    EXPECT_EQ(a.labels, b.labels);
+    EXPECT_EQ(a.logits, b.logits);
+    EXPECT_EQ(a.probs, b.probs);
+    EXPECT_EQ(a.cam_pred, b.cam_pred);
+    EXPECT_EQ(a.cam_true, b.cam_true);
+    EXPECT_EQ(a.num_classes, b.num_classes);
+    EXPECT_EQ(a.fh * 100 + a.fw, b.fh * 100 + b.fw);
+    EXPECT_EQ(a.class_names, b.class_names);
+    EXPECT_EQ(a.model_path, "m.pt");
+    EXPECT_EQ(a.model_path, b.model_path);
+    EXPECT_EQ(a.model_kind, b.model_kind);
+    EXPECT_EQ(a.dataset_path, b.dataset_path);
+    EXPECT_EQ(a.dataset_name, b.dataset_name);
+    EXPECT_EQ(a.split, b.split);
+    EXPECT_EQ(a.layer, b.layer);
+    EXPECT_EQ(a.method, b.method);
+    EXPECT_EQ(a.input_h * 1000 + a.input_w, b.input_h * 1000 + b.input_w);
+    EXPECT_EQ(a.timings.predict_s, b.timings.predict_s);
+    fs::remove_all(dir);
+}
+
 TEST(Compare, McNemarAgainstTextbookValues) {
     // Agresti (2002), presidential approval: b = 86, c = 150. Uncorrected z² = 17.36; with
     // continuity correction (|b−c|−1)²/(b+c) = 63²/236. p values from Python (math.erfc, math.comb).
