@@ -727,10 +727,11 @@ TEST(Serve, InternalErrorsNameNoLocalPath) {
 
 TEST(Serve, SlowAndIdleClientsDoNotStarveOthers) {
     // Held open for the whole test (the test never closes them; the server may): 8 idle keep-alive
-    // connections after one request each, 8 silent connections, and 12 clients sending one header
-    // line per second, more than the server's 8 workers (a thread-per-connection server never
-    // answers anyone else while they dribble). Normal requests must still be answered: a hang
-    // detector (60 s per request), not a speed bound.
+    // connections after one request each, 8 silent connections, 2 clients dribbling a request head
+    // byte by byte and 10 sending one header line per second (12 slow clients, more than the
+    // server's 8 workers: a thread-per-connection server never answers anyone else while they
+    // dribble). Normal requests (the explorer data, a thumbnail sheet, tags read and written) must
+    // still be answered: a hang detector (60 s per request), not a speed bound.
     ServerProcess srv;
     const int port = srv.port();
     std::vector<int> held;
@@ -761,9 +762,13 @@ TEST(Serve, SlowAndIdleClientsDoNotStarveOthers) {
     }
     std::atomic<bool> stop{false};
     std::thread dribble([&] {
-        while (!stop) {
-            for (int fd : slow) send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
-            for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        // The first 2 slow clients send their head byte by byte (one every 0.1 s), the others a line a second.
+        const std::string line = "X-Slow: 1\r\n";
+        for (size_t tick = 0; !stop; ++tick) {
+            for (int c = 0; c < 2; ++c) send(slow[c], &line[tick % line.size()], 1, MSG_NOSIGNAL);
+            if (tick % 10 == 0)
+                for (size_t c = 2; c < slow.size(); ++c) send(slow[c], line.data(), line.size(), MSG_NOSIGNAL);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
     });
     {
