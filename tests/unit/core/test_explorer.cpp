@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "camscope/report/explorer.hpp"
 #include "camscope/report/thumbs.hpp"
@@ -432,4 +433,27 @@ TEST(Thumbs, SheetsSplitTheRowsAndDoNotDependOnTheThreadCount) {
     EXPECT_EQ(one.at(3 * 32 + 5, 4 * 32 + 7, 1), (2048 + 100) % 251);
     EXPECT_THROW(thumb_sheet(l, 3, load, 1), Error);
     EXPECT_EQ(thumbs_json(l, "api/thumbs/")["sheets"][2], "api/thumbs/2.png");
+}
+
+TEST(ExplorerSchema2, FaithfulnessListIsTheRankingThenTheLayerChecks) {
+    const auto in = random_input(40, 3, 9);
+    Report r = build_report(in, quiet());
+    faith::Summary s;
+    s.layer = "features";
+    s.ranking = {{"hirescam", 1.25, {}}, {"gradcam", 1.75, {}}};
+    for (const auto& [m, n, deg] : std::vector<std::tuple<std::string, long long, long long>>{{"gradcam", 20, 3}, {"hirescam", 20, 0}}) {
+        faith::GroupRow g;
+        g.method = m;
+        g.group = "overall";
+        g.n = n;
+        g.degenerate = deg;
+        s.rows.push_back(g);
+    }
+    s.layer_checks = {{"gradcam", "features", 8, 8, 20, 3}, {"gradcam", "block2", 16, 16, 20, 1}};
+    r.faithfulness = s;
+    const json f = explorer_data(r, in)["lists"]["faithfulness"];
+    EXPECT_EQ(f, json::parse(R"([
+        {"method": "hirescam", "layer": "features", "mean_rank": 1.25, "maps": 20, "degenerate": 0},
+        {"method": "gradcam", "layer": "features", "mean_rank": 1.75, "maps": 20, "degenerate": 3},
+        {"method": "gradcam", "layer": "block2", "mean_rank": null, "maps": 20, "degenerate": 1}])"));
 }
