@@ -336,7 +336,7 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         parallel_for(l.sheets(), threads, [&](size_t k) {
             const Image sheet =
                 thumb_sheet(l, k, [&](size_t row) { return row_image(in, row); }, l.sheets() == 1 ? threads : 1);
-            write_file_atomic((dir / ("img/thumbs-" + std::to_string(k) + ".png")).string(), encode_png(sheet));
+            write_file_atomic((dir / ("img/thumbs-" + std::to_string(k) + ".png")).string(), encode_sheet_png(sheet));
             bar.advance();
         });
         bar.finish();
