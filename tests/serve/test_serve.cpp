@@ -314,6 +314,32 @@ TEST(Serve, LiveCamsAnswerPngsAndChangeWithTheTarget) {
     ASSERT_TRUE(d);
     EXPECT_EQ(d->status, 200);
     EXPECT_TRUE(is_png(d->body));
+
+    // view=heatmap: the heat layer alone. Blended with the input as pytorch-grad-cam's
+    // show_cam_on_image does (0.5·heat + 0.5·image in float32, divided by the peak, truncated), it
+    // gives the overlay the default view answers, byte for byte up to float rounding.
+    auto h = c.Get(("/api/cam?image=5&target=" + std::to_string(other) + "&view=heatmap").c_str());
+    auto o = c.Get(("/api/cam?image=5&target=" + std::to_string(other) + "&view=overlay").c_str());
+    ASSERT_TRUE(h && o);
+    ASSERT_EQ(h->status, 200) << h->body;
+    EXPECT_EQ(o->body, b->body);
+    EXPECT_EQ(json::parse(h->get_header_value("X-Camscope-Cam"))["view"], "heatmap");
+    EXPECT_EQ(json::parse(o->get_header_value("X-Camscope-Cam"))["view"], "overlay");
+    const std::vector<std::uint8_t> hb(h->body.begin(), h->body.end()), ob(o->body.begin(), o->body.end());
+    const Image heat = decode_image(hb.data(), hb.size(), "heatmap.png"), over = decode_image(ob.data(), ob.size(), "overlay.png");
+    ASSERT_EQ(heat.width, img.width);
+    ASSERT_EQ(heat.height, img.height);
+    std::vector<float> mixed(heat.pixels.size());
+    float peak = 0;
+    for (size_t i = 0; i < mixed.size(); ++i) {
+        mixed[i] = 0.5f * (heat.pixels[i] / 255.0f) + 0.5f * (img.pixels[i] / 255.0f);
+        peak = std::max(peak, mixed[i]);
+    }
+    int worst = 0;
+    for (size_t i = 0; i < mixed.size(); ++i)
+        worst = std::max(worst, std::abs(int(std::clamp(255.0f * mixed[i] / peak, 0.f, 255.f)) - int(over.pixels[i])));
+    EXPECT_LE(worst, 1);
+    EXPECT_EQ(raw_status(shared_server().port(), "/api/cam?image=5&view=sepia"), 400);
 }
 
 TEST(Serve, FinerCamContrastsTheTargetWithAChosenClass) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <limits>
 #include <numeric>
+#include <unordered_map>
 
 #include "camscope/report/explorer.hpp"
 #include "camscope/report/thumbs.hpp"
@@ -278,7 +279,21 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         for (int p = 0; p < r.num_classes; ++p)
             if (r.confusion.at(t, p) > 0) by_count.push_back({-r.confusion.at(t, p), {t, p}});
     std::sort(by_count.begin(), by_count.end());
-    for (const auto& [c, tp] : by_count) cells.push_back(cell_rows(data, tp.first, tp.second));
+    {
+        // cell_rows of every non-empty cell, from one pass over the rows (not one per cell: K² passes).
+        const auto& label = data.at("rows").at("label");
+        const auto& pred = data.at("rows").at("pred");
+        const auto& conf = data.at("rows").at("conf");
+        std::unordered_map<long long, std::vector<size_t>> groups;
+        for (size_t i = 0; i < label.size(); ++i)
+            groups[label[i].get<long long>() * r.num_classes + pred[i].get<long long>()].push_back(i);
+        for (const auto& [c, tp] : by_count) {
+            auto& cell = groups[static_cast<long long>(tp.first) * r.num_classes + tp.second];
+            std::stable_sort(cell.begin(), cell.end(),
+                             [&](size_t a, size_t b) { return conf[a].get<double>() > conf[b].get<double>(); });
+            cells.push_back(std::move(cell));
+        }
+    }
     for (size_t k = 0; k < kCellImages; ++k)
         for (const auto& cell : cells)
             if (k < cell.size()) take(cell[k]);

@@ -229,6 +229,9 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
         const std::string fmt = get(q, "format", "png");
         if (fmt != "png" && fmt != "json") bad("parameter 'format' must be png or json, got " + quoted(fmt));
         r.json = fmt == "json";
+        const std::string view = get(q, "view", "overlay");
+        if (view != "overlay" && view != "heatmap") bad("parameter 'view' must be overlay or heatmap, got " + quoted(view));
+        r.heatmap = view == "heatmap";
         // Score-CAM / Ablation-CAM: one forward per channel; max_channels=M keeps the M most active.
         r.max_channels = query_int(q, "max_channels", 0, 1 << 20);
         if (diff) {

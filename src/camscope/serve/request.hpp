@@ -54,8 +54,8 @@ enum class Route {
     Cell,        // /api/cell/{true}/{pred}?offset=&limit=
     Image,       // /api/image/{i}
     ImageInput,  // /api/image/{i}/input.png
-    Cam,         // /api/cam?image=&target=&method=&layer=&format=&max_channels=&contrast=&alpha=
-    Diff,        // /api/diff?image=&a=&b=&method=&layer=&format=&max_channels=
+    Cam,         // /api/cam?image=&target=&method=&layer=&format=&view=&max_channels=&contrast=&alpha=
+    Diff,        // /api/diff?image=&a=&b=&method=&layer=&format=&view=&max_channels=
     Tags,        // /api/tags (GET; POST with a JSON body: tags.hpp parse_tag_update)
     Thumbs,      // /api/thumbs/{k}.png (Request::sheet)
 };
@@ -79,6 +79,10 @@ struct Request {
     Target a, b{Target::True, -1}; // Diff (defaults pred, true)
     std::string method, layer;     // Cam, Diff: one of the limits' (defaults: the limits' defaults)
     bool json = false;             // Cam, Diff: format=json (default png)
+    /// Cam, Diff (png): view=heatmap gives the colour map alone at the image's size — the JET heat
+    /// layer overlay_cam blends (a difference map is a colour map already) — for a client that lays it
+    /// over the input itself (the explorer's opacity slider); view=overlay (default) the blended PNG.
+    bool heatmap = false;
     int max_channels = 0;          // Cam, Diff: in [0, 2^20] (larger values clamped)
     /// Cam with method finercam: contrast=pred|true|class (the class to explain the target against;
     /// absent: the 3 classes with the closest logits) and alpha (finite, in [0, 100]; default 1).

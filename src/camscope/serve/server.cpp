@@ -394,8 +394,9 @@ Response Explorer::cam(const Request& rq) const {
     const int b = diff ? rq.b.resolve(pred, label) : -1;
 
     const int contrast = rq.contrast ? rq.contrast->resolve(pred, label) : -1;
-    const std::string key = format("%d|%zu|%d|%d|%s|%s|%s|%d|%d|%.17g", diff ? 1 : 0, row, a, b, method.c_str(),
-                                   layer.c_str(), fmt.c_str(), max_channels, contrast, rq.alpha);
+    const bool heatmap = rq.heatmap && !rq.json;
+    const std::string key = format("%d|%zu|%d|%d|%s|%s|%s|%d|%d|%.17g|%d", diff ? 1 : 0, row, a, b, method.c_str(),
+                                   layer.c_str(), fmt.c_str(), max_channels, contrast, rq.alpha, heatmap ? 1 : 0);
     {
         std::lock_guard lock(s.cache_mu);
         if (auto it = s.cache.find(key); it != s.cache.end()) return it->second;
@@ -485,9 +486,13 @@ Response Explorer::cam(const Request& rq) const {
         } else if (diff) {
             out = Image{img.width, img.height, 3, std::vector<std::uint8_t>(static_cast<size_t>(img.width) * img.height * 3)};
             for (size_t i = 0; i < up.size(); ++i) diverging_rgb(std::clamp(up[i], -1.f, 1.f), &out.pixels[3 * i]);
+        } else if (heatmap) {  // the heat layer overlay_cam blends, alone
+            out = Image{img.width, img.height, 3, std::vector<std::uint8_t>(static_cast<size_t>(img.width) * img.height * 3)};
+            for (size_t i = 0; i < up.size(); ++i) jet_rgb(up[i], &out.pixels[3 * i]);
         } else {
             out = overlay_cam(img, up.data());
         }
+        stats["view"] = heatmap || diff ? "heatmap" : "overlay";
         r.content_type = "image/png";
         r.body = png_body(out);
         stats.erase("compute_ms");  // the header stays identical between the first and a cached answer
