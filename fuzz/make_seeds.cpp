@@ -14,6 +14,8 @@
 #include <stb_image_write.h>
 
 #include "camscope/image/image.hpp"
+#include "camscope/report/store.hpp"
+#include "camscope/util/npy.hpp"
 #include "camscope/util/atomic_file.hpp"
 
 namespace fs = std::filesystem;
@@ -203,5 +205,47 @@ int main(int argc, char** argv) {
     // POST api/tags bodies (fuzz_serve_request also parses its input as one).
     seed("fuzz_serve_request", "tags_body", text(R"({"row": 3, "tags": ["relabel", "ambiguous"]})"));
     seed("fuzz_serve_request", "thumbs", text("/api/thumbs/2.png"));
+
+    // Analysis store (fuzz_store): 2-byte big-endian length of manifest.json, manifest.json, then the
+    // bytes the arrays' items are cut from (and the raw .npy). A shard of 4 rows of 3 classes, 2×2 CAMs.
+    camscope::StoreManifest m;
+    m.camscope_version = "seed";
+    m.identity.model_path = "m.pt";
+    m.identity.model_bytes = 10;
+    m.identity.model_sha256 = h64;
+    m.identity.data_path = "d";
+    m.identity.data_format = m.identity.data_name = "cifar10";
+    m.identity.split = m.data_split = "test";
+    m.identity.data_images = 8;
+    m.identity.data_classes = 3;
+    m.identity.data_fingerprint = h64;
+    m.identity.channels = 3;
+    m.identity.height = m.identity.width = 32;
+    m.identity.mean = {0.5, 0.5, 0.5};
+    m.identity.std = {0.25, 0.25, 0.25};
+    m.identity.method = "gradcam";
+    m.identity.layer = "layer4";
+    m.total = 8;
+    m.shard = 1;
+    m.shards = 2;
+    m.begin = 4;
+    m.end = 8;
+    m.model_kind = "torchscript";
+    m.class_names = {"a", "b", "c"};
+    m.num_classes = 3;
+    m.fh = m.fw = 2;
+    auto store_seed = [&](const camscope::StoreManifest& man, const Bytes& rest) {
+        const std::string j = camscope::store_manifest_json(man).dump();
+        Bytes b{static_cast<std::uint8_t>(j.size() >> 8), static_cast<std::uint8_t>(j.size())};
+        b.insert(b.end(), j.begin(), j.end());
+        b.insert(b.end(), rest.begin(), rest.end());
+        return b;
+    };
+    const Bytes label2{2, 0, 0, 0, 0, 0, 0, 0};  // label 2 for every row, index right (even first byte)
+    seed("fuzz_store", "valid", store_seed(m, label2));
+    seed("fuzz_store", "wrong_index", store_seed(m, Bytes{1, 0, 0, 0, 0, 0, 0, 0}));
+    seed("fuzz_store", "label_out_of_range", store_seed(m, Bytes{4, 0, 0, 0, 0, 0, 0, 0}));
+    const std::vector<float> f{0.5f, 1.f, 0.f, 0.25f};
+    seed("fuzz_store", "npy", store_seed(m, camscope::encode_npy_f32(f.data(), {2, 2})));
     return 0;
 }

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-15}"
 shift || true
 TARGETS=("$@")
-[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(fuzz_cifar fuzz_idx fuzz_idx_gz fuzz_image_decode fuzz_model_metadata fuzz_serve_request fuzz_results)
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(fuzz_cifar fuzz_idx fuzz_idx_gz fuzz_image_decode fuzz_model_metadata fuzz_serve_request fuzz_results fuzz_store)
 B=build-fuzz
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
 # Paths under the checkout hash as relative ones: another clone of the repo hits the same cache.

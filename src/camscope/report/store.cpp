@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "camscope/report/metrics.hpp"
 #include "camscope/util/atomic_file.hpp"
@@ -145,6 +146,9 @@ StoreManifest parse_store_manifest(const json& j, const std::string& name) {
     m.batch_size = small(j, "batch_size", name);
     if (m.batch_size <= 0) bad(name, "manifest: 'batch_size' must be positive");
     m.total = size_of(j, "total", name);
+    // Rows are dataset indices held as int (AnalysisInput::indices).
+    if (m.total > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+        bad(name, format("manifest: 'total' %zu is more images than camscope analyses in one run", m.total));
     const json& sh = at(j, "shard", name);
     m.shard = small(sh, "k", name);
     m.shards = small(sh, "n", name);

@@ -205,6 +205,17 @@ TEST(Npy, ErrorsNameFileAndProblem) {
     write_bytes(dir / "fortran.npy", fo);
     msg = error_of([&] { read_npy(dir / "fortran.npy"); });
     EXPECT_NE(msg.find("Fortran"), std::string::npos) << msg;
+
+    // A shape whose item count overflows 64 bits (2^32 × 2^32 wraps to 0) with no data after the
+    // header: refused, not read as an empty array.
+    const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }\n";
+    std::string huge = std::string("\x93NUMPY\x01\x00", 8);
+    huge += static_cast<char>(header.size() & 0xff);
+    huge += static_cast<char>(header.size() >> 8);
+    write_bytes(dir / "huge.npy", huge + header);
+    msg = error_of([&] { read_npy(dir / "huge.npy"); });
+    EXPECT_NE(msg.find("huge.npy"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("holds more items than any file can"), std::string::npos) << msg;
 }
 
 // ------------------------------------------------------------------------------ progress
