@@ -29,8 +29,8 @@ _c._set_progress_callback(_progress.event)
 Error = _c.Error
 UsageError = _c.UsageError
 
-__all__ = ["Model", "Dataset", "Report", "Explorer", "Predictions", "analyze", "explore", "widget", "cam_methods",
-           "Error", "UsageError"]
+__all__ = ["Model", "Dataset", "Report", "Explorer", "Predictions", "analyze", "analyze_shard", "explore", "widget",
+           "cam_methods", "Error", "UsageError"]
 
 
 def cam_methods():
@@ -519,6 +519,29 @@ def analyze(model, data, out=None, *, layer=None, method="gradcam", limit=None, 
                    None if faithfulness_n is None else int(faithfulness_n), options, bool(store), chunk_dir,
                    bool(resume), int(chunk), bool(progress))
     return Report(r, model, ds, out, progress)
+
+
+def analyze_shard(model, data, out, shard, *, layer=None, method="gradcam", limit=None, batch_size=64,
+                  eigen_smooth=False, aug_smooth=False, max_channels=0, resume=False, chunk=4096, progress=True):
+    """Slice ``shard = (k, n)`` (0-based k of n) of the analysis, as ``camscope analyze --shard k/n``
+    (the same library function): only its pass, written as a store to ``out`` (the same bytes as the
+    CLI's shard), for ``camscope merge`` with the other shards. ``resume=True`` continues a killed
+    run from its chunks in ``<out>.partial/``. Returns the store's manifest (a dict)."""
+    _check_batch(batch_size)
+    k, n = (int(v) for v in shard)
+    if int(chunk) <= 0:
+        raise UsageError(f"chunk must be > 0, got {chunk}")
+    if not isinstance(model, Model):
+        model = Model(model)
+    if not isinstance(data, Dataset):
+        data = Dataset(data)
+    spec = model._spec(data=data)
+    ds = model._fit(data, spec)
+    out = os.fspath(out)
+    _c.analyze_shard(model._m, ds._d, spec, out, k, n, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
+                     int(max_channels), batch_size, int(limit or 0), bool(resume), int(chunk), bool(progress))
+    with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
+        return json.load(f)
 
 
 # ---------------------------------------------------------------------------------------- explorer

@@ -31,6 +31,7 @@
 #include "camscope/serve/server.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/progress.hpp"
+#include "camscope/util/strings.hpp"
 
 namespace py = pybind11;
 using namespace camscope;
@@ -717,59 +718,74 @@ PYBIND11_MODULE(_camscope, mod) {
             },
             py::arg("out"), py::arg("progress") = true);
 
+    // The library's AnalyzeSettings from analyze()'s and analyze_shard()'s arguments.
+    auto settings = [](const PyDataset& d, const std::string& method, bool eigen_smooth, bool aug_smooth,
+                       int max_channels, double alpha, int batch_size, size_t limit, const py::object& faithfulness_n,
+                       const py::dict& report_options, const std::string& chunk_dir, bool resume, size_t chunk,
+                       bool progress) {
+        AnalyzeSettings as;
+        as.method = method;
+        as.cam_options.eigen_smooth = eigen_smooth;
+        as.cam_options.aug_smooth = aug_smooth;
+        as.cam_options.max_channels = max_channels;
+        as.cam_options.alpha = alpha;
+        as.batch_size = batch_size;
+        as.limit = limit;
+        as.progress = true;  // the bars reach the sink, which draws them only if `progress` (Ctrl-C is checked either way)
+        as.faithfulness_explicit = !faithfulness_n.is_none();
+        as.faithfulness_n = faithfulness_n.is_none() ? 100 : faithfulness_n.cast<size_t>();
+        as.quiet = !progress;
+        as.store.chunk_dir = chunk_dir;  // "<out>.partial" (chunk_folder) when given an out; else in memory
+        as.store.resume = resume;
+        if (chunk == 0) throw UsageError("chunk must be > 0");
+        as.store.chunk = chunk;
+        as.store.data_split = d.split;
+        as.store.data_format_flag = d.format;
+        AnalysisOptions& ro = as.report;
+        for (auto [k, v] : report_options) {
+            const std::string key = py::str(k);
+            if (key == "worst") ro.worst_k = v.cast<int>();
+            else if (key == "best") ro.best_k = v.cast<int>();
+            else if (key == "high_conf") ro.high_conf = v.cast<double>();
+            else if (key == "low_conf") ro.low_conf = v.cast<double>();
+            else if (key == "top_pairs") ro.top_pairs = v.cast<int>();
+            else if (key == "pair_figures") ro.confused_pair_figures = v.cast<int>();
+            else if (key == "row_normalised") ro.row_normalised_matrix = v.cast<bool>();
+            else throw UsageError("analyze: unknown option '" + key + "'");
+        }
+        if (!(ro.high_conf >= 0 && ro.high_conf <= 1)) throw UsageError("high_conf must be in 0..1");
+        if (!(ro.low_conf >= 0 && ro.low_conf <= 1)) throw UsageError("low_conf must be in 0..1");
+        if (ro.worst_k < 0 || ro.best_k < 0 || ro.top_pairs < 0 || ro.confused_pair_figures < 0)
+            throw UsageError("worst, best, top_pairs and pair_figures must be >= 0");
+        return as;
+    };
+    auto identity = [](const PyModel& pm, const PyDataset& d, const InputSpec& s) {
+        RunIdentity id;
+        if (pm.bytes.empty()) identify_model(id, pm.path);
+        else identify_model_bytes(id, pm.path, pm.bytes);
+        identify_dataset(id, *d.ds, d.path);
+        identify_input(id, s);
+        return id;
+    };
+
     mod.def(
         "analyze",
-        [](std::shared_ptr<PyModel> pm, std::shared_ptr<PyDataset> d, const py::dict& spec, const std::string& layer,
-           const std::string& method, bool eigen_smooth, bool aug_smooth, int max_channels, double alpha, int batch_size,
-           size_t limit, py::object faithfulness_n, const py::dict& report_options, bool store, const std::string& chunk_dir,
-           bool resume, size_t chunk, bool progress) {
+        [settings, identity](std::shared_ptr<PyModel> pm, std::shared_ptr<PyDataset> d, const py::dict& spec,
+                             const std::string& layer, const std::string& method, bool eigen_smooth, bool aug_smooth,
+                             int max_channels, double alpha, int batch_size, size_t limit, py::object faithfulness_n,
+                             const py::dict& report_options, bool store, const std::string& chunk_dir, bool resume,
+                             size_t chunk, bool progress) {
             const InputSpec s = spec_from(spec);
-            AnalyzeSettings as;
-            as.method = method;
-            as.cam_options.eigen_smooth = eigen_smooth;
-            as.cam_options.aug_smooth = aug_smooth;
-            as.cam_options.max_channels = max_channels;
-            as.cam_options.alpha = alpha;
-            as.batch_size = batch_size;
-            as.limit = limit;
-            as.progress = true;  // the bars reach the sink, which draws them only if `progress` (Ctrl-C is checked either way)
-            as.faithfulness_explicit = !faithfulness_n.is_none();
-            as.faithfulness_n = faithfulness_n.is_none() ? 100 : faithfulness_n.cast<size_t>();
-            as.quiet = !progress;
+            AnalyzeSettings as = settings(*d, method, eigen_smooth, aug_smooth, max_channels, alpha, batch_size, limit,
+                                          faithfulness_n, report_options, chunk_dir, resume, chunk, progress);
             as.store.in_report = store;
-            as.store.chunk_dir = chunk_dir;  // "<out>.partial" (chunk_folder) when given an out; else in memory
-            as.store.resume = resume;
-            if (chunk == 0) throw UsageError("chunk must be > 0");
-            as.store.chunk = chunk;
-            as.store.data_split = d->split;
-            as.store.data_format_flag = d->format;
-            AnalysisOptions& ro = as.report;
-            for (auto [k, v] : report_options) {
-                const std::string key = py::str(k);
-                if (key == "worst") ro.worst_k = v.cast<int>();
-                else if (key == "best") ro.best_k = v.cast<int>();
-                else if (key == "high_conf") ro.high_conf = v.cast<double>();
-                else if (key == "low_conf") ro.low_conf = v.cast<double>();
-                else if (key == "top_pairs") ro.top_pairs = v.cast<int>();
-                else if (key == "pair_figures") ro.confused_pair_figures = v.cast<int>();
-                else if (key == "row_normalised") ro.row_normalised_matrix = v.cast<bool>();
-                else throw UsageError("analyze: unknown option '" + key + "'");
-            }
-            if (!(ro.high_conf >= 0 && ro.high_conf <= 1)) throw UsageError("high_conf must be in 0..1");
-            if (!(ro.low_conf >= 0 && ro.low_conf <= 1)) throw UsageError("low_conf must be in 0..1");
-            if (ro.worst_k < 0 || ro.best_k < 0 || ro.top_pairs < 0 || ro.confused_pair_figures < 0)
-                throw UsageError("worst, best, top_pairs and pair_figures must be >= 0");
             auto rep = std::make_shared<PyReport>();
             rep->data = d;
             rep->model = pm;
             rep->spec = s;
             long_call(progress, [&] {
                 as.layer = pm->m->resolve_layer(layer, s);
-                RunIdentity id;
-                if (pm->bytes.empty()) identify_model(id, pm->path);
-                else identify_model_bytes(id, pm->path, pm->bytes);
-                identify_dataset(id, *d->ds, d->path);
-                identify_input(id, s);
+                const RunIdentity id = identity(*pm, *d, s);
                 rep->an = std::make_shared<Analysis>(analyze_dataset(*pm->m, *d->ds, s, as, id, pm->path, d->path));
                 rep->summary_json = report_detail::summary_json(rep->an->report, rep->an->options, {});
                 return 0;
@@ -780,6 +796,28 @@ PYBIND11_MODULE(_camscope, mod) {
         py::arg("aug_smooth"), py::arg("max_channels"), py::arg("alpha"), py::arg("batch_size"), py::arg("limit"),
         py::arg("faithfulness_n"), py::arg("report_options"), py::arg("store"), py::arg("chunk_dir"), py::arg("resume"),
         py::arg("chunk"), py::arg("progress"));
+    mod.def(
+        "analyze_shard",  // as `camscope analyze --shard K/N`: the slice's pass and its store in `out`, nothing else
+        [settings, identity](std::shared_ptr<PyModel> pm, std::shared_ptr<PyDataset> d, const py::dict& spec,
+                             const std::string& out, int k, int n, const std::string& layer, const std::string& method,
+                             bool eigen_smooth, bool aug_smooth, int max_channels, int batch_size, size_t limit,
+                             bool resume, size_t chunk, bool progress) {
+            const InputSpec s = spec_from(spec);
+            if (n <= 0 || k < 0 || k >= n) throw UsageError(format("shard %d/%d: need 0 <= K < N", k, n));
+            AnalyzeSettings as = settings(*d, method, eigen_smooth, aug_smooth, max_channels, 1.0, batch_size, limit,
+                                          py::int_(0), py::dict(), chunk_folder(out), resume, chunk, progress);
+            as.store.shard = k;
+            as.store.shards = n;
+            long_call(progress, [&] {
+                check_store_destination(out);
+                as.layer = pm->m->resolve_layer(layer, s);
+                write_shard(analyze_pass(*pm->m, *d->ds, s, as, identity(*pm, *d, s), pm->path, d->path), out);
+                return 0;
+            });
+        },
+        py::arg("model"), py::arg("data"), py::arg("spec"), py::arg("out"), py::arg("k"), py::arg("n"), py::arg("layer"),
+        py::arg("method"), py::arg("eigen_smooth"), py::arg("aug_smooth"), py::arg("max_channels"), py::arg("batch_size"),
+        py::arg("limit"), py::arg("resume"), py::arg("chunk"), py::arg("progress"));
     mod.def("chunk_folder", &chunk_folder, py::arg("out"));
 
     py::class_<PyExplorer, std::shared_ptr<PyExplorer>>(mod, "_Explorer")

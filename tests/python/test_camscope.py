@@ -469,3 +469,30 @@ def test_analyze_resumes_from_the_clis_chunks(data, tmp_path):
         assert open(out / "store" / n, "rb").read() == open(full / "store" / n, "rb").read(), n
     want = json.load(open(full / "summary.json"))
     assert rep.summary["overall"] == want["overall"] and rep.summary["focus"] == want["focus"]
+
+
+def test_analyze_shard_equals_clis(data, tmp_path):
+    """analyze_shard((k, n)) writes the store `camscope analyze --shard k/n` writes (every .npy byte for
+    byte; the manifest but for "seconds"), and `camscope merge` takes it with the CLI's other shards."""
+    common = ["-b", "16", "--faithfulness-n", "0"]
+    for k in (0, 2):
+        cli_ok("analyze", "-m", MODEL, "-d", DATA, *common, "--shard", f"{k}/3", "-o", str(tmp_path / f"s{k}"))
+    cli_ok("analyze", "-m", MODEL, "-d", DATA, *common, "--shard", "1/3", "-o", str(tmp_path / "cli1"))
+    m = camscope.analyze_shard(camscope.Model(MODEL), data, tmp_path / "s1", (1, 3), batch_size=16, progress=False)
+    assert m["rows"] == {"begin": 80, "end": 144} and m["shard"] == {"k": 1, "n": 3}
+    a, b = tmp_path / "cli1", tmp_path / "s1"
+    assert sorted(os.listdir(a)) == sorted(os.listdir(b))
+    for n in os.listdir(a):
+        if n.endswith(".npy"):
+            assert open(a / n, "rb").read() == open(b / n, "rb").read(), n
+    ma = json.load(open(a / "manifest.json"))
+    ma.pop("seconds"), m.pop("seconds")
+    assert ma == m
+    assert not os.path.exists(str(b) + ".partial")
+    cli_ok("merge", str(tmp_path / "s0"), str(b), str(tmp_path / "s2"), "--faithfulness-n", "0", "-o", str(tmp_path / "rep"))
+    single = tmp_path / "single"
+    cli_ok("analyze", "-m", MODEL, "-d", DATA, *common, "-o", str(single))
+    for n in ("logits.npy", "cam_pred.npy", "cam_true.npy"):
+        assert open(tmp_path / "rep" / "store" / n, "rb").read() == open(single / "store" / n, "rb").read(), n
+    with pytest.raises(camscope.UsageError, match="shard 3/3"):
+        camscope.analyze_shard(camscope.Model(MODEL), data, tmp_path / "bad", (3, 3), progress=False)
