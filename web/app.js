@@ -904,11 +904,6 @@
   }
 
   // ------------------------------------------------------------------ image view
-  const JET = (v) => {  // the server's jet_rgb
-    v = Math.max(0, Math.min(1, v || 0));
-    const x = Math.floor(255 * v) / 255, c = (a) => Math.round(255 * Math.max(0, Math.min(1, 1.5 - Math.abs(4 * x - a))));
-    return [c(3), c(2), c(1)];
-  };
   let camSeq = 0, imageRow = -1, imageQuery = new URLSearchParams(), imageList = [];
   const PERTURB = { scorecam: "Score-CAM", ablationcam: "Ablation-CAM" };
 
@@ -919,7 +914,7 @@
     if (t && t !== "pred") q.set("target", t);
     if (LIVE && m !== D.default_method) q.set("method", m);
     if (LIVE && l !== D.default_layer) q.set("layer", l);
-    if ($("opacity").value !== "1") q.set("op", $("opacity").value);
+    if ($("opacity").value !== "0.5") q.set("op", $("opacity").value);
     if ($("heat-only").checked) q.set("heat", "1");
     if ($("zoom").value !== "1") q.set("zoom", $("zoom").value);
     if (!$("mc-label").hidden && $("mc-input").value) q.set("mc", $("mc-input").value);
@@ -929,18 +924,24 @@
     imageQuery = imageSettings();
     replaceHash(hashOf("image/" + imageRow, imageQuery));
   }
+  // The CAM: served, the server's JET heatmap at the input size (api/cam?...&view=heatmap, no image
+  // blended) over the input image with CSS opacity α, i.e. α·heatmap + (1−α)·image, which is
+  // pytorch-grad-cam's show_cam_on_image with image_weight = 1 − α (α = 0.5: the PNG overlay's
+  // blend); "heatmap only" hides the image. Offline, or from a server without the heatmap view
+  // (its answer lacks "view": "heatmap"), the blended overlay PNG is shown as it is and the
+  // slider and the toggle are hidden.
+  let HEATVIEW = null;  // null: not yet known; true: the server draws heatmaps
   function applyStage() {
     const z = +$("zoom").value || 1, base = 320;
     const st = $("stage");
     st.style.width = base * z + "px";
     st.style.height = base * z + "px";
-    const op = $("opacity").value;
-    const heat = $("heat-only").checked;
-    $("cam-img").style.opacity = op;
-    $("cam-img").hidden = heat;
-    $("cam-heat").hidden = !heat;
-    $("cam-heat").style.opacity = 1;
+    const blend = LIVE && HEATVIEW !== false;
+    $("opacity-label").hidden = $("heat-label").hidden = !blend;
+    const heat = blend && $("heat-only").checked;
+    $("cam-img").style.opacity = blend ? (heat ? "1" : $("opacity").value) : "1";
     $("image-input").style.visibility = heat ? "hidden" : "visible";
+    $("colorbar-note").textContent = blend ? "CAM opacity α: α·heatmap + (1−α)·image" : "";
   }
 
   function showImage(r, q) {
@@ -988,10 +989,8 @@
     ms.disabled = ls.disabled = !LIVE;
     ts.disabled = !LIVE && x.correct;
     const op = numParam(q, "op");
-    $("opacity").value = op !== null && op >= 0 && op <= 1 ? String(op) : "1";
+    $("opacity").value = op !== null && op >= 0 && op <= 1 ? String(op) : "0.5";
     $("heat-only").checked = LIVE && q.get("heat") === "1";
-    $("heat-only").disabled = !LIVE;
-    $("heat-only").parentElement.title = LIVE ? "the map alone, drawn from its values" : "needs the server (the offline copy has blended overlays only)";
     want($("zoom"), q.get("zoom"), "1");
     $("mc-input").value = intParam(q, "mc", 1, 1 << 20) || "";
     applyStage();
@@ -1065,7 +1064,8 @@
     err.hidden = true;
     blankNote.hidden = true;
     const showBlank = () => { blankNote.textContent = noEvidence(tcls, layer); blankNote.hidden = false; };
-    const url = camUrl(r, target, method, layer, mc);
+    const base = camUrl(r, target, method, layer, mc);
+    const url = base && LIVE && HEATVIEW !== false ? base + "&view=heatmap" : base;
     if (!url) {
       img.removeAttribute("src");
       stats.textContent = "no precomputed CAM for this image in the offline copy";
@@ -1097,6 +1097,8 @@
       img.dataset.fingerprint = info.fingerprint || "";
       img.dataset.target = String(info.target);
       img.dataset.degenerate = info.degenerate ? "1" : "0";
+      img.dataset.view = info.view || "overlay";
+      if (HEATVIEW === null) { HEATVIEW = info.view === "heatmap"; applyStage(); }
       const ms = "; answered in " + Math.round(performance.now() - t0) + " ms";
       if (info.degenerate) {
         showBlank();
@@ -1107,7 +1109,6 @@
         stats.textContent = "class " + info.target_name + " (p = " + pct(info.prob) + "), map " + info.fh + "×" +
                             info.fw + ", peak at row " + info.peak[0] + ", col " + info.peak[1] + ", mean " + info.mean + ms;
       }
-      if ($("heat-only").checked) await drawHeat(url + "&format=json", seq);
     } catch (e) {
       if (seq !== camSeq) return;
       err.textContent = "CAM failed: " + e.message;
@@ -1118,34 +1119,6 @@
     }
     if (!x.correct) updateDual();  // follows the method and layer (unchanged URLs do not reload)
   }
-  // The heatmap alone, drawn from the map's values (fh×fw, scaled to [0, 1] by its maximum, JET),
-  // smoothed by the canvas when scaled up.
-  async function drawHeat(url, seq) {
-    const cv = $("cam-heat");
-    const j = await (await fetch(url)).json();
-    if (seq !== camSeq) return;
-    const fh = j.fh, fw = j.fw, m = j.map;
-    const mx = Math.max(1e-7, ...m);
-    const small = document.createElement("canvas");
-    small.width = fw;
-    small.height = fh;
-    const ctx = small.getContext("2d"), im = ctx.createImageData(fw, fh);
-    for (let i = 0; i < fh * fw; ++i) {
-      const [r, g, b] = j.degenerate ? [128, 128, 128] : JET(m[i] / mx);
-      im.data.set([r, g, b, 255], 4 * i);
-    }
-    ctx.putImageData(im, 0, 0);
-    // the image's aspect (the canvas is contained in the stage like the image)
-    const inp = $("image-input"), iw = inp.naturalWidth || 256, ih = inp.naturalHeight || 256, f = 512 / Math.max(iw, ih);
-    cv.width = Math.round(iw * f);
-    cv.height = Math.round(ih * f);
-    const c2 = cv.getContext("2d");
-    c2.imageSmoothingEnabled = true;
-    c2.drawImage(small, 0, 0, cv.width, cv.height);
-    cv.dataset.max = String(mx);
-    cv.dataset.ready = "1";
-  }
-
   // The dual view: the run's flags offline, the server's X-Camscope-Cam header when served (any
   // method and layer), so a blank map is named as such under its picture. Each map lies over the
   // image; the difference map (white = no difference) is drawn translucent over it.
@@ -1253,7 +1226,7 @@
     for (const id of ["target-select", "method-select", "layer-select"]) $(id).addEventListener("change", onCamChange);
     $("mc-input").addEventListener("change", onCamChange);
     $("opacity").addEventListener("input", () => { applyStage(); saveImageState(); });
-    $("heat-only").addEventListener("change", () => { applyStage(); saveImageState(); if ($("heat-only").checked) updateCam(); });
+    $("heat-only").addEventListener("change", () => { applyStage(); saveImageState(); });
     $("zoom").addEventListener("change", () => { applyStage(); saveImageState(); });
     $("finer-toggle").addEventListener("change", () => updateDual());
     $("img-prev").addEventListener("click", () => imageStep(-1));
