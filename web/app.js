@@ -326,7 +326,7 @@
     const href = "#" + hashOf("image/" + r, listQuery);
     const cb = checked ? el("input", { type: "checkbox", class: "check", "aria-label": "check image " + x.index, tabindex: "-1" }) : null;
     if (cb) cb.checked = checked.has(r);
-    const t = el("div", { class: "tile" + (x.correct ? "" : " wrong"), role: "gridcell", tabindex: "-1",
+    const t = el("div", { class: "tile" + (x.correct ? "" : " wrong"), role: "listitem", tabindex: "-1",
                           "aria-label": "image " + x.index + ": " + name(x.label) + (x.correct ? ", correct" : ", predicted " + name(x.pred)),
                           dataset: { row: String(r) } },
                  el("a", { href, tabindex: "-1", class: "pic" }, thumbPic(r, 64)),
