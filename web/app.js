@@ -361,6 +361,15 @@
       else if (e.key === "Home") j = 0;
       else if (e.key === "End") j = tiles.length - 1;
       else if (e.key === "Enter") { tiles[i].click(); e.preventDefault(); return; }
+      else if (box.id === "grid" && gridTagAction && { r: 1, a: 1, o: 1 }[e.key] && !e.ctrlKey && !e.metaKey && !e.altKey) {
+        // r / a / o: toggle relabel / ambiguous / ok on the focused image
+        const tag = { r: "relabel", a: "ambiguous", o: "ok" }[e.key];
+        const row = +tiles[i].dataset.row;
+        e.preventDefault();
+        lastTile = row;
+        gridTagAction(() => Tags.toggle([row], tag));
+        return;
+      }
       else if (e.key === " ") {
         const cb = tiles[i].querySelector(".check");
         if (cb) { cb.checked = !cb.checked; cb.dispatchEvent(new Event("change")); }
@@ -668,6 +677,7 @@
 
   // ------------------------------------------------------------------ grid
   const checked = new Set();
+  let lastTile = null, gridTagAction = null;
   let gridQuery = new URLSearchParams();
   let gridBuilt = false;
   function updateChecked() { $("grid-checked").textContent = checked.size ? checked.size + " checked" : ""; }
@@ -700,15 +710,22 @@
     $("pg-next").addEventListener("click", () => setPage(curPage + 1));
     $("pg-last").addEventListener("click", () => setPage(1e9));
     $("pg-num").addEventListener("change", () => setPage(+$("pg-num").value - 1));
+    // The checked images, else the last focused one on this page.
     const targets = () => {
       if (checked.size) return [...checked];
-      const f = document.querySelector("#grid .tile[tabindex='0']");
-      return f ? [+f.dataset.row] : [];
+      const f = lastTile !== null && document.querySelector("#grid .tile[data-row='" + lastTile + "']");
+      return f ? [lastTile] : [];
     };
     const tagAction = async (fn) => {
-      try { await fn(targets()); } catch (e) { $("grid-note").textContent = "tagging failed: " + e.message; return; }
+      const rows = targets();
+      if (!rows.length) { $("grid-note").textContent = "Check images (or focus one) to tag them."; return; }
+      try { await fn(rows); } catch (e) { $("grid-note").textContent = "tagging failed: " + e.message; return; }
       renderGrid();
+      const t = lastTile !== null && document.querySelector("#grid .tile[data-row='" + lastTile + "']");
+      if (t) focusTile([...document.querySelectorAll("#grid .tile")], [...document.querySelectorAll("#grid .tile")].indexOf(t));
     };
+    gridTagAction = tagAction;
+    $("grid").addEventListener("focusin", (e) => { const t = e.target.closest && e.target.closest(".tile"); if (t) lastTile = +t.dataset.row; });
     for (const b of document.querySelectorAll("#view-grid .tagbar button[data-tag]"))
       b.addEventListener("click", () => tagAction((rows) => Tags.toggle(rows, b.dataset.tag, true)));
     $("grid-tag-add").addEventListener("click", () => {

@@ -156,7 +156,14 @@ async function keyboard(page, base, D, mode) {
   assert.equal(await page.evaluate(() => +document.activeElement.dataset.row), want[1], "→ moves to the second tile");
   await page.keyboard.press("ArrowLeft");
   assert.equal(await page.evaluate(() => +document.activeElement.dataset.row), want[0]);
+  // r toggles "relabel" on the focused image (and keeps the focus there); r again removes it.
   await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("r");
+  await page.waitForSelector(`#grid .tile[data-row='${want[1]}'] .chip`);
+  assert.deepEqual(await page.$$eval(`#grid .tile[data-row='${want[1]}'] .chip`, (c) => c.map((x) => x.textContent)), ["relabel"]);
+  assert.equal(await page.evaluate(() => +document.activeElement.dataset.row), want[1]);
+  await page.keyboard.press("r");
+  await page.waitForFunction((r) => !document.querySelector(`#grid .tile[data-row='${r}'] .chip`), want[1]);
   await page.keyboard.press("Enter");
   await viewIs(page, "image");
   assert.equal((await hashParams(page)).path, "image/" + want[1]);
