@@ -28,8 +28,14 @@ void check(const json& d) {
     const auto& rows = d.at("rows");
     const std::uint64_t n = rows.at("index").size();
     require(k > 0 && d.at("per_class").size() == k && d.at("galleries").size() == k);
-    require(d.at("confusion").at("counts").size() == k && d.at("confusion").at("order").size() == k);
-    for (const auto& row : d["confusion"]["counts"]) require(row.size() == k);
+    require(d.at("confusion").at("order").size() == k);
+    if (d["confusion"].contains("counts")) {
+        require(d["confusion"]["counts"].size() == k);
+        for (const auto& row : d["confusion"]["counts"]) require(row.size() == k);
+    } else {  // schema 2, many classes: [true, pred, count] cells
+        require(d["schema"] == 2);
+        for (const auto& c : d["confusion"].at("cells")) require(c.size() == 3 && in_range(c[0], k) && in_range(c[1], k));
+    }
     for (const auto& o : d["confusion"]["order"]) require(in_range(o, k));
     for (const char* col : {"label", "pred", "conf", "top", "top_p"}) require(rows.at(col).size() == n);
     for (std::uint64_t i = 0; i < n; ++i) {
@@ -46,6 +52,27 @@ void check(const json& d) {
     }
     for (const auto& p : d.at("pairs")) require(in_range(p.at("true"), k) && in_range(p.at("pred"), k));
     for (const char* key : {"overall", "calibration", "run"}) require(d.at(key).is_object());
+    if (d["schema"] == 2) {
+        for (const char* col : {"p_true", "flags", "lscore", "centre"}) require(rows.at(col).size() == n);
+        for (std::uint64_t i = 0; i < n; ++i) {
+            require(in_range(rows["flags"][i], 8));
+            const double p = rows["p_true"][i].get<double>();
+            require(p >= 0 && p <= 1);
+        }
+        const auto& lists = d.at("lists");
+        for (const char* key : {"label_issues", "high_conf_errors", "low_conf_correct"})
+            for (const auto& r : lists.at(key)) require(in_range(r, n));
+        for (const auto& e : lists.at("degenerate").at("by_pred_class")) require(in_range(e.at("cls"), k));
+        if (!d.at("superclasses").is_null()) {
+            const std::uint64_t m = d["superclasses"].at("names").size();
+            require(d["superclasses"].at("of_class").size() == k);
+            for (const auto& c : d["superclasses"]["of_class"]) require(in_range(c, m));
+        }
+        const auto& th = d.at("thumbs");
+        require(in_range(th.at("tile")[0], 49) && in_range(th["tile"][1], 49) && in_range(th.at("per_sheet"), 4097));
+        require(th.at("sheets").size() == (n + th["per_sheet"].get<std::uint64_t>() - 1) / th["per_sheet"].get<std::uint64_t>());
+        require(d.at("tags_key").is_string());
+    }
 }
 
 }  // namespace

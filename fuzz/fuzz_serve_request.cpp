@@ -2,14 +2,18 @@
 // bytes a client sends as the request target ("path?query"): split and percent-decoded as the
 // HTTP server does, then parsed against two sets of limits (a 200-image, 10-class analysis, and an
 // empty one). Only RequestError (status 400 or 404) may escape, and whatever parses must lie within
-// the limits: image rows, class indices, counts, methods and layers. The same bytes as a Host
-// header go through host_allowed (the DNS-rebinding check).
+// the limits: image rows, class indices, counts, methods, layers and thumbnail sheets. The same
+// bytes as a Host header go through host_allowed (the DNS-rebinding check), and as a POST
+// api/tags body through parse_tag_update (serve/tags.hpp): only RequestError 400 may escape, and
+// what parses names a row in range and at most 16 tags of 1-40 allowed characters.
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "camscope/serve/request.hpp"
+#include "camscope/serve/tags.hpp"
 
 using namespace camscope::serve;
 
@@ -24,6 +28,7 @@ const RequestLimits& cifar_limits() {
         r.layers = {"conv1", "layer1.0", "layer1.0.conv1", "layer2"};
         r.default_method = "gradcam";
         r.default_layer = "layer2";
+        r.thumb_sheets = 3;
         return r;
     }();
     return l;
@@ -71,7 +76,26 @@ void check(const std::string& path, const Query& q, const RequestLimits& l) {
             if (!listed(l.methods, r.method) || !listed(l.layers, r.layer)) std::abort();
             if (r.max_channels < 0 || r.max_channels > (1 << 20)) std::abort();
             break;
+        case Route::Thumbs:
+            if (r.sheet >= l.thumb_sheets) std::abort();
+            break;
         default: break;
+    }
+}
+
+void check_tags_body(std::string_view body) {
+    TagUpdate u;
+    try {
+        u = parse_tag_update(body, 200);
+    } catch (const RequestError& e) {
+        if (e.status() != 400) std::abort();
+        return;
+    }
+    if (u.row >= 200 || u.tags.size() > kMaxTagsPerRow) std::abort();
+    for (const auto& t : u.tags) {
+        if (t.empty() || t.size() > kMaxTagLength) std::abort();
+        for (const char c : t)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != ' ' && c != '_' && c != '-') std::abort();
     }
 }
 
@@ -85,6 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(path, query, empty);
     // The bytes as an already-decoded path too (no query): what the server hands over may hold any byte.
     check(std::string(target), {}, cifar_limits());
+    check_tags_body(target);
     // The bytes as a Host header: whatever passes names an address or an allowed name, with at
     // most a numeric port (no '@', '/', space or second colon outside brackets).
     static const std::vector<std::string> names{"localhost", "my.box"};

@@ -17,7 +17,7 @@ namespace camscope::cli {
 namespace {
 
 struct ServeArgs {
-    std::string model, results, layer, method = "gradcam";
+    std::string model, results, layer, method = "gradcam", tags;
     CLI::Option* layer_opt = nullptr;   // given explicitly (with --results: must match the results)
     CLI::Option* method_opt = nullptr;
     DataFlags data;
@@ -29,8 +29,9 @@ struct ServeArgs {
 
 /// The explorer data of a previous `camscope analyze`, if it is complete (summary.json), well formed
 /// (every index checked) and made from this model, dataset and input (summary.json's identity).
-nlohmann::json read_results(const ServeArgs& a, Model& m, const Dataset& ds, const InputSpec& s) {
+nlohmann::json read_results(const ServeArgs& a, Model& m, const Dataset& ds, const InputSpec& s, std::string& folder) {
     serve::ResultsFolder rf = serve::read_results_folder(a.results);
+    folder = std::filesystem::path(rf.summary_path).parent_path().string();
     RunIdentity live;
     identify_model(live, a.model);
     identify_dataset(live, ds, a.data.path);
@@ -69,8 +70,11 @@ void serve_command(const ServeArgs& a) {
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
     ds = fit_to_model(m, std::move(ds), s);
     nlohmann::json data;
+    std::string tags_path = a.tags;  // the image tags (api/tags): --tags, else <results>/tags.json, else memory only
     if (!a.results.empty()) {
-        data = read_results(a, m, *ds, s);
+        std::string folder;
+        data = read_results(a, m, *ds, s, folder);
+        if (tags_path.empty()) tags_path = (std::filesystem::path(folder) / "tags.json").string();
     } else {
         const std::string layer = m.resolve_layer(a.layer, s);
         if (!g_quiet)
@@ -78,7 +82,7 @@ void serve_command(const ServeArgs& a) {
                     ds->num_classes(), a.method.c_str(), layer.c_str());
         data = analyse(m, *ds, s, a, layer);
     }
-    serve::Explorer explorer(m, *ds, s, std::move(data), m.layers(s));
+    serve::Explorer explorer(m, *ds, s, std::move(data), m.layers(s), tags_path);
     const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     serve::run_server(explorer, a.server, [&](const serve::ListenInfo& at) {
         if (!at.loopback)  // printed even with -q: this is not a note
@@ -108,6 +112,9 @@ void register_serve(CLI::App& app) {
     cmd->add_option("--results,-r", a->results,
                     "the --out folder of an earlier `camscope analyze` of this model and dataset (default: analyse now); "
                     "refused unless complete (summary.json) and made from this model file (SHA-256), dataset and input");
+    cmd->add_option("--tags", a->tags,
+                    "JSON file keeping the image tags set in the explorer (read at start, rewritten atomically on each "
+                    "change; default: tags.json in the --results folder, else kept in memory only)");
     cmd->add_option("--port,-p", a->server.port, "TCP port (0 = any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
     cmd->add_option("--host", a->server.host,
                     "address to listen on (the default is reachable from this machine only; any other prints a warning)")

@@ -768,11 +768,15 @@ TEST(Serve, SlowAndIdleClientsDoNotStarveOthers) {
     });
     {
         auto c = srv.client();
-        for (const char* p : {"/api/summary", "/api/explorer", "/api/image/3", "/api/cam?image=4", "/app.js", "/api/class/2"}) {
+        for (const char* p : {"/api/summary", "/api/explorer", "/api/image/3", "/api/cam?image=4", "/app.js", "/api/class/2",
+                              "/api/thumbs/0.png", "/api/tags"}) {
             auto r = c.Get(p);
             ASSERT_TRUE(r) << p << ": no answer while slow and idle clients are connected";
             EXPECT_EQ(r->status, 200) << p;
         }
+        auto post = c.Post("/api/tags", R"({"row": 5, "tags": ["relabel"]})", "application/json");
+        ASSERT_TRUE(post) << "POST api/tags: no answer while slow and idle clients are connected";
+        EXPECT_EQ(post->status, 200) << post->body;
         std::vector<std::thread> clients;
         std::atomic<int> answered{0};
         for (int t = 0; t < 8; ++t)
@@ -828,4 +832,165 @@ TEST(Serve, ExplorerDataIsCompressedOnceAndSentGzip) {
     ASSERT_TRUE(small);
     EXPECT_FALSE(small->has_header("Content-Encoding"));
     EXPECT_TRUE(json::parse(small->body).is_object());
+}
+
+namespace {
+
+Image decode_png(const std::string& body) {
+    return decode_image(reinterpret_cast<const std::uint8_t*>(body.data()), body.size(), "answer");
+}
+
+/// POST body to /api/tags with `type`; {status, body}.
+std::pair<int, std::string> post_tags(httplib::Client& c, const std::string& body, const std::string& type = "application/json",
+                                      const httplib::Headers& headers = {}) {
+    auto r = c.Post("/api/tags", headers, body, type);
+    if (!r) return {-1, ""};
+    return {r->status, r->body};
+}
+
+std::string file_text(const fs::path& p) {
+    const auto b = read_file(p.string());
+    return std::string(b.begin(), b.end());
+}
+
+}  // namespace
+
+TEST(Serve, ThumbnailSheetsHoldEveryInputImage) {
+    auto c = shared_server().client();
+    const json ex = get_json(c, "/api/explorer");
+    const auto& th = ex["thumbs"];
+    ASSERT_EQ(th["tile"], json::parse("[32, 32]"));  // CIFAR inputs at their size
+    ASSERT_EQ(th["sheets"], json::parse(R"(["api/thumbs/0.png"])"));
+    const int cols = th["cols"];
+    auto r = c.Get("/api/thumbs/0.png");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "image/png");
+    const Image sheet = decode_png(r->body);
+    ASSERT_EQ(sheet.width, cols * 32);
+    ASSERT_EQ(sheet.height, (200 + cols - 1) / cols * 32);
+    // Tiles equal the inputs the image route serves, pixel for pixel (32×32 needs no resizing).
+    for (int row : {0, 1, 31, 32, 117, 199}) {
+        auto in = c.Get(("/api/image/" + std::to_string(row) + "/input.png").c_str());
+        ASSERT_TRUE(in);
+        const Image img = decode_png(in->body);
+        ASSERT_EQ(img.width, 32);
+        const int x0 = (row % cols) * 32, y0 = (row / cols) * 32;
+        for (int y = 0; y < 32; ++y)
+            for (int x = 0; x < 32; ++x)
+                for (int ch = 0; ch < 3; ++ch)
+                    ASSERT_EQ(sheet.at(y0 + y, x0 + x, ch), img.at(y, x, ch)) << row << " " << y << " " << x;
+    }
+    auto again = c.Get("/api/thumbs/0.png");  // cached: the same bytes
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->body, r->body);
+    EXPECT_EQ(raw_status(shared_server().port(), "/api/thumbs/1.png"), 404);
+    EXPECT_EQ(raw_status(shared_server().port(), "/api/thumbs/0.jpg"), 404);
+    EXPECT_EQ(raw_status(shared_server().port(), "/api/thumbs/-1.png"), 404);
+}
+
+TEST(Serve, TagsArePersistedAtomicallyAndSurviveARestart) {
+    const auto dir = fs::temp_directory_path() / ("camscope_serve_tags_" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const fs::path file = dir / "tags.json";
+    {
+        ServerProcess srv({"--tags", file.string()});
+        auto c = srv.client();
+        EXPECT_EQ(get_json(c, "/api/tags"), json::parse(R"({"tags": {}, "persisted": true})"));
+        auto [st, body] = post_tags(c, R"({"row": 3, "tags": ["relabel", "ambiguous", "relabel"]})");
+        EXPECT_EQ(st, 200) << body;
+        EXPECT_EQ(json::parse(body), json::parse(R"({"tags": {"3": ["relabel", "ambiguous"]}, "persisted": true})"));
+        std::tie(st, body) = post_tags(c, R"({"row": 199, "tags": ["ok"]})");
+        EXPECT_EQ(st, 200) << body;
+        // The file holds the full state after each change, and nothing else is left in the folder.
+        EXPECT_EQ(json::parse(file_text(file)), json::parse(R"({"tags": {"3": ["relabel", "ambiguous"], "199": ["ok"]}})"));
+        size_t entries = 0;
+        for (const auto& e : fs::directory_iterator(dir)) {
+            ++entries;
+            EXPECT_EQ(e.path().filename(), "tags.json");
+        }
+        EXPECT_EQ(entries, 1u);
+        // Malformed updates: 400 with a message naming the problem; the state is unchanged.
+        const std::pair<std::string, std::string> bad[] = {
+            {"{not json", "JSON object"},
+            {R"([1, 2])", "JSON object"},
+            {R"({"tags": ["x"]})", "'row' missing"},
+            {R"({"row": 3})", "'tags' missing"},
+            {R"({"row": 200, "tags": []})", "[0, 200)"},
+            {R"({"row": -1, "tags": []})", "[0, 200)"},
+            {R"({"row": 1.5, "tags": []})", "[0, 200)"},
+            {R"({"row": "3", "tags": []})", "[0, 200)"},
+            {R"({"row": 3, "tags": "relabel"})", "list of strings"},
+            {R"({"row": 3, "tags": ["a/b"]})", "character"},
+            {R"({"row": 3, "tags": [""]})", "characters (1 to 40)"},
+            {R"({"row": 3, "tags": [")" + std::string(41, 'x') + R"("]})", "characters (1 to 40)"},
+            {R"({"row": 3, "tags": [1]})", "must be a string"},
+            {R"({"row": 3, "tags": ["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]})", "17 tags"},
+            {R"({"row": 3, "tags": [], "extra": 1})", "unknown field 'extra'"},
+        };
+        for (const auto& [b, why] : bad) {
+            std::tie(st, body) = post_tags(c, b);
+            EXPECT_EQ(st, 400) << b << ": " << body;
+            const json e = json::parse(body, nullptr, false);
+            ASSERT_TRUE(e.is_object() && e.contains("error")) << body;
+            EXPECT_NE(e["error"].get<std::string>().find(why), std::string::npos) << b << ": " << body;
+        }
+        std::tie(st, body) = post_tags(c, R"({"row": 3, "tags": []})", "text/plain");  // a cross-site "simple" POST
+        EXPECT_EQ(st, 415) << body;
+        std::tie(st, body) = post_tags(c, R"({"row": 3, "tags": []})", "application/json", {{"Origin", "http://evil.com"}});
+        EXPECT_EQ(st, 403) << body;
+        std::tie(st, body) = post_tags(c, R"({"row": 3, "tags": ["x"]})" + std::string(70000, ' '));
+        EXPECT_EQ(st, 413) << body;  // over the 64 KiB body limit
+        auto other = c.Post("/api/explorer", "{}", "application/json");
+        ASSERT_TRUE(other);
+        EXPECT_EQ(other->status, 405);
+        EXPECT_EQ(other->get_header_value("Allow"), "GET, HEAD");
+        EXPECT_EQ(json::parse(file_text(file)), json::parse(R"({"tags": {"3": ["relabel", "ambiguous"], "199": ["ok"]}})"));
+        // [] removes the row.
+        std::tie(st, body) = post_tags(c, R"({"row": 199, "tags": []})");
+        EXPECT_EQ(json::parse(body)["tags"], json::parse(R"({"3": ["relabel", "ambiguous"]})"));
+    }
+    {  // A new server reads them back.
+        ServerProcess srv({"--tags", file.string()});
+        auto c = srv.client();
+        EXPECT_EQ(get_json(c, "/api/tags"), json::parse(R"({"tags": {"3": ["relabel", "ambiguous"]}, "persisted": true})"));
+    }
+    {  // Without a file: in memory only, and says so.
+        ServerProcess srv;
+        auto c = srv.client();
+        auto [st, body] = post_tags(c, R"({"row": 1, "tags": ["ok"]})");
+        EXPECT_EQ(json::parse(body), json::parse(R"({"tags": {"1": ["ok"]}, "persisted": false})"));
+    }
+    // A malformed tags file stops the server at start, naming the file and the problem.
+    write_file_atomic(file.string(), R"({"tags": {"500": ["ok"]}})");
+    auto r = run_camscope("-q serve --port 0 -m " + kModel + " -d " + kData + " --tags " + file.string());
+    EXPECT_EQ(r.first, 1) << r.second;
+    EXPECT_NE(r.second.find(file.string() + ": tags: \"500\" is not an image row in [0, 200)"), std::string::npos) << r.second;
+    write_file_atomic(file.string(), "[]");
+    r = run_camscope("-q serve --port 0 -m " + kModel + " -d " + kData + " --tags " + file.string());
+    EXPECT_EQ(r.first, 1) << r.second;
+    EXPECT_NE(r.second.find(file.string() + ": not a tags file"), std::string::npos) << r.second;
+    fs::remove_all(dir);
+}
+
+TEST(ServeResultsFolder, TagsAreKeptInTheResultsFolder) {
+    const fs::path made = analyzed_once();
+    const fs::path file = made / "report" / "tags.json";
+    fs::remove(file);
+    {
+        ServerProcess srv({"--results", (made / "report").string()}, (made / "model.pt").string());
+        auto c = srv.client();
+        // Served: the sheets are the server's routes, not the offline files.
+        EXPECT_EQ(get_json(c, "/api/explorer")["thumbs"]["sheets"], json::parse(R"(["api/thumbs/0.png"])"));
+        auto [st, body] = post_tags(c, R"({"row": 7, "tags": ["relabel"]})");
+        EXPECT_EQ(st, 200) << body;
+    }
+    EXPECT_EQ(json::parse(file_text(file)), json::parse(R"({"tags": {"7": ["relabel"]}})"));
+    {
+        ServerProcess srv({"--results", (made / "report").string()}, (made / "model.pt").string());
+        auto c = srv.client();
+        EXPECT_EQ(get_json(c, "/api/tags")["tags"], json::parse(R"({"7": ["relabel"]})"));
+    }
+    fs::remove(file);
 }

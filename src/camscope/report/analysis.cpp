@@ -536,6 +536,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
         std::vector<double> c_ok(k, 0), c_bad(k, 0);
         std::vector<long long> n_ok(k, 0), n_bad(k, 0);
         Progress bar("CAM focus", n, opt.progress);
+        r.centre_share.assign(n, std::numeric_limits<float>::quiet_NaN());
         for (size_t i = 0; i < n; ++i) {
             const float* cp = in.cam_pred.data() + i * fhw;
             std::vector<float> up_pred, up_true;
@@ -544,6 +545,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
             const double share = metrics::centre_share(mp, mh, mw);
             const int y = in.labels[i];
             if (std::isfinite(share) && !r.rows[i].pred_cam_degenerate) {
+                r.centre_share[i] = static_cast<float>(share);
                 if (ok[i]) {
                     c_ok[y] += share;
                     ++n_ok[y];

@@ -212,6 +212,9 @@ struct Report {
 
     // CAM evidence (CAMs upsampled to input_h×input_w, as the overlays show them).
     FocusStats focus;                       // overall
+    /// Per row (n): the centre share of its predicted-class CAM (metrics::centre_share, the figure
+    /// behind `focus`); NaN where the map is degenerate or has no mass (left out of the means).
+    std::vector<float> centre_share;
     std::vector<FocusStats> focus_per_class;  // by true class
     double mean_iou_errors = 0;             // over errors whose two maps are non-degenerate (NaN if none)
     long long n_iou_errors = 0;             // ... how many: "over n_iou_errors of errors images"

@@ -4,14 +4,17 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 
 #include "camscope/report/explorer.hpp"
+#include "camscope/report/thumbs.hpp"
 #include "camscope/report/writers.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/parallel.hpp"
 #include "camscope/util/progress.hpp"
+#include "camscope/util/sha256.hpp"
 #include "camscope/util/strings.hpp"
 
 namespace camscope {
@@ -28,6 +31,46 @@ json row_list(const std::vector<RowRef>& rows) {
     json a = json::array();
     for (const auto& x : rows) a.push_back(x.row);
     return a;
+}
+
+json count_json(const metrics::CamCount& c) { return {{"maps", c.maps}, {"degenerate", c.degenerate}}; }
+
+// The faithfulness ranking (methods at the analysed layer, best first) and the layer checks, with
+// how many of each one's predicted-class maps are degenerate; [] when the check was not run.
+json faithfulness_list(const Report& r) {
+    json out = json::array();
+    if (!r.faithfulness) return out;
+    const faith::Summary& fs = *r.faithfulness;
+    const std::string layer = fs.layer.empty() ? r.layer : fs.layer;
+    for (const auto& mr : fs.ranking) {
+        const faith::GroupRow* g = fs.find(mr.method, "overall");
+        out.push_back({{"method", mr.method},
+                       {"layer", layer},
+                       {"mean_rank", std::isfinite(mr.mean_rank) ? json(mr.mean_rank) : json(nullptr)},
+                       {"maps", g ? g->n : 0},
+                       {"degenerate", g ? g->degenerate : 0}});
+    }
+    for (const auto& lc : fs.layer_checks) {
+        if (lc.layer == layer) {  // already listed with its rank
+            bool ranked = false;
+            for (const auto& mr : fs.ranking) ranked = ranked || mr.method == lc.method;
+            if (ranked) continue;
+        }
+        out.push_back({{"method", lc.method}, {"layer", lc.layer}, {"mean_rank", nullptr}, {"maps", lc.n},
+                       {"degenerate", lc.degenerate}});
+    }
+    return out;
+}
+
+// A stable id of the run for the offline tags' localStorage key: the model's SHA-256 and the
+// dataset fingerprint (prefixes) when the report records them, else a hash of the provenance.
+std::string tags_key(const Report& r) {
+    if (r.identity && r.identity->model_sha256.size() >= 16 && r.identity->data_fingerprint.size() >= 16)
+        return r.identity->model_sha256.substr(0, 16) + "-" + r.identity->data_fingerprint.substr(0, 16) + "-" +
+               r.split;
+    return sha256_hex(r.model_path + "\n" + r.dataset_path + "\n" + r.dataset_name + "\n" + r.split + "\n" +
+                      std::to_string(r.n) + "\n" + std::to_string(r.num_classes))
+        .substr(0, 32);
 }
 
 }  // namespace
@@ -66,13 +109,21 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
                       {"f1", c.f1},
                       {"mean_confidence", c.mean_confidence}});
     j["per_class"] = pc;
-    json counts = json::array();
-    for (int t = 0; t < r.num_classes; ++t) {
-        json row = json::array();
-        for (int p = 0; p < r.num_classes; ++p) row.push_back(r.confusion.at(t, p));
-        counts.push_back(row);
+    if (r.sparse_confusion_json) {  // many classes: the non-zero cells only, as summary.json
+        json cells = json::array();
+        for (int t = 0; t < r.num_classes; ++t)
+            for (int p = 0; p < r.num_classes; ++p)
+                if (r.confusion.at(t, p) != 0) cells.push_back({t, p, r.confusion.at(t, p)});
+        j["confusion"] = {{"cells", cells}, {"order", r.class_order}};
+    } else {
+        json counts = json::array();
+        for (int t = 0; t < r.num_classes; ++t) {
+            json row = json::array();
+            for (int p = 0; p < r.num_classes; ++p) row.push_back(r.confusion.at(t, p));
+            counts.push_back(row);
+        }
+        j["confusion"] = {{"counts", counts}, {"order", r.class_order}};
     }
-    j["confusion"] = {{"counts", counts}, {"order", r.class_order}};
     json pairs = json::array();
     for (const auto& p : r.directed) pairs.push_back({{"true", p.a}, {"pred", p.b}, {"count", p.count}, {"rate", r4(p.rate)}});
     j["pairs"] = pairs;
@@ -80,7 +131,15 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
     // Per image: the report's rows plus the top-k of the softmax the report was built from.
     const int k = std::min(top_k, r.num_classes);
     json index = json::array(), label = json::array(), pred = json::array(), conf = json::array(), top = json::array(),
-         top_p = json::array(), blank = json::array();
+         top_p = json::array(), blank = json::array(), p_true = json::array(), flags = json::array(),
+         lscore = json::array(), centre = json::array();
+    // flags: bit 1 in Report::high_conf_errors, 2 in low_conf_correct, 4 in label_issue_rows.
+    std::vector<int> flag(r.n, 0);
+    for (const auto& x : r.high_conf_errors) flag[x.row] |= 1;
+    for (const auto& x : r.low_conf_correct) flag[x.row] |= 2;
+    for (const auto& x : r.label_issue_rows) flag[x.row] |= 4;
+    std::vector<float> score(r.n, std::numeric_limits<float>::quiet_NaN());  // the label-issue ranking's margin
+    for (const auto& is : r.label_issues.issues) score[is.row] = is.margin;
     std::vector<int> order(static_cast<size_t>(r.num_classes));
     for (const auto& x : r.rows) {
         index.push_back(x.index);
@@ -88,6 +147,11 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
         pred.push_back(x.pred);
         conf.push_back(r4(x.confidence));
         blank.push_back((x.pred_cam_degenerate ? 1 : 0) | (x.true_cam_degenerate ? 2 : 0));
+        p_true.push_back(r4(x.p_true));
+        flags.push_back(flag[x.row]);
+        lscore.push_back(std::isfinite(score[x.row]) ? json(r4(score[x.row])) : json(nullptr));
+        const float cs = x.row < r.centre_share.size() ? r.centre_share[x.row] : std::numeric_limits<float>::quiet_NaN();
+        centre.push_back(std::isfinite(cs) ? json(r4(cs)) : json(nullptr));
         const float* p = in.probs.data() + x.row * static_cast<size_t>(r.num_classes);
         std::iota(order.begin(), order.end(), 0);
         // Ties like argmax: the lower class index first.
@@ -101,8 +165,9 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
         top.push_back(tc);
         top_p.push_back(tp);
     }
-    j["rows"] = {{"index", index}, {"label", label}, {"pred", pred}, {"conf", conf},
-                 {"top", top},     {"top_p", top_p}, {"blank", blank}};
+    j["rows"] = {{"index", index}, {"label", label}, {"pred", pred},   {"conf", conf},     {"top", top},
+                 {"top_p", top_p}, {"blank", blank}, {"p_true", p_true}, {"flags", flags}, {"lscore", lscore},
+                 {"centre", centre}};
     const auto all = r.degenerate.pred();
     j["cam_health"] = {{"maps", all.maps},
                        {"degenerate", all.degenerate},
@@ -111,6 +176,25 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
     for (const auto& g : r.galleries)
         galleries.push_back({{"cls", g.cls}, {"worst", row_list(g.worst)}, {"best", row_list(g.best)}});
     j["galleries"] = galleries;
+
+    j["superclasses"] = r.has_superclasses ? json{{"names", r.coarse_names}, {"of_class", r.fine_to_coarse}} : json(nullptr);
+    j["thresholds"] = {{"high_conf", r.high_conf_threshold}, {"low_conf", r.low_conf_threshold}};
+    json by_pred = json::array();
+    for (size_t c = 0; c < r.degenerate.by_pred_class.size(); ++c) {
+        json e = count_json(r.degenerate.by_pred_class[c]);
+        e["cls"] = c;
+        by_pred.push_back(e);
+    }
+    json degenerate = count_json(all);
+    degenerate["by_pred_class"] = by_pred;
+    j["lists"] = {{"label_issues", row_list(r.label_issue_rows)},
+                  {"high_conf_errors", row_list(r.high_conf_errors)},
+                  {"low_conf_correct", row_list(r.low_conf_correct)},
+                  {"faithfulness", faithfulness_list(r)},
+                  {"degenerate", degenerate}};
+    // The offline sheets' names; the server replaces them by its api/thumbs/<k>.png routes.
+    j["thumbs"] = thumbs_json(thumb_layout(r.n, r.input_h, r.input_w), "img/thumbs-");
+    j["tags_key"] = tags_key(r);
     return j;
 }
 
@@ -148,9 +232,9 @@ json parse_explorer_data_js(const std::string& text, const std::string& name) {
     const auto begin = at + kDataPrefix.size();
     json j = json::parse(text.begin() + static_cast<long>(begin), text.begin() + static_cast<long>(end) + 1, nullptr, false);
     if (j.is_discarded() || !j.is_object()) throw Error(where(name, "the explorer data is not valid JSON"));
-    if (j.value("schema", 0) != kExplorerSchema)
-        throw Error(where(name, format("explorer data schema %d, this camscope reads schema %d", j.value("schema", 0),
-                                       kExplorerSchema)));
+    if (j.value("schema", 0) != 1 && j.value("schema", 0) != kExplorerSchema)
+        throw Error(where(name, format("explorer data schema %d, this camscope reads schemas 1 and %d",
+                                       j.value("schema", 0), kExplorerSchema)));
     for (const char* key : {"run", "classes", "per_class", "confusion", "rows", "galleries"})
         if (!j.contains(key)) throw Error(where(name, std::string("explorer data without '") + key + "'"));
     return j;
@@ -239,6 +323,17 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         for (size_t i = 0; i < rows.size(); ++i) {
             images[std::to_string(rows[i])] = std::move(entries[i]);
             if (finer_is_blank[i]) finer_blank.push_back(rows[i]);
+        }
+        bar.finish();
+    }
+    {
+        // Every row's input on sprite sheets (thumbs.hpp), the tiles of each sheet drawn on every core.
+        const ThumbLayout l = thumb_layout(r.n, r.input_h, r.input_w);
+        Progress bar("explorer thumbnails", l.sheets(), opt.progress);
+        for (size_t k = 0; k < l.sheets(); ++k) {
+            const Image sheet = thumb_sheet(l, k, [&](size_t row) { return row_image(in, row); }, worker_threads(opt.threads));
+            write_file_atomic((dir / ("img/thumbs-" + std::to_string(k) + ".png")).string(), encode_png(sheet));
+            bar.advance();
         }
         bar.finish();
     }

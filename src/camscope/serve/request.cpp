@@ -160,7 +160,8 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
     if (np == 1) {
         static const std::pair<const char*, Route> simple[] = {
             {"explorer", Route::Explorer}, {"summary", Route::Summary}, {"classes", Route::Classes},
-            {"methods", Route::Methods},   {"layers", Route::Layers},   {"confusion", Route::Confusion}};
+            {"methods", Route::Methods},   {"layers", Route::Layers},   {"confusion", Route::Confusion},
+            {"tags", Route::Tags}};
         for (const auto& [name, route] : simple)
             if (what == name) {
                 r.route = route;
@@ -199,6 +200,20 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
     if (what == "image" && (np == 2 || (np == 3 && parts[2] == "input.png"))) {
         r.route = np == 2 ? Route::Image : Route::ImageInput;
         r.image = image_row(parts[1], lim);
+        return r;
+    }
+    if (what == "thumbs" && np == 2) {
+        const std::string_view file = parts[1];
+        unsigned long long k = 0;
+        bool overflow = false;
+        if (file.size() < 5 || file.substr(file.size() - 4) != ".png" ||
+            !parse_unsigned(file.substr(0, file.size() - 4), k, overflow))
+            not_found("not found: " + path + " (thumbnail sheets are /api/thumbs/{k}.png)");
+        if (overflow || k >= lim.thumb_sheets)
+            not_found(format("no thumbnail sheet %s (there are %zu)", quoted(file.substr(0, file.size() - 4)).c_str(),
+                             lim.thumb_sheets));
+        r.route = Route::Thumbs;
+        r.sheet = static_cast<size_t>(k);
         return r;
     }
     if ((what == "cam" || what == "diff") && np == 1) {

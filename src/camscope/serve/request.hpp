@@ -38,6 +38,7 @@ struct RequestLimits {
     std::vector<std::string> methods;  // accepted CAM methods (exact names)
     std::vector<std::string> layers;   // accepted layer paths (exact)
     std::string default_method, default_layer;
+    std::size_t thumb_sheets = 0;      // thumbnail sprite sheets: /api/thumbs/{k}.png with k in [0, thumb_sheets)
 };
 
 enum class Route {
@@ -55,6 +56,8 @@ enum class Route {
     ImageInput,  // /api/image/{i}/input.png
     Cam,         // /api/cam?image=&target=&method=&layer=&format=&max_channels=&contrast=&alpha=
     Diff,        // /api/diff?image=&a=&b=&method=&layer=&format=&max_channels=
+    Tags,        // /api/tags (GET; POST with a JSON body: tags.hpp parse_tag_update)
+    Thumbs,      // /api/thumbs/{k}.png (Request::sheet)
 };
 
 /// A CAM target: the row's prediction, its true label, or a class index.
@@ -71,6 +74,7 @@ struct Request {
     int true_cls = -1, pred_cls = -1;  // Cell
     int offset = 0, limit = 50;    // Cell: offset in [0, 2^30], limit in [0, 1000] (larger values clamped)
     std::size_t image = 0;         // Image, ImageInput, Cam, Diff: in [0, images)
+    std::size_t sheet = 0;         // Thumbs: in [0, thumb_sheets)
     Target target;                 // Cam (default pred)
     Target a, b{Target::True, -1}; // Diff (defaults pred, true)
     std::string method, layer;     // Cam, Diff: one of the limits' (defaults: the limits' defaults)

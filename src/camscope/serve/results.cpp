@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "camscope/report/thumbs.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
@@ -90,15 +91,85 @@ int depth_of(const json& root) {
     return deepest;
 }
 
+// The top-level additions of schema 2 (report/explorer.hpp).
+void validate_schema2(const Checker& c, const json& j, size_t k, size_t n, const std::string& class_range,
+                      const std::string& row_range) {
+    const long long K = static_cast<long long>(k), N = static_cast<long long>(n);
+    const json& sc = c.member(j, "superclasses", "");
+    if (!sc.is_null()) {
+        if (!sc.is_object()) c.fail("superclasses", "must be null or an object");
+        const json& names = c.array(sc, "names", "superclasses.");
+        if (names.empty()) c.fail("superclasses.names", "empty");
+        for (size_t i = 0; i < names.size(); ++i)
+            if (!names[i].is_string()) c.fail(idx("superclasses.names", i), "must be a string");
+        const json& of = c.array(sc, "of_class", "superclasses.");
+        if (of.size() != k) c.fail("superclasses.of_class", format("%zu entries for %zu classes", of.size(), k));
+        for (size_t i = 0; i < k; ++i)
+            c.integer(of[i], 0, static_cast<long long>(names.size()) - 1, idx("superclasses.of_class", i),
+                      format("a superclass index (the data has %zu superclasses)", names.size()));
+    }
+    const json& th = c.object(j, "thresholds");
+    c.number(c.member(th, "high_conf", "thresholds."), 0, 1, "thresholds.high_conf");
+    c.number(c.member(th, "low_conf", "thresholds."), 0, 1, "thresholds.low_conf");
+
+    const json& lists = c.object(j, "lists");
+    for (const char* key : {"label_issues", "high_conf_errors", "low_conf_correct"}) {
+        const json& list = c.array(lists, key, "lists.");
+        if (list.size() > n) c.fail(std::string("lists.") + key, format("%zu entries for %zu rows", list.size(), n));
+        for (size_t i = 0; i < list.size(); ++i) c.integer(list[i], 0, N - 1, idx(std::string("lists.") + key, i), row_range);
+    }
+    const json& faith = c.array(lists, "faithfulness", "lists.");
+    for (size_t i = 0; i < faith.size(); ++i) {
+        const std::string f = idx("lists.faithfulness", i);
+        if (!faith[i].is_object()) c.fail(f, "must be an object");
+        for (const char* key : {"method", "layer"})
+            if (!c.member(faith[i], key, f + ".").is_string()) c.fail(f + "." + key, "must be a string");
+        const json& rank = c.member(faith[i], "mean_rank", f + ".");
+        if (!rank.is_null()) c.number(rank, 0, 1e6, f + ".mean_rank");
+        const long long maps = c.integer(c.member(faith[i], "maps", f + "."), 0, (1ll << 53), f + ".maps", "a count");
+        c.integer(c.member(faith[i], "degenerate", f + "."), 0, maps, f + ".degenerate", "a count of at most maps");
+    }
+    const json& deg = c.object(lists, "degenerate", "lists.");
+    const long long maps = c.integer(c.member(deg, "maps", "lists.degenerate."), 0, (1ll << 53), "lists.degenerate.maps", "a count");
+    c.integer(c.member(deg, "degenerate", "lists.degenerate."), 0, maps, "lists.degenerate.degenerate", "a count of at most maps");
+    const json& bp = c.array(deg, "by_pred_class", "lists.degenerate.");
+    if (bp.size() > k) c.fail("lists.degenerate.by_pred_class", format("%zu entries for %zu classes", bp.size(), k));
+    for (size_t i = 0; i < bp.size(); ++i) {
+        const std::string f = idx("lists.degenerate.by_pred_class", i);
+        if (!bp[i].is_object()) c.fail(f, "must be an object");
+        c.integer(c.member(bp[i], "cls", f + "."), 0, K - 1, f + ".cls", class_range);
+        const long long m = c.integer(c.member(bp[i], "maps", f + "."), 0, (1ll << 53), f + ".maps", "a count");
+        c.integer(c.member(bp[i], "degenerate", f + "."), 0, m, f + ".degenerate", "a count of at most maps");
+    }
+
+    const json& th2 = c.object(j, "thumbs");
+    const json& tile = c.array(th2, "tile", "thumbs.");
+    if (tile.size() != 2) c.fail("thumbs.tile", "must be [h, w]");
+    c.integer(tile[0], 1, kThumbMax, "thumbs.tile[0]", format("a tile height in [1, %d]", kThumbMax));
+    c.integer(tile[1], 1, kThumbMax, "thumbs.tile[1]", format("a tile width in [1, %d]", kThumbMax));
+    const long long cols = c.integer(c.member(th2, "cols", "thumbs."), 1, 4096, "thumbs.cols", "a column count in [1, 4096]");
+    const long long per = c.integer(c.member(th2, "per_sheet", "thumbs."), 1, 4096, "thumbs.per_sheet", "a tile count in [1, 4096]");
+    if (per % cols != 0) c.fail("thumbs.per_sheet", format("%lld is not a multiple of thumbs.cols (%lld)", per, cols));
+    const json& sheets = c.array(th2, "sheets", "thumbs.");
+    const size_t want = n == 0 ? 0 : (n + size_t(per) - 1) / size_t(per);
+    if (sheets.size() != want)
+        c.fail("thumbs.sheets", format("%zu sheets, %zu rows at %lld per sheet need %zu", sheets.size(), n, per, want));
+    for (size_t i = 0; i < sheets.size(); ++i)
+        if (!sheets[i].is_string()) c.fail(idx("thumbs.sheets", i), "must be a string");
+    if (!c.member(j, "tags_key", "").is_string()) c.fail("tags_key", "must be a string");
+}
+
 }  // namespace
 
 void validate_explorer_data(const json& j, const std::string& name) {
     const Checker c(name);
     if (!j.is_object()) c.fail("the explorer data", "must be an object");
     if (depth_of(j) > kMaxDepth) c.fail("the explorer data", format("nested more than %d levels deep", kMaxDepth));
-    if (!j.contains("schema") || !j["schema"].is_number_integer() || j["schema"].get<std::int64_t>() != 1)
-        c.fail("schema", "this camscope reads explorer data schema 1, the file has " +
+    if (!j.contains("schema") || !j["schema"].is_number_integer() ||
+        (j["schema"].get<std::int64_t>() != 1 && j["schema"].get<std::int64_t>() != 2))
+        c.fail("schema", "this camscope reads explorer data schemas 1 and 2, the file has " +
                              (j.contains("schema") ? Checker::snippet(j["schema"]) : std::string("none")));
+    const bool v2 = j["schema"].get<std::int64_t>() == 2;
     const json& run = c.object(j, "run");
     for (const char* key : {"method", "layer", "model_path", "dataset_path"})
         if (run.contains(key) && !run[key].is_string()) c.fail(std::string("run.") + key, "must be a string");
@@ -120,12 +191,24 @@ void validate_explorer_data(const json& j, const std::string& name) {
         if (!per_class[i].is_object()) c.fail(idx("per_class", i), "must be an object");
 
     const json& confusion = c.object(j, "confusion");
-    const json& counts = c.array(confusion, "counts", "confusion.");
-    if (counts.size() != k) c.fail("confusion.counts", format("%zu rows for %zu classes", counts.size(), k));
-    for (size_t t = 0; t < k; ++t) {
-        const std::string f = idx("confusion.counts", t);
-        if (!counts[t].is_array() || counts[t].size() != k) c.fail(f, format("must be a list of %zu counts", k));
-        for (size_t p = 0; p < k; ++p) c.integer(counts[t][p], 0, (1ll << 53), idx(f, p), "a count");
+    if (v2 && confusion.contains("cells")) {  // many classes: [[true, pred, count], ...], non-zero only
+        const json& cells = c.array(confusion, "cells", "confusion.");
+        if (cells.size() > k * k) c.fail("confusion.cells", format("%zu cells for %zu classes", cells.size(), k));
+        for (size_t i = 0; i < cells.size(); ++i) {
+            const std::string f = idx("confusion.cells", i);
+            if (!cells[i].is_array() || cells[i].size() != 3) c.fail(f, "must be [true, pred, count]");
+            c.integer(cells[i][0], 0, K - 1, idx(f, 0), class_range);
+            c.integer(cells[i][1], 0, K - 1, idx(f, 1), class_range);
+            c.integer(cells[i][2], 1, (1ll << 53), idx(f, 2), "a positive count");
+        }
+    } else {
+        const json& counts = c.array(confusion, "counts", "confusion.");
+        if (counts.size() != k) c.fail("confusion.counts", format("%zu rows for %zu classes", counts.size(), k));
+        for (size_t t = 0; t < k; ++t) {
+            const std::string f = idx("confusion.counts", t);
+            if (!counts[t].is_array() || counts[t].size() != k) c.fail(f, format("must be a list of %zu counts", k));
+            for (size_t p = 0; p < k; ++p) c.integer(counts[t][p], 0, (1ll << 53), idx(f, p), "a count");
+        }
     }
     const json& order = c.array(confusion, "order", "confusion.");
     if (order.size() != k) c.fail("confusion.order", format("%zu entries for %zu classes", order.size(), k));
@@ -169,6 +252,19 @@ void validate_explorer_data(const json& j, const std::string& name) {
         }
     }
 
+    if (v2) {
+        for (const char* key : {"p_true", "flags", "lscore", "centre"}) {
+            const json& col = c.array(rows, key, "rows.");
+            if (col.size() != n) c.fail(std::string("rows.") + key, format("%zu entries, rows.index has %zu", col.size(), n));
+        }
+        for (size_t i = 0; i < n; ++i) {
+            c.number(rows["p_true"][i], 0, 1, idx("rows.p_true", i));
+            c.integer(rows["flags"][i], 0, 7, idx("rows.flags", i), "a set of flags (0 to 7)");
+            if (!rows["lscore"][i].is_null()) c.number(rows["lscore"][i], -1, 1, idx("rows.lscore", i));
+            if (!rows["centre"][i].is_null()) c.number(rows["centre"][i], 0, 1, idx("rows.centre", i));
+        }
+    }
+
     const json& galleries = c.array(j, "galleries");
     if (galleries.size() != k) c.fail("galleries", format("%zu galleries for %zu classes", galleries.size(), k));
     const std::string row_range = format("a row (the data has %zu rows)", n);
@@ -184,6 +280,7 @@ void validate_explorer_data(const json& j, const std::string& name) {
                 c.integer(list[i], 0, static_cast<long long>(n) - 1, idx(f + "." + key, i), row_range);
         }
     }
+    if (v2) validate_schema2(c, j, k, n, class_range, row_range);
 }
 
 ResultsFolder parse_results(std::string_view summary_text, std::string_view data_text, const std::string& summary_name,

@@ -29,7 +29,9 @@
 #include "camscope/image/image.hpp"
 #include "camscope/report/explorer.hpp"
 #include "camscope/report/metrics.hpp"
+#include "camscope/report/thumbs.hpp"
 #include "camscope/serve/results.hpp"
+#include "camscope/serve/tags.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
 
@@ -125,9 +127,21 @@ struct Explorer::State {
     static constexpr size_t kCacheBytes = 64u << 20;
 
     const json* rows = nullptr;
+
+    // Thumbnail sheets (PNG), built on first request: one build per sheet at a time (thumb_build_mu),
+    // then kept up to kThumbCacheBytes, the oldest dropped first.
+    ThumbLayout thumb_layout;
+    mutable std::mutex thumb_build_mu, thumb_mu;
+    mutable std::map<size_t, std::shared_ptr<const std::string>> thumb_cache;
+    mutable std::deque<size_t> thumb_order;
+    mutable size_t thumb_bytes = 0;
+    static constexpr size_t kThumbCacheBytes = 128u << 20;
+
+    std::unique_ptr<TagStore> tags;
 };
 
-Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json data, std::vector<LayerInfo> layers)
+Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json data, std::vector<LayerInfo> layers,
+                   std::string tags_path)
     : model_(model), dataset_(dataset), spec_(std::move(spec)), data_(std::move(data)), state_(std::make_unique<State>()) {
     auto& s = *state_;
     // Every index the routes use is checked once here (results folders are untrusted input).
@@ -161,8 +175,12 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     if (std::none_of(s.layers.begin(), s.layers.end(), [&](const LayerInfo& l) { return l.path == s.default_layer; }))
         s.default_layer = model_.resolve_layer("", spec_);
 
+    s.tags = std::make_unique<TagStore>(std::move(tags_path), s.n);
+    s.thumb_layout = camscope::thumb_layout(s.n, spec_.height, spec_.width);
+
     json ex = data_;
     ex["live"] = true;
+    ex["thumbs"] = thumbs_json(s.thumb_layout, "api/thumbs/");  // served sheets, whatever the data's own say
     ex["methods"] = s.methods;
     ex["default_method"] = s.default_method;
     ex["default_layer"] = s.default_layer;
@@ -179,18 +197,22 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     for (const auto& l : s.layers) s.limits.layers.push_back(l.path);
     s.limits.default_method = s.default_method;
     s.limits.default_layer = s.default_layer;
+    s.limits.thumb_sheets = s.thumb_layout.sheets();
 }
 
 Explorer::~Explorer() = default;
 
-Response Explorer::handle(const std::string& method, const std::string& path, const Query& query) const {
-    if (method != "GET" && method != "HEAD") {
-        Response r = error_response(405, "method " + method.substr(0, 16) + " not allowed: the explorer answers GET (and HEAD) only");
-        r.headers.push_back({"Allow", "GET, HEAD"});
+Response Explorer::handle(const std::string& method, const std::string& path, const Query& query,
+                          const std::string& body) const {
+    const bool tags = path == "/api/tags";
+    if (method != "GET" && method != "HEAD" && !(tags && method == "POST")) {
+        Response r = error_response(405, "method " + method.substr(0, 16) + " not allowed: the explorer answers GET (and HEAD)" +
+                                             (tags ? ", and POST here" : " only (POST: api/tags only)"));
+        r.headers.push_back({"Allow", tags ? "GET, HEAD, POST" : "GET, HEAD"});
         return r;
     }
     try {
-        return route(path, query);
+        return route(path, query, method == "POST", body);
     } catch (const RequestError& e) {
         return error_response(e.status(), e.what());
     } catch (const UsageError& e) {
@@ -203,10 +225,13 @@ Response Explorer::handle(const std::string& method, const std::string& path, co
     }
 }
 
-Response Explorer::route(const std::string& path, const Query& q) const {
+Response Explorer::route(const std::string& path, const Query& q, bool post, const std::string& body) const {
     const auto& s = *state_;
     const auto& rows = *s.rows;
     const Request req = parse_request(path, q, s.limits);  // throws RequestError (400/404)
+    if (req.route == Route::Tags)
+        return json_response(post ? s.tags->set(parse_tag_update(body, s.n)) : s.tags->get());
+    if (req.route == Route::Thumbs) return thumbs(req.sheet);
     // Static files: only the embedded table, by exact name.
     if (req.route == Route::DataJs) {  // offline copies define the data here; served pages fetch it
         Response r;
@@ -252,9 +277,13 @@ Response Explorer::route(const std::string& path, const Query& q) const {
         return json_response({{"layers", a}, {"default", s.default_layer}});
     }
     if (req.route == Route::Confusion)
-        return json_response({{"classes", s.classes},
-                              {"counts", data_["confusion"]["counts"]},
-                              {"order", data_["confusion"]["order"]}});
+        return data_["confusion"].contains("counts")
+                   ? json_response({{"classes", s.classes},
+                                    {"counts", data_["confusion"]["counts"]},
+                                    {"order", data_["confusion"]["order"]}})
+                   : json_response({{"classes", s.classes},  // many classes: the non-zero cells
+                                    {"cells", data_["confusion"]["cells"]},
+                                    {"order", data_["confusion"]["order"]}});
     if (req.route == Route::Class) {
         const int c = req.cls;
         json worst = json::array(), best = json::array(), as = json::array(), from = json::array();
@@ -313,6 +342,41 @@ Response Explorer::route(const std::string& path, const Query& q) const {
     }
     if (req.route == Route::Cam || req.route == Route::Diff) return cam(req);
     throw RequestError(404, "not found: " + path);  // every route is answered above
+}
+
+Response Explorer::thumbs(size_t k) const {
+    const auto& s = *state_;
+    auto cached = [&]() -> std::shared_ptr<const std::string> {
+        std::lock_guard lock(s.thumb_mu);
+        auto it = s.thumb_cache.find(k);
+        return it == s.thumb_cache.end() ? nullptr : it->second;
+    };
+    std::shared_ptr<const std::string> png = cached();
+    if (!png) {
+        std::lock_guard build(s.thumb_build_mu);  // a sheet asked for twice at once is built once
+        png = cached();
+        if (!png) {
+            const auto& idx = (*s.rows)["index"];
+            const Image sheet = thumb_sheet(s.thumb_layout, k, [&](size_t row) {
+                std::lock_guard lock(s.data_mu);
+                return dataset_.get(idx[row].get<size_t>()).image;
+            }, 1);
+            png = std::make_shared<const std::string>(png_body(sheet));
+            std::lock_guard lock(s.thumb_mu);
+            while (!s.thumb_order.empty() && s.thumb_bytes + png->size() > State::kThumbCacheBytes) {
+                s.thumb_bytes -= s.thumb_cache[s.thumb_order.front()]->size();
+                s.thumb_cache.erase(s.thumb_order.front());
+                s.thumb_order.pop_front();
+            }
+            s.thumb_cache[k] = png;
+            s.thumb_order.push_back(k);
+            s.thumb_bytes += png->size();
+        }
+    }
+    Response r;
+    r.content_type = "image/png";
+    r.body = *png;
+    return r;
 }
 
 Response Explorer::cam(const Request& rq) const {
@@ -823,7 +887,7 @@ void run_server(const Explorer& explorer, const ServeOptions& opt, const std::fu
     names.insert(names.end(), opt.allow_hosts.begin(), opt.allow_hosts.end());
 
     Router router;
-    router.set_payload_max_length(64 * 1024);  // GET only: nothing large ever needs to come in
+    router.set_payload_max_length(kMaxTagsBody);  // the only body taken: POST api/tags (64 KiB)
     router.set_keep_alive_timeout(opt.keep_alive_s);  // what its Keep-Alive header announces; Front enforces it
     router.set_keep_alive_max_count(static_cast<size_t>(std::max(1, opt.keep_alive_max)));
     router.set_pre_routing_handler([names, &opt](const httplib::Request& req, httplib::Response& res) {
@@ -837,12 +901,26 @@ void run_server(const Explorer& explorer, const ServeOptions& opt, const std::fu
     auto handler = [&explorer, &opt](const httplib::Request& req, httplib::Response& res) {
         Query q;
         for (const auto& [k, v] : req.params) q.emplace(k, v);  // the first value of a repeated key
-        const Response r = explorer.handle(req.method, req.path, q);
+        if (req.method == "POST") {
+            // A browser page of another origin may send a "simple" POST (text/plain, no preflight):
+            // only JSON from this server's own pages is taken (the Host check above still applies).
+            const std::string type = to_lower(req.get_header_value("Content-Type"));
+            const std::string origin = req.get_header_value("Origin");
+            if (!origin.empty() && origin != "http://" + req.get_header_value("Host")) {
+                set_answer(res, error_response(403, "a POST must come from this server's own pages (Origin differs)"), req);
+                return;
+            }
+            if (req.path == "/api/tags" && type.rfind("application/json", 0) != 0) {
+                set_answer(res, error_response(415, "POST api/tags takes a JSON body (Content-Type: application/json)"), req);
+                return;
+            }
+        }
+        const Response r = explorer.handle(req.method, req.path, q, req.body);
         set_answer(res, r, req);
         if (opt.log_requests) fprintf(stderr, "%d %s %s\n", r.status, req.method.c_str(), req.target.c_str());
     };
     router.Get(".*", handler);  // HEAD too
-    router.Post(".*", handler);  // these: Explorer::handle answers 405
+    router.Post(".*", handler);  // api/tags; the others and these: Explorer::handle answers 405
     router.Put(".*", handler);
     router.Patch(".*", handler);
     router.Delete(".*", handler);

@@ -20,9 +20,14 @@
 // API (documented in README.md): /api/explorer, /api/summary, /api/classes, /api/class/{c},
 // /api/confusion, /api/cell/{true}/{pred}, /api/image/{i}, /api/image/{i}/input.png,
 // /api/cam?image=&target=&method=&layer=[&format=json], /api/diff?image=&method=&layer=,
-// /api/methods, /api/layers. Errors: JSON {"error": "..."} with 400 (bad parameter, unknown class
-// or method or layer), 403 (Host not allowed), 404 (unknown path, image or class index out of
-// range), 405 (not GET/HEAD, with Allow), 500 (no local path in it: the details go to stderr).
+// /api/methods, /api/layers, /api/thumbs/{k}.png (thumbnail sprite sheets, report/thumbs.hpp: built
+// on first request from the dataset, then kept, at most kThumbCacheBytes of PNG, oldest dropped
+// first), /api/tags (GET; POST {"row", "tags"} replaces a row's tags: serve/tags.hpp, persisted
+// atomically when a file is given). Errors: JSON {"error": "..."} with 400 (bad parameter, unknown
+// class or method or layer, a malformed tags body), 403 (Host not allowed; a POST whose Origin is
+// not this server), 404 (unknown path, image or class index out of range), 405 (not GET/HEAD, or
+// POST to another route than api/tags, with Allow), 415 (a POST that is not application/json),
+// 500 (no local path in it: the details go to stderr).
 #include <atomic>
 #include <functional>
 #include <map>
@@ -55,11 +60,16 @@ public:
     /// `spec` the model input, `layers` the model's layers for that input (Model::layers).
     /// Throws Error when the data is malformed (validate_explorer_data: any index out of range)
     /// or does not fit the dataset or the model (class count, image count, labels).
-    Explorer(Model& model, const Dataset& dataset, InputSpec spec, nlohmann::json data, std::vector<LayerInfo> layers);
+    /// `tags_path`: the file the image tags are kept in (tags.hpp; read now, an Error naming it if
+    /// malformed), "" = in memory only.
+    Explorer(Model& model, const Dataset& dataset, InputSpec spec, nlohmann::json data, std::vector<LayerInfo> layers,
+             std::string tags_path = "");
     ~Explorer();
 
-    /// Answers one request. `path` is already percent-decoded (as HTTP servers hand it over).
-    Response handle(const std::string& method, const std::string& path, const Query& query) const;
+    /// Answers one request. `path` is already percent-decoded (as HTTP servers hand it over);
+    /// `body` is the request body (POST api/tags only).
+    Response handle(const std::string& method, const std::string& path, const Query& query,
+                    const std::string& body = "") const;
 
     const nlohmann::json& data() const { return data_; }
 
@@ -70,7 +80,8 @@ private:
     InputSpec spec_;
     nlohmann::json data_;
     std::unique_ptr<State> state_;
-    Response route(const std::string& path, const Query& q) const;
+    Response route(const std::string& path, const Query& q, bool post, const std::string& body) const;
+    Response thumbs(size_t sheet) const;
     Response cam(const Request& req) const;
 };
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -107,7 +108,8 @@ TEST(ServeResults, EveryBadIndexIsRefusedNamingTheField) {
         {R"([0,0,1]])", R"([0,0]])", "confusion.counts[2]"},
         {R"("pairs":[{"true":0,"pred":1,)", R"("pairs":[{"true":0,"pred":3,)", "pairs[0].pred: 3 is not a class index"},
         {R"("per_class":[{},{},{}])", R"("per_class":[{},{}])", "per_class: 2 entries for 3 classes"},
-        {R"("schema":1)", R"("schema":2)", "schema"},
+        {R"("schema":1)", R"("schema":3)", "schema: this camscope reads explorer data schemas 1 and 2, the file has 3"},
+        {R"("schema":1)", R"("schema":2)", "rows.p_true: missing"},  // schema 2 without its fields
         {R"("overall":{"top1":0.5},)", "", "overall: missing"},
         {R"("run":{"method":"gradcam")", R"("run":{"method":7)", "run.method: must be a string"},
     };
@@ -120,6 +122,76 @@ TEST(ServeResults, EveryBadIndexIsRefusedNamingTheField) {
     EXPECT_NE(refusal(s, deep).find("nested more than 32 levels"), std::string::npos);
     EXPECT_NE(refusal(s, "window.CAMSCOPE_DATA = null;").find("not an explorer data file"), std::string::npos);
     EXPECT_NE(refusal(s, replaced(d, "};", "}; alert(1)")).find("unexpected bytes"), std::string::npos);
+}
+
+namespace {
+
+// data_text() as schema 2: the same 4 rows and 3 classes with the fields schema 2 adds.
+json data2() {
+    const std::string d = data_text();
+    json j = json::parse(d.substr(d.find('{'), d.rfind('}') - d.find('{') + 1));
+    j["schema"] = 2;
+    j["rows"]["p_true"] = {0.9, 0.4, 0.8, 0.7};
+    j["rows"]["flags"] = {0, 4, 0, 2};
+    j["rows"]["lscore"] = {nullptr, 0.2, nullptr, nullptr};
+    j["rows"]["centre"] = {0.3, nullptr, 0.5, 0.25};
+    j["superclasses"] = {{"names", {"x", "y"}}, {"of_class", {0, 1, 1}}};
+    j["thresholds"] = {{"high_conf", 0.9}, {"low_conf", 0.5}};
+    j["lists"] = {{"label_issues", {1}},
+                  {"high_conf_errors", json::array()},
+                  {"low_conf_correct", {3}},
+                  {"faithfulness", {{{"method", "gradcam"}, {"layer", "layer4"}, {"mean_rank", 1.5}, {"maps", 4}, {"degenerate", 1}}}},
+                  {"degenerate", {{"maps", 4}, {"degenerate", 1}, {"by_pred_class", {{{"cls", 1}, {"maps", 2}, {"degenerate", 1}}}}}}};
+    j["thumbs"] = {{"tile", {32, 32}}, {"cols", 32}, {"per_sheet", 1024}, {"sheets", {"img/thumbs-0.png"}}};
+    j["tags_key"] = "abc";
+    return j;
+}
+
+std::string js_of(const json& j) { return "window.CAMSCOPE_DATA = " + j.dump() + ";\n"; }
+
+}  // namespace
+
+TEST(ServeResults, Schema2IsReadAndItsFieldsChecked) {
+    const std::string s = summary_text();
+    EXPECT_EQ(refusal(s, js_of(data2())), "");
+    json sparse = data2();  // many classes: the non-zero cells instead of the matrix
+    sparse["confusion"].erase("counts");
+    sparse["confusion"]["cells"] = {{0, 0, 1}, {0, 1, 1}, {1, 1, 1}, {2, 2, 1}};
+    EXPECT_EQ(refusal(s, js_of(sparse)), "");
+    json no_super = data2();
+    no_super["superclasses"] = nullptr;
+    EXPECT_EQ(refusal(s, js_of(no_super)), "");
+
+    const std::vector<std::pair<std::function<void(json&)>, std::string>> cases{
+        {[](json& j) { j["rows"]["p_true"][2] = 1.5; }, "rows.p_true[2]: 1.5 is not in [0, 1]"},
+        {[](json& j) { j["rows"]["p_true"].erase(3); }, "rows.p_true: 3 entries, rows.index has 4"},
+        {[](json& j) { j["rows"]["flags"][0] = 8; }, "rows.flags[0]: 8 is not a set of flags"},
+        {[](json& j) { j["rows"]["lscore"][1] = "x"; }, "rows.lscore[1]: must be a number"},
+        {[](json& j) { j["rows"]["centre"][0] = -0.1; }, "rows.centre[0]"},
+        {[](json& j) { j["rows"].erase("centre"); }, "rows.centre: missing"},
+        {[](json& j) { j["superclasses"]["of_class"][2] = 2; }, "superclasses.of_class[2]: 2 is not a superclass index"},
+        {[](json& j) { j["superclasses"]["of_class"].erase(0); }, "superclasses.of_class: 2 entries for 3 classes"},
+        {[](json& j) { j["thresholds"]["low_conf"] = 2; }, "thresholds.low_conf"},
+        {[](json& j) { j["lists"]["label_issues"][0] = 4; }, "lists.label_issues[0]: 4 is not a row"},
+        {[](json& j) { j["lists"]["low_conf_correct"][0] = -1; }, "lists.low_conf_correct[0]: -1 is not a row"},
+        {[](json& j) { j["lists"]["faithfulness"][0]["degenerate"] = 5; }, "lists.faithfulness[0].degenerate: 5 is not a count of at most maps"},
+        {[](json& j) { j["lists"]["faithfulness"][0]["method"] = 1; }, "lists.faithfulness[0].method: must be a string"},
+        {[](json& j) { j["lists"]["degenerate"]["by_pred_class"][0]["cls"] = 3; }, "lists.degenerate.by_pred_class[0].cls: 3 is not a class index"},
+        {[](json& j) { j["thumbs"]["tile"][0] = 49; }, "thumbs.tile[0]: 49 is not a tile height"},
+        {[](json& j) { j["thumbs"]["per_sheet"] = 1000; }, "thumbs.per_sheet: 1000 is not a multiple of thumbs.cols"},
+        {[](json& j) { j["thumbs"]["per_sheet"] = 1 << 20; }, "thumbs.per_sheet"},
+        {[](json& j) { j["thumbs"]["sheets"].push_back("x"); }, "thumbs.sheets: 2 sheets, 4 rows at 1024 per sheet need 1"},
+        {[](json& j) { j.erase("tags_key"); }, "tags_key: missing"},
+        {[](json& j) { j["confusion"].erase("counts"); j["confusion"]["cells"] = {{0, 3, 1}}; }, "confusion.cells[0][1]: 3 is not a class index"},
+        {[](json& j) { j["confusion"].erase("counts"); j["confusion"]["cells"] = {{0, 1, 0}}; }, "confusion.cells[0][2]: 0 is not a positive count"},
+        {[](json& j) { j["confusion"].erase("counts"); j["confusion"]["cells"] = {{0, 1}}; }, "confusion.cells[0]: must be [true, pred, count]"},
+    };
+    for (const auto& [corrupt, expect] : cases) {
+        json j = data2();
+        corrupt(j);
+        const std::string msg = refusal(s, js_of(j));
+        EXPECT_NE(msg.find("r/explorer/data.js: " + expect), std::string::npos) << expect << " | got: " << msg;
+    }
 }
 
 TEST(ServeResults, SummaryMustBeCompleteAndAgreeWithTheData) {

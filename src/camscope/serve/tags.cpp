@@ -1,0 +1,108 @@
+// Image tags of the explorer (tags.hpp).
+#include "camscope/serve/tags.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "camscope/serve/request.hpp"
+#include "camscope/util/atomic_file.hpp"
+#include "camscope/util/error.hpp"
+#include "camscope/util/strings.hpp"
+
+namespace camscope::serve {
+
+using nlohmann::json;
+
+namespace {
+
+// Why `tags` is not a valid tag list ("" if it is); the cleaned list (duplicates dropped) in `out`.
+std::string check_tags(const json& tags, std::vector<std::string>& out) {
+    if (!tags.is_array()) return "must be a list of strings";
+    if (tags.size() > kMaxTagsPerRow) return format("%zu tags (at most %zu per image)", tags.size(), kMaxTagsPerRow);
+    out.clear();
+    for (size_t i = 0; i < tags.size(); ++i) {
+        if (!tags[i].is_string()) return format("[%zu] must be a string", i);
+        const auto& t = tags[i].get_ref<const std::string&>();
+        if (t.empty() || t.size() > kMaxTagLength)
+            return format("[%zu] has %zu characters (1 to %zu)", i, t.size(), kMaxTagLength);
+        for (const char ch : t)
+            if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == ' ' ||
+                  ch == '_' || ch == '-'))
+                return format("[%zu] holds a character other than letters, digits, space, '_' and '-'", i);
+        if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+    }
+    return "";
+}
+
+// A row number as the file and the API write it: decimal digits, no sign or leading zero.
+bool parse_row(const std::string& s, size_t rows, size_t& row) {
+    unsigned long long v = 0;
+    bool overflow = false;
+    if (!parse_unsigned(s, v, overflow) || overflow || (s.size() > 1 && s[0] == '0') || v >= rows) return false;
+    row = static_cast<size_t>(v);
+    return true;
+}
+
+}  // namespace
+
+TagUpdate parse_tag_update(std::string_view body, size_t rows) {
+    if (body.size() > kMaxTagsBody) throw RequestError(400, format("the body has %zu bytes (at most %zu)", body.size(), kMaxTagsBody));
+    const json j = json::parse(body.begin(), body.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        throw RequestError(400, "the body must be a JSON object {\"row\": r, \"tags\": [\"relabel\", ...]}");
+    TagUpdate u;
+    if (!j.contains("row")) throw RequestError(400, "'row' missing (expected {\"row\": r, \"tags\": [...]})");
+    const json& r = j["row"];
+    if (!r.is_number_unsigned() || r.get<std::uint64_t>() >= rows)
+        throw RequestError(400, format("'row' must be an image row in [0, %zu), got ", rows) + r.dump().substr(0, 40));
+    u.row = static_cast<size_t>(r.get<std::uint64_t>());
+    if (!j.contains("tags")) throw RequestError(400, "'tags' missing (expected {\"row\": r, \"tags\": [...]})");
+    const std::string why = check_tags(j["tags"], u.tags);
+    if (!why.empty()) throw RequestError(400, "'tags'" + std::string(why[0] == '[' ? "" : ": ") + why);
+    for (const auto& [key, v] : j.items())
+        if (key != "row" && key != "tags") throw RequestError(400, "unknown field '" + key.substr(0, 40) + "' (expected row and tags)");
+    return u;
+}
+
+TagStore::TagStore(std::string path, size_t rows) : path_(std::move(path)), rows_(rows) {
+    std::error_code ec;
+    if (path_.empty() || !std::filesystem::exists(path_, ec)) return;
+    const auto bytes = read_file(path_);
+    const json j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("tags") || !j["tags"].is_object())
+        throw Error(where(path_, "not a tags file (expected a JSON object {\"tags\": {\"<row>\": [\"tag\", ...]}})"));
+    for (const auto& [key, v] : j["tags"].items()) {
+        size_t row = 0;
+        if (!parse_row(key, rows_, row))
+            throw Error(where(path_, format("tags: \"%s\" is not an image row in [0, %zu) (tags of another analysis?)",
+                                            key.substr(0, 40).c_str(), rows_)));
+        std::vector<std::string> t;
+        const std::string why = check_tags(v, t);
+        if (!why.empty()) throw Error(where(path_, "tags[\"" + key + "\"]" + (why[0] == '[' ? "" : ": ") + why));
+        if (!t.empty()) tags_[row] = std::move(t);
+    }
+}
+
+json TagStore::to_json(const std::map<size_t, std::vector<std::string>>& t) {
+    json tags = json::object();
+    for (const auto& [row, list] : t) tags[std::to_string(row)] = list;
+    return tags;
+}
+
+json TagStore::get() const {
+    std::lock_guard lock(mu_);
+    return {{"tags", to_json(tags_)}, {"persisted", persisted()}};
+}
+
+json TagStore::set(const TagUpdate& u) {
+    if (u.row >= rows_) throw RequestError(400, format("'row' must be an image row in [0, %zu)", rows_));
+    std::lock_guard lock(mu_);  // held over the write: the file always holds the latest change
+    auto next = tags_;
+    if (u.tags.empty()) next.erase(u.row);
+    else next[u.row] = u.tags;
+    if (!path_.empty()) write_file_atomic(path_, json{{"tags", to_json(next)}}.dump(1) + "\n");
+    tags_ = std::move(next);
+    return {{"tags", to_json(tags_)}, {"persisted", persisted()}};
+}
+
+}  // namespace camscope::serve
