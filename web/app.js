@@ -223,7 +223,7 @@
     },
     describe() {
       return this.mode === "server"
-        ? (this.persisted ? "Tags are saved by the server (tags.json in the results folder)." : "Tags are kept by the server in memory only (start it with --results or --tags to save them).")
+        ? (this.persisted ? "Tags are saved by the server to disk (tags.json in the results folder, or serve --tags FILE)." : "Tags are kept by the server in memory only (start it with --results or --tags to save them).")
         : "Tags are saved in this browser (localStorage" + (LIVE ? "; this server has no tags API" : "") + ").";
     },
   };
@@ -295,9 +295,24 @@
 
   // A thumbnail of row r, `size` px on the long side: the sprite sheet tile when the data has
   // sheets, else the input PNG (served) or the offline copy's input (when it has one).
-  function thumbPic(r, size) {
+  // Served, a sheet (up to 1,024 tiles, megabytes for noisy images) is worth loading only when the
+  // page shows many of its tiles or the browser has it already; otherwise the image's own PNG.
+  const sheetsUsed = new Set();
+  function spriteOk(rows) {
     const T = D.thumbs;
-    if (T && T.sheets && T.sheets.length && T.per_sheet > 0) {
+    if (!T || !T.sheets || !T.sheets.length || !(T.per_sheet > 0)) return () => false;
+    if (!LIVE) return () => true;
+    const n = new Map();
+    for (const r of rows) { const k = Math.floor(r / T.per_sheet); n.set(k, (n.get(k) || 0) + 1); }
+    return (r) => {
+      const k = Math.floor(r / T.per_sheet);
+      if (sheetsUsed.has(k) || n.get(k) >= Math.min(16, T.per_sheet)) { sheetsUsed.add(k); return true; }
+      return false;
+    };
+  }
+  function thumbPic(r, size, sprite) {
+    const T = D.thumbs;
+    if (sprite) {
       const [h, w] = T.tile, s = size / Math.max(h, w), k = Math.floor(r / T.per_sheet), i = r % T.per_sheet;
       const x = (i % T.cols) * w, y = Math.floor(i / T.cols) * h;
       const url = T.sheets[k];
@@ -321,7 +336,7 @@
   }
   // One tile of a grid: the thumbnail, its caption, its tags; `listQuery` is carried into the image
   // link so prev/next walk the same list.
-  function tile(r, listQuery, checked) {
+  function tile(r, listQuery, checked, sprite) {
     const x = rowInfo(r);
     const href = "#" + hashOf("image/" + r, listQuery);
     const cb = checked ? el("input", { type: "checkbox", class: "check", "aria-label": "check image " + x.index, tabindex: "-1" }) : null;
@@ -329,7 +344,7 @@
     const t = el("div", { class: "tile" + (x.correct ? "" : " wrong"), role: "listitem", tabindex: "-1",
                           "aria-label": "image " + x.index + ": " + name(x.label) + (x.correct ? ", correct" : ", predicted " + name(x.pred)),
                           dataset: { row: String(r) } },
-                 el("a", { href, tabindex: "-1", class: "pic" }, thumbPic(r, 64)),
+                 el("a", { href, tabindex: "-1", class: "pic" }, thumbPic(r, 64, sprite ? sprite(r) : false)),
                  el("div", { class: "cap " + (x.correct ? "right" : "wrong") },
                     el("span", { text: "#" + x.index + " " }),
                     el("span", { text: name(x.label) + (x.correct ? " ✓" : " → " + name(x.pred)) }),
@@ -702,8 +717,10 @@
       if ($("f-ps").value !== "60") q.set("ps", $("f-ps").value);
       go(hashOf("grid", q));
     };
-    for (const id of ["f-ok", "f-t", "f-p", "f-sc", "f-cmin", "f-cmax", "f-flag", "f-deg", "f-tagged", "f-sort", "f-dir", "f-ps"])
+    for (const id of ["f-ok", "f-t", "f-p", "f-sc", "f-cmin", "f-cmax", "f-flag", "f-deg", "f-tagged", "f-dir", "f-ps"])
       $(id).addEventListener("change", change);
+    // a new sort key starts in its natural order (index ascending, the scores descending)
+    $("f-sort").addEventListener("change", () => { $("f-dir").value = $("f-sort").value === "index" ? "asc" : "desc"; change(); });
     $("f-reset").addEventListener("click", () => go("grid"));
     $("pg-first").addEventListener("click", () => setPage(0));
     $("pg-prev").addEventListener("click", () => setPage(curPage - 1));
@@ -802,7 +819,8 @@
     box.dataset.page = String(curPage + 1);
     const lq = filterParams(q);
     if (!rows.length) box.append(el("p", { class: "hint", text: "No image matches these filters." }));
-    for (const r of shown) box.append(tile(r, lq, checked));
+    const sp = spriteOk(shown);
+    for (const r of shown) box.append(tile(r, lq, checked, sp));
     const tiles = [...box.querySelectorAll(".tile")];
     if (tiles.length) {
       const j = focusAfter === "last" ? tiles.length - 1 : 0;
@@ -836,7 +854,8 @@
     const gal = (node, rows, q, empty) => {
       clear(node);
       if (!rows.length) node.append(el("p", { class: "hint", text: empty }));
-      for (const r of rows) node.append(tile(r, q, null));
+      const sp = spriteOk(rows);
+      for (const r of rows) node.append(tile(r, q, null, sp));
       const tiles = [...node.querySelectorAll(".tile")];
       if (tiles.length) tiles[0].tabIndex = 0;
     };
@@ -914,7 +933,8 @@
     for (const node of document.querySelectorAll("#lists .tiles[data-list]")) {
       const q = new URLSearchParams(listParams(node.dataset.list));
       clear(node);
-      for (const r of filterRows(q).slice(0, 16)) node.append(tile(r, q, null));
+      const rows = filterRows(q).slice(0, 16), sp = spriteOk(rows);
+      for (const r of rows) node.append(tile(r, q, null, sp));
       const t = node.querySelector(".tile");
       if (t) t.tabIndex = 0;
     }
@@ -1230,6 +1250,7 @@
     if (nav) $(nav).setAttribute("aria-current", "page");
     document.body.dataset.view = view;
     $("tooltip").hidden = true;
+    $("search-msg").hidden = true;
     if (!(view === "image" && prev === "image") && !(view === "grid" && prev === "grid")) window.scrollTo(0, 0);
   }
 

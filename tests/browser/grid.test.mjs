@@ -100,7 +100,8 @@ async function filtersAndSort(page, base, D, mode) {
   await page.waitForFunction(() => /sort=conf/.test(location.hash));
   const { q } = await hashParams(page);
   assert.equal(q.ok, "wrong");
-  const want = referenceList(D, { ok: "wrong", sort: "conf", dir: q.dir || "desc" });
+  assert.equal(q.dir, "desc", "a score sort starts descending");
+  const want = referenceList(D, { ok: "wrong", sort: "conf", dir: "desc" });
   assert.deepEqual(await gridRows(page), want.slice(0, 60), "the first page after choosing filters in the form");
   await shot(page, `${mode}-grid.png`, false);
 }
