@@ -184,5 +184,24 @@ int main(int argc, char** argv) {
     seed("fuzz_results", "pred_out_of_range", results(summary, replaced(data, R"("pred":[0,1,1,2])", R"("pred":[0,1,99,2])")));
     seed("fuzz_results", "gallery_row", results(summary, replaced(data, R"("best":[3])", R"("best":[4])")));
     seed("fuzz_results", "no_identity", results(replaced(summary, R"("identity")", R"("identity_")"), data));
+    // Schema 2 (report/explorer.hpp): the same rows with the per-row columns and top-level fields it adds.
+    const std::string v2_fields =
+        R"("p_true":[0.9,0.4,0.8,0.7],"flags":[0,4,0,2],"lscore":[null,0.2,null,null],"centre":[0.3,null,0.5,0.25]},)";
+    const std::string v2_tail =
+        R"(,"superclasses":{"names":["x","y"],"of_class":[0,1,1]},"thresholds":{"high_conf":0.9,"low_conf":0.5},)"
+        R"("lists":{"label_issues":[1],"high_conf_errors":[],"low_conf_correct":[3],"faithfulness":[{"method":"gradcam",)"
+        R"("layer":"layer4","mean_rank":1.5,"maps":4,"degenerate":1}],"degenerate":{"maps":4,"degenerate":1,)"
+        R"("by_pred_class":[{"cls":1,"maps":2,"degenerate":1}]}},"thumbs":{"tile":[32,32],"cols":32,"per_sheet":1024,)"
+        R"("sheets":["img/thumbs-0.png"]},"tags_key":"abc"};)";
+    const std::string v2 = replaced(replaced(replaced(data, R"("schema":1)", R"("schema":2)"), R"([0.7,0.3]]},)",
+                                             R"([0.7,0.3]],)" + v2_fields),
+                                    "]}]};", "]}]" + v2_tail);
+    seed("fuzz_results", "schema2", results(summary, v2));
+    seed("fuzz_results", "schema2_sparse",
+         results(summary, replaced(v2, R"("counts":[[1,1,0],[0,1,0],[0,0,1]])", R"("cells":[[0,0,1],[0,1,1],[1,1,1],[2,2,1]])")));
+    seed("fuzz_results", "schema2_list_row", results(summary, replaced(v2, R"("label_issues":[1])", R"("label_issues":[4])")));
+    // POST api/tags bodies (fuzz_serve_request also parses its input as one).
+    seed("fuzz_serve_request", "tags_body", text(R"({"row": 3, "tags": ["relabel", "ambiguous"]})"));
+    seed("fuzz_serve_request", "thumbs", text("/api/thumbs/2.png"));
     return 0;
 }

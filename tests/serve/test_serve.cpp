@@ -727,10 +727,11 @@ TEST(Serve, InternalErrorsNameNoLocalPath) {
 
 TEST(Serve, SlowAndIdleClientsDoNotStarveOthers) {
     // Held open for the whole test (the test never closes them; the server may): 8 idle keep-alive
-    // connections after one request each, 8 silent connections, and 12 clients sending one header
-    // line per second, more than the server's 8 workers (a thread-per-connection server never
-    // answers anyone else while they dribble). Normal requests must still be answered: a hang
-    // detector (60 s per request), not a speed bound.
+    // connections after one request each, 8 silent connections, 2 clients dribbling a request head
+    // byte by byte and 10 sending one header line per second (12 slow clients, more than the
+    // server's 8 workers: a thread-per-connection server never answers anyone else while they
+    // dribble). Normal requests (the explorer data, a thumbnail sheet, tags read and written) must
+    // still be answered: a hang detector (60 s per request), not a speed bound.
     ServerProcess srv;
     const int port = srv.port();
     std::vector<int> held;
@@ -759,11 +760,26 @@ TEST(Serve, SlowAndIdleClientsDoNotStarveOthers) {
         send(fd, start.data(), start.size(), MSG_NOSIGNAL);
         slow.push_back(fd);
     }
+    // 10 more whose POST head is complete but whose body (Content-Length 64) comes a byte at a time.
+    std::vector<int> slow_body;
+    for (int i = 0; i < 10; ++i) {
+        const int fd = connect_to("127.0.0.1", port);
+        const std::string head = "POST /api/tags HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: 64\r\n\r\n{";
+        send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+        slow_body.push_back(fd);
+    }
     std::atomic<bool> stop{false};
     std::thread dribble([&] {
-        while (!stop) {
-            for (int fd : slow) send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
-            for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        // The first 2 slow clients send their head byte by byte (one every 0.1 s), the others a line a second.
+        const std::string line = "X-Slow: 1\r\n";
+        for (size_t tick = 0; !stop; ++tick) {
+            for (int c = 0; c < 2; ++c) send(slow[c], &line[tick % line.size()], 1, MSG_NOSIGNAL);
+            if (tick < 40)  // never the whole body: 40 of its 64 bytes
+                for (int fd : slow_body) send(fd, " ", 1, MSG_NOSIGNAL);
+            if (tick % 10 == 0)
+                for (size_t c = 2; c < slow.size(); ++c) send(slow[c], line.data(), line.size(), MSG_NOSIGNAL);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
     });
     {
@@ -800,6 +816,37 @@ TEST(Serve, SlowAndIdleClientsDoNotStarveOthers) {
     dribble.join();
     for (int fd : held) close(fd);
     for (int fd : slow) close(fd);
+    for (int fd : slow_body) close(fd);
+}
+
+TEST(Serve, APostBodyArrivingInPiecesIsAnsweredWhole) {
+    // The poller gathers a Content-Length body before a worker takes the request: pieces 0.2 s
+    // apart make one update.
+    ServerProcess srv;
+    const int fd = connect_to("127.0.0.1", srv.port());
+    ASSERT_GE(fd, 0);
+    const std::string body = R"({"row": 12, "tags": ["relabel", "ambiguous"]})";
+    const std::string head = "POST /api/tags HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                             "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+    for (size_t at = 0; at < body.size(); at += 16) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const std::string piece = body.substr(at, 16);
+        ASSERT_EQ(send(fd, piece.data(), piece.size(), MSG_NOSIGNAL), static_cast<ssize_t>(piece.size()));
+    }
+    timeval tv{60, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string resp;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
+    close(fd);
+    EXPECT_EQ(status_of(resp), 200) << resp;
+    const size_t at = resp.find("\r\n\r\n");
+    ASSERT_NE(at, std::string::npos) << resp;
+    EXPECT_EQ(json::parse(resp.substr(at + 4)), json::parse(R"({"tags": {"12": ["relabel", "ambiguous"]}, "persisted": false})"));
+    auto c = srv.client();
+    EXPECT_EQ(get_json(c, "/api/tags")["tags"], json::parse(R"({"12": ["relabel", "ambiguous"]})"));
 }
 
 TEST(Serve, ExplorerDataIsCompressedOnceAndSentGzip) {

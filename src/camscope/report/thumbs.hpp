@@ -10,6 +10,8 @@
 // tiles (1,024: 1,024×1,024 px for 32×32 tiles, 1,536×1,536 px for 48×48); the last sheet is as
 // tall as its rows need. Torch-free.
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 #include <functional>
 #include <string>
 
@@ -44,6 +46,11 @@ Image thumb_tile(const Image& img, int tile_h, int tile_w);
 /// core); the pixels are the same for any count. `load(row)` returns the row's image (empty: grey).
 /// Throws Error if k is not a sheet of the layout.
 Image thumb_sheet(const ThumbLayout& l, size_t k, const std::function<Image(size_t row)>& load, int threads = 0);
+
+/// A sheet as PNG: every row Paeth-filtered, zlib level 6 (a sheet of 1,024 32×32 tiles in about a
+/// tenth of the time of the general encode_png, which tries every filter on every row at level 8).
+/// 8-bit grey or RGB. Lossless: decoding gives the pixels back.
+std::vector<std::uint8_t> encode_sheet_png(const Image& img);
 
 /// The explorer data's "thumbs" entry: {tile: [h, w], cols, per_sheet, sheets: [url_prefix + k + ".png"]}.
 nlohmann::json thumbs_json(const ThumbLayout& l, const std::string& url_prefix);

@@ -327,14 +327,18 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         bar.finish();
     }
     {
-        // Every row's input on sprite sheets (thumbs.hpp), the tiles of each sheet drawn on every core.
+        // Every row's input on sprite sheets (thumbs.hpp). Encoding a sheet costs more than drawing
+        // it: the sheets are drawn and encoded on every core, one sheet per thread (one sheet: its
+        // tiles on every core).
         const ThumbLayout l = thumb_layout(r.n, r.input_h, r.input_w);
+        const int threads = worker_threads(opt.threads);
         Progress bar("explorer thumbnails", l.sheets(), opt.progress);
-        for (size_t k = 0; k < l.sheets(); ++k) {
-            const Image sheet = thumb_sheet(l, k, [&](size_t row) { return row_image(in, row); }, worker_threads(opt.threads));
-            write_file_atomic((dir / ("img/thumbs-" + std::to_string(k) + ".png")).string(), encode_png(sheet));
+        parallel_for(l.sheets(), threads, [&](size_t k) {
+            const Image sheet =
+                thumb_sheet(l, k, [&](size_t row) { return row_image(in, row); }, l.sheets() == 1 ? threads : 1);
+            write_file_atomic((dir / ("img/thumbs-" + std::to_string(k) + ".png")).string(), encode_sheet_png(sheet));
             bar.advance();
-        }
+        });
         bar.finish();
     }
     data["offline"] = true;

@@ -361,7 +361,8 @@ Response Explorer::thumbs(size_t k) const {
                 std::lock_guard lock(s.data_mu);
                 return dataset_.get(idx[row].get<size_t>()).image;
             }, 1);
-            png = std::make_shared<const std::string>(png_body(sheet));
+            const auto bytes = encode_sheet_png(sheet);
+            png = std::make_shared<const std::string>(bytes.begin(), bytes.end());
             std::lock_guard lock(s.thumb_mu);
             while (!s.thumb_order.empty() && s.thumb_bytes + png->size() > State::kThumbCacheBytes) {
                 s.thumb_bytes -= s.thumb_cache[s.thumb_order.front()]->size();
@@ -748,6 +749,26 @@ private:
         dispatch_if_complete(it, pool);
     }
 
+    /// Whether the request in `buf` (its head complete) has its whole body: a Content-Length body
+    /// (POST api/tags) is gathered here, so a client sending it slowly holds no worker either. A
+    /// body over the server's limit, a malformed length or a chunked body go to a worker as they are
+    /// (cpp-httplib answers 413/400, or reads the chunks within the request's deadline).
+    static bool body_complete(const std::string& buf) {
+        size_t head_end = buf.find("\r\n\r\n");
+        const size_t sep = head_end == std::string::npos ? 2 : 4;
+        if (head_end == std::string::npos) head_end = buf.find("\n\n");
+        const std::string head = to_lower(std::string_view(buf).substr(0, head_end));
+        static const std::string name = "\ncontent-length:";
+        const size_t at = head.find(name);
+        if (at == std::string::npos) return true;
+        const size_t eol = head.find('\n', at + name.size());
+        const std::string value = trim(head.substr(at + name.size(), eol == std::string::npos ? std::string::npos : eol - at - name.size()));
+        unsigned long long len = 0;
+        bool overflow = false;
+        if (!parse_unsigned(value, len, overflow) || len > kMaxTagsBody) return true;
+        return buf.size() - (head_end + sep) >= len;
+    }
+
     void dispatch_if_complete(std::map<int, Conn>::iterator it, httplib::ThreadPool& pool) {
         Conn& c = it->second;
         if (c.buf.find("\r\n\r\n") == std::string::npos && c.buf.find("\n\n") == std::string::npos) {
@@ -762,6 +783,7 @@ private:
             }
             return;
         }
+        if (!body_complete(c.buf)) return;  // a body still arriving stays with the poller (same deadline)
         Conn taken = std::move(c);
         conns_.erase(it);
         pool.enqueue([this, conn = std::make_shared<Conn>(std::move(taken))]() mutable { answer(std::move(*conn)); });

@@ -8,7 +8,7 @@
 //               tests call it directly. Safe to call from many threads: the model serialises its
 //               own runs, the dataset reads are serialised here, the rest is read-only.
 //   run_server — listens on host:port; one poller thread keeps every connection while it is idle
-//               or its request head is arriving (deadlines: header_timeout_s for a whole head,
+//               or its request head (and a Content-Length body of at most 64 KiB) is arriving (deadlines: header_timeout_s for a whole head,
 //               keep_alive_s between requests, at most max_connections, the oldest idle one
 //               closed for a new one), and hands a connection with a complete head to one of
 //               http_threads workers, which answer through cpp-httplib's parser and router.

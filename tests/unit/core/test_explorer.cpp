@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "camscope/report/explorer.hpp"
 #include "camscope/report/thumbs.hpp"
@@ -432,4 +433,47 @@ TEST(Thumbs, SheetsSplitTheRowsAndDoNotDependOnTheThreadCount) {
     EXPECT_EQ(one.at(3 * 32 + 5, 4 * 32 + 7, 1), (2048 + 100) % 251);
     EXPECT_THROW(thumb_sheet(l, 3, load, 1), Error);
     EXPECT_EQ(thumbs_json(l, "api/thumbs/")["sheets"][2], "api/thumbs/2.png");
+}
+
+TEST(ExplorerSchema2, FaithfulnessListIsTheRankingThenTheLayerChecks) {
+    const auto in = random_input(40, 3, 9);
+    Report r = build_report(in, quiet());
+    faith::Summary s;
+    s.layer = "features";
+    s.ranking = {{"hirescam", 1.25, {}}, {"gradcam", 1.75, {}}};
+    for (const auto& [m, n, deg] : std::vector<std::tuple<std::string, long long, long long>>{{"gradcam", 20, 3}, {"hirescam", 20, 0}}) {
+        faith::GroupRow g;
+        g.method = m;
+        g.group = "overall";
+        g.n = n;
+        g.degenerate = deg;
+        s.rows.push_back(g);
+    }
+    s.layer_checks = {{"gradcam", "features", 8, 8, 20, 3}, {"gradcam", "block2", 16, 16, 20, 1}};
+    r.faithfulness = s;
+    const json f = explorer_data(r, in)["lists"]["faithfulness"];
+    EXPECT_EQ(f, json::parse(R"([
+        {"method": "hirescam", "layer": "features", "mean_rank": 1.25, "maps": 20, "degenerate": 0},
+        {"method": "gradcam", "layer": "features", "mean_rank": 1.75, "maps": 20, "degenerate": 3},
+        {"method": "gradcam", "layer": "block2", "mean_rank": null, "maps": 20, "degenerate": 1}])"));
+}
+
+TEST(Thumbs, SheetPngDecodesToTheSamePixels) {
+    // Decoded by stb_image (an independent decoder): every pixel back, RGB and grey, odd sizes.
+    std::uint64_t s = 3;
+    for (const auto& [w, h, ch] : std::vector<std::tuple<int, int, int>>{{97, 33, 3}, {1, 1, 3}, {40, 7, 1}}) {
+        Image img{w, h, ch, std::vector<std::uint8_t>(size_t(w) * h * ch)};
+        for (size_t i = 0; i < img.pixels.size(); ++i) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            // Smooth ramps with noise: every Paeth predictor branch is taken.
+            img.pixels[i] = static_cast<std::uint8_t>((i / ch) % 200 + (s >> 60));
+        }
+        const auto png = encode_sheet_png(img);
+        const Image back = decode_image(png.data(), png.size(), "sheet.png");
+        ASSERT_EQ(back.width, w);
+        ASSERT_EQ(back.height, h);
+        ASSERT_EQ(back.channels, ch);
+        EXPECT_EQ(back.pixels, img.pixels) << w << "x" << h << "x" << ch;
+    }
+    EXPECT_THROW(encode_sheet_png(Image{}), Error);
 }

@@ -15,6 +15,7 @@ RequestLimits limits() {
     l.layers = {"conv1", "layer1.0"};
     l.default_method = "gradcam";
     l.default_layer = "conv1";
+    l.thumb_sheets = 2;
     return l;
 }
 
@@ -272,4 +273,26 @@ TEST(ServeRequest, HostHeaderAllowList) {
                            "[evil.com]:80", "127.0.0.1.evil.com", "my.box.evil.com", " localhost", "localhost ",
                            "127.1", "0x7f000001", ":8765"})
         EXPECT_FALSE(host_allowed(no, names)) << no;
+}
+
+TEST(ServeRequest, ThumbnailSheetsAndTags) {
+    EXPECT_EQ(parse("/api/tags").route, Route::Tags);
+    const Request t = parse("/api/thumbs/1.png");
+    EXPECT_EQ(t.route, Route::Thumbs);
+    EXPECT_EQ(t.sheet, 1u);
+    EXPECT_EQ(parse("/api/thumbs/0.png").sheet, 0u);
+    EXPECT_EQ(parse("/api/thumbs/001.png").sheet, 1u);
+    // Sheets past the last, other names, signs and overflow: 404 naming what exists.
+    auto [st, msg] = error_of("/api/thumbs/2.png");
+    EXPECT_EQ(st, 404);
+    EXPECT_TRUE(mentions(msg, "there are 2")) << msg;
+    EXPECT_EQ(error_of("/api/thumbs/99999999999999999999999.png").first, 404);
+    for (const std::string bad : {"/api/thumbs/", "/api/thumbs/.png", "/api/thumbs/-1.png", "/api/thumbs/+1.png",
+                                  "/api/thumbs/1.jpg", "/api/thumbs/1", "/api/thumbs/1.png/x", "/api/thumbs/0x1.png",
+                                  "/api/thumbs", "/api/tags/1"})
+        EXPECT_EQ(error_of(bad).first, 404) << bad;
+    EXPECT_EQ(parse("/api/thumbs/%31.png?x=1").sheet, 1u);  // decoded first, as the HTTP server does
+    RequestLimits none = limits();
+    none.thumb_sheets = 0;
+    EXPECT_THROW(parse_request("/api/thumbs/0.png", {}, none), RequestError);
 }

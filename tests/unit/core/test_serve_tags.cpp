@@ -1,0 +1,149 @@
+// The explorer's image tags (serve/tags.hpp): the POST body parser (untrusted bytes) and the store
+// persisted atomically in a JSON file, read back by a new store (a server restart).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "camscope/serve/request.hpp"
+#include "camscope/serve/tags.hpp"
+#include "camscope/util/atomic_file.hpp"
+#include "camscope/util/error.hpp"
+
+namespace fs = std::filesystem;
+using namespace camscope;
+using namespace camscope::serve;
+using nlohmann::json;
+
+namespace {
+
+std::string refusal(const std::string& body, size_t rows = 10) {
+    try {
+        parse_tag_update(body, rows);
+    } catch (const RequestError& e) {
+        EXPECT_EQ(e.status(), 400);
+        return e.what();
+    }
+    return "";
+}
+
+std::string tag(const char* prefix, int i) {
+    std::string s = prefix;  // not prefix + std::to_string(i): GCC 12's -Wrestrict false positive
+    s += std::to_string(i);
+    return s;
+}
+
+std::string text_of(const fs::path& p) {
+    const auto b = read_file(p.string());
+    return std::string(b.begin(), b.end());
+}
+
+struct TempDir {
+    fs::path path = fs::temp_directory_path() / ("camscope_test_tags_" + std::to_string(::getpid()));
+    TempDir() {
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+}  // namespace
+
+TEST(ServeTags, BodiesAreParsedAndCheckedFieldByField) {
+    const TagUpdate u = parse_tag_update(R"({"row": 9, "tags": ["relabel", "Ambiguous case_2", "relabel", "x-y"]})", 10);
+    EXPECT_EQ(u.row, 9u);
+    EXPECT_EQ(u.tags, (std::vector<std::string>{"relabel", "Ambiguous case_2", "x-y"}));  // duplicates dropped
+    EXPECT_TRUE(parse_tag_update(R"({"tags": [], "row": 0})", 10).tags.empty());
+    EXPECT_NE(refusal(""), "");
+    EXPECT_NE(refusal("null").find("JSON object"), std::string::npos);
+    EXPECT_NE(refusal(R"({"row": 10, "tags": []})").find("[0, 10), got 10"), std::string::npos);
+    EXPECT_NE(refusal(R"({"row": 1e3, "tags": []})").find("[0, 10)"), std::string::npos);
+    EXPECT_NE(refusal(R"({"row": 18446744073709551616, "tags": []})").find("[0, 10)"), std::string::npos);
+    EXPECT_NE(refusal(R"({"row": 1, "tags": {"a": 1}})").find("list of strings"), std::string::npos);
+    EXPECT_NE(refusal(R"({"row": 1, "tags": ["ok", "é"]})").find("'tags'[1] holds a character"), std::string::npos);
+    EXPECT_NE(refusal(R"({"row": 1, "tags": ["a\u0000b"]})").find("character"), std::string::npos);
+    EXPECT_NE(refusal(R"({"row": 1, "tags": ["<script>"]})").find("character"), std::string::npos);
+    EXPECT_EQ(refusal(R"({"row": 1, "tags": [")" + std::string(40, 'a') + R"("]})"), "");
+    EXPECT_NE(refusal(R"({"row": 1, "tags": [")" + std::string(41, 'a') + R"("]})").find("41 characters"), std::string::npos);
+    json sixteen = {{"row", 1}, {"tags", json::array()}};
+    for (int i = 0; i < 16; ++i) sixteen["tags"].push_back(tag("t", 100 + i));
+    EXPECT_EQ(refusal(sixteen.dump()), "");
+    sixteen["tags"].push_back("one-more");
+    EXPECT_NE(refusal(sixteen.dump()).find("17 tags (at most 16"), std::string::npos);
+    EXPECT_NE(refusal(R"({"row": 1, "tags": [], "note": "x"})").find("unknown field 'note'"), std::string::npos);
+    EXPECT_NE(refusal(std::string(70000, ' ')).find("70000 bytes"), std::string::npos);
+    EXPECT_NE(refusal(std::string(100, '[')), "");
+}
+
+TEST(ServeTags, StorePersistsAtomicallyAndANewStoreReadsItBack) {
+    TempDir dir;
+    const fs::path file = dir.path / "tags.json";
+    {
+        TagStore s(file.string(), 100);
+        EXPECT_EQ(s.get(), json::parse(R"({"tags": {}, "persisted": true})"));
+        EXPECT_FALSE(fs::exists(file));  // created on the first change
+        s.set({42, {"relabel"}});
+        s.set({7, {"ok", "ambiguous"}});
+        EXPECT_EQ(json::parse(text_of(file)), json::parse(R"({"tags": {"42": ["relabel"], "7": ["ok", "ambiguous"]}})"));
+        const json after = s.set({42, {}});  // [] removes the row
+        EXPECT_EQ(after, json::parse(R"({"tags": {"7": ["ok", "ambiguous"]}, "persisted": true})"));
+        EXPECT_EQ(json::parse(text_of(file)), json::parse(R"({"tags": {"7": ["ok", "ambiguous"]}})"));
+        EXPECT_THROW(s.set({100, {"x"}}), RequestError);
+    }
+    // Only the file is left (no temporary names), and a new store (a restarted server) reads it.
+    size_t entries = 0;
+    for (const auto& e : fs::directory_iterator(dir.path)) {
+        ++entries;
+        EXPECT_EQ(e.path().filename(), "tags.json");
+    }
+    EXPECT_EQ(entries, 1u);
+    TagStore again(file.string(), 100);
+    EXPECT_EQ(again.get()["tags"], json::parse(R"({"7": ["ok", "ambiguous"]})"));
+    // In memory only.
+    TagStore mem("", 5);
+    EXPECT_EQ(mem.set({4, {"ok"}}), json::parse(R"({"tags": {"4": ["ok"]}, "persisted": false})"));
+}
+
+TEST(ServeTags, ConcurrentUpdatesAllLand) {
+    TempDir dir;
+    const fs::path file = dir.path / "tags.json";
+    {
+        TagStore s(file.string(), 64);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&s, t] {
+                for (int i = 0; i < 16; ++i) s.set({size_t(t * 16 + i), {tag("t", t)}});
+            });
+        for (auto& th : threads) th.join();
+        EXPECT_EQ(s.get()["tags"].size(), 64u);
+    }
+    EXPECT_EQ(TagStore(file.string(), 64).get()["tags"].size(), 64u);
+}
+
+TEST(ServeTags, MalformedFilesAreRefusedNamingTheFileAndTheField) {
+    TempDir dir;
+    const std::string file = (dir.path / "tags.json").string();
+    const std::pair<std::string, std::string> cases[] = {
+        {"not json", "not a tags file"},
+        {R"({"rows": {}})", "not a tags file"},
+        {R"({"tags": []})", "not a tags file"},
+        {R"({"tags": {"10": ["ok"]}})", "tags: \"10\" is not an image row in [0, 10)"},
+        {R"({"tags": {"01": ["ok"]}})", "tags: \"01\" is not an image row"},
+        {R"({"tags": {"-1": ["ok"]}})", "tags: \"-1\" is not an image row"},
+        {R"({"tags": {"3": "ok"}})", "tags[\"3\"]: must be a list of strings"},
+        {R"({"tags": {"3": ["a/b"]}})", "tags[\"3\"][0] holds a character"},
+    };
+    for (const auto& [text, why] : cases) {
+        write_file_atomic(file, text);
+        try {
+            TagStore s(file, 10);
+            ADD_FAILURE() << text << " was accepted";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(file + ": " + why), std::string::npos) << text << ": " << e.what();
+        }
+    }
+}
