@@ -367,7 +367,6 @@
       const i = tiles.indexOf(document.activeElement);
       if (i < 0) return;
       let j = -1;
-      const top = tiles[i].offsetTop;
       let perRow = tiles.findIndex((t) => t.offsetTop !== tiles[0].offsetTop);
       if (perRow <= 0) perRow = tiles.length;
       if (e.key === "ArrowRight" || e.key === "j") j = i + 1;
@@ -392,7 +391,6 @@
         e.preventDefault();
         return;
       } else return;
-      void top;
       e.preventDefault();
       e.stopPropagation();
       if (j >= tiles.length && box.id === "grid") { pageStep(1, "first"); return; }
@@ -1241,8 +1239,6 @@
         showLists();
         view = "lists";
       } else if (v === "image" && args.length === 1 && idx(args[0], N) >= 0) {
-        const same = view === document.body.dataset.view && imageRow === +args[0];
-        void same;
         showImage(+args[0], q);
         view = "image";
       } else {

@@ -157,6 +157,14 @@ async function keyboard(page, base, D, mode) {
   assert.equal(await page.evaluate(() => +document.activeElement.dataset.row), want[1], "→ moves to the second tile");
   await page.keyboard.press("ArrowLeft");
   assert.equal(await page.evaluate(() => +document.activeElement.dataset.row), want[0]);
+  // ↓ goes to the tile below (the first of the next visual row), ↑ back
+  const perRow = await page.$$eval("#grid .tile", (t) => t.findIndex((x) => x.offsetTop !== t[0].offsetTop));
+  if (perRow > 0) {
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await page.evaluate(() => +document.activeElement.dataset.row), want[perRow]);
+    await page.keyboard.press("ArrowUp");
+    assert.equal(await page.evaluate(() => +document.activeElement.dataset.row), want[0]);
+  }
   // r toggles "relabel" on the focused image (and keeps the focus there); r again removes it.
   await page.keyboard.press("ArrowRight");
   await page.keyboard.press("r");
