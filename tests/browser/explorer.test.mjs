@@ -62,8 +62,20 @@ function startServer() {
   });
 }
 
-/** Every <img> under `selector` has loaded a real image. Returns how many. */
+/** Every <img> under `selector` has loaded a real image, and every thumbnail sprite sheet it uses
+ *  loads as an image. Returns how many pictures. */
 async function imagesLoaded(page, selector) {
+  const sheets = await page.$$eval(selector + " .sprite", (s) => [...new Set(s.map((x) => x.dataset.sheet))]);
+  for (const url of sheets) {
+    const ok = await page.evaluate((u) => new Promise((res) => {
+      const i = new Image();
+      i.onload = () => res(i.naturalWidth > 0);
+      i.onerror = () => res(false);
+      i.src = u;
+    }), url);
+    assert.ok(ok, "the sprite sheet " + url + " loads");
+  }
+  if (sheets.length && !(await page.$$eval(selector + " img", (i) => i.length))) return page.$$eval(selector + " .sprite", (s) => s.length);
   await page.waitForFunction((sel) => {
     const imgs = [...document.querySelectorAll(sel + " img")].filter((i) => i.closest("[hidden]") === null);
     return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
@@ -87,12 +99,12 @@ async function confusionCell(page, offline) {
   assert.match(await page.textContent("#cell-info"), new RegExp(`: ${c.n} image`));
   await shot(page, `${offline ? "offline" : "served"}-confusion-hover.png`);
   await td.click();
-  await page.waitForFunction(() => document.body.dataset.view === "cell");
-  assert.match(await page.textContent("#cell-title"), new RegExp(`${c.n} image`));
-  const thumbs = await page.$$eval("#cell-gallery .thumb", (t) => t.length);
-  if (!offline) assert.equal(thumbs, Math.min(c.n, 60), "every image of the cell is listed");
-  else assert.ok(thumbs >= 1 && thumbs <= c.n);
-  await imagesLoaded(page, "#cell-gallery");
+  // The cell opens the grid filtered to it (every image, paged by 60; grid.test.mjs pages further).
+  await page.waitForFunction(() => document.body.dataset.view === "grid");
+  assert.match(await page.textContent("#grid-title"), new RegExp(`${c.n} image`));
+  const thumbs = await page.$$eval("#grid .tile", (t) => t.length);
+  assert.equal(thumbs, Math.min(c.n, 60), "every image of the cell is listed");
+  await imagesLoaded(page, "#grid");
   await shot(page, `${offline ? "offline" : "served"}-cell.png`);
   return c;
 }
@@ -119,11 +131,11 @@ async function openError(page) {
   for (let c = 0; c < 10; ++c) {
     await page.selectOption("#class-select", String(c));
     await page.waitForFunction((c) => location.hash === "#class/" + c, c);
-    const n = await page.$$eval("#gallery-worst .thumb", (t) => t.length);
+    const n = await page.$$eval("#gallery-worst .tile", (t) => t.length);
     if (n) {
-      await page.click("#gallery-worst .thumb");
+      await page.click("#gallery-worst .tile");
       await page.waitForFunction(() => document.body.dataset.view === "image");
-      return +(await page.evaluate(() => location.hash.split("/")[1]));
+      return +(await page.evaluate(() => location.hash.match(/^#image\/(\d+)/)[1]));
     }
   }
   throw new Error("no misclassified image in any gallery");
@@ -159,7 +171,7 @@ try {
   await step("served: class dropdown and galleries", page, () => classView(page, false));
   await step("served: image view, live CAM for another class, dual view", page, async () => {
     const row = await openError(page);
-    await imagesLoaded(page, "#view-image figure.big");
+    await imagesLoaded(page, "#view-image .stage-wrap");
     const camReady = () => page.waitForFunction(() => {
       const i = document.getElementById("cam-img");
       return !i.dataset.loading && i.dataset.fingerprint && i.complete && i.naturalWidth > 0;
@@ -228,7 +240,7 @@ try {
     assert.match(await page.textContent("#cam-blank"), /^no positive evidence for .+ at layer3$/);
     assert.match(await page.textContent("#cam-stats"), /all zero after ReLU/);
     assert.doesNotMatch(await page.textContent("#cam-stats"), /peak at/);
-    await imagesLoaded(page, "#view-image figure.big");
+    await imagesLoaded(page, "#view-image .stage-wrap");
     await shot(page, "served-blank-cam.png");
     await page.selectOption("#target-select", String(found.shown));
     await page.waitForFunction(() => document.getElementById("cam-blank").hidden, null, { timeout: 30000 });
@@ -266,7 +278,7 @@ execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "--layer", "layer2"
   await step("offline: class dropdown and galleries", page, () => classView(page, true));
   await step("offline: image view with precomputed CAMs", page, async () => {
     await openError(page);
-    await imagesLoaded(page, "#view-image figure.big");
+    await imagesLoaded(page, "#view-image .stage-wrap");
     assert.ok(await page.isVisible("#live-notice"), "the image view says live CAMs need the server");
     assert.ok(await page.isDisabled("#method-select"));
     assert.ok(await page.isDisabled("#layer-select"));
@@ -278,7 +290,7 @@ execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "--layer", "layer2"
     const src = await page.getAttribute("#cam-img", "src");
     await page.selectOption("#target-select", "true");
     await page.waitForFunction((s) => document.getElementById("cam-img").getAttribute("src") !== s, src);
-    await imagesLoaded(page, "#view-image figure.big");
+    await imagesLoaded(page, "#view-image .stage-wrap");
     await shot(page, "offline-image.png");
   });
   await step("offline: a precomputed blank map says so", page, async () => {
@@ -298,7 +310,7 @@ execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "--layer", "layer2"
     assert.match(await page.textContent("#cam-blank"), /^no positive evidence for .+ at layer2$/);
     const caption = bits & 2 ? "#dual-true-caption" : "#dual-pred-caption";
     if (await page.isVisible("#dual-view")) assert.match(await page.textContent(caption), /no positive evidence for/);
-    await imagesLoaded(page, "#view-image figure.big");
+    await imagesLoaded(page, "#view-image .stage-wrap");
     await shot(page, "offline-blank-cam.png");
   });
   await page.close();

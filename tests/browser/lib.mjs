@@ -1,0 +1,145 @@
+// Shared by the browser tests: the environment, a step runner that screenshots failures, a
+// `camscope serve` launcher, and the explorer's list semantics re-computed from the raw rows
+// (independently of web/app.js) so the page's grid can be checked against them.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export const BIN = process.env.CAMSCOPE_BINARY;
+export const FIX = process.env.CAMSCOPE_FIXTURES_DIR;
+export const ART = process.env.CAMSCOPE_ARTIFACTS || path.join(os.tmpdir(), "camscope-test-artifacts");
+export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+if (!BIN || !FIX) {
+  console.error("set CAMSCOPE_BINARY and CAMSCOPE_FIXTURES_DIR (ctest does)");
+  process.exit(2);
+}
+export const MODEL = path.join(FIX, "tiny_cifar10_model.pt");
+export const DATA = path.join(FIX, "tiny_cifar10");
+fs.mkdirSync(ART, { recursive: true });
+
+export async function loadChromium() {
+  try {
+    return (await import("playwright-core")).chromium;
+  } catch (e) {
+    console.error("playwright-core is missing: run `npm ci --prefix tests/browser` (scripts/install-deps.sh does)");
+    process.exit(1);
+  }
+}
+
+export const state = { failures: 0 };
+export async function step(name, page, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    state.failures++;
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+    if (page) await page.screenshot({ path: path.join(ART, `failed-${name.replace(/\W+/g, "_")}.png`), fullPage: true }).catch(() => {});
+  }
+}
+export const shot = (page, name, full = true) => page.screenshot({ path: path.join(ART, name), fullPage: full });
+
+/** `camscope serve` on a free port with extra arguments; resolves to {url, proc} once it prints its URL. */
+export function startServer(extra = [], base = ["-m", MODEL, "-d", DATA]) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(BIN, ["-q", "serve", ...base, "--port", "0", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("camscope serve printed no URL: " + out)), 120000);
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//);
+      if (m) { clearTimeout(timer); resolve({ url: m[0], proc }); }
+    });
+    proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`camscope serve exited with ${code}: ${out}`)); });
+  });
+}
+export function stopServer(s) {
+  return new Promise((resolve) => {
+    if (s.proc.exitCode !== null) return resolve();
+    s.proc.removeAllListeners("exit");
+    s.proc.on("exit", () => resolve());
+    s.proc.kill("SIGTERM");
+  });
+}
+
+// ---------------------------------------------------------------- reference list semantics
+// The grid's contract (README, explorer section): filters ok=right|wrong, t, p, sc (superclass of the
+// true class), cmin < conf <= cmax (cmin 0: conf >= 0), flag=label|hce|lcc (rows.flags bits 4|1|2),
+// deg=1 (rows.blank bit 1), tagged=1; sort index|conf|ptrue|lscore|centre, unknown values last,
+// ties by row; default order ascending for index, else descending.
+export function referenceList(D, params, tags = {}) {
+  const q = new URLSearchParams(params);
+  const X = D.rows, n = X.label.length, out = [];
+  const num = (k) => (q.has(k) ? Number(q.get(k)) : null);
+  const flagBit = { hce: 1, lcc: 2, label: 4 }[q.get("flag")] || 0;
+  const flagsOf = (r) => {
+    if (X.flags) return X.flags[r];
+    let f = 0;
+    const L = D.lists || {};
+    if ((L.high_conf_errors || []).includes(r)) f |= 1;
+    if ((L.low_conf_correct || []).includes(r)) f |= 2;
+    if ((L.label_issues || []).includes(r)) f |= 4;
+    return f;
+  };
+  for (let r = 0; r < n; ++r) {
+    const l = X.label[r], p = X.pred[r], c = X.conf[r];
+    if (q.get("ok") === "right" && l !== p) continue;
+    if (q.get("ok") === "wrong" && l === p) continue;
+    if (q.has("t") && l !== num("t")) continue;
+    if (q.has("p") && p !== num("p")) continue;
+    if (q.has("sc") && D.superclasses.of_class[l] !== num("sc")) continue;
+    if (q.has("cmin") && num("cmin") > 0 && !(c > num("cmin"))) continue;
+    if (q.has("cmax") && !(c <= num("cmax"))) continue;
+    if (flagBit && !(flagsOf(r) & flagBit)) continue;
+    if (q.get("deg") === "1" && !((X.blank || [])[r] & 1)) continue;
+    if (q.get("tagged") === "1" && !(tags[String(r)] || []).length) continue;
+    out.push(r);
+  }
+  const sort = q.get("sort") || "index";
+  const asc = q.has("dir") ? q.get("dir") === "asc" : sort === "index";
+  const key = (r) => {
+    switch (sort) {
+      case "conf": return X.conf[r];
+      case "ptrue": {
+        if (X.p_true) return X.p_true[r];
+        const i = X.top[r].indexOf(X.label[r]);
+        return i >= 0 ? X.top_p[r][i] : null;
+      }
+      case "lscore": return X.lscore[r];
+      case "centre": return X.centre[r];
+      default: return X.index[r];
+    }
+  };
+  return out.sort((a, b) => {
+    const x = key(a), y = key(b);
+    const nx = x === null || x === undefined, ny = y === null || y === undefined;
+    if (nx || ny) return nx === ny ? a - b : nx ? 1 : -1;
+    return (asc ? x - y : y - x) || a - b;
+  });
+}
+
+/** The rows the grid shows, in order, on all its pages (reads data-total and walks the pages). */
+export async function gridRows(page) {
+  return page.$$eval("#grid .tile", (t) => t.map((x) => +x.dataset.row));
+}
+
+/** A minimal CSV reader (quoted cells, "" escapes) for the export check. */
+export function parseCsv(text) {
+  const rows = [];
+  let row = [], cell = "", q = false;
+  for (let i = 0; i < text.length; ++i) {
+    const ch = text[i];
+    if (q) {
+      if (ch === '"' && text[i + 1] === '"') { cell += '"'; ++i; }
+      else if (ch === '"') q = false;
+      else cell += ch;
+    } else if (ch === '"') q = true;
+    else if (ch === ",") { row.push(cell); cell = ""; }
+    else if (ch === "\n") { row.push(cell); rows.push(row); row = []; cell = ""; }
+    else if (ch !== "\r") cell += ch;
+  }
+  if (cell !== "" || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}
