@@ -967,9 +967,9 @@
     replaceHash(hashOf("image/" + imageRow, imageQuery));
   }
   // The CAM: served, the server's JET heatmap at the input size (api/cam?...&view=heatmap, no image
-  // blended) over the input image with CSS opacity α, i.e. α·heatmap + (1−α)·image, which is
-  // pytorch-grad-cam's show_cam_on_image with image_weight = 1 − α (α = 0.5: the PNG overlay's
-  // blend); "heatmap only" hides the image. Offline, or from a server without the heatmap view
+  // blended) over the input image with CSS opacity α, i.e. α·heatmap + (1−α)·image: pytorch-grad-cam's
+  // show_cam_on_image with image_weight = 1 − α, without its final division by the peak (so α = 0.5
+  // is the PNG overlay's blend, a little darker); "heatmap only" hides the image. Offline, or from a server without the heatmap view
   // (its answer lacks "view": "heatmap"), the blended overlay PNG is shown as it is and the
   // slider and the toggle are hidden.
   let HEATVIEW = null;  // null: not yet known; true: the server draws heatmaps

@@ -45,6 +45,7 @@ struct ModelInfo {
     std::optional<InputSpec> input;        // from camscope metadata
     bool train_mode_baked = false;         // traced in train mode: batch_norm/dropout in training
     std::string metadata_json;             // raw camscope metadata ("" if none)
+    std::string device = "cpu";            // where it runs: "cpu", "cuda", "cuda:N" (EngineOptions::device)
 };
 
 struct CamRequest {

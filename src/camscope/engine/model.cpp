@@ -230,6 +230,7 @@ Model Model::load_from(const std::string& path, std::string* bytes, const Engine
         throw UsageError("device '" + opt.device + "' is not supported: expected cpu, cuda or cuda:N");
     }
     impl->info.path = path;
+    impl->info.device = impl->device.str();
     if (bytes) impl->bytes = std::move(*bytes);
     impl->forced = parse_layout_override(opt.layout, opt.grid);
     torch::jit::ExtraFilesMap extra{{"camscope.json", ""}};

@@ -218,11 +218,18 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
     };
     Progress own(opt.label, order.size(), opt.progress && !opt.bar);
     Progress& bar = opt.bar ? *opt.bar : own;
+    // On a GPU the next batch is decoded on the CPU while the current one runs. On the CPU the
+    // model's threads already take every core: a decoder beside them only oversubscribes the cores
+    // and stalls LibTorch's threads at their barriers (measured, resnet56 on 2 cores: the pass cost
+    // 2.0-2.3 s more than the engine alone over the same 4,000 images with the overlap, 0.5-0.7 s
+    // without), so the batch is decoded first, on every core, then run.
+    const bool overlap = model.info().device != "cpu";
     std::future<HostBatch> next;
-    if (nb) next = std::async(std::launch::async, load, std::cref(data), std::cref(spec), slice(0));
+    if (nb && overlap) next = std::async(std::launch::async, load, std::cref(data), std::cref(spec), slice(0));
     for (size_t b = 0; b < nb; ++b) {
-        HostBatch hb = next.get();
-        if (b + 1 < nb) next = std::async(std::launch::async, load, std::cref(data), std::cref(spec), slice(b + 1));
+        HostBatch hb = overlap ? next.get() : load(data, spec, slice(b));
+        if (overlap && b + 1 < nb)
+            next = std::async(std::launch::async, load, std::cref(data), std::cref(spec), slice(b + 1));
         const int n = static_cast<int>(hb.labels.size());
         CamRequest req;
         if (opt.cams) {

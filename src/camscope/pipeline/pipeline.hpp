@@ -73,7 +73,8 @@ struct PassOutput {
     float confidence(size_t i) const;
 };
 
-/// One streaming pass: the next batch is decoded on a worker thread while the current one runs.
+/// One streaming pass. On a GPU the next batch is decoded on the CPU while the current one runs;
+/// on the CPU each batch is decoded (on every core) before it runs.
 PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, const PassOptions& opt);
 
 /// Top-k classes of row i by probability (descending).
