@@ -1,8 +1,10 @@
 #pragma once
 // Helpers of the CLI tests: run the real camscope binary and read what it wrote.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,10 +36,26 @@ inline Run run(const std::string& args, int timeout_s = 0) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
 }
 
-/// An empty path under the temp folder (removed if it exists; the command creates it).
+/// An empty path under the temp folder (removed if it exists; the command creates it), private to
+/// this process: CTest runs every test as its own process, two at a time, and tests that share a
+/// made-once folder (e.g. test_store.cpp's single-process report) must not build it into the same
+/// path at the same time. Removed when the process exits.
+inline std::vector<std::filesystem::path>& tmpdir_registry() {
+    static auto* made = new std::vector<std::filesystem::path>;  // never destroyed: read at exit
+    return *made;
+}
+
 inline std::filesystem::path tmpdir(const std::string& name) {
-    auto d = std::filesystem::temp_directory_path() / ("camscope_cli_" + name);
+    static const bool cleanup = [] {
+        return std::atexit([] {
+            std::error_code ec;
+            for (const auto& d : tmpdir_registry()) std::filesystem::remove_all(d, ec);
+        }) == 0;
+    }();
+    (void)cleanup;
+    auto d = std::filesystem::temp_directory_path() / ("camscope_cli_" + name + "_" + std::to_string(::getpid()));
     std::filesystem::remove_all(d);
+    tmpdir_registry().push_back(d);
     return d;
 }
 

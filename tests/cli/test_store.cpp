@@ -80,7 +80,7 @@ const fs::path& single_report() {
 
 /// Runs Debian's python3 (numpy) on `script` with `args`; its stdout+stderr and exit status.
 std::pair<int, std::string> python(const std::string& script, const std::string& args) {
-    const fs::path file = fs::temp_directory_path() / "camscope_store_check.py";
+    const fs::path file = tmpdir("store_check.py");
     { std::ofstream(file) << script; }
     FILE* p = popen(("/usr/bin/python3 " + file.string() + " " + args + " 2>&1").c_str(), "r");
     std::string out;
