@@ -12,25 +12,9 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (e) {
-  console.error("playwright-core is missing: run `npm ci --prefix tests/browser` (scripts/install-deps.sh does)");
-  process.exit(1);
-}
+import { MODEL, DATA, BIN, ART, CHROMIUM, loadChromium, state, step } from "./lib.mjs";
 
-const BIN = process.env.CAMSCOPE_BINARY;
-const FIX = process.env.CAMSCOPE_FIXTURES_DIR;
-const ART = process.env.CAMSCOPE_ARTIFACTS || path.join(os.tmpdir(), "camscope-test-artifacts");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!BIN || !FIX) {
-  console.error("set CAMSCOPE_BINARY and CAMSCOPE_FIXTURES_DIR (ctest does)");
-  process.exit(2);
-}
-const MODEL = path.join(FIX, "tiny_cifar10_model.pt");
-const DATA = path.join(FIX, "tiny_cifar10");
-fs.mkdirSync(ART, { recursive: true });
+const chromium = await loadChromium();
 
 // Two analyses of the same images (B: the model fed ImageNet's normalisation, which fixes some of
 // A's errors and breaks some of its right answers) and their comparison.
@@ -42,18 +26,6 @@ const diff = path.join(root, "diff");
 execFileSync(BIN, ["-q", "compare", path.join(root, "a"), path.join(root, "b"), "--out", diff], { stdio: "inherit" });
 const C = JSON.parse(fs.readFileSync(path.join(diff, "compare.json"), "utf8"));
 const classes = JSON.parse(fs.readFileSync(path.join(root, "a", "summary.json"), "utf8")).classes;
-
-let failures = 0;
-async function step(name, page, fn) {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failures++;
-    console.log(`FAIL ${name}: ${e.stack || e}`);
-    await page.screenshot({ path: path.join(ART, `failed-compare-${name.replace(/\W+/g, "_")}.png`), fullPage: true }).catch(() => {});
-  }
-}
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
 const pageErrors = [];
@@ -162,8 +134,8 @@ await step("text from the data stays text", page, async () => {
 await browser.close();
 fs.rmSync(root, { recursive: true, force: true });
 if (pageErrors.length) {
-  failures++;
+  state.failures++;
   console.log("FAIL page errors:\n  " + pageErrors.join("\n  "));
 }
-console.log(failures ? `${failures} failure(s); screenshots in ${ART}` : `all compare-explorer checks passed; screenshots in ${ART}`);
-process.exit(failures ? 1 : 0);
+console.log(state.failures ? `${state.failures} failure(s); screenshots in ${ART}` : `all compare-explorer checks passed; screenshots in ${ART}`);
+process.exit(state.failures ? 1 : 0);

@@ -6,61 +6,15 @@
 // Environment: CAMSCOPE_BINARY, CAMSCOPE_FIXTURES_DIR, CAMSCOPE_ARTIFACTS, CHROMIUM (default
 // /usr/bin/chromium). Run: node tests/browser/explorer.test.mjs (after npm ci --prefix tests/browser).
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (e) {
-  console.error("playwright-core is missing: run `npm ci --prefix tests/browser` (scripts/install-deps.sh does)");
-  process.exit(1);
-}
+import { MODEL, DATA, BIN, ART, CHROMIUM, loadChromium, state, step, shot, startServer } from "./lib.mjs";
 
-const BIN = process.env.CAMSCOPE_BINARY;
-const FIX = process.env.CAMSCOPE_FIXTURES_DIR;
-const ART = process.env.CAMSCOPE_ARTIFACTS || path.join(os.tmpdir(), "camscope-test-artifacts");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!BIN || !FIX) {
-  console.error("set CAMSCOPE_BINARY and CAMSCOPE_FIXTURES_DIR (ctest does)");
-  process.exit(2);
-}
-const MODEL = path.join(FIX, "tiny_cifar10_model.pt");
-const DATA = path.join(FIX, "tiny_cifar10");
-fs.mkdirSync(ART, { recursive: true });
-
-let failures = 0;
-async function step(name, page, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failures++;
-    console.log(`FAIL ${name}: ${e.stack || e}`);
-    if (page) await page.screenshot({ path: path.join(ART, `failed-${name.replace(/\W+/g, "_")}.png`), fullPage: true }).catch(() => {});
-  }
-}
-const shot = (page, name) => page.screenshot({ path: path.join(ART, name), fullPage: true });
-
-/** `camscope serve` on a free port; resolves to {url, proc} once it prints its URL. */
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, ["-q", "serve", "-m", MODEL, "-d", DATA, "--port", "0", "--threads", "2"],
-                       { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    const timer = setTimeout(() => reject(new Error("camscope serve printed no URL: " + out)), 60000);
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//);
-      if (m) { clearTimeout(timer); resolve({ url: m[0], proc }); }
-    });
-    proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`camscope serve exited with ${code}: ${out}`)); });
-  });
-}
+const chromium = await loadChromium();
 
 /** Every <img> under `selector` has loaded a real image, and every thumbnail sprite sheet it uses
  *  loads as an image. Returns how many pictures. */
@@ -151,7 +105,7 @@ async function newPage() {
 }
 
 // ---------------------------------------------------------------------------- served
-const server = await startServer().catch((e) => { console.log("FAIL start server: " + e.message); process.exit(1); });
+const server = await startServer(["--threads", "2"], undefined, 60000).catch((e) => { console.log("FAIL start server: " + e.message); process.exit(1); });
 try {
   const page = await newPage();
   await step("served: overview", page, async () => {
@@ -320,8 +274,8 @@ fs.rmSync(reportDir, { recursive: true, force: true });
 fs.rmSync(blankDir, { recursive: true, force: true });
 
 if (pageErrors.length) {
-  failures++;
+  state.failures++;
   console.log("FAIL page errors:\n  " + pageErrors.join("\n  "));
 }
-console.log(failures ? `${failures} failure(s); screenshots in ${ART}` : `all browser checks passed; screenshots in ${ART}`);
-process.exit(failures ? 1 : 0);
+console.log(state.failures ? `${state.failures} failure(s); screenshots in ${ART}` : `all browser checks passed; screenshots in ${ART}`);
+process.exit(state.failures ? 1 : 0);

@@ -41,12 +41,13 @@ export async function step(name, page, fn) {
 }
 export const shot = (page, name, full = true) => page.screenshot({ path: path.join(ART, name), fullPage: full });
 
-/** `camscope serve` on a free port with extra arguments; resolves to {url, proc} once it prints its URL. */
-export function startServer(extra = [], base = ["-m", MODEL, "-d", DATA]) {
+/** `camscope serve` on a free port with extra arguments; resolves to {url, proc} once it prints its
+ *  URL, rejects if it has not within `timeoutMs`. */
+export function startServer(extra = [], base = ["-m", MODEL, "-d", DATA], timeoutMs = 120000) {
   return new Promise((resolve, reject) => {
     const proc = spawn(BIN, ["-q", "serve", ...base, "--port", "0", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
-    const timer = setTimeout(() => reject(new Error("camscope serve printed no URL: " + out)), 120000);
+    const timer = setTimeout(() => reject(new Error("camscope serve printed no URL: " + out)), timeoutMs);
     proc.stdout.on("data", (d) => {
       out += d;
       const m = out.match(/http:\/\/127\.0\.0\.1:\d+\//);
