@@ -488,6 +488,20 @@ class Report:
                 f"<details><summary>summary</summary><pre>{text}</pre></details>{figs}</div>")
 
 
+def _pass_inputs(model, data, batch_size, chunk):
+    """What analyze and analyze_shard start from: the checked sizes, a Model and a Dataset (paths
+    opened), the input spec and the dataset fitted to the model."""
+    _check_batch(batch_size)
+    if int(chunk) <= 0:
+        raise UsageError(f"chunk must be > 0, got {chunk}")
+    if not isinstance(model, Model):
+        model = Model(model)
+    if not isinstance(data, Dataset):
+        data = Dataset(data)
+    spec = model._spec(data=data)
+    return model, model._fit(data, spec), spec
+
+
 def analyze(model, data, out=None, *, layer=None, method="gradcam", limit=None, faithfulness_n=None, batch_size=64,
             eigen_smooth=False, aug_smooth=False, max_channels=0, alpha=1.0, store=False, resume=False, chunk=4096,
             progress=True, **options):
@@ -502,17 +516,9 @@ def analyze(model, data, out=None, *, layer=None, method="gradcam", limit=None, 
     CLI writes it; with ``out``, the pass keeps its chunks of ``chunk`` images in ``<out>.partial/``
     until the report is written, and ``resume=True`` continues a killed run from them (the CLI's
     ``--resume``)."""
-    _check_batch(batch_size)
-    if int(chunk) <= 0:
-        raise UsageError(f"chunk must be > 0, got {chunk}")
     if resume and (out is None or not store):
         raise UsageError("resume=True needs out and store=True: the chunks it continues from are kept in <out>.partial/")
-    if not isinstance(model, Model):
-        model = Model(model)
-    if not isinstance(data, Dataset):
-        data = Dataset(data)
-    spec = model._spec(data=data)
-    ds = model._fit(data, spec)
+    model, ds, spec = _pass_inputs(model, data, batch_size, chunk)
     chunk_dir = _c.chunk_folder(os.fspath(out)) if (store and out is not None) else ""
     r = _c.analyze(model._m, ds._d, spec, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
                    int(max_channels), float(alpha), batch_size, int(limit or 0),
@@ -527,16 +533,8 @@ def analyze_shard(model, data, out, shard, *, layer=None, method="gradcam", limi
     (the same library function): only its pass, written as a store to ``out`` (the same bytes as the
     CLI's shard), for ``camscope merge`` with the other shards. ``resume=True`` continues a killed
     run from its chunks in ``<out>.partial/``. Returns the store's manifest (a dict)."""
-    _check_batch(batch_size)
     k, n = (int(v) for v in shard)
-    if int(chunk) <= 0:
-        raise UsageError(f"chunk must be > 0, got {chunk}")
-    if not isinstance(model, Model):
-        model = Model(model)
-    if not isinstance(data, Dataset):
-        data = Dataset(data)
-    spec = model._spec(data=data)
-    ds = model._fit(data, spec)
+    model, ds, spec = _pass_inputs(model, data, batch_size, chunk)
     out = os.fspath(out)
     _c.analyze_shard(model._m, ds._d, spec, out, k, n, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
                      int(max_channels), batch_size, int(limit or 0), bool(resume), int(chunk), bool(progress))
