@@ -199,16 +199,22 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
     return j;
 }
 
+namespace {
+/// A cell's rows in cell_rows' order: most confident first, ties in row order.
+void order_cell(std::vector<size_t>& rows, const json& conf) {
+    std::stable_sort(rows.begin(), rows.end(),
+                     [&](size_t a, size_t b) { return conf[a].get<double>() > conf[b].get<double>(); });
+}
+}  // namespace
+
 std::vector<size_t> cell_rows(const json& data, int truth, int pred) {
     const auto& rows = data.at("rows");
     const auto& label = rows.at("label");
     const auto& pr = rows.at("pred");
-    const auto& conf = rows.at("conf");
     std::vector<size_t> out;
     for (size_t i = 0; i < label.size(); ++i)
         if (label[i].get<int>() == truth && pr[i].get<int>() == pred) out.push_back(i);
-    std::stable_sort(out.begin(), out.end(),
-                     [&](size_t a, size_t b) { return conf[a].get<double>() > conf[b].get<double>(); });
+    order_cell(out, rows.at("conf"));
     return out;
 }
 
@@ -289,8 +295,7 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
             groups[label[i].get<long long>() * r.num_classes + pred[i].get<long long>()].push_back(i);
         for (const auto& [c, tp] : by_count) {
             auto& cell = groups[static_cast<long long>(tp.first) * r.num_classes + tp.second];
-            std::stable_sort(cell.begin(), cell.end(),
-                             [&](size_t a, size_t b) { return conf[a].get<double>() > conf[b].get<double>(); });
+            order_cell(cell, conf);
             cells.push_back(std::move(cell));
         }
     }

@@ -243,13 +243,10 @@ NpyArray read_npy(const std::string& path) {
     const size_t found = file.size() - prefix - header_len;
     // The item count, without overflow: a header may claim any shape ((2^32, 2^32) would wrap to 0
     // items and pass for an empty array).
-    size_t items = 1;
+    size_t expected = isz;  // bytes: item size × every dimension
     for (auto d : arr.shape)
-        if (__builtin_mul_overflow(items, static_cast<size_t>(d), &items))
+        if (__builtin_mul_overflow(expected, static_cast<size_t>(d), &expected))
             throw Error(where(path, "shape " + shape_repr(arr.shape) + " holds more items than any file can"));
-    size_t expected = 0;
-    if (__builtin_mul_overflow(items, isz, &expected))
-        throw Error(where(path, "shape " + shape_repr(arr.shape) + " holds more items than any file can"));
     if (found < expected)
         throw Error(where(path, "truncated data: expected " + std::to_string(expected) + " bytes, found " +
                                     std::to_string(found)));
