@@ -665,8 +665,10 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
     const double limit_after = limit_pass();
     const double limit = std::min(limit_before, limit_after);
     // The engine alone over the same images, inputs prepared as for the limit (decoding not timed):
-    // Grad-CAM of the predicted and the true class, as run_pass asks. The pass's row minus this one
-    // is what reading the data and collecting the results cost.
+    // Grad-CAM of the predicted and the true class, as run_pass asks, warm (after the pass). The
+    // pass's row minus this one is reading the data, collecting the results and the one-time
+    // preparation of the split forward (freezing and optimising the head, its first profiled runs:
+    // 0.2-0.3 s for resnet56 here).
     auto engine_pass = [&] {
         return timed_batches([&](std::vector<float>& x, size_t m, const std::vector<int>& labels) {
             CamRequest req;
@@ -677,7 +679,7 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
             g_sink = g_sink + res.cams[0];
         });
     };
-    const double engine_only = engine_pass();
+    const double engine_only = std::min(engine_pass(), engine_pass());  // best of two, as the limit
 
     size_t files = 0, bytes = 0;
     for (const auto& e : fs::recursive_directory_iterator(out))

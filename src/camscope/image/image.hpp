@@ -51,7 +51,7 @@ struct ImageHeader {
 };
 ImageHeader read_image_header(const std::string& path);
 
-/// Encode as PNG in memory (grey or RGB).
+/// Encode as PNG in memory (8-bit grey or RGB; lossless, every row Up-filtered, zlib level 3).
 std::vector<std::uint8_t> encode_png(const Image& img);
 /// Write PNG atomically (temp name + rename).
 void write_png(const std::string& path, const Image& img);

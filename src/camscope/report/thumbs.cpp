@@ -5,8 +5,6 @@
 #include <cmath>
 #include <cstdlib>
 
-#include <zlib.h>
-
 #include "camscope/util/error.hpp"
 #include "camscope/util/parallel.hpp"
 #include "camscope/util/strings.hpp"
@@ -59,59 +57,6 @@ Image thumb_sheet(const ThumbLayout& l, size_t k, const std::function<Image(size
                         sheet.pixels.begin() + static_cast<long>(((y0 + size_t(y)) * size_t(sheet.width) + x0) * 3));
     });
     return sheet;
-}
-
-namespace {
-
-void put32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(v >> s));
-}
-
-void chunk(std::vector<std::uint8_t>& out, const char type[4], const std::uint8_t* data, size_t size) {
-    put32(out, static_cast<std::uint32_t>(size));
-    const size_t at = out.size();
-    out.insert(out.end(), type, type + 4);
-    if (size) out.insert(out.end(), data, data + size);
-    put32(out, static_cast<std::uint32_t>(crc32(0, out.data() + at, static_cast<uInt>(size + 4))));
-}
-
-std::uint8_t paeth(int a, int b, int c) {
-    const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
-    return static_cast<std::uint8_t>(pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
-}
-
-}  // namespace
-
-std::vector<std::uint8_t> encode_sheet_png(const Image& img) {
-    if (img.width <= 0 || img.height <= 0 || (img.channels != 1 && img.channels != 3) ||
-        img.pixels.size() != size_t(img.width) * img.height * img.channels)
-        throw Error(format("encode_sheet_png: a %dx%dx%d image with %zu bytes", img.width, img.height, img.channels,
-                           img.pixels.size()));
-    const size_t stride = size_t(img.width) * img.channels, bpp = size_t(img.channels);
-    std::vector<std::uint8_t> raw((stride + 1) * size_t(img.height));
-    for (int y = 0; y < img.height; ++y) {
-        const std::uint8_t* cur = img.pixels.data() + size_t(y) * stride;
-        const std::uint8_t* up = y > 0 ? cur - stride : nullptr;
-        std::uint8_t* o = raw.data() + size_t(y) * (stride + 1);
-        *o++ = 4;  // Paeth
-        for (size_t i = 0; i < stride; ++i) {
-            const int a = i >= bpp ? cur[i - bpp] : 0, b = up ? up[i] : 0, c = up && i >= bpp ? up[i - bpp] : 0;
-            o[i] = static_cast<std::uint8_t>(cur[i] - paeth(a, b, c));
-        }
-    }
-    uLongf size = compressBound(static_cast<uLong>(raw.size()));
-    std::vector<std::uint8_t> z(size);
-    if (compress2(z.data(), &size, raw.data(), static_cast<uLong>(raw.size()), 6) != Z_OK)
-        throw Error("encode_sheet_png: zlib compression failed");
-    std::vector<std::uint8_t> out{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    std::vector<std::uint8_t> ihdr;
-    put32(ihdr, static_cast<std::uint32_t>(img.width));
-    put32(ihdr, static_cast<std::uint32_t>(img.height));
-    ihdr.insert(ihdr.end(), {8, static_cast<std::uint8_t>(img.channels == 3 ? 2 : 0), 0, 0, 0});
-    chunk(out, "IHDR", ihdr.data(), ihdr.size());
-    chunk(out, "IDAT", z.data(), size);
-    chunk(out, "IEND", nullptr, 0);
-    return out;
 }
 
 nlohmann::json thumbs_json(const ThumbLayout& l, const std::string& url_prefix) {

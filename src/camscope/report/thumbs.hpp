@@ -47,11 +47,6 @@ Image thumb_tile(const Image& img, int tile_h, int tile_w);
 /// Throws Error if k is not a sheet of the layout.
 Image thumb_sheet(const ThumbLayout& l, size_t k, const std::function<Image(size_t row)>& load, int threads = 0);
 
-/// A sheet as PNG: every row Paeth-filtered, zlib level 6 (a sheet of 1,024 32×32 tiles in about a
-/// tenth of the time of the general encode_png, which tries every filter on every row at level 8).
-/// 8-bit grey or RGB. Lossless: decoding gives the pixels back.
-std::vector<std::uint8_t> encode_sheet_png(const Image& img);
-
 /// The explorer data's "thumbs" entry: {tile: [h, w], cols, per_sheet, sheets: [url_prefix + k + ".png"]}.
 nlohmann::json thumbs_json(const ThumbLayout& l, const std::string& url_prefix);
 

@@ -303,6 +303,8 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         for (const auto& cell : cells)
             if (k < cell.size()) take(cell[k]);
 
+    // The drawing threads encode, one writer creates the files beside them (BackgroundWriter).
+    BackgroundWriter files;
     json images = json::object();
     json finer_blank = json::array();  // rows whose Finer-CAM map has no positive evidence
     {
@@ -315,24 +317,24 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
             const std::string stem = "img/" + std::to_string(row);
             json e;
             if (!img.empty()) {
-                write_file_atomic((dir / (stem + ".png")).string(), encode_png(img));
+                files.write((dir / (stem + ".png")).string(), encode_png(img));
                 e["input"] = stem + ".png";
             }
             const RowRef& x = r.rows[row];
-            write_file_atomic((dir / (stem + "_pred.png")).string(),
-                              encode_png(row_cam_tile(in, img, false, row, x.pred_cam_degenerate)));
+            files.write((dir / (stem + "_pred.png")).string(),
+                        encode_png(row_cam_tile(in, img, false, row, x.pred_cam_degenerate)));
             e["pred"] = stem + "_pred.png";
             if (r.rows[row].pred != r.rows[row].label) {
-                write_file_atomic((dir / (stem + "_true.png")).string(),
-                                  encode_png(row_cam_tile(in, img, true, row, x.true_cam_degenerate)));
-                write_file_atomic((dir / (stem + "_diff.png")).string(),
-                                  encode_png(row_diff_tile(in, img, row, x.pred_cam_degenerate || x.true_cam_degenerate)));
+                files.write((dir / (stem + "_true.png")).string(),
+                            encode_png(row_cam_tile(in, img, true, row, x.true_cam_degenerate)));
+                files.write((dir / (stem + "_diff.png")).string(),
+                            encode_png(row_diff_tile(in, img, row, x.pred_cam_degenerate || x.true_cam_degenerate)));
                 e["true"] = stem + "_true.png";
                 e["diff"] = stem + "_diff.png";
                 if (r.contrast_cams.count(row)) {
                     bool blank = false;
                     const Image c = row_contrast_tile(r, in, img, row, blank);
-                    write_file_atomic((dir / (stem + "_finer.png")).string(), encode_png(c));
+                    files.write((dir / (stem + "_finer.png")).string(), encode_png(c));
                     e["finer"] = stem + "_finer.png";
                     finer_is_blank[i] = blank;
                 }
@@ -356,11 +358,12 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         parallel_for(l.sheets(), threads, [&](size_t k) {
             const Image sheet =
                 thumb_sheet(l, k, [&](size_t row) { return row_image(in, row); }, l.sheets() == 1 ? threads : 1);
-            write_file_atomic((dir / ("img/thumbs-" + std::to_string(k) + ".png")).string(), encode_sheet_png(sheet));
+            files.write((dir / ("img/thumbs-" + std::to_string(k) + ".png")).string(), encode_png(sheet));
             bar.advance();
         });
         bar.finish();
     }
+    files.finish();
     data["offline"] = true;
     data["images"] = images;
     data["finer_blank"] = finer_blank;

@@ -361,7 +361,7 @@ Response Explorer::thumbs(size_t k) const {
                 std::lock_guard lock(s.data_mu);
                 return dataset_.get(idx[row].get<size_t>()).image;
             }, 1);
-            const auto bytes = encode_sheet_png(sheet);
+            const auto bytes = encode_png(sheet);
             png = std::make_shared<const std::string>(bytes.begin(), bytes.end());
             std::lock_guard lock(s.thumb_mu);
             while (!s.thumb_order.empty() && s.thumb_bytes + png->size() > State::kThumbCacheBytes) {

@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -232,6 +235,73 @@ void write_file_atomic(const std::string& path, std::string_view data) {
 
 void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& data) {
     write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
+struct BackgroundWriter::State {
+    std::size_t max_bytes = 0, queued = 0;
+    std::deque<std::pair<std::string, std::vector<std::uint8_t>>> queue;
+    std::mutex mu;
+    std::condition_variable changed;
+    bool busy = false, stop = false;
+    std::exception_ptr error;
+    std::thread thread;
+
+    void run() {
+        std::unique_lock lock(mu);
+        for (;;) {
+            changed.wait(lock, [&] { return stop || !queue.empty(); });
+            if (queue.empty()) return;  // stop, and nothing left
+            auto item = std::move(queue.front());
+            queue.pop_front();
+            busy = true;
+            lock.unlock();
+            std::exception_ptr failed;
+            if (!error) {  // read without the lock: only this thread sets it
+                try {
+                    write_file_atomic(item.first, item.second);
+                } catch (...) {
+                    failed = std::current_exception();
+                }
+            }
+            lock.lock();
+            if (failed) error = failed;
+            queued -= item.second.size();
+            busy = false;
+            changed.notify_all();
+        }
+    }
+};
+
+BackgroundWriter::BackgroundWriter(std::size_t max_bytes) : s_(std::make_unique<State>()) {
+    s_->max_bytes = max_bytes;
+    s_->thread = std::thread([st = s_.get()] { st->run(); });
+}
+
+BackgroundWriter::~BackgroundWriter() {
+    {
+        std::lock_guard lock(s_->mu);
+        s_->stop = true;
+        s_->queue.clear();  // after finish() there is nothing left; on an error path, nothing is wanted
+    }
+    s_->changed.notify_all();
+    s_->thread.join();
+}
+
+void BackgroundWriter::write(std::string path, std::vector<std::uint8_t> bytes) {
+    std::unique_lock lock(s_->mu);
+    s_->changed.wait(lock, [&] {
+        return s_->error || s_->queued == 0 || s_->queued + bytes.size() <= s_->max_bytes;
+    });
+    if (s_->error) std::rethrow_exception(s_->error);
+    s_->queued += bytes.size();
+    s_->queue.emplace_back(std::move(path), std::move(bytes));
+    s_->changed.notify_all();
+}
+
+void BackgroundWriter::finish() {
+    std::unique_lock lock(s_->mu);
+    s_->changed.wait(lock, [&] { return s_->queue.empty() && !s_->busy; });
+    if (s_->error) std::rethrow_exception(s_->error);
 }
 
 std::vector<std::uint8_t> read_file(const std::string& path) {

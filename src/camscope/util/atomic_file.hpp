@@ -10,6 +10,7 @@
 // (remove_stale_temps: names whose process no longer runs).
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,33 @@ void unregister_temp_path(const std::string& path);
 /// removes every registered temporary path and then ends the process by that signal (the exit
 /// status is as without it).
 void install_signal_cleanup();
+
+/// Writes files (write_file_atomic) on one background thread, in the order given, while the
+/// caller's threads go on computing. Creating a file can cost the kernel a tenth of a millisecond
+/// or more (ext4 on this project's 2-core VM: the inode allocator scans recently deleted inodes),
+/// serialised per folder, so drawing threads that also create their files wait on each other. The
+/// explorer's 4,900 files (write_explorer): 1.8-2.0 s on one drawing thread before, 1.2-1.3 s with
+/// the writer beside it; on two drawing threads 1.7-2.1 s before, 1.6-1.8 s with it.
+/// At most `max_bytes` wait in memory: write() blocks until the new file fits (a file larger than
+/// that waits for an empty queue). The first failure is thrown by the next write() or by finish();
+/// files after it are not written. The destructor drops what is still queued (an error path:
+/// call finish() first) and stops the thread without throwing.
+class BackgroundWriter {
+public:
+    explicit BackgroundWriter(std::size_t max_bytes = std::size_t{64} << 20);
+    ~BackgroundWriter();
+    BackgroundWriter(const BackgroundWriter&) = delete;
+    BackgroundWriter& operator=(const BackgroundWriter&) = delete;
+
+    /// Queues `bytes` for `path`; thread-safe.
+    void write(std::string path, std::vector<std::uint8_t> bytes);
+    /// Waits until every queued file is written; throws the first error.
+    void finish();
+
+private:
+    struct State;
+    std::unique_ptr<State> s_;
+};
 
 /// A folder built under a hidden temporary name beside its destination and moved into place
 /// whole when complete: readers see the old folder or the new one, never a mix.

@@ -458,22 +458,3 @@ TEST(ExplorerSchema2, FaithfulnessListIsTheRankingThenTheLayerChecks) {
         {"method": "gradcam", "layer": "block2", "mean_rank": null, "maps": 20, "degenerate": 1}])"));
 }
 
-TEST(Thumbs, SheetPngDecodesToTheSamePixels) {
-    // Decoded by stb_image (an independent decoder): every pixel back, RGB and grey, odd sizes.
-    std::uint64_t s = 3;
-    for (const auto& [w, h, ch] : std::vector<std::tuple<int, int, int>>{{97, 33, 3}, {1, 1, 3}, {40, 7, 1}}) {
-        Image img{w, h, ch, std::vector<std::uint8_t>(size_t(w) * h * ch)};
-        for (size_t i = 0; i < img.pixels.size(); ++i) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            // Smooth ramps with noise: every Paeth predictor branch is taken.
-            img.pixels[i] = static_cast<std::uint8_t>((i / ch) % 200 + (s >> 60));
-        }
-        const auto png = encode_sheet_png(img);
-        const Image back = decode_image(png.data(), png.size(), "sheet.png");
-        ASSERT_EQ(back.width, w);
-        ASSERT_EQ(back.height, h);
-        ASSERT_EQ(back.channels, ch);
-        EXPECT_EQ(back.pixels, img.pixels) << w << "x" << h << "x" << ch;
-    }
-    EXPECT_THROW(encode_sheet_png(Image{}), Error);
-}

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
@@ -103,6 +104,46 @@ TEST(AtomicFile, MakeDirsOverAFileFails) {
     write_bytes(dir / "plain", "x");
     std::string msg = error_of([&] { make_dirs(dir / "plain"); });
     EXPECT_NE(msg.find("plain"), std::string::npos) << msg;
+}
+
+TEST(BackgroundWriter, WritesEveryFileFromManyThreadsWithinItsBound) {
+    TempDir dir;
+    {
+        // A bound of 1 KiB against 400 files of up to 300 bytes from 4 threads: callers wait for
+        // room; one file over the bound still goes (alone).
+        BackgroundWriter w(1024);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&, t] {
+                for (int i = t; i < 400; i += 4)
+                    w.write(dir / ("img/" + std::to_string(i) + ".bin"),
+                            std::vector<std::uint8_t>(static_cast<size_t>(i % 300), static_cast<std::uint8_t>(i)));
+            });
+        for (auto& th : threads) th.join();
+        w.write(dir / "big.bin", std::vector<std::uint8_t>(5000, 7));
+        w.finish();
+    }
+    for (int i = 0; i < 400; ++i)
+        ASSERT_EQ(slurp(dir / ("img/" + std::to_string(i) + ".bin")),
+                  std::string(static_cast<size_t>(i % 300), static_cast<char>(i))) << i;
+    EXPECT_EQ(slurp(dir / "big.bin"), std::string(5000, 7));
+    EXPECT_EQ(listing(fs::path(dir / "img")).size(), 400u);  // no temporary names left
+}
+
+TEST(BackgroundWriter, TheFirstFailureReachesTheCallerNamingThePath) {
+    TempDir dir;
+    write_bytes(dir / "plain", "x");  // a file where a folder is needed
+    BackgroundWriter w;
+    w.write(dir / "ok.txt", {'o', 'k'});
+    w.write(dir / "plain/inside.txt", {'n', 'o'});
+    const std::string msg = error_of([&] {
+        for (int i = 0; i < 1000; ++i) w.write(dir / ("after" + std::to_string(i) + ".txt"), {'x'});
+        w.finish();
+    });
+    EXPECT_NE(msg.find("plain"), std::string::npos) << msg;
+    EXPECT_EQ(slurp(dir / "ok.txt"), "ok");
+    EXPECT_FALSE(fs::exists(dir / "after999.txt"));  // nothing after the failure is written
+    EXPECT_THROW(w.finish(), Error);  // and it stays failed
 }
 
 // ------------------------------------------------------------------------------ npy
