@@ -11,7 +11,14 @@
 #include <string>
 #include <vector>
 
+// stb_image_write makes the JPEG seeds only (camscope itself writes no JPEG): its implementation
+// lives here, in this seed generator, not in the library.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
+#pragma GCC diagnostic pop
 
 #include "camscope/image/image.hpp"
 #include "camscope/report/store.hpp"

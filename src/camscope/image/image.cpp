@@ -342,7 +342,10 @@ std::vector<std::uint8_t> encode_png(const Image& img) {
     put32(ihdr, static_cast<std::uint32_t>(img.height));
     ihdr.insert(ihdr.end(), {8, static_cast<std::uint8_t>(img.channels == 3 ? 2 : 0), 0, 0, 0});
     png_chunk(out, "IHDR", ihdr.data(), ihdr.size());
-    png_chunk(out, "IDAT", z.data(), size);
+    // A chunk's length field tops out at 2^31 - 1: large images take several IDAT chunks.
+    constexpr size_t kIdat = size_t{1} << 30;
+    for (size_t at = 0; at < size; at += kIdat)
+        png_chunk(out, "IDAT", z.data() + at, std::min<size_t>(kIdat, size - at));
     png_chunk(out, "IEND", nullptr, 0);
     return out;
 }

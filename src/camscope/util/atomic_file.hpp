@@ -53,10 +53,11 @@ void install_signal_cleanup();
 
 /// Writes files (write_file_atomic) on one background thread, in the order given, while the
 /// caller's threads go on computing. Creating a file can cost the kernel a tenth of a millisecond
-/// or more (ext4 on this project's 2-core VM: the inode allocator scans recently deleted inodes),
-/// serialised per folder, so drawing threads that also create their files wait on each other. The
-/// explorer's 4,900 files (write_explorer): 1.8-2.0 s on one drawing thread before, 1.2-1.3 s with
-/// the writer beside it; on two drawing threads 1.7-2.1 s before, 1.6-1.8 s with it.
+/// or more (this project's 2-core VM: ext4 without a journal, whose inode allocator skips recently
+/// deleted inodes one by one), serialised per folder, so drawing threads that also create their
+/// files wait on each other. The explorer's 4,900 files (write_explorer): 1.8-2.0 s on one drawing
+/// thread before, 1.2-1.3 s with the writer beside it; on two drawing threads 1.7-2.1 s before,
+/// 1.6-1.8 s with it.
 /// At most `max_bytes` wait in memory: write() blocks until the new file fits (a file larger than
 /// that waits for an empty queue). The first failure is thrown by the next write() or by finish();
 /// files after it are not written. The destructor drops what is still queued (an error path:
