@@ -31,6 +31,10 @@
     return e;
   }
   const pct = (v) => (v === null || v === undefined || !isFinite(v) ? "–" : (100 * v).toFixed(1) + "%");
+  // The fitted temperature; where the fit stopped at a bound of its range (its NLL optimum lies
+  // beyond), it says so rather than pass the bound off as the optimum.
+  const tLabel = (c) => c.temperature.toFixed(2) +
+    (c.temperature_at_bound > 0 ? " (the largest searched)" : c.temperature_at_bound < 0 ? " (the smallest searched)" : "");
   const name = (c) => D.classes[c];
   const clear = (node) => { while (node.firstChild) node.removeChild(node.firstChild); return node; };
   const editing = (t) => t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA");
@@ -423,7 +427,7 @@
     $("kpis").append(kpi("top-1 accuracy", pct(o.top1)), kpi("top-" + o.top5_k + " accuracy", pct(o.top5)),
                      kpi("images", String(D.run.n)), kpi("errors", String(o.errors)),
                      kpi("mean confidence", pct(o.mean_confidence)), kpi("ECE", pct(c.ece)), kpi("MCE", pct(c.mce)),
-                     kpi("temperature", c.temperature.toFixed(2)), kpi("ECE at T", pct(c.ece_after)));
+                     kpi("temperature", tLabel(c)), kpi("ECE at T", pct(c.ece_after)));
     buildConfusion();
     const pairs = $("pairs");
     pairs.append(el("tr", {}, el("th", { text: "true" }), el("th", { text: "predicted" }), el("th", { text: "count" }),
@@ -690,7 +694,7 @@
     add("text", { x: X(0.5), y: cy + CH + 16, "text-anchor": "middle" }, "confidence (bottom strip: images per bin, log scale)");
     add("text", { x: 10, y: Y(0.5), transform: "rotate(-90 10 " + Y(0.5) + ")", "text-anchor": "middle" }, "accuracy");
     $("calibration").append(svg, el("p", { class: "hint",
-      text: "ECE " + pct(c.ece) + ", MCE " + pct(c.mce) + "; temperature scaling (T = " + c.temperature.toFixed(2) +
+      text: "ECE " + pct(c.ece) + ", MCE " + pct(c.mce) + "; temperature scaling (T = " + tLabel(c) +
             ") gives ECE " + pct(c.ece_after) + ". Bars below the dashed line: over-confident; pale bars hold few images. " +
             "Click a bin for its images." }));
   }

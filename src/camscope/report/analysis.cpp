@@ -171,10 +171,21 @@ void recommend(Report& r, const AnalysisOptions& opt) {
                           pct(opt.rec_ece).c_str(), over ? "over-confident" : "under-confident",
                           100.0 * std::abs(cal.before.overconfidence), pct(cal.before.mean_confidence).c_str(),
                           pct(cal.before.accuracy).c_str());
-        rec.text += format(" Temperature scaling with T = %.3f (NLL %.4f -> %.4f) would bring ECE to %s: divide the "
-                           "logits by T at inference (it does not change top-1 accuracy). T was fitted on this test "
-                           "set; fit it on a held-out validation split before shipping it.",
-                           cal.temperature, cal.nll_before, cal.nll_after, pct(cal.after.ece).c_str());
+        if (cal.bound == 0)
+            rec.text += format(" Temperature scaling with T = %.3f (NLL %.4f -> %.4f) would bring ECE to %s: divide the "
+                               "logits by T at inference (it does not change top-1 accuracy). T was fitted on this "
+                               "test set; fit it on a held-out validation split before shipping it.",
+                               cal.temperature, cal.nll_before, cal.nll_after, pct(cal.after.ece).c_str());
+        else  // no T in the searched range is the NLL's optimum: do not offer the bound as a fix
+            rec.text += format(" Temperature scaling does not settle it: the NLL still falls at T = %.3f, the %s "
+                               "temperature searched (NLL %.4f -> %.4f), where ECE is %s. %s",
+                               cal.temperature, cal.bound > 0 ? "largest" : "smallest", cal.nll_before,
+                               cal.nll_after, pct(cal.after.ece).c_str(),
+                               cal.bound > 0 ? "The logits are far larger than the accuracy warrants: check that "
+                                               "the model's output is its logits (not scaled, not a training-mode "
+                                               "export), and look at the training first."
+                                             : "Its predictions are right with a margin on this set, so any "
+                                               "sharpening helps here: fit T on a held-out split instead.");
         if (over)
             rec.text += " Alternatively retrain with label smoothing (e.g. 0.1), which reduces over-confidence.";
         else
@@ -184,6 +195,7 @@ void recommend(Report& r, const AnalysisOptions& opt) {
                        {"mce", cal.before.mce},
                        {"overconfidence", cal.before.overconfidence},
                        {"temperature", cal.temperature},
+                       {"temperature_at_bound", static_cast<double>(cal.bound)},
                        {"ece_after_temperature", cal.after.ece},
                        {"threshold", opt.rec_ece}};
         r.recommendations.push_back(std::move(rec));

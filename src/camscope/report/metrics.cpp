@@ -373,11 +373,13 @@ TemperatureFit fit_temperature(const float* logits, const int* labels, size_t n,
         best_t = std::clamp(1.0, t_min, t_max);  // every row's logits equal: no T changes anything
     } else if (d1 >= 0) {
         best_t = t_max;  // f increasing from the smallest β: the optimum is at or beyond T = t_max
+        fit.bound = 1;
     } else {
         double g_hi = 0, h_hi = 0;
         derivs(b_hi0, g_hi, h_hi);
         if (g_hi <= 0) {
             best_t = t_min;  // still decreasing at the largest β: at or beyond T = t_min
+            fit.bound = -1;
         } else {
             double lo = b_lo0, hi = b_hi0;  // f'(lo) < 0 < f'(hi)
             double beta = std::clamp(1.0, lo, hi);

@@ -138,12 +138,16 @@ struct TemperatureFit {
     double temperature = 1;
     double nll_before = 0;  // at T = 1
     double nll_after = 0;   // at the fitted T
+    /// +1: T stopped at t_max, -1: at t_min, where the NLL still falls: its optimum lies beyond
+    /// the searched range, and `after` is only the best the range allows. 0: an interior optimum.
+    int bound = 0;
     Calibration before, after;  // calibration of softmax(logits) and softmax(logits/T)
 };
 /// Temperature scaling (Guo et al. 2017): the T in [t_min, t_max] minimising mean NLL of
 /// softmax(logits/T). NLL is convex in β = 1/T (log-sum-exp of a linear function): safeguarded
-/// Newton on β (exact first and second derivatives, bisection fallback) to 1e-12 relative. A T at a bound means the optimum lies
-/// beyond it (e.g. perfectly separable logits drive T towards 0).
+/// Newton on β (exact first and second derivatives, bisection fallback) to 1e-12 relative. A T at
+/// a bound (`bound` != 0) means the optimum lies beyond it: perfectly separable logits drive T
+/// towards 0, logits far larger than the accuracy warrants towards infinity.
 TemperatureFit fit_temperature(const float* logits, const int* labels, size_t n, int k, int bins = 15,
                                double t_min = 0.05, double t_max = 20.0);
 

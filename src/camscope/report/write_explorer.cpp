@@ -95,8 +95,12 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
     for (const auto& b : cal.before.bins)
         bins.push_back({{"lower", b.lower}, {"upper", b.upper}, {"count", b.count},
                         {"confidence", r4(b.confidence)}, {"accuracy", r4(b.accuracy)}});
-    j["calibration"] = {{"ece", cal.before.ece},  {"mce", cal.before.mce},       {"temperature", cal.temperature},
-                        {"ece_after", cal.after.ece}, {"bins", bins}};
+    j["calibration"] = {{"ece", cal.before.ece},
+                        {"mce", cal.before.mce},
+                        {"temperature", cal.temperature},
+                        {"temperature_at_bound", cal.bound},  // +1/-1: the largest/smallest T searched
+                        {"ece_after", cal.after.ece},
+                        {"bins", bins}};
     j["classes"] = r.class_names;
     json pc = json::array();
     for (const auto& c : r.per_class)

@@ -188,8 +188,8 @@ std::vector<std::uint8_t> reliability_png(const Report& r) {
         p.bin_accuracy.push_back(static_cast<float>(b.accuracy));
         p.bin_count.push_back(b.count);
     }
-    p.annotation = format("ECE %s  MCE %s\nAt T = %.2f: ECE %s", pct(cal.before.ece).c_str(),
-                          pct(cal.before.mce).c_str(), cal.temperature, pct(cal.after.ece).c_str());
+    p.annotation = format("ECE %s  MCE %s\nAt %s: ECE %s", pct(cal.before.ece).c_str(), pct(cal.before.mce).c_str(),
+                          temperature_label(cal).c_str(), pct(cal.after.ece).c_str());
     return plot::render_reliability(p);
 }
 

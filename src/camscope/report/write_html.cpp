@@ -232,7 +232,7 @@ std::string index_html(const Report& r, const AnalysisOptions& opt, const std::v
     kpi(format("top-%d accuracy", r.top5_k), pct(r.top5));
     kpi("mean confidence", pct(r.mean_confidence));
     kpi("ECE", pct(r.calibration.before.ece));
-    kpi(format("ECE at T = %.2f", r.calibration.temperature), pct(r.calibration.after.ece));
+    kpi("ECE at " + temperature_label(r.calibration), pct(r.calibration.after.ece));
     kpi("high-confidence errors", std::to_string(r.high_conf_errors.size()));
     kpi("likely label errors", std::to_string(r.label_issues.issues.size()));
     if (r.has_superclasses) kpi("errors within superclass", pct(r.superclass.within_share));

@@ -199,8 +199,9 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
 
     const auto& cal = r.calibration;
     j["calibration"] = calibration_json(cal.before);
-    j["calibration"]["temperature"] = {{"method", "NLL minimisation on this set (golden-section on log T)"},
+    j["calibration"]["temperature"] = {{"method", "NLL minimisation on this set (safeguarded Newton on 1/T, T in [0.05, 20])"},
                                        {"T", cal.temperature},
+                                       {"at_bound", cal.bound > 0 ? json("largest") : cal.bound < 0 ? json("smallest") : json()},
                                        {"nll_before", cal.nll_before},
                                        {"nll_after", cal.nll_after},
                                        {"after", calibration_json(cal.after)}};

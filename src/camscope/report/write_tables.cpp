@@ -18,6 +18,11 @@ std::string pct(double v) {
     return format("%.1f%%", 100.0 * v);
 }
 
+std::string temperature_label(const metrics::TemperatureFit& cal, int decimals) {
+    return format("T = %.*f", decimals, cal.temperature) +
+           (cal.bound > 0 ? " (the largest searched)" : cal.bound < 0 ? " (the smallest searched)" : "");
+}
+
 // Rows = true class, columns = predicted class, both in class-index order; the first column
 // names the true class.
 std::string confusion_csv(const Report& r) {

@@ -86,9 +86,15 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
                 std::abs(cal.before.overconfidence) < 0.01 ? "calibrated on average"
                 : cal.before.overconfidence > 0          ? "over-confident"
                                                          : "under-confident"));
-    line(format("  Temperature scaling: T = %.3f minimises the NLL on this set (%.4f -> %.4f) and gives ECE %s, MCE %s.",
-                cal.temperature, cal.nll_before, cal.nll_after, pct(cal.after.ece).c_str(),
-                pct(cal.after.mce).c_str()));
+    if (cal.bound == 0)
+        line(format("  Temperature scaling: T = %.3f minimises the NLL on this set (%.4f -> %.4f) and gives ECE %s, MCE %s.",
+                    cal.temperature, cal.nll_before, cal.nll_after, pct(cal.after.ece).c_str(),
+                    pct(cal.after.mce).c_str()));
+    else
+        line(format("  Temperature scaling: the NLL still falls at T = %.3f, the %s temperature searched (%.4f -> "
+                    "%.4f there; its minimum lies beyond), where ECE is %s, MCE %s.",
+                    cal.temperature, cal.bound > 0 ? "largest" : "smallest", cal.nll_before, cal.nll_after,
+                    pct(cal.after.ece).c_str(), pct(cal.after.mce).c_str()));
     line("");
 
     line("CLASSES (accuracy = recall)");
@@ -228,6 +234,7 @@ std::string recommendations_text(const Report& r) {
 
 std::string format_terminal_summary(const Report& r) {
     using report_detail::pct;
+    using report_detail::temperature_label;
     std::string s;
     auto row = [&](const std::string& k, const std::string& v) { s += format("  %-22s %s\n", k.c_str(), v.c_str()); };
     s += format("Analysis of %zu images, %d classes\n", r.n, r.num_classes);
@@ -236,7 +243,7 @@ std::string format_terminal_summary(const Report& r) {
     row(format("top-%d accuracy", r.top5_k), pct(r.top5));
     row("mean confidence", pct(r.mean_confidence));
     row("ECE / MCE", pct(r.calibration.before.ece) + " / " + pct(r.calibration.before.mce) +
-                         format("  (T = %.2f -> ECE %s)", r.calibration.temperature,
+                         format("  (%s -> ECE %s)", temperature_label(r.calibration).c_str(),
                                 pct(r.calibration.after.ece).c_str()));
     row(format("errors conf >= %.2f", r.high_conf_threshold), std::to_string(r.high_conf_errors.size()));
     row("likely label errors", std::to_string(r.label_issues.issues.size()));

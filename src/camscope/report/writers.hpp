@@ -72,4 +72,8 @@ nlohmann::json overall_json(const Report& r);
 /// "12.3%" with one decimal.
 std::string pct(double v);
 
+/// "T = 1.85" (`decimals` places), or "T = 20.00 (the largest searched)" / "(the smallest
+/// searched)" when the fit stopped at a bound of its range (TemperatureFit::bound).
+std::string temperature_label(const metrics::TemperatureFit& cal, int decimals = 2);
+
 }  // namespace camscope::report_detail

@@ -263,6 +263,15 @@ TEST(Metrics, TemperatureAtBoundForSeparableLogits) {
     std::vector<int> labels{0, 1};
     TemperatureFit fit = fit_temperature(logits.data(), labels.data(), 2, 2, 15, 0.05, 20);
     EXPECT_NEAR(fit.temperature, 0.05, 1e-6);
+    EXPECT_EQ(fit.bound, -1);
+    // One confident error among confident right answers, logits 100x too large: the optimum T
+    // (about 100 times that of the unscaled logits) lies beyond 20.
+    std::vector<float> big{500, 0, 0, 500, 400, 0};
+    std::vector<int> big_labels{0, 1, 1};
+    fit = fit_temperature(big.data(), big_labels.data(), 3, 2, 15, 0.05, 20);
+    EXPECT_DOUBLE_EQ(fit.temperature, 20.0);
+    EXPECT_EQ(fit.bound, 1);
+    EXPECT_LT(mean_nll(big.data(), big_labels.data(), 3, 2, 40.0), fit.nll_after);
 }
 
 TEST(Metrics, TemperatureEqualsAScanOfTheNll) {
@@ -300,6 +309,7 @@ TEST(Metrics, TemperatureEqualsAScanOfTheNll) {
     EXPECT_LT(t_ref, 10.0);
     EXPECT_NEAR(fit.temperature, t_ref, 1e-6 * t_ref);
     EXPECT_LE(fit.nll_after, f(std::log(t_ref)) + 1e-12);
+    EXPECT_EQ(fit.bound, 0);
 }
 
 TEST(Metrics, TemperatureOfFlatLogitsIsOne) {

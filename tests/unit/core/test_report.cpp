@@ -236,6 +236,43 @@ TEST(Report, RejectsMismatchedShapes) {
     }
 }
 
+TEST(Report, ATemperatureStoppedAtItsBoundIsNotOfferedAsTheFix) {
+    // The toy's predictions with logits 1,000x larger: the errors are so confident that the NLL
+    // keeps falling up to the largest T searched (20), where the ECE barely moves.
+    AnalysisInput in = make_input();
+    for (auto& z : in.logits) z *= 1000.f;
+    in.probs = metrics::softmax_rows(in.logits.data(), in.n, in.num_classes);
+    const AnalysisOptions opt = quiet_options();
+    const Report r = build_report(in, opt);
+    ASSERT_EQ(r.calibration.bound, 1);
+    EXPECT_DOUBLE_EQ(r.calibration.temperature, 20.0);
+    EXPECT_LT(metrics::mean_nll(in.logits.data(), in.labels.data(), in.n, in.num_classes, 40.0),
+              r.calibration.nll_after);  // the optimum does lie beyond the bound
+    std::string rec;
+    for (const auto& x : r.recommendations)
+        if (x.rule == "calibration") rec = x.text;
+    EXPECT_NE(rec.find("the NLL still falls at T = 20.000, the largest temperature searched"), std::string::npos) << rec;
+    EXPECT_EQ(rec.find("would bring ECE"), std::string::npos) << rec;
+    EXPECT_EQ(rec.find("divide the logits by T"), std::string::npos) << rec;
+
+    TempDir tmp;
+    const fs::path out = tmp.path() / "report";
+    write_report(r, in, opt, out.string());
+    const auto j = nlohmann::json::parse(slurp(out / "summary.json"));
+    EXPECT_EQ(j["calibration"]["temperature"]["at_bound"], "largest");
+    const std::string text = slurp(out / "analysis_summary.txt");
+    EXPECT_NE(text.find("the NLL still falls at T = 20.000, the largest temperature searched"), std::string::npos)
+        << text;
+    EXPECT_EQ(text.find("minimises the NLL"), std::string::npos) << text;
+    EXPECT_NE(format_terminal_summary(r).find("T = 20.00 (the largest searched)"), std::string::npos);
+    EXPECT_NE(slurp(out / "index.html").find("ECE at T = 20.00 (the largest searched)"), std::string::npos);
+
+    // The toy as it is has an interior optimum: no bound is named anywhere.
+    const Report plain = build_report(make_input(), opt);
+    EXPECT_EQ(plain.calibration.bound, 0);
+    EXPECT_EQ(format_terminal_summary(plain).find("searched"), std::string::npos);
+}
+
 TEST(Report, WritesEveryFileConsistently) {
     const AnalysisInput in = make_input();
     const AnalysisOptions opt = quiet_options();
