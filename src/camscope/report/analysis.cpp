@@ -150,7 +150,34 @@ void recommend(Report& r, const AnalysisOptions& opt) {
     std::vector<std::string> skipped;  // figures over fewer than min_n images, said in a last note
     const long long min_n = opt.rec_min_n;
 
-    // 0. Blank CAMs first: every CAM figure below rests on the maps that are not. (The warning at
+    // 0. A collapsed output first: every other figure describes a model that hardly looks at its input.
+    if (!r.per_class.empty() && static_cast<long long>(r.n) >= min_n) {
+        const auto top = std::max_element(r.per_class.begin(), r.per_class.end(),
+                                          [](const auto& a, const auto& b) { return a.predicted < b.predicted; });
+        const double pred_share = double(top->predicted) / double(r.n), label_share = double(top->support) / double(r.n);
+        if (pred_share >= opt.rec_collapse && pred_share >= 3 * label_share) {
+            Recommendation rec;
+            rec.rule = "prediction_collapse";
+            rec.text = format("Prediction collapse: '%s' is the prediction for %s of the images (%lld of %zu) but the "
+                              "label of %s (%lld): the output barely depends on the input, and every other figure "
+                              "of this report describes that. Check the preprocessing first (normalisation: --norm or --mean/--std; "
+                              "channel order; input size), then the export: a model traced in training mode, or "
+                              "exported before training, predicts like this.",
+                              r.class_names.at(static_cast<size_t>(top->cls)).c_str(), pct(pred_share).c_str(),
+                              top->predicted, r.n, pct(label_share).c_str(), top->support);
+            rec.figures = {{"class", double(top->cls)},
+                           {"predicted_share", pred_share},
+                           {"label_share", label_share},
+                           {"threshold", opt.rec_collapse}};
+            r.recommendations.push_back(std::move(rec));
+        } else {
+            quiet.push_back(format("most predicted class '%s' at %s of the predictions (threshold %s)",
+                                   r.class_names.at(static_cast<size_t>(top->cls)).c_str(), pct(pred_share).c_str(),
+                                   pct(opt.rec_collapse).c_str()));
+        }
+    }
+
+    // 0b. Blank CAMs: every CAM figure below rests on the maps that are not. (The warning at
     // the top of the report and the terminal does not depend on the minimum.)
     if (r.degenerate.warn() && r.degenerate.pred().maps < min_n)
         skipped.push_back(format("blank-CAM share not quoted: %lld maps, fewer than the minimum of %lld",

@@ -80,6 +80,9 @@ struct AnalysisOptions {
     double top_region_fraction = 0.2;  // CAM top region for the true/pred IoU
     // Recommendation thresholds (each recommendation quotes the measured figure against these).
     double rec_ece = 0.05;           // ECE above this -> temperature scaling / label smoothing
+    /// One class predicted for at least this share of the images, and for at least 3x its share of
+    /// the labels: the output barely depends on the input (preprocessing, export, training).
+    double rec_collapse = 0.5;
     double rec_pair_rate = 0.10;     // a directed pair above this share of the true class
     double rec_focus_gap = 0.05;     // errors' centre share this much below correct ones'
     double rec_label_issue_share = 0.01;  // likely label errors above this share of the set

@@ -20,6 +20,7 @@
 #include "camscope/report/analysis.hpp"
 #include "camscope/report/explorer.hpp"
 #include "camscope/util/error.hpp"
+#include "camscope/util/strings.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
@@ -271,6 +272,34 @@ TEST(Report, ATemperatureStoppedAtItsBoundIsNotOfferedAsTheFix) {
     const Report plain = build_report(make_input(), opt);
     EXPECT_EQ(plain.calibration.bound, 0);
     EXPECT_EQ(format_terminal_summary(plain).find("searched"), std::string::npos);
+}
+
+TEST(Report, ACollapsedOutputIsTheFirstRecommendation) {
+    // Every image predicted as class 2, a quarter of the labels: the rule fires first and quotes
+    // the shares; the toy as it is (no class predicted for half the images) does not fire it.
+    AnalysisInput in = make_input();
+    const size_t k = static_cast<size_t>(in.num_classes);
+    for (size_t i = 0; i < in.n; ++i) {
+        float* z = &in.logits[i * k];
+        z[2] = *std::max_element(z, z + k) + 3.f;
+    }
+    in.probs = metrics::softmax_rows(in.logits.data(), in.n, in.num_classes);
+    long long label2 = 0;
+    for (int l : in.labels) label2 += l == 2;
+    const Report r = build_report(in, quiet_options());
+    ASSERT_FALSE(r.recommendations.empty());
+    const auto& rec = r.recommendations.front();
+    EXPECT_EQ(rec.rule, "prediction_collapse");
+    const std::string expect = format("'%s' is the prediction for 100.0%% of the images (40 of 40) but the label of "
+                                      "%.1f%% (%lld)",
+                                      in.class_names[2].c_str(), 100.0 * double(label2) / 40.0, label2);
+    EXPECT_NE(rec.text.find(expect), std::string::npos) << rec.text;
+    const std::map<std::string, double> fig(rec.figures.begin(), rec.figures.end());
+    EXPECT_DOUBLE_EQ(fig.at("predicted_share"), 1.0);
+    EXPECT_DOUBLE_EQ(fig.at("label_share"), double(label2) / 40.0);
+
+    const Report plain = build_report(make_input(), quiet_options());
+    for (const auto& x : plain.recommendations) EXPECT_NE(x.rule, "prediction_collapse");
 }
 
 TEST(Report, WritesEveryFileConsistently) {
