@@ -206,7 +206,7 @@ void recommend(Report& r, const AnalysisOptions& opt) {
         else  // no T in the searched range is the NLL's optimum: do not offer the bound as a fix
             rec.text += format(" Temperature scaling does not settle it: the NLL still falls at T = %.3f, the %s "
                                "temperature searched (NLL %.4f -> %.4f), where ECE is %s. %s",
-                               cal.temperature, cal.bound > 0 ? "largest" : "smallest", cal.nll_before,
+                               cal.temperature, cal.bound_name(), cal.nll_before,
                                cal.nll_after, pct(cal.after.ece).c_str(),
                                cal.bound > 0 ? "The logits are far larger than the accuracy warrants: check that "
                                                "the model's output is its logits (not scaled, not a training-mode "

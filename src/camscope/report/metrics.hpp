@@ -142,6 +142,8 @@ struct TemperatureFit {
     /// the searched range, and `after` is only the best the range allows. 0: an interior optimum.
     int bound = 0;
     Calibration before, after;  // calibration of softmax(logits) and softmax(logits/T)
+    /// "largest" / "smallest": the bound the fit stopped at, in words; "" for an interior optimum.
+    const char* bound_name() const { return bound > 0 ? "largest" : bound < 0 ? "smallest" : ""; }
 };
 /// Temperature scaling (Guo et al. 2017): the T in [t_min, t_max] minimising mean NLL of
 /// softmax(logits/T). NLL is convex in β = 1/T (log-sum-exp of a linear function): safeguarded

@@ -201,7 +201,7 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
     j["calibration"] = calibration_json(cal.before);
     j["calibration"]["temperature"] = {{"method", "NLL minimisation on this set (safeguarded Newton on 1/T, T in [0.05, 20])"},
                                        {"T", cal.temperature},
-                                       {"at_bound", cal.bound > 0 ? json("largest") : cal.bound < 0 ? json("smallest") : json()},
+                                       {"at_bound", cal.bound != 0 ? json(cal.bound_name()) : json()},
                                        {"nll_before", cal.nll_before},
                                        {"nll_after", cal.nll_after},
                                        {"after", calibration_json(cal.after)}};

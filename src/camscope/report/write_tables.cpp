@@ -20,7 +20,7 @@ std::string pct(double v) {
 
 std::string temperature_label(const metrics::TemperatureFit& cal, int decimals) {
     return format("T = %.*f", decimals, cal.temperature) +
-           (cal.bound > 0 ? " (the largest searched)" : cal.bound < 0 ? " (the smallest searched)" : "");
+           (cal.bound != 0 ? format(" (the %s searched)", cal.bound_name()) : std::string());
 }
 
 // Rows = true class, columns = predicted class, both in class-index order; the first column

@@ -93,7 +93,7 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
     else
         line(format("  Temperature scaling: the NLL still falls at T = %.3f, the %s temperature searched (%.4f -> "
                     "%.4f there; its minimum lies beyond), where ECE is %s, MCE %s.",
-                    cal.temperature, cal.bound > 0 ? "largest" : "smallest", cal.nll_before, cal.nll_after,
+                    cal.temperature, cal.bound_name(), cal.nll_before, cal.nll_after,
                     pct(cal.after.ece).c_str(), pct(cal.after.mce).c_str()));
     line("");
 
