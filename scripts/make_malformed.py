@@ -504,6 +504,129 @@ def round_two(torch, save_scripted, Tiny):
     case("device_unknown", "--device tpu:9", predict(M10, "{F}/tiny_cifar10") + " --device tpu:9",
          ["device 'tpu:9' is not a device name: expected cpu, cuda or cuda:N"], exit_code=2)
 
+    round_three()
+
+
+# ----------------------------------------------------------------------------- round three (issue 22)
+def npy(array):
+    """A .npy file's bytes (NumPy's own writer)."""
+    import io
+    b = io.BytesIO()
+    np.save(b, array, allow_pickle=False)
+    return b.getvalue()
+
+
+def cifar10_fingerprint(records, names):
+    """camscope's dataset fingerprint of a CIFAR-10 batch, computed here from its definition
+    (report/identity.cpp identify_dataset + Dataset::fingerprint, docs/reliability.md): SHA-256 of
+    "camscope dataset fingerprint 2", the image and class count, each class name (length, bytes),
+    then for every image its index, label, width, height, channels (8-byte little-endian each) and
+    its pixels as decoded (rows of interleaved RGB)."""
+    import hashlib
+    h = hashlib.sha256(b"camscope dataset fingerprint 2")
+    u64 = lambda v: h.update(struct.pack("<Q", v))
+    n = len(records) // CIFAR10_RECORD
+    u64(n)
+    u64(len(names))
+    for name in names:
+        u64(len(name.encode()))
+        h.update(name.encode())
+    for i in range(n):
+        rec = records[i * CIFAR10_RECORD:(i + 1) * CIFAR10_RECORD]
+        for v in (i, rec[0], 32, 32, 3):
+            u64(v)
+        h.update(np.frombuffer(rec[1:], np.uint8).reshape(3, 32 * 32).T.tobytes())  # planes -> interleaved
+    return h.hexdigest()
+
+
+def store(root, records, names, overrides=None):
+    """A complete analysis store (report/store.hpp, schema 1) of the CIFAR-10 batch `records`,
+    with random logits and 4×4 maps; `overrides` {file: bytes or ('symlink', target)}."""
+    n, k = len(records) // CIFAR10_RECORD, len(names)
+    labels = np.array([records[i * CIFAR10_RECORD] for i in range(n)], np.int64)
+    logits = rng.normal(size=(n, k)).astype("<f4")
+    cams = rng.random((n, 4, 4)).astype("<f4")
+    arrays = {"index": np.arange(n, dtype="<i8"), "label": labels.astype("<i8"),
+              "pred": logits.argmax(1).astype("<i8"), "logits": logits, "cam_pred": cams, "cam_true": cams,
+              "degenerate": np.zeros((n, 2), np.uint8)}
+    manifest = {
+        "format": "camscope-store", "schema": 1, "camscope_version": "0.1.0",
+        "identity": {
+            "model": {"path": "/models/m.pt", "bytes": 1234, "sha256": "ab" * 32},
+            "dataset": {"path": "/data/cifar8", "format": "cifar10", "name": "cifar8", "split": "test", "images": n,
+                        "classes": k, "fingerprint": cifar10_fingerprint(records, names),
+                        "fingerprint_of": "see docs/reliability.md"},
+            "input": {"channels": 3, "height": 32, "width": 32, "mean": [], "std": []},
+            "cam": {"method": "gradcam", "layer": "features", "eigen_smooth": False, "aug_smooth": False,
+                    "max_channels": 0}},
+        "data_flags": {"split": "test", "format": ""}, "batch_size": 4, "total": n, "shard": {"k": 0, "n": 1},
+        "rows": {"begin": 0, "end": n}, "model_kind": "", "class_names": names, "coarse_names": [],
+        "fine_to_coarse": [], "num_classes": k, "cam_size": {"height": 4, "width": 4}, "seconds": 0.0,
+        "arrays": {name: {"dtype": a.dtype.str, "shape": list(a.shape)} for name, a in arrays.items()}}
+    files = {f"{name}.npy": npy(a) for name, a in arrays.items()}
+    files["manifest.json"] = json.dumps(manifest, indent=1).encode()
+    files.update(overrides or {})
+    out = []
+    for name, data in files.items():
+        if isinstance(data, tuple):  # a symbolic link (git keeps it as one)
+            path = os.path.join(OUT, root, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.symlink(data[1], path)
+            out.append(f"{root}/{name}")
+        else:
+            out.append(write(f"{root}/{name}", data))
+    return out
+
+
+def round_three():
+    # 8 CIFAR-10 images: the original, and copies changed only in the middle (image 4), which the
+    # first and last 4 images (what the fingerprint covered before) do not show.
+    records = cifar10_records([3, 8, 8, 0, 6, 6, 1, 6])
+    names_txt = ("\n".join(CIFAR10_NAMES) + "\n").encode()
+    write("cifar8/test_batch.bin", records)
+    write("cifar8/batches.meta.txt", names_txt)
+    relabelled = bytearray(records)
+    relabelled[4 * CIFAR10_RECORD] = (relabelled[4 * CIFAR10_RECORD] + 1) % 10
+    repixelled = bytearray(records)
+    for j in range(4 * CIFAR10_RECORD + 1, 5 * CIFAR10_RECORD):
+        repixelled[j] = 255 - repixelled[j]
+    f_store = store("store8", records, CIFAR10_NAMES)
+    for name, data, what in [("cifar8_relabelled", relabelled, "image 4 of 8 relabelled"),
+                             ("cifar8_repixelled", repixelled, "image 4 of 8 with its pixels inverted")]:
+        f = [write(f"{name}/test_batch.bin", bytes(data)), write(f"{name}/batches.meta.txt", names_txt)]
+        case(f"compare_data_{name.split('_')[1]}_in_the_middle",
+             f"compare --data: a copy of the analysed images with {what} (only the image count was checked)",
+             f"compare {{M}}/store8 {{M}}/store8 --data {{M}}/{name} -o {{OUT}}/diff",
+             [name, "is not the dataset the analyses were computed on", "the class names, labels or images differ"],
+             files=f + f_store)
+    # Store files that are not regular files: a link to /dev/zero (grew merge to gigabytes), and a
+    # manifest that is one.
+    f = store("store8_logits_dev_zero", records, CIFAR10_NAMES, {"logits.npy": ("symlink", "/dev/zero")})
+    case("store_npy_link_to_dev_zero", "a store whose logits.npy is a symbolic link to /dev/zero",
+         "compare {M}/store8_logits_dev_zero {M}/store8 -o {OUT}/diff",
+         ["logits.npy", "is a character device, expected a regular file"], files=f + f_store)
+    f = store("store8_manifest_dev_zero", records, CIFAR10_NAMES, {"manifest.json": ("symlink", "/dev/zero")})
+    case("store_manifest_link_to_dev_zero", "a store whose manifest.json is a symbolic link to /dev/zero",
+         "compare {M}/store8_manifest_dev_zero {M}/store8 -o {OUT}/diff",
+         ["store8_manifest_dev_zero/manifest.json", "is a character device, expected a regular file"], files=f + f_store)
+    nan_maps = rng.random((8, 4, 4)).astype("<f4")
+    nan_maps[5, 2, 1] = np.nan
+    f = store("store8_cam_nan", records, CIFAR10_NAMES, {"cam_true.npy": npy(nan_maps)})
+    case("store_cam_nan", "a store whose true-class maps hold a NaN (camscope writes maps in [0, 1])",
+         "compare {M}/store8_cam_nan {M}/store8 -o {OUT}/diff",
+         ["cam_true.npy", "row 5 holds nan, expected a value in [0, 1]"], files=f + f_store)
+    big_maps = rng.random((8, 4, 4)).astype("<f4")
+    big_maps[2, 0, 0] = 3.5
+    f = store("store8_cam_above_one", records, CIFAR10_NAMES, {"cam_pred.npy": npy(big_maps)})
+    case("store_cam_above_one", "a store whose predicted-class maps hold 3.5",
+         "compare {M}/store8_cam_above_one {M}/store8 -o {OUT}/diff",
+         ["cam_pred.npy", "row 2 holds 3.5, expected a value in [0, 1]"], files=f + f_store)
+    # The tags file of `camscope serve`: a link to /dev/zero grew the server to gigabytes.
+    os.symlink("/dev/zero", os.path.join(OUT, "tags_dev_zero.json"))
+    case("serve_tags_link_to_dev_zero", "serve --tags naming a symbolic link to /dev/zero",
+         "serve -m {F}/tiny_cifar10_model.pt -d {F}/tiny_cifar10 --port 0 --tags {M}/tags_dev_zero.json",
+         ["tags_dev_zero.json", "expected a regular file"], files=["tags_dev_zero.json"])
+
 
 if __name__ == "__main__":
     main()

@@ -88,19 +88,34 @@ std::pair<int, int> parse_shard(const std::string& spec, int count) {
     if (spec == "auto") {
         const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
         const char* jci = std::getenv("JOB_COMPLETION_INDEX");
+        if (id && jci)
+            throw UsageError(format("--shard auto: both SLURM_ARRAY_TASK_ID (%s, a Slurm job array) and "
+                                    "JOB_COMPLETION_INDEX (%s, a Kubernetes Indexed Job) are set, so which one numbers "
+                                    "this shard is unclear: use --shard K/N",
+                                    id, jci));
         if (id) {
             const char* cnt = std::getenv("SLURM_ARRAY_TASK_COUNT");
             if (!cnt) throw UsageError("--shard auto: SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not");
             const char* mn = std::getenv("SLURM_ARRAY_TASK_MIN");
+            const char* mx = std::getenv("SLURM_ARRAY_TASK_MAX");
             const char* st = std::getenv("SLURM_ARRAY_TASK_STEP");
             const int min = mn ? number(mn, "SLURM_ARRAY_TASK_MIN") : 0;
             const int step = st ? std::max(1, number(st, "SLURM_ARRAY_TASK_STEP")) : 1;
             const int task = number(id, "SLURM_ARRAY_TASK_ID");
+            n = number(cnt, "SLURM_ARRAY_TASK_COUNT");
+            // A list array (--array=1,3,5,8) has no step that numbers its tasks 0..N-1.
+            if (mx && (number(mx, "SLURM_ARRAY_TASK_MAX") - min) / step + 1 != n)
+                throw UsageError(format("--shard auto: the Slurm job array is not a range (tasks %d..%s, step %d, but "
+                                        "%d tasks): submit it as --array=0-%d (or with a step), or give --shard K/N",
+                                        min, mx, step, n, n - 1));
             if (task < min || (task - min) % step != 0)
                 throw UsageError(format("--shard auto: SLURM_ARRAY_TASK_ID %d is not on the array's grid (min %d, step %d)",
                                         task, min, step));
             k = (task - min) / step;  // --array=1-4 or 0-6:2 number their tasks 0..N-1 too
-            n = number(cnt, "SLURM_ARRAY_TASK_COUNT");
+            if (count > 0 && count != n)
+                throw UsageError(format("--shard-count %d disagrees with the Slurm array's %d tasks "
+                                        "(SLURM_ARRAY_TASK_COUNT); leave it out under Slurm",
+                                        count, n));
         } else if (jci) {
             if (count <= 0)
                 throw UsageError("--shard auto: JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job); give the "
@@ -116,6 +131,10 @@ std::pair<int, int> parse_shard(const std::string& spec, int count) {
         if (slash == std::string::npos) throw UsageError("--shard must be K/N (e.g. 2/8) or auto, got '" + spec + "'");
         k = number(spec.substr(0, slash), "K");
         n = number(spec.substr(slash + 1), "N");
+        if (count > 0 && count != n)
+            throw UsageError(format("--shard-count %d disagrees with --shard %s (N = %d); --shard-count is for "
+                                    "--shard auto in a Kubernetes Indexed Job",
+                                    count, spec.c_str(), n));
     }
     if (n <= 0 || k >= n) throw UsageError(format("--shard %d/%d: need 0 <= K < N", k, n));
     return {k, n};
@@ -166,6 +185,7 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     std::pair<int, int> shard{0, 1};
     const bool sharded = !a.shard.empty();
     if (sharded) shard = parse_shard(a.shard, a.shard_count);
+    else if (a.shard_count > 0) throw UsageError("--shard-count needs --shard auto (it is the N of a Kubernetes Indexed Job)");
     auto ds = a.data.open();
     Model m = load_model(model_path, a.eng, g_quiet);
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
@@ -222,7 +242,12 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
     // show the dataset's images).
     const std::string model_path = model_override.empty() ? id.model_path : model_override;
     RunIdentity live;
-    identify_model(live, model_path);
+    try {
+        identify_model(live, model_path);
+    } catch (const Error& e) {
+        if (!model_override.empty()) throw;
+        throw Error(std::string(e.what()) + "\n(the stores record this path; pass the model with --model FILE)");
+    }
     if (live.model_sha256 != id.model_sha256)
         throw Error(format("%s is not the model the stores were computed with (%s, SHA-256 %.12s…; this file: %.12s…)",
                            model_path.c_str(), id.model_path.c_str(), id.model_sha256.c_str(),
@@ -232,7 +257,13 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
     a.data.path = data_override.empty() ? id.data_path : data_override;
     a.data.split = man.data_split;
     a.data.format = man.data_format_flag;
-    auto ds = a.data.open();
+    std::unique_ptr<Dataset> ds;
+    try {
+        ds = a.data.open();
+    } catch (const Error& e) {
+        if (!data_override.empty()) throw;
+        throw Error(std::string(e.what()) + "\n(the stores record this path; pass the dataset with --data PATH)");
+    }
     InputSpec s;
     s.channels = id.channels;
     s.height = id.height;
@@ -241,12 +272,10 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
     s.norm.std.assign(id.std.begin(), id.std.end());
     ds = fit_to_model(m, std::move(ds), s);
     identify_dataset(live, *ds, a.data.path);
-    if (live.data_fingerprint != id.data_fingerprint || live.data_images != id.data_images)
-        throw Error(format("%s is not the dataset the stores were computed on (%s: %llu images, fingerprint %.12s…; "
-                           "this one: %llu images, %.12s…)",
-                           a.data.path.c_str(), id.data_path.c_str(), static_cast<unsigned long long>(id.data_images),
-                           id.data_fingerprint.c_str(), static_cast<unsigned long long>(live.data_images),
-                           live.data_fingerprint.c_str()));
+    if (auto d = dataset_difference(id, live, {"the shards were computed on", "this merge reads"}))
+        throw Error(format("%s is not the dataset the stores were computed on:\n  %s\n(every label and image "
+                           "counts; pass the dataset they were computed on with --data)",
+                           a.data.path.c_str(), d->c_str()));
     a.method = id.method;
     a.layer = id.layer;
     a.cam_opts.eigen_smooth = id.eigen_smooth;
@@ -263,7 +292,7 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
     all.rows.load_image = [&dsr, rows](size_t row) { return dsr.get(static_cast<size_t>((*rows)[row])).image; };
     AnalyzeSettings as = settings(a, id.layer, t0);
     as.store.chunk_dir.clear();  // nothing of a pass here to remove
-    const Analysis an = analyze_report(m, *ds, s, as, Pass{std::move(all.rows), std::move(all.manifest), ""});
+    const Analysis an = analyze_report(m, *ds, s, as, Pass{std::move(all.rows), std::move(all.manifest), "", nullptr});
     finish_report(a, an, t0, "predict+CAM in the shards");
 }
 

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "camscope/report/compare.hpp"
+#include "camscope/report/identity.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
@@ -24,9 +25,9 @@ void register_compare(CLI::App& app) {
     cmd->add_option("store_b", a->b, "the second analysis, of the same images")->required();
     cmd->add_option("--out,-o", a->out, "folder for compare.json and compare.html")->required();
     cmd->add_option("--data,-d", a->data, "the dataset for the galleries, if not at the path the stores record");
-    cmd->add_option("--bootstrap", a->opt.bootstrap, "paired bootstrap resamples for the intervals (0 = none)")
-        ->capture_default_str()
-        ->check(non_negative());
+    cmd->add_option("--bootstrap", a->opt.bootstrap,
+                    "paired bootstrap resamples for the intervals (at least " + std::to_string(kMinBootstrap) + ")")
+        ->capture_default_str();
     cmd->add_option("--seed", a->opt.seed, "bootstrap seed")->capture_default_str();
     cmd->callback([a] {
         namespace fs = std::filesystem;
@@ -44,9 +45,17 @@ void register_compare(CLI::App& app) {
             oo.split = sa.manifest.data_split;
             oo.format = sa.manifest.data_format_flag;
             ds = open_dataset(data, oo);
-            if (ds->size() != sa.manifest.identity.data_images)
-                throw Error(where(data, format("has %zu images, the analyses %llu", ds->size(),
-                                               static_cast<unsigned long long>(sa.manifest.identity.data_images))));
+            // The very images the analyses were computed on (as `merge` checks): the class order
+            // the stores use, then every label and image through the fingerprint.
+            if (ds->info().class_names != sa.manifest.class_names)
+                if (auto order = class_order_by_name(ds->info().class_names, sa.manifest.class_names))
+                    ds = reorder_classes(std::move(ds), std::move(*order), sa.manifest.class_names);
+            RunIdentity live;
+            identify_dataset(live, *ds, data);
+            if (auto d = dataset_difference(sa.manifest.identity, live,
+                                            {"the analyses were computed on", "--data reads"}))
+                throw Error(where(data, "is not the dataset the analyses were computed on:\n  " + *d +
+                                            "\n(every label and image counts)"));
         } catch (const Error& e) {
             if (!a->data.empty()) throw;
             ds.reset();

@@ -247,7 +247,8 @@ TEST(Store, MergeRefusesPartsThatDoNotMakeOneRun) {
     r = merge(s0 + " " + s1 + " " + (root / "other2").string() + " " + s3);
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_NE(r.out.find((root / "other2").string() + " does not belong with " + s0), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("model: the results were made with"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("model: " + s0 + " was computed with "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("; " + (root / "other2").string() + " with "), std::string::npos) << r.out;
 
     // 0/3 is images 0..79, 1/4 starts at 64.
     r = merge((root / "three0").string() + " " + s1 + " " + s2 + " " + s3);
@@ -346,7 +347,10 @@ TEST(Store, ResumeAfterAKillGivesTheSameReport) {
         EXPECT_NE(r.out.find("chunk-000000: this chunk was computed by another run"), std::string::npos) << r.out;
         r = run(args + " --method gradcampp --resume");
         EXPECT_EQ(r.code, 1) << r.out;
-        EXPECT_NE(r.out.find("CAM method"), std::string::npos) << r.out;
+        // The sides in the right order: the chunk's setting first, then this run's.
+        EXPECT_NE(r.out.find("CAM method: chunk-000000 was computed with gradcam; this run uses gradcampp"),
+                  std::string::npos)
+            << r.out;
         r = run(base + " --chunk 48 --resume");  // another chunk grid
         EXPECT_EQ(r.code, 1) << r.out;
 

@@ -9,8 +9,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "camscope/data/formats.hpp"
+#include "camscope/util/sha256.hpp"
+#include "camscope/util/strings.hpp"
 #include "camscope/util/error.hpp"
 
 namespace camscope {
@@ -117,6 +120,24 @@ std::unique_ptr<Dataset> open_dataset(const std::string& path, const OpenOptions
     throw Error(where(path, "no known dataset layout found; looked for:" + looked));
 }
 
+void Dataset::fingerprint(Sha256& h) const {
+    for (size_t i = 0; i < size(); ++i) {
+        h.update_u64(i);
+        Sample s;
+        try {
+            s = get(i);
+        } catch (const Error&) {  // (--limit may leave it out of the analysis): a fixed marker
+            h.update("unreadable");
+            continue;
+        }
+        h.update_u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(s.label)));
+        h.update_u64(static_cast<std::uint64_t>(s.image.width));
+        h.update_u64(static_cast<std::uint64_t>(s.image.height));
+        h.update_u64(static_cast<std::uint64_t>(s.image.channels));
+        h.update(s.image.pixels.data(), s.image.pixels.size());
+    }
+}
+
 namespace {
 
 class ReorderedDataset final : public Dataset {
@@ -131,6 +152,10 @@ public:
         return s;  // a label out of range stays so, for the caller's range check to name it
     }
     void set_input_size(int height, int width) override { data_->set_input_size(height, width); }
+    void fingerprint(Sha256& h) const override {
+        data_->fingerprint(h);
+        for (int c : to_new_) h.update_u64(static_cast<std::uint64_t>(c));
+    }
 
 private:
     std::unique_ptr<Dataset> data_;
@@ -160,6 +185,25 @@ std::unique_ptr<Dataset> reorder_classes(std::unique_ptr<Dataset> data, std::vec
         info.fine_to_coarse = std::move(f2c);
     }
     return std::make_unique<ReorderedDataset>(std::move(data), std::move(to_new), std::move(info));
+}
+
+std::string class_name_key(const std::string& name) { return sanitize_filename(to_lower(name)); }
+
+std::optional<std::vector<int>> class_order_by_name(const std::vector<std::string>& names,
+                                                    const std::vector<std::string>& target) {
+    if (names.size() != target.size()) return std::nullopt;
+    std::map<std::string, int> index;
+    for (size_t c = 0; c < target.size(); ++c) index.emplace(class_name_key(target[c]), static_cast<int>(c));
+    if (index.size() != target.size()) return std::nullopt;
+    std::vector<int> to_new(names.size(), -1);
+    std::vector<char> used(target.size(), 0);
+    for (size_t c = 0; c < names.size(); ++c) {
+        auto it = index.find(class_name_key(names[c]));
+        if (it == index.end() || used[it->second]) return std::nullopt;
+        used[it->second] = 1;
+        to_new[c] = it->second;
+    }
+    return to_new;
 }
 
 std::optional<Normalization> normalization_preset(const std::string& name) {

@@ -11,6 +11,8 @@
 
 namespace camscope {
 
+class Sha256;
+
 /// Per-channel normalisation applied after scaling pixels to [0,1]: x = (p/255 - mean) / std.
 struct Normalization {
     std::vector<float> mean;  // one per channel
@@ -59,6 +61,14 @@ public:
     /// time stay bounded by what the model and the figures need. Call before reading, not while
     /// other threads call get(). The default ignores it (CIFAR and IDX images have one size).
     virtual void set_input_size(int height, int width) {}
+    /// Feeds what identifies this dataset's content into `h` (the dataset fingerprint of a run's
+    /// identity, report/identity.hpp), so that any changed label or image changes it:
+    /// - by default (CIFAR, IDX, arrays): every image's index, label, size and pixels, as decoded
+    ///   (a copy elsewhere, or gzipped, gives the same); an image that cannot be read counts as
+    ///   its index and "unreadable";
+    /// - image folders: every file's path under the folder, its size in bytes and its class (the
+    ///   files are not decoded: a same-sized edit of an image's bytes is not seen).
+    virtual void fingerprint(Sha256& h) const;
 };
 
 struct OpenOptions {
@@ -75,6 +85,14 @@ std::unique_ptr<Dataset> open_dataset(const std::string& path, const OpenOptions
 /// `to_new` must be a permutation of 0..num_classes-1 (Error otherwise).
 std::unique_ptr<Dataset> reorder_classes(std::unique_ptr<Dataset> data, std::vector<int> to_new,
                                          std::vector<std::string> names);
+
+/// How two lists of class names are matched: case-insensitively, as a folder name can spell them.
+std::string class_name_key(const std::string& name);
+
+/// The map from `names`' classes to `target`'s (to_new for reorder_classes) when the two lists
+/// hold the same classes (class_name_key, each once), in any order; nullopt when they do not.
+std::optional<std::vector<int>> class_order_by_name(const std::vector<std::string>& names,
+                                                    const std::vector<std::string>& target);
 
 /// Known normalisation presets by dataset name ("cifar10", "cifar100", "mnist", "fashion-mnist",
 /// "imagenet"); nullopt if unknown.

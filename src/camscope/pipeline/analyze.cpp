@@ -44,11 +44,56 @@ void test_kill_after_chunk(size_t chunk) {
     if (hook && std::to_string(chunk) == hook) ::kill(::getpid(), SIGKILL);
 }
 
+bool is_chunk_name(const std::string& name) {
+    return name.size() == 12 && name.rfind("chunk-", 0) == 0 &&
+           std::all_of(name.begin() + 6, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// The entries of the chunk folder `partial` that camscope wrote (chunk-NNNNNN folders holding
+/// only a store's files or their temporary names) and the first entry it did not write, if any.
+std::pair<std::vector<fs::path>, std::string> own_chunks(const std::string& partial) {
+    std::vector<fs::path> own;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(partial, ec)) {
+        const std::string name = e.path().filename().string();
+        if (parse_temp_name(name)) {  // an atomic write of a killed run
+            own.push_back(e.path());
+            continue;
+        }
+        if (!is_chunk_name(name) || !e.is_directory(ec) || e.is_symlink(ec)) return {own, e.path().string()};
+        for (const auto& f : fs::directory_iterator(e.path(), ec)) {
+            const std::string fname = f.path().filename().string();
+            if (!(is_store_file_name(fname) || parse_temp_name(fname)) || !f.is_regular_file(ec) || f.is_symlink(ec))
+                return {own, f.path().string()};
+        }
+        own.push_back(e.path());
+    }
+    if (ec) return {own, partial + " (" + ec.message() + ")"};
+    return {own, ""};
+}
+
+/// Removes the chunks of an earlier pass from `partial` (locked by this run): only what camscope
+/// wrote; a folder holding anything else is refused, naming it, before anything is removed.
+void clear_chunks(const std::string& partial) {
+    const auto [own, foreign] = own_chunks(partial);
+    if (!foreign.empty())
+        throw Error(where(partial, "holds " + foreign +
+                                       ", which camscope did not write; camscope keeps the chunks of an unfinished pass "
+                                       "in this folder and removes them when it starts over, so it touches nothing "
+                                       "here: move the folder away or choose another --out"));
+    for (const auto& p : own) {
+        std::error_code ec;
+        fs::remove_all(p, ec);
+        if (ec) throw Error(where(p.string(), "cannot remove the earlier unfinished pass: " + ec.message()));
+    }
+}
+
 /// The pass over rows [man.begin, man.end) in chunks of whole batches, each kept as a store of its
 /// rows (written to the chunk folder and read back when there is one); with resume, chunks already
 /// there (of this very run, else Error) are read instead of computed.
 Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOptions& po, const StoreManifest& man,
-                   const std::string& model_path, const std::string& data_path, const StoreSettings& st, bool quiet) {
+                   const std::string& model_path, const std::string& data_path, const StoreSettings& st, bool quiet,
+                   std::shared_ptr<const FolderLock>& lock) {
     const std::string& partial = st.chunk_dir;
     const size_t bs = static_cast<size_t>(po.batch_size);
     const size_t chunk = std::max<size_t>(1, (st.chunk + bs - 1) / bs) * bs;
@@ -56,38 +101,49 @@ Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOp
     const size_t chunks = (man.end - man.begin + chunk - 1) / chunk;
     std::vector<Store> parts;
     std::vector<char> have(chunks, 0);
+    // A chunk read back (just written, or left by a killed run for --resume) must be this run's
+    // rows [b, e) computed with this run's settings.
+    auto check_chunk = [&](size_t c, const Store& got) {
+        const std::string name = fs::path(chunk_dir(c)).filename().string();
+        const auto diff = store_differences(got.manifest, man, {name + " was computed with", "this run uses"});
+        const size_t b = man.begin + c * chunk, e = std::min(man.end, b + chunk);
+        if (diff.empty() && got.manifest.begin == b && got.manifest.end == e) return;
+        std::string msg = chunk_dir(c) + ": this chunk was computed by another run, camscope refuses it";
+        for (const auto& d : diff) msg += "\n  " + d;
+        if (diff.empty())
+            msg += format("\n  rows: %s holds rows %zu..%zu; this run's chunk %zu is rows %zu..%zu (--shard, --chunk)",
+                          name.c_str(), got.manifest.begin, got.manifest.end, c, b, e);
+        throw Error(msg + "\n(remove " + partial + " or run without --resume to start over)");
+    };
     std::error_code ec;
     if (partial.empty()) {
         if (st.resume) throw UsageError("resume needs a chunk folder to resume from");
-    } else if (fs::exists(partial, ec)) {
-        if (!st.resume) {
+    } else {
+        if (fs::exists(partial, ec) && !fs::is_directory(partial, ec))
+            throw Error(where(partial, "is not a folder; camscope keeps the chunks of an unfinished pass here: move it "
+                                       "away or choose another --out"));
+        lock = std::make_shared<FolderLock>(
+            partial, "another camscope run is using this folder for its chunks (the same --out): wait for it to finish, "
+                     "or choose another --out");
+        const bool existed = !fs::is_empty(partial, ec);
+        if (existed && !st.resume) {
+            clear_chunks(partial);  // refuses a folder with files camscope did not write
             if (!quiet)
-                fprintf(stderr, "note: %s holds an earlier unfinished pass; starting over (--resume continues it)\n",
+                fprintf(stderr, "note: %s held an earlier unfinished pass; starting over (--resume continues it)\n",
                         partial.c_str());
-            fs::remove_all(partial, ec);
-            if (ec) throw Error(where(partial, "cannot remove the earlier unfinished pass: " + ec.message()));
-        } else {
+        } else if (existed) {
             for (size_t c = 0; c < chunks; ++c) {
                 if (!is_store(chunk_dir(c))) continue;  // not there, or killed before its manifest
                 Store got = read_store(chunk_dir(c));
-                const auto diff = store_differences(man, got.manifest);
-                const size_t b = man.begin + c * chunk, e = std::min(man.end, b + chunk);
-                if (!diff.empty() || got.manifest.begin != b || got.manifest.end != e) {
-                    std::string msg = chunk_dir(c) + ": this chunk was computed by another run, --resume refuses it";
-                    for (const auto& d : diff) msg += "\n  " + d;
-                    if (diff.empty())
-                        msg += format("\n  rows %zu..%zu, this run's chunk %zu is rows %zu..%zu (--shard, --chunk)",
-                                      got.manifest.begin, got.manifest.end, c, b, e);
-                    throw Error(msg + "\n(remove " + partial + " or run without --resume to start over)");
-                }
+                check_chunk(c, got);
                 have[c] = 1;
                 parts.push_back(std::move(got));
             }
             if (!quiet)
                 fprintf(stderr, "resuming: %zu of %zu chunks already done in %s\n", parts.size(), chunks, partial.c_str());
+        } else if (st.resume && !quiet) {
+            fprintf(stderr, "note: --resume: no unfinished pass in %s; starting from the beginning\n", partial.c_str());
         }
-    } else if (st.resume && !quiet) {
-        fprintf(stderr, "note: --resume: no unfinished pass in %s; starting from the beginning\n", partial.c_str());
     }
     size_t todo = 0;
     for (size_t c = 0; c < chunks; ++c)
@@ -109,6 +165,7 @@ Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOp
             write_store_files(chunk_dir(c), cm, piece, 0, piece.n);
             test_kill_after_chunk(c);
             parts.push_back(read_store(chunk_dir(c)));  // what a resumed run would read: the same bytes
+            check_chunk(c, parts.back());
         }
     }
     bar.finish();
@@ -118,10 +175,13 @@ Store chunked_pass(Model& m, const Dataset& ds, const InputSpec& s, const PassOp
     return all;
 }
 
+/// The chunk folder once the run is complete (still locked by it): camscope's chunks go, and the
+/// folder with them unless something else is in it (left as it is).
 void remove_chunks(const std::string& dir) {
     if (dir.empty()) return;
     std::error_code ec;
-    fs::remove_all(dir, ec);
+    for (const auto& p : own_chunks(dir).first) fs::remove_all(p, ec);
+    fs::remove(dir, ec);  // only if empty
 }
 
 }  // namespace
@@ -163,8 +223,9 @@ Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const Analyze
     po.aug_smooth = a.cam_options.aug_smooth;
     po.max_channels = a.cam_options.max_channels;
     po.label = "predict+CAM";
-    Store all = chunked_pass(m, ds, s, po, man, model_path, data_path, st, a.quiet);
-    Pass p{std::move(all.rows), std::move(all.manifest), st.chunk_dir};
+    std::shared_ptr<const FolderLock> lock;
+    Store all = chunked_pass(m, ds, s, po, man, model_path, data_path, st, a.quiet, lock);
+    Pass p{std::move(all.rows), std::move(all.manifest), st.chunk_dir, std::move(lock)};
     AnalysisInput& in = p.input;
     in.timings.load_s = std::chrono::duration<double>(t_load - a.started).count();
     in.timings.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - a.started).count();
@@ -174,8 +235,8 @@ Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const Analyze
 }
 
 Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, Pass pass) {
-    Analysis out{std::move(pass.input), Report{}, a.report, std::move(pass.manifest), a.store.in_report,
-                 std::move(pass.chunk_dir)};
+    Analysis out{std::move(pass.input), Report{}, a.report,         std::move(pass.manifest),
+                 a.store.in_report,         std::move(pass.chunk_dir), std::move(pass.chunk_lock)};
     AnalysisInput& in = out.input;
     AnalysisOptions& ro = out.options;
     ro.progress = a.progress;

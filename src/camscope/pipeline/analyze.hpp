@@ -22,6 +22,7 @@
 #include "camscope/pipeline/pipeline.hpp"
 #include "camscope/report/analysis.hpp"
 #include "camscope/report/store.hpp"
+#include "camscope/util/atomic_file.hpp"
 
 namespace camscope {
 
@@ -38,7 +39,9 @@ struct StoreSettings {
     /// (the same numbers: the store's arrays are exact copies).
     std::string chunk_dir;
     /// Read the chunks of this very run already in chunk_dir instead of computing them (a chunk of
-    /// another model, data or options is an Error); without it an earlier chunk folder is removed.
+    /// another model, data or options is an Error); without it the chunks of an earlier pass are
+    /// removed (a folder holding anything camscope did not write is refused, naming it). The folder
+    /// is locked for the run: a second run with the same chunk_dir is refused at once.
     bool resume = false;
     std::size_t chunk = 4096;  // images per chunk (rounded up to whole batches)
     int shard = 0, shards = 1;  // compute only slice `shard` of `shards` (shard_rows)
@@ -72,6 +75,9 @@ struct Pass {
     AnalysisInput input;
     StoreManifest manifest;
     std::string chunk_dir;  // StoreSettings::chunk_dir (removed by write_analysis / write_shard)
+    /// The chunk folder's lock, held until the run is written (a second run on the same folder is
+    /// refused; util/atomic_file.hpp FolderLock).
+    std::shared_ptr<const FolderLock> chunk_lock;
 };
 
 struct Analysis {
@@ -81,6 +87,7 @@ struct Analysis {
     StoreManifest manifest;   // the pass's store manifest (written as store/ when store_in_report)
     bool store_in_report = false;
     std::string chunk_dir;
+    std::shared_ptr<const FolderLock> chunk_lock;  // Pass::chunk_lock
 };
 
 /// "<out>.partial": where the CLI keeps the chunks of an unfinished pass, beside the output folder.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 #include <map>
+#include <set>
 #include <future>
 #include <numeric>
 
@@ -78,13 +79,6 @@ bool informative(const std::vector<std::string>& names) {
     return false;
 }
 
-std::string bracketed(const std::vector<std::string>& names) {
-    std::string s = "[";  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
-    s += join(names, ", ");
-    s += ']';
-    return s;
-}
-
 }  // namespace
 
 ClassMatch match_classes(Model& model, const Dataset& data, const InputSpec& spec) {
@@ -102,41 +96,31 @@ ClassMatch match_classes(Model& model, const Dataset& data, const InputSpec& spe
     ClassMatch m;
     const std::string& source = data.info().names_source;
     if (mnames.empty() || !informative(mnames) || source.empty() || mnames == dnames) return m;
-    auto key = [](const std::string& n) { return sanitize_filename(to_lower(n)); };
-    std::map<std::string, int> model_index;
-    for (int c = 0; c < k; ++c) model_index.emplace(key(mnames[c]), c);
-    std::vector<int> to_model(k, -1);
-    std::vector<std::string> missing;  // dataset names the model does not have
-    std::vector<char> used(k, 0);
-    for (int c = 0; c < k; ++c) {
-        auto it = model_index.find(key(dnames[c]));
-        if (it == model_index.end() || used[it->second]) {
-            missing.push_back(dnames[c]);
-            continue;
-        }
-        to_model[c] = it->second;
-        used[it->second] = 1;
-    }
-    if (!missing.empty() || model_index.size() != static_cast<size_t>(k)) {
-        std::vector<std::string> extra;  // model names the dataset does not have
-        for (int c = 0; c < k; ++c)
-            if (!used[c]) extra.push_back(mnames[c]);
+    std::optional<std::vector<int>> order = class_order_by_name(dnames, mnames);
+    if (!order) {
+        std::set<std::string> dkeys, mkeys;
+        for (const auto& n : dnames) dkeys.insert(class_name_key(n));
+        for (const auto& n : mnames) mkeys.insert(class_name_key(n));
+        std::vector<std::string> missing, extra;  // dataset names the model does not have, and the reverse
+        for (const auto& n : dnames)
+            if (!mkeys.count(class_name_key(n))) missing.push_back(n);
+        for (const auto& n : mnames)
+            if (!dkeys.count(class_name_key(n))) extra.push_back(n);
         throw Error(format("%s names its classes differently from the dataset %s, so its outputs cannot be matched "
                            "to the labels:\n  model (camscope.json): %s\n  dataset (%s): %s\n  only in the dataset: %s; "
                            "only in the model: %s",
                            mpath.c_str(), data.info().name.c_str(), bracketed(mnames).c_str(), source.c_str(),
                            bracketed(dnames).c_str(), join(missing, ", ").c_str(), join(extra, ", ").c_str()));
     }
-    bool identity = true;
-    for (int c = 0; c < k; ++c) identity = identity && to_model[c] == c;
-    if (identity) return m;  // the same names, spelled as a folder name can spell them
+    const std::vector<int>& to_model = *order;
+    if (std::is_sorted(to_model.begin(), to_model.end())) return m;  // the same names, as a folder can spell them
     std::vector<std::string> moved;
     for (int c = 0; c < k; ++c)
         if (to_model[c] != c) moved.push_back(format("%s %d->%d", dnames[c].c_str(), c, to_model[c]));
     m.note = format("note: the dataset %s has the model's class names in another order (%s); its labels are mapped "
                     "to the model's classes by name: %s",
                     data.info().name.c_str(), source.c_str(), join(moved, ", ").c_str());
-    m.to_model = std::move(to_model);
+    m.to_model = std::move(*order);
     return m;
 }
 

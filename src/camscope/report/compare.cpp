@@ -56,6 +56,8 @@ double quantile(std::vector<double> v, double q) {
 }  // namespace
 
 Comparison compare_stores(const Store& a, const Store& b, const CompareOptions& opt) {
+    if (opt.bootstrap < kMinBootstrap)
+        throw UsageError(format("--bootstrap %d: an interval needs at least %d resamples", opt.bootstrap, kMinBootstrap));
     const StoreManifest &ma = a.manifest, &mb = b.manifest;
     for (const Store* s : {&a, &b})
         if (s->manifest.begin != 0 || s->manifest.end != s->manifest.total)

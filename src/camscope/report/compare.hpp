@@ -22,8 +22,12 @@
 
 namespace camscope {
 
+/// The fewest resamples a percentile interval is drawn from (fewer give a noisy or zero-width
+/// "95 %" interval; compare_stores refuses them).
+inline constexpr int kMinBootstrap = 100;
+
 struct CompareOptions {
-    int bootstrap = 2000;           // resamples for the intervals
+    int bootstrap = 2000;           // resamples for the intervals (>= kMinBootstrap)
     std::uint64_t seed = 20241130;  // fixed: the same stores give the same intervals
     double level = 0.95;
     int ece_bins = 15;

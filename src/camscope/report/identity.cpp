@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <optional>
+#include <filesystem>
 
 #include "camscope/util/error.hpp"
 #include "camscope/util/sha256.hpp"
@@ -17,11 +19,21 @@ namespace camscope {
 
 using nlohmann::json;
 
+namespace {
+/// A path that exists, made absolute: `merge` and `serve --results` run elsewhere and read it back.
+std::string absolute_path(const std::string& p) {
+    std::error_code ec;
+    if (p.empty() || !std::filesystem::exists(p, ec)) return p;
+    const auto a = std::filesystem::absolute(p, ec);
+    return ec ? p : a.lexically_normal().string();
+}
+}  // namespace
+
 void identify_model(RunIdentity& id, const std::string& model_path) {
     struct stat st {};
     if (::stat(model_path.c_str(), &st) != 0)
         throw Error(where(model_path, std::string("cannot read the model file: ") + std::strerror(errno)));
-    id.model_path = model_path;
+    id.model_path = absolute_path(model_path);
     id.model_bytes = static_cast<std::uint64_t>(st.st_size);
     id.model_sha256 = sha256_file(model_path);
 }
@@ -34,44 +46,21 @@ void identify_model_bytes(RunIdentity& id, const std::string& name, const std::s
 
 void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& data_path) {
     const auto& info = ds.info();
-    id.data_path = data_path;
+    id.data_path = absolute_path(data_path);
     id.data_format = info.format;
     id.data_name = info.name;
     id.split = info.split;
     id.data_images = ds.size();
     id.data_classes = ds.num_classes();
     Sha256 h;
-    auto u64 = [&h](std::uint64_t v) {
-        std::uint8_t b[8];
-        for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
-        h.update(b, 8);
-    };
-    u64(ds.size());
-    u64(ds.num_classes());
+    h.update("camscope dataset fingerprint 2");  // (version 1 hashed only the first and last 4 images)
+    h.update_u64(ds.size());
+    h.update_u64(ds.num_classes());
     for (const auto& c : info.class_names) {
-        u64(c.size());
+        h.update_u64(c.size());
         h.update(c);
     }
-    const size_t n = ds.size();
-    std::vector<size_t> rows;
-    for (size_t i = 0; i < std::min<size_t>(n, 4); ++i) rows.push_back(i);
-    for (size_t i = n > 4 ? std::max<size_t>(n - 4, 4) : n; i < n; ++i) rows.push_back(i);
-    for (size_t i : rows) {
-        Sample s;
-        try {
-            s = ds.get(i);
-        } catch (const Error&) {  // (--limit may leave it out of the analysis): a fixed marker
-            u64(i);
-            h.update("unreadable");
-            continue;
-        }
-        u64(i);
-        u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(s.label)));
-        u64(static_cast<std::uint64_t>(s.image.width));
-        u64(static_cast<std::uint64_t>(s.image.height));
-        u64(static_cast<std::uint64_t>(s.image.channels));
-        h.update(s.image.pixels.data(), s.image.pixels.size());
-    }
+    ds.fingerprint(h);
     id.data_fingerprint = h.hex();
 }
 
@@ -93,8 +82,7 @@ json identity_json(const RunIdentity& id) {
               {"images", id.data_images},
               {"classes", id.data_classes},
               {"fingerprint", id.data_fingerprint},
-              {"fingerprint_of", "SHA-256 of the image and class count, the class names, and the label, size and "
-                                 "pixels of the first and last 4 images"}}},
+              {"fingerprint_of", kFingerprintOf}}},
             {"input", {{"channels", id.channels}, {"height", id.height}, {"width", id.width}, {"mean", id.mean}, {"std", id.std}}},
             {"cam",
              {{"method", id.method},
@@ -207,36 +195,43 @@ RunIdentity parse_identity(const json& j, const std::string& name) {
     return id;
 }
 
-std::vector<std::string> identity_differences(const RunIdentity& r, const RunIdentity& l) {
+std::optional<std::string> dataset_difference(const RunIdentity& r, const RunIdentity& l, const IdentitySides& sides) {
+    if (r.data_format == l.data_format && r.split == l.split && r.data_images == l.data_images &&
+        r.data_classes == l.data_classes && r.data_fingerprint == l.data_fingerprint)
+        return std::nullopt;
+    std::string what;
+    if (r.data_format != l.data_format) what = "format " + r.data_format + " vs " + l.data_format;
+    else if (r.split != l.split) what = "split " + r.split + " vs " + l.split;
+    else if (r.data_images != l.data_images)
+        what = format("%llu vs %llu images", static_cast<unsigned long long>(r.data_images),
+                      static_cast<unsigned long long>(l.data_images));
+    else if (r.data_classes != l.data_classes)
+        what = format("%llu vs %llu classes", static_cast<unsigned long long>(r.data_classes),
+                      static_cast<unsigned long long>(l.data_classes));
+    else
+        what = "the same number of images, but the class names, labels or images differ (fingerprint " +
+               short_hash(r.data_fingerprint) + "… vs " + short_hash(l.data_fingerprint) + "…)";
+    return "dataset: " + sides.recorded + " " + r.data_path + "; " + sides.live + " " + l.data_path + ": " + what;
+}
+
+std::vector<std::string> identity_differences(const RunIdentity& r, const RunIdentity& l, const IdentitySides& sides) {
     std::vector<std::string> out;
-    if (r.model_sha256 != l.model_sha256 || r.model_bytes != l.model_bytes)
-        out.push_back(format("model: the results were made with %s (%llu bytes, SHA-256 %s…), this server runs %s "
-                             "(%llu bytes, SHA-256 %s…)",
-                             r.model_path.c_str(), static_cast<unsigned long long>(r.model_bytes),
-                             short_hash(r.model_sha256).c_str(), l.model_path.c_str(),
-                             static_cast<unsigned long long>(l.model_bytes), short_hash(l.model_sha256).c_str()));
-    if (r.data_format != l.data_format || r.split != l.split || r.data_images != l.data_images ||
-        r.data_classes != l.data_classes || r.data_fingerprint != l.data_fingerprint) {
-        std::string what;
-        if (r.data_format != l.data_format) what = "format " + r.data_format + " vs " + l.data_format;
-        else if (r.split != l.split) what = "split " + r.split + " vs " + l.split;
-        else if (r.data_images != l.data_images)
-            what = format("%llu vs %llu images", static_cast<unsigned long long>(r.data_images),
-                          static_cast<unsigned long long>(l.data_images));
-        else if (r.data_classes != l.data_classes)
-            what = format("%llu vs %llu classes", static_cast<unsigned long long>(r.data_classes),
-                          static_cast<unsigned long long>(l.data_classes));
-        else
-            what = "the class names or the first/last images differ (fingerprint " + short_hash(r.data_fingerprint) +
-                   "… vs " + short_hash(l.data_fingerprint) + "…)";
-        out.push_back("dataset: the results were made on " + r.data_path + ", this server reads " + l.data_path + ": " + what);
+    auto line = [&](const char* what, const std::string& rv, const std::string& lv, const std::string& tail = {}) {
+        out.push_back(std::string(what) + ": " + sides.recorded + " " + rv + "; " + sides.live + " " + lv + tail);
+    };
+    if (r.model_sha256 != l.model_sha256 || r.model_bytes != l.model_bytes) {
+        auto model = [](const RunIdentity& id) {
+            return format("%s (%llu bytes, SHA-256 %s…)", id.model_path.c_str(),
+                          static_cast<unsigned long long>(id.model_bytes), short_hash(id.model_sha256).c_str());
+        };
+        line("model", model(r), model(l));
     }
+    if (auto d = dataset_difference(r, l, sides)) out.push_back(*d);
     if (r.channels != l.channels || r.height != l.height || r.width != l.width || !close(r.mean, l.mean) ||
         !close(r.std, l.std))
-        out.push_back("input: the results were made with " + spec_text(r) + ", this server feeds " + spec_text(l) +
-                      " (--input-size, --norm, --mean, --std)");
-    if (r.method != l.method) out.push_back("CAM method: the results have " + r.method + ", --method asks for " + l.method);
-    if (r.layer != l.layer) out.push_back("CAM layer: the results have " + r.layer + ", --layer asks for " + l.layer);
+        line("input", spec_text(r), spec_text(l));
+    if (r.method != l.method) line("CAM method", r.method, l.method);
+    if (r.layer != l.layer) line("CAM layer", r.layer, l.layer);
     return out;
 }
 

@@ -3,18 +3,19 @@
 // model and dataset `camscope serve` runs: written into summary.json ("identity") by `analyze`,
 // checked by `serve --results` (serve/results.hpp), which refuses and names every difference.
 //
-//   model    the file's path as given, its size and SHA-256 (util/sha256.hpp) of all its bytes:
+//   model    the file's path (absolute, as every path that exists), its size and SHA-256 (util/sha256.hpp) of all its bytes:
 //            two files with the same name and other weights differ;
 //   dataset  path, format, split, image and class count, class names, and a fingerprint:
-//            SHA-256 over the count, the class names and the label, size and pixels of the first
-//            and last 4 images (decoded, so a copy of the dataset elsewhere matches, and a
-//            different set of the same size does not);
+//            SHA-256 over the counts, the class names and Dataset::fingerprint (every image's
+//            label, size and pixels as decoded, so a copy elsewhere matches and any changed label
+//            or pixel does not; image folders: every file's relative path, size and class);
 //   input    channels × height × width, normalisation mean/std (what the model was fed);
 //   CAM      method, layer, eigen/aug smoothing, max_channels of the stored maps (method and
 //            layer are compared; the live server computes its maps without smoothing anyway).
 //
 // Torch-free: parse_identity is part of what the results-folder fuzz target reaches.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@
 #include "camscope/data/dataset.hpp"
 
 namespace camscope {
+
+/// What the dataset fingerprint covers (summary.json's "fingerprint_of").
+inline constexpr const char* kFingerprintOf =
+    "SHA-256 of the image and class count, the class names, and every image's label, size and pixels (image "
+    "folders: every file's path under the folder, size in bytes and class)";
 
 struct RunIdentity {
     std::string model_path;
@@ -43,7 +49,8 @@ struct RunIdentity {
 void identify_model(RunIdentity& id, const std::string& model_path);
 /// The same for a model given as bytes (Model::load_bytes): `name` stands for the path.
 void identify_model_bytes(RunIdentity& id, const std::string& name, const std::string& bytes);
-/// The dataset part, reading 8 samples at most (one that cannot be read counts as "unreadable").
+/// The dataset part: every image is read once (Dataset::fingerprint; one that cannot be read
+/// counts as "unreadable"); image folders are listed and stat()ed, not decoded.
 void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& data_path);
 /// The input part.
 void identify_input(RunIdentity& id, const InputSpec& spec);
@@ -52,8 +59,20 @@ nlohmann::json identity_json(const RunIdentity& id);
 /// Reads identity_json's output back; Error naming `name` and the field otherwise.
 RunIdentity parse_identity(const nlohmann::json& j, const std::string& name);
 
-/// What differs between the identity a results folder records and the one of the live run, one
-/// line per difference ("model: ..."), empty if they match.
-std::vector<std::string> identity_differences(const RunIdentity& results, const RunIdentity& live);
+/// How identity_differences names its two sides: each line reads "<what>: <recorded> X; <live> Y".
+struct IdentitySides {
+    std::string recorded = "the results were made with";  // e.g. "chunk-000003 was computed with"
+    std::string live = "this server runs";                  // e.g. "this run uses"
+};
+
+/// What differs between the identity a results folder (a chunk, a shard) records and the one of
+/// the live run (or another part), one line per difference ("model: ..."), empty if they match.
+/// Compares model, dataset, input, CAM method and layer (what `serve` needs; a store's rows also
+/// depend on the CAM options, store_differences).
+std::vector<std::string> identity_differences(const RunIdentity& recorded, const RunIdentity& live,
+                                              const IdentitySides& sides = {});
+/// The "dataset: ..." line of identity_differences alone (merge and compare check only the data).
+std::optional<std::string> dataset_difference(const RunIdentity& recorded, const RunIdentity& live,
+                                              const IdentitySides& sides = {});
 
 }  // namespace camscope

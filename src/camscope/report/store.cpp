@@ -2,6 +2,7 @@
 #include "camscope/report/store.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -243,13 +244,20 @@ Store store_rows(StoreManifest m, const AnalysisInput& in, std::size_t from, std
 
 bool is_store(const std::string& dir) { return fs::is_regular_file(fs::path(dir) / "manifest.json"); }
 
+bool is_store_file_name(const std::string& name) {
+    for (const char* n : {"manifest.json", "index.npy", "label.npy", "pred.npy", "logits.npy", "cam_pred.npy",
+                          "cam_true.npy", "degenerate.npy"})
+        if (name == n) return true;
+    return false;
+}
+
 Store read_store(const std::string& dir_in) {
     std::string dir = dir_in;
     if (!is_store(dir) && is_store((fs::path(dir) / "store").string())) dir = (fs::path(dir) / "store").string();
     const std::string mpath = (fs::path(dir) / "manifest.json").string();
     if (!fs::exists(mpath))
         throw Error(where(dir_in, "not a camscope store: no manifest.json (an unfinished or killed shard writes none)"));
-    const auto bytes = read_file(mpath);
+    const auto bytes = read_file(mpath, std::uint64_t{64} << 20);  // (class names of 100,000 classes fit)
     const json j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
     if (j.is_discarded()) throw Error(where(mpath, "not valid JSON"));
     Store s;
@@ -293,33 +301,50 @@ Store read_store(const std::string& dir_in) {
     in.logits = logits.as_float();
     in.cam_pred = cp.as_float();
     in.cam_true = ct.as_float();
+    // What camscope writes: finite logits, maps in [0, 1] (min-max normalised, or all zero).
+    auto check_values = [&](const std::vector<float>& v, const char* file, std::size_t per_row, bool unit) {
+        for (std::size_t i = 0; i < v.size(); ++i)
+            if (!std::isfinite(v[i]) || (unit && (v[i] < 0.f || v[i] > 1.f)))
+                throw Error(where((fs::path(dir) / file).string(),
+                                  format("row %zu holds %g, expected %s", i / per_row, static_cast<double>(v[i]),
+                                         unit ? "a value in [0, 1] (a CAM)" : "a finite number")));
+    };
+    const std::size_t hw = static_cast<std::size_t>(m.fh) * m.fw;
+    check_values(in.logits, "logits.npy", static_cast<std::size_t>(std::max(1, m.num_classes)), false);
+    check_values(in.cam_pred, "cam_pred.npy", std::max<std::size_t>(1, hw), true);
+    check_values(in.cam_true, "cam_true.npy", std::max<std::size_t>(1, hw), true);
     fill_rows(in, m);
     return s;
 }
 
-std::vector<std::string> store_differences(const StoreManifest& a, const StoreManifest& b) {
-    std::vector<std::string> out;
-    for (const auto& d : identity_differences(a.identity, b.identity)) out.push_back(d);
+std::vector<std::string> store_differences(const StoreManifest& a, const StoreManifest& b, const IdentitySides& sides) {
+    std::vector<std::string> out = identity_differences(a.identity, b.identity, sides);
+    auto line = [&](const char* what, const std::string& av, const std::string& bv) {
+        out.push_back(std::string(what) + ": " + sides.recorded + " " + av + "; " + sides.live + " " + bv);
+    };
     // identity_differences compares what `serve` needs; the store's rows also depend on these.
-    if (a.identity.eigen_smooth != b.identity.eigen_smooth || a.identity.aug_smooth != b.identity.aug_smooth ||
-        a.identity.max_channels != b.identity.max_channels)
-        out.push_back(format("CAM options: eigen_smooth %d/%d, aug_smooth %d/%d, max_channels %d/%d",
-                             a.identity.eigen_smooth, b.identity.eigen_smooth, a.identity.aug_smooth,
-                             b.identity.aug_smooth, a.identity.max_channels, b.identity.max_channels));
-    if (a.batch_size != b.batch_size) out.push_back(format("batch size: %d vs %d", a.batch_size, b.batch_size));
-    if (a.total != b.total) out.push_back(format("images analysed: %zu vs %zu (--limit)", a.total, b.total));
-    if (a.class_names != b.class_names) out.push_back("class names differ");
+    auto cam_options = [](const RunIdentity& id) {
+        return format("eigen_smooth %s, aug_smooth %s, max_channels %d", id.eigen_smooth ? "on" : "off",
+                      id.aug_smooth ? "on" : "off", id.max_channels);
+    };
+    if (cam_options(a.identity) != cam_options(b.identity)) line("CAM options", cam_options(a.identity), cam_options(b.identity));
+    if (a.batch_size != b.batch_size)
+        line("batch size", std::to_string(a.batch_size), std::to_string(b.batch_size));
+    if (a.total != b.total)
+        line("images analysed (--limit)", std::to_string(a.total), std::to_string(b.total));
+    if (a.class_names != b.class_names) line("class names", bracketed(a.class_names), bracketed(b.class_names));
     const bool shaped = a.num_classes > 0 && b.num_classes > 0;  // (a run's settings before its pass have none)
     if (shaped && (a.num_classes != b.num_classes || a.fh != b.fh || a.fw != b.fw))
-        out.push_back(format("shapes: %d classes, CAMs %dx%d vs %d classes, CAMs %dx%d", a.num_classes, a.fh, a.fw,
-                             b.num_classes, b.fh, b.fw));
+        line("shapes", format("%d classes, CAMs %dx%d", a.num_classes, a.fh, a.fw),
+             format("%d classes, CAMs %dx%d", b.num_classes, b.fh, b.fw));
     return out;
 }
 
 Store combine_stores(std::vector<Store> parts, const std::string& what, std::pair<std::size_t, std::size_t> rows) {
     if (parts.empty()) throw UsageError("no " + what + " to combine");
     for (std::size_t i = 1; i < parts.size(); ++i) {
-        const auto diff = store_differences(parts[0].manifest, parts[i].manifest);
+        const auto diff = store_differences(parts[0].manifest, parts[i].manifest,
+                                            {parts[0].path + " was computed with", parts[i].path + " with"});
         if (!diff.empty()) {
             std::string msg = parts[i].path + " does not belong with " + parts[0].path + " (another run):";
             for (const auto& d : diff) msg += "\n  " + d;

@@ -81,13 +81,17 @@ Store store_rows(StoreManifest m, const AnalysisInput& in, std::size_t from, std
 
 /// True if `dir` holds a manifest.json (a complete store or chunk).
 bool is_store(const std::string& dir);
+/// True for the names of the files a store is made of (manifest.json and the arrays above).
+bool is_store_file_name(const std::string& name);
 /// Reads a store (or a report folder holding one in store/); every array's dtype and shape is
 /// checked against the manifest and index.npy must be begin..end-1: Error naming the file otherwise.
 Store read_store(const std::string& dir);
 
 /// What differs between two parts of what should be one run (model, data, input, CAM settings,
-/// batch size, image count), one line each; empty if they belong together.
-std::vector<std::string> store_differences(const StoreManifest& a, const StoreManifest& b);
+/// batch size, image count), one line each, worded as identity_differences with `sides` (a is the
+/// recorded side); empty if they belong together.
+std::vector<std::string> store_differences(const StoreManifest& a, const StoreManifest& b,
+                                           const IdentitySides& sides);
 
 /// The parts as one analysis: they must belong together (store_differences, naming both paths),
 /// be disjoint (no row twice: the parts named) and complete (rows 0..total-1: the missing rows

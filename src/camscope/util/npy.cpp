@@ -1,5 +1,6 @@
 #include "camscope/util/npy.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <sstream>
@@ -210,26 +211,32 @@ void write_npy(const std::string& path, const float* data, const std::vector<std
 }
 
 NpyArray read_npy(const std::string& path) {
-    std::vector<std::uint8_t> file = read_file(path);
-    if (file.size() < kMagicLen + 4 || std::memcmp(file.data(), kMagic, kMagicLen) != 0)
+    // Read through the header's shape: the data is read only once the file's size is what the
+    // header implies (a link to /dev/zero or a FIFO is refused by RegularFile before any read).
+    RegularFile f(path);
+    const std::uint64_t size = f.size();
+    std::uint8_t head[12] = {};
+    f.read_at(0, head, static_cast<std::size_t>(std::min<std::uint64_t>(size, sizeof head)));
+    if (size < kMagicLen + 4 || std::memcmp(head, kMagic, kMagicLen) != 0)
         throw Error(where(path, "not a .npy file (missing \\x93NUMPY magic)"));
-    const int major = file[6], minor = file[7];
+    const int major = head[6], minor = head[7];
     size_t header_len = 0, prefix = 0;
     if (major == 1) {
-        header_len = file[8] | (size_t{file[9]} << 8);
+        header_len = head[8] | (size_t{head[9]} << 8);
         prefix = 10;
     } else if (major == 2 || major == 3) {  // 3.0 only changes the header text encoding to UTF-8
-        if (file.size() < 12) throw Error(where(path, "truncated .npy header"));
-        header_len = file[8] | (size_t{file[9]} << 8) | (size_t{file[10]} << 16) | (size_t{file[11]} << 24);
+        if (size < 12) throw Error(where(path, "truncated .npy header"));
+        header_len = head[8] | (size_t{head[9]} << 8) | (size_t{head[10]} << 16) | (size_t{head[11]} << 24);
         prefix = 12;
     } else {
         throw Error(where(path, "unsupported .npy format version " + std::to_string(major) + "." +
                                     std::to_string(minor) + " (expected 1.0 or 2.0)"));
     }
-    if (file.size() < prefix + header_len)
+    if (size < prefix + header_len)
         throw Error(where(path, "truncated .npy header: expected " + std::to_string(header_len) +
-                                    " header bytes, found " + std::to_string(file.size() - prefix)));
-    std::string header(reinterpret_cast<const char*>(file.data() + prefix), header_len);
+                                    " header bytes, found " + std::to_string(size - prefix)));
+    const auto hbytes = f.read(prefix, header_len);
+    std::string header(reinterpret_cast<const char*>(hbytes.data()), header_len);
 
     NpyArray arr;
     bool fortran = false;
@@ -240,7 +247,7 @@ NpyArray read_npy(const std::string& path) {
     if (fortran && arr.shape.size() > 1)
         throw Error(where(path, "Fortran-ordered arrays are not supported (save with C order)"));
 
-    const size_t found = file.size() - prefix - header_len;
+    const std::uint64_t found = size - prefix - header_len;
     // The item count, without overflow: a header may claim any shape ((2^32, 2^32) would wrap to 0
     // items and pass for an empty array).
     size_t expected = isz;  // bytes: item size × every dimension
@@ -253,8 +260,7 @@ NpyArray read_npy(const std::string& path) {
     if (found > expected)
         throw Error(where(path, "trailing data: expected " + std::to_string(expected) + " bytes, found " +
                                     std::to_string(found)));
-    const auto start = file.begin() + static_cast<std::ptrdiff_t>(prefix + header_len);
-    arr.bytes.assign(start, start + static_cast<std::ptrdiff_t>(expected));
+    arr.bytes = f.read(prefix + header_len, expected);
     return arr;
 }
 

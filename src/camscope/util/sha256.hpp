@@ -15,6 +15,12 @@ public:
     Sha256();
     void update(const void* data, std::size_t size);
     void update(std::string_view s) { update(s.data(), s.size()); }
+    /// `v` as 8 little-endian bytes (counts, indices and sizes in fingerprints).
+    void update_u64(std::uint64_t v) {
+        std::uint8_t b[8];
+        for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+        update(b, 8);
+    }
     /// The digest; the object is spent afterwards.
     std::array<std::uint8_t, 32> finish();
     /// The digest as 64 lower-case hex digits.

@@ -18,6 +18,13 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
     return out;
 }
 
+std::string bracketed(const std::vector<std::string>& parts) {
+    std::string s = "[";  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
+    s += join(parts, ", ");
+    s += ']';
+    return s;
+}
+
 std::vector<std::string> split(std::string_view s, char sep) {
     std::vector<std::string> out;
     size_t start = 0;

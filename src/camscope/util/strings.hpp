@@ -7,6 +7,8 @@
 namespace camscope {
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
+/// "[a, b, c]".
+std::string bracketed(const std::vector<std::string>& parts);
 std::vector<std::string> split(std::string_view s, char sep);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);

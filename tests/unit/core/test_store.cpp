@@ -109,7 +109,7 @@ TEST(StoreCombine, PartsInAnyOrderMakeTheRunAndGapsOrOverlapsAreNamed) {
               std::string::npos);
     Store bigger_batch = part(30, 1, 3, "b16");
     bigger_batch.manifest.batch_size = 16;
-    EXPECT_NE(message({part(30, 0, 3, "s0"), bigger_batch, part(30, 2, 3, "s2")}).find("batch size: 4 vs 16"),
+    EXPECT_NE(message({part(30, 0, 3, "s0"), bigger_batch, part(30, 2, 3, "s2")}).find("batch size: s0 was computed with 4; b16 with 16"),
               std::string::npos);
 }
 
