@@ -304,24 +304,60 @@ void BackgroundWriter::finish() {
     if (s_->error) std::rethrow_exception(s_->error);
 }
 
-std::vector<std::uint8_t> read_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error(where(path, "cannot open: " + errno_text(errno)));
-    std::vector<std::uint8_t> out;
-    std::uint8_t buf[1 << 16];
-    for (;;) {
-        ssize_t r = ::read(fd, buf, sizeof buf);
+RegularFile::RegularFile(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd_ < 0) throw Error(where(path, "cannot open: " + errno_text(errno)));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) {
+        const int err = errno;
+        ::close(fd_);
+        throw Error(where(path, "cannot stat: " + errno_text(err)));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd_);
+        const char* kind = S_ISDIR(st.st_mode)    ? "a folder"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "not a regular file";
+        throw Error(where(path, std::string("is ") + kind + ", expected a regular file"));
+    }
+    size_ = static_cast<std::uint64_t>(st.st_size);
+}
+
+RegularFile::~RegularFile() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void RegularFile::read_at(std::uint64_t offset, void* dst, std::size_t n) const {
+    auto* p = static_cast<std::uint8_t*>(dst);
+    std::size_t done = 0;
+    while (done < n) {
+        const ssize_t r = ::pread(fd_, p + done, n - done, static_cast<off_t>(offset + done));
         if (r < 0) {
             if (errno == EINTR) continue;
-            int err = errno;
-            ::close(fd);
-            throw Error(where(path, "read failed: " + errno_text(err)));
+            throw Error(where(path_, "read failed: " + errno_text(errno)));
         }
-        if (r == 0) break;
-        out.insert(out.end(), buf, buf + r);
+        if (r == 0)
+            throw Error(where(path_, "changed while read: ended at byte " + std::to_string(offset + done) + ", expected " +
+                                         std::to_string(offset + n)));
+        done += static_cast<std::size_t>(r);
     }
-    ::close(fd);
+}
+
+std::vector<std::uint8_t> RegularFile::read(std::uint64_t offset, std::size_t n) const {
+    std::vector<std::uint8_t> out(n);
+    read_at(offset, out.data(), n);
     return out;
+}
+
+std::vector<std::uint8_t> read_file(const std::string& path, std::uint64_t max_bytes) {
+    RegularFile f(path);
+    if (f.size() > max_bytes)
+        throw Error(where(path, "is " + std::to_string(f.size()) + " bytes, more than the " + std::to_string(max_bytes) +
+                                    " bytes camscope reads from such a file"));
+    return f.read(0, static_cast<std::size_t>(f.size()));
 }
 
 StagedDir::StagedDir(const std::string& dest) {

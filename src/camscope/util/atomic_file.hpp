@@ -24,8 +24,38 @@ namespace camscope {
 void write_file_atomic(const std::string& path, std::string_view data);
 void write_file_atomic(const std::string& path, const std::vector<std::uint8_t>& data);
 
-/// Reads a whole file. Throws Error naming the path.
-std::vector<std::uint8_t> read_file(const std::string& path);
+/// A regular file opened for reading, and nothing else: a FIFO, a device (`/dev/zero`), a socket
+/// or a folder, also behind a symbolic link, is refused (opened O_NONBLOCK and checked with fstat,
+/// so a FIFO cannot block the open). Reads are bounded by the size fstat gave: a file that grows
+/// while it is read is read as it was; one that shrinks is an Error ("changed while read").
+class RegularFile {
+public:
+    /// Throws Error naming `path` if it cannot be opened or is not a regular file.
+    explicit RegularFile(const std::string& path);
+    ~RegularFile();
+    RegularFile(const RegularFile&) = delete;
+    RegularFile& operator=(const RegularFile&) = delete;
+
+    std::uint64_t size() const { return size_; }
+    const std::string& path() const { return path_; }
+    /// Reads bytes [offset, offset + n) into `dst`; Error naming the file if they are not all there.
+    void read_at(std::uint64_t offset, void* dst, std::size_t n) const;
+    /// Bytes [offset, offset + n).
+    std::vector<std::uint8_t> read(std::uint64_t offset, std::size_t n) const;
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    std::uint64_t size_ = 0;
+};
+
+/// The largest file read_file reads unless told otherwise (manifests, summaries, tags, images
+/// are far smaller; a .npy is read through its header's size, util/npy.hpp).
+inline constexpr std::uint64_t kMaxReadFile = std::uint64_t{1} << 30;
+
+/// Reads a whole regular file (RegularFile: a FIFO, a device or a folder is refused) of at most
+/// `max_bytes`. Throws Error naming the path (and, for a larger file, its size and the limit).
+std::vector<std::uint8_t> read_file(const std::string& path, std::uint64_t max_bytes = kMaxReadFile);
 
 /// Creates a directory and its parents; throws Error naming it.
 void make_dirs(const std::string& path);
