@@ -5,11 +5,14 @@
 // the limits: image rows, class indices, counts, methods, layers and thumbnail sheets. The same
 // bytes as a Host header go through host_allowed (the DNS-rebinding check), and as a POST
 // api/tags body through parse_tag_update (serve/tags.hpp): only RequestError 400 may escape, and
-// what parses names a row in range and at most 16 tags of 1-40 allowed characters.
+// what parses names a row in range and at most 16 tags of 1-40 allowed characters. A port the Host
+// check passes names 1..65535; a Content-Type is_json_content_type takes is application/json; a
+// perturbation method's max_channels never exceeds the server's cap.
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "camscope/serve/request.hpp"
@@ -75,6 +78,9 @@ void check(const std::string& path, const Query& q, const RequestLimits& l) {
             check_target(r.b, l);
             if (!listed(l.methods, r.method) || !listed(l.layers, r.layer)) std::abort();
             if (r.max_channels < 0 || r.max_channels > (1 << 20)) std::abort();
+            if (!perturbs_channels(r.method) ? r.max_channels != 0
+                                             : l.max_channels > 0 && (r.max_channels < 1 || r.max_channels > l.max_channels))
+                std::abort();  // the server's cap holds whatever the request asks
             break;
         case Route::Thumbs:
             if (r.sheet >= l.thumb_sheets) std::abort();
@@ -105,7 +111,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view target(reinterpret_cast<const char*>(data), size);
     const auto [path, query] = split_target(target);
     static const RequestLimits empty;
+    static const RequestLimits capped = [] {
+        RequestLimits l = cifar_limits();
+        l.max_channels = 64;
+        return l;
+    }();
     check(path, query, cifar_limits());
+    check(path, query, capped);
     check(path, query, empty);
     // The bytes as an already-decoded path too (no query): what the server hands over may hold any byte.
     check(std::string(target), {}, cifar_limits());
@@ -117,6 +129,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (target.find_first_of("@/ \t\r\n?#") != std::string_view::npos) std::abort();
         const size_t close = target.front() == '[' ? target.find(']') : 0;
         if (target.substr(close).find(':') != target.substr(close).rfind(':')) std::abort();
+        const size_t colon = target.substr(close).find(':');
+        if (colon != std::string_view::npos) {  // a port: 1 to 5 digits naming 1..65535
+            const std::string_view port = target.substr(close + colon + 1);
+            if (port.empty() || port.size() > 5 || std::atoi(std::string(port).c_str()) < 1 ||
+                std::atoi(std::string(port).c_str()) > 65535)
+                std::abort();
+        }
+    }
+    // The bytes as a Content-Type: JSON only if the media type is application/json itself.
+    if (is_json_content_type(target)) {
+        std::string type(target.substr(0, target.find(';')));
+        type.erase(0, type.find_first_not_of(" \t"));
+        type.erase(type.find_last_not_of(" \t") + 1);
+        std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (type != "application/json") std::abort();
     }
     return 0;
 }

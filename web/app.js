@@ -1092,13 +1092,29 @@
     if (perturb) {
       const l = layerInfo($("layer-select").value);
       const ch = l && l.shape && l.shape.length >= 2 ? l.shape[1] : null;
-      const mc = +$("mc-input").value || 0;
+      const cap = +D.max_channels || 0;  // the server's cap (serve --max-channels; 0: none)
+      let mc = +$("mc-input").value || 0;
+      if (cap && (!mc || mc > cap)) mc = cap;
+      $("mc-input").placeholder = cap ? "at most " + cap : "all";
       const n = mc && ch ? Math.min(mc, ch) : (mc || ch);
       $("cost-note").textContent = PERTURB[m] + " runs one extra forward pass per channel of the layer" +
         (ch ? " (" + ch + " channels here)" : "") + ", so it is much slower than gradient methods" +
-        (n ? ": about " + n + " forward passes per map" : "") + ". 'max channels' keeps only the most active channels (faster, approximate).";
+        (n ? ": about " + n + " forward passes per map" : "") + ". 'max channels' keeps only the most active channels (faster, approximate)" +
+        (cap ? "; this server uses at most " + cap + "." : ".");
     }
   }
+  // A live CAM: while the server's CAM queue is full (503) asked again after its Retry-After, a few
+  // times; `signal` aborts it when a newer request replaces it (the server then drops it unstarted).
+  async function fetchCam(url, signal) {
+    for (let tries = 0; ; tries++) {
+      const res = await fetch(url, { signal });
+      if (res.status !== 503 || tries >= 4) return res;
+      const wait = Math.min(10, +res.headers.get("Retry-After") || 1);
+      await new Promise((ok) => setTimeout(ok, 1000 * wait));
+      if (signal.aborted) throw new DOMException("replaced", "AbortError");
+    }
+  }
+  let camAbort = null, dualAbort = null;
 
   async function updateCam() {
     const r = imageRow, x = rowInfo(r);
@@ -1130,11 +1146,13 @@
       return;
     }
     const seq = ++camSeq;
+    if (camAbort) camAbort.abort();  // the previous image's CAM, if still waiting: not wanted now
+    const ctl = camAbort = new AbortController();
     img.dataset.loading = "1";
     stats.textContent = "computing…";
     try {
       const t0 = performance.now();
-      const res = await fetch(url);
+      const res = await fetchCam(url, ctl.signal);
       if (!res.ok) {
         const body = await res.json().catch(() => ({ error: res.statusText }));
         throw new Error(body.error || res.statusText);
@@ -1177,6 +1195,8 @@
     const m = $("method-select").value, l = $("layer-select").value;
     const mc = !$("mc-label").hidden ? +$("mc-input").value || 0 : 0;
     const seq = ++dualSeq;
+    if (dualAbort) dualAbort.abort();
+    const ctl = dualAbort = new AbortController();
     const parts = [["dual-true", camUrl(r, "true", m, l, mc), x.label, "true class: " + name(x.label), 2],
                    ["dual-pred", camUrl(r, "pred", m, l, mc), x.pred, "predicted class: " + name(x.pred), 1],
                    ["dual-diff", diffUrl(r, m, l, mc), -1, "difference: predicted − true (red: predicted higher, blue: true higher)", 3]];
@@ -1199,7 +1219,7 @@
       let blank = false;
       if (LIVE) {
         try {
-          const res = await fetch(url);
+          const res = await fetchCam(url, ctl.signal);
           if (!res.ok) throw new Error(res.statusText);
           const info = JSON.parse(res.headers.get("X-Camscope-Cam") || "{}");
           const blob = await res.blob();

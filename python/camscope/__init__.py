@@ -588,16 +588,27 @@ def _stop_explorers():
         e.stop()
 
 
-def explore(report=None, model=None, data=None, *, host="127.0.0.1", port=0, height=720, **analyze_options):
+# The pages that may show the explorer in an IFrame (its answers' Content-Security-Policy
+# frame-ancestors): a notebook served from this machine (Jupyter on localhost or 127.0.0.1, any
+# port) and VS Code's notebook webviews. `camscope serve` allows none.
+NOTEBOOK_FRAME_ANCESTORS = ("'self' http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:* "
+                            "vscode-webview: vscode-file:")
+
+
+def explore(report=None, model=None, data=None, *, host="127.0.0.1", port=0, height=720,
+            frame_ancestors=NOTEBOOK_FRAME_ANCESTORS, **analyze_options):
     """The interactive explorer (``camscope serve``) inline: of a :class:`Report`, or of ``model`` on
-    ``data`` (analysed first, with ``analyze_options``). Returns an :class:`Explorer`."""
+    ``data`` (analysed first, with ``analyze_options``). Returns an :class:`Explorer`.
+
+    ``frame_ancestors``: the pages allowed to frame it (CSP sources separated by spaces; default: a
+    notebook on this machine or in VS Code; ``"'none'"``: no page, as ``camscope serve``)."""
     if report is None:
         if model is None or data is None:
             raise UsageError("explore needs a Report, or model= and data=")
         report = analyze(model, data, **analyze_options)
     elif not isinstance(report, Report):
         raise UsageError(f"explore: expected a camscope.Report, got {type(report).__name__}")
-    return Explorer(_c.explore(report._r, host, int(port)), report, height)
+    return Explorer(_c.explore(report._r, host, int(port), str(frame_ancestors)), report, height)
 
 
 def widget(report, *, per_class=6, method=None, layer=None):

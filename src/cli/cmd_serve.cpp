@@ -24,6 +24,7 @@ struct ServeArgs {
     SpecFlags spec;
     EngineFlags eng;
     size_t limit = 0;
+    int max_channels = serve::kServeMaxChannels;  // Score-CAM / Ablation-CAM: the initial analysis and every live CAM
     serve::ServeOptions server;
 };
 
@@ -56,6 +57,7 @@ nlohmann::json analyse(Model& m, const Dataset& ds, const InputSpec& s, const Se
     po.cams = true;
     po.layer = layer;
     po.method = a.method;
+    po.max_channels = a.max_channels;  // as the live CAMs (scorecam/ablationcam only)
     po.label = "predict+CAM";
     AnalysisInput in = measure(m, ds, s, po, a.model, a.data.path);
     AnalysisOptions ro;
@@ -82,7 +84,7 @@ void serve_command(const ServeArgs& a) {
                     ds->num_classes(), a.method.c_str(), layer.c_str());
         data = analyse(m, *ds, s, a, layer);
     }
-    serve::Explorer explorer(m, *ds, s, std::move(data), m.layers(s), tags_path);
+    serve::Explorer explorer(m, *ds, s, std::move(data), m.layers(s), tags_path, a.max_channels);
     const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     serve::run_server(explorer, a.server, [&](const serve::ListenInfo& at) {
         if (!at.loopback)  // printed even with -q: this is not a note
@@ -124,6 +126,19 @@ void register_serve(CLI::App& app) {
                     "naming other hosts are refused: DNS rebinding)");
     cmd->add_option("--http-threads", a->server.http_threads, "requests handled at once")->capture_default_str()->check(CLI::PositiveNumber);
     cmd->add_flag("--log", a->server.log_requests, "log every request on stderr");
+    cmd->add_option("--max-channels", a->max_channels,
+                    "scorecam/ablationcam: the most channels one CAM perturbs (the most active; one forward pass "
+                    "each), for the initial analysis and every live CAM: a request's larger max_channels, or 0, is "
+                    "lowered to it, and the answer's stats say \"max_channels\" (0 = no cap: one request may then cost "
+                    "a forward pass per channel of the layer)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--cam-queue", a->server.cam_queue,
+                    "live CAMs that may wait behind the one being computed; more are answered 503 with Retry-After "
+                    "(pages, data and cached CAMs are answered by other threads and never wait behind CAMs; a "
+                    "waiting CAM whose browser went away is dropped)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     a->layer_opt = cmd->add_option("--layer,-l", a->layer,
                                    "CAM layer of the initial analysis (default: the last spatial layer; with --results: "
                                    "that of the results, and a different one is refused)");

@@ -828,7 +828,8 @@ PYBIND11_MODULE(_camscope, mod) {
 
     mod.def(
         "explore",
-        [](std::shared_ptr<PyReport> rep, const std::string& host, int port) {
+        [](std::shared_ptr<PyReport> rep, const std::string& host, int port, const std::string& frame_ancestors) {
+            serve::check_frame_ancestors(frame_ancestors);  // a UsageError here, before anything starts
             auto e = std::make_shared<PyExplorer>();
             e->model = rep->model;
             e->data = rep->data;
@@ -842,6 +843,7 @@ PYBIND11_MODULE(_camscope, mod) {
             so.host = host;
             so.port = port;
             so.http_threads = 4;
+            so.frame_ancestors = frame_ancestors;  // the notebook's IFrame (camscope.explore)
             so.stop = e->stop;
             // Shared with the server thread, which outlives this call.
             struct Handshake {
@@ -883,5 +885,5 @@ PYBIND11_MODULE(_camscope, mod) {
             }
             return e;
         },
-        py::arg("report"), py::arg("host") = "127.0.0.1", py::arg("port") = 0);
+        py::arg("report"), py::arg("host") = "127.0.0.1", py::arg("port") = 0, py::arg("frame_ancestors") = "'none'");
 }

@@ -305,6 +305,34 @@ def test_explorer_serves_and_stops(model, data):
         urllib.request.urlopen(ex.url + "api/summary", timeout=5)
 
 
+def test_explorer_may_be_framed_by_the_notebook_only(model, data):
+    """`camscope serve` forbids framing; the notebook's explorer allows this machine's notebook pages
+    (Jupyter on localhost, VS Code) and no other site, and refuses other sites' API requests."""
+    rep = camscope.analyze(model, data, faithfulness_n=0, progress=False)
+    ex = camscope.explore(rep)
+    try:
+        with urllib.request.urlopen(ex.url, timeout=30) as r:
+            csp = r.headers["Content-Security-Policy"]
+            assert r.headers["X-Frame-Options"] is None
+        assert csp.startswith("frame-ancestors ") and "http://localhost:*" in csp and "http://127.0.0.1:*" in csp
+        assert "*" not in csp.replace(":*", "")  # no wildcard origin
+        req = urllib.request.Request(ex.url + "api/summary", headers={"Sec-Fetch-Site": "cross-site"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=30)
+        assert refused.value.code == 403
+    finally:
+        ex.stop()
+    closed = camscope.explore(rep, frame_ancestors="'none'")
+    try:
+        with urllib.request.urlopen(closed.url, timeout=30) as r:
+            assert r.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+            assert r.headers["X-Frame-Options"] == "DENY"
+    finally:
+        closed.stop()
+    with pytest.raises(camscope.UsageError, match="frame_ancestors"):
+        camscope.explore(rep, frame_ancestors="'self'; script-src *")
+
+
 # ----------------------------------------------------------------------------- memory
 
 

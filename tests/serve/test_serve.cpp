@@ -372,6 +372,36 @@ TEST(Serve, FinerCamContrastsTheTargetWithAChosenClass) {
     }
 }
 
+TEST(Serve, DifferenceMapsTakeFinerCamContrastAndAlphaAsCamsDo) {
+    // api/diff ignored them: the same map whatever alpha, and gradcam took alpha without a word.
+    auto c = shared_server().client();
+    int row = 0;  // a misclassified image: its difference map is not zero
+    while (row < 200 && get_json(c, "/api/image/" + std::to_string(row))["correct"] == true) ++row;
+    ASSERT_LT(row, 200);
+    const std::string at = "/api/diff?image=" + std::to_string(row) + "&method=finercam&format=json";
+    const json plain = get_json(c, at);
+    const json half = get_json(c, at + "&alpha=0.5");
+    const json vs0 = get_json(c, at + "&contrast=0");
+    EXPECT_EQ(plain["alpha"], 1.0);
+    EXPECT_EQ(half["alpha"], 0.5);
+    EXPECT_NE(half["fingerprint"], plain["fingerprint"]);
+    EXPECT_EQ(vs0["contrast"], 0);
+    EXPECT_NE(vs0["fingerprint"], plain["fingerprint"]);
+    // Each side of the difference is that of api/cam with the same comparison.
+    const std::string cam = "/api/cam?image=" + std::to_string(row) + "&method=finercam&alpha=0.5&format=json&target=";
+    const json a = get_json(c, cam + "pred");
+    const json b = get_json(c, cam + "true");
+    ASSERT_EQ(a["map"].size(), half["map"].size());
+    for (size_t i = 0; i < a["map"].size(); ++i)
+        EXPECT_NEAR(half["map"][i].get<double>(), a["map"][i].get<double>() - b["map"][i].get<double>(), 2e-4) << i;
+    for (const char* bad : {"/api/diff?image=3&method=gradcam&alpha=2", "/api/diff?image=3&method=gradcam&contrast=true",
+                            "/api/diff?image=3&method=finercam&alpha=-1"}) {
+        auto r = c.Get(bad);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400) << bad << ": " << r->body;
+    }
+}
+
 TEST(Serve, BlankCamsAreFlaggedAndNeverDrawnAsOverlays) {
     // The tiny model has classes whose map is all zero on an image (nothing at layer3 raises their
     // score): the header says so, the JSON map is all zero, there is no peak, and the PNG is the
@@ -699,7 +729,8 @@ TEST(Serve, HostCheckHoldsForEveryBind) {
     EXPECT_EQ(raw_status(port, "/api/summary", &body, "LOCALHOST"), 200);
     EXPECT_EQ(raw_status(port, "/api/summary", &body, "localhost:" + std::to_string(port)), 200);
     EXPECT_EQ(raw_status(port, "/api/summary", &body, "[::1]:" + std::to_string(port)), 200);
-    for (const std::string evil : {"evil.com", "127.0.0.1:80@evil.com", "localhost.evil.com", "127.0.0.1.nip.io"}) {
+    for (const std::string evil : {"evil.com", "127.0.0.1:80@evil.com", "localhost.evil.com", "127.0.0.1.nip.io",
+                                   "localhost:99999", "127.0.0.1:0", "localhost:65536"}) {  // no such port
         EXPECT_EQ(raw_status(port, "/api/summary", &body, evil), 403) << evil;
         EXPECT_NE(body.find("\"error\""), std::string::npos) << body;
     }
@@ -1011,6 +1042,10 @@ TEST(Serve, TagsArePersistedAtomicallyAndSurviveARestart) {
         }
         std::tie(st, body) = post_tags(c, R"({"row": 3, "tags": []})", "text/plain");  // a cross-site "simple" POST
         EXPECT_EQ(st, 415) << body;
+        for (const char* type : {"application/jsonfoo", "application/json-seq", "application/json; charset=latin1"}) {
+            std::tie(st, body) = post_tags(c, R"({"row": 3, "tags": []})", type);  // a prefix is not the media type
+            EXPECT_EQ(st, 415) << type << ": " << body;
+        }
         std::tie(st, body) = post_tags(c, R"({"row": 3, "tags": []})", "application/json", {{"Origin", "http://evil.com"}});
         EXPECT_EQ(st, 403) << body;
         std::tie(st, body) = post_tags(c, R"({"row": 3, "tags": ["x"]})" + std::string(70000, ' '));
@@ -1020,9 +1055,27 @@ TEST(Serve, TagsArePersistedAtomicallyAndSurviveARestart) {
         EXPECT_EQ(other->status, 405);
         EXPECT_EQ(other->get_header_value("Allow"), "GET, HEAD");
         EXPECT_EQ(json::parse(file_text(file)), json::parse(R"({"tags": {"3": ["relabel", "ambiguous"], "199": ["ok"]}})"));
-        // [] removes the row.
-        std::tie(st, body) = post_tags(c, R"({"row": 199, "tags": []})");
+        // [] removes the row (with a charset: still JSON).
+        std::tie(st, body) = post_tags(c, R"({"row": 199, "tags": []})", "application/json; charset=UTF-8");
+        EXPECT_EQ(st, 200) << body;
         EXPECT_EQ(json::parse(body)["tags"], json::parse(R"({"3": ["relabel", "ambiguous"]})"));
+        // The file cannot be written any more (its folder turned into a file; as a read-only or full
+        // disk, and as root too): the change is refused and not made, and the answer says so.
+        const fs::path moved = dir.string() + ".moved";
+        fs::remove_all(moved);
+        fs::rename(dir, moved);
+        { std::ofstream(dir.string()) << "in the way"; }
+        std::tie(st, body) = post_tags(c, R"({"row": 5, "tags": ["lost"]})");
+        EXPECT_EQ(st, 500) << body;
+        const json failed = json::parse(body, nullptr, false);
+        EXPECT_EQ(failed["persisted"], false) << body;
+        EXPECT_NE(failed.value("error", "").find("not saved"), std::string::npos) << body;
+        EXPECT_NE(failed.value("error", "").find("tags.json"), std::string::npos) << body;
+        EXPECT_EQ(failed.value("error", "").find(dir.string()), std::string::npos) << body;  // no local path
+        EXPECT_EQ(failed["tags"], json::parse(R"({"3": ["relabel", "ambiguous"]})")) << body;  // as before
+        EXPECT_EQ(get_json(c, "/api/tags")["tags"], json::parse(R"({"3": ["relabel", "ambiguous"]})"));
+        fs::remove(dir);
+        fs::rename(moved, dir);
     }
     {  // A new server reads them back.
         ServerProcess srv({"--tags", file.string()});
@@ -1045,6 +1098,15 @@ TEST(Serve, TagsArePersistedAtomicallyAndSurviveARestart) {
     EXPECT_EQ(r.first, 1) << r.second;
     EXPECT_NE(r.second.find(file.string() + ": not a tags file"), std::string::npos) << r.second;
     fs::remove_all(dir);
+}
+
+TEST(Serve, HelpStatesTheCostBounds) {
+    const auto [rc, out] = run_camscope("serve --help");
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_NE(out.find("--max-channels"), std::string::npos) << out;
+    EXPECT_NE(out.find("=64"), std::string::npos) << out;  // the default cap, shown
+    EXPECT_NE(out.find("--cam-queue"), std::string::npos) << out;
+    EXPECT_NE(out.find("503"), std::string::npos) << out;
 }
 
 TEST(ServeResultsFolder, TagsAreKeptInTheResultsFolder) {

@@ -232,24 +232,28 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
         const std::string view = get(q, "view", "overlay");
         if (view != "overlay" && view != "heatmap") bad("parameter 'view' must be overlay or heatmap, got " + quoted(view));
         r.heatmap = view == "heatmap";
-        // Score-CAM / Ablation-CAM: one forward per channel; max_channels=M keeps the M most active.
+        // Score-CAM / Ablation-CAM: one forward per channel; max_channels=M keeps the M most active,
+        // at most the server's cap (0, all channels, too). Other methods ignore it: 0, one cache entry.
         r.max_channels = query_int(q, "max_channels", 0, 1 << 20);
+        if (!perturbs_channels(r.method)) r.max_channels = 0;
+        else if (lim.max_channels > 0 && (r.max_channels == 0 || r.max_channels > lim.max_channels)) r.max_channels = lim.max_channels;
         if (diff) {
             r.a = target_of(q, "a", "pred", lim);
             r.b = target_of(q, "b", "true", lim);
         } else {
             r.target = target_of(q, "target", "pred", lim);
-            if (!get(q, "contrast").empty()) r.contrast = target_of(q, "contrast", "", lim);
-            if (const std::string v = get(q, "alpha"); !v.empty()) {
-                double x = 0;
-                const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-                if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x) || x < 0 || x > 100)
-                    bad("parameter 'alpha' must be a number in [0, 100], got " + quoted(v));
-                r.alpha = x;
-            }
-            if ((r.contrast || r.alpha != 1.0) && r.method != "finercam")
-                bad("parameters 'contrast' and 'alpha' apply to method finercam only");
         }
+        // Finer-CAM's comparison, the same for a map and for both maps of a difference.
+        if (!get(q, "contrast").empty()) r.contrast = target_of(q, "contrast", "", lim);
+        if (const std::string v = get(q, "alpha"); !v.empty()) {
+            double x = 0;
+            const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+            if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x) || x < 0 || x > 100)
+                bad("parameter 'alpha' must be a number in [0, 100], got " + quoted(v));
+            r.alpha = x;
+        }
+        if ((r.contrast || r.alpha != 1.0) && r.method != "finercam")
+            bad("parameters 'contrast' and 'alpha' apply to method finercam only");
         return r;
     }
     not_found("not found: " + path);
@@ -276,7 +280,11 @@ bool host_allowed(std::string_view header, const std::vector<std::string>& names
             if (port.empty()) return false;
         }
     }
-    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+    if (!port.empty()) {  // 1 to 5 digits, 1..65535 ("localhost:99999" and ":0" name no server)
+        unsigned long long p = 0;
+        bool overflow = false;
+        if (port.size() > 5 || !parse_unsigned(port, p, overflow) || p < 1 || p > 65535) return false;
+    }
     if (header.front() == '[') return true;  // an address literal: no name an attacker could rebind
     if (host.empty()) return false;
     in_addr a4{};
@@ -285,6 +293,27 @@ bool host_allowed(std::string_view header, const std::vector<std::string>& names
     for (const auto& allowed : names)
         if (to_lower(allowed) == name) return true;
     return false;
+}
+
+bool perturbs_channels(std::string_view method) { return method == "scorecam" || method == "ablationcam"; }
+
+bool is_json_content_type(std::string_view value) {
+    const auto trim_sp = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+    };
+    const size_t semi = value.find(';');
+    if (to_lower(trim_sp(value.substr(0, semi))) != "application/json") return false;
+    if (semi == std::string_view::npos) return true;
+    std::string_view rest = value.substr(semi + 1);
+    if (rest.find(';') != std::string_view::npos) return false;  // one parameter at most
+    rest = trim_sp(rest);
+    const size_t eq = rest.find('=');
+    if (eq == std::string_view::npos || to_lower(trim_sp(rest.substr(0, eq))) != "charset") return false;
+    std::string_view v = trim_sp(rest.substr(eq + 1));
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    return to_lower(v) == "utf-8";
 }
 
 std::pair<std::string, Query> split_target(std::string_view target) {

@@ -39,7 +39,14 @@ struct RequestLimits {
     std::vector<std::string> layers;   // accepted layer paths (exact)
     std::string default_method, default_layer;
     std::size_t thumb_sheets = 0;      // thumbnail sprite sheets: /api/thumbs/{k}.png with k in [0, thumb_sheets)
+    /// The most channels a Score-CAM / Ablation-CAM may perturb (one forward each): a request's
+    /// max_channels above it, or 0 (all), is lowered to it. 0 = no cap.
+    int max_channels = 0;
 };
+
+/// The CAM methods whose cost grows with the layer's channels (one forward per channel), to which
+/// max_channels applies: scorecam and ablationcam.
+bool perturbs_channels(std::string_view method);
 
 enum class Route {
     Asset,       // an embedded web asset by exact name (Request::asset; the server says 404 if none)
@@ -55,7 +62,7 @@ enum class Route {
     Image,       // /api/image/{i}
     ImageInput,  // /api/image/{i}/input.png
     Cam,         // /api/cam?image=&target=&method=&layer=&format=&view=&max_channels=&contrast=&alpha=
-    Diff,        // /api/diff?image=&a=&b=&method=&layer=&format=&view=&max_channels=
+    Diff,        // /api/diff?image=&a=&b=&method=&layer=&format=&view=&max_channels=&contrast=&alpha=
     Tags,        // /api/tags (GET; POST with a JSON body: tags.hpp parse_tag_update)
     Thumbs,      // /api/thumbs/{k}.png (Request::sheet)
 };
@@ -83,9 +90,12 @@ struct Request {
     /// layer overlay_cam blends (a difference map is a colour map already) — for a client that lays it
     /// over the input itself (the explorer's opacity slider); view=overlay (default) the blended PNG.
     bool heatmap = false;
-    int max_channels = 0;          // Cam, Diff: in [0, 2^20] (larger values clamped)
-    /// Cam with method finercam: contrast=pred|true|class (the class to explain the target against;
-    /// absent: the 3 classes with the closest logits) and alpha (finite, in [0, 100]; default 1).
+    /// Cam, Diff: in [0, 2^20] (larger values clamped); methods other than perturbs_channels(): 0;
+    /// those: at most RequestLimits::max_channels when that is set (0, all channels, too).
+    int max_channels = 0;
+    /// Cam and Diff with method finercam: contrast=pred|true|class (the class to explain the target
+    /// — each of a and b for a difference — against; absent: the 3 classes with the closest logits)
+    /// and alpha (finite, in [0, 100]; default 1). Other methods: 400 when either is given.
     std::optional<Target> contrast;
     double alpha = 1.0;
 };
@@ -98,9 +108,16 @@ Request parse_request(const std::string& path, const Query& query, const Request
 /// header (`header`, "" if absent) must name this server by an address literal ("127.0.0.1:8765",
 /// "[::1]:8765", "192.168.1.5": no name an attacker's DNS could point here) or by one of `names`
 /// (the server passes "localhost", the --host it was given and every --allow-host; compared
-/// case-insensitively), with an optional numeric port and nothing else ("127.0.0.1:80@evil.com" is
-/// refused). A request without Host (HTTP/1.0) passes: browsers always send one.
+/// case-insensitively), with an optional port (1 to 5 digits, a value in 1..65535) and nothing
+/// else ("127.0.0.1:80@evil.com", "localhost:99999", "localhost:0" are refused). A request
+/// without Host (HTTP/1.0) passes: browsers always send one.
 bool host_allowed(std::string_view header, const std::vector<std::string>& names);
+
+/// Whether a Content-Type header value is JSON: the media type application/json (type and subtype
+/// compared case-insensitively, spaces around it allowed) with at most the parameter charset=utf-8
+/// (value case-insensitive, quoted or not). "application/jsonfoo", "application/json; charset=latin1",
+/// "text/plain" and "" are not.
+bool is_json_content_type(std::string_view value);
 
 /// A raw request target ("/api/cam?image=3&target=cat") split as cpp-httplib does: the path
 /// percent-decoded, the query's keys and values percent-decoded with '+' as a space, the first

@@ -344,12 +344,14 @@ ResultsFolder read_results_folder(const std::string& dir) {
         root = root.lexically_normal().parent_path();  // the explorer/ folder itself was given
     if (!fs::is_directory(root, ec)) throw Error(where(dir, "no such folder (expected the --out folder of `camscope analyze`)"));
     const fs::path summary = root / "summary.json", data = root / "explorer" / "data.js";
-    if (!fs::is_regular_file(summary, ec))
+    // Present (a link is followed) and then read as regular files of bounded size: a FIFO or a
+    // link to /dev/zero under either name is refused by read_file, naming it.
+    if (!fs::exists(summary, ec))
         throw Error(where(dir, "no summary.json: not a complete report (an interrupted or failed `camscope analyze`, "
                                "or not its --out folder)"));
-    if (!fs::is_regular_file(data, ec)) throw Error(where(dir, "no explorer/data.js (expected the --out folder of `camscope analyze`)"));
-    const auto s = read_file(summary.string());
-    const auto d = read_file(data.string());
+    if (!fs::exists(data, ec)) throw Error(where(dir, "no explorer/data.js (expected the --out folder of `camscope analyze`)"));
+    const auto s = read_file(summary.string(), kMaxSummaryBytes);
+    const auto d = read_file(data.string(), kMaxDataJsBytes);
     return parse_results(std::string_view(reinterpret_cast<const char*>(s.data()), s.size()),
                          std::string_view(reinterpret_cast<const char*>(d.data()), d.size()), summary.string(), data.string());
 }

@@ -13,6 +13,7 @@
 //                       at most 32 deep; it must agree with summary.json (classes, image count).
 // Every refusal is an Error naming the file and the field ("rows.pred[100]: 99 is not a class
 // index ..."). Nothing else is thrown.
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -35,7 +36,12 @@ void validate_explorer_data(const nlohmann::json& data, const std::string& name)
 ResultsFolder parse_results(std::string_view summary_json, std::string_view data_js, const std::string& summary_name,
                             const std::string& data_name);
 
-/// Reads DIR/summary.json and DIR/explorer/data.js (DIR may also be the explorer/ folder itself).
+constexpr std::size_t kMaxSummaryBytes = std::size_t{64} << 20;  // summary.json
+constexpr std::size_t kMaxDataJsBytes = std::size_t{1} << 30;    // explorer/data.js (about 100 bytes an image)
+
+/// Reads DIR/summary.json and DIR/explorer/data.js (DIR may also be the explorer/ folder itself):
+/// each must be a regular file (a link to one is followed) of at most the size above, else an
+/// Error names it and the cap (read_file: a FIFO does not block, /dev/zero is not read).
 ResultsFolder read_results_folder(const std::string& dir);
 
 }  // namespace camscope::serve

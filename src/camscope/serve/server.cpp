@@ -84,6 +84,13 @@ bool accepts_gzip(const std::string& header) {
     return false;
 }
 
+/// The headers that keep other sites from framing the explorer (clickjacking), on every answer.
+std::vector<std::pair<std::string, std::string>> frame_headers(const std::string& ancestors) {
+    std::vector<std::pair<std::string, std::string>> h{{"Content-Security-Policy", "frame-ancestors " + ancestors}};
+    if (ancestors == "'none'") h.push_back({"X-Frame-Options", "DENY"});  // for browsers without CSP
+    return h;
+}
+
 // FNV-1a over the map quantised to 1e-4: a short fingerprint so clients (and the browser test)
 // can tell two maps apart without downloading them.
 std::string fingerprint(const std::vector<float>& m) {
@@ -97,6 +104,13 @@ std::string fingerprint(const std::vector<float>& m) {
     }
     return format("%016llx", static_cast<unsigned long long>(h));
 }
+
+/// A live CAM abandoned because its client went away (Explorer::handle's client_gone). An Error, so
+/// the engine passes it on unchanged from the progress callback it is thrown from.
+class ClientGone : public Error {
+public:
+    ClientGone() : Error("the client went away before the CAM was finished") {}
+};
 
 std::string png_body(const Image& img) {
     const auto bytes = encode_png(img);
@@ -141,7 +155,7 @@ struct Explorer::State {
 };
 
 Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json data, std::vector<LayerInfo> layers,
-                   std::string tags_path)
+                   std::string tags_path, int max_channels)
     : model_(model), dataset_(dataset), spec_(std::move(spec)), data_(std::move(data)), state_(std::make_unique<State>()) {
     auto& s = *state_;
     // Every index the routes use is checked once here (results folders are untrusted input).
@@ -184,6 +198,7 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     ex["methods"] = s.methods;
     ex["default_method"] = s.default_method;
     ex["default_layer"] = s.default_layer;
+    ex["max_channels"] = std::max(0, max_channels);  // the cap of Score-CAM / Ablation-CAM (0: none)
     json layer_list = json::array();
     for (const auto& l : s.layers) layer_list.push_back({{"path", l.path}, {"type", l.type}, {"shape", l.shape}, {"layout", describe(l.layout)}});
     ex["layers"] = layer_list;
@@ -198,12 +213,13 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     s.limits.default_method = s.default_method;
     s.limits.default_layer = s.default_layer;
     s.limits.thumb_sheets = s.thumb_layout.sheets();
+    s.limits.max_channels = std::max(0, max_channels);
 }
 
 Explorer::~Explorer() = default;
 
 Response Explorer::handle(const std::string& method, const std::string& path, const Query& query,
-                          const std::string& body) const {
+                          const std::string& body, const std::function<bool()>& client_gone) const {
     const bool tags = path == "/api/tags";
     if (method != "GET" && method != "HEAD" && !(tags && method == "POST")) {
         Response r = error_response(405, "method " + method.substr(0, 16) + " not allowed: the explorer answers GET (and HEAD)" +
@@ -212,7 +228,9 @@ Response Explorer::handle(const std::string& method, const std::string& path, co
         return r;
     }
     try {
-        return route(path, query, method == "POST", body);
+        return route(path, query, method == "POST", body, client_gone);
+    } catch (const ClientGone& e) {
+        return error_response(499, e.what());  // nobody reads it: the connection is closed
     } catch (const RequestError& e) {
         return error_response(e.status(), e.what());
     } catch (const UsageError& e) {
@@ -225,12 +243,36 @@ Response Explorer::handle(const std::string& method, const std::string& path, co
     }
 }
 
-Response Explorer::route(const std::string& path, const Query& q, bool post, const std::string& body) const {
+bool Explorer::computes(const std::string& path, const Query& query) const {
+    if (path != "/api/cam" && path != "/api/diff") return false;
+    try {
+        const Request req = parse_request(path, query, state_->limits);
+        const std::string key = cam_key(req);
+        std::lock_guard lock(state_->cache_mu);
+        return !state_->cache.count(key);
+    } catch (const std::exception&) {
+        return false;  // answered with an error at once
+    }
+}
+
+Response Explorer::route(const std::string& path, const Query& q, bool post, const std::string& body,
+                         const std::function<bool()>& client_gone) const {
     const auto& s = *state_;
     const auto& rows = *s.rows;
     const Request req = parse_request(path, q, s.limits);  // throws RequestError (400/404)
-    if (req.route == Route::Tags)
-        return json_response(post ? s.tags->set(parse_tag_update(body, s.n)) : s.tags->get());
+    if (req.route == Route::Tags && post) {
+        const TagUpdate update = parse_tag_update(body, s.n);
+        try {
+            return json_response(s.tags->set(update));
+        } catch (const TagsNotSaved& e) {  // nothing changed: the answer says so, with the tags as they are
+            fprintf(stderr, "camscope serve: %s\n", e.what());
+            json j = s.tags->get();
+            j["error"] = e.answer();
+            j["persisted"] = false;
+            return json_response(j, 500);
+        }
+    }
+    if (req.route == Route::Tags) return json_response(s.tags->get());
     if (req.route == Route::Thumbs) return thumbs(req.sheet);
     // Static files: only the embedded table, by exact name.
     if (req.route == Route::DataJs) {  // offline copies define the data here; served pages fetch it
@@ -270,7 +312,8 @@ Response Explorer::route(const std::string& path, const Query& q, bool post, con
         return json_response({{"run", data_["run"]}, {"overall", data_["overall"]}, {"calibration", data_["calibration"]},
                               {"live", true}});
     if (req.route == Route::Classes) return json_response({{"classes", data_["per_class"]}});
-    if (req.route == Route::Methods) return json_response({{"methods", s.methods}, {"default", s.default_method}});
+    if (req.route == Route::Methods)
+        return json_response({{"methods", s.methods}, {"default", s.default_method}, {"max_channels", s.limits.max_channels}});
     if (req.route == Route::Layers) {
         json a = json::array();
         for (const auto& l : s.layers) a.push_back({{"path", l.path}, {"type", l.type}, {"shape", l.shape}, {"layout", describe(l.layout)}});
@@ -340,7 +383,7 @@ Response Explorer::route(const std::string& path, const Query& q, bool post, con
         j["top"] = top;
         return json_response(j);
     }
-    if (req.route == Route::Cam || req.route == Route::Diff) return cam(req);
+    if (req.route == Route::Cam || req.route == Route::Diff) return cam(req, client_gone);
     throw RequestError(404, "not found: " + path);  // every route is answered above
 }
 
@@ -380,7 +423,19 @@ Response Explorer::thumbs(size_t k) const {
     return r;
 }
 
-Response Explorer::cam(const Request& rq) const {
+std::string Explorer::cam_key(const Request& rq) const {
+    const auto& rows = *state_->rows;
+    const bool diff = rq.route == Route::Diff;
+    const int label = rows["label"][rq.image].get<int>(), pred = rows["pred"][rq.image].get<int>();
+    const int a = (diff ? rq.a : rq.target).resolve(pred, label);
+    const int b = diff ? rq.b.resolve(pred, label) : -1;
+    const int contrast = rq.contrast ? rq.contrast->resolve(pred, label) : -1;
+    return format("%d|%zu|%d|%d|%s|%s|%s|%d|%d|%.17g|%d", diff ? 1 : 0, rq.image, a, b, rq.method.c_str(),
+                  rq.layer.c_str(), rq.json ? "json" : "png", rq.max_channels, contrast, rq.alpha,
+                  rq.heatmap && !rq.json ? 1 : 0);
+}
+
+Response Explorer::cam(const Request& rq, const std::function<bool()>& client_gone) const {
     const auto& s = *state_;
     const auto& rows = *s.rows;
     const bool diff = rq.route == Route::Diff;
@@ -395,12 +450,16 @@ Response Explorer::cam(const Request& rq) const {
 
     const int contrast = rq.contrast ? rq.contrast->resolve(pred, label) : -1;
     const bool heatmap = rq.heatmap && !rq.json;
-    const std::string key = format("%d|%zu|%d|%d|%s|%s|%s|%d|%d|%.17g|%d", diff ? 1 : 0, row, a, b, method.c_str(),
-                                   layer.c_str(), fmt.c_str(), max_channels, contrast, rq.alpha, heatmap ? 1 : 0);
+    const std::string key = cam_key(rq);
     {
         std::lock_guard lock(s.cache_mu);
         if (auto it = s.cache.find(key); it != s.cache.end()) return it->second;
     }
+    // A client that has gone gets no CAM: checked now and between a perturbation method's batches.
+    const auto check_client = [&client_gone] {
+        if (client_gone && client_gone()) throw ClientGone();
+    };
+    check_client();
 
     const auto t0 = std::chrono::steady_clock::now();
     Sample sample;
@@ -417,6 +476,7 @@ Response Explorer::cam(const Request& rq) const {
     req.alpha = rq.alpha;
     if (contrast >= 0) req.contrast = {{contrast}};
     req.targets = diff ? std::vector<std::vector<int>>{{a}, {b}} : std::vector<std::vector<int>>{{a}};
+    if (client_gone) req.on_progress = [&check_client](long long, long long) { check_client(); };
     const BatchResult res = model_.run(x.data(), 1, spec_, &req);
     const int fh = res.fh, fw = res.fw;
     const size_t hw = static_cast<size_t>(fh) * fw;
@@ -443,6 +503,14 @@ Response Explorer::cam(const Request& rq) const {
                {"fingerprint", fingerprint(map)},
                {"degenerate", blank_a || blank_b},
                {"compute_ms", std::round(compute_ms * 10) / 10}};
+    if (perturbs_channels(method)) stats["max_channels"] = max_channels;  // 0: all (no cap was set)
+    if (method == "finercam") {  // "why the target (each of a and b) and not the contrast"
+        stats["alpha"] = rq.alpha;
+        if (contrast >= 0) {
+            stats["contrast"] = contrast;
+            stats["contrast_name"] = s.classes[contrast];
+        }
+    }
     if (diff) {
         stats["a"] = a;
         stats["b"] = b;
@@ -454,13 +522,6 @@ Response Explorer::cam(const Request& rq) const {
         stats["target"] = a;
         stats["target_name"] = s.classes[a];
         stats["prob"] = std::round(double(probs[a]) * 1e4) / 1e4;
-        if (method == "finercam") {  // "why the target and not the contrast"
-            stats["alpha"] = rq.alpha;
-            if (contrast >= 0) {
-                stats["contrast"] = contrast;
-                stats["contrast_name"] = s.classes[contrast];
-            }
-        }
     }
 
     Response r;
@@ -547,6 +608,56 @@ void hide_accept_encoding(std::string& buf) {
 void close_fd(int fd) {
     ::shutdown(fd, SHUT_RDWR);
     ::close(fd);
+}
+
+/// Whether the client of `fd` has closed the connection (or reset it): a read would say end of
+/// stream. Bytes it sent that nobody read yet (a pipelined request) count as still there.
+bool peer_gone(int fd) {
+    char c;
+    const ssize_t n = ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/// The request a worker is answering, for the route handler (set by Front::answer on its thread).
+struct RequestContext {
+    int fd = -1;
+    bool busy = false;  // a live CAM beyond the queue: answer 503
+};
+thread_local const RequestContext* t_request = nullptr;
+
+/// What Front needs to know of a request head: its method, target and the named headers (the first
+/// of each, names lower-case). Only to pick the lane; httplib parses the request for real.
+struct HeadInfo {
+    std::string method, target;
+    std::map<std::string, std::string> headers;
+};
+
+HeadInfo parse_head(std::string_view buf) {
+    HeadInfo h;
+    size_t eol = buf.find('\n');
+    std::string_view line = buf.substr(0, eol);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const size_t sp1 = line.find(' ');
+    if (sp1 == std::string_view::npos) return h;
+    const size_t sp2 = line.find(' ', sp1 + 1);
+    h.method = std::string(line.substr(0, sp1));
+    h.target = std::string(line.substr(sp1 + 1, sp2 == std::string_view::npos ? std::string_view::npos : sp2 - sp1 - 1));
+    while (eol != std::string_view::npos) {
+        const size_t start = eol + 1;
+        eol = buf.find('\n', start);
+        line = buf.substr(start, eol == std::string_view::npos ? std::string_view::npos : eol - start);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty()) break;  // the end of the head
+        const size_t colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        h.headers.emplace(to_lower(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    }
+    return h;
+}
+
+std::string header_of(const HeadInfo& h, const std::string& name) {
+    const auto it = h.headers.find(name);
+    return it == h.headers.end() ? std::string() : it->second;
 }
 
 /// Blocks until fd is readable/writable or `deadline`; false on timeout or error.
@@ -644,6 +755,7 @@ public:
 
 struct Conn {
     int fd = -1;
+    bool busy = false;           // a live CAM the lane had no room for (answered 503)
     std::string buf;             // bytes of the next request read so far
     Clock::time_point deadline;  // idle: until the next request starts; then: until its head is complete
     Clock::time_point last;      // last activity (the oldest idle connection goes first when full)
@@ -653,7 +765,9 @@ struct Conn {
 
 class Front {
 public:
-    Front(Router& router, const ServeOptions& opt) : router_(router), opt_(opt) {
+    /// `computes(head)`: whether the request in a complete head goes to the CAM lane.
+    Front(Router& router, const ServeOptions& opt, std::function<bool(std::string_view head)> computes)
+        : router_(router), opt_(opt), computes_(std::move(computes)) {
         if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) throw Error(std::string("pipe: ") + std::strerror(errno));
     }
 
@@ -666,6 +780,8 @@ public:
     /// and every connection and the listening socket are closed.
     void run(int listen_fd) {
         httplib::ThreadPool pool(static_cast<size_t>(std::max(1, opt_.http_threads)));
+        httplib::ThreadPool cam_pool(1);  // the model computes one CAM at a time: one worker, a bounded queue
+        cam_pool_ = &cam_pool;
         std::vector<pollfd> fds;
         const auto stopped = [this] { return opt_.stop && opt_.stop->load(); };
         while (!stopped()) {
@@ -703,6 +819,7 @@ public:
             if (fds[0].revents) accept_all(listen_fd);
         }
         ::close(listen_fd);
+        cam_pool.shutdown();  // the CAM being computed finishes; the queued ones are dropped (stopped())
         pool.shutdown();  // joins the workers: none answers after this
         adopt_returned();
         for (const auto& [fd, c] : conns_) close_fd(fd);
@@ -779,9 +896,11 @@ private:
         if (c.buf.find("\r\n\r\n") == std::string::npos && c.buf.find("\n\n") == std::string::npos) {
             if (c.buf.size() > kMaxHead) {
                 const std::string body = format("{\"error\": \"the request head is larger than %zu bytes\"}", kMaxHead);
-                const std::string resp = format("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: "
-                                                "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                                                body.size()) + body;
+                std::string resp = format("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: "
+                                          "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n",
+                                          body.size());
+                for (const auto& [k, v] : frame_headers(opt_.frame_ancestors)) resp += k + ": " + v + "\r\n";
+                resp += "\r\n" + body;
                 (void)!::send(c.fd, resp.data(), resp.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
                 close_fd(c.fd);
                 conns_.erase(it);
@@ -791,18 +910,49 @@ private:
         if (!body_complete(c.buf)) return;  // a body still arriving stays with the poller (same deadline)
         Conn taken = std::move(c);
         conns_.erase(it);
-        pool.enqueue([this, conn = std::make_shared<Conn>(std::move(taken))]() mutable { answer(std::move(*conn)); });
+        if (computes_ && computes_(taken.buf)) {
+            // A live CAM: the lane's one worker, behind at most cam_queue others; beyond that 503
+            // (answered by a worker of the pool, as every other route: never behind CAM work).
+            const size_t room = 1 + static_cast<size_t>(std::max(0, opt_.cam_queue));
+            if (cam_pending_.load() >= room) {
+                taken.busy = true;
+            } else {
+                const size_t n = ++cam_pending_;
+                if (opt_.hooks.cam_queued) opt_.hooks.cam_queued(n);
+                cam_pool_->enqueue([this, conn = std::make_shared<Conn>(std::move(taken))]() mutable {
+                    answer(std::move(*conn), true);
+                    --cam_pending_;
+                });
+                return;
+            }
+        }
+        pool.enqueue([this, conn = std::make_shared<Conn>(std::move(taken))]() mutable { answer(std::move(*conn), false); });
     }
 
     /// On a worker: one request, then the connection goes back to the poller (or is closed).
-    void answer(Conn c) {
+    /// `cam`: on the CAM lane, where a request whose client has gone, or any once the server
+    /// stops, is dropped before it starts.
+    void answer(Conn c, bool cam) {
+        if (cam) {
+            const bool stopping = opt_.stop && opt_.stop->load();
+            if (stopping || peer_gone(c.fd)) {
+                close_fd(c.fd);
+                if (!stopping && opt_.hooks.cam_dropped) opt_.hooks.cam_dropped();
+                return;
+            }
+            if (opt_.hooks.cam_start) opt_.hooks.cam_start();
+        }
         const auto now = Clock::now();
         hide_accept_encoding(c.buf);
         ConnStream strm(c.fd, std::move(c.buf), now + std::chrono::seconds(opt_.header_timeout_s),
                         now + std::chrono::seconds(opt_.write_timeout_s));
         bool closed = false;
         const bool last = ++c.served >= static_cast<unsigned>(std::max(1, opt_.keep_alive_max));
+        const RequestContext ctx{c.fd, c.busy};
+        t_request = &ctx;
         const bool ok = router_.answer(strm, last, closed);
+        t_request = nullptr;
+        c.busy = false;
         if (!ok || closed || last) {
             close_fd(c.fd);
             return;
@@ -835,6 +985,9 @@ private:
 
     Router& router_;
     const ServeOptions& opt_;
+    std::function<bool(std::string_view)> computes_;
+    httplib::ThreadPool* cam_pool_ = nullptr;  // run()'s CAM lane
+    std::atomic<size_t> cam_pending_{0};       // live CAMs queued or being computed
     std::map<int, Conn> conns_;  // owned by the poller thread
     int wake_[2] = {-1, -1};
     std::mutex returned_mu_;
@@ -881,9 +1034,10 @@ int bind_listen(const std::string& host, int& port, bool& loopback) {
                        service != "0" ? "; in use? try --port 0 for any free port" : ""));
 }
 
-void set_answer(httplib::Response& res, const Response& r, const httplib::Request& req) {
+void set_answer(httplib::Response& res, const Response& r, const httplib::Request& req, const ServeOptions& opt) {
     res.status = r.status;
     for (const auto& [k, v] : r.headers) res.set_header(k.c_str(), v);
+    for (const auto& [k, v] : frame_headers(opt.frame_ancestors)) res.set_header(k.c_str(), v);
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Cache-Control", "no-cache");
     // Bodies go out as they are: httplib never sees the client's Accept-Encoding (Front renames
@@ -903,7 +1057,16 @@ void set_answer(httplib::Response& res, const Response& r, const httplib::Reques
 
 }  // namespace
 
+void check_frame_ancestors(const std::string& value) {
+    if (value.empty() || std::any_of(value.begin(), value.end(), [](char c) {
+            return c == ';' || c == ',' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        }))
+        throw UsageError("frame_ancestors '" + value.substr(0, 80) +
+                         "': expected CSP sources separated by spaces (no ';', ',' or control characters), or 'none'");
+}
+
 void run_server(const Explorer& explorer, const ServeOptions& opt, const std::function<void(const ListenInfo&)>& on_listening) {
+    check_frame_ancestors(opt.frame_ancestors);
     int port = opt.port;
     bool loopback = true;
     const int listen_fd = bind_listen(opt.host, port, loopback);
@@ -920,7 +1083,7 @@ void run_server(const Explorer& explorer, const ServeOptions& opt, const std::fu
     router.set_pre_routing_handler([names, &opt](const httplib::Request& req, httplib::Response& res) {
         if (host_allowed(req.get_header_value("Host"), names)) return httplib::Server::HandlerResponse::Unhandled;
         set_answer(res, error_response(403, "requests must address this server by its address, localhost or an --allow-host name"),
-                   req);
+                   req, opt);
         if (opt.log_requests) fprintf(stderr, "403 %s %s (Host: %s)\n", req.method.c_str(), req.target.c_str(),
                                       req.get_header_value("Host").c_str());
         return httplib::Server::HandlerResponse::Handled;
@@ -928,22 +1091,37 @@ void run_server(const Explorer& explorer, const ServeOptions& opt, const std::fu
     auto handler = [&explorer, &opt](const httplib::Request& req, httplib::Response& res) {
         Query q;
         for (const auto& [k, v] : req.params) q.emplace(k, v);  // the first value of a repeated key
+        const auto refuse = [&](int status, const std::string& message) {
+            set_answer(res, error_response(status, message), req, opt);
+            if (opt.log_requests) fprintf(stderr, "%d %s %s\n", status, req.method.c_str(), req.target.c_str());
+        };
+        // Another site's page (an <img>, a fetch) must not make this machine compute or read the
+        // data: browsers mark such requests, and the API refuses them (pages and assets stay open).
+        if (req.path.rfind("/api/", 0) == 0 && to_lower(trim(req.get_header_value("Sec-Fetch-Site"))) == "cross-site")
+            return refuse(403, "API requests from another site's pages are refused (Sec-Fetch-Site: cross-site)");
         if (req.method == "POST") {
             // A browser page of another origin may send a "simple" POST (text/plain, no preflight):
             // only JSON from this server's own pages is taken (the Host check above still applies).
-            const std::string type = to_lower(req.get_header_value("Content-Type"));
             const std::string origin = req.get_header_value("Origin");
-            if (!origin.empty() && origin != "http://" + req.get_header_value("Host")) {
-                set_answer(res, error_response(403, "a POST must come from this server's own pages (Origin differs)"), req);
-                return;
-            }
-            if (req.path == "/api/tags" && type.rfind("application/json", 0) != 0) {
-                set_answer(res, error_response(415, "POST api/tags takes a JSON body (Content-Type: application/json)"), req);
-                return;
-            }
+            if (!origin.empty() && origin != "http://" + req.get_header_value("Host"))
+                return refuse(403, "a POST must come from this server's own pages (Origin differs)");
+            if (req.path == "/api/tags" && !is_json_content_type(req.get_header_value("Content-Type")))
+                return refuse(415, "POST api/tags takes a JSON body (Content-Type: application/json, optionally "
+                                   "; charset=utf-8), got '" + req.get_header_value("Content-Type").substr(0, 80) + "'");
         }
-        const Response r = explorer.handle(req.method, req.path, q, req.body);
-        set_answer(res, r, req);
+        if (t_request && t_request->busy) {  // the live CAM queue is full
+            Response r = error_response(503, format("the server is computing live CAMs with %d more waiting: try again "
+                                                    "in a moment (other pages and data are answered meanwhile)",
+                                                    std::max(0, opt.cam_queue)));
+            r.headers.push_back({"Retry-After", "2"});
+            set_answer(res, r, req, opt);
+            if (opt.log_requests) fprintf(stderr, "503 %s %s\n", req.method.c_str(), req.target.c_str());
+            return;
+        }
+        std::function<bool()> gone;
+        if (t_request && t_request->fd >= 0) gone = [fd = t_request->fd] { return peer_gone(fd); };
+        const Response r = explorer.handle(req.method, req.path, q, req.body, gone);
+        set_answer(res, r, req, opt);
         if (opt.log_requests) fprintf(stderr, "%d %s %s\n", r.status, req.method.c_str(), req.target.c_str());
     };
     router.Get(".*", handler);  // HEAD too
@@ -954,19 +1132,19 @@ void run_server(const Explorer& explorer, const ServeOptions& opt, const std::fu
     router.Options(".*", handler);
     // httplib's own refusals (a malformed request line, a body over the limit): JSON like ours,
     // and an exception never reaches the client with its message (it could hold a local path).
-    router.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+    router.set_error_handler(httplib::Server::HandlerWithResponse([&opt](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty() || res.content_length_ > 0) return httplib::Server::HandlerResponse::Unhandled;
-        set_answer(res, error_response(res.status, format("HTTP %d", res.status)), req);
+        set_answer(res, error_response(res.status, format("HTTP %d", res.status)), req, opt);
         return httplib::Server::HandlerResponse::Handled;
     }));
-    router.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+    router.set_exception_handler([&opt](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         try {
             if (ep) std::rethrow_exception(ep);
         } catch (const std::exception& e) {
             fprintf(stderr, "camscope serve: error answering %s: %s\n", req.target.c_str(), e.what());
         } catch (...) {
         }
-        set_answer(res, error_response(500, kInternalError), req);
+        set_answer(res, error_response(500, kInternalError), req, opt);
     });
 
     ListenInfo info;
@@ -975,7 +1153,16 @@ void run_server(const Explorer& explorer, const ServeOptions& opt, const std::fu
     info.port = port;
     info.loopback = loopback;
     on_listening(info);
-    Front front(router, opt);
+    // The CAM lane takes the GET/HEAD requests the router would answer by computing a live CAM
+    // (not those it refuses first: a Host not allowed, a cross-site request).
+    const auto computes = [&explorer, names](std::string_view head) {
+        const HeadInfo h = parse_head(head);
+        if (h.method != "GET" && h.method != "HEAD") return false;
+        if (!host_allowed(header_of(h, "host"), names) || to_lower(header_of(h, "sec-fetch-site")) == "cross-site") return false;
+        const auto [path, query] = split_target(h.target);
+        return explorer.computes(path, query);
+    };
+    Front front(router, opt, computes);
     front.run(listen_fd);  // returns once opt.stop is set
 }
 

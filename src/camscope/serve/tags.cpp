@@ -67,7 +67,7 @@ TagUpdate parse_tag_update(std::string_view body, size_t rows) {
 TagStore::TagStore(std::string path, size_t rows) : path_(std::move(path)), rows_(rows) {
     std::error_code ec;
     if (path_.empty() || !std::filesystem::exists(path_, ec)) return;
-    const auto bytes = read_file(path_);
+    const auto bytes = read_file(path_, kMaxTagsFile);  // a regular file, bounded: not a FIFO nor /dev/zero
     const json j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("tags") || !j["tags"].is_object())
         throw Error(where(path_, "not a tags file (expected a JSON object {\"tags\": {\"<row>\": [\"tag\", ...]}})"));
@@ -100,7 +100,21 @@ json TagStore::set(const TagUpdate& u) {
     auto next = tags_;
     if (u.tags.empty()) next.erase(u.row);
     else next[u.row] = u.tags;
-    if (!path_.empty()) write_file_atomic(path_, json{{"tags", to_json(next)}}.dump(1) + "\n");
+    if (!path_.empty()) {
+        try {
+            write_file_atomic(path_, json{{"tags", to_json(next)}}.dump(1) + "\n");
+        } catch (const Error& e) {
+            // The cause is the message's last part ("...: Permission denied"); the answer names
+            // the file by its name only.
+            const std::string msg = e.what();
+            const size_t colon = msg.rfind(": ");
+            const std::string cause = colon == std::string::npos ? std::string("cannot write it") : msg.substr(colon + 2);
+            throw TagsNotSaved(where(path_, "the tag change was not saved (" + msg + "); the tags are as before"),
+                               "the tag change was not saved: the tags file " +
+                                   std::filesystem::path(path_).filename().string() + " cannot be written (" + cause +
+                                   "); the tags are as before");
+        }
+    }
     tags_ = std::move(next);
     return {{"tags", to_json(tags_)}, {"persisted", persisted()}};
 }

@@ -8,7 +8,13 @@
 //
 // File and answers: {"tags": {"<row>": ["relabel", ...], ...}} (rows as decimal strings; a row
 // without tags is absent). A tag is 1–40 characters of [A-Za-z0-9 _-];
-// a row holds at most 16 (duplicates are dropped, the first kept).
+// a row holds at most 16 (duplicates are dropped, the first kept). The file is read only if it is a
+// regular file (a link to one is followed) of at most kMaxTagsFile bytes.
+//
+// A change that cannot be written (a read-only folder or file system, a full disk) is not made at
+// all, in memory either: TagStore::set throws TagsNotSaved, the server answers 500 with
+// {"error": "... not saved ...", "persisted": false, "tags": <the state as before>}, and what GET
+// answers afterwards is still what the file holds.
 #include <cstddef>
 #include <map>
 #include <mutex>
@@ -18,11 +24,26 @@
 
 #include <nlohmann/json.hpp>
 
+#include "camscope/util/error.hpp"
+
 namespace camscope::serve {
 
 constexpr size_t kMaxTagLength = 40;
 constexpr size_t kMaxTagsPerRow = 16;
 constexpr size_t kMaxTagsBody = 64 * 1024;  // a POST body larger than this is refused
+constexpr size_t kMaxTagsFile = size_t{64} << 20;  // a tags file larger than this is refused at start
+
+/// A change the tags file could not take (TagStore::set): nothing changed. what() names the file's
+/// full path and the cause (for the server's log); answer() names the file by its name only and the
+/// cause (for a client: answers name no local path).
+class TagsNotSaved : public Error {
+public:
+    TagsNotSaved(const std::string& log_message, std::string answer) : Error(log_message), answer_(std::move(answer)) {}
+    const std::string& answer() const { return answer_; }
+
+private:
+    std::string answer_;
+};
 
 struct TagUpdate {
     size_t row = 0;
@@ -42,10 +63,11 @@ public:
 
     /// {"tags": {...}, "persisted": bool}
     nlohmann::json get() const;
-    /// Replaces the row's tags (persisting them first: on a write error nothing changes and the
-    /// Error, naming the file, propagates); returns get() after the change.
+    /// Replaces the row's tags (persisting them first: on a write error nothing changes, in memory
+    /// either, and TagsNotSaved propagates); returns get() after the change.
     nlohmann::json set(const TagUpdate& u);
 
+    /// Whether the tags are kept in a file (every change is written before it is made).
     bool persisted() const { return !path_.empty(); }
     const std::string& path() const { return path_; }
 

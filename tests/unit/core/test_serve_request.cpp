@@ -102,6 +102,64 @@ TEST(ServeRequest, FinerCamContrastAndAlpha) {
     }
 }
 
+TEST(ServeRequest, DiffTakesFinerCamContrastAndAlphaAsCamDoes) {
+    RequestLimits l = limits();
+    l.methods.push_back("finercam");
+    auto p = [&](const std::string& target) {
+        auto [path, query] = split_target(target);
+        return parse_request(path, query, l);
+    };
+    const Request d = p("/api/diff?image=1&method=finercam&contrast=3&alpha=0.5");
+    ASSERT_TRUE(d.contrast.has_value());
+    EXPECT_EQ(d.contrast->kind, Target::Class);
+    EXPECT_EQ(d.contrast->cls, 3);
+    EXPECT_EQ(d.alpha, 0.5);
+    EXPECT_EQ(p("/api/diff?image=1&method=finercam").alpha, 1.0);
+    // Refused as for api/cam (they were silently ignored here).
+    for (const char* bad : {"/api/diff?image=1&method=gradcam&alpha=2", "/api/diff?image=1&method=gradcam&contrast=true",
+                            "/api/diff?image=1&method=finercam&alpha=101", "/api/diff?image=1&method=finercam&contrast=nope"}) {
+        try {
+            p(bad);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const RequestError& e) {
+            EXPECT_EQ(e.status(), 400) << bad;
+        }
+    }
+}
+
+TEST(ServeRequest, PerturbationMethodsAreCappedAtTheServersMaxChannels) {
+    RequestLimits l = limits();
+    l.methods.push_back("ablationcam");
+    l.max_channels = 64;
+    auto mc = [&](const std::string& target) {
+        auto [path, query] = split_target(target);
+        return parse_request(path, query, l).max_channels;
+    };
+    EXPECT_EQ(mc("/api/cam?image=1&method=scorecam"), 64);                   // none asked: the cap
+    EXPECT_EQ(mc("/api/cam?image=1&method=scorecam&max_channels=0"), 64);    // "all": the cap
+    EXPECT_EQ(mc("/api/cam?image=1&method=scorecam&max_channels=9"), 9);     // fewer: as asked
+    EXPECT_EQ(mc("/api/cam?image=1&method=ablationcam&max_channels=65"), 64);
+    EXPECT_EQ(mc("/api/diff?image=1&method=scorecam&max_channels=99999999999"), 64);
+    EXPECT_EQ(mc("/api/cam?image=1&method=gradcam&max_channels=9"), 0);      // not a perturbation method
+    l.max_channels = 0;  // no cap
+    EXPECT_EQ(mc("/api/cam?image=1&method=scorecam"), 0);
+    EXPECT_EQ(mc("/api/cam?image=1&method=scorecam&max_channels=1000"), 1000);
+    EXPECT_TRUE(perturbs_channels("scorecam"));
+    EXPECT_TRUE(perturbs_channels("ablationcam"));
+    EXPECT_FALSE(perturbs_channels("gradcam"));
+    EXPECT_FALSE(perturbs_channels("finercam"));
+}
+
+TEST(ServeRequest, JsonContentTypeIsAMediaTypeNotAPrefix) {
+    for (const char* ok : {"application/json", "Application/JSON", "application/json; charset=utf-8",
+                           "application/json;charset=UTF-8", " application/json ", "application/json; charset=\"utf-8\""})
+        EXPECT_TRUE(is_json_content_type(ok)) << ok;
+    for (const char* no : {"", "application/jsonfoo", "application/json-patch+json", "application/jsonx; charset=utf-8",
+                           "text/plain", "application/json; charset=latin1", "application/json; boundary=x",
+                           "application/json;", "application/json; charset=utf-8; x=y", "text/json", "application/*"})
+        EXPECT_FALSE(is_json_content_type(no)) << no;
+}
+
 TEST(ServeRequest, ClassByIndexOrNameCaseInsensitive) {
     EXPECT_EQ(parse("/api/class/CAT").cls, 3);
     EXPECT_EQ(parse("/api/class/Truck").cls, 9);
@@ -132,7 +190,7 @@ TEST(ServeRequest, OverflowingNumbers) {
     // Counts clamp, however many digits.
     EXPECT_EQ(parse("/api/cell/0/0?limit=99999999999999999999").limit, 1000);
     EXPECT_EQ(parse("/api/cell/0/0?offset=2147483648").offset, 1 << 30);
-    EXPECT_EQ(parse("/api/cam?image=0&max_channels=99999999999").max_channels, 1 << 20);
+    EXPECT_EQ(parse("/api/cam?image=0&method=scorecam&max_channels=99999999999").max_channels, 1 << 20);
 }
 
 TEST(ServeRequest, TrailingGarbageAndSigns) {
@@ -266,12 +324,13 @@ TEST(ServeRequest, ClassNamesWithASlash) {
 TEST(ServeRequest, HostHeaderAllowList) {
     const std::vector<std::string> names{"localhost", "127.0.0.2", "my.box"};
     for (const char* ok : {"", "localhost", "LOCALHOST", "localhost:8765", "LocalHost:1", "127.0.0.1", "127.0.0.1:8765",
-                           "127.0.0.2:80", "[::1]", "[::1]:8765", "192.168.1.5:8765", "my.box", "MY.BOX:65535"})
+                           "127.0.0.2:80", "[::1]", "[::1]:8765", "192.168.1.5:8765", "my.box", "MY.BOX:65535", "localhost:08765"})
         EXPECT_TRUE(host_allowed(ok, names)) << ok;
     for (const char* no : {"evil.com", "evil.com:8765", "127.0.0.1:80@evil.com", "localhost:80@evil.com",
                            "localhost.evil.com", "localhost:", "localhost:8x", "localhost:123456", "[::1]x", "[::1",
                            "[evil.com]:80", "127.0.0.1.evil.com", "my.box.evil.com", " localhost", "localhost ",
-                           "127.1", "0x7f000001", ":8765"})
+                           "127.1", "0x7f000001", ":8765", "localhost:99999", "localhost:65536", "localhost:0",
+                           "localhost:00000", "127.0.0.1:70000", "[::1]:99999", "[::1]:0", "my.box:+80", "localhost:-1"})
         EXPECT_FALSE(host_allowed(no, names)) << no;
 }
 

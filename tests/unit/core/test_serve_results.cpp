@@ -3,6 +3,8 @@
 // every malformed index, count or missing part is refused with an Error naming the file and the
 // field; the fuzz target's seeds-turned-regressions (tests/fuzz_regressions/fuzz_results/) replay.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
@@ -222,6 +224,49 @@ TEST(ServeResults, FolderWithoutCompletionMarkerIsRefused) {
     std::ofstream(dir / "summary.json") << summary_text();
     EXPECT_EQ(serve::read_results_folder(dir.string()).data["classes"].size(), 3u);
     EXPECT_EQ(serve::read_results_folder((dir / "explorer").string()).data["classes"].size(), 3u);  // explorer/ given
+    fs::remove_all(dir);
+}
+
+TEST(ServeResults, SpecialFilesAreRefusedAtOnceNamingTheFile) {
+    // summary.json or explorer/data.js as a link to /dev/zero, a FIFO or a file over the cap:
+    // refused by name, promptly (nothing blocks or grows).
+    const fs::path dir = fs::temp_directory_path() / ("camscope_results_special_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "explorer");
+    const fs::path summary = dir / "summary.json", data = dir / "explorer" / "data.js";
+    auto error_of = [&] {
+        try {
+            serve::read_results_folder(dir.string());
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    std::ofstream(data) << data_text();
+    fs::create_symlink("/dev/zero", summary);
+    std::string msg = error_of();
+    EXPECT_NE(msg.find(summary.string() + ": is a character device, expected a regular file"), std::string::npos) << msg;
+    fs::remove(summary);
+    ASSERT_EQ(::mkfifo(summary.c_str(), 0600), 0);
+    msg = error_of();
+    EXPECT_NE(msg.find(summary.string() + ": is a FIFO (named pipe), expected a regular file"), std::string::npos) << msg;
+    fs::remove(summary);
+    std::ofstream(summary) << summary_text();
+    fs::remove(data);
+    ASSERT_EQ(::mkfifo(data.c_str(), 0600), 0);
+    msg = error_of();
+    EXPECT_NE(msg.find(data.string() + ": is a FIFO (named pipe), expected a regular file"), std::string::npos) << msg;
+    fs::remove(data);
+    { std::ofstream(data) << data_text(); }
+    fs::resize_file(data, serve::kMaxDataJsBytes + 1);  // sparse: nothing written or read
+    msg = error_of();
+    EXPECT_NE(msg.find(data.string() + ": is " + std::to_string(serve::kMaxDataJsBytes + 1) + " bytes, more than the " +
+                       std::to_string(serve::kMaxDataJsBytes) + " bytes"),
+              std::string::npos)
+        << msg;
+    fs::resize_file(summary, serve::kMaxSummaryBytes + 1);
+    msg = error_of();
+    EXPECT_NE(msg.find(summary.string() + ": is "), std::string::npos) << msg;
     fs::remove_all(dir);
 }
 

@@ -1,9 +1,11 @@
 // The explorer's image tags (serve/tags.hpp): the POST body parser (untrusted bytes) and the store
 // persisted atomically in a JSON file, read back by a new store (a server restart).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "camscope/serve/request.hpp"
@@ -146,4 +148,67 @@ TEST(ServeTags, MalformedFilesAreRefusedNamingTheFileAndTheField) {
             EXPECT_NE(std::string(e.what()).find(file + ": " + why), std::string::npos) << text << ": " << e.what();
         }
     }
+}
+
+/// The Error of opening a store on `file` ("" if it opens).
+std::string store_error(const std::string& file) {
+    try {
+        TagStore s(file, 10);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(ServeTags, SpecialFilesAreRefusedAtOnceNamingTheFile) {
+    // A link to /dev/zero used to be read until memory ran out, a FIFO blocked the server's start.
+    TempDir dir;
+    const std::string zero = (dir.path / "zero.json").string(), fifo = (dir.path / "fifo.json").string(),
+                      big = (dir.path / "big.json").string(), folder = (dir.path / "folder.json").string();
+    fs::create_symlink("/dev/zero", zero);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);  // nobody writes it: opening it to read would wait
+    fs::create_directories(folder);
+    std::string msg = store_error(zero);
+    EXPECT_NE(msg.find(zero + ": is a character device, expected a regular file"), std::string::npos) << msg;
+    msg = store_error(fifo);
+    EXPECT_NE(msg.find(fifo + ": is a FIFO (named pipe), expected a regular file"), std::string::npos) << msg;
+    msg = store_error(folder);
+    EXPECT_NE(msg.find(folder + ": is a folder"), std::string::npos) << msg;
+    // Larger than the cap (a sparse file: nothing is written or read).
+    { std::ofstream(big) << "{}"; }
+    fs::resize_file(big, kMaxTagsFile + 1);
+    msg = store_error(big);
+    EXPECT_NE(msg.find(big + ": is " + std::to_string(kMaxTagsFile + 1) + " bytes, more than the " +
+                       std::to_string(kMaxTagsFile) + " bytes"),
+              std::string::npos)
+        << msg;
+    // A link to a regular file is followed.
+    const std::string real = (dir.path / "real.json").string(), link = (dir.path / "link.json").string();
+    write_file_atomic(real, R"({"tags": {"2": ["ok"]}})");
+    fs::create_symlink(real, link);
+    EXPECT_EQ(TagStore(link, 10).get()["tags"], json::parse(R"({"2": ["ok"]})"));
+}
+
+TEST(ServeTags, AChangeTheFileCannotTakeIsNotMadeAndSaysSo) {
+    TempDir dir;
+    const fs::path sub = dir.path / "sub", file = sub / "tags.json";
+    fs::create_directories(sub);
+    TagStore s(file.string(), 10);
+    s.set({1, {"ok"}});
+    // The folder becomes a file: the next write cannot happen (as a read-only or full disk; this
+    // works as root too).
+    fs::remove_all(sub);
+    { std::ofstream(sub.string()) << "in the way"; }
+    try {
+        s.set({2, {"relabel"}});
+        ADD_FAILURE() << "a change that was not written was accepted";
+    } catch (const TagsNotSaved& e) {
+        const std::string log = e.what(), answer = e.answer();
+        EXPECT_NE(log.find(file.string()), std::string::npos) << log;  // the log names the full path
+        EXPECT_NE(answer.find("not saved"), std::string::npos) << answer;
+        EXPECT_NE(answer.find("tags.json"), std::string::npos) << answer;
+        EXPECT_EQ(answer.find(dir.path.string()), std::string::npos) << answer;  // the answer names no local path
+    }
+    // Nothing changed in memory either: the store still holds what the file last got.
+    EXPECT_EQ(s.get(), json::parse(R"({"tags": {"1": ["ok"]}, "persisted": true})"));
 }
