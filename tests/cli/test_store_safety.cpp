@@ -188,6 +188,17 @@ TEST(StoreSafety, ADatasetChangedInTheMiddleIsCaughtByMergeResumeAndCompare) {
     EXPECT_NE(r.out.find("--bootstrap 0: an interval needs at least 100 resamples"), std::string::npos) << r.out;
 }
 
+TEST(StoreSafety, TheFingerprintIsTheDocumentedOne) {
+    // tests/malformed/store8 was written by scripts/make_malformed.py, whose cifar10_fingerprint()
+    // computes the fingerprint of tests/malformed/cifar8 from its definition (docs/reliability.md)
+    // with Python's hashlib: camscope's own must be that one, or compare --data would refuse.
+    const std::string m = (fs::path(kDir).parent_path() / "malformed").string();
+    const fs::path out = tmpdir("safety_documented");
+    const auto r = run("-q compare " + m + "/store8 " + m + "/store8 --data " + m + "/cifar8 -o " + out.string(), 120);
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_TRUE(fs::exists(out / "fixed.png")) << "the galleries are drawn from the dataset";
+}
+
 TEST(StoreSafety, StoreFilesThatAreNotRegularFilesAreRefusedAtOnce) {
     const fs::path root = tmpdir("safety_special");
     ASSERT_EQ(run(shard(kData, "0/1", root / "s"), 300).code, 0);
