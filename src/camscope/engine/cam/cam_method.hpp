@@ -66,8 +66,9 @@ torch::Tensor weighted(const torch::Tensor& weights, const torch::Tensor& activa
 
 /// Projection of terms n×K×h×w on their first principal direction (hw × K matrix, centred per
 /// channel, first right singular vector; SVD in float64), as pytorch-grad-cam's get_2d_projection,
-/// with a deterministic sign: flipped when its dot product with Σ_k T_k (the un-projected map) is
-/// negative; if that is exactly zero, the element of largest magnitude is made positive. n×h×w.
+/// with a sign that does not depend on the SVD's kernels (registry.cpp states the rule): oriented to
+/// agree with Σ_k T_k (the un-projected map) where that map's component along it is at least 1e-5
+/// of the terms' size, else with its element of largest magnitude positive. n×h×w.
 torch::Tensor eigen_projection(const torch::Tensor& terms);
 
 /// Indices n×M of the channels used by the perturbation methods: all K (M = K) when
