@@ -159,7 +159,13 @@ struct Model::Impl {
         return splits.emplace(layer, std::move(sp)).first->second.get();
     }
 
-    torch::Tensor forward_fast(const torch::Tensor& x) {
+    /// "image 17" (CamRequest::image_ids) or "batch row 3": how errors name row r of a batch.
+    static std::string image_name(const CamRequest* req, int64_t row) {
+        if (req && row < static_cast<int64_t>(req->image_ids.size())) return "image " + std::to_string(req->image_ids[row]);
+        return "batch row " + std::to_string(row);
+    }
+
+    torch::Tensor forward_fast(const torch::Tensor& x, const engine::RowName& name = {}) {
         if (!fast) {
             try {
                 // A second load, not module.clone(): freezing strips the methods of the submodule
@@ -180,10 +186,10 @@ struct Model::Impl {
         }
         torch::NoGradGuard ng;
         if (x.size(0) > 0 && !checked_shapes.count(x.sizes().slice(1).vec())) {
-            engine::logits_of(module.forward({x.narrow(0, 0, 1)}), info.path, 1);
+            engine::logits_of(module.forward({x.narrow(0, 0, 1)}), info.path, 1, name);
             checked_shapes.insert(x.sizes().slice(1).vec());
         }
-        return engine::logits_of(fast->forward({x}), info.path, x.size(0));
+        return engine::logits_of(fast->forward({x}), info.path, x.size(0), name);
     }
 };
 
@@ -460,7 +466,7 @@ struct ModelAccess {
         if (req.layers.size() == 1) {
             if (!im.probed.count(req.layers[0])) {
                 auto out = im.probe(req.layers, grad)(im.module, {x.narrow(0, 0, 1)}).toTuple()->elements();
-                engine::logits_of(out[0], im.info.path, 1);
+                engine::logits_of(out[0], im.info.path, 1, name);
                 im.probed.insert(req.layers[0]);
             }
             sp = im.split(req.layers[0]);
@@ -469,18 +475,19 @@ struct ModelAccess {
             std::vector<c10::IValue> head;
             {
                 torch::NoGradGuard head_ng;
+        const engine::RowName name = [&req](int64_t r) { return Model::Impl::image_name(&req, r); };
                 head = sp->head.get_method("camscope_head")({x}).toTuple()->elements();
             }
             auto a = head.at(0).toTensor();
             if (grad) a = a.detach().requires_grad_(true);
             std::vector<c10::IValue> in{x, a};
             for (size_t i = 1; i < head.size(); ++i) in.push_back(head[i]);
-            logits = engine::logits_of((*sp->tail)(im.module, std::move(in)), im.info.path, x.size(0));
+            logits = engine::logits_of((*sp->tail)(im.module, std::move(in)), im.info.path, x.size(0), name);
             acts.push_back(a);
         } else {
             auto& runner = im.probe(req.layers, grad);
             auto out = runner(im.module, {x}).toTuple()->elements();
-            logits = engine::logits_of(out[0], im.info.path, x.size(0));
+            logits = engine::logits_of(out[0], im.info.path, x.size(0), name);
             for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
             if (req.layers.size() == 1) im.probed.insert(req.layers[0]);
         }
@@ -546,16 +553,25 @@ struct ModelAccess {
                 ctx.targets = targets[s];
                 ctx.max_channels = req.max_channels;
                 ctx.batch_size = std::max(1, req.perturb_batch);
-                ctx.score_inputs = [&im](const torch::Tensor& xi) { return im.forward_fast(xi); };
+                // The perturbed forwards name their rows by image and channel.
+                auto perturbed = [&name](const torch::Tensor& img, const torch::Tensor& ch, const char* how) {
+                    return engine::RowName([&name, img, ch, how](int64_t r) {
+                        return name(img[r].item<int64_t>()) + " with channel " + std::to_string(ch[r].item<int64_t>()) + how;
+                    });
+                };
+                ctx.score_inputs = [&im, perturbed](const torch::Tensor& xi, const torch::Tensor& img, const torch::Tensor& ch) {
+                    return im.forward_fast(xi, perturbed(img, ch, " as the input's mask"));
+                };
                 const std::string layer = req.layers[l];
                 // Ablation in the model's own layout: channel k of the output zeroed at every
                 // position (every token, the prefix tokens included, as AblationLayerVit does).
-                ctx.score_ablated = [&im, &x, layer, &lay, out = acts[l].detach()](const torch::Tensor& img,
-                                                                                  const torch::Tensor& ch) {
+                ctx.score_ablated = [&im, &x, layer, &lay, perturbed, out = acts[l].detach()](const torch::Tensor& img,
+                                                                                             const torch::Tensor& ch) {
                     auto a = out.index_select(0, img).clone();
                     engine::zero_channels(a, ch, lay);
                     auto& r = im.replacer(layer);
-                    return engine::logits_of(r(im.module, {x.index_select(0, img), a}), im.info.path, img.size(0));
+                    return engine::logits_of(r(im.module, {x.index_select(0, img), a}), im.info.path, img.size(0),
+                                             perturbed(img, ch, " ablated"));
                 };
                 if (req.on_progress) ctx.progress = [&req](int64_t d, int64_t t) { req.on_progress(d, t); };
                 const auto terms = method.compute(ctx).to(torch::kFloat32);
@@ -622,7 +638,7 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
                  .to(im.device);
     try {
         if (!req) {
-            auto logits = im.forward_fast(x);
+            auto logits = im.forward_fast(x, name);
             res.num_classes = static_cast<int>(logits.size(1));
             engine::copy_out(logits, res.logits);
             return res;
@@ -644,6 +660,10 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
             raw = r.raw;
         } else {
             for (const auto& aug : kAugmentations) {
+        const engine::RowName name = [req](int64_t r) { return Model::Impl::image_name(req, r); };
+        // Before any forward: the optimised forwards (prediction, the CAMs' split head) can turn a
+        // NaN image into finite logits, which no check of the logits can then see.
+        engine::check_finite_input(x, im.info.path, name);
                 torch::Tensor xa;
                 {
                     torch::NoGradGuard ng;

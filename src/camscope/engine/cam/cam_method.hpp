@@ -23,8 +23,9 @@ struct CamContext {
     torch::Tensor gradients;    // g = d(score)/dA: n×K×h×w, read like A; undefined for gradient-free methods
     torch::Tensor logits;       // n×classes of the unperturbed forward
     torch::Tensor targets;      // n, int64 target class per image
-    /// Logits m×classes for a batch of inputs m×C×H×W (no grad; perturbation methods).
-    std::function<torch::Tensor(const torch::Tensor& x)> score_inputs;
+    /// Logits m×classes for a batch of inputs m×C×H×W (no grad; perturbation methods); row r is a
+    /// perturbation of image img[r] by channel ch[r] (int64, m), which errors name.
+    std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& img, const torch::Tensor& ch)> score_inputs;
     /// Logits m×classes of the forward with the layer's output ablated: row r is image img[r]
     /// (int64, m) with channel ch[r] (int64, m) of the output set to 0 in the model's own layout
     /// (every position; for tokens every token, the prefix too).
