@@ -89,7 +89,7 @@ struct Model::Impl {
         }
         auto it = layouts.find(key);
         if (it != layouts.end()) return it->second;
-        auto l = infer_layout(shape, h, w, hint_of(layer), forced);
+        auto l = infer_layout(shape, h, w, hint_of(layer), forced, listing_graph().token_suffix);
         if (l.kind == LayoutKind::none)
             throw UsageError(info.path + ": layer '" + layer + "': no CAM layout for its output: " + l.evidence +
                              " (see `camscope layers`)");
@@ -308,8 +308,10 @@ std::vector<LayerInfo> Model::layers(const InputSpec& spec) {
         const auto& v = elems.at(i + 1);
         if (v.isTensor()) li.shape = v.toTensor().sizes().vec();
         const auto& hint = impl_->listing->calls[i].layout_hint;
-        li.layout = infer_layout(li.shape, spec.height, spec.width, hint);
-        li.forced = impl_->forced.empty() ? li.layout : infer_layout(li.shape, spec.height, spec.width, hint, impl_->forced);
+        const auto& suffix = impl_->listing->token_suffix;
+        li.layout = infer_layout(li.shape, spec.height, spec.width, hint, {}, suffix);
+        li.forced = impl_->forced.empty() ? li.layout
+                                          : infer_layout(li.shape, spec.height, spec.width, hint, impl_->forced, suffix);
         result.push_back(std::move(li));
     }
     return result;
@@ -364,6 +366,9 @@ std::string Model::resolve_layer(const std::string& name, const InputSpec& spec)
     if (!best)
         for (const auto& l : all)  // token models without attention (MLP-Mixer-like)
             if (l.layout.kind == LayoutKind::tokens && l.layout.h * l.layout.w > 1) best = &l;
+    if (!best)
+        for (const auto& l : all)  // channels-first sequences (Conv1d models); never before a 4-D map
+            if (l.layout.kind == LayoutKind::ncl && l.layout.h * l.layout.w > 1) best = &l;
     if (!best) {
         size_t four = 0, three = 0;
         for (const auto& l : all) {
@@ -384,6 +389,24 @@ std::string Model::resolve_layer(const std::string& name, const InputSpec& spec)
         if (&l == best) break;
         if (l.shape == best->shape && l.path.size() < pick->path.size() && starts_with(best->path, l.path + "."))
             pick = &l;
+    }
+    if (last_attention && !impl_->opt.quiet) {
+        // A transformer whose token layers have no reading (several splits fit, or none): the choice
+        // above is some other layer (the patch embedding's convolution, typically), whose map is
+        // not the one a ViT's users expect. Say so, and why.
+        const LayerInfo* token_ln = nullptr;
+        for (const auto& l : all) {
+            if (&l == last_attention) break;
+            if (l.type == "LayerNorm" && l.shape.size() == 3) token_ln = &l;
+        }
+        if (token_ln)  // (Swin's layer norms are 4-D: its stage outputs are the maps to use)
+            fprintf(stderr,
+                    "note: %s: a transformer (attention at '%s'), but its token layer '%s' has no reading (%s); the "
+                    "automatic CAM layer falls back to '%s' (%s, %s). Name a token layer with --layer and force its "
+                    "reading with --layout tokens:PREFIX or --grid HxW\n",
+                    impl_->info.path.c_str(), last_attention->path.c_str(), token_ln->path.c_str(),
+                    token_ln->layout.evidence.c_str(), pick->path.c_str(), pick->type.c_str(),
+                    describe(pick->layout).c_str());
     }
     return pick->path;
 }
@@ -452,6 +475,7 @@ struct ModelAccess {
                                                         const CamRequest& req, const engine::CamMethod& method,
                                                         const InputSpec& spec, torch::Tensor& pred) {
         const bool grad = method.needs_gradients;
+        const engine::RowName name = [&req](int64_t r) { return Model::Impl::image_name(&req, r); };
         std::optional<torch::NoGradGuard> ng;
         if (!grad) ng.emplace();
         torch::Tensor logits;
@@ -475,7 +499,6 @@ struct ModelAccess {
             std::vector<c10::IValue> head;
             {
                 torch::NoGradGuard head_ng;
-        const engine::RowName name = [&req](int64_t r) { return Model::Impl::image_name(&req, r); };
                 head = sp->head.get_method("camscope_head")({x}).toTuple()->elements();
             }
             auto a = head.at(0).toTensor();
@@ -637,6 +660,10 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
     auto x = torch::from_blob(const_cast<float*>(data), {n, spec.channels, spec.height, spec.width}, torch::kFloat32)
                  .to(im.device);
     try {
+        const engine::RowName name = [req](int64_t r) { return Model::Impl::image_name(req, r); };
+        // Before any forward: the optimised forwards (prediction, the CAMs' split head) can turn a
+        // NaN image into finite logits, which no check of the logits can then see.
+        engine::check_finite_input(x, im.info.path, name);
         if (!req) {
             auto logits = im.forward_fast(x, name);
             res.num_classes = static_cast<int>(logits.size(1));
@@ -660,10 +687,6 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
             raw = r.raw;
         } else {
             for (const auto& aug : kAugmentations) {
-        const engine::RowName name = [req](int64_t r) { return Model::Impl::image_name(req, r); };
-        // Before any forward: the optimised forwards (prediction, the CAMs' split head) can turn a
-        // NaN image into finite logits, which no check of the logits can then see.
-        engine::check_finite_input(x, im.info.path, name);
                 torch::Tensor xa;
                 {
                     torch::NoGradGuard ng;

@@ -137,7 +137,7 @@ TEST(Layout, FlagsAreChecked) {
         parse_layout_override("chw", "");
         FAIL();
     } catch (const UsageError& e) {
-        EXPECT_NE(std::string(e.what()).find("nchw, nhwc, tokens or tokens:PREFIX"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("nchw, nhwc, ncl, tokens or tokens:PREFIX"), std::string::npos) << e.what();
     }
     const auto o = parse_layout_override("tokens:2", "7x9");
     EXPECT_EQ(o.kind, LayoutKind::tokens);

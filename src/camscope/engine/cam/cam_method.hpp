@@ -84,8 +84,9 @@ torch::Tensor perturbation_scores(const CamContext& c, const torch::Tensor& chan
                                   const std::function<torch::Tensor(const torch::Tensor& img, const torch::Tensor& ch)>& score);
 
 /// A layer output (model layout, batch first) as n×K×h×w for `layout`: channels-first as is,
-/// channels-last permuted, tokens without the prefix reshaped row-major to the grid (pytorch-grad-cam's
-/// vit_reshape_transform / swinT_reshape_transform). A view where possible.
+/// channels-last permuted, tokens without the prefix (and suffix) reshaped row-major to the grid
+/// (pytorch-grad-cam's vit_reshape_transform / swinT_reshape_transform), N×C×L reshaped to the grid
+/// (1×L: its reshape_transform t.unsqueeze(2)). A view where possible.
 torch::Tensor to_nchw(const torch::Tensor& out, const Layout& layout);
 
 /// Sets channel ch[r] of row r of `out` (model layout, m rows) to 0 at every position, in place.

@@ -106,6 +106,7 @@ torch::Tensor to_nchw(const torch::Tensor& out, const Layout& layout) {
     switch (layout.kind) {
         case LayoutKind::nchw: return out;
         case LayoutKind::nhwc: return out.permute({0, 3, 1, 2});
+        case LayoutKind::ncl: return out.reshape({out.size(0), out.size(1), layout.h, layout.w});
         case LayoutKind::tokens:
             return out.narrow(1, layout.prefix, layout.h * layout.w)
                 .reshape({out.size(0), layout.h, layout.w, out.size(2)})
@@ -117,7 +118,7 @@ torch::Tensor to_nchw(const torch::Tensor& out, const Layout& layout) {
 void zero_channels(torch::Tensor& out, const torch::Tensor& ch, const Layout& layout) {
     const auto rows = torch::arange(out.size(0), ch.options());
     // The channel axis first (a view of `out`), then index (row, channel) as for channels first.
-    auto view = layout.kind == LayoutKind::nchw ? out : out.movedim(-1, 1);
+    auto view = layout.kind == LayoutKind::nchw || layout.kind == LayoutKind::ncl ? out : out.movedim(-1, 1);
     view.index_put_({rows, ch}, 0.0);
 }
 
