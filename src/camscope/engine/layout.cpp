@@ -290,8 +290,14 @@ std::string layout_kind_name(LayoutKind k) {
 
 std::string describe(const Layout& l) {
     if (l.kind == LayoutKind::none) return "-";
-    if (l.kind == LayoutKind::tokens)
-        return "tokens " + std::to_string(l.prefix) + "+" + hw(l.h, l.w) + (l.suffix ? "+" + std::to_string(l.suffix) : "");
+    if (l.kind == LayoutKind::tokens) {
+        std::string s = "tokens " + std::to_string(l.prefix) + "+" + hw(l.h, l.w);
+        if (l.suffix) {  // appended piece by piece: GCC 12 -Wstringop-overflow false positive
+            s += '+';
+            s += std::to_string(l.suffix);
+        }
+        return s;
+    }
     return layout_kind_name(l.kind) + " " + hw(l.h, l.w);
 }
 
