@@ -76,10 +76,12 @@ void EngineFlags::add(CLI::App& app) {
 
 void add_layout_flags(CLI::App& app, std::string& layout, std::string& grid) {
     app.add_option("--layout", layout,
-                   "how to read the CAM layer's output: nchw, nhwc (channels last), tokens or tokens:PREFIX "
-                   "(N x T x C, PREFIX class/register tokens before the grid); default: inferred per layer, see "
-                   "`camscope layers`");
-    app.add_option("--grid", grid, "the CAM layer's spatial grid HxW (tokens: T = prefix + H*W); default: inferred");
+                   "how to read the CAM layer's output: nchw, nhwc (channels last), ncl (N x C x L, read as "
+                   "N x C x 1 x L unless --grid), tokens or tokens:PREFIX (N x T x C, PREFIX class/register tokens "
+                   "before the grid); default: inferred per layer, see `camscope layers`");
+    app.add_option("--grid", grid,
+                   "the CAM layer's spatial grid HxW (tokens: T = prefix + H*W, with the input's aspect ratio; "
+                   "ncl: L = H*W); default: inferred");
 }
 
 void CamOptionFlags::add(CLI::App& app) {

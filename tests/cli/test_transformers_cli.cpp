@@ -83,7 +83,7 @@ TEST(CliTransformers, CamOnTokensAndForcedLayouts) {
     EXPECT_NE(r.out.find("--layout nchw needs a 4-D output"), std::string::npos) << r.out;
     r = run(base + "--layout nwhc -o " + bad.string());
     EXPECT_EQ(r.code, 2) << r.out;
-    EXPECT_NE(r.out.find("expected nchw, nhwc, tokens or tokens:PREFIX"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("expected nchw, nhwc, ncl, tokens or tokens:PREFIX"), std::string::npos) << r.out;
     // Nothing written on a refused request (the folder may have been created, as for other errors).
     if (std::filesystem::exists(bad)) {
         for (const auto& e : std::filesystem::recursive_directory_iterator(bad)) {

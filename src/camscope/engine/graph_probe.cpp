@@ -168,7 +168,11 @@ struct LayoutHints {
             "aten::_convolution", "aten::conv2d", "aten::conv_transpose2d", "aten::batch_norm",
             "aten::instance_norm", "aten::group_norm", "aten::max_pool2d", "aten::avg_pool2d",
             "aten::adaptive_avg_pool2d", "aten::adaptive_max_pool2d", "aten::upsample_bilinear2d",
-            "aten::upsample_nearest2d", "aten::pixel_shuffle", "aten::mkldnn_convolution"};
+            "aten::upsample_nearest2d", "aten::pixel_shuffle", "aten::mkldnn_convolution",
+            // 1-D: an N×C×L output (layout.hpp: ncl)
+            "aten::conv1d", "aten::conv_transpose1d", "aten::max_pool1d", "aten::max_pool1d_with_indices",
+            "aten::avg_pool1d", "aten::adaptive_avg_pool1d", "aten::adaptive_max_pool1d",
+            "aten::upsample_linear1d", "aten::upsample_nearest1d"};
         static const std::set<std::string> passthrough = {
             "aten::relu", "aten::relu_", "aten::gelu", "aten::gelu_", "aten::silu", "aten::silu_",
             "aten::sigmoid", "aten::sigmoid_", "aten::tanh", "aten::hardswish", "aten::hardswish_",
@@ -201,6 +205,43 @@ struct LayoutHints {
         return "";
     }
 };
+
+/// The attribute name when `v` is a tensor read from the module (a parameter such as a class
+/// token), possibly expanded, repeated or reshaped over the batch; nullopt otherwise.
+std::optional<std::string> parameter_token(Value* v) {
+    static const std::set<std::string> through = {
+        "aten::expand", "aten::expand_as", "aten::repeat", "aten::tile", "aten::broadcast_to", "aten::to",
+        "aten::type_as", "aten::contiguous", "aten::clone", "aten::view", "aten::reshape", "aten::unsqueeze"};
+    for (int depth = 0; depth < 16; ++depth) {
+        Node* n = v->node();
+        if (n->kind() == prim::GetAttr)
+            return v->type()->kind() == c10::TypeKind::TensorType ? std::optional<std::string>(n->s(attr::name))
+                                                                   : std::nullopt;
+        if (n->inputs().empty() || !through.count(n->kind().toQualString())) return std::nullopt;
+        v = n->input(0);
+    }
+    return std::nullopt;
+}
+
+/// ListingGraph::token_suffix: the first aten::cat along dim 1 (or −2) of the top-level graph that
+/// puts a parameter token after a computed input.
+std::string find_token_suffix(Graph& g) {
+    for (Node* n : g.nodes()) {
+        if (n->kind() != c10::aten::cat || n->inputs().size() < 2) continue;
+        auto dim = torch::jit::toIValue(n->input(1));
+        if (!dim || !dim->isInt() || (dim->toInt() != 1 && dim->toInt() != -2)) continue;
+        Node* list = n->input(0)->node();
+        if (list->kind() != prim::ListConstruct) continue;
+        bool computed = false;
+        for (Value* in : list->inputs()) {
+            auto name = parameter_token(in);
+            if (!name) computed = true;
+            else if (computed)
+                return "aten::cat puts the parameter '" + *name + "' after the computed tokens";
+        }
+    }
+    return "";
+}
 
 }  // namespace
 
@@ -269,6 +310,7 @@ ListingGraph make_listing_graph(const torch::jit::Module& module) {
         result.calls.push_back(recorded[i]);
         result.calls.back().layout_hint = hints.of(outs.back());
     }
+    result.token_suffix = find_token_suffix(*g);
     while (g->outputs().size() > 0) g->eraseOutput(0);
     for (Value* v : outs) g->registerOutput(v);
     pack_outputs_as_tuple(*g);

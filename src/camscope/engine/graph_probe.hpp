@@ -17,7 +17,7 @@ struct ProbedCall {
     std::string path;  // dotted module path
     std::string type;  // module class name (unqualified)
     /// The graph's evidence for the output's layout (layout.hpp infer_layout): "nchw:<op>" (a
-    /// convolution, batch norm, pooling or a permute to (0, 3, 1, 2) made it), "last:<op>" (its
+    /// convolution, batch norm, pooling (2-D or 1-D) or a permute to (0, 3, 1, 2) made it), "last:<op>" (its
     /// last axis holds the channels: linear, layer norm over the last axis, permute to (0, 2, 3,
     /// 1)), "" = none. Found by walking back from the value through elementwise ops (activations,
     /// dropout, residual adds, scaling).
@@ -30,6 +30,10 @@ struct ProbedCall {
 struct ListingGraph {
     std::shared_ptr<torch::jit::Graph> graph;
     std::vector<ProbedCall> calls;
+    /// Evidence that the model appends extra tokens AFTER its token sequence (an aten::cat along
+    /// dim 1 whose later input is a parameter, e.g. a class token, after a computed one), in words;
+    /// "" = none (the usual class token first). Token layouts read the extra tokens as a suffix then.
+    std::string token_suffix;
 };
 ListingGraph make_listing_graph(const torch::jit::Module& module);
 

@@ -89,7 +89,7 @@ struct Model::Impl {
         }
         auto it = layouts.find(key);
         if (it != layouts.end()) return it->second;
-        auto l = infer_layout(shape, h, w, hint_of(layer), forced);
+        auto l = infer_layout(shape, h, w, hint_of(layer), forced, listing_graph().token_suffix);
         if (l.kind == LayoutKind::none)
             throw UsageError(info.path + ": layer '" + layer + "': no CAM layout for its output: " + l.evidence +
                              " (see `camscope layers`)");
@@ -159,7 +159,13 @@ struct Model::Impl {
         return splits.emplace(layer, std::move(sp)).first->second.get();
     }
 
-    torch::Tensor forward_fast(const torch::Tensor& x) {
+    /// "image 17" (CamRequest::image_ids) or "batch row 3": how errors name row r of a batch.
+    static std::string image_name(const CamRequest* req, int64_t row) {
+        if (req && row < static_cast<int64_t>(req->image_ids.size())) return "image " + std::to_string(req->image_ids[row]);
+        return "batch row " + std::to_string(row);
+    }
+
+    torch::Tensor forward_fast(const torch::Tensor& x, const engine::RowName& name = {}) {
         if (!fast) {
             try {
                 // A second load, not module.clone(): freezing strips the methods of the submodule
@@ -180,10 +186,10 @@ struct Model::Impl {
         }
         torch::NoGradGuard ng;
         if (x.size(0) > 0 && !checked_shapes.count(x.sizes().slice(1).vec())) {
-            engine::logits_of(module.forward({x.narrow(0, 0, 1)}), info.path, 1);
+            engine::logits_of(module.forward({x.narrow(0, 0, 1)}), info.path, 1, name);
             checked_shapes.insert(x.sizes().slice(1).vec());
         }
-        return engine::logits_of(fast->forward({x}), info.path, x.size(0));
+        return engine::logits_of(fast->forward({x}), info.path, x.size(0), name);
     }
 };
 
@@ -302,8 +308,10 @@ std::vector<LayerInfo> Model::layers(const InputSpec& spec) {
         const auto& v = elems.at(i + 1);
         if (v.isTensor()) li.shape = v.toTensor().sizes().vec();
         const auto& hint = impl_->listing->calls[i].layout_hint;
-        li.layout = infer_layout(li.shape, spec.height, spec.width, hint);
-        li.forced = impl_->forced.empty() ? li.layout : infer_layout(li.shape, spec.height, spec.width, hint, impl_->forced);
+        const auto& suffix = impl_->listing->token_suffix;
+        li.layout = infer_layout(li.shape, spec.height, spec.width, hint, {}, suffix);
+        li.forced = impl_->forced.empty() ? li.layout
+                                          : infer_layout(li.shape, spec.height, spec.width, hint, impl_->forced, suffix);
         result.push_back(std::move(li));
     }
     return result;
@@ -358,6 +366,9 @@ std::string Model::resolve_layer(const std::string& name, const InputSpec& spec)
     if (!best)
         for (const auto& l : all)  // token models without attention (MLP-Mixer-like)
             if (l.layout.kind == LayoutKind::tokens && l.layout.h * l.layout.w > 1) best = &l;
+    if (!best)
+        for (const auto& l : all)  // channels-first sequences (Conv1d models); never before a 4-D map
+            if (l.layout.kind == LayoutKind::ncl && l.layout.h * l.layout.w > 1) best = &l;
     if (!best) {
         size_t four = 0, three = 0;
         for (const auto& l : all) {
@@ -378,6 +389,24 @@ std::string Model::resolve_layer(const std::string& name, const InputSpec& spec)
         if (&l == best) break;
         if (l.shape == best->shape && l.path.size() < pick->path.size() && starts_with(best->path, l.path + "."))
             pick = &l;
+    }
+    if (last_attention && !impl_->opt.quiet) {
+        // A transformer whose token layers have no reading (several splits fit, or none): the choice
+        // above is some other layer (the patch embedding's convolution, typically), whose map is
+        // not the one a ViT's users expect. Say so, and why.
+        const LayerInfo* token_ln = nullptr;
+        for (const auto& l : all) {
+            if (&l == last_attention) break;
+            if (l.type == "LayerNorm" && l.shape.size() == 3) token_ln = &l;
+        }
+        if (token_ln)  // (Swin's layer norms are 4-D: its stage outputs are the maps to use)
+            fprintf(stderr,
+                    "note: %s: a transformer (attention at '%s'), but its token layer '%s' has no reading (%s); the "
+                    "automatic CAM layer falls back to '%s' (%s, %s). Name a token layer with --layer and force its "
+                    "reading with --layout tokens:PREFIX or --grid HxW\n",
+                    impl_->info.path.c_str(), last_attention->path.c_str(), token_ln->path.c_str(),
+                    token_ln->layout.evidence.c_str(), pick->path.c_str(), pick->type.c_str(),
+                    describe(pick->layout).c_str());
     }
     return pick->path;
 }
@@ -446,6 +475,7 @@ struct ModelAccess {
                                                         const CamRequest& req, const engine::CamMethod& method,
                                                         const InputSpec& spec, torch::Tensor& pred) {
         const bool grad = method.needs_gradients;
+        const engine::RowName name = [&req](int64_t r) { return Model::Impl::image_name(&req, r); };
         std::optional<torch::NoGradGuard> ng;
         if (!grad) ng.emplace();
         torch::Tensor logits;
@@ -460,7 +490,7 @@ struct ModelAccess {
         if (req.layers.size() == 1) {
             if (!im.probed.count(req.layers[0])) {
                 auto out = im.probe(req.layers, grad)(im.module, {x.narrow(0, 0, 1)}).toTuple()->elements();
-                engine::logits_of(out[0], im.info.path, 1);
+                engine::logits_of(out[0], im.info.path, 1, name);
                 im.probed.insert(req.layers[0]);
             }
             sp = im.split(req.layers[0]);
@@ -475,12 +505,12 @@ struct ModelAccess {
             if (grad) a = a.detach().requires_grad_(true);
             std::vector<c10::IValue> in{x, a};
             for (size_t i = 1; i < head.size(); ++i) in.push_back(head[i]);
-            logits = engine::logits_of((*sp->tail)(im.module, std::move(in)), im.info.path, x.size(0));
+            logits = engine::logits_of((*sp->tail)(im.module, std::move(in)), im.info.path, x.size(0), name);
             acts.push_back(a);
         } else {
             auto& runner = im.probe(req.layers, grad);
             auto out = runner(im.module, {x}).toTuple()->elements();
-            logits = engine::logits_of(out[0], im.info.path, x.size(0));
+            logits = engine::logits_of(out[0], im.info.path, x.size(0), name);
             for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
             if (req.layers.size() == 1) im.probed.insert(req.layers[0]);
         }
@@ -546,16 +576,25 @@ struct ModelAccess {
                 ctx.targets = targets[s];
                 ctx.max_channels = req.max_channels;
                 ctx.batch_size = std::max(1, req.perturb_batch);
-                ctx.score_inputs = [&im](const torch::Tensor& xi) { return im.forward_fast(xi); };
+                // The perturbed forwards name their rows by image and channel.
+                auto perturbed = [&name](const torch::Tensor& img, const torch::Tensor& ch, const char* how) {
+                    return engine::RowName([&name, img, ch, how](int64_t r) {
+                        return name(img[r].item<int64_t>()) + " with channel " + std::to_string(ch[r].item<int64_t>()) + how;
+                    });
+                };
+                ctx.score_inputs = [&im, perturbed](const torch::Tensor& xi, const torch::Tensor& img, const torch::Tensor& ch) {
+                    return im.forward_fast(xi, perturbed(img, ch, " as the input's mask"));
+                };
                 const std::string layer = req.layers[l];
                 // Ablation in the model's own layout: channel k of the output zeroed at every
                 // position (every token, the prefix tokens included, as AblationLayerVit does).
-                ctx.score_ablated = [&im, &x, layer, &lay, out = acts[l].detach()](const torch::Tensor& img,
-                                                                                  const torch::Tensor& ch) {
+                ctx.score_ablated = [&im, &x, layer, &lay, perturbed, out = acts[l].detach()](const torch::Tensor& img,
+                                                                                             const torch::Tensor& ch) {
                     auto a = out.index_select(0, img).clone();
                     engine::zero_channels(a, ch, lay);
                     auto& r = im.replacer(layer);
-                    return engine::logits_of(r(im.module, {x.index_select(0, img), a}), im.info.path, img.size(0));
+                    return engine::logits_of(r(im.module, {x.index_select(0, img), a}), im.info.path, img.size(0),
+                                             perturbed(img, ch, " ablated"));
                 };
                 if (req.on_progress) ctx.progress = [&req](int64_t d, int64_t t) { req.on_progress(d, t); };
                 const auto terms = method.compute(ctx).to(torch::kFloat32);
@@ -621,8 +660,12 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
     auto x = torch::from_blob(const_cast<float*>(data), {n, spec.channels, spec.height, spec.width}, torch::kFloat32)
                  .to(im.device);
     try {
+        const engine::RowName name = [req](int64_t r) { return Model::Impl::image_name(req, r); };
+        // Before any forward: the optimised forwards (prediction, the CAMs' split head) can turn a
+        // NaN image into finite logits, which no check of the logits can then see.
+        engine::check_finite_input(x, im.info.path, name);
         if (!req) {
-            auto logits = im.forward_fast(x);
+            auto logits = im.forward_fast(x, name);
             res.num_classes = static_cast<int>(logits.size(1));
             engine::copy_out(logits, res.logits);
             return res;

@@ -32,7 +32,31 @@ std::string shape_text(const torch::Tensor& t) {
 }
 }  // namespace
 
-torch::Tensor logits_of(const c10::IValue& out, const std::string& model_path, std::int64_t rows) {
+namespace {
+std::string row_name(const RowName& name, std::int64_t row) {
+    return name ? name(row) : "batch row " + std::to_string(row);
+}
+
+/// The first row (dim 0) of `t` with a NaN or infinite element, or −1.
+std::int64_t first_non_finite_row(const torch::Tensor& t) {
+    if (t.numel() == 0 || torch::isfinite(t).all().item<bool>()) return -1;
+    return torch::isfinite(t).flatten(1).all(1).logical_not().nonzero()[0][0].item<std::int64_t>();
+}
+}  // namespace
+
+void check_finite_input(const torch::Tensor& x, const std::string& model_path, const RowName& name) {
+    const auto row = first_non_finite_row(x);
+    if (row < 0) return;
+    const auto img = x[row];
+    const auto nan = torch::isnan(img).sum().item<std::int64_t>(), inf = torch::isinf(img).sum().item<std::int64_t>();
+    throw Error(model_path + ": " + row_name(name, row) + " has " +
+                (nan ? std::to_string(nan) + " NaN" + (inf ? " and " : "") : std::string()) +
+                (inf ? std::to_string(inf) + " infinite" : std::string()) + " of its " + std::to_string(img.numel()) +
+                " input values (after normalisation): its logits are not finite, and no prediction or CAM of it "
+                "means anything. Check the image file and the normalisation (a std of 0?)");
+}
+
+torch::Tensor logits_of(const c10::IValue& out, const std::string& model_path, std::int64_t rows, const RowName& name) {
     c10::IValue v = out;
     if (v.isTuple()) {
         const auto& elems = v.toTuple()->elements();
@@ -52,8 +76,11 @@ torch::Tensor logits_of(const c10::IValue& out, const std::string& model_path, s
     if (t.size(1) < 1) throw Error(model_path + ": model output has shape " + shape_text(t) + ", expected at least one class");
     if (!t.is_floating_point()) throw Error(model_path + ": model output is not floating point");
     t = t.to(torch::kFloat32);
-    if (!torch::isfinite(t).all().item<bool>())
-        throw Error(model_path + ": model produced NaN or infinite logits");
+    const auto bad = first_non_finite_row(t);
+    if (bad >= 0)
+        throw Error(model_path + ": the logits of " + row_name(name, bad) +
+                    " are not finite (the model produced NaN or infinite logits): " +
+                    "its prediction and CAMs would mean nothing");
     return t;
 }
 

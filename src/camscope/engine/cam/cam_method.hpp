@@ -23,8 +23,9 @@ struct CamContext {
     torch::Tensor gradients;    // g = d(score)/dA: n×K×h×w, read like A; undefined for gradient-free methods
     torch::Tensor logits;       // n×classes of the unperturbed forward
     torch::Tensor targets;      // n, int64 target class per image
-    /// Logits m×classes for a batch of inputs m×C×H×W (no grad; perturbation methods).
-    std::function<torch::Tensor(const torch::Tensor& x)> score_inputs;
+    /// Logits m×classes for a batch of inputs m×C×H×W (no grad; perturbation methods); row r is a
+    /// perturbation of image img[r] by channel ch[r] (int64, m), which errors name.
+    std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& img, const torch::Tensor& ch)> score_inputs;
     /// Logits m×classes of the forward with the layer's output ablated: row r is image img[r]
     /// (int64, m) with channel ch[r] (int64, m) of the output set to 0 in the model's own layout
     /// (every position; for tokens every token, the prefix too).
@@ -66,8 +67,9 @@ torch::Tensor weighted(const torch::Tensor& weights, const torch::Tensor& activa
 
 /// Projection of terms n×K×h×w on their first principal direction (hw × K matrix, centred per
 /// channel, first right singular vector; SVD in float64), as pytorch-grad-cam's get_2d_projection,
-/// with a deterministic sign: flipped when its dot product with Σ_k T_k (the un-projected map) is
-/// negative; if that is exactly zero, the element of largest magnitude is made positive. n×h×w.
+/// with a sign that does not depend on the SVD's kernels (registry.cpp states the rule): oriented to
+/// agree with Σ_k T_k (the un-projected map) where that map's component along it is at least 1e-5
+/// of the terms' size, else with its element of largest magnitude positive. n×h×w.
 torch::Tensor eigen_projection(const torch::Tensor& terms);
 
 /// Indices n×M of the channels used by the perturbation methods: all K (M = K) when
@@ -82,8 +84,9 @@ torch::Tensor perturbation_scores(const CamContext& c, const torch::Tensor& chan
                                   const std::function<torch::Tensor(const torch::Tensor& img, const torch::Tensor& ch)>& score);
 
 /// A layer output (model layout, batch first) as n×K×h×w for `layout`: channels-first as is,
-/// channels-last permuted, tokens without the prefix reshaped row-major to the grid (pytorch-grad-cam's
-/// vit_reshape_transform / swinT_reshape_transform). A view where possible.
+/// channels-last permuted, tokens without the prefix (and suffix) reshaped row-major to the grid
+/// (pytorch-grad-cam's vit_reshape_transform / swinT_reshape_transform), N×C×L reshaped to the grid
+/// (1×L: its reshape_transform t.unsqueeze(2)). A view where possible.
 torch::Tensor to_nchw(const torch::Tensor& out, const Layout& layout);
 
 /// Sets channel ch[r] of row r of `out` (model layout, m rows) to 0 at every position, in place.

@@ -36,19 +36,40 @@ torch::Tensor weighted(const torch::Tensor& weights, const torch::Tensor& activa
     return weights.unsqueeze(-1).unsqueeze(-1) * activations;
 }
 
+// EigenCAM's orientation. The sign of a singular vector is arbitrary: LAPACK/BLAS return either,
+// and which one depends on the kernels (AVX2 vs AVX-512 builds of OpenBLAS, MKL, cuSOLVER), so a
+// map must not take it from the SVD. Rule, per image, on the projection p (hw entries, centred),
+// the centred term matrix X (hw × K) and the channel sum s of the uncentred terms (the plain,
+// un-projected map):
+//  1. agreement: d = p·(s − mean s) / (|p| |X|_F); p is negated when d < 0, provided
+//     |d| >= kEigenAgreement (1e-5, about 100 times float32's rounding);
+//  2. otherwise p is negated when its entry of largest magnitude is negative (the first such entry
+//     on ties).
+// Rule 1 alone (with "d exactly 0" as the only way to rule 2) was the rule until round three. It
+// orients a map the way its plain map points, but a LayerNorm's output has a channel sum that is
+// constant up to rounding: there p·(s − mean s) is rounding noise, whose sign changed with the BLAS
+// kernels (a tiny ViT's ln_1 flipped between an AVX2 and an AVX-512 CPU). d measures the plain map
+// against the size of the terms themselves: such noise is about 1e-8 and goes to rule 2, while a
+// real plain map gives 1e-4 and more (a Swin stage's residual output: 3e-4 to 2e-3; CNN
+// activations: 0.1 and more). Both rules are continuous away from their ties (|d| near 1e-5; two
+// opposite entries of equal magnitude), which float32 rounding does not reach in practice.
+// pytorch-grad-cam's get_2d_projection fixes no sign: tests compare with its maps up to sign.
 torch::Tensor eigen_projection(const torch::Tensor& terms) {
-    const auto t = terms.to(torch::kFloat64);  // SVD in double: a stable sign test
+    constexpr double kEigenAgreement = 1e-5;
+    const auto t = terms.to(torch::kFloat64);  // SVD in double
     const int64_t n = t.size(0), k = t.size(1), h = t.size(2), w = t.size(3);
     // One batched SVD and no per-image host round trip (on a GPU, a per-image loop cost 2 ms an image).
     auto x = t.reshape({n, k, h * w}).transpose(1, 2);  // n × hw × K
     x = x - x.mean(1, /*keepdim=*/true);
     const auto v0 = std::get<2>(at::linalg_svd(x, /*full_matrices=*/false)).select(1, 0);  // n × K, first right singular vectors
     const auto proj = torch::bmm(x, v0.unsqueeze(2)).squeeze(2);                          // n × hw
-    // Orient each map to agree with the plain sum of its terms; a tie goes by the largest entry.
-    const auto dot = (proj * t.sum(1).reshape({n, h * w})).sum(1);                        // n
+    auto plain = t.sum(1).reshape({n, h * w});
+    plain = plain - plain.mean(1, /*keepdim=*/true);
+    const auto norms = proj.norm(2, 1) * x.flatten(1).norm(2, 1);                          // n
+    const auto d = torch::where(norms.gt(0), (proj * plain).sum(1) / norms.clamp_min(1e-300), torch::zeros_like(norms));
     const auto at_max = proj.gather(1, proj.abs().argmax(1, /*keepdim=*/true)).squeeze(1);  // n
-    const auto flip = dot.lt(0).logical_or(dot.eq(0).logical_and(at_max.lt(0)));
-    const auto sign = torch::where(flip, torch::full_like(dot, -1.0), torch::full_like(dot, 1.0));
+    const auto flip = torch::where(d.abs().ge(kEigenAgreement), d.lt(0), at_max.lt(0));
+    const auto sign = torch::where(flip, torch::full_like(d, -1.0), torch::full_like(d, 1.0));
     return (proj * sign.unsqueeze(1)).reshape({n, h, w}).to(terms.scalar_type());
 }
 
@@ -85,6 +106,7 @@ torch::Tensor to_nchw(const torch::Tensor& out, const Layout& layout) {
     switch (layout.kind) {
         case LayoutKind::nchw: return out;
         case LayoutKind::nhwc: return out.permute({0, 3, 1, 2});
+        case LayoutKind::ncl: return out.reshape({out.size(0), out.size(1), layout.h, layout.w});
         case LayoutKind::tokens:
             return out.narrow(1, layout.prefix, layout.h * layout.w)
                 .reshape({out.size(0), layout.h, layout.w, out.size(2)})
@@ -96,7 +118,7 @@ torch::Tensor to_nchw(const torch::Tensor& out, const Layout& layout) {
 void zero_channels(torch::Tensor& out, const torch::Tensor& ch, const Layout& layout) {
     const auto rows = torch::arange(out.size(0), ch.options());
     // The channel axis first (a view of `out`), then index (row, channel) as for channels first.
-    auto view = layout.kind == LayoutKind::nchw ? out : out.movedim(-1, 1);
+    auto view = layout.kind == LayoutKind::nchw || layout.kind == LayoutKind::ncl ? out : out.movedim(-1, 1);
     view.index_put_({rows, ch}, 0.0);
 }
 

@@ -19,7 +19,7 @@ CamMethod make_scorecam() {
                     const auto mx = std::get<0>(flat.max(1)).view({-1, 1, 1, 1});
                     const auto mn = std::get<0>(flat.min(1)).view({-1, 1, 1, 1});
                     up = (up - mn) / (mx - mn + 1e-8);
-                    return c.score_inputs(c.input.index_select(0, img) * up);
+                    return c.score_inputs(c.input.index_select(0, img) * up, img, ch);
                 });
                 return weighted(scatter_weights(torch::softmax(scores, 1), channels, a.size(1)), a);
             }};
