@@ -162,6 +162,47 @@ std::unique_ptr<Dataset> reorder_classes(std::unique_ptr<Dataset> data, std::vec
     return std::make_unique<ReorderedDataset>(std::move(data), std::move(to_new), std::move(info));
 }
 
+namespace {
+
+class FirstImages final : public Dataset {
+public:
+    FirstImages(std::unique_ptr<Dataset> data, size_t n) : data_(std::move(data)), n_(std::min(n, data_->size())) {}
+    size_t size() const override { return n_; }
+    const DatasetInfo& info() const override { return data_->info(); }
+    Sample get(size_t i) const override {
+        if (i >= n_)
+            throw Error(data_->info().name + ": image index " + std::to_string(i) + " out of range (the first " +
+                        std::to_string(n_) + " images)");
+        return data_->get(i);
+    }
+    void set_input_size(int height, int width) override { data_->set_input_size(height, width); }
+
+private:
+    std::unique_ptr<Dataset> data_;
+    size_t n_;
+};
+
+}  // namespace
+
+std::unique_ptr<Dataset> first_images(std::unique_ptr<Dataset> data, size_t n) {
+    if (n == 0) throw UsageError("first_images: need at least one image");
+    return std::make_unique<FirstImages>(std::move(data), n);
+}
+
+std::unique_ptr<Dataset> rename_classes(std::unique_ptr<Dataset> data, std::vector<std::string> names,
+                                        std::string source) {
+    const size_t k = data->num_classes();
+    if (names.size() != k)
+        throw UsageError(std::to_string(names.size()) + " class names for the " + std::to_string(k) + " classes of " +
+                         data->info().name);
+    DatasetInfo info = data->info();
+    info.class_names = std::move(names);
+    info.names_source = std::move(source);
+    std::vector<int> same(k);
+    for (size_t c = 0; c < k; ++c) same[c] = static_cast<int>(c);
+    return std::make_unique<ReorderedDataset>(std::move(data), std::move(same), std::move(info));
+}
+
 std::optional<Normalization> normalization_preset(const std::string& name) {
     // Channel statistics of each training set as commonly published (torchvision references,
     // the CIFAR/MNIST training recipes most checkpoints were trained with).

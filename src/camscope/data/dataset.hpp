@@ -76,6 +76,15 @@ std::unique_ptr<Dataset> open_dataset(const std::string& path, const OpenOptions
 std::unique_ptr<Dataset> reorder_classes(std::unique_ptr<Dataset> data, std::vector<int> to_new,
                                          std::vector<std::string> names);
 
+/// The first `n` images of `data` (n > 0; all of them when n >= its size), labels and classes
+/// unchanged: the Python package's Dataset(path, limit=N).
+std::unique_ptr<Dataset> first_images(std::unique_ptr<Dataset> data, size_t n);
+
+/// `data` with its classes named `names` (one per class, in label order; UsageError naming both
+/// counts otherwise); `source` becomes DatasetInfo::names_source: where the names came from.
+std::unique_ptr<Dataset> rename_classes(std::unique_ptr<Dataset> data, std::vector<std::string> names,
+                                        std::string source);
+
 /// Known normalisation presets by dataset name ("cifar10", "cifar100", "mnist", "fashion-mnist",
 /// "imagenet"); nullopt if unknown.
 std::optional<Normalization> normalization_preset(const std::string& name);
