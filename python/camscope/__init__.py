@@ -7,7 +7,10 @@
 
 Everything is computed by the library the ``camscope`` command runs (same numbers, same files);
 this package converts arguments and results. Errors are ``camscope.Error`` (bad data, a model that
-does not fit) and ``camscope.UsageError`` (an impossible request), with the CLI's messages. Long calls
+does not fit) and ``camscope.UsageError`` (an impossible request; also a ``ValueError``), with the
+CLI's messages and this package's argument names; an image index out of range is an ``IndexError``.
+CAMs and analyses enable autograd themselves: they work inside ``torch.no_grad()``,
+``torch.inference_mode()`` and ``torch.set_grad_enabled(False)``, which stay as they were. Long calls
 show a progress bar (a widget in Jupyter) and stop on Ctrl-C / a kernel interrupt with
 KeyboardInterrupt, leaving nothing half-written.
 """
@@ -33,6 +36,76 @@ __all__ = ["Model", "Dataset", "Report", "Explorer", "Predictions", "analyze", "
            "cam_methods", "Error", "UsageError"]
 
 
+def _integer(v, what):
+    """``v`` as an int: an int, a NumPy integer, or a float with a whole value (``9.0``); anything
+    else (``9.7``, ``nan``, a string) is a UsageError naming ``what``."""
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        if np.isfinite(v) and float(v).is_integer():
+            return int(v)
+        raise UsageError(f"{what} = {v!r} is not a whole number")
+    raise UsageError(f"{what}: expected an integer, got {type(v).__name__} {v!r}")
+
+
+def _integers(values, what):
+    """A sequence or array of integers (see :func:`_integer`; ``what[i]`` named) as a list of ints."""
+    a = np.asarray(values).reshape(-1)
+    if a.dtype.kind in "iub":
+        return [int(v) for v in a]
+    if a.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(a) | (a != np.round(a)))
+        if len(bad):
+            raise UsageError(f"{what}[{bad[0]}] = {a[bad[0]].item()!r} is not a whole number")
+        return [int(v) for v in a]
+    return [_integer(v.item() if isinstance(v, np.generic) else v, f"{what}[{i}]") for i, v in enumerate(a)]
+
+
+def _index(i, n, what="index"):
+    """Image index ``i`` of a dataset of ``n`` images as 0..n-1: Python's negative indexing (-1 =
+    the last image); IndexError naming ``what`` and the valid range otherwise."""
+    k = _integer(i, what)
+    if not -n <= k < n:
+        raise IndexError(f"{what} = {k} is out of range: the dataset has {n} images "
+                         f"(valid: 0..{n - 1}, or -{n}..-1 counting from the end)" if n else
+                         f"{what} = {k} is out of range: the dataset has no images")
+    return k + n if k < 0 else k
+
+
+def _count(v, what):
+    """``limit`` of predict/analyze: None or 0 (every image) or a positive whole number."""
+    if v is None:
+        return 0
+    k = _integer(v, what)
+    if k < 0:
+        raise UsageError(f"{what} must be a number of images >= 0 (0 or None: every image), got {k}")
+    return k
+
+
+def _first(limit):
+    """Dataset's ``limit``: None (every image) or a positive whole number."""
+    if limit is None:
+        return None
+    k = _integer(limit, "limit")
+    if k <= 0:
+        raise UsageError(f"limit must be a positive number of images (None: all), got {k}")
+    return k
+
+
+def _cam_options(method, alpha, contrast, max_channels):
+    """The checked CAM options shared by Model.cam, analyze and analyze_shard: max_channels in
+    0..2^31-1, alpha and contrast for method finercam only. Returns (alpha, max_channels)."""
+    k = _integer(max_channels, "max_channels")
+    if not 0 <= k < 2 ** 31:
+        raise UsageError(f"max_channels must be an integer in 0..{2 ** 31 - 1} (0 = every channel; N = the N most "
+                         f"active channels, for scorecam and ablationcam), got {k}")
+    if alpha is not None and method != "finercam":
+        raise UsageError(f"alpha applies to method='finercam' only (got method={method!r})")
+    if contrast is not None and method != "finercam":
+        raise UsageError(f"contrast applies to method='finercam' only (got method={method!r})")
+    return (1.0 if alpha is None else float(alpha)), k
+
+
 def cam_methods():
     """Names of the CAM methods (``method=`` of :meth:`Model.cam` and :func:`analyze`)."""
     return list(_c.cam_methods())
@@ -44,13 +117,20 @@ def cam_methods():
 class Dataset:
     """A labelled image set: a path in any format the CLI reads (CIFAR-10/100 binary, IDX with or
     without gzip, an image folder with one sub-folder per class), arrays (:meth:`from_arrays`), or a
-    torchvision-style dataset object (indexable, returning ``(PIL image or array, label)``)."""
+    torchvision-style dataset object (indexable, returning ``(PIL image or array, label)``).
+
+    ``limit``: only the first ``limit`` images (a positive whole number; all of them when the
+    dataset has fewer; None: every image). ``class_names``: the names of its classes in label order,
+    one per class (UsageError naming both counts otherwise); they replace the format's names (for a
+    path) or ``dataset.classes`` (for an object)."""
 
     def __init__(self, source, *, split="test", format=None, class_names=None, limit=None):
+        limit = _first(limit)
+        names = None if class_names is None else [str(c) for c in class_names]
         if isinstance(source, (str, os.PathLike)):
-            self._d = _c._Dataset.open(os.fspath(source), split, format or "")
+            self._d = _c._Dataset.open(os.fspath(source), split, format or "", limit or 0, names)
         else:
-            self._d = Dataset.from_torchvision(source, class_names=class_names, limit=limit)._d
+            self._d = Dataset.from_torchvision(source, class_names=names, limit=limit)._d
 
     @classmethod
     def _wrap(cls, d):
@@ -60,24 +140,32 @@ class Dataset:
 
     @classmethod
     def from_arrays(cls, images, labels, class_names, coarse=None, coarse_names=None, name="arrays"):
-        """Images as uint8 N×H×W×C (C = 1 or 3) or N×H×W, labels N ints in [0, len(class_names)),
-        optional superclass labels ``coarse`` (N ints) and their names. The pixels are copied once."""
-        labels = [int(v) for v in np.asarray(labels).reshape(-1)]
-        co = None if coarse is None else [int(v) for v in np.asarray(coarse).reshape(-1)]
+        """Images as uint8 N×H×W×C (C = 1 or 3) or N×H×W, labels N whole numbers in
+        [0, len(class_names)) (ints, or floats such as 3.0; 9.7 is refused), optional superclass
+        labels ``coarse`` (N whole numbers) and their names. The pixels are copied once."""
+        labels = _integers(labels, "labels")
+        co = None if coarse is None else _integers(coarse, "coarse")
         return cls._wrap(_c._Dataset.from_arrays(images, labels, [str(c) for c in class_names], co,
                                                  [str(c) for c in (coarse_names or [])], name))
 
     @classmethod
     def from_torchvision(cls, dataset, class_names=None, limit=None, name=None):
         """Reads every item of ``dataset`` (``dataset[i] -> (image, label)``; the image a PIL image,
-        a uint8 H×W[×C] array, or a float C×H×W tensor in [0, 1] as ``ToTensor`` gives) into memory.
-        Class names from ``class_names`` or ``dataset.classes``."""
-        n = len(dataset) if limit is None else min(int(limit), len(dataset))
+        a uint8 H×W[×C] array, or a float C×H×W tensor in [0, 1] as ``ToTensor`` gives) into memory:
+        every item, or the first ``limit``. Class names from ``class_names`` (as many as
+        ``dataset.classes`` has, where it has them) or ``dataset.classes``."""
+        limit = _first(limit)
+        given = getattr(dataset, "classes", None)
+        if class_names is not None and given is not None and len(class_names) != len(given):
+            raise UsageError(f"class_names: {len(class_names)} names for the {len(given)} classes of "
+                             f"{type(dataset).__name__} (its .classes)")
+        n = len(dataset) if limit is None else min(limit, len(dataset))
         images, labels = [], []
         for i in range(n):
             img, label = dataset[i]
-            images.append(_to_uint8_hwc(img, f"{type(dataset).__name__}[{i}]"))
-            labels.append(int(label))
+            where = f"{type(dataset).__name__}[{i}]"
+            images.append(_to_uint8_hwc(img, where))
+            labels.append(_integer(label.item() if hasattr(label, "item") else label, f"{where} label"))
         if not images:
             raise UsageError("the dataset has no images")
         shapes = {a.shape for a in images}
@@ -95,10 +183,9 @@ class Dataset:
         return len(self._d)
 
     def __getitem__(self, i):
-        """``(image uint8 H×W×C, label)`` as the library reads it."""
-        if i < 0:
-            i += len(self)
-        return self._d.get(i)
+        """``(image uint8 H×W×C, label)`` as the library reads it. ``i``: 0..len-1, or negative
+        counting from the end as for a list (-1 = the last image); IndexError outside."""
+        return self._d.get(_index(i, len(self)))
 
     @property
     def info(self):
@@ -166,7 +253,11 @@ class Predictions:
 class Model:
     """A TorchScript classifier (traced or scripted; camscope's own checkpoints too) loaded by the
     C++ engine. ``input_size`` (H, W), ``mean``/``std`` or ``norm`` (a preset: cifar10, cifar100,
-    mnist, fashion-mnist, imagenet) set the input as the CLI's --input-size/--mean/--std/--norm do."""
+    mnist, fashion-mnist, imagenet) set the input as the CLI's --input-size/--mean/--std/--norm do.
+
+    ``threads``: 0 (the default) runs with PyTorch's setting (``torch.get_num_threads()``; this
+    process shares its libtorch), N > 0 with N threads (at most one per core) during this model's
+    calls only. Either way PyTorch's thread count is as it was after every call."""
 
     def __init__(self, path, *, device="cpu", threads=0, input_size=None, mean=None, std=None, norm=None,
                  quiet=True):
@@ -232,6 +323,8 @@ class Model:
                 h, w, c = a.shape[1], a.shape[2], 1
             else:
                 raise UsageError(f"images: expected uint8 N×H×W×C / N×H×W or float N×C×H×W, got shape {a.shape}")
+            if h == 0 or w == 0 or c == 0:
+                raise UsageError(f"images: images without pixels (shape {a.shape})")
         elif channels:
             c = int(channels)
         return self._m.spec(None, channels=int(c), height=int(h), width=int(w), **self._ov)
@@ -259,15 +352,21 @@ class Model:
 
     def predict(self, images, *, batch_size=64, limit=None, indices=None, progress=True):
         """Predictions for a :class:`Dataset` (as ``camscope predict``: every image, or the first
-        ``limit``, or ``indices``) or for images (uint8 N×H×W×C / N×H×W, normalised by the model's
-        input spec; or float32 N×C×H×W taken as already normalised, without a copy when C-contiguous)."""
+        ``limit``, or ``indices``: dataset indices, negative ones counting from the end) or for images
+        (uint8 N×H×W×C / N×H×W, normalised by the model's input spec; or float32 N×C×H×W taken as
+        already normalised, without a copy when C-contiguous). An empty batch (N = 0, either dtype,
+        or ``indices=[]``) gives empty predictions (logits 0×K)."""
         _check_batch(batch_size)
         if isinstance(images, Dataset):
             spec = self._spec(data=images)
             ds = self._fit(images, spec)
+            idx = None if indices is None else [_index(i, len(ds), f"indices[{k}]") for k, i in enumerate(indices)]
+            if idx == []:  # predict_dataset reads an empty list as "every image"
+                logits, probs = self._m.predict_arrays(
+                    np.zeros((0, spec["channels"], spec["height"], spec["width"]), np.float32), spec, batch_size, False)
+                return Predictions(logits, probs, np.zeros(0, np.int32), np.zeros(0, np.int32))
             logits, probs, idx, labels = self._m.predict_dataset(
-                ds._d, spec, batch_size, int(limit or 0), [int(i) for i in (indices if indices is not None else [])],
-                bool(progress))
+                ds._d, spec, batch_size, _count(limit, "limit"), idx or [], bool(progress))
             return Predictions(logits, probs, labels, idx)
         images = np.asarray(images)
         spec = self._spec(images=images)
@@ -275,7 +374,7 @@ class Model:
         return Predictions(logits, probs)
 
     def cam(self, images, targets="pred", method="gradcam", layer=None, *, labels=None, indices=None,
-            contrast=None, alpha=1.0, eigen_smooth=False, aug_smooth=False, max_channels=0, raw=False,
+            contrast=None, alpha=None, eigen_smooth=False, aug_smooth=False, max_channels=0, raw=False,
             batch_size=64, progress=True, return_predictions=False):
         """CAM maps N×H×W (float32, at the model's input size, in [0, 1] unless ``raw``), equal to
         what ``camscope cam`` writes to cams.npy for the same images and options.
@@ -285,21 +384,27 @@ class Model:
         class index or name for every image, or a sequence with one index or name per image.
         method: one of :func:`cam_methods`. layer: a layer path, a list of paths (maps fused), or
         None (the last spatial layer). contrast (finercam): the comparison classes, one list for
-        every image or one per image; "true" stands for the image's label."""
+        every image or one per image; "true" stands for the image's label. alpha (finercam only;
+        default 1): the comparison strength in y_target - alpha * y_contrast. max_channels
+        (scorecam, ablationcam): 0 = every channel, N = the N most active. indices: dataset indices,
+        negative ones counting from the end. labels and class indices: whole numbers (3.0 is 3;
+        3.7 is refused). An empty batch (N = 0, either dtype, or ``indices=[]``) gives maps 0×H×W.
+        Works inside ``torch.no_grad()`` / ``torch.inference_mode()``: the library enables autograd
+        for its own backward and leaves the caller's mode as it was."""
         _check_batch(batch_size)
         layers = [] if layer is None else ([layer] if isinstance(layer, str) else list(layer))
-        if contrast is not None and method != "finercam":
-            raise UsageError(f"--contrast applies to --method finercam only (got --method {method})")
+        alpha, max_channels = _cam_options(method, alpha, contrast, max_channels)
         if isinstance(images, Dataset):
             spec = self._spec(data=images)
             ds = self._fit(images, spec)
-            idx = list(range(len(ds))) if indices is None else [int(i) for i in indices]
+            idx = list(range(len(ds))) if indices is None else \
+                [_index(i, len(ds), f"indices[{k}]") for k, i in enumerate(indices)]
             names = self.class_names or ds.class_names
             t = self._targets(targets, len(idx), names, true_code=-2, labels=None)
             lay = [self._m.resolve_layer(l, spec) for l in (layers or [""])]
             ctr = self._contrast(contrast, names, None, len(idx), ds, idx)
             logits, probs, maps, lab = self._m.cam_dataset(ds._d, spec, idx, t, method, lay, eigen_smooth, aug_smooth,
-                                                           int(max_channels), float(alpha), ctr, bool(raw),
+                                                           max_channels, alpha, ctr, bool(raw),
                                                            batch_size, bool(progress))
             return (maps, Predictions(logits, probs, lab, np.asarray(idx))) if return_predictions else maps
         if indices is not None:
@@ -311,8 +416,8 @@ class Model:
         t = self._targets(targets, n, names, true_code=None, labels=labels)
         lay = [self._m.resolve_layer(l, spec) for l in (layers or [""])]
         ctr = self._contrast(contrast, names, labels, n, None, None)
-        logits, maps = self._m.cam_arrays(images, spec, t, method, lay, eigen_smooth, aug_smooth, int(max_channels),
-                                          float(alpha), ctr, bool(raw), batch_size, bool(progress))
+        logits, maps = self._m.cam_arrays(images, spec, t, method, lay, eigen_smooth, aug_smooth, max_channels,
+                                          alpha, ctr, bool(raw), batch_size, bool(progress))
         if return_predictions:
             probs = self._m.predict_arrays(images, spec, batch_size, False)[1]
             return maps, Predictions(logits, probs, None if labels is None else np.asarray(labels))
@@ -320,6 +425,8 @@ class Model:
 
     @staticmethod
     def _class(c, names):
+        if isinstance(c, (float, np.floating)):
+            c = _integer(c, "class index")
         if isinstance(c, (int, np.integer)):
             if c < 0 or (names and c >= len(names)):
                 raise UsageError(f"class {int(c)} out of range: the model has {len(names)} classes")
@@ -340,7 +447,7 @@ class Model:
                 return [true_code] * n
             if labels is None:
                 raise UsageError('targets="true" needs labels= for arrays (or pass a camscope.Dataset)')
-            lab = [int(v) for v in np.asarray(labels).reshape(-1)]
+            lab = _integers(labels, "labels")
             if len(lab) != n:
                 raise UsageError(f"labels: {len(lab)} labels for {n} images")
             return [self._class(v, names) for v in lab]
@@ -358,13 +465,14 @@ class Model:
             contrast = [contrast]
         per_image = len(contrast) == n and all(isinstance(c, (list, tuple)) for c in contrast)
         rows = contrast if per_image else [contrast]
+        lab = None if labels is None else _integers(labels, "labels")
 
         def label_of(i):
             if ds is not None:
                 return int(ds[idx[i]][1])
-            if labels is None:
+            if lab is None:
                 raise UsageError('contrast "true" needs labels= for arrays (or pass a camscope.Dataset)')
-            return int(np.asarray(labels).reshape(-1)[i])
+            return lab[i]
 
         out = []
         for r, row in enumerate(rows):
@@ -503,13 +611,15 @@ def _pass_inputs(model, data, batch_size, chunk):
 
 
 def analyze(model, data, out=None, *, layer=None, method="gradcam", limit=None, faithfulness_n=None, batch_size=64,
-            eigen_smooth=False, aug_smooth=False, max_channels=0, alpha=1.0, store=False, resume=False, chunk=4096,
+            eigen_smooth=False, aug_smooth=False, max_channels=0, alpha=None, store=False, resume=False, chunk=4096,
             progress=True, **options):
     """The full analysis of ``model`` (a :class:`Model`, or a path) on ``data`` (a :class:`Dataset`, or
     a path), as ``camscope analyze`` (the same library function): returns a :class:`Report`; with
     ``out``, also writes the report folder there. Report options: worst, best, high_conf, low_conf,
     top_pairs, pair_figures, row_normalised (the CLI's --worst, --best, ...). ``faithfulness_n``:
     images of the quick CAM faithfulness check (None: the CLI's default, capped; 0: off).
+    ``max_channels`` and ``alpha`` (finercam only) as in :meth:`Model.cam`. Works inside
+    ``torch.no_grad()`` / ``torch.inference_mode()`` (see :meth:`Model.cam`).
 
     ``store=True``: the report folder also holds the analysis store, ``store/`` (the per-image
     results as .npy + manifest.json, what ``camscope compare`` and ``camscope merge`` read), as the
@@ -518,10 +628,12 @@ def analyze(model, data, out=None, *, layer=None, method="gradcam", limit=None, 
     ``--resume``)."""
     if resume and (out is None or not store):
         raise UsageError("resume=True needs out and store=True: the chunks it continues from are kept in <out>.partial/")
+    alpha, max_channels = _cam_options(method, alpha, None, max_channels)
+    limit = _count(limit, "limit")
     model, ds, spec = _pass_inputs(model, data, batch_size, chunk)
     chunk_dir = _c.chunk_folder(os.fspath(out)) if (store and out is not None) else ""
     r = _c.analyze(model._m, ds._d, spec, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
-                   int(max_channels), float(alpha), batch_size, int(limit or 0),
+                   max_channels, alpha, batch_size, limit,
                    None if faithfulness_n is None else int(faithfulness_n), options, bool(store), chunk_dir,
                    bool(resume), int(chunk), bool(progress))
     return Report(r, model, ds, out, progress)
@@ -533,11 +645,13 @@ def analyze_shard(model, data, out, shard, *, layer=None, method="gradcam", limi
     (the same library function): only its pass, written as a store to ``out`` (the same bytes as the
     CLI's shard), for ``camscope merge`` with the other shards. ``resume=True`` continues a killed
     run from its chunks in ``<out>.partial/``. Returns the store's manifest (a dict)."""
-    k, n = (int(v) for v in shard)
+    k, n = (_integer(v, "shard") for v in shard)
+    _, max_channels = _cam_options(method, None, None, max_channels)
+    limit = _count(limit, "limit")
     model, ds, spec = _pass_inputs(model, data, batch_size, chunk)
     out = os.fspath(out)
     _c.analyze_shard(model._m, ds._d, spec, out, k, n, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
-                     int(max_channels), batch_size, int(limit or 0), bool(resume), int(chunk), bool(progress))
+                     max_channels, batch_size, limit, bool(resume), int(chunk), bool(progress))
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
         return json.load(f)
 
@@ -571,7 +685,8 @@ class Explorer:
         return self._e.running()
 
     def stop(self):
-        """Stops the server: requests in flight finish, the port is closed."""
+        """Stops the server: requests in flight finish, the port is closed. Returns once it has
+        stopped; safe to call again, and from several threads at once (each returns then)."""
         self._e.stop()
 
     def __repr__(self):

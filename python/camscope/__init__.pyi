@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 class Error(RuntimeError): ...
-class UsageError(Error): ...
+class UsageError(Error, ValueError): ...
 
 PathLike = Union[str, os.PathLike]
 Images = npt.NDArray[Any]  # uint8 N×H×W×C / N×H×W, or float32 N×C×H×W (normalised)
@@ -61,7 +61,7 @@ class Model:
                 indices: Optional[Iterable[int]] = ..., progress: bool = ...) -> Predictions: ...
     def cam(self, images: Union[Dataset, Images], targets: Union[Literal["pred", "true"], ClassRef, Sequence[ClassRef]] = ...,
             method: str = ..., layer: Union[str, Sequence[str], None] = ..., *, labels: Optional[Sequence[int]] = ...,
-            indices: Optional[Iterable[int]] = ..., contrast: Optional[Sequence[Any]] = ..., alpha: float = ...,
+            indices: Optional[Iterable[int]] = ..., contrast: Optional[Sequence[Any]] = ..., alpha: Optional[float] = ...,
             eigen_smooth: bool = ..., aug_smooth: bool = ..., max_channels: int = ..., raw: bool = ...,
             batch_size: int = ..., progress: bool = ..., return_predictions: bool = ...) -> Any: ...
 
@@ -98,7 +98,7 @@ class Report:
 def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: Optional[PathLike] = ..., *,
             layer: Optional[str] = ..., method: str = ..., limit: Optional[int] = ..., faithfulness_n: Optional[int] = ...,
             batch_size: int = ..., eigen_smooth: bool = ..., aug_smooth: bool = ..., max_channels: int = ...,
-            alpha: float = ..., store: bool = ..., resume: bool = ..., chunk: int = ..., progress: bool = ...,
+            alpha: Optional[float] = ..., store: bool = ..., resume: bool = ..., chunk: int = ..., progress: bool = ...,
             **options: Any) -> Report: ...
 
 def analyze_shard(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: PathLike, shard: Tuple[int, int], *,

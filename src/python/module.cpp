@@ -19,6 +19,7 @@
 
 #include "camscope/data/dataset.hpp"
 #include "camscope/engine/engine.hpp"
+#include "camscope/engine/threads.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/pipeline/analyze.hpp"
 #include "camscope/pipeline/measure.hpp"
@@ -190,7 +191,9 @@ Image image_from(const py::array& a, size_t i, const std::string& what) {
     return img;
 }
 
-py::array uint8_images(const py::handle& obj, const std::string& what) {
+/// `obj` as C-contiguous uint8 images N×H×W×C (C = 1 or 3) or N×H×W; N = 0 only `if allow_empty`
+/// (a batch: an empty result), never H or W = 0.
+py::array uint8_images(const py::handle& obj, const std::string& what, bool allow_empty = false) {
     py::array a = py::array::ensure(obj);
     if (!a) throw UsageError(what + ": expected a NumPy array");
     if (a.dtype().kind() != 'u' || a.itemsize() != 1)
@@ -200,7 +203,8 @@ py::array uint8_images(const py::handle& obj, const std::string& what) {
         throw UsageError(what + ": expected uint8 images N×H×W×C (C = 1 or 3) or N×H×W, got shape " +
                          py::str(py::tuple(py::cast(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()))))
                              .cast<std::string>());
-    if (a.shape(0) == 0 || a.shape(1) == 0 || a.shape(2) == 0) throw UsageError(what + ": no images (an empty array)");
+    if ((a.shape(0) == 0 && !allow_empty) || a.shape(1) == 0 || a.shape(2) == 0)
+        throw UsageError(what + ": no images (an empty array)");
     return py::array::ensure(a, py::array::c_style);
 }
 
@@ -275,7 +279,24 @@ struct PyModel {
     std::shared_ptr<Model> m;
     std::string path;   // file, or the name of a model given as bytes
     std::string bytes;  // serialized module (load_bytes), for the run identity; empty for files
+    int threads = 0;    // Model(threads=N): LibTorch's thread count during this model's calls; 0 = PyTorch's
 };
+
+/// A long call on a model (see long_call): with the model's thread count for its duration only
+/// (PyTorch's setting is the caller's: it is left as it was), or the caller's count.
+template <class F>
+auto model_call(const PyModel& pm, bool show, F&& f) {
+    ScopedThreads threads(pm.threads);
+    return long_call(show, std::forward<F>(f));
+}
+
+/// Model(threads=...): 0 (PyTorch's current setting) or a positive count.
+int checked_threads(int threads) {
+    if (threads < 0)
+        throw UsageError("threads must be >= 0 (0 = PyTorch's current setting, torch.get_num_threads()), got " +
+                         std::to_string(threads));
+    return threads;
+}
 
 py::dict model_info(const PyModel& pm) {
     const auto& i = pm.m->info();
@@ -286,8 +307,18 @@ py::dict model_info(const PyModel& pm) {
     r["input"] = i.input ? py::object(spec_to(*i.input)) : py::object(py::none());
     r["train_mode_baked"] = i.train_mode_baked;
     r["metadata_json"] = i.metadata_json;
-    r["threads"] = pm.m->threads();
+    r["threads"] = pm.threads > 0 ? pm.threads : pm.m->threads();
     return r;
+}
+
+/// resolve_input_spec's messages name the CLI's flags; here they name Model's arguments.
+std::string with_model_arguments(std::string msg) {
+    static const std::pair<std::string, std::string> words[] = {
+        {"--input-size HxW", "input_size=(H, W) to camscope.Model"}, {"--input-size", "input_size"},
+        {"--mean/--std", "mean/std"}, {"--mean", "mean"}, {"--std", "std"}, {"--norm", "norm"}};
+    for (const auto& [flag, argument] : words)
+        for (size_t at; (at = msg.find(flag)) != std::string::npos;) msg.replace(at, flag.size(), argument);
+    return msg;
 }
 
 /// The model input of a call: a dataset's (resolve_input_spec with its info) or the arrays' shape.
@@ -300,7 +331,11 @@ InputSpec resolve_spec(PyModel& pm, const PyDataset* ds, int channels, int heigh
         di.preset.height = height;
         di.preset.width = width;
     }
-    return resolve_input_spec(pm.m->info(), di, ov);
+    try {
+        return resolve_input_spec(pm.m->info(), di, ov);
+    } catch (const UsageError& e) {
+        throw UsageError(with_model_arguments(e.what()));
+    }
 }
 
 /// The batch as model input: float32 N×C×H×W taken as it is (already normalised; zero-copy when
@@ -328,7 +363,7 @@ Batch batch_from(const py::array& a, const InputSpec& s) {
         b.n = static_cast<int>(a.shape(0));
         return b;
     }
-    py::array u = uint8_images(a, "images");
+    py::array u = uint8_images(a, "images", /*allow_empty=*/true);
     b.n = static_cast<int>(u.shape(0));
     const size_t per = static_cast<size_t>(s.channels) * s.height * s.width;
     b.owned.resize(per * b.n);
@@ -365,6 +400,7 @@ std::pair<std::vector<float>, std::vector<float>> run_cams(Model& m, const float
     const size_t per = static_cast<size_t>(s.channels) * s.height * s.width, hw = static_cast<size_t>(s.height) * s.width;
     std::vector<float> logits, maps;
     maps.reserve(hw * n);
+    if (n == 0) num_classes = m.num_classes(s);  // an empty batch: an empty result, N×K with N = 0
     Progress bar(a.method + " CAMs", static_cast<size_t>(n));
     for (int start = 0; start < n; start += a.batch_size) {
         const int b = std::min(a.batch_size, n - start);
@@ -406,18 +442,21 @@ struct PyExplorer {
     std::thread thread;
     std::string url;
     int port = 0;
-    std::mutex mu;
-    std::string error;
+    std::mutex join_mu;  // one joiner at a time: stop() from several Python threads, the destructor
+    std::atomic<bool> ended{false};  // the server thread has returned (stopped, or failed after start)
 
+    /// Stops the server and returns once it has stopped; from any number of threads at once, any
+    /// number of times (a second caller waits for the first one's join, then finds nothing to do).
     void halt() {
         stop->store(true);
-        if (thread.joinable()) {
-            py::gil_scoped_release release;
-            thread.join();
-        }
+        py::gil_scoped_release release;  // before join_mu: its holder may wait for the GIL otherwise
+        std::lock_guard lock(join_mu);
+        if (thread.joinable()) thread.join();
     }
+    bool running() const { return !stop->load() && !ended.load(); }
     ~PyExplorer() {
         stop->store(true);
+        std::lock_guard lock(join_mu);
         if (thread.joinable()) thread.join();
     }
 };
@@ -428,7 +467,9 @@ PYBIND11_MODULE(_camscope, mod) {
     mod.doc() = "camscope's C++ library (internal; use the `camscope` package)";
 
     static py::exception<Error> error(mod, "Error", PyExc_RuntimeError);
-    static py::exception<UsageError> usage(mod, "UsageError", error.ptr());
+    // An impossible request: a camscope.Error and a ValueError (a bad argument value, as Python
+    // code expects to catch it).
+    static py::exception<UsageError> usage(mod, "UsageError", py::make_tuple(error, py::handle(PyExc_ValueError)));
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
@@ -461,19 +502,27 @@ PYBIND11_MODULE(_camscope, mod) {
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
         py::arg("image"), py::arg("cam"));
-    mod.def("configure_threads", &configure_threads, py::arg("threads"));
 
     py::class_<PyDataset, std::shared_ptr<PyDataset>>(mod, "_Dataset")
         .def_static(
             "open",
-            [](const std::string& path, const std::string& split, const std::string& format) {
+            [](const std::string& path, const std::string& split, const std::string& format, size_t limit,
+               const std::optional<std::vector<std::string>>& class_names) {
                 OpenOptions o;
                 o.split = split;
                 o.format = format;
                 auto ds = open_dataset(path, o);
+                if (class_names) {
+                    if (class_names->size() != ds->num_classes())
+                        throw UsageError("class_names: " + std::to_string(class_names->size()) + " names for the " +
+                                         std::to_string(ds->num_classes()) + " classes of " + path);
+                    ds = rename_classes(std::move(ds), *class_names, "class_names");
+                }
+                if (limit > 0) ds = first_images(std::move(ds), limit);  // 0: every image
                 return std::make_shared<PyDataset>(PyDataset{std::shared_ptr<Dataset>(std::move(ds)), path, split, format});
             },
-            py::arg("path"), py::arg("split") = "test", py::arg("format") = "")
+            py::arg("path"), py::arg("split") = "test", py::arg("format") = "", py::arg("limit") = 0,
+            py::arg("class_names") = py::none())
         .def_static(
             "from_arrays",
             [](const py::object& images, const std::vector<int>& labels, const std::vector<std::string>& names,
@@ -485,14 +534,14 @@ PYBIND11_MODULE(_camscope, mod) {
             py::arg("coarse_names") = std::vector<std::string>{}, py::arg("name") = "arrays")
         .def("__len__", [](const PyDataset& d) { return d.ds->size(); })
         .def("info", &dataset_info)
-        .def("get", [](const PyDataset& d, size_t i) {
-            if (i >= d.ds->size())
+        .def("get", [](const PyDataset& d, py::ssize_t i) {
+            if (i < 0 || static_cast<size_t>(i) >= d.ds->size())
                 throw py::index_error("image index " + std::to_string(i) + " out of range: the dataset has " +
                                       std::to_string(d.ds->size()) + " images");
             Sample s;
             {
                 py::gil_scoped_release release;
-                s = d.ds->get(i);
+                s = d.ds->get(static_cast<size_t>(i));
             }
             return py::make_tuple(image_to_numpy(s.image), s.label);
         });
@@ -501,20 +550,18 @@ PYBIND11_MODULE(_camscope, mod) {
         .def_static(
             "load",
             [](const std::string& path, const std::string& device, int threads, bool quiet) {
-                configure_threads(threads);
-                EngineOptions o{threads, device, quiet};
+                EngineOptions o{checked_threads(threads), device, quiet};
                 auto m = long_call(false, [&] { return std::make_shared<Model>(Model::load(path, o)); });
-                return std::make_shared<PyModel>(PyModel{m, path, ""});
+                return std::make_shared<PyModel>(PyModel{m, path, "", threads});
             },
             py::arg("path"), py::arg("device") = "cpu", py::arg("threads") = 0, py::arg("quiet") = true)
         .def_static(
             "load_bytes",
             [](const py::bytes& b, const std::string& name, const std::string& device, int threads, bool quiet) {
-                configure_threads(threads);
                 std::string bytes = b;
-                EngineOptions o{threads, device, quiet};
+                EngineOptions o{checked_threads(threads), device, quiet};
                 auto m = long_call(false, [&] { return std::make_shared<Model>(Model::load_bytes(bytes, name, o)); });
-                return std::make_shared<PyModel>(PyModel{m, name, std::move(bytes)});
+                return std::make_shared<PyModel>(PyModel{m, name, std::move(bytes), threads});
             },
             py::arg("data"), py::arg("name"), py::arg("device") = "cpu", py::arg("threads") = 0, py::arg("quiet") = true)
         .def("info", &model_info)
@@ -530,7 +577,7 @@ PYBIND11_MODULE(_camscope, mod) {
         .def("layers",
              [](PyModel& pm, const py::dict& spec) {
                  const InputSpec s = spec_from(spec);
-                 auto ls = long_call(false, [&] { return pm.m->layers(s); });
+                 auto ls = model_call(pm, false, [&] { return pm.m->layers(s); });
                  py::list out;
                  for (const auto& l : ls) out.append(py::make_tuple(l.path, l.type, l.shape));
                  return out;
@@ -538,7 +585,7 @@ PYBIND11_MODULE(_camscope, mod) {
         .def("resolve_layer",
              [](PyModel& pm, const std::string& name, const py::dict& spec) {
                  const InputSpec s = spec_from(spec);
-                 return long_call(false, [&] { return pm.m->resolve_layer(name, s); });
+                 return model_call(pm, false, [&] { return pm.m->resolve_layer(name, s); });
              })
         .def("fit",  // the dataset as the model sees it (fit_to_model), as a new _Dataset
              [](PyModel& pm, const PyDataset& d, const py::dict& spec, bool quiet) {
@@ -553,7 +600,7 @@ PYBIND11_MODULE(_camscope, mod) {
                  };
                  auto v = std::make_unique<View>();
                  v->base = d.ds;
-                 auto fitted = long_call(false, [&] { return fit_to_model(*pm.m, std::move(v), s, quiet); });
+                 auto fitted = model_call(pm, false, [&] { return fit_to_model(*pm.m, std::move(v), s, quiet); });
                  return std::make_shared<PyDataset>(
                      PyDataset{std::shared_ptr<Dataset>(std::move(fitted)), d.path, d.split, d.format});
              })
@@ -563,8 +610,9 @@ PYBIND11_MODULE(_camscope, mod) {
                 const InputSpec s = spec_from(spec);
                 Batch b = batch_from(images, s);
                 int k = 0;
-                auto logits = long_call(progress, [&] {
+                auto logits = model_call(pm, progress, [&] {
                     std::vector<float> all;
+                    if (b.n == 0) k = pm.m->num_classes(s);  // an empty batch: an empty result, 0×K
                     Progress bar("predict", static_cast<size_t>(b.n));
                     const size_t per = static_cast<size_t>(s.channels) * s.height * s.width;
                     for (int start = 0; start < b.n; start += batch_size) {
@@ -590,7 +638,7 @@ PYBIND11_MODULE(_camscope, mod) {
                 po.limit = limit;
                 po.only = only;
                 po.progress = true;
-                auto r = long_call(progress, [&] { return run_pass(*pm.m, *d.ds, s, po); });
+                auto r = model_call(pm, progress, [&] { return run_pass(*pm.m, *d.ds, s, po); });
                 const auto n = static_cast<py::ssize_t>(r.n);
                 return py::make_tuple(to_numpy(std::move(r.logits), {n, r.num_classes}),
                                       to_numpy(std::move(r.probs), {n, r.num_classes}), to_numpy(std::move(r.indices), {n}),
@@ -611,7 +659,7 @@ PYBIND11_MODULE(_camscope, mod) {
                                      " images");
                 CamArgs a{method, layers, eigen_smooth, aug_smooth, raw, max_channels, alpha, contrast, batch_size};
                 int k = 0;
-                auto [logits, maps] = long_call(progress, [&] { return run_cams(*pm.m, b.data, b.n, s, targets, a, k); });
+                auto [logits, maps] = model_call(pm, progress, [&] { return run_cams(*pm.m, b.data, b.n, s, targets, a, k); });
                 return py::make_tuple(to_numpy(std::move(logits), {b.n, k}),
                                       to_numpy(std::move(maps), {b.n, s.height, s.width}));
             },
@@ -632,7 +680,7 @@ PYBIND11_MODULE(_camscope, mod) {
                 const int n = static_cast<int>(indices.size());
                 int k = 0;
                 std::vector<int> labels(indices.size());
-                auto [logits, maps] = long_call(progress, [&] {
+                auto [logits, maps] = model_call(pm, progress, [&] {
                     const size_t per = static_cast<size_t>(s.channels) * s.height * s.width;
                     std::vector<float> x(per * indices.size());
                     std::vector<int> t = targets;
@@ -710,7 +758,7 @@ PYBIND11_MODULE(_camscope, mod) {
         .def(
             "write",
             [](const PyReport& r, const std::string& out, bool progress) {
-                long_call(progress, [&] {
+                model_call(*r.model, progress, [&] {
                     check_report_destination(out);
                     write_analysis(*r.an, out);  // store/ too when analyze(store=True)
                     return 0;
@@ -783,7 +831,7 @@ PYBIND11_MODULE(_camscope, mod) {
             rep->data = d;
             rep->model = pm;
             rep->spec = s;
-            long_call(progress, [&] {
+            model_call(*pm, progress, [&] {
                 as.layer = pm->m->resolve_layer(layer, s);
                 const RunIdentity id = identity(*pm, *d, s);
                 rep->an = std::make_shared<Analysis>(analyze_dataset(*pm->m, *d->ds, s, as, id, pm->path, d->path));
@@ -808,7 +856,7 @@ PYBIND11_MODULE(_camscope, mod) {
                                           py::int_(0), py::dict(), chunk_folder(out), resume, chunk, progress);
             as.store.shard = k;
             as.store.shards = n;
-            long_call(progress, [&] {
+            model_call(*pm, progress, [&] {
                 check_store_destination(out);
                 as.layer = pm->m->resolve_layer(layer, s);
                 write_shard(analyze_pass(*pm->m, *d->ds, s, as, identity(*pm, *d, s), pm->path, d->path), out);
@@ -824,7 +872,7 @@ PYBIND11_MODULE(_camscope, mod) {
         .def_readonly("url", &PyExplorer::url)
         .def_readonly("port", &PyExplorer::port)
         .def("stop", &PyExplorer::halt)
-        .def("running", [](const PyExplorer& e) { return e.thread.joinable() && !e.stop->load(); });
+        .def("running", &PyExplorer::running);
 
     mod.def(
         "explore",
@@ -834,6 +882,7 @@ PYBIND11_MODULE(_camscope, mod) {
             e->model = rep->model;
             e->data = rep->data;
             {
+                ScopedThreads threads(rep->model->threads);
                 py::gil_scoped_release release;
                 nlohmann::json data = explorer_data(rep->an->report, rep->an->input);
                 e->explorer = std::make_unique<serve::Explorer>(*rep->model->m, *rep->data->ds, rep->spec, std::move(data),
@@ -873,6 +922,7 @@ PYBIND11_MODULE(_camscope, mod) {
                         fprintf(stderr, "camscope explorer: %s\n", ex.what());
                     }
                 }
+                raw->ended.store(true);
             });
             {
                 py::gil_scoped_release release;

@@ -121,21 +121,23 @@ std::unique_ptr<Dataset> open_dataset(const std::string& path, const OpenOptions
 }
 
 void Dataset::fingerprint(Sha256& h) const {
-    for (size_t i = 0; i < size(); ++i) {
-        h.update_u64(i);
-        Sample s;
-        try {
-            s = get(i);
-        } catch (const Error&) {  // (--limit may leave it out of the analysis): a fixed marker
-            h.update("unreadable");
-            continue;
-        }
-        h.update_u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(s.label)));
-        h.update_u64(static_cast<std::uint64_t>(s.image.width));
-        h.update_u64(static_cast<std::uint64_t>(s.image.height));
-        h.update_u64(static_cast<std::uint64_t>(s.image.channels));
-        h.update(s.image.pixels.data(), s.image.pixels.size());
+    for (size_t i = 0; i < size(); ++i) fingerprint_item(h, i);
+}
+
+void Dataset::fingerprint_item(Sha256& h, size_t i) const {
+    h.update_u64(i);
+    Sample s;
+    try {
+        s = get(i);
+    } catch (const Error&) {  // (--limit may leave it out of the analysis): a fixed marker
+        h.update("unreadable");
+        return;
     }
+    h.update_u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(s.label)));
+    h.update_u64(static_cast<std::uint64_t>(s.image.width));
+    h.update_u64(static_cast<std::uint64_t>(s.image.height));
+    h.update_u64(static_cast<std::uint64_t>(s.image.channels));
+    h.update(s.image.pixels.data(), s.image.pixels.size());
 }
 
 namespace {
@@ -156,6 +158,7 @@ public:
         data_->fingerprint(h);
         for (int c : to_new_) h.update_u64(static_cast<std::uint64_t>(c));
     }
+    void fingerprint_item(Sha256& h, size_t i) const override { data_->fingerprint_item(h, i); }
 
 private:
     std::unique_ptr<Dataset> data_;
@@ -204,6 +207,48 @@ std::optional<std::vector<int>> class_order_by_name(const std::vector<std::strin
         to_new[c] = it->second;
     }
     return to_new;
+}
+
+namespace {
+
+class FirstImages final : public Dataset {
+public:
+    FirstImages(std::unique_ptr<Dataset> data, size_t n) : data_(std::move(data)), n_(std::min(n, data_->size())) {}
+    size_t size() const override { return n_; }
+    const DatasetInfo& info() const override { return data_->info(); }
+    Sample get(size_t i) const override {
+        if (i >= n_)
+            throw Error(data_->info().name + ": image index " + std::to_string(i) + " out of range (the first " +
+                        std::to_string(n_) + " images)");
+        return data_->get(i);
+    }
+    void set_input_size(int height, int width) override { data_->set_input_size(height, width); }
+    void fingerprint_item(Sha256& h, size_t i) const override { data_->fingerprint_item(h, i); }
+
+private:
+    std::unique_ptr<Dataset> data_;
+    size_t n_;
+};
+
+}  // namespace
+
+std::unique_ptr<Dataset> first_images(std::unique_ptr<Dataset> data, size_t n) {
+    if (n == 0) throw UsageError("first_images: need at least one image");
+    return std::make_unique<FirstImages>(std::move(data), n);
+}
+
+std::unique_ptr<Dataset> rename_classes(std::unique_ptr<Dataset> data, std::vector<std::string> names,
+                                        std::string source) {
+    const size_t k = data->num_classes();
+    if (names.size() != k)
+        throw UsageError(std::to_string(names.size()) + " class names for the " + std::to_string(k) + " classes of " +
+                         data->info().name);
+    DatasetInfo info = data->info();
+    info.class_names = std::move(names);
+    info.names_source = std::move(source);
+    std::vector<int> same(k);
+    for (size_t c = 0; c < k; ++c) same[c] = static_cast<int>(c);
+    return std::make_unique<ReorderedDataset>(std::move(data), std::move(same), std::move(info));
 }
 
 std::optional<Normalization> normalization_preset(const std::string& name) {

@@ -68,7 +68,11 @@ public:
     ///   its index and "unreadable";
     /// - image folders: every file's path under the folder, its size in bytes and its class (the
     ///   files are not decoded: a same-sized edit of an image's bytes is not seen).
+    /// The default feeds fingerprint_item of every image; views (reorder_classes, first_images)
+    /// forward to the dataset they show.
     virtual void fingerprint(Sha256& h) const;
+    /// Image i's part of the fingerprint.
+    virtual void fingerprint_item(Sha256& h, size_t i) const;
 };
 
 struct OpenOptions {
@@ -93,6 +97,15 @@ std::string class_name_key(const std::string& name);
 /// hold the same classes (class_name_key, each once), in any order; nullopt when they do not.
 std::optional<std::vector<int>> class_order_by_name(const std::vector<std::string>& names,
                                                     const std::vector<std::string>& target);
+
+/// The first `n` images of `data` (n > 0; all of them when n >= its size), labels and classes
+/// unchanged: the Python package's Dataset(path, limit=N).
+std::unique_ptr<Dataset> first_images(std::unique_ptr<Dataset> data, size_t n);
+
+/// `data` with its classes named `names` (one per class, in label order; UsageError naming both
+/// counts otherwise); `source` becomes DatasetInfo::names_source: where the names came from.
+std::unique_ptr<Dataset> rename_classes(std::unique_ptr<Dataset> data, std::vector<std::string> names,
+                                        std::string source);
 
 /// Known normalisation presets by dataset name ("cifar10", "cifar100", "mnist", "fashion-mnist",
 /// "imagenet"); nullopt if unknown.

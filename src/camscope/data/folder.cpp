@@ -102,18 +102,17 @@ public:
         return s;
     }
 
-    /// Every file's path under the split's folder, size and class: names and sizes, not pixels (a
+    /// A file's path under the split's folder, size and class: names and sizes, not pixels (a
     /// folder of photos would have to be decoded whole; stat() of 100,000 files takes a fraction
     /// of a second).
-    void fingerprint(Sha256& h) const override {
-        for (const auto& [file, cls] : items_) {
-            const std::string rel = fs::path(file).lexically_relative(root_).generic_string();
-            h.update_u64(rel.size());
-            h.update(rel);
-            struct stat st {};
-            h.update_u64(::stat(file.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : ~std::uint64_t{0});
-            h.update_u64(static_cast<std::uint64_t>(cls));
-        }
+    void fingerprint_item(Sha256& h, std::size_t i) const override {
+        const auto& [file, cls] = items_.at(i);
+        const std::string rel = fs::path(file).lexically_relative(root_).generic_string();
+        h.update_u64(rel.size());
+        h.update(rel);
+        struct stat st {};
+        h.update_u64(::stat(file.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : ~std::uint64_t{0});
+        h.update_u64(static_cast<std::uint64_t>(cls));
     }
 
     void set_input_size(int height, int width) override {

@@ -214,6 +214,9 @@ Model Model::load_bytes(std::string bytes, const std::string& name, const Engine
 }
 
 Model Model::load_from(const std::string& path, std::string* bytes, const EngineOptions& opt) {
+    // Parameters loaded in inference mode would be inference tensors, which no backward can use
+    // (a caller inside torch.inference_mode(): see Model::run).
+    c10::InferenceMode autograd_on(false);
     tune_allocator();  // before the first tensor: see util/allocator.hpp
     // Gradients through the probe graphs are plain autograd: keep the executor from building
     // differentiable subgraphs and specialising on first runs (predictable, and no warm-up cost).
@@ -653,6 +656,11 @@ void check_finite_maps(const std::string& model_path, const torch::Tensor& maps,
 }  // namespace
 
 BatchResult Model::run(const float* data, int n, const InputSpec& spec, const CamRequest* req) {
+    // Grad mode and inference mode are thread-local and the caller's (a Python caller inside
+    // torch.no_grad() / inference_mode() / set_grad_enabled(False) shares this libtorch): the CAMs'
+    // backward needs autograd on. InferenceMode(false) also turns grad mode on (c10/core/
+    // InferenceMode.h); the forwards that need none disable it below. Restored on return.
+    c10::InferenceMode autograd_on(false);
     std::lock_guard lock(impl_->mu);
     auto& im = *impl_;
     BatchResult res;
