@@ -18,6 +18,7 @@
 #include "camscope/pipeline/pipeline.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/npy.hpp"
+#include "fixture_manifest.hpp"
 #include "camscope/util/strings.hpp"
 
 namespace fs = std::filesystem;
@@ -27,13 +28,7 @@ namespace {
 
 const std::string kDir = CAMSCOPE_FIXTURES_DIR;
 
-const nlohmann::json& manifest() {
-    static const nlohmann::json m = [] {
-        std::ifstream f(kDir + "/manifest.json");
-        return nlohmann::json::parse(f);
-    }();
-    return m;
-}
+const nlohmann::json& manifest() { return camscope::testing::fixture_manifest("manifest.json"); }
 
 /// Cases of the options (second layer for every method, eigen/aug smoothing, max channels):
 /// tests/fixtures/make_extra_fixtures.py.

@@ -13,30 +13,17 @@
 #include "camscope/engine/layout.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/npy.hpp"
+#include "fixture_manifest.hpp"
 
 using namespace camscope;
+
+using camscope::testing::spec_of;
 
 namespace {
 
 const std::string kDir = CAMSCOPE_FIXTURES_DIR;
 
-const nlohmann::json& manifest() {
-    static const nlohmann::json m = [] {
-        std::ifstream f(kDir + "/layout_manifest.json");
-        return nlohmann::json::parse(f);
-    }();
-    return m;
-}
-
-InputSpec spec_of(const nlohmann::json& shape) {
-    InputSpec s;
-    s.channels = shape[1];
-    s.height = shape[2];
-    s.width = shape[3];
-    s.norm.mean.assign(s.channels, 0.f);
-    s.norm.std.assign(s.channels, 1.f);
-    return s;
-}
+const nlohmann::json& manifest() { return camscope::testing::fixture_manifest("layout_manifest.json"); }
 
 Model load(const std::string& file, const std::string& layout = "", const std::string& grid = "", bool quiet = true) {
     EngineOptions o;
@@ -201,7 +188,8 @@ TEST(EngineLayouts, AmbiguousTokensFallbackIsNamed) {
     const std::string err = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(pick, model["fallback"].get<std::string>());
     EXPECT_TRUE(has(err, "falls back to '" + pick + "'")) << err;
-    EXPECT_TRUE(has(err, "'" + model["token_layer"].get<std::string>() + "' has no reading")) << err;
+    const std::string token_layer = model["token_layer"].get<std::string>();
+    EXPECT_TRUE(has(err, token_layer + "' has no reading")) << err;  // (not "'" + ...: GCC 12 -Wrestrict)
     EXPECT_TRUE(has(err, "several splits fit (1 + 4x4, 8 + 3x3)")) << err;
     EXPECT_TRUE(has(err, "--layout tokens:PREFIX or --grid HxW")) << err;
     // Quiet: no note; a forced grid gives the token layer its reading.

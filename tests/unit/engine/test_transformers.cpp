@@ -14,30 +14,17 @@
 #include "camscope/engine/layout.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/npy.hpp"
+#include "fixture_manifest.hpp"
 
 using namespace camscope;
+
+using camscope::testing::spec_of;
 
 namespace {
 
 const std::string kDir = CAMSCOPE_FIXTURES_DIR;
 
-const nlohmann::json& manifest() {
-    static const nlohmann::json m = [] {
-        std::ifstream f(kDir + "/transformer_manifest.json");
-        return nlohmann::json::parse(f);
-    }();
-    return m;
-}
-
-InputSpec spec_of(const nlohmann::json& shape) {
-    InputSpec s;
-    s.channels = shape[1];
-    s.height = shape[2];
-    s.width = shape[3];
-    s.norm.mean.assign(s.channels, 0.f);
-    s.norm.std.assign(s.channels, 1.f);
-    return s;
-}
+const nlohmann::json& manifest() { return camscope::testing::fixture_manifest("transformer_manifest.json"); }
 
 Model load(const std::string& file, const std::string& layout = "", const std::string& grid = "") {
     EngineOptions o;

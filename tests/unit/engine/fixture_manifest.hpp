@@ -1,0 +1,38 @@
+#pragma once
+// The engine tests' fixtures: the manifests the fixture scripts write (tests/fixtures/*.py) and
+// the input spec of a fixture model's recorded input shape.
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "camscope/data/dataset.hpp"
+
+namespace camscope::testing {
+
+inline const std::string kFixtures = CAMSCOPE_FIXTURES_DIR;
+
+/// tests/fixtures/<name> parsed once per process (manifest.json, transformer_manifest.json, ...).
+inline const nlohmann::json& fixture_manifest(const std::string& name) {
+    static std::map<std::string, nlohmann::json> loaded;
+    auto it = loaded.find(name);
+    if (it == loaded.end()) {
+        std::ifstream f(kFixtures + "/" + name);
+        it = loaded.emplace(name, nlohmann::json::parse(f)).first;
+    }
+    return it->second;
+}
+
+/// C×H×W of an N×C×H×W input shape, without normalisation (the fixtures feed raw tensors).
+inline InputSpec spec_of(const nlohmann::json& shape) {
+    InputSpec s;
+    s.channels = shape[1];
+    s.height = shape[2];
+    s.width = shape[3];
+    s.norm.mean.assign(s.channels, 0.f);
+    s.norm.std.assign(s.channels, 1.f);
+    return s;
+}
+
+}  // namespace camscope::testing
