@@ -4,6 +4,7 @@
 
 #include "camscope/data/class_ref.hpp"
 #include "camscope/engine/train.hpp"
+#include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/report/metrics.hpp"
 #include "camscope/util/atomic_file.hpp"
@@ -242,12 +243,11 @@ void register_cam(CLI::App& app) {
                     const std::string png =
                         format("cam_%zu_%s_%s.png", idx[start + i], sanitize_filename((*targets)[t]).c_str(),
                                sanitize_filename(names[target]).c_str());
-                    const size_t low = static_cast<size_t>(r.fh) * r.fw;
-                    const bool degenerate = metrics::degenerate_cam(r.cams.data() + (t * n + i) * low, low);
+                    const CamView view = view_cam(img, up.data() + off, s.height, s.width);
+                    const bool degenerate = view.blank;
                     blank += degenerate;
                     written.files.push_back(*out + "/" + png);
-                    write_png(written.files.back(), degenerate ? no_evidence_image(img, img.height, img.width)
-                                                               : overlay_cam(img, up.data() + off));
+                    write_png(written.files.back(), view.image);
                     all_maps.insert(all_maps.end(), maps.begin() + off, maps.begin() + off + s.height * s.width);
                     csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s,%d\n", rows++, idx[start + i], samples[i].label,
                                   preds[i], probs[i * r.num_classes + preds[i]], target,

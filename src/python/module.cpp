@@ -21,6 +21,7 @@
 #include "camscope/data/dataset.hpp"
 #include "camscope/engine/engine.hpp"
 #include "camscope/engine/threads.hpp"
+#include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/pipeline/analyze.hpp"
 #include "camscope/pipeline/measure.hpp"
@@ -508,8 +509,7 @@ PYBIND11_MODULE(_camscope, mod) {
             Image img = image_from(u, 0, "image");
             const int h = static_cast<int>(cam.shape(0)), w = static_cast<int>(cam.shape(1));
             if (img.width != w || img.height != h) img = resize_bilinear(img, w, h);
-            const bool blank = metrics::degenerate_cam(cam.data(), static_cast<size_t>(h) * w);
-            const auto png = encode_png(blank ? no_evidence_image(img, h, w) : overlay_cam(img, cam.data()));
+            const auto png = encode_png(view_cam(img, cam.data(), h, w).image);
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
         py::arg("image"), py::arg("cam"));
