@@ -399,10 +399,10 @@ class Model:
             ds = self._fit(images, spec)
             idx = list(range(len(ds))) if indices is None else \
                 [_index(i, len(ds), f"indices[{k}]") for k, i in enumerate(indices)]
-            names = self.class_names or ds.class_names
-            t = self._targets(targets, len(idx), names, true_code=-2, labels=None)
+            classes = _Classes(self.class_names or ds.class_names, lambda: self._m.num_classes(spec))
+            t = self._targets(targets, len(idx), classes, true_code=-2, labels=None)
             lay = [self._m.resolve_layer(l, spec) for l in (layers or [""])]
-            ctr = self._contrast(contrast, names, None, len(idx), ds, idx)
+            ctr = self._contrast(contrast, classes, None, len(idx), ds, idx)
             logits, probs, maps, lab = self._m.cam_dataset(ds._d, spec, idx, t, method, lay, eigen_smooth, aug_smooth,
                                                            max_channels, alpha, ctr, bool(raw),
                                                            batch_size, bool(progress))
@@ -412,10 +412,10 @@ class Model:
         images = np.asarray(images)
         spec = self._spec(images=images)
         n = len(images)
-        names = self.class_names
-        t = self._targets(targets, n, names, true_code=None, labels=labels)
+        classes = _Classes(self.class_names, lambda: self._m.num_classes(spec))
+        t = self._targets(targets, n, classes, true_code=None, labels=labels)
         lay = [self._m.resolve_layer(l, spec) for l in (layers or [""])]
-        ctr = self._contrast(contrast, names, labels, n, None, None)
+        ctr = self._contrast(contrast, classes, labels, n, None, None)
         logits, maps = self._m.cam_arrays(images, spec, t, method, lay, eigen_smooth, aug_smooth, max_channels,
                                           alpha, ctr, bool(raw), batch_size, bool(progress))
         if return_predictions:
@@ -423,23 +423,7 @@ class Model:
             return maps, Predictions(logits, probs, None if labels is None else np.asarray(labels))
         return maps
 
-    @staticmethod
-    def _class(c, names):
-        if isinstance(c, (float, np.floating)):
-            c = _integer(c, "class index")
-        if isinstance(c, (int, np.integer)):
-            if c < 0 or (names and c >= len(names)):
-                raise UsageError(f"class {int(c)} out of range: the model has {len(names)} classes")
-            return int(c)
-        s = str(c)
-        if s.isdigit():
-            return Model._class(int(s), names)
-        for i, nm in enumerate(names):
-            if nm.lower() == s.lower():
-                return i
-        raise UsageError(f"unknown class '{s}'")
-
-    def _targets(self, targets, n, names, true_code, labels):
+    def _targets(self, targets, n, classes, true_code, labels):
         if isinstance(targets, str) and targets == "pred":
             return [-1] * n
         if isinstance(targets, str) and targets == "true":
@@ -450,15 +434,15 @@ class Model:
             lab = _integers(labels, "labels")
             if len(lab) != n:
                 raise UsageError(f"labels: {len(lab)} labels for {n} images")
-            return [self._class(v, names) for v in lab]
+            return [classes.index(v, f"labels[{i}]: ") for i, v in enumerate(lab)]
         if isinstance(targets, (str, int, np.integer)):
-            return [self._class(targets, names)] * n
+            return [classes.index(targets, "targets: ", keywords=True)] * n
         t = list(np.asarray(targets).reshape(-1)) if isinstance(targets, np.ndarray) else list(targets)
         if len(t) != n:
             raise UsageError(f"targets: {len(t)} targets for {n} images")
-        return [self._class(v.item() if isinstance(v, np.generic) else v, names) for v in t]
+        return [classes.index(v.item() if isinstance(v, np.generic) else v, f"targets[{i}]: ") for i, v in enumerate(t)]
 
-    def _contrast(self, contrast, names, labels, n, ds, idx):
+    def _contrast(self, contrast, classes, labels, n, ds, idx):
         if contrast is None:
             return []
         if isinstance(contrast, (str, int, np.integer)):
@@ -477,9 +461,30 @@ class Model:
         out = []
         for r, row in enumerate(rows):
             if any(c == "true" for c in row) and not per_image:
-                return [[label_of(i) if c == "true" else self._class(c, names) for c in row] for i in range(n)]
-            out.append([label_of(r) if c == "true" else self._class(c, names) for c in row])
+                return [[label_of(i) if c == "true" else classes.index(c, "contrast: ") for c in row] for i in range(n)]
+            out.append([label_of(r) if c == "true" else classes.index(c, "contrast: ") for c in row])
         return out
+
+
+class _Classes:
+    """The classes a target, label or contrast class is checked against: ``names`` and their count,
+    the model's output count when it has no names (asked of the model once, when first needed). The
+    check itself is the library's (data/class_ref.hpp: the CLI's and the server's rule and wording);
+    Python's part is the types: a whole float is its int, an int of any size goes as its digits."""
+
+    def __init__(self, names, count_of):
+        self.names, self._count_of = list(names), count_of
+        self._count = len(self.names) or None
+
+    def index(self, c, where="", keywords=False):
+        """The class index of ``c``; ``keywords``: where "pred" and "true" are accepted too (the
+        caller has handled them), so that the message lists them as the CLI's -t does."""
+        if isinstance(c, (float, np.floating)):
+            c = _integer(c, "class index")
+        text = str(int(c)) if isinstance(c, (int, np.integer)) else str(c)
+        if self._count is None:
+            self._count = self._count_of()
+        return _c.parse_class(text, self.names, self._count, where, keywords)
 
 
 def _check_batch(batch_size):

@@ -2,7 +2,9 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "camscope/data/class_ref.hpp"
 #include "camscope/engine/train.hpp"
+#include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/report/metrics.hpp"
 #include "camscope/util/atomic_file.hpp"
@@ -154,16 +156,16 @@ void register_cam(CLI::App& app) {
         const auto idx = parse_indices(*indices, ds->size());
         ds = fit_to_model(m, std::move(ds), s);
         const auto names = class_names(m, *ds);
-        std::vector<int> fixed_target(targets->size(), -1);  // -1: per image (pred, true)
-        for (size_t t = 0; t < targets->size(); ++t)
-            if ((*targets)[t] != "pred" && (*targets)[t] != "true") fixed_target[t] = parse_class((*targets)[t], names);
+        const ClassList classes(names);
+        std::vector<ClassRef> target_refs;  // pred, true (per image) or a fixed class
+        for (const auto& t : *targets) target_refs.push_back(parse_class_ref(t, classes, "-t/--target: "));
         CamRequest req;
         req.method = *method;
         opts->apply(req);
         if (!contrast->empty() && *method != "finercam")
             throw UsageError("--contrast applies to --method finercam only (got --method " + *method + ")");
-        for (const auto& c : *contrast)  // names and indices checked before any work
-            if (c != "true") parse_class(c, names);
+        std::vector<int> contrast_cls;  // -1: the image's label (true); names and indices checked before any work
+        for (const auto& c : *contrast) contrast_cls.push_back(c == "true" ? -1 : parse_class(c, classes, "--contrast: "));
         req.perturb_batch = eng->batch_size;
         // Score-CAM / Ablation-CAM: one forward per (image, channel); show how far they are.
         auto bar = std::make_shared<std::unique_ptr<Progress>>();
@@ -209,14 +211,14 @@ void register_cam(CLI::App& app) {
             for (size_t t = 0; t < targets->size(); ++t) {
                 std::vector<int> slot(n);
                 for (size_t i = 0; i < n; ++i)
-                    slot[i] = (*targets)[t] == "true" ? samples[i].label : fixed_target[t];
+                    slot[i] = target_refs[t].kind == ClassRef::True ? samples[i].label : target_refs[t].index;
                 req.targets.push_back(slot);
             }
             req.contrast.clear();
             if (!contrast->empty())
                 for (size_t i = 0; i < n; ++i) {
                     std::vector<int> row;
-                    for (const auto& c : *contrast) row.push_back(c == "true" ? samples[i].label : parse_class(c, names));
+                    for (int c : contrast_cls) row.push_back(c < 0 ? samples[i].label : c);
                     req.contrast.push_back(row);
                 }
             req.also_raw = *raw;  // one run gives the scaled maps (PNGs) and the raw ones
@@ -241,12 +243,11 @@ void register_cam(CLI::App& app) {
                     const std::string png =
                         format("cam_%zu_%s_%s.png", idx[start + i], sanitize_filename((*targets)[t]).c_str(),
                                sanitize_filename(names[target]).c_str());
-                    const size_t low = static_cast<size_t>(r.fh) * r.fw;
-                    const bool degenerate = metrics::degenerate_cam(r.cams.data() + (t * n + i) * low, low);
+                    const CamView view = view_cam(img, up.data() + off, s.height, s.width);
+                    const bool degenerate = view.blank;
                     blank += degenerate;
                     written.files.push_back(*out + "/" + png);
-                    write_png(written.files.back(), degenerate ? no_evidence_image(img, img.height, img.width)
-                                                               : overlay_cam(img, up.data() + off));
+                    write_png(written.files.back(), view.image);
                     all_maps.insert(all_maps.end(), maps.begin() + off, maps.begin() + off + s.height * s.width);
                     csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s,%d\n", rows++, idx[start + i], samples[i].label,
                                   preds[i], probs[i * r.num_classes + preds[i]], target,

@@ -193,16 +193,4 @@ std::vector<size_t> parse_indices(const std::string& spec, size_t size) {
     return out;
 }
 
-int parse_class(const std::string& s, const std::vector<std::string>& names) {
-    if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
-        const int k = std::stoi(s);
-        if (k < 0 || static_cast<size_t>(k) >= names.size())
-            throw UsageError(format("class %d out of range: the model has %zu classes", k, names.size()));
-        return k;
-    }
-    for (size_t i = 0; i < names.size(); ++i)
-        if (to_lower(names[i]) == to_lower(s)) return static_cast<int>(i);
-    throw UsageError("unknown class '" + s + "'");
-}
-
 }  // namespace camscope::cli

@@ -77,9 +77,6 @@ std::unique_ptr<Dataset> fit_to_model(Model& m, std::unique_ptr<Dataset> ds, con
 /// configure_threads(requested) with a note when the request was capped at the core count.
 int apply_threads(int requested);
 
-/// Class index from a number or a class name (case-insensitive); UsageError otherwise.
-int parse_class(const std::string& s, const std::vector<std::string>& names);
-
 void register_train(CLI::App& app);
 void register_predict(CLI::App& app);
 void register_cam(CLI::App& app);

@@ -17,9 +17,11 @@
 #include <thread>
 #include <vector>
 
+#include "camscope/data/class_ref.hpp"
 #include "camscope/data/dataset.hpp"
 #include "camscope/engine/engine.hpp"
 #include "camscope/engine/threads.hpp"
+#include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/pipeline/analyze.hpp"
 #include "camscope/pipeline/measure.hpp"
@@ -488,6 +490,16 @@ PYBIND11_MODULE(_camscope, mod) {
     });
     mod.def("cam_methods", &cam_methods, "Names of the CAM methods.");
     mod.def(
+        "parse_class",  // data/class_ref.hpp: a class index (as text: Python ints of any size) or name;
+                        // with keywords, pred (-1) and true (-2) too, and the message lists them
+        [](const std::string& text, const std::vector<std::string>& names, std::size_t count, const std::string& where,
+           bool keywords) {
+            if (!keywords) return parse_class(text, ClassList(names, count), where);
+            const ClassRef r = parse_class_ref(text, ClassList(names, count), where);
+            return r.kind == ClassRef::Pred ? -1 : r.kind == ClassRef::True ? -2 : r.index;
+        },
+        py::arg("text"), py::arg("names"), py::arg("count"), py::arg("where") = "", py::arg("keywords") = false);
+    mod.def(
         "overlay_png",  // the CLI's overlay (cam command, galleries): image resized to the map, JET blend; PNG bytes
         [](const py::array& image, const py::array_t<float, py::array::c_style | py::array::forcecast>& cam) {
             if (cam.ndim() != 2) throw UsageError("cam: expected an H×W map");
@@ -497,8 +509,7 @@ PYBIND11_MODULE(_camscope, mod) {
             Image img = image_from(u, 0, "image");
             const int h = static_cast<int>(cam.shape(0)), w = static_cast<int>(cam.shape(1));
             if (img.width != w || img.height != h) img = resize_bilinear(img, w, h);
-            const bool blank = metrics::degenerate_cam(cam.data(), static_cast<size_t>(h) * w);
-            const auto png = encode_png(blank ? no_evidence_image(img, h, w) : overlay_cam(img, cam.data()));
+            const auto png = encode_png(view_cam(img, cam.data(), h, w).image);
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
         py::arg("image"), py::arg("cam"));
@@ -581,6 +592,11 @@ PYBIND11_MODULE(_camscope, mod) {
                  py::list out;
                  for (const auto& l : ls) out.append(py::make_tuple(l.path, l.type, l.shape));
                  return out;
+             })
+        .def("num_classes",  // the model's output count for spec-sized input (one probe forward)
+             [](PyModel& pm, const py::dict& spec) {
+                 const InputSpec s = spec_from(spec);
+                 return model_call(pm, false, [&] { return pm.m->num_classes(s); });
              })
         .def("resolve_layer",
              [](PyModel& pm, const std::string& name, const py::dict& spec) {

@@ -220,6 +220,39 @@ TEST(Cli, FinerCamContrastAndAlpha) {
     }
 }
 
+TEST(Cli, CamClassArgumentsAreUsageErrors) {
+    // -t and --contrast go through data/class_ref (the server's and Python's rule and wording): an
+    // index of any size is range-checked (std::stoi threw std::out_of_range here: exit 1), an unknown
+    // name lists the close ones; every refusal is a usage error (exit 2) before any file is written.
+    const std::string base = "-q cam -m " + kDir + "/tiny_cifar10_model.pt -d " + kDir + "/tiny_cifar10 -i 0 ";
+    const auto out = tmpdir("cam_class_args");
+    auto r = run(base + "-t 99999999999 -o " + out.string());
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_EQ(trim(r.out),
+              "camscope: -t/--target: class '99999999999' out of range: the model has 10 classes (expected pred, true, "
+              "a class index 0 to 9 or a class name)");
+    EXPECT_FALSE(std::filesystem::exists(out / "cams.csv"));
+    r = run(base + "-t 10 -o " + out.string());
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("class '10' out of range"), std::string::npos) << r.out;
+    r = run(base + "-t kat -o " + out.string());
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("-t/--target: unknown class 'kat' (did you mean 'cat'?)"), std::string::npos) << r.out;
+    r = run(base + "--method finercam --contrast 99999999999 -o " + out.string());
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("--contrast: class '99999999999' out of range"), std::string::npos) << r.out;
+    r = run(base + "--method finercam --contrast pred -o " + out.string());
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("--contrast: 'pred' names no class here"), std::string::npos) << r.out;
+    // Names ignore case when one name matches so; the slot is the class, whatever its spelling.
+    r = run(base + "-t CAT -t 3 -o " + out.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto rows = read_csv((out / "cams.csv").string());
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[1][5], "3");
+    EXPECT_EQ(rows[2][5], "3");
+}
+
 TEST(Cli, ErrorsNameTheFileAndTheProblem) {
     auto r = run("predict -m /nonexistent/m.pt -d " + kDir + "/tiny_cifar10");
     EXPECT_EQ(r.code, 1);

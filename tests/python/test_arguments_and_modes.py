@@ -234,6 +234,42 @@ def test_labels_and_targets_must_be_whole_numbers(model_norm, data):
                                   model_norm.cam(imgs, [1, 2, 3, 4], progress=False))
 
 
+def test_class_targets_are_checked_by_the_librarys_parser(model_norm, data, tmp_path):
+    """targets=, contrast= and labels go through data/class_ref (the CLI's and the server's rule and
+    wording): an int of any size is range-checked against the model's classes, also for a model
+    without class names (the arrays path accepted any int there, and one past 32 bits was a
+    TypeError) and for a dataset with generic names."""
+    imgs = np.stack([data[i][0] for i in range(2)])
+    assert model_norm.class_names == []  # no camscope metadata: the count is the model's 10 outputs
+    for t in (10, 99999999999, 2 ** 70, np.int64(10)):
+        with pytest.raises(camscope.UsageError, match=rf"^targets: class '{int(t)}' out of range: the model has 10 "
+                                                      rf"classes \(expected pred, true, a class index 0 to 9\)$"):
+            model_norm.cam(imgs, t, progress=False)
+    with pytest.raises(camscope.UsageError, match=r"^targets: class '-1' out of range"):
+        model_norm.cam(imgs, -1, progress=False)
+    with pytest.raises(camscope.UsageError, match=r"^targets\[1\]: class '99999999999' out of range"):
+        model_norm.cam(imgs, [1, 99999999999], progress=False)
+    with pytest.raises(camscope.UsageError, match=r"^targets: unknown class 'cat': the model's classes have no names"):
+        model_norm.cam(imgs, "cat", progress=False)
+    with pytest.raises(camscope.UsageError, match=r"^labels\[0\]: class '12' out of range"):
+        model_norm.cam(imgs, "true", labels=[12, 0], progress=False)
+    generic = camscope.Dataset.from_arrays(imgs, [0, 1], [f"class_{k}" for k in range(10)])
+    with pytest.raises(camscope.UsageError, match=r"^targets: class '99999999999' out of range: the model has 10 classes"):
+        model_norm.cam(generic, 99999999999, progress=False)
+    with pytest.raises(camscope.UsageError, match=r"^contrast: class '99999999999' out of range"):
+        model_norm.cam(generic, method="finercam", contrast=[99999999999], progress=False)
+    np.testing.assert_array_equal(model_norm.cam(generic, "CLASS_3", progress=False),
+                                  model_norm.cam(generic, 3, progress=False))
+    # The same words as `camscope cam -t` (after each edge's own argument name).
+    with pytest.raises(camscope.UsageError) as e:
+        model_norm.cam(data, 99999999999, indices=[0], progress=False)
+    r = subprocess.run([CLI, "-q", "cam", "-m", MODEL, "-d", DATA, "--norm", "cifar10", "-i", "0", "-t", "99999999999",
+                        "-o", str(tmp_path / "c")], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+    assert r.returncode == 2
+    assert r.stderr.strip() == "camscope: " + str(e.value).replace("targets: ", "-t/--target: ", 1)
+
+
 def test_input_errors_name_the_models_arguments(tmp_path):
     """The library's input-spec messages speak of the CLI's flags; from Python, of Model's arguments."""
     bare = camscope.Model(MODEL)  # no camscope metadata: no input size of its own

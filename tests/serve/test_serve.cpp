@@ -452,6 +452,9 @@ TEST(Serve, BadRequestsAnswer400Or404WithAMessage) {
         {"/api/cam?image=x", 400},
         {"/api/cam?image=0&target=no_such_class", 400},
         {"/api/cam?image=0&target=10", 400},           // 10 classes
+        {"/api/cam?image=0&target=99999999999", 400},  // any number of digits (data/class_ref)
+        {"/api/cam?image=0&method=finercam&contrast=99999999999", 400},
+        {"/api/class/99999999999", 404},
         {"/api/cam?image=0&method=no_such_method", 400},
         {"/api/cam?image=0&layer=no.such.layer", 400},
         {"/api/cam?image=0&format=gif", 400},

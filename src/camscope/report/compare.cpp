@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/render/plot.hpp"
 #include "camscope/report/metrics.hpp"
@@ -344,13 +345,10 @@ namespace {
 Image prediction_overlay(const Store& s, const Image& img, std::size_t row, bool& blank) {
     const AnalysisInput& in = s.rows;
     const size_t hw = size_t(in.fh) * in.fw;
-    const float* src = in.cam_pred.data() + row * hw;
-    const int h = img.empty() ? in.input_h : img.height, w = img.empty() ? in.input_w : img.width;
-    blank = metrics::degenerate_cam(src, hw);
-    if (blank) return no_evidence_image(img, h, w);
-    auto m = cam_to_input_size(src, in.fh, in.fw, in.input_h, in.input_w);
-    if (in.input_h != h || in.input_w != w) m = resize_map(m.data(), in.input_h, in.input_w, h, w);
-    return img.empty() ? colorize(m.data(), h, w) : overlay_cam(img, m.data());
+    const auto m = cam_to_input_size(in.cam_pred.data() + row * hw, in.fh, in.fw, in.input_h, in.input_w);
+    CamView v = view_cam(img, m.data(), in.input_h, in.input_w);
+    blank = v.blank;
+    return std::move(v.image);
 }
 
 }  // namespace

@@ -457,15 +457,6 @@ double top_region_iou(const float* a, const float* b, int h, int w, double fract
     return uni ? double(inter) / double(uni) : 0.0;
 }
 
-bool degenerate_cam(const float* map, size_t size) {
-    bool positive = false, varies = false;
-    for (size_t i = 0; i < size && !(positive && varies); ++i) {
-        positive |= map[i] > 0;
-        varies |= map[i] != map[0];
-    }
-    return !(positive && varies);
-}
-
 // ------------------------------------------------------------------ likely label errors
 
 LabelIssues find_label_issues(const float* probs, const int* labels, size_t n, int k) {

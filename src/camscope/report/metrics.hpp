@@ -13,6 +13,8 @@
 #include <limits>
 #include <vector>
 
+#include "camscope/image/cam_view.hpp"
+
 namespace camscope::metrics {
 
 // ------------------------------------------------------------------ confusion matrix
@@ -171,14 +173,9 @@ double centre_share(const float* map, int h, int w);
 /// either map is constant (its top region would be arbitrary).
 double top_region_iou(const float* a, const float* b, int h, int w, double fraction = 0.2);
 
-/// A CAM with no positive evidence: no value above 0 (NaN counts as none), or a constant map. The
-/// engine's maps are ReLU'd and min-maxed per image (cam -= min; cam /= max + 1e-7), so both
-/// failure modes come out all zeros: a map whose target score has no positive contribution anywhere
-/// (all <= 0 before the ReLU) and a constant one (a 1×1 layer's map always is). Drawn, such a map
-/// looks like a flat "no preference" overlay and its statistics (centre share, top-region IoU) are
-/// undefined, so the report marks it instead of showing it, and leaves it out of every CAM
-/// statistic. `map` has `size` values (0 values: degenerate).
-bool degenerate_cam(const float* map, size_t size);
+/// A CAM with no positive evidence (image/cam_view.hpp, where the pictures' rule lives too): the
+/// report flags such maps per image and leaves them out of every CAM statistic.
+using camscope::degenerate_cam;
 
 /// Maps counted, and how many of them are degenerate (degenerate_cam).
 struct CamCount {

@@ -326,11 +326,11 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
             }
             const RowRef& x = r.rows[row];
             files.write((dir / (stem + "_pred.png")).string(),
-                        encode_png(row_cam_tile(in, img, false, row, x.pred_cam_degenerate)));
+                        encode_png(row_cam_tile(in, img, false, row)));
             e["pred"] = stem + "_pred.png";
             if (r.rows[row].pred != r.rows[row].label) {
                 files.write((dir / (stem + "_true.png")).string(),
-                            encode_png(row_cam_tile(in, img, true, row, x.true_cam_degenerate)));
+                            encode_png(row_cam_tile(in, img, true, row)));
                 files.write((dir / (stem + "_diff.png")).string(),
                             encode_png(row_diff_tile(in, img, row, x.pred_cam_degenerate || x.true_cam_degenerate)));
                 e["true"] = stem + "_true.png";

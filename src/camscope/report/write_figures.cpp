@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/render/plot.hpp"
 #include "camscope/report/writers.hpp"
@@ -23,20 +24,6 @@ Image load(const AnalysisInput& in, size_t row) {
     return in.load_image(row);
 }
 
-// The CAM of a row as pytorch-grad-cam returns it (at the model's input size, scaled there:
-// cam_to_input_size), shown at h×w (half-pixel bilinear) when the image has another size.
-std::vector<float> map_at(const AnalysisInput& in, const float* src, int fh, int fw, int h, int w) {
-    const int ih = in.input_h > 0 ? in.input_h : h, iw = in.input_w > 0 ? in.input_w : w;
-    auto m = cam_to_input_size(src, fh, fw, ih, iw);
-    return ih == h && iw == w ? m : resize_map(m.data(), ih, iw, h, w);
-}
-
-std::vector<float> cam_at(const AnalysisInput& in, Which which, size_t row, int h, int w) {
-    const size_t hw = static_cast<size_t>(in.fh) * in.fw;
-    const float* src = (which == Which::Pred ? in.cam_pred.data() : in.cam_true.data()) + row * hw;
-    return map_at(in, src, in.fh, in.fw, h, w);
-}
-
 // Display size of a row's CAM: the image's size, else the model input size, else 8× the CAM.
 std::pair<int, int> display_size(const AnalysisInput& in, const Image& img) {
     if (!img.empty()) return {img.height, img.width};
@@ -44,39 +31,57 @@ std::pair<int, int> display_size(const AnalysisInput& in, const Image& img) {
     return {in.fh * 8, in.fw * 8};
 }
 
-// A map with no positive evidence is never drawn as a CAM (image.hpp: no_evidence_image); the
-// figures stamp it as well (plot::Tile::stamp), the explorer says so in words.
-Image blank_tile(const AnalysisInput& in, const Image& img) {
+// A CAM (fh×fw, at the layer's resolution) as pytorch-grad-cam returns it: at the model's input
+// size, scaled there (cam_to_input_size); without a known input size, at the display size.
+struct InputMap {
+    std::vector<float> map;
+    int h = 0, w = 0;
+};
+InputMap input_map(const AnalysisInput& in, const Image& img, const float* src, int fh, int fw) {
     const auto [h, w] = display_size(in, img);
-    return no_evidence_image(img, h, w);
+    InputMap m;
+    m.h = in.input_h > 0 ? in.input_h : h;
+    m.w = in.input_w > 0 ? in.input_w : w;
+    m.map = cam_to_input_size(src, fh, fw, m.h, m.w);
+    return m;
 }
 
-Image cam_tile(const AnalysisInput& in, const Image& img, Which which, size_t row, bool degenerate) {
-    if (degenerate) return blank_tile(in, img);
-    const auto [h, w] = display_size(in, img);
-    const std::vector<float> cam = cam_at(in, which, row, h, w);
-    return img.empty() ? colorize(cam.data(), h, w) : overlay_cam(img, cam.data());
+const float* row_map(const AnalysisInput& in, Which which, size_t row) {
+    const size_t hw = static_cast<size_t>(in.fh) * in.fw;
+    return (which == Which::Pred ? in.cam_pred.data() : in.cam_true.data()) + row * hw;
 }
 
-// pred − true on the diverging scale [-1, 1] (red: the predicted-class CAM is higher). With a blank
-// map on either side the "difference" would just be the other map: blank_tile instead.
+// What a person sees of a row's CAM (image/cam_view.hpp: the overlay at the image's size, or the
+// hatched stand-in when the map has no positive evidence; the figures stamp that as well,
+// plot::Tile::stamp, the explorer says so in words).
+CamView cam_tile(const AnalysisInput& in, const Image& img, Which which, size_t row) {
+    const InputMap m = input_map(in, img, row_map(in, which, row), in.fh, in.fw);
+    return view_cam(img, m.map.data(), m.h, m.w);
+}
+
+// pred − true on the diverging scale [-1, 1] (red: the predicted-class CAM is higher), each map at
+// the display size first. With a blank map on either side the "difference" would just be the
+// other map: the stand-in instead.
 Image diff_tile(const AnalysisInput& in, const Image& img, size_t row, bool blank) {
-    if (blank) return blank_tile(in, img);
     const auto [h, w] = display_size(in, img);
-    const std::vector<float> p = cam_at(in, Which::Pred, row, h, w), t = cam_at(in, Which::True, row, h, w);
-    Image out{w, h, 3, std::vector<std::uint8_t>(static_cast<size_t>(w) * h * 3)};
-    for (size_t i = 0; i < p.size(); ++i) diverging_rgb(std::clamp(p[i] - t[i], -1.f, 1.f), &out.pixels[3 * i]);
-    return out;
+    if (blank) return view_cam_difference(img, nullptr, h, w, true).image;
+    auto shown = [&](Which which) {
+        const InputMap m = input_map(in, img, row_map(in, which, row), in.fh, in.fw);
+        return m.h == h && m.w == w ? m.map : resize_map(m.map.data(), m.h, m.w, h, w);
+    };
+    std::vector<float> d = shown(Which::Pred);
+    const std::vector<float> t = shown(Which::True);
+    for (size_t i = 0; i < d.size(); ++i) d[i] -= t[i];
+    return view_cam_difference(img, d.data(), h, w, false).image;
 }
 
 // The Finer-CAM map of a row (Report::contrast_cams), or the blank stand-in; `blank` says which.
 Image contrast_tile(const Report& r, const AnalysisInput& in, const Image& img, size_t row, bool& blank) {
     const std::vector<float>& map = r.contrast_cams.at(row);
-    blank = metrics::degenerate_cam(map.data(), map.size());
-    if (blank) return blank_tile(in, img);
-    const auto [h, w] = display_size(in, img);
-    const std::vector<float> cam = map_at(in, map.data(), r.contrast_fh, r.contrast_fw, h, w);
-    return img.empty() ? colorize(cam.data(), h, w) : overlay_cam(img, cam.data());
+    const InputMap m = input_map(in, img, map.data(), r.contrast_fh, r.contrast_fw);
+    CamView v = view_cam(img, m.map.data(), m.h, m.w);
+    blank = v.blank;
+    return std::move(v.image);
 }
 
 plot::Tile tile(Image img, std::vector<std::string> caption, std::uint32_t rgb, std::string stamp = {}) {
@@ -93,8 +98,9 @@ constexpr const char* kNoEvidence = "no positive evidence";
 // The CAM tile of a row and slot, stamped when the map is degenerate.
 plot::Tile cam_cell(const AnalysisInput& in, const Image& img, Which which, const RowRef& x,
                     std::vector<std::string> caption, std::uint32_t rgb) {
-    const bool blank = which == Which::Pred ? x.pred_cam_degenerate : x.true_cam_degenerate;
-    return tile(cam_tile(in, img, which, x.row, blank), std::move(caption), rgb, blank ? kNoEvidence : "");
+    CamView v = cam_tile(in, img, which, x.row);
+    const bool blank = v.blank;
+    return tile(std::move(v.image), std::move(caption), rgb, blank ? kNoEvidence : "");
 }
 
 // "2 of the 8 CAMs in this figure have no positive evidence (...)" or "" when none.
@@ -311,8 +317,8 @@ std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput&
 }
 
 Image row_image(const AnalysisInput& in, size_t row) { return load(in, row); }
-Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row, bool degenerate) {
-    return cam_tile(in, img, true_class ? Which::True : Which::Pred, row, degenerate);
+Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row) {
+    return cam_tile(in, img, true_class ? Which::True : Which::Pred, row).image;
 }
 Image row_contrast_tile(const Report& r, const AnalysisInput& in, const Image& img, size_t row, bool& blank) {
     return contrast_tile(r, in, img, row, blank);

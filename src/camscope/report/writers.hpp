@@ -35,10 +35,11 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
 std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt);
 // The tiles those figures are made of (also the explorer's offline images): the dataset image of a
 // row (empty without a loader), its predicted- or true-class CAM overlaid at the image's size, and
-// the difference pred − true on the diverging scale. A degenerate map (RowRef::*_cam_degenerate;
-// for the difference: either map) gives the hatched grey image instead, never a flat overlay.
+// the difference pred − true on the diverging scale, all drawn by image/cam_view.hpp: a map with no
+// positive evidence gives the hatched grey image instead, never a flat overlay (the difference:
+// when `blank`, RowRef::*_cam_degenerate of either map).
 Image row_image(const AnalysisInput& in, size_t row);
-Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row, bool degenerate);
+Image row_cam_tile(const AnalysisInput& in, const Image& img, bool true_class, size_t row);
 Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row, bool blank);
 /// The Finer-CAM overlay of a row that has one in Report::contrast_cams; `blank` set if degenerate.
 Image row_contrast_tile(const Report& r, const AnalysisInput& in, const Image& img, size_t row, bool& blank);

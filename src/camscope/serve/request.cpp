@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "camscope/data/class_ref.hpp"
 #include "camscope/util/strings.hpp"
 
 namespace camscope::serve {
@@ -71,35 +72,28 @@ std::size_t image_row(std::string_view v, const RequestLimits& lim) {
     return static_cast<std::size_t>(x);
 }
 
-int class_by_name(std::string_view v, const RequestLimits& lim) {
-    const std::string lv = to_lower(v);
-    for (size_t c = 0; c < lim.classes.size(); ++c)
-        if (to_lower(lim.classes[c]) == lv) return static_cast<int>(c);
-    return -1;
-}
-
-/// A class index (digits) or name; `prefix` names where it came from. An index past the classes
-/// answers `range_status`, an unknown name 400.
-int class_of(const std::string& prefix, std::string_view v, const RequestLimits& lim, int range_status,
-             const std::string& hint) {
-    unsigned long long x = 0;
-    bool overflow = false;
-    if (parse_unsigned(v, x, overflow)) {
-        if (overflow || x >= lim.classes.size())
-            throw RequestError(range_status, prefix + "class " + quoted(v) + " out of range: the model has " +
-                                                 std::to_string(lim.classes.size()) + " classes");
-        return static_cast<int>(x);
+/// A class index or name (data/class_ref.hpp: the rule and the wording of every edge); `prefix`
+/// names where it came from. An index past the classes answers `range_status`, anything else 400.
+int class_of(const std::string& prefix, std::string_view v, const RequestLimits& lim, int range_status) {
+    try {
+        return parse_class(v, ClassList(lim.classes), prefix);
+    } catch (const ClassRangeError& e) {
+        throw RequestError(range_status, e.what());
+    } catch (const UsageError& e) {
+        bad(e.what());
     }
-    const int c = class_by_name(v, lim);
-    if (c < 0) bad(prefix + "unknown class " + quoted(v) + hint);
-    return c;
 }
 
 Target target_of(const Query& q, const std::string& key, const std::string& fallback, const RequestLimits& lim) {
-    const std::string v = get(q, key, fallback);
-    if (v == "pred") return {Target::Pred, -1};
-    if (v == "true") return {Target::True, -1};
-    return {Target::Class, class_of("parameter '" + key + "': ", v, lim, 400, " (use pred, true, a class index or a class name)")};
+    ClassRef ref;
+    try {
+        ref = parse_class_ref(get(q, key, fallback), ClassList(lim.classes), "parameter '" + key + "': ");
+    } catch (const UsageError& e) {  // an index out of range included: a bad parameter, not a missing resource
+        bad(e.what());
+    }
+    if (ref.kind == ClassRef::Pred) return {Target::Pred, -1};
+    if (ref.kind == ClassRef::True) return {Target::True, -1};
+    return {Target::Class, ref.index};
 }
 
 int hex(char c) {
@@ -174,17 +168,18 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
     const std::string_view rest = np >= 2 ? std::string_view(path).substr(5 + what.size() + 1) : std::string_view();
     if (what == "class" && np >= 2) {
         r.route = Route::Class;
-        r.cls = class_of("", np == 2 ? parts[1] : rest, lim, 404, "");
+        r.cls = class_of("", np == 2 ? parts[1] : rest, lim, 404);
         return r;
     }
     if (what == "cell" && np >= 3) {
         r.route = Route::Cell;
         if (np == 3) {
-            r.true_cls = class_of("", parts[1], lim, 404, "");
-            r.pred_cls = class_of("", parts[2], lim, 404, "");
+            r.true_cls = class_of("", parts[1], lim, 404);
+            r.pred_cls = class_of("", parts[2], lim, 404);
         } else {
             for (size_t slash = rest.find('/'); slash != std::string_view::npos; slash = rest.find('/', slash + 1)) {
-                const int t = class_by_name(rest.substr(0, slash), lim), p = class_by_name(rest.substr(slash + 1), lim);
+                const int t = find_class_name(rest.substr(0, slash), lim.classes),
+                          p = find_class_name(rest.substr(slash + 1), lim.classes);
                 if (t >= 0 && p >= 0) {
                     r.true_cls = t;
                     r.pred_cls = p;

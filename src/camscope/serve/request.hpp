@@ -34,7 +34,7 @@ private:
 /// What a request is checked against.
 struct RequestLimits {
     std::size_t images = 0;            // analysed rows: an image index lies in [0, images)
-    std::vector<std::string> classes;  // class names (matched case-insensitively); indices [0, size)
+    std::vector<std::string> classes;  // class names (data/class_ref.hpp: exact, or unique ignoring case); indices [0, size)
     std::vector<std::string> methods;  // accepted CAM methods (exact names)
     std::vector<std::string> layers;   // accepted layer paths (exact)
     std::string default_method, default_layer;

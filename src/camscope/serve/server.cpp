@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 
+#include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/report/explorer.hpp"
 #include "camscope/report/metrics.hpp"
@@ -481,7 +482,7 @@ Response Explorer::cam(const Request& rq, const std::function<bool()>& client_go
     const int fh = res.fh, fw = res.fw;
     const size_t hw = static_cast<size_t>(fh) * fw;
     std::vector<float> map(res.cams.begin(), res.cams.begin() + static_cast<long>(hw));
-    // A map with no positive evidence is said so, and drawn as no_evidence_image, never as a flat overlay.
+    // A map with no positive evidence is said so here, and drawn by view_cam as the hatched stand-in.
     const bool blank_a = metrics::degenerate_cam(res.cams.data(), hw);
     const bool blank_b = diff && metrics::degenerate_cam(res.cams.data() + hw, hw);
     if (diff)
@@ -535,23 +536,13 @@ Response Explorer::cam(const Request& rq, const std::function<bool()>& client_go
         // difference is taken between two such maps), then shown at the image's own size.
         const Image& img = sample.image;
         std::vector<float> up = cam_to_input_size(res.cams.data(), fh, fw, spec_.height, spec_.width);
+        Image out;
         if (diff) {
             const auto ub = cam_to_input_size(res.cams.data() + hw, fh, fw, spec_.height, spec_.width);
             for (size_t i = 0; i < up.size(); ++i) up[i] -= ub[i];
-        }
-        if (img.height != spec_.height || img.width != spec_.width)
-            up = resize_map(up.data(), spec_.height, spec_.width, img.height, img.width);
-        Image out;
-        if (blank_a || blank_b) {
-            out = no_evidence_image(img, img.height, img.width);
-        } else if (diff) {
-            out = Image{img.width, img.height, 3, std::vector<std::uint8_t>(static_cast<size_t>(img.width) * img.height * 3)};
-            for (size_t i = 0; i < up.size(); ++i) diverging_rgb(std::clamp(up[i], -1.f, 1.f), &out.pixels[3 * i]);
-        } else if (heatmap) {  // the heat layer overlay_cam blends, alone
-            out = Image{img.width, img.height, 3, std::vector<std::uint8_t>(static_cast<size_t>(img.width) * img.height * 3)};
-            for (size_t i = 0; i < up.size(); ++i) jet_rgb(up[i], &out.pixels[3 * i]);
+            out = view_cam_difference(img, up.data(), spec_.height, spec_.width, blank_a || blank_b).image;
         } else {
-            out = overlay_cam(img, up.data());
+            out = view_cam(img, up.data(), spec_.height, spec_.width, heatmap ? CamLayer::Heat : CamLayer::Overlay).image;
         }
         stats["view"] = heatmap || diff ? "heatmap" : "overlay";
         r.content_type = "image/png";

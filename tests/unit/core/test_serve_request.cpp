@@ -187,6 +187,11 @@ TEST(ServeRequest, OverflowingNumbers) {
     EXPECT_EQ(error_of("/api/class/4294967299").first, 404);  // would wrap to 3 as a 32-bit int
     EXPECT_EQ(error_of("/api/cell/0/99999999999999999999").first, 404);
     EXPECT_EQ(error_of("/api/cam?image=0&target=4294967299").first, 400);
+    // The wording of data/class_ref, the CLI's and Python's too, after the parameter's name.
+    std::tie(st, msg) = error_of("/api/cam?image=0&target=99999999999");
+    EXPECT_EQ(st, 400);
+    EXPECT_EQ(msg, "parameter 'target': class '99999999999' out of range: the model has 10 classes (expected pred, "
+                   "true, a class index 0 to 9 or a class name)");
     // Counts clamp, however many digits.
     EXPECT_EQ(parse("/api/cell/0/0?limit=99999999999999999999").limit, 1000);
     EXPECT_EQ(parse("/api/cell/0/0?offset=2147483648").offset, 1 << 30);
