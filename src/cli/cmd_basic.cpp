@@ -158,8 +158,8 @@ void register_cam(CLI::App& app) {
         for (size_t t = 0; t < targets->size(); ++t)
             if ((*targets)[t] != "pred" && (*targets)[t] != "true") fixed_target[t] = parse_class((*targets)[t], names);
         CamRequest req;
+        req.settings() = opts->cam;
         req.method = *method;
-        opts->apply(req);
         if (!contrast->empty() && *method != "finercam")
             throw UsageError("--contrast applies to --method finercam only (got --method " + *method + ")");
         for (const auto& c : *contrast)  // names and indices checked before any work
