@@ -406,7 +406,7 @@ void dataset_rss(const Config& cfg, const fs::path& tmpdir) {
     po.batch_size = cfg.batches.back();
     po.progress = false;
     po.cams = cfg.dataset_cams;
-    if (po.cams) po.layer = model.resolve_layer("", spec);
+    if (po.cams) po.cam.layers = {model.resolve_layer("", spec)};
     po.limit = std::min<size_t>(data->size(), std::max<size_t>(static_cast<size_t>(po.batch_size) * 2, 256));
     {
         auto warm = run_pass(model, *data, spec, po);
@@ -620,16 +620,15 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
     identify_model(identity, path);
     identify_dataset(identity, *data, data_path);
     identify_input(identity, spec);
-    identity.method = "gradcam";
-    identity.layer = layer;
+    identity.cam.method = "gradcam";
+    identity.cam.layers = {layer};
     stages.emplace_back("run identity (model SHA-256, dataset fingerprint)", lap());
     PassOptions po;
     po.batch_size = batch;
     po.limit = n;
     po.progress = false;
     po.cams = true;
-    po.layer = layer;
-    po.method = "gradcam";
+    po.cam = identity.cam;
     AnalysisInput in = measure(model, *data, spec, po, path, data_path);
     stages.emplace_back("predict + Grad-CAM pass (run_pass)", lap());
     AnalysisOptions ro;

@@ -230,8 +230,8 @@ int main(int argc, char** argv) {
     m.identity.height = m.identity.width = 32;
     m.identity.mean = {0.5, 0.5, 0.5};
     m.identity.std = {0.25, 0.25, 0.25};
-    m.identity.method = "gradcam";
-    m.identity.layer = "layer4";
+    m.identity.cam.method = "gradcam";
+    m.identity.cam.layers = {"layer4"};
     m.total = 8;
     m.shard = 1;
     m.shards = 2;

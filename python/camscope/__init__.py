@@ -645,18 +645,19 @@ def analyze(model, data, out=None, *, layer=None, method="gradcam", limit=None, 
 
 
 def analyze_shard(model, data, out, shard, *, layer=None, method="gradcam", limit=None, batch_size=64,
-                  eigen_smooth=False, aug_smooth=False, max_channels=0, resume=False, chunk=4096, progress=True):
+                  eigen_smooth=False, aug_smooth=False, max_channels=0, alpha=None, resume=False, chunk=4096,
+                  progress=True):
     """Slice ``shard = (k, n)`` (0-based k of n) of the analysis, as ``camscope analyze --shard k/n``
     (the same library function): only its pass, written as a store to ``out`` (the same bytes as the
     CLI's shard), for ``camscope merge`` with the other shards. ``resume=True`` continues a killed
     run from its chunks in ``<out>.partial/``. Returns the store's manifest (a dict)."""
     k, n = (_integer(v, "shard") for v in shard)
-    _, max_channels = _cam_options(method, None, None, max_channels)
+    alpha, max_channels = _cam_options(method, alpha, None, max_channels)
     limit = _count(limit, "limit")
     model, ds, spec = _pass_inputs(model, data, batch_size, chunk)
     out = os.fspath(out)
     _c.analyze_shard(model._m, ds._d, spec, out, k, n, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
-                     max_channels, batch_size, limit, bool(resume), int(chunk), bool(progress))
+                     max_channels, alpha, batch_size, limit, bool(resume), int(chunk), bool(progress))
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
         return json.load(f)
 

@@ -103,8 +103,9 @@ def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: 
 
 def analyze_shard(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: PathLike, shard: Tuple[int, int], *,
                   layer: Optional[str] = ..., method: str = ..., limit: Optional[int] = ..., batch_size: int = ...,
-                  eigen_smooth: bool = ..., aug_smooth: bool = ..., max_channels: int = ..., resume: bool = ...,
-                  chunk: int = ..., progress: bool = ...) -> Dict[str, Any]: ...
+                  eigen_smooth: bool = ..., aug_smooth: bool = ..., max_channels: int = ...,
+                  alpha: Optional[float] = ..., resume: bool = ..., chunk: int = ...,
+                  progress: bool = ...) -> Dict[str, Any]: ...
 
 class Explorer:
     report: Report

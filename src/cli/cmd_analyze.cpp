@@ -20,11 +20,11 @@ namespace camscope::cli {
 namespace {
 
 struct AnalyzeArgs {
-    std::string model, out = "camscope-report", layer, method = "gradcam";
+    std::string model, out = "camscope-report", layer;  // --layer as given (resolved into cam_opts.cam.layers)
     DataFlags data;
     SpecFlags spec;
     EngineFlags eng;
-    CamOptionFlags cam_opts;
+    CamOptionFlags cam_opts;  // --method too
     size_t limit = 0;
     size_t faithfulness_n = 100;  // CAM faithfulness sample; 0 = off
     CLI::Option* faithfulness_opt = nullptr;  // given explicitly: no cost cap
@@ -37,7 +37,7 @@ struct AnalyzeArgs {
 
 void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
     cmd.add_option("--layer,-l", a.layer, "target layer for the CAMs (default: the last spatial layer)");
-    cmd.add_option("--method", a.method, "CAM method: " + join(cam_methods(), ", "))->capture_default_str();
+    cmd.add_option("--method", a.cam_opts.cam.method, "CAM method: " + join(cam_methods(), ", "))->capture_default_str();
     a.cam_opts.add(cmd);
     cmd.add_option("--limit", a.limit, "analyse the first N images only (0 = all)")->check(non_negative());
     cmd.add_option("--worst", a.report.worst_k, "worst predictions per class gallery")
@@ -144,9 +144,8 @@ std::pair<int, int> parse_shard(const std::string& spec, int count) {
 /// options, the store's chunks in <out>.partial/.
 AnalyzeSettings settings(const AnalyzeArgs& a, const std::string& layer, std::chrono::steady_clock::time_point t0) {
     AnalyzeSettings as;
-    as.method = a.method;
-    as.layer = layer;
-    a.cam_opts.apply(as.cam_options);
+    as.cam = a.cam_opts.cam;
+    as.cam.layers = {layer};
     as.batch_size = a.eng.batch_size;
     as.limit = a.limit;
     as.faithfulness_n = a.faithfulness_n;
@@ -203,7 +202,7 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     std::tie(as.store.shard, as.store.shards) = shard;
     if (!g_quiet) {
         fprintf(stderr, "%s: %zu images, %zu classes; CAM %s at layer %s\n", a.data.path.c_str(), ds->size(),
-                ds->num_classes(), a.method.c_str(), layer.c_str());
+                ds->num_classes(), a.cam_opts.cam.method.c_str(), layer.c_str());
         if (sharded) {
             const size_t total = a.limit ? std::min(a.limit, ds->size()) : ds->size();
             const size_t batches = (total + a.eng.batch_size - 1) / a.eng.batch_size;
@@ -276,21 +275,18 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
         throw Error(format("%s is not the dataset the stores were computed on:\n  %s\n(every label and image "
                            "counts; pass the dataset they were computed on with --data)",
                            a.data.path.c_str(), d->c_str()));
-    a.method = id.method;
-    a.layer = id.layer;
-    a.cam_opts.eigen_smooth = id.eigen_smooth;
-    a.cam_opts.aug_smooth = id.aug_smooth;
-    a.cam_opts.max_channels = id.max_channels;
+    a.cam_opts.cam = id.cam;  // the stores' settings, every one (analyze_report reads the manifest's)
+    const std::string layer = layers_text(id.cam);
     if (!g_quiet)
         fprintf(stderr, "merge: %zu stores, %zu images, CAM %s at layer %s\n", paths.size(), all.rows.n,
-                id.method.c_str(), id.layer.c_str());
+                id.cam.method.c_str(), layer.c_str());
     // Timings: predict = the shards' pass time added up; load = reading the stores, model and data here.
     all.rows.timings.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     all.rows.timings.total_s = all.rows.timings.load_s + all.rows.timings.predict_s;
     const Dataset& dsr = *ds;
     auto rows = std::make_shared<const std::vector<int>>(all.rows.indices);
     all.rows.load_image = [&dsr, rows](size_t row) { return dsr.get(static_cast<size_t>((*rows)[row])).image; };
-    AnalyzeSettings as = settings(a, id.layer, t0);
+    AnalyzeSettings as = settings(a, layer, t0);
     as.store.chunk_dir.clear();  // nothing of a pass here to remove
     const Analysis an = analyze_report(m, *ds, s, as, Pass{std::move(all.rows), std::move(all.manifest), "", nullptr});
     finish_report(a, an, t0, "predict+CAM in the shards");
@@ -341,7 +337,7 @@ void register_merge(CLI::App& app) {
     cmd->add_option("--threads", a->eng.threads, "intra-op CPU threads (default: all cores)")->check(non_negative());
     cmd->add_option("--device", a->eng.device, "cpu, cuda or cuda:N")->capture_default_str();
     add_report_flags(*cmd, *a);
-    for (const char* fixed : {"--layer", "--method", "--eigen-smooth", "--aug-smooth", "--max-channels", "--limit"})
+    for (const char* fixed : {"--layer", "--method", "--eigen-smooth", "--aug-smooth", "--max-channels", "--alpha", "--limit"})
         cmd->remove_option(cmd->get_option(fixed));  // the stores' settings
     cmd->callback([a, stores, model, data] { merge(*a, *stores, *model, *data); });
 }

@@ -160,8 +160,8 @@ void register_cam(CLI::App& app) {
         std::vector<ClassRef> target_refs;  // pred, true (per image) or a fixed class
         for (const auto& t : *targets) target_refs.push_back(parse_class_ref(t, classes, "-t/--target: "));
         CamRequest req;
+        req.settings() = opts->cam;
         req.method = *method;
-        opts->apply(req);
         if (!contrast->empty() && *method != "finercam")
             throw UsageError("--contrast applies to --method finercam only (got --method " + *method + ")");
         std::vector<int> contrast_cls;  // -1: the image's label (true); names and indices checked before any work

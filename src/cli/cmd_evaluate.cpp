@@ -92,7 +92,7 @@ void register_evaluate(CLI::App& app) {
         ds = fit_to_model(m, std::move(ds), s);
         for (const auto& l : *layers) o.layers.push_back(m.resolve_layer(l, s));
         o.batch_size = eng->batch_size;
-        cam_flags->apply(o.cam_options);
+        o.cam_options = cam_flags->cam;
         o.progress = !g_quiet;
         if (!g_quiet) {
             const size_t n = spread_indices(ds->size(), o.n).size();

@@ -30,16 +30,20 @@ struct ServeArgs {
 
 /// The explorer data of a previous `camscope analyze`, if it is complete (summary.json), well formed
 /// (every index checked) and made from this model, dataset and input (summary.json's identity).
-nlohmann::json read_results(const ServeArgs& a, Model& m, const Dataset& ds, const InputSpec& s, std::string& folder) {
+/// `alpha`: the results' Finer-CAM alpha, the live Finer-CAMs' default (so the explorer's maps are the report's).
+nlohmann::json read_results(const ServeArgs& a, Model& m, const Dataset& ds, const InputSpec& s, std::string& folder,
+                            double& alpha) {
     serve::ResultsFolder rf = serve::read_results_folder(a.results);
     folder = std::filesystem::path(rf.summary_path).parent_path().string();
+    alpha = rf.identity.cam.alpha;
     RunIdentity live;
     identify_model(live, a.model);
     identify_dataset(live, ds, a.data.path);
     identify_input(live, s);
     const bool method_given = a.method_opt && a.method_opt->count() > 0, layer_given = a.layer_opt && a.layer_opt->count() > 0;
-    live.method = method_given ? a.method : rf.identity.method;
-    live.layer = layer_given ? m.resolve_layer(a.layer, s) : rf.identity.layer;
+    live.cam = rf.identity.cam;  // the results' settings (alpha: the live Finer-CAMs' default)
+    if (method_given) live.cam.method = a.method;
+    if (layer_given) live.cam.layers = {m.resolve_layer(a.layer, s)};
     const auto diffs = identity_differences(rf.identity, live);
     if (!diffs.empty())
         throw Error(rf.summary_path + ": these results were not made from what this server runs:\n  " + join(diffs, "\n  ") +
@@ -55,9 +59,9 @@ nlohmann::json analyse(Model& m, const Dataset& ds, const InputSpec& s, const Se
     po.limit = a.limit;
     po.progress = !g_quiet;
     po.cams = true;
-    po.layer = layer;
-    po.method = a.method;
-    po.max_channels = a.max_channels;  // as the live CAMs (scorecam/ablationcam only)
+    po.cam.method = a.method;
+    po.cam.layers = {layer};
+    po.cam.max_channels = a.max_channels;  // as the live CAMs (scorecam/ablationcam only)
     po.label = "predict+CAM";
     AnalysisInput in = measure(m, ds, s, po, a.model, a.data.path);
     AnalysisOptions ro;
@@ -72,10 +76,11 @@ void serve_command(const ServeArgs& a) {
     InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
     ds = fit_to_model(m, std::move(ds), s);
     nlohmann::json data;
+    double alpha = 1.0;  // Finer-CAM's, for live CAMs that name none
     std::string tags_path = a.tags;  // the image tags (api/tags): --tags, else <results>/tags.json, else memory only
     if (!a.results.empty()) {
         std::string folder;
-        data = read_results(a, m, *ds, s, folder);
+        data = read_results(a, m, *ds, s, folder, alpha);
         if (tags_path.empty()) tags_path = (std::filesystem::path(folder) / "tags.json").string();
     } else {
         const std::string layer = m.resolve_layer(a.layer, s);
@@ -84,7 +89,7 @@ void serve_command(const ServeArgs& a) {
                     ds->num_classes(), a.method.c_str(), layer.c_str());
         data = analyse(m, *ds, s, a, layer);
     }
-    serve::Explorer explorer(m, *ds, s, std::move(data), m.layers(s), tags_path, a.max_channels);
+    serve::Explorer explorer(m, *ds, s, std::move(data), m.layers(s), tags_path, a.max_channels, alpha);
     const double ready_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     serve::run_server(explorer, a.server, [&](const serve::ListenInfo& at) {
         if (!at.loopback)  // printed even with -q: this is not a note

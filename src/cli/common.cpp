@@ -85,18 +85,18 @@ void add_layout_flags(CLI::App& app, std::string& layout, std::string& grid) {
 }
 
 void CamOptionFlags::add(CLI::App& app) {
-    app.add_flag("--eigen-smooth", eigen_smooth,
+    app.add_flag("--eigen-smooth", cam.eigen_smooth,
                  "reduce the method's weighted activations by their first principal component instead of the sum "
                  "(less noise; sign oriented to agree with the plain map)");
-    app.add_flag("--aug-smooth", aug_smooth,
+    app.add_flag("--aug-smooth", cam.aug_smooth,
                  "test-time augmentation: horizontal flip x brightness 0.9/1.0/1.1, maps flipped back and averaged "
                  "(6x the cost)");
-    app.add_option("--max-channels", max_channels,
+    app.add_option("--max-channels", cam.max_channels,
                    "scorecam/ablationcam: use only the N channels with the largest mean activation (0 = all; "
                    "each channel costs one forward per image)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
-    app.add_option("--alpha", alpha,
+    app.add_option("--alpha", cam.alpha,
                    "finercam: comparison strength in y_target - alpha * y_contrast (pytorch-grad-cam's FinerCAM alpha)")
         ->capture_default_str()
         ->check(
@@ -108,13 +108,6 @@ void CamOptionFlags::add(CLI::App& app) {
                 return "";
             },
             "in [0, 100]");
-}
-
-void CamOptionFlags::apply(CamRequest& req) const {
-    req.alpha = alpha;
-    req.eigen_smooth = eigen_smooth;
-    req.aug_smooth = aug_smooth;
-    req.max_channels = max_channels;
 }
 
 EngineOptions EngineFlags::options(bool quiet) const {

@@ -42,15 +42,12 @@ struct EngineFlags {
 /// --layout and --grid (also on `layers`, which has no EngineFlags).
 void add_layout_flags(CLI::App& app, std::string& layout, std::string& grid);
 
-/// Options of the CAM methods shared by cam, analyze and serve (--eigen-smooth, --aug-smooth,
-/// --max-channels).
+/// Options of the CAM methods shared by cam, analyze and evaluate-cams (--eigen-smooth,
+/// --aug-smooth, --max-channels, --alpha), parsed straight into the library's CamSettings (its
+/// method and layers are the command's own flags).
 struct CamOptionFlags {
-    bool eigen_smooth = false;
-    bool aug_smooth = false;
-    int max_channels = 0;
-    double alpha = 1.0;  // finercam
+    CamSettings cam;
     void add(CLI::App& app);
-    void apply(CamRequest& req) const;
 };
 
 /// Loads the model, applies threads, prints "model …, N threads" unless quiet.

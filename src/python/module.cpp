@@ -374,12 +374,22 @@ Batch batch_from(const py::array& a, const InputSpec& s) {
     return b;
 }
 
+/// The library's CamSettings from the Python keywords (one place for every binding).
+CamSettings cam_settings(const std::string& method, std::vector<std::string> layers, bool eigen_smooth, bool aug_smooth,
+                         int max_channels, double alpha) {
+    CamSettings c;
+    c.method = method;
+    c.layers = std::move(layers);
+    c.eigen_smooth = eigen_smooth;
+    c.aug_smooth = aug_smooth;
+    c.max_channels = max_channels;
+    c.alpha = alpha;
+    return c;
+}
+
 struct CamArgs {
-    std::string method = "gradcam";
-    std::vector<std::string> layers;
-    bool eigen_smooth = false, aug_smooth = false, raw = false;
-    int max_channels = 0;
-    double alpha = 1.0;
+    CamSettings cam;
+    bool raw = false;
     std::vector<std::vector<int>> contrast;
     int batch_size = 64;
 };
@@ -391,19 +401,14 @@ std::pair<std::vector<float>, std::vector<float>> run_cams(Model& m, const float
                                                            const std::vector<int>& targets, const CamArgs& a,
                                                            int& num_classes) {
     CamRequest req;
-    req.method = a.method;
-    req.layers = a.layers;
-    req.eigen_smooth = a.eigen_smooth;
-    req.aug_smooth = a.aug_smooth;
-    req.max_channels = a.max_channels;
-    req.alpha = a.alpha;
+    req.settings() = a.cam;
     req.perturb_batch = a.batch_size;
     req.also_raw = a.raw;
     const size_t per = static_cast<size_t>(s.channels) * s.height * s.width, hw = static_cast<size_t>(s.height) * s.width;
     std::vector<float> logits, maps;
     maps.reserve(hw * n);
     if (n == 0) num_classes = m.num_classes(s);  // an empty batch: an empty result, N×K with N = 0
-    Progress bar(a.method + " CAMs", static_cast<size_t>(n));
+    Progress bar(a.cam.method + " CAMs", static_cast<size_t>(n));
     for (int start = 0; start < n; start += a.batch_size) {
         const int b = std::min(a.batch_size, n - start);
         req.targets = {std::vector<int>(targets.begin() + start, targets.begin() + start + b)};
@@ -673,7 +678,7 @@ PYBIND11_MODULE(_camscope, mod) {
                 if (targets.size() != static_cast<size_t>(b.n))
                     throw UsageError("targets: " + std::to_string(targets.size()) + " targets for " + std::to_string(b.n) +
                                      " images");
-                CamArgs a{method, layers, eigen_smooth, aug_smooth, raw, max_channels, alpha, contrast, batch_size};
+                CamArgs a{cam_settings(method, layers, eigen_smooth, aug_smooth, max_channels, alpha), raw, contrast, batch_size};
                 int k = 0;
                 auto [logits, maps] = model_call(pm, progress, [&] { return run_cams(*pm.m, b.data, b.n, s, targets, a, k); });
                 return py::make_tuple(to_numpy(std::move(logits), {b.n, k}),
@@ -692,7 +697,7 @@ PYBIND11_MODULE(_camscope, mod) {
                 if (targets.size() != indices.size())
                     throw UsageError("targets: " + std::to_string(targets.size()) + " targets for " +
                                      std::to_string(indices.size()) + " images");
-                CamArgs a{method, layers, eigen_smooth, aug_smooth, raw, max_channels, alpha, contrast, batch_size};
+                CamArgs a{cam_settings(method, layers, eigen_smooth, aug_smooth, max_channels, alpha), raw, contrast, batch_size};
                 const int n = static_cast<int>(indices.size());
                 int k = 0;
                 std::vector<int> labels(indices.size());
@@ -788,11 +793,7 @@ PYBIND11_MODULE(_camscope, mod) {
                        const py::dict& report_options, const std::string& chunk_dir, bool resume, size_t chunk,
                        bool progress) {
         AnalyzeSettings as;
-        as.method = method;
-        as.cam_options.eigen_smooth = eigen_smooth;
-        as.cam_options.aug_smooth = aug_smooth;
-        as.cam_options.max_channels = max_channels;
-        as.cam_options.alpha = alpha;
+        as.cam = cam_settings(method, {}, eigen_smooth, aug_smooth, max_channels, alpha);  // layers: resolved later
         as.batch_size = batch_size;
         as.limit = limit;
         as.progress = true;  // the bars reach the sink, which draws them only if `progress` (Ctrl-C is checked either way)
@@ -848,7 +849,7 @@ PYBIND11_MODULE(_camscope, mod) {
             rep->model = pm;
             rep->spec = s;
             model_call(*pm, progress, [&] {
-                as.layer = pm->m->resolve_layer(layer, s);
+                as.cam.layers = {pm->m->resolve_layer(layer, s)};
                 const RunIdentity id = identity(*pm, *d, s);
                 rep->an = std::make_shared<Analysis>(analyze_dataset(*pm->m, *d->ds, s, as, id, pm->path, d->path));
                 rep->summary_json = report_detail::summary_json(rep->an->report, rep->an->options, {});
@@ -864,24 +865,24 @@ PYBIND11_MODULE(_camscope, mod) {
         "analyze_shard",  // as `camscope analyze --shard K/N`: the slice's pass and its store in `out`, nothing else
         [settings, identity](std::shared_ptr<PyModel> pm, std::shared_ptr<PyDataset> d, const py::dict& spec,
                              const std::string& out, int k, int n, const std::string& layer, const std::string& method,
-                             bool eigen_smooth, bool aug_smooth, int max_channels, int batch_size, size_t limit,
-                             bool resume, size_t chunk, bool progress) {
+                             bool eigen_smooth, bool aug_smooth, int max_channels, double alpha, int batch_size,
+                             size_t limit, bool resume, size_t chunk, bool progress) {
             const InputSpec s = spec_from(spec);
             if (n <= 0 || k < 0 || k >= n) throw UsageError(format("shard %d/%d: need 0 <= K < N", k, n));
-            AnalyzeSettings as = settings(*d, method, eigen_smooth, aug_smooth, max_channels, 1.0, batch_size, limit,
+            AnalyzeSettings as = settings(*d, method, eigen_smooth, aug_smooth, max_channels, alpha, batch_size, limit,
                                           py::int_(0), py::dict(), chunk_folder(out), resume, chunk, progress);
             as.store.shard = k;
             as.store.shards = n;
             model_call(*pm, progress, [&] {
                 check_store_destination(out);
-                as.layer = pm->m->resolve_layer(layer, s);
+                as.cam.layers = {pm->m->resolve_layer(layer, s)};
                 write_shard(analyze_pass(*pm->m, *d->ds, s, as, identity(*pm, *d, s), pm->path, d->path), out);
                 return 0;
             });
         },
         py::arg("model"), py::arg("data"), py::arg("spec"), py::arg("out"), py::arg("k"), py::arg("n"), py::arg("layer"),
-        py::arg("method"), py::arg("eigen_smooth"), py::arg("aug_smooth"), py::arg("max_channels"), py::arg("batch_size"),
-        py::arg("limit"), py::arg("resume"), py::arg("chunk"), py::arg("progress"));
+        py::arg("method"), py::arg("eigen_smooth"), py::arg("aug_smooth"), py::arg("max_channels"), py::arg("alpha"),
+        py::arg("batch_size"), py::arg("limit"), py::arg("resume"), py::arg("chunk"), py::arg("progress"));
     mod.def("chunk_folder", &chunk_folder, py::arg("out"));
 
     py::class_<PyExplorer, std::shared_ptr<PyExplorer>>(mod, "_Explorer")
@@ -902,7 +903,9 @@ PYBIND11_MODULE(_camscope, mod) {
                 py::gil_scoped_release release;
                 nlohmann::json data = explorer_data(rep->an->report, rep->an->input);
                 e->explorer = std::make_unique<serve::Explorer>(*rep->model->m, *rep->data->ds, rep->spec, std::move(data),
-                                                                rep->model->m->layers(rep->spec));
+                                                                rep->model->m->layers(rep->spec), "",
+                                                                serve::kServeMaxChannels,
+                                                                rep->an->manifest.identity.cam.alpha);
             }
             serve::ServeOptions so;
             so.host = host;

@@ -677,6 +677,24 @@ fs::path analyzed_once() {
 
 }  // namespace
 
+TEST(Serve, ResultsOfFinerCamServeTheirAlpha) {
+    // Results made with --method finercam --alpha 0.5: the live Finer-CAMs that name no alpha are the
+    // report's (alpha 0.5), not alpha 1's.
+    const auto dir = fs::temp_directory_path() / ("camscope_serve_results_alpha_" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    const std::string cmd = kBin + " -q analyze --faithfulness-n 0 --limit 32 --method finercam --alpha 0.5 -m " +
+                            kModel + " -d " + kData + " -o " + dir.string() + " >/dev/null 2>&1";
+    ASSERT_EQ(system(cmd.c_str()), 0);
+    ServerProcess srv({"--results", dir.string()});
+    auto c = srv.client();
+    const std::string at = "/api/cam?image=3&method=finercam&format=json";
+    const json plain = get_json(c, at), half = get_json(c, at + "&alpha=0.5"), one = get_json(c, at + "&alpha=1");
+    EXPECT_EQ(plain["alpha"], 0.5);
+    EXPECT_EQ(plain["map"], half["map"]);
+    EXPECT_NE(plain["map"], one["map"]);
+    fs::remove_all(dir);
+}
+
 TEST(ServeResultsFolder, ResultsOfAnotherModelWithTheSameFileNameAreRefused) {
     const fs::path made = analyzed_once();
     // Other weights under the same file name.

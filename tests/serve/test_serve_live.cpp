@@ -50,7 +50,7 @@ struct Fixture {
         po.progress = false;
         po.limit = 40;
         po.cams = true;
-        po.layer = model->resolve_layer("", spec);
+        po.cam.layers = {model->resolve_layer("", spec)};
         AnalysisOptions ro;
         ro.progress = false;
         const AnalysisInput in = measure(*model, *data, spec, po, kDir + "/tiny_cifar10_model.pt", kDir + "/tiny_cifar10");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "camscope/data/dataset.hpp"
+#include "camscope/engine/cam_settings.hpp"
 #include "camscope/engine/layout.hpp"
 
 namespace camscope {
@@ -48,27 +49,19 @@ struct ModelInfo {
     std::string device = "cpu";            // where it runs: "cpu", "cuda", "cuda:N" (EngineOptions::device)
 };
 
-struct CamRequest {
-    std::string method = "gradcam";
-    std::vector<std::string> layers;  // dotted paths; empty = automatic choice
+/// One call's CAMs: the settings (CamSettings, embedded: `req.settings() = s` sets them all at
+/// once) and what belongs to this call only (targets, contrast classes, output form).
+struct CamRequest : CamSettings {
+    CamSettings& settings() { return *this; }
+    const CamSettings& settings() const { return *this; }
     /// targets[s][i]: class for slot s, image i; -1 = the image's predicted (top-1) class.
     std::vector<std::vector<int>> targets;
     bool raw = false;       // keep unnormalised maps (no ReLU/min-max)
     bool also_raw = false;  // the scaled maps in `cams` and the unnormalised ones in `raw_cams`
-    /// Reduce the method's per-channel terms by their first principal component instead of the
-    /// sum (pytorch-grad-cam's eigen_smooth; sign oriented to agree with the plain map).
-    bool eigen_smooth = false;
-    /// Test-time augmentation: horizontal flip × brightness 0.9/1.0/1.1 of the normalised input; each
-    /// map computed for the same target (−1 = the prediction on the original image), flipped back,
-    /// and the six maps averaged at the input size (each scaled there first, as pytorch-grad-cam's
-    /// forward_augmentation_smoothing; the mean is not rescaled). The result is at the input size.
-    bool aug_smooth = false;
     /// Finer-CAM ("finercam"): the comparison classes of each image (contrast[i]), or one list for
     /// every image (a single entry); empty: per image the 3 classes whose logits are closest to the
     /// target's (pytorch-grad-cam's FinerCAM default). The target slot gives the main class.
     std::vector<std::vector<int>> contrast;
-    double alpha = 1.0;           // Finer-CAM: score Σ_c p_c (y_main − alpha · y_c) / Σ_c p_c
-    int max_channels = 0;         // Score-CAM / Ablation-CAM: 0 = all channels, else top M by activation
     int perturb_batch = 64;       // rows per forward of the perturbation methods
     /// Optional: the dataset index of each image (row) of the batch, so that errors about one
     /// image's map (NaN or infinite) can name it; rows without one are named by their batch row.

@@ -188,11 +188,9 @@ void remove_chunks(const std::string& dir) {
 
 Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, RunIdentity identity,
                   const std::string& model_path, const std::string& data_path) {
-    identity.method = a.method;
-    identity.layer = a.layer;
-    identity.eigen_smooth = a.cam_options.eigen_smooth;
-    identity.aug_smooth = a.cam_options.aug_smooth;
-    identity.max_channels = a.cam_options.max_channels;
+    if (a.cam.layers.size() != 1)
+        throw UsageError(format("analyze: the CAMs need exactly one resolved layer, got %zu", a.cam.layers.size()));
+    identity.cam = a.cam;
     const auto t_load = std::chrono::steady_clock::now();
     const StoreSettings& st = a.store;
     StoreManifest man;
@@ -217,11 +215,7 @@ Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const Analyze
     po.batch_size = a.batch_size;
     po.progress = a.progress;
     po.cams = true;
-    po.layer = a.layer;
-    po.method = a.method;
-    po.eigen_smooth = a.cam_options.eigen_smooth;
-    po.aug_smooth = a.cam_options.aug_smooth;
-    po.max_channels = a.cam_options.max_channels;
+    po.cam = identity.cam;
     po.label = "predict+CAM";
     std::shared_ptr<const FolderLock> lock;
     Store all = chunked_pass(m, ds, s, po, man, model_path, data_path, st, a.quiet, lock);
@@ -245,21 +239,18 @@ Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const A
     r = build_report(in, ro);
     r.identity = out.manifest.identity;
     // "What made it choose B over A": Finer-CAM of the pair sheets' errors (a few dozen images).
-    const std::string& layer = out.manifest.identity.layer;
+    const RunIdentity& ri = out.manifest.identity;
+    const std::string layer = layers_text(ri.cam);
     attach_contrast_cams(r, m, ds, s, layer, a.batch_size);
     if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
-        const RunIdentity& ri = out.manifest.identity;
         EvaluateOptions eo = quick_faithfulness_options(a.faithfulness_n, a.faithfulness_explicit, in.n);
-        eo.layers = {layer};
-        eo.cam_options.alpha = a.cam_options.alpha;  // the maps the report shows, smoothing included
-        eo.cam_options.eigen_smooth = ri.eigen_smooth;
-        eo.cam_options.aug_smooth = ri.aug_smooth;
-        eo.cam_options.max_channels = ri.max_channels;
+        eo.cam_options = ri.cam;  // the maps the report shows, smoothing and alpha included
+        eo.layers = ri.cam.layers;
         eo.batch_size = a.batch_size;
         eo.progress = a.progress;
         eo.label = "CAM faithfulness";
         if (r.degenerate.warn()) {  // too many blank maps: count them at other layers on the same sample too
-            eo.check_method = ri.method;
+            eo.check_method = ri.cam.method;
             eo.check_layers = candidate_layers(m.layers(s), layer);
         }
         faith::Summary fs = evaluate_cams(m, ds, s, in.class_names, eo);

@@ -52,9 +52,9 @@ struct StoreSettings {
 };
 
 struct AnalyzeSettings {
-    std::string method = "gradcam";
-    std::string layer;  // resolved layer path (Model::resolve_layer)
-    CamRequest cam_options;  // eigen_smooth, aug_smooth, max_channels, alpha (the report's maps)
+    /// The report's maps: method, the resolved layer (Model::resolve_layer; exactly one), smoothing,
+    /// max_channels, alpha. Recorded in the identity; the faithfulness check uses the pass's.
+    CamSettings cam;
     int batch_size = 64;
     std::size_t limit = 0;  // first N images only (0 = all)
     /// Images for the quick CAM faithfulness check (0 = off); capped at about 1/8 of a pass unless
@@ -95,7 +95,7 @@ std::string chunk_folder(const std::string& out);
 
 /// The pass of `m` over `ds` (already fit_to_model), or over its shard's slice, in chunks
 /// (StoreSettings). `identity` (model, dataset and input parts set by the caller) is completed
-/// with the CAM settings. UsageError for more shards than batches (before any work); Error for a
+/// with the CAM settings (AnalyzeSettings::cam, as they are). UsageError for more shards than batches (before any work); Error for a
 /// chunk folder that cannot be removed or a chunk of another run under resume.
 /// Test hook: CAMSCOPE_TEST_KILL_AFTER_CHUNK=<k> kills the process (SIGKILL) right after chunk k
 /// is written to the chunk folder (tests/cli/test_store.cpp resumes from there).
@@ -103,7 +103,8 @@ Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const Analyze
                   const std::string& model_path, const std::string& data_path);
 
 /// After the pass (a whole run, or shards combined by `merge`): build_report, the pair sheets'
-/// Finer-CAMs, the quick faithfulness check. The CAM settings are the pass's (its manifest).
+/// Finer-CAMs, the quick faithfulness check. The CAM settings are the pass's (its manifest's
+/// identity), not AnalyzeSettings::cam: `merge` reports on the shards' settings.
 Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, Pass pass);
 
 /// The analysis of `ds` (already fit_to_model) by `m`: analyze_pass then analyze_report. Throws

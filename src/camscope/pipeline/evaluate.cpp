@@ -236,7 +236,8 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
         std::vector<std::vector<float>> up(nm);
         std::vector<std::vector<char>> blank(nm, std::vector<char>(n));
         for (std::size_t m = 0; m < nm; ++m) {
-            CamRequest req = opt.cam_options;
+            CamRequest req;
+            req.settings() = opt.cam_options;
             req.perturb_batch = opt.batch_size;
             req.method = opt.methods[m];
             req.layers = layers;
@@ -278,7 +279,8 @@ faith::Summary evaluate_cams(Model& model, const Dataset& data, const InputSpec&
             }
         }
         for (auto& c : checks) {  // the same images and targets at other layers: maps only, no scoring
-            CamRequest req = opt.cam_options;
+            CamRequest req;
+            req.settings() = opt.cam_options;
             req.perturb_batch = opt.batch_size;
             req.method = c.method;
             req.layers = {c.layer};

@@ -16,9 +16,9 @@ namespace camscope {
 struct EvaluateOptions {
     std::vector<std::string> methods;  // CAM methods (validated against cam_methods())
     std::vector<std::string> layers;   // resolved layer paths (empty = the automatic choice)
-    /// Options of every CAM request (eigen_smooth, aug_smooth, max_channels, …); method, layers,
-    /// targets and perturb_batch are set per call.
-    CamRequest cam_options;
+    /// Settings of every CAM request (eigen_smooth, aug_smooth, max_channels, alpha); its method
+    /// and layers are replaced per call by `methods` and `layers` (and the layer checks').
+    CamSettings cam_options;
     std::size_t n = 200;  // images (0 or more than the dataset: all)
     int batch_size = 64;  // inputs per forward pass (CAMs and scoring)
     faith::Params params;

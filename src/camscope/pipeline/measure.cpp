@@ -13,8 +13,8 @@ AnalysisInput measure(Model& m, const Dataset& ds, const InputSpec& s, const Pas
     in.dataset_path = data_path;
     in.dataset_name = ds.info().name;
     in.split = ds.info().split;
-    in.layer = po.layer;
-    in.method = po.method;
+    in.layer = layers_text(po.cam);
+    in.method = po.cam.method;
     in.class_names = class_names(m, ds);
     in.coarse_names = ds.info().coarse_names;
     in.fine_to_coarse = ds.info().fine_to_coarse;

@@ -195,7 +195,7 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
     for (size_t i : order)
         if (i >= data.size())
             throw UsageError(format("image index %zu out of range: the dataset has %zu images", i, data.size()));
-    if (opt.cams && opt.layer.empty()) throw UsageError("run_pass: CAMs need a resolved layer");
+    if (opt.cams && opt.cam.layers.empty()) throw UsageError("run_pass: CAMs need a resolved layer");
     const auto t0 = std::chrono::steady_clock::now();
     PassOutput out;
     out.n = order.size();
@@ -221,11 +221,7 @@ PassOutput run_pass(Model& model, const Dataset& data, const InputSpec& spec, co
         const int n = static_cast<int>(hb.labels.size());
         CamRequest req;
         if (opt.cams) {
-            req.method = opt.method;
-            req.layers = {opt.layer};
-            req.eigen_smooth = opt.eigen_smooth;
-            req.aug_smooth = opt.aug_smooth;
-            req.max_channels = opt.max_channels;
+            req.settings() = opt.cam;
             req.perturb_batch = opt.batch_size;
             req.targets = {std::vector<int>(n, -1), hb.labels};
         }

@@ -49,10 +49,7 @@ struct PassOptions {
     std::vector<size_t> only;  // explicit dataset indices (overrides limit)
     bool progress = true;
     bool cams = false;         // also CAMs of the predicted (slot 0) and true class (slot 1)
-    std::string method = "gradcam";
-    std::string layer;         // resolved layer path (required when cams)
-    bool eigen_smooth = false, aug_smooth = false;  // see CamRequest
-    int max_channels = 0;                           // see CamRequest
+    CamSettings cam;           // the CAMs' settings; cam.layers: resolved (required when cams)
     std::string label = "predict";  // progress-bar label
     /// A bar to advance instead of one of the pass's own (analyze's chunks share one bar); not finished here.
     Progress* bar = nullptr;

@@ -217,8 +217,8 @@ json model_json(const std::string& path, const RunIdentity& id) {
     return {{"store", path},
             {"model", id.model_path},
             {"model_sha256", id.model_sha256},
-            {"method", id.method},
-            {"layer", id.layer}};
+            {"method", id.cam.method},
+            {"layer", layers_text(id.cam)}};
 }
 
 }  // namespace
@@ -290,10 +290,10 @@ std::string compare_html(const Comparison& c, bool galleries) {
          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0f0}"
          "td.l,th.l{text-align:left}.pos{color:#176117}.neg{color:#a11}</style></head><body>";
     h += "<h1>What B fixed and what it broke</h1>";
-    h += "<p>A: <code>" + html_escape(c.id_a.model_path) + "</code> (" + html_escape(c.id_a.method) + " at " +
-         html_escape(c.id_a.layer) + ", store <code>" + html_escape(c.path_a) + "</code>)<br>B: <code>" +
-         html_escape(c.id_b.model_path) + "</code> (" + html_escape(c.id_b.method) + " at " +
-         html_escape(c.id_b.layer) + ", store <code>" + html_escape(c.path_b) + "</code>)<br>the same " +
+    h += "<p>A: <code>" + html_escape(c.id_a.model_path) + "</code> (" + html_escape(c.id_a.cam.method) + " at " +
+         html_escape(layers_text(c.id_a.cam)) + ", store <code>" + html_escape(c.path_a) + "</code>)<br>B: <code>" +
+         html_escape(c.id_b.model_path) + "</code> (" + html_escape(c.id_b.cam.method) + " at " +
+         html_escape(layers_text(c.id_b.cam)) + ", store <code>" + html_escape(c.path_b) + "</code>)<br>the same " +
          std::to_string(c.n) + " images of <code>" + html_escape(c.id_a.data_path) + "</code></p>";
     h += "<table><tr><th class=l></th><th>A</th><th>B</th><th>B − A</th><th>" + format("%.0f", 100 * c.level) +
          " % interval (paired bootstrap, " + std::to_string(c.bootstrap) + " resamples)</th></tr>";
@@ -433,7 +433,7 @@ std::vector<CompareFile> compare_explorer_files(const Comparison& c, const Store
     }
     auto model = [](const std::string& path, const RunIdentity& id, double acc) {
         return json{{"store", path}, {"model", id.model_path}, {"model_sha256", id.model_sha256},
-                    {"method", id.method}, {"layer", id.layer},   {"accuracy", acc}};
+                    {"method", id.cam.method}, {"layer", layers_text(id.cam)},   {"accuracy", acc}};
     };
     json rows = json::array();
     for (const auto& r : c.rows) {

@@ -85,11 +85,12 @@ json identity_json(const RunIdentity& id) {
               {"fingerprint_of", kFingerprintOf}}},
             {"input", {{"channels", id.channels}, {"height", id.height}, {"width", id.width}, {"mean", id.mean}, {"std", id.std}}},
             {"cam",
-             {{"method", id.method},
-              {"layer", id.layer},
-              {"eigen_smooth", id.eigen_smooth},
-              {"aug_smooth", id.aug_smooth},
-              {"max_channels", id.max_channels}}}};
+             {{"method", id.cam.method},
+              {"layer", layers_text(id.cam)},
+              {"eigen_smooth", id.cam.eigen_smooth},
+              {"aug_smooth", id.cam.aug_smooth},
+              {"max_channels", id.cam.max_channels},
+              {"alpha", id.cam.alpha}}}};
 }
 
 namespace {
@@ -187,11 +188,18 @@ RunIdentity parse_identity(const json& j, const std::string& name) {
     id.mean = numbers(in, "mean", "input.", name);
     id.std = numbers(in, "std", "input.", name);
     const json& c = field(j, "cam", "", name);
-    id.method = str(c, "method", "cam.", name);
-    id.layer = str(c, "layer", "cam.", name);
-    id.eigen_smooth = flag(c, "eigen_smooth", "cam.", name);
-    id.aug_smooth = flag(c, "aug_smooth", "cam.", name);
-    id.max_channels = small_int(c, "max_channels", "cam.", name);
+    id.cam.method = str(c, "method", "cam.", name);
+    for (auto& l : split(str(c, "layer", "cam.", name), '+'))  // layers_text's form
+        if (!l.empty()) id.cam.layers.push_back(std::move(l));
+    id.cam.eigen_smooth = flag(c, "eigen_smooth", "cam.", name);
+    id.cam.aug_smooth = flag(c, "aug_smooth", "cam.", name);
+    id.cam.max_channels = small_int(c, "max_channels", "cam.", name);
+    if (c.contains("alpha")) {  // absent before camscope recorded it: those runs used 1
+        const json& a = c.at("alpha");
+        if (!a.is_number() || !std::isfinite(a.get<double>()) || a.get<double>() < 0 || a.get<double>() > 100)
+            throw Error(where(name, "identity: 'cam.alpha' must be a number in [0, 100]"));
+        id.cam.alpha = a.get<double>();
+    }
     return id;
 }
 
@@ -230,9 +238,21 @@ std::vector<std::string> identity_differences(const RunIdentity& r, const RunIde
     if (r.channels != l.channels || r.height != l.height || r.width != l.width || !close(r.mean, l.mean) ||
         !close(r.std, l.std))
         line("input", spec_text(r), spec_text(l));
-    if (r.method != l.method) line("CAM method", r.method, l.method);
-    if (r.layer != l.layer) line("CAM layer", r.layer, l.layer);
+    if (r.cam.method != l.cam.method) line("CAM method", r.cam.method, l.cam.method);
+    if (r.cam.layers != l.cam.layers) line("CAM layer", layers_text(r.cam), layers_text(l.cam));
     return out;
+}
+
+std::optional<std::string> cam_options_difference(const CamSettings& r, const CamSettings& l, const IdentitySides& sides) {
+    CamSettings rest = r;  // method and layers are identity_differences' lines
+    rest.method = l.method;
+    rest.layers = l.layers;
+    if (rest == l) return std::nullopt;
+    auto text = [](const CamSettings& c) {
+        return format("eigen_smooth %s, aug_smooth %s, max_channels %d, alpha %.10g", c.eigen_smooth ? "on" : "off",
+                      c.aug_smooth ? "on" : "off", c.max_channels, c.alpha);
+    };
+    return "CAM options: " + sides.recorded + " " + text(r) + "; " + sides.live + " " + text(l);
 }
 
 }  // namespace camscope

@@ -10,8 +10,10 @@
 //            label, size and pixels as decoded, so a copy elsewhere matches and any changed label
 //            or pixel does not; image folders: every file's relative path, size and class);
 //   input    channels × height × width, normalisation mean/std (what the model was fed);
-//   CAM      method, layer, eigen/aug smoothing, max_channels of the stored maps (method and
-//            layer are compared; the live server computes its maps without smoothing anyway).
+//   CAM      the CamSettings of the stored maps (engine/cam_settings.hpp: method, layer, eigen/aug
+//            smoothing, max_channels, Finer-CAM alpha). identity_differences compares method and
+//            layer (what `serve` needs: its live maps are computed without smoothing, and with the
+//            results' alpha); store_differences compares all of them.
 //
 // Torch-free: parse_identity is part of what the results-folder fuzz target reaches.
 #include <cstdint>
@@ -22,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "camscope/data/dataset.hpp"
+#include "camscope/engine/cam_settings.hpp"
 
 namespace camscope {
 
@@ -40,9 +43,7 @@ struct RunIdentity {
     std::string data_fingerprint;  // 64 hex digits
     int channels = 0, height = 0, width = 0;
     std::vector<double> mean, std;
-    std::string method, layer;
-    bool eigen_smooth = false, aug_smooth = false;
-    int max_channels = 0;
+    CamSettings cam;  // the stored maps' settings; cam.layers: the one resolved layer
 };
 
 /// The model part: size and SHA-256 of the file. Throws Error naming it.
@@ -56,7 +57,8 @@ void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& dat
 void identify_input(RunIdentity& id, const InputSpec& spec);
 
 nlohmann::json identity_json(const RunIdentity& id);
-/// Reads identity_json's output back; Error naming `name` and the field otherwise.
+/// Reads identity_json's output back; Error naming `name` and the field otherwise. "cam.alpha" may
+/// be absent (written before camscope recorded it): 1, the only alpha those runs used.
 RunIdentity parse_identity(const nlohmann::json& j, const std::string& name);
 
 /// How identity_differences names its two sides: each line reads "<what>: <recorded> X; <live> Y".
@@ -74,5 +76,9 @@ std::vector<std::string> identity_differences(const RunIdentity& recorded, const
 /// The "dataset: ..." line of identity_differences alone (merge and compare check only the data).
 std::optional<std::string> dataset_difference(const RunIdentity& recorded, const RunIdentity& live,
                                               const IdentitySides& sides = {});
+/// The "CAM options: ..." line when the CAM settings other than method and layer (which
+/// identity_differences names) differ: smoothing, max_channels, alpha. store_differences uses it.
+std::optional<std::string> cam_options_difference(const CamSettings& recorded, const CamSettings& live,
+                                                  const IdentitySides& sides = {});
 
 }  // namespace camscope

@@ -120,8 +120,8 @@ void fill_rows(AnalysisInput& in, const StoreManifest& m) {
     in.dataset_path = m.identity.data_path;
     in.dataset_name = m.identity.data_name;
     in.split = m.identity.split;
-    in.layer = m.identity.layer;
-    in.method = m.identity.method;
+    in.layer = layers_text(m.identity.cam);
+    in.method = m.identity.cam.method;
     in.class_names = m.class_names;
     in.coarse_names = m.coarse_names;
     in.fine_to_coarse = m.fine_to_coarse;
@@ -323,11 +323,7 @@ std::vector<std::string> store_differences(const StoreManifest& a, const StoreMa
         out.push_back(std::string(what) + ": " + sides.recorded + " " + av + "; " + sides.live + " " + bv);
     };
     // identity_differences compares what `serve` needs; the store's rows also depend on these.
-    auto cam_options = [](const RunIdentity& id) {
-        return format("eigen_smooth %s, aug_smooth %s, max_channels %d", id.eigen_smooth ? "on" : "off",
-                      id.aug_smooth ? "on" : "off", id.max_channels);
-    };
-    if (cam_options(a.identity) != cam_options(b.identity)) line("CAM options", cam_options(a.identity), cam_options(b.identity));
+    if (auto d = cam_options_difference(a.identity.cam, b.identity.cam, sides)) out.push_back(*d);
     if (a.batch_size != b.batch_size)
         line("batch size", std::to_string(a.batch_size), std::to_string(b.batch_size));
     if (a.total != b.total)

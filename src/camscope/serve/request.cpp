@@ -240,7 +240,9 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
         }
         // Finer-CAM's comparison, the same for a map and for both maps of a difference.
         if (!get(q, "contrast").empty()) r.contrast = target_of(q, "contrast", "", lim);
-        if (const std::string v = get(q, "alpha"); !v.empty()) {
+        const std::string v = get(q, "alpha");
+        if (r.method == "finercam") r.alpha = lim.default_alpha;  // (other methods: 1, checked below)
+        if (!v.empty()) {
             double x = 0;
             const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
             if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x) || x < 0 || x > 100)

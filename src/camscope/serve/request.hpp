@@ -42,6 +42,9 @@ struct RequestLimits {
     /// The most channels a Score-CAM / Ablation-CAM may perturb (one forward each): a request's
     /// max_channels above it, or 0 (all), is lowered to it. 0 = no cap.
     int max_channels = 0;
+    /// Finer-CAM's alpha when a request names none: the results' (RunIdentity's), so that the live
+    /// maps are the report's.
+    double default_alpha = 1.0;
 };
 
 /// The CAM methods whose cost grows with the layer's channels (one forward per channel), to which
@@ -95,7 +98,8 @@ struct Request {
     int max_channels = 0;
     /// Cam and Diff with method finercam: contrast=pred|true|class (the class to explain the target
     /// — each of a and b for a difference — against; absent: the 3 classes with the closest logits)
-    /// and alpha (finite, in [0, 100]; default 1). Other methods: 400 when either is given.
+    /// and alpha (finite, in [0, 100]; default RequestLimits::default_alpha). Other methods: 400
+    /// when either is given.
     std::optional<Target> contrast;
     double alpha = 1.0;
 };

@@ -156,7 +156,7 @@ struct Explorer::State {
 };
 
 Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json data, std::vector<LayerInfo> layers,
-                   std::string tags_path, int max_channels)
+                   std::string tags_path, int max_channels, double alpha)
     : model_(model), dataset_(dataset), spec_(std::move(spec)), data_(std::move(data)), state_(std::make_unique<State>()) {
     auto& s = *state_;
     // Every index the routes use is checked once here (results folders are untrusted input).
@@ -215,6 +215,7 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     s.limits.default_layer = s.default_layer;
     s.limits.thumb_sheets = s.thumb_layout.sheets();
     s.limits.max_channels = std::max(0, max_channels);
+    s.limits.default_alpha = alpha;
 }
 
 Explorer::~Explorer() = default;

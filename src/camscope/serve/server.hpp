@@ -82,9 +82,10 @@ public:
     /// or does not fit the dataset or the model (class count, image count, labels).
     /// `tags_path`: the file the image tags are kept in (tags.hpp; read now, an Error naming it if
     /// malformed), "" = in memory only. `max_channels`: the most channels a live Score-CAM or
-    /// Ablation-CAM uses (RequestLimits::max_channels; 0 = no cap).
+    /// Ablation-CAM uses (RequestLimits::max_channels; 0 = no cap). `alpha`: Finer-CAM's when a
+    /// request names none (RequestLimits::default_alpha: the analysis's, RunIdentity).
     Explorer(Model& model, const Dataset& dataset, InputSpec spec, nlohmann::json data, std::vector<LayerInfo> layers,
-             std::string tags_path = "", int max_channels = kServeMaxChannels);
+             std::string tags_path = "", int max_channels = kServeMaxChannels, double alpha = 1.0);
     ~Explorer();
 
     /// Answers one request. `path` is already percent-decoded (as HTTP servers hand it over);

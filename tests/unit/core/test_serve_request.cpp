@@ -102,6 +102,21 @@ TEST(ServeRequest, FinerCamContrastAndAlpha) {
     }
 }
 
+TEST(ServeRequest, FinerCamAlphaDefaultsToTheResults) {
+    // serve --results: a Finer-CAM that names no alpha uses the results' (RequestLimits::default_alpha).
+    RequestLimits l = limits();
+    l.methods.push_back("finercam");
+    l.default_alpha = 0.5;
+    auto p = [&](const std::string& target) {
+        auto [path, query] = split_target(target);
+        return parse_request(path, query, l);
+    };
+    EXPECT_EQ(p("/api/cam?image=1&method=finercam").alpha, 0.5);
+    EXPECT_EQ(p("/api/diff?image=1&method=finercam").alpha, 0.5);
+    EXPECT_EQ(p("/api/cam?image=1&method=finercam&alpha=1").alpha, 1.0);  // named: as named
+    EXPECT_EQ(p("/api/cam?image=1&method=gradcam").alpha, 1.0);           // other methods: no alpha, no 400
+}
+
 TEST(ServeRequest, DiffTakesFinerCamContrastAndAlphaAsCamDoes) {
     RequestLimits l = limits();
     l.methods.push_back("finercam");

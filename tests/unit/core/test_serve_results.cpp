@@ -88,7 +88,7 @@ TEST(ServeResults, ACompletePairParses) {
     const auto r = serve::parse_results(summary_text(), data_text(), "s", "d");
     EXPECT_EQ(r.data["rows"]["pred"][1], 1);
     EXPECT_EQ(r.identity.model_sha256, kHash);
-    EXPECT_EQ(r.identity.layer, "layer4");
+    EXPECT_EQ(r.identity.cam.layers, std::vector<std::string>{"layer4"});
     EXPECT_EQ(r.identity.mean, (std::vector<double>{0.5, 0.5, 0.5}));
 }
 
@@ -298,8 +298,8 @@ TEST(Identity, RoundTripsAndNamesEveryDifference) {
     identify_dataset(a, ds, "/data/mem");
     InputSpec spec{3, 32, 32, {{0.5f, 0.4f, 0.3f}, {0.2f, 0.2f, 0.2f}}};
     identify_input(a, spec);
-    a.method = "gradcam";
-    a.layer = "layer4";
+    a.cam.method = "gradcam";
+    a.cam.layers = {"layer4"};
     EXPECT_EQ(a.model_sha256, sha256_file(std::string(CAMSCOPE_FIXTURES_DIR) + "/tiny_cifar10_model.pt"));
     EXPECT_EQ(a.data_images, 10u);
     const RunIdentity back = parse_identity(identity_json(a), "s.json");
@@ -324,11 +324,29 @@ TEST(Identity, RoundTripsAndNamesEveryDifference) {
     // Input and CAM settings.
     b = back;
     b.std[0] = 0.25;
-    b.layer = "layer3";
+    b.cam.layers = {"layer3"};
     d = identity_differences(a, b);
     ASSERT_EQ(d.size(), 2u);
     EXPECT_EQ(d[0].rfind("input: ", 0), 0u) << d[0];
     EXPECT_EQ(d[1].rfind("CAM layer: ", 0), 0u) << d[1];
+    // Finer-CAM's alpha: recorded and read back; absent (an older summary.json) = 1; a store of
+    // another alpha differs in its "CAM options".
+    b = back;
+    b.cam.alpha = 0.5;
+    EXPECT_EQ(parse_identity(identity_json(b), "s.json").cam, b.cam);
+    json old = identity_json(b);
+    old["cam"].erase("alpha");
+    EXPECT_EQ(parse_identity(old, "s.json").cam.alpha, 1.0);
+    const auto opt = cam_options_difference(a.cam, b.cam);
+    ASSERT_TRUE(opt.has_value());
+    EXPECT_NE(opt->find("alpha 1; this server runs"), std::string::npos) << *opt;
+    EXPECT_NE(opt->find("alpha 0.5"), std::string::npos) << *opt;
+    EXPECT_FALSE(cam_options_difference(a.cam, back.cam).has_value());
+    for (const json bad : {json(-1), json("0.5"), json(101)}) {
+        json j = identity_json(b);
+        j["cam"]["alpha"] = bad;
+        EXPECT_THROW(parse_identity(j, "s.json"), Error) << bad;
+    }
     // Malformed identities name the field.
     json j = identity_json(a);
     j["dataset"]["images"] = -1;

@@ -45,8 +45,8 @@ StoreManifest manifest(std::size_t total, int k, int n) {
     m.identity.model_sha256 = std::string(64, 'a');
     m.identity.data_fingerprint = std::string(64, 'b');
     m.identity.data_images = total;
-    m.identity.method = "gradcam";
-    m.identity.layer = "layer3";
+    m.identity.cam.method = "gradcam";
+    m.identity.cam.layers = {"layer3"};
     m.batch_size = 4;
     m.total = total;
     m.shard = k, m.shards = n;

@@ -352,7 +352,7 @@ TEST(EnginePipeline, TinyCifar10PredictionsMatchPython) {
     EXPECT_EQ(out.labels, d["test_labels"].get<std::vector<int>>());
     // The CAM pass returns the same logits and maps of the right size for both slots.
     po.cams = true;
-    po.layer = m.resolve_layer("", spec);
+    po.cam.layers = {m.resolve_layer("", spec)};
     auto withcam = run_pass(m, *ds, spec, po);
     EXPECT_LT(max_abs_diff(withcam.logits, out.logits), 1e-4);
     EXPECT_EQ(withcam.cam_pred.size(), 200u * withcam.fh * withcam.fw);
