@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
     seed("fuzz_model_metadata", "empty_norm", text(R"({"input":{"channels":3,"height":1,"width":65536,"mean":[],"std":[]}})"));
     seed("fuzz_model_metadata", "names", text(R"({"class_names":["\u00e9t\u00e9","x"],"untrained":true,"seed":1})"));
 
-    // Server requests: the README's JSON API table, as request targets ("path?query").
+    // Server requests: the JSON API table of docs/explorer.md, as request targets ("path?query").
     int r = 0;
     for (const char* t : {"/", "/app.js", "/data.js", "/api/explorer", "/api/summary", "/api/classes", "/api/class/3",
                           "/api/class/Cat", "/api/confusion", "/api/cell/3/5?offset=0&limit=50", "/api/image/7",

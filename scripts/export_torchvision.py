@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Exports a torchvision classifier as TorchScript for camscope (README "Transformers").
+"""Exports a torchvision classifier as TorchScript for camscope (docs/transformers.md).
 
     python3 scripts/export_torchvision.py vit_b_16 vit_b_16.pt            # scripted
     python3 scripts/export_torchvision.py swin_t swin_t.pt --trace        # traced

@@ -4,7 +4,7 @@
 # Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]
 # Findings (crashing inputs) go to build-fuzz/artifacts/<target>/; the script exits 1 if any.
 # Once fixed, a finding is committed to tests/fuzz_regressions/<target>/ and replayed every run.
-# scripts/test.sh runs it briefly; README "Reliability" gives the figures of a longer session.
+# scripts/test.sh runs it briefly; docs/reliability.md ("History") gives the figures of a longer session.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-15}"

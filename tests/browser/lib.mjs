@@ -66,7 +66,7 @@ export function stopServer(s) {
 }
 
 // ---------------------------------------------------------------- reference list semantics
-// The grid's contract (README, explorer section): filters ok=right|wrong, t, p, sc (superclass of the
+// The grid's contract (docs/explorer.md): filters ok=right|wrong, t, p, sc (superclass of the
 // true class), cmin < conf <= cmax (cmin 0: conf >= 0), flag=label|hce|lcc (rows.flags bits 4|1|2),
 // deg=1 (rows.blank bit 1), tagged=1; sort index|conf|ptrue|lscore|centre, unknown values last,
 // ties by row; default order ascending for index, else descending.

@@ -297,7 +297,7 @@ TEST(Cli, DemoModelGradCamsShowEvidence) {
     // Grad-CAM is then the class's own evidence map, positive wherever its logit exceeds its bias.
     // The demo command itself, on the real Fashion-MNIST, but trained briefly (6,000 images, one
     // epoch: seconds instead of minutes) and analysing 2,000 test images; at least 95 % of the
-    // predicted-class maps must show evidence (the full demo: README).
+    // predicted-class maps must show evidence (the full demo: docs/cam-methods.md).
     const std::string data = "/usr/share/datasets/fashion-mnist";
     ASSERT_TRUE(fs::exists(data + "/t10k-images-idx3-ubyte.gz"))
         << data << ": Fashion-MNIST missing; scripts/install-deps.sh installs dataset-fashion-mnist";

@@ -156,7 +156,7 @@ def forward(self, x):
     // CAM of Zhou et al. 2016), with positive evidence wherever the logit exceeds the bias. The
     // earlier flatten + fc head gave all-zero Grad-CAMs for two thirds of the test images. block4 (a
     // second block at 7×7) widens what each pooled position sees: with three blocks this head
-    // reached 87-89.5 % in the demo's 3 epochs, with four 91 % (measured, README).
+    // reached 87-89.5 % in the demo's 3 epochs, with four 91 % (measured, docs/cam-methods.md).
     m.register_module("fc", b.linear(64, num_classes));
     m.define(R"(
 def forward(self, x):

@@ -166,7 +166,7 @@ TrainResult train_builtin(const Dataset& train, const Dataset* test, const Input
     if (opt.optimizer != "auto" && opt.optimizer != "adam" && opt.optimizer != "sgd")
         throw UsageError("--optimizer must be sgd, adam or auto, got '" + opt.optimizer + "'");
     // The cnn's global-average-pooling head learns slowly at Adam's usual 2e-3 (3 epochs on
-    // Fashion-MNIST: 87 %; at 2e-2: 91 %; README).
+    // Fashion-MNIST: 87 %; at 2e-2: 91 %; docs/cam-methods.md).
     const double base_lr = opt.lr > 0 ? opt.lr : (use_adam ? (arch == "cnn" ? 2e-2 : 2e-3) : 0.1);
     std::unique_ptr<torch::optim::Optimizer> optim;
     if (use_adam)

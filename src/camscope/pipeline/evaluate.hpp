@@ -49,7 +49,7 @@ std::vector<std::string> default_faithfulness_methods();
 /// min(requested_n, analysed); unless the user chose n explicitly, also at most
 /// max(10, analysed / (8 · quick_check_cost)), so the check costs about 1/8 of a forward pass over
 /// the analysed images (18 of 10,000 images; 10 of 200). The price is a noisier ranking: see
-/// "CAM faithfulness" in the README for how often it agrees with a large evaluation.
+/// docs/faithfulness.md for how often it agrees with a large evaluation.
 EvaluateOptions quick_faithfulness_options(std::size_t requested_n, bool explicit_n, std::size_t analysed);
 
 /// The cost of one image in forward passes: the methods' distinct perturbed inputs plus about two

@@ -27,7 +27,7 @@
 //
 // The URL never names a file: static answers come from the embedded asset table by exact name,
 // everything else is an /api/ route, so no path (`..`, encoded or not) can reach the filesystem.
-// API (documented in README.md): /api/explorer, /api/summary, /api/classes, /api/class/{c},
+// API (documented in docs/explorer.md, "JSON API"): /api/explorer, /api/summary, /api/classes, /api/class/{c},
 // /api/confusion, /api/cell/{true}/{pred}, /api/image/{i}, /api/image/{i}/input.png,
 // /api/cam?image=&target=&method=&layer=[&format=json], /api/diff?image=&method=&layer=,
 // /api/methods, /api/layers, /api/thumbs/{k}.png (thumbnail sprite sheets, report/thumbs.hpp: built
