@@ -1,8 +1,13 @@
 #pragma once
 // The engine tests' fixtures: the manifests the fixture scripts write (tests/fixtures/*.py) and
-// the input spec of a fixture model's recorded input shape.
+// the input spec of a fixture model's recorded input shape, and max |a - b|.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
+#include <vector>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -33,6 +38,14 @@ inline InputSpec spec_of(const nlohmann::json& shape) {
     s.norm.mean.assign(s.channels, 0.f);
     s.norm.std.assign(s.channels, 1.f);
     return s;
+}
+
+/// max |a - b| over the common length; a size difference is a test failure.
+inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    EXPECT_EQ(a.size(), b.size());
+    double m = 0;
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
+    return m;
 }
 
 }  // namespace camscope::testing

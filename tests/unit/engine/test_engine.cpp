@@ -24,6 +24,8 @@
 namespace fs = std::filesystem;
 using namespace camscope;
 
+using camscope::testing::max_abs_diff;
+
 namespace {
 
 const std::string kDir = CAMSCOPE_FIXTURES_DIR;
@@ -42,23 +44,8 @@ const nlohmann::json& extra_manifest() {
 
 NpyArray npy(const std::string& name) { return read_npy(kDir + "/" + name); }
 
-InputSpec spec_of(const nlohmann::json& model) {
-    InputSpec s;
-    auto shape = model["input_shape"];
-    s.channels = shape[1];
-    s.height = shape[2];
-    s.width = shape[3];
-    s.norm.mean.assign(s.channels, 0.f);
-    s.norm.std.assign(s.channels, 1.f);
-    return s;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    EXPECT_EQ(a.size(), b.size());
-    double m = 0;
-    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
-    return m;
-}
+/// The input spec of a fixture model (its recorded input shape).
+InputSpec spec_of(const nlohmann::json& model) { return camscope::testing::spec_of(model["input_shape"]); }
 
 /// The device every engine test runs on: CAMSCOPE_TEST_DEVICE (e.g. cuda on a GPU machine, where
 /// the same references must hold), else the CPU.

@@ -17,6 +17,7 @@
 
 using namespace camscope;
 
+using camscope::testing::max_abs_diff;
 using camscope::testing::spec_of;
 
 namespace {
@@ -31,13 +32,6 @@ Model load(const std::string& file, const std::string& layout = "", const std::s
     o.layout = layout;
     o.grid = grid;
     return Model::load(kDir + "/" + file, o);
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    EXPECT_EQ(a.size(), b.size());
-    double m = 0;
-    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
-    return m;
 }
 
 Layout infer(std::vector<int64_t> shape, int64_t h, int64_t w, const std::string& hint = "",

@@ -18,6 +18,7 @@
 
 using namespace camscope;
 
+using camscope::testing::max_abs_diff;
 using camscope::testing::spec_of;
 
 namespace {
@@ -32,13 +33,6 @@ Model load(const std::string& file, const std::string& layout = "", const std::s
     o.layout = layout;
     o.grid = grid;
     return Model::load(kDir + "/" + file, o);
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-    EXPECT_EQ(a.size(), b.size());
-    double m = 0;
-    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
-    return m;
 }
 
 /// Largest over images of each image's distance to the reference map, or to the reference of the
