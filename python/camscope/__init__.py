@@ -94,15 +94,12 @@ def _first(limit):
 
 def _cam_options(method, alpha, contrast, max_channels):
     """The checked CAM options shared by Model.cam, analyze and analyze_shard: max_channels in
-    0..2^31-1, alpha and contrast for method finercam only. Returns (alpha, max_channels)."""
+    0..2^31-1 (the C++ int it becomes). Returns (alpha, max_channels)."""
     k = _integer(max_channels, "max_channels")
     if not 0 <= k < 2 ** 31:
         raise UsageError(f"max_channels must be an integer in 0..{2 ** 31 - 1} (0 = every channel; N = the N most "
                          f"active channels, for scorecam and ablationcam), got {k}")
-    if alpha is not None and method != "finercam":
-        raise UsageError(f"alpha applies to method='finercam' only (got method={method!r})")
-    if contrast is not None and method != "finercam":
-        raise UsageError(f"contrast applies to method='finercam' only (got method={method!r})")
+    # alpha's range and method, and contrast's: the library's check_cam_settings, as for every edge.
     return (1.0 if alpha is None else float(alpha)), k
 
 

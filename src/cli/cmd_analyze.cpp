@@ -183,6 +183,7 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     // finished report replaces it (write_report): a typo in any argument leaves an earlier report as it was.
     std::pair<int, int> shard{0, 1};
     const bool sharded = !a.shard.empty();
+    check_cam_settings(a.cam_opts.cam);
     if (sharded) shard = parse_shard(a.shard, a.shard_count);
     else if (a.shard_count > 0) throw UsageError("--shard-count needs --shard auto (it is the N of a Kubernetes Indexed Job)");
     auto ds = a.data.open();

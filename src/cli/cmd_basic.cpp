@@ -162,8 +162,7 @@ void register_cam(CLI::App& app) {
         CamRequest req;
         req.settings() = opts->cam;
         req.method = *method;
-        if (!contrast->empty() && *method != "finercam")
-            throw UsageError("--contrast applies to --method finercam only (got --method " + *method + ")");
+        check_cam_settings(req.settings(), !contrast->empty());
         std::vector<int> contrast_cls;  // -1: the image's label (true); names and indices checked before any work
         for (const auto& c : *contrast) contrast_cls.push_back(c == "true" ? -1 : parse_class(c, classes, "--contrast: "));
         req.perturb_batch = eng->batch_size;

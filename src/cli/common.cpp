@@ -98,16 +98,7 @@ void CamOptionFlags::add(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--alpha", cam.alpha,
                    "finercam: comparison strength in y_target - alpha * y_contrast (pytorch-grad-cam's FinerCAM alpha)")
-        ->capture_default_str()
-        ->check(
-            [](const std::string& v) -> std::string {
-                char* end = nullptr;
-                const double d = std::strtod(v.c_str(), &end);
-                if (end == v.c_str() || *end != '\0' || !std::isfinite(d) || d < 0 || d > 100)
-                    return "--alpha must be a number in [0, 100], got '" + v + "'";
-                return "";
-            },
-            "in [0, 100]");
+        ->capture_default_str();  // (its range and method: check_cam_settings, as for every edge)
 }
 
 EngineOptions EngineFlags::options(bool quiet) const {

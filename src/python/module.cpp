@@ -384,6 +384,7 @@ CamSettings cam_settings(const std::string& method, std::vector<std::string> lay
     c.aug_smooth = aug_smooth;
     c.max_channels = max_channels;
     c.alpha = alpha;
+    check_cam_settings(c);  // (the contrast: run_cams)
     return c;
 }
 
@@ -400,6 +401,7 @@ struct CamArgs {
 std::pair<std::vector<float>, std::vector<float>> run_cams(Model& m, const float* x, int n, const InputSpec& s,
                                                            const std::vector<int>& targets, const CamArgs& a,
                                                            int& num_classes) {
+    check_cam_settings(a.cam, !a.contrast.empty());
     CamRequest req;
     req.settings() = a.cam;
     req.perturb_batch = a.batch_size;

@@ -159,3 +159,23 @@ TEST(CamSettings, SummariesWithoutAlphaStillRead) {
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_EQ(identity_cam(root / "merged" / "summary.json")["alpha"].get<double>(), 1.0);
 }
+
+TEST(CamSettings, EveryEdgeRefusesAlphaAndContrastForOtherMethodsWithOneWording) {
+    // The CLI used to record --alpha 0.5 for gradcam and go on (Python and the server refused it,
+    // each in its own words): check_cam_settings is the one rule now.
+    const fs::path out = tmpdir("cam_settings_other_method");
+    const std::string base = " -m " + kModel + " -d " + kData + " -b 16 ";
+    auto r = run("-q analyze" + base + "--method gradcam --alpha 0.5 --limit 16 -o " + out.string(), 120);
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("alpha applies to the finercam method only, not gradcam"), std::string::npos) << r.out;
+    r = run("-q cam" + base + "--method gradcampp --alpha 2 -i 0 -o " + out.string(), 120);
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("alpha applies to the finercam method only, not gradcampp"), std::string::npos) << r.out;
+    r = run("-q cam" + base + "--contrast true -i 0 -o " + out.string(), 120);
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("contrast applies to the finercam method only, not gradcam"), std::string::npos) << r.out;
+    r = run("-q cam" + base + "--method finercam --alpha 101 -i 0 -o " + out.string(), 120);
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_NE(r.out.find("alpha must be a number in [0, 100], got 101"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(out)) << "refused before anything is written";
+}

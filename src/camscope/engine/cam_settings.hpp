@@ -6,8 +6,12 @@
 // here reaches every one of them, and a run made with other settings differs in its identity
 // (`--resume`, `merge` and `serve --results` compare it). Plain C++, no dependencies: the
 // torch-free report code includes it.
+#include <cmath>
 #include <string>
 #include <vector>
+
+#include "camscope/util/error.hpp"
+#include "camscope/util/strings.hpp"
 
 namespace camscope {
 
@@ -39,6 +43,20 @@ inline std::string layers_text(const CamSettings& c) {
         out += l;
     }
     return out;
+}
+
+/// The one check of the settings' values, for every edge (CLI flags, Python keywords, server
+/// parameters): max_channels >= 0; alpha a finite number in [0, 100]; an alpha other than 1, or a
+/// contrast class (`contrast`), for the finercam method only. UsageError naming the setting as the
+/// library names it (each edge spells it its own way: --alpha, alpha=, ?alpha=).
+inline void check_cam_settings(const CamSettings& c, bool contrast = false) {
+    if (c.max_channels < 0)
+        throw UsageError(format("max_channels must be 0 (every channel) or a number of channels, got %d", c.max_channels));
+    if (!std::isfinite(c.alpha) || c.alpha < 0 || c.alpha > 100)
+        throw UsageError(format("alpha must be a number in [0, 100], got %g", c.alpha));
+    if ((c.alpha != 1.0 || contrast) && c.method != "finercam")
+        throw UsageError(std::string(contrast ? "contrast" : "alpha") + " applies to the finercam method only, not " +
+                         c.method);
 }
 
 }  // namespace camscope

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "camscope/data/class_ref.hpp"
+#include "camscope/engine/cam_settings.hpp"
 #include "camscope/util/strings.hpp"
 
 namespace camscope::serve {
@@ -245,12 +246,18 @@ Request parse_request(const std::string& path, const Query& q, const RequestLimi
         if (!v.empty()) {
             double x = 0;
             const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-            if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(x) || x < 0 || x > 100)
+            if (ec != std::errc() || end != v.data() + v.size())
                 bad("parameter 'alpha' must be a number in [0, 100], got " + quoted(v));
             r.alpha = x;
         }
-        if ((r.contrast || r.alpha != 1.0) && r.method != "finercam")
-            bad("parameters 'contrast' and 'alpha' apply to method finercam only");
+        CamSettings settings;  // alpha's range and method, and contrast's: the one check of every edge
+        settings.method = r.method;
+        settings.alpha = r.alpha;
+        try {
+            check_cam_settings(settings, r.contrast.has_value());
+        } catch (const UsageError& e) {
+            bad(std::string("parameter ") + e.what());
+        }
         return r;
     }
     not_found("not found: " + path);
