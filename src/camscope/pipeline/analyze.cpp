@@ -53,23 +53,28 @@ bool is_chunk_name(const std::string& name) {
 /// only a store's files or their temporary names) and the first entry it did not write, if any.
 std::pair<std::vector<fs::path>, std::string> own_chunks(const std::string& partial) {
     std::vector<fs::path> own;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(partial, ec)) {
+    std::string foreign;
+    // "" if camscope wrote entry e, else the path of what it did not write (e, or a file in it).
+    auto not_own = [](const fs::directory_entry& e) -> std::string {
+        std::error_code ec;
         const std::string name = e.path().filename().string();
-        if (parse_temp_name(name)) {  // an atomic write of a killed run
-            own.push_back(e.path());
-            continue;
-        }
-        if (!is_chunk_name(name) || !e.is_directory(ec) || e.is_symlink(ec)) return {own, e.path().string()};
+        if (parse_temp_name(name)) return "";  // an atomic write of a killed run
+        if (!is_chunk_name(name) || e.is_symlink(ec) || !e.is_directory(ec)) return e.path().string();
         for (const auto& f : fs::directory_iterator(e.path(), ec)) {
             const std::string fname = f.path().filename().string();
-            if (!(is_store_file_name(fname) || parse_temp_name(fname)) || !f.is_regular_file(ec) || f.is_symlink(ec))
-                return {own, f.path().string()};
+            if (!(is_store_file_name(fname) || parse_temp_name(fname)) || f.is_symlink(ec) || !f.is_regular_file(ec))
+                return f.path().string();
         }
-        own.push_back(e.path());
+        return ec ? e.path().string() + " (" + ec.message() + ")" : "";
+    };
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(partial, ec)) {
+        std::string other = not_own(e);
+        if (other.empty()) own.push_back(e.path());
+        else if (foreign.empty()) foreign = std::move(other);
     }
-    if (ec) return {own, partial + " (" + ec.message() + ")"};
-    return {own, ""};
+    if (ec && foreign.empty()) foreign = partial + " (" + ec.message() + ")";
+    return {own, foreign};
 }
 
 /// Removes the chunks of an earlier pass from `partial` (locked by this run): only what camscope
@@ -229,8 +234,9 @@ Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const Analyze
 }
 
 Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, Pass pass) {
-    Analysis out{std::move(pass.input), Report{}, a.report,         std::move(pass.manifest),
-                 a.store.in_report,         std::move(pass.chunk_dir), std::move(pass.chunk_lock)};
+    Analysis out{std::move(pass.input), Report{},          a.report,
+                 std::move(pass.manifest), a.store.in_report, std::move(pass.chunk_dir),
+                 std::move(pass.chunk_lock)};
     AnalysisInput& in = out.input;
     AnalysisOptions& ro = out.options;
     ro.progress = a.progress;
