@@ -1,3 +1,8 @@
+// Graph surgery on TorchScript IR: the layer listing, the probe graphs that expose layer outputs, the
+// replace graph (Ablation-CAM) and the head/tail split (graph_probe.hpp). One file of ~630 lines on
+// purpose: all four rewrite the same inlined forward graph with the same private helpers (module
+// paths of values, call inlining, static values), which a split would have to publish in a header
+// for torch IR alone.
 #include "camscope/engine/graph_probe.hpp"
 
 #include <algorithm>

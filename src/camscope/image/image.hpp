@@ -56,6 +56,9 @@ std::vector<std::uint8_t> encode_png(const Image& img);
 /// Write PNG atomically (temp name + rename).
 void write_png(const std::string& path, const Image& img);
 
+/// Error naming `fn` unless img has 1 or 3 channels, a positive size and width×height×channels bytes.
+void check_image(const Image& img, const char* fn);
+
 /// Bilinear resize with half-pixel centres (align_corners=False), rounding to nearest.
 Image resize_bilinear(const Image& img, int width, int height);
 /// Shrinks by area averaging: each output pixel is the mean of the input area it covers, partly
