@@ -1,6 +1,8 @@
 # Generates a C++ source holding files as byte arrays (the explorer's web/ assets), so the binary
 # serves and writes them without anything to install. Run as a script:
-#   cmake -DOUT=assets.cpp -DBASE=dir -DFILES="a.html;b.js" -P embed_assets.cmake
+#   cmake -DOUT=assets.cpp -DBASE=dir -DFILES="a.html;sub/b.js" -P embed_assets.cmake
+# FILES are paths under BASE; each asset is named by its file name without the folder ("b.js"), the
+# name the server answers and the writers write, so two files may not share a name.
 # The output defines camscope::web_assets() (declared in camscope/report/explorer.hpp).
 #   -DFUNCTION=name -DHEADER=path: another accessor (the comparison's page: compare_web_assets(),
 #   camscope/report/compare.hpp), so the explorer's asset list stays its own.
@@ -13,8 +15,15 @@ endif()
 set(body "")
 set(table "")
 set(i 0)
-foreach(name IN LISTS FILES)
-  file(READ "${BASE}/${name}" hex HEX)
+set(names "")
+foreach(file IN LISTS FILES)
+  get_filename_component(name "${file}" NAME)
+  list(FIND names "${name}" seen)
+  if(NOT seen EQUAL -1)
+    message(FATAL_ERROR "embed_assets: two files are named ${name} (${FILES})")
+  endif()
+  list(APPEND names "${name}")
+  file(READ "${BASE}/${file}" hex HEX)
   string(LENGTH "${hex}" hex_len)
   math(EXPR size "${hex_len} / 2")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")

@@ -3,27 +3,13 @@
 // each shown with model A's or model B's prediction and CAM overlay (the A/B toggle), and both side
 // by side on click. data.js defines window.CAMSCOPE_COMPARE (written by `camscope compare`, schema in
 // src/camscope/report/compare.hpp: compare_explorer_files). Text from the data is inserted as text,
-// never as HTML.
+// never as HTML. dom.js (web/explorer/, shared with the explorer) comes first.
 "use strict";
 
 (function () {
-  const $ = (id) => document.getElementById(id);
+  const { $, el, clear } = window.camscope.dom;
+  const pct = (v) => window.camscope.dom.pct(v, 2, " ");  // "12.34 %"
   const PAGE = 240;  // cards drawn at a time ("show more" adds as many)
-
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (k === "class") e.className = v;
-      else if (k === "text") e.textContent = v;
-      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-      else if (k === "dataset") Object.assign(e.dataset, v);
-      else e.setAttribute(k, v);
-    }
-    for (const c of children) if (c !== null && c !== undefined) e.append(c);
-    return e;
-  }
-  const clear = (node) => { while (node.firstChild) node.removeChild(node.firstChild); return node; };
-  const pct = (v) => (typeof v === "number" && isFinite(v) ? (100 * v).toFixed(2) + " %" : "–");
 
   const D = window.CAMSCOPE_COMPARE;
   if (!D || !Array.isArray(D.rows) || !Array.isArray(D.classes)) {

@@ -473,6 +473,8 @@ TEST(Store, CompareWritesAnExplorerOfEveryImage) {
     EXPECT_EQ(slurp(ex / "index.html"), slurp(fs::path(kDir) / "../../web/compare.html"));
     EXPECT_EQ(slurp(ex / "compare.js"), slurp(fs::path(kDir) / "../../web/compare.js"));
     EXPECT_EQ(slurp(ex / "compare.css"), slurp(fs::path(kDir) / "../../web/compare.css"));
+    // the DOM helpers it shares with the report's explorer
+    EXPECT_EQ(slurp(ex / "dom.js"), slurp(fs::path(kDir) / "../../web/explorer/dom.js"));
     const std::string js = slurp(ex / "data.js");
     const std::string head = "window.CAMSCOPE_COMPARE = ";
     ASSERT_EQ(js.rfind(head, 0), 0u) << js.substr(0, 80);

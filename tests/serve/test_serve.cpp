@@ -191,11 +191,13 @@ TEST(Serve, ServesTheEmbeddedPagesAndNothingElse) {
     EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
     EXPECT_NE(r->body.find("camscope explorer"), std::string::npos);
     EXPECT_EQ(r->body, std::string(find_web_asset("index.html")->bytes));
-    for (const char* name : {"app.js", "style.css", "index.html"}) {
-        auto a = c.Get((std::string("/") + name).c_str());
+    for (const auto& w : web_assets()) {  // every file of the page (CMakeLists.txt's list)
+        const std::string name(w.name);
+        auto a = c.Get(("/" + name).c_str());
         ASSERT_TRUE(a);
         EXPECT_EQ(a->status, 200) << name;
-        EXPECT_EQ(a->body, std::string(find_web_asset(name)->bytes)) << name;
+        EXPECT_EQ(a->get_header_value("Content-Type"), std::string(w.content_type)) << name;
+        EXPECT_EQ(a->body, std::string(w.bytes)) << name;
     }
     auto d = c.Get("/data.js");  // served pages fetch their data: the offline hook is null
     ASSERT_TRUE(d);

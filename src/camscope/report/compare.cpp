@@ -402,17 +402,14 @@ std::vector<CompareFile> compare_explorer_files(const Comparison& c, const Store
                                                 const std::function<Image(int index)>& image) {
     std::vector<CompareFile> files;
     auto text = [](const std::string& s) { return std::vector<std::uint8_t>(s.begin(), s.end()); };
-    for (const auto& [asset, name] : {std::pair<const char*, const char*>{"compare.html", "index.html"},
-                                      {"compare.js", "compare.js"},
-                                      {"compare.css", "compare.css"}}) {
-        bool found = false;
-        for (const auto& w : compare_web_assets())
-            if (w.name == asset) {
-                files.push_back({name, std::vector<std::uint8_t>(w.bytes.begin(), w.bytes.end())});
-                found = true;
-            }
-        if (!found) throw Error(std::string("compare explorer: web asset ") + asset + " is not embedded");
+    // Every embedded file of the page (CMakeLists.txt lists them), the page itself as index.html.
+    bool page = false;
+    for (const auto& w : compare_web_assets()) {
+        page = page || w.name == "compare.html";
+        files.push_back({w.name == "compare.html" ? std::string("index.html") : std::string(w.name),
+                         std::vector<std::uint8_t>(w.bytes.begin(), w.bytes.end())});
     }
+    if (!page) throw Error("compare explorer: web asset compare.html is not embedded");
     // The pictures of the galleries' images: the image and each model's CAM of its prediction.
     std::map<int, json> pictures;
     if (image) {

@@ -110,14 +110,15 @@ struct CompareFile {
     std::vector<std::uint8_t> bytes;
 };
 
-/// The comparison's explorer, <diff>/explorer/ (an offline page, web/compare.*): index.html,
-/// compare.js, compare.css, data.js (window.CAMSCOPE_COMPARE: both run identities, the classes,
+/// The comparison's explorer, <diff>/explorer/ (an offline page, web/compare.*): every file of
+/// compare_web_assets() (compare.html as index.html, compare.js, compare.css, dom.js), data.js (window.CAMSCOPE_COMPARE: both run identities, the classes,
 /// one row per image with both predictions and its status) and, with `image` (the dataset's
 /// images; empty: no pictures), the gallery images' pictures and both models' CAM overlays of
 /// their predictions as img/<index>.png, img/<index>_a.png, img/<index>_b.png (the overlays of
 /// fixed.png and broken.png at the image's size).
-/// The page's files (web/compare.html, .js, .css), embedded at build time apart from the main
-/// explorer's web_assets() (cmake/embed_assets.cmake).
+/// The page's files (web/compare.html, .js, .css and the explorer's web/explorer/dom.js), embedded
+/// at build time apart from the main explorer's web_assets() (CMakeLists.txt lists them;
+/// cmake/embed_assets.cmake).
 const std::vector<WebAsset>& compare_web_assets();
 
 std::vector<CompareFile> compare_explorer_files(const Comparison& c, const Store& a, const Store& b,

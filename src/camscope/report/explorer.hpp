@@ -1,8 +1,9 @@
 #pragma once
-// The interactive explorer (web/index.html, app.js, style.css): its data model and its assets.
+// The interactive explorer (web/explorer/: index.html, style.css and its scripts, listed once in
+// CMakeLists.txt): its data model and its assets.
 //
-// One page, two modes, the same app.js:
-//   - served by `camscope serve`: app.js fetches api/explorer (explorer_data() + "live": true)
+// One page, two modes, the same scripts (web/explorer/source.js tells them apart):
+//   - served by `camscope serve`: the page fetches api/explorer (explorer_data() + "live": true)
 //     and asks the server for images and live CAMs (src/camscope/serve/);
 //   - offline, written by `camscope analyze` into <report>/explorer/: index.html reads data.js
 //     (`window.CAMSCOPE_DATA = {...}`, because browsers block fetch() from file://) with the
