@@ -6,6 +6,7 @@
 #include "camscope/engine/train.hpp"
 #include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
+#include "camscope/pipeline/cams.hpp"
 #include "camscope/report/metrics.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
@@ -159,17 +160,23 @@ void register_cam(CLI::App& app) {
         const ClassList classes(names);
         std::vector<ClassRef> target_refs;  // pred, true (per image) or a fixed class
         for (const auto& t : *targets) target_refs.push_back(parse_class_ref(t, classes, "-t/--target: "));
-        CamRequest req;
-        req.settings() = opts->cam;
-        req.method = *method;
-        check_cam_settings(req.settings(), !contrast->empty());
-        std::vector<int> contrast_cls;  // -1: the image's label (true); names and indices checked before any work
-        for (const auto& c : *contrast) contrast_cls.push_back(c == "true" ? -1 : parse_class(c, classes, "--contrast: "));
-        req.perturb_batch = eng->batch_size;
+        CamJob job;
+        job.cam = opts->cam;
+        job.cam.method = *method;
+        for (const auto& r : target_refs) job.targets.push_back({r});
+        check_cam_settings(job.cam, !contrast->empty());
+        if (!contrast->empty()) {  // one list for every image; true: each image's label
+            job.contrast.emplace_back();
+            for (const auto& c : *contrast)
+                job.contrast[0].push_back(c == "true" ? ClassRef{ClassRef::True, -1}
+                                                      : ClassRef{ClassRef::Index, parse_class(c, classes, "--contrast: ")});
+        }
+        job.raw = *raw;
+        job.batch_size = eng->batch_size;
         // Score-CAM / Ablation-CAM: one forward per (image, channel); show how far they are.
         auto bar = std::make_shared<std::unique_ptr<Progress>>();
         auto last = std::make_shared<long long>(0);
-        req.on_progress = [bar, last, label = *method](long long done, long long total) {
+        job.on_forwards = [bar, last, label = *method](long long done, long long total) {
             if (!*bar || done < *last) {
                 *bar = std::make_unique<Progress>(label + " forwards", static_cast<size_t>(total), !g_quiet);
                 *last = 0;
@@ -177,11 +184,11 @@ void register_cam(CLI::App& app) {
             (*bar)->advance(static_cast<size_t>(done - *last));
             *last = done;
         };
-        for (const auto& l : *layers) req.layers.push_back(m.resolve_layer(l, s));
-        if (req.layers.empty()) req.layers.push_back(m.resolve_layer("", s));
-        // Load the chosen images once; one batched run per chunk, all target slots at once.
+        for (const auto& l : *layers) job.cam.layers.push_back(m.resolve_layer(l, s));
+        if (job.cam.layers.empty()) job.cam.layers.push_back(m.resolve_layer("", s));
+        const CamImages images = dataset_images(*ds, idx);
         make_dirs(*out);
-        const size_t per = static_cast<size_t>(s.channels) * s.height * s.width;
+        const size_t hw = static_cast<size_t>(s.height) * s.width;
         std::string csv = "row,index,label,pred,confidence,target,target_name,png,degenerate\n";
         size_t blank = 0;  // maps with no positive evidence: a hatched stand-in PNG, degenerate=1 in cams.csv
         std::vector<float> all_maps;
@@ -196,75 +203,42 @@ void register_cam(CLI::App& app) {
                     for (const auto& f : files) std::remove(f.c_str());
             }
         } written;
-        for (size_t start = 0; start < idx.size(); start += eng->batch_size) {
-            const size_t n = std::min<size_t>(eng->batch_size, idx.size() - start);
-            std::vector<float> x(per * n);
-            std::vector<Sample> samples;
-            req.image_ids.clear();
-            for (size_t i = 0; i < n; ++i) {
-                samples.push_back(ds->get(idx[start + i]));
-                req.image_ids.push_back(static_cast<long long>(idx[start + i]));
-                to_input(samples.back().image, s, x.data() + i * per);
-            }
-            req.targets.clear();
-            for (size_t t = 0; t < targets->size(); ++t) {
-                std::vector<int> slot(n);
-                for (size_t i = 0; i < n; ++i)
-                    slot[i] = target_refs[t].kind == ClassRef::True ? samples[i].label : target_refs[t].index;
-                req.targets.push_back(slot);
-            }
-            req.contrast.clear();
-            if (!contrast->empty())
-                for (size_t i = 0; i < n; ++i) {
-                    std::vector<int> row;
-                    for (int c : contrast_cls) row.push_back(c < 0 ? samples[i].label : c);
-                    req.contrast.push_back(row);
-                }
-            req.also_raw = *raw;  // one run gives the scaled maps (PNGs) and the raw ones
-            auto r = m.run(x.data(), static_cast<int>(n), s, &req);
-            const auto up = cams_at_input_size(r.cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);
-            std::vector<float> raw_up;
-            if (*raw)
-                raw_up = upsample_cams(r.raw_cams.data(), r.slots * static_cast<int>(n), r.fh, r.fw, s.height, s.width);
-            const std::vector<float>& maps = *raw ? raw_up : up;
-            const auto probs = metrics::softmax_rows(r.logits.data(), n, r.num_classes);
-            const auto preds = metrics::argmax_rows(probs.data(), n, r.num_classes);
-            for (auto& sample : samples)  // resized once per image, shown once per target
+        run_cam_job(m, images, s, job, [&](CamBatch& b) {
+            const std::vector<float>& maps = *raw ? b.raw_at_input : b.at_input;
+            for (auto& sample : b.samples)  // resized once per image, shown once per target
                 if (sample.image.width != s.width || sample.image.height != s.height)
                     sample.image = resize_bilinear(sample.image, s.width, s.height);
-            for (size_t t = 0; t < targets->size(); ++t) {
-                for (size_t i = 0; i < n; ++i) {
-                    const Image& img = samples[i].image;
-                    const int target = req.targets[t][i] < 0 ? preds[i] : req.targets[t][i];
-                    const size_t off = (t * n + i) * static_cast<size_t>(s.height) * s.width;
+            for (int t = 0; t < b.slots; ++t) {
+                for (int i = 0; i < b.n; ++i) {
+                    const size_t index = idx[b.start + i];
+                    const int target = b.targets[t][i];
                     // Both parts are sanitised: "-t T-shirt/top" or a class name "../x" from a model's
                     // metadata must not name a path outside --out.
-                    const std::string png =
-                        format("cam_%zu_%s_%s.png", idx[start + i], sanitize_filename((*targets)[t]).c_str(),
-                               sanitize_filename(names[target]).c_str());
-                    const CamView view = view_cam(img, up.data() + off, s.height, s.width);
-                    const bool degenerate = view.blank;
+                    const std::string png = format("cam_%zu_%s_%s.png", index, sanitize_filename((*targets)[t]).c_str(),
+                                                   sanitize_filename(names[target]).c_str());
+                    const bool degenerate = b.blank(t, i);
                     blank += degenerate;
                     written.files.push_back(*out + "/" + png);
-                    write_png(written.files.back(), view.image);
-                    all_maps.insert(all_maps.end(), maps.begin() + off, maps.begin() + off + s.height * s.width);
-                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s,%d\n", rows++, idx[start + i], samples[i].label,
-                                  preds[i], probs[i * r.num_classes + preds[i]], target,
-                                  csv_field(names[target]).c_str(), png.c_str(), degenerate ? 1 : 0);
+                    write_png(written.files.back(), view_cam(b.samples[i].image, b.map_at_input(t, i), s.height, s.width).image);
+                    const size_t off = (static_cast<size_t>(t) * b.n + i) * hw;
+                    all_maps.insert(all_maps.end(), maps.begin() + off, maps.begin() + off + hw);
+                    csv += format("%zu,%zu,%d,%d,%.6f,%d,%s,%s,%d\n", rows++, index, b.labels[i], b.preds[i],
+                                  b.probs[i * b.num_classes + b.preds[i]], target, csv_field(names[target]).c_str(),
+                                  png.c_str(), degenerate ? 1 : 0);
                 }
             }
-        }
+        });
         written.files.push_back(*out + "/cams.npy");
         write_npy(*out + "/cams.npy", all_maps.data(),
                   {static_cast<std::int64_t>(rows), s.height, s.width});
         write_file_atomic(*out + "/cams.csv", csv);
         written.keep = true;
         printf("%zu CAMs (%s, layer %s) written to %s/ (PNG overlays, cams.npy %zux%dx%d, cams.csv)\n", rows,
-               method->c_str(), join(req.layers, "+").c_str(), out->c_str(), rows, s.height, s.width);
+               method->c_str(), layers_text(job.cam).c_str(), out->c_str(), rows, s.height, s.width);
         if (blank > 0)
             printf("%zu of the %zu maps have no positive evidence at %s (all zero after ReLU): hatched grey PNGs, "
                    "degenerate=1 in cams.csv\n",
-                   blank, rows, join(req.layers, "+").c_str());
+                   blank, rows, layers_text(job.cam).c_str());
     });
 }
 

@@ -24,6 +24,7 @@
 #include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/pipeline/analyze.hpp"
+#include "camscope/pipeline/cams.hpp"
 #include "camscope/pipeline/measure.hpp"
 #include "camscope/pipeline/pipeline.hpp"
 #include "camscope/report/analysis.hpp"
@@ -384,51 +385,29 @@ CamSettings cam_settings(const std::string& method, std::vector<std::string> lay
     c.aug_smooth = aug_smooth;
     c.max_channels = max_channels;
     c.alpha = alpha;
-    check_cam_settings(c);  // (the contrast: run_cams)
+    check_cam_settings(c);  // (the contrast: the CAM job)
     return c;
 }
 
-struct CamArgs {
-    CamSettings cam;
-    bool raw = false;
-    std::vector<std::vector<int>> contrast;
-    int batch_size = 64;
-};
-
-/// Maps N×H×W at the input size for targets[i] (-1 = the prediction), as `camscope cam` writes
-/// them to cams.npy: Model::run per batch, then cams_at_input_size (or upsample_cams with raw).
-/// Returns (logits N×K, maps N×H×W).
-std::pair<std::vector<float>, std::vector<float>> run_cams(Model& m, const float* x, int n, const InputSpec& s,
-                                                           const std::vector<int>& targets, const CamArgs& a,
-                                                           int& num_classes) {
-    check_cam_settings(a.cam, !a.contrast.empty());
-    CamRequest req;
-    req.settings() = a.cam;
-    req.perturb_batch = a.batch_size;
-    req.also_raw = a.raw;
-    const size_t per = static_cast<size_t>(s.channels) * s.height * s.width, hw = static_cast<size_t>(s.height) * s.width;
-    std::vector<float> logits, maps;
-    maps.reserve(hw * n);
-    if (n == 0) num_classes = m.num_classes(s);  // an empty batch: an empty result, N×K with N = 0
-    Progress bar(a.cam.method + " CAMs", static_cast<size_t>(n));
-    for (int start = 0; start < n; start += a.batch_size) {
-        const int b = std::min(a.batch_size, n - start);
-        req.targets = {std::vector<int>(targets.begin() + start, targets.begin() + start + b)};
-        req.image_ids.clear();
-        for (int i = 0; i < b; ++i) req.image_ids.push_back(start + i);
-        req.contrast.clear();
-        if (a.contrast.size() == 1) req.contrast = a.contrast;
-        else if (!a.contrast.empty())
-            req.contrast.assign(a.contrast.begin() + start, a.contrast.begin() + start + b);
-        auto r = m.run(x + per * start, b, s, &req);
-        num_classes = r.num_classes;
-        logits.insert(logits.end(), r.logits.begin(), r.logits.end());
-        const auto up = a.raw ? upsample_cams(r.raw_cams.data(), b, r.fh, r.fw, s.height, s.width)
-                              : cams_at_input_size(r.cams.data(), b, r.fh, r.fw, s.height, s.width);
-        maps.insert(maps.end(), up.begin(), up.end());
-        bar.advance(static_cast<size_t>(b));
+/// The library's CAM job (pipeline/cams.hpp) from the bindings' arguments: one target slot with a
+/// class per image (-1 = the prediction, -2 = the label), the contrast as one list or one per image
+/// (classes resolved in Python).
+CamJob job_from(CamSettings cam, const std::vector<int>& targets, const std::vector<std::vector<int>>& contrast, bool raw,
+                int batch_size) {
+    CamJob job;
+    job.cam = std::move(cam);
+    job.targets.emplace_back();
+    for (int t : targets)
+        job.targets[0].push_back(t == -1 ? ClassRef{ClassRef::Pred, -1} : t == -2 ? ClassRef{ClassRef::True, -1}
+                                                                                  : ClassRef{ClassRef::Index, t});
+    for (const auto& row : contrast) {
+        job.contrast.emplace_back();
+        for (int c : row) job.contrast.back().push_back({ClassRef::Index, c});
     }
-    return {std::move(logits), std::move(maps)};
+    job.raw = raw;
+    job.batch_size = batch_size;
+    job.progress = true;  // "<method> CAMs", drawn by Python (and where Ctrl-C is seen)
+    return job;
 }
 
 // ------------------------------------------------------------------ reports
@@ -680,11 +659,13 @@ PYBIND11_MODULE(_camscope, mod) {
                 if (targets.size() != static_cast<size_t>(b.n))
                     throw UsageError("targets: " + std::to_string(targets.size()) + " targets for " + std::to_string(b.n) +
                                      " images");
-                CamArgs a{cam_settings(method, layers, eigen_smooth, aug_smooth, max_channels, alpha), raw, contrast, batch_size};
-                int k = 0;
-                auto [logits, maps] = model_call(pm, progress, [&] { return run_cams(*pm.m, b.data, b.n, s, targets, a, k); });
-                return py::make_tuple(to_numpy(std::move(logits), {b.n, k}),
-                                      to_numpy(std::move(maps), {b.n, s.height, s.width}));
+                const CamJob job = job_from(cam_settings(method, layers, eigen_smooth, aug_smooth, max_channels, alpha),
+                                            targets, contrast, raw, batch_size);
+                auto r = model_call(pm, progress, [&] {
+                    return cam_maps(*pm.m, prepared_input(b.data, static_cast<size_t>(b.n)), s, job);
+                });
+                return py::make_tuple(to_numpy(std::move(r.logits), {b.n, r.num_classes}),
+                                      to_numpy(std::move(r.maps), {b.n, s.height, s.width}));
             },
             py::arg("images"), py::arg("spec"), py::arg("targets"), py::arg("method"), py::arg("layers"),
             py::arg("eigen_smooth"), py::arg("aug_smooth"), py::arg("max_channels"), py::arg("alpha"), py::arg("contrast"),
@@ -699,28 +680,13 @@ PYBIND11_MODULE(_camscope, mod) {
                 if (targets.size() != indices.size())
                     throw UsageError("targets: " + std::to_string(targets.size()) + " targets for " +
                                      std::to_string(indices.size()) + " images");
-                CamArgs a{cam_settings(method, layers, eigen_smooth, aug_smooth, max_channels, alpha), raw, contrast, batch_size};
+                const CamJob job = job_from(cam_settings(method, layers, eigen_smooth, aug_smooth, max_channels, alpha),
+                                            targets, contrast, raw, batch_size);
                 const int n = static_cast<int>(indices.size());
-                int k = 0;
-                std::vector<int> labels(indices.size());
-                auto [logits, maps] = model_call(pm, progress, [&] {
-                    const size_t per = static_cast<size_t>(s.channels) * s.height * s.width;
-                    std::vector<float> x(per * indices.size());
-                    std::vector<int> t = targets;
-                    for (size_t i = 0; i < indices.size(); ++i) {
-                        if (indices[i] >= d.ds->size())
-                            throw UsageError("image index " + std::to_string(indices[i]) + " out of range: the dataset has " +
-                                             std::to_string(d.ds->size()) + " images");
-                        const Sample smp = d.ds->get(indices[i]);
-                        labels[i] = smp.label;
-                        if (t[i] == -2) t[i] = smp.label;
-                        to_input(smp.image, s, x.data() + i * per);
-                    }
-                    return run_cams(*pm.m, x.data(), n, s, t, a, k);
-                });
-                auto probs = metrics::softmax_rows(logits.data(), indices.size(), k);
-                return py::make_tuple(to_numpy(std::move(logits), {n, k}), to_numpy(std::move(probs), {n, k}),
-                                      to_numpy(std::move(maps), {n, s.height, s.width}), to_numpy(std::move(labels), {n}));
+                auto r = model_call(pm, progress, [&] { return cam_maps(*pm.m, dataset_images(*d.ds, indices), s, job); });
+                return py::make_tuple(to_numpy(std::move(r.logits), {n, r.num_classes}),
+                                      to_numpy(std::move(r.probs), {n, r.num_classes}),
+                                      to_numpy(std::move(r.maps), {n, s.height, s.width}), to_numpy(std::move(r.labels), {n}));
             },
             py::arg("data"), py::arg("spec"), py::arg("indices"), py::arg("targets"), py::arg("method"), py::arg("layers"),
             py::arg("eigen_smooth"), py::arg("aug_smooth"), py::arg("max_channels"), py::arg("alpha"), py::arg("contrast"),

@@ -28,8 +28,8 @@
 
 #include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
+#include "camscope/pipeline/cams.hpp"
 #include "camscope/report/explorer.hpp"
-#include "camscope/report/metrics.hpp"
 #include "camscope/report/thumbs.hpp"
 #include "camscope/serve/results.hpp"
 #include "camscope/serve/tags.hpp"
@@ -464,31 +464,35 @@ Response Explorer::cam(const Request& rq, const std::function<bool()>& client_go
     check_client();
 
     const auto t0 = std::chrono::steady_clock::now();
-    Sample sample;
-    {
+    CamJob job;  // the CAM job of `camscope cam` and Python's Model.cam, for this one image
+    job.cam.method = method;
+    job.cam.layers = {layer};
+    job.cam.max_channels = max_channels;
+    job.cam.alpha = rq.alpha;
+    job.targets = {{ClassRef{ClassRef::Index, a}}};
+    if (diff) job.targets.push_back({ClassRef{ClassRef::Index, b}});
+    if (contrast >= 0) job.contrast = {{ClassRef{ClassRef::Index, contrast}}};
+    if (client_gone) job.on_forwards = [&check_client](long long, long long) { check_client(); };
+    const size_t index = rows["index"][row].get<size_t>();
+    CamImages image;
+    image.count = 1;
+    image.get = [&](size_t) {
         std::lock_guard lock(s.data_mu);
-        sample = dataset_.get(rows["index"][row].get<size_t>());
-    }
-    std::vector<float> x(static_cast<size_t>(spec_.channels) * spec_.height * spec_.width);
-    to_input(sample.image, spec_, x.data());
-    CamRequest req;
-    req.method = method;
-    req.layers = {layer};
-    req.max_channels = max_channels;
-    req.alpha = rq.alpha;
-    if (contrast >= 0) req.contrast = {{contrast}};
-    req.targets = diff ? std::vector<std::vector<int>>{{a}, {b}} : std::vector<std::vector<int>>{{a}};
-    if (client_gone) req.on_progress = [&check_client](long long, long long) { check_client(); };
-    const BatchResult res = model_.run(x.data(), 1, spec_, &req);
+        return dataset_.get(index);
+    };
+    image.ids = {static_cast<long long>(index)};
+    CamBatch res;
+    run_cam_job(model_, image, spec_, job, [&res](CamBatch& batch) { res = std::move(batch); });
+    const Sample& sample = res.samples[0];
     const int fh = res.fh, fw = res.fw;
     const size_t hw = static_cast<size_t>(fh) * fw;
-    std::vector<float> map(res.cams.begin(), res.cams.begin() + static_cast<long>(hw));
+    std::vector<float> map(res.maps.begin(), res.maps.begin() + static_cast<long>(hw));
     // A map with no positive evidence is said so here, and drawn by view_cam as the hatched stand-in.
-    const bool blank_a = metrics::degenerate_cam(res.cams.data(), hw);
-    const bool blank_b = diff && metrics::degenerate_cam(res.cams.data() + hw, hw);
+    const bool blank_a = res.blank(0, 0);
+    const bool blank_b = diff && res.blank(1, 0);
     if (diff)
-        for (size_t i = 0; i < hw; ++i) map[i] -= res.cams[hw + i];
-    const auto probs = metrics::softmax_rows(res.logits.data(), 1, res.num_classes);
+        for (size_t i = 0; i < hw; ++i) map[i] -= res.maps[hw + i];
+    const auto& probs = res.probs;
     const double compute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
     const size_t peak = static_cast<size_t>(std::max_element(map.begin(), map.end()) - map.begin());
@@ -536,10 +540,11 @@ Response Explorer::cam(const Request& rq, const std::function<bool()>& client_go
         // The map as pytorch-grad-cam returns it (at the model's input size, scaled there; a
         // difference is taken between two such maps), then shown at the image's own size.
         const Image& img = sample.image;
-        std::vector<float> up = cam_to_input_size(res.cams.data(), fh, fw, spec_.height, spec_.width);
+        const size_t input_hw = static_cast<size_t>(spec_.height) * spec_.width;
+        std::vector<float> up(res.at_input.begin(), res.at_input.begin() + static_cast<long>(input_hw));
         Image out;
         if (diff) {
-            const auto ub = cam_to_input_size(res.cams.data() + hw, fh, fw, spec_.height, spec_.width);
+            const float* ub = res.map_at_input(1, 0);
             for (size_t i = 0; i < up.size(); ++i) up[i] -= ub[i];
             out = view_cam_difference(img, up.data(), spec_.height, spec_.width, blank_a || blank_b).image;
         } else {
