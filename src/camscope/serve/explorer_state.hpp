@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "camscope/image/image.hpp"
+#include "camscope/report/explorer.hpp"
 #include "camscope/report/thumbs.hpp"
 #include "camscope/serve/server.hpp"
 #include "camscope/serve/tags.hpp"
@@ -30,7 +31,8 @@ inline std::string png_body(const Image& img) {
 }
 
 struct Explorer::State {
-    std::vector<std::string> classes;
+    ExplorerData model;  // the explorer data, read (explorer_from_json): every route reads these fields
+    const std::vector<std::string>& classes = model.classes;
     std::vector<std::string> methods;
     std::vector<LayerInfo> layers;  // candidates: 4-D outputs
     std::string default_layer, default_method;
@@ -50,8 +52,6 @@ struct Explorer::State {
     };
     static constexpr size_t kCacheBytes = 64u << 20;
     mutable BoundedCache<std::string, Response, BodyBytes> cache{kCacheBytes};
-
-    const nlohmann::json* rows = nullptr;
 
     // Thumbnail sheets (PNG), built on first request: one build per sheet at a time (thumb_build_mu),
     // then kept up to kThumbCacheBytes, the oldest dropped first.

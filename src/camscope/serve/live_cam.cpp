@@ -36,9 +36,9 @@ std::string fingerprint(const std::vector<float>& m) {
 }  // namespace
 
 std::string Explorer::cam_key(const Request& rq) const {
-    const auto& rows = *state_->rows;
+    const ExplorerRows& rows = state_->model.rows;
     const bool diff = rq.route == Route::Diff;
-    const int label = rows["label"][rq.image].get<int>(), pred = rows["pred"][rq.image].get<int>();
+    const int label = rows.label[rq.image], pred = rows.pred[rq.image];
     const int a = (diff ? rq.a : rq.target).resolve(pred, label);
     const int b = diff ? rq.b.resolve(pred, label) : -1;
     const int contrast = rq.contrast ? rq.contrast->resolve(pred, label) : -1;
@@ -49,10 +49,10 @@ std::string Explorer::cam_key(const Request& rq) const {
 
 Response Explorer::cam(const Request& rq, const std::function<bool()>& client_gone) const {
     const auto& s = *state_;
-    const auto& rows = *s.rows;
+    const ExplorerRows& rows = s.model.rows;
     const bool diff = rq.route == Route::Diff;
     const size_t row = rq.image;  // parse_request checked image, method, layer, format and the targets
-    const int label = rows["label"][row].get<int>(), pred = rows["pred"][row].get<int>();
+    const int label = rows.label[row], pred = rows.pred[row];
     const std::string& method = rq.method;
     const std::string& layer = rq.layer;
     const std::string fmt = rq.json ? "json" : "png";
@@ -74,7 +74,7 @@ Response Explorer::cam(const Request& rq, const std::function<bool()>& client_go
     Sample sample;
     {
         std::lock_guard lock(s.data_mu);
-        sample = dataset_.get(rows["index"][row].get<size_t>());
+        sample = dataset_.get(static_cast<size_t>(rows.index[row]));
     }
     std::vector<float> x(static_cast<size_t>(spec_.channels) * spec_.height * spec_.width);
     to_input(sample.image, spec_, x.data());

@@ -21,32 +21,30 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     : model_(model), dataset_(dataset), spec_(std::move(spec)), data_(std::move(data)), state_(std::make_unique<State>()) {
     auto& s = *state_;
     // Every index the routes use is checked once here (results folders are untrusted input).
-    validate_explorer_data(data_, "the explorer data");
-    s.classes = data_.at("classes").get<std::vector<std::string>>();
+    s.model = explorer_from_json(data_, "the explorer data");
+    const ExplorerRows& rows = s.model.rows;
     s.k = static_cast<int>(s.classes.size());
-    s.n = data_.at("rows").at("label").size();
-    s.rows = &data_.at("rows");
+    s.n = rows.size();
     if (s.k != static_cast<int>(dataset_.num_classes()))
         throw Error(format("the analysis has %d classes, the dataset %zu", s.k, dataset_.num_classes()));
-    const auto& idx = data_["rows"]["index"];
     for (size_t i = 0; i < s.n; ++i)
-        if (idx[i].get<long long>() < 0 || static_cast<size_t>(idx[i].get<long long>()) >= dataset_.size())
-            throw Error(format("analysis row %zu refers to image %lld; the dataset has %zu images", i,
-                               idx[i].get<long long>(), dataset_.size()));
+        if (rows.index[i] < 0 || static_cast<size_t>(rows.index[i]) >= dataset_.size())
+            throw Error(format("analysis row %zu refers to image %lld; the dataset has %zu images", i, rows.index[i],
+                               dataset_.size()));
     // The rows must be this dataset's images: their labels agree (checked on the first rows only,
     // an image folder would have to decode every file otherwise).
     for (size_t i = 0; i < std::min<size_t>(s.n, 32); ++i) {
-        const int label = dataset_.get(idx[i].get<size_t>()).label;
-        if (label != data_["rows"]["label"][i].get<int>())
+        const int label = dataset_.get(static_cast<size_t>(rows.index[i])).label;
+        if (label != rows.label[i])
             throw Error(format("analysis row %zu has label %d, but dataset image %lld has label %d: the results are "
                                "from another dataset",
-                               i, data_["rows"]["label"][i].get<int>(), idx[i].get<long long>(), label));
+                               i, rows.label[i], rows.index[i], label));
     }
     s.methods = cam_methods();
     for (auto& l : layers)
         if (l.layout.kind != LayoutKind::none) s.layers.push_back(std::move(l));  // a layout a CAM can read
-    s.default_method = data_.at("run").value("method", "gradcam");
-    s.default_layer = data_.at("run").value("layer", "");
+    s.default_method = s.model.method;  // "" (absent): gradcam, below
+    s.default_layer = s.model.layer;
     if (std::find(s.methods.begin(), s.methods.end(), s.default_method) == s.methods.end()) s.default_method = "gradcam";
     if (std::none_of(s.layers.begin(), s.layers.end(), [&](const LayerInfo& l) { return l.path == s.default_layer; }))
         s.default_layer = model_.resolve_layer("", spec_);
@@ -56,7 +54,7 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
 
     json ex = data_;
     ex["live"] = true;
-    ex["thumbs"] = thumbs_json(s.thumb_layout, "api/thumbs/");  // served sheets, whatever the data's own say
+    ex["thumbs"] = to_json(explorer_thumbs(s.thumb_layout, "api/thumbs/"));  // served sheets, whatever the data's own say
     ex["methods"] = s.methods;
     ex["default_method"] = s.default_method;
     ex["default_layer"] = s.default_layer;
@@ -119,7 +117,8 @@ bool Explorer::computes(const std::string& path, const Query& query) const {
 Response Explorer::route(const std::string& path, const Query& q, bool post, const std::string& body,
                          const std::function<bool()>& client_gone) const {
     const auto& s = *state_;
-    const auto& rows = *s.rows;
+    const ExplorerData& d = s.model;
+    const ExplorerRows& rows = d.rows;
     const Request req = parse_request(path, q, s.limits);  // throws RequestError (400/404)
     if (req.route == Route::Tags && post) {
         const TagUpdate update = parse_tag_update(body, s.n);
@@ -152,14 +151,14 @@ Response Explorer::route(const std::string& path, const Query& q, bool post, con
         return r;
     }
     auto row_json = [&](size_t i) {
-        const int label = rows["label"][i].get<int>(), pred = rows["pred"][i].get<int>();
+        const int label = rows.label[i], pred = rows.pred[i];
         return json{{"row", i},
-                    {"index", rows["index"][i]},
+                    {"index", rows.index[i]},
                     {"label", label},
                     {"label_name", s.classes[label]},
                     {"pred", pred},
                     {"pred_name", s.classes[pred]},
-                    {"confidence", rows["conf"][i]},
+                    {"confidence", rows.conf[i]},
                     {"correct", label == pred}};
     };
 
@@ -170,9 +169,9 @@ Response Explorer::route(const std::string& path, const Query& q, bool post, con
         return r;
     }
     if (req.route == Route::Summary)
-        return json_response({{"run", data_["run"]}, {"overall", data_["overall"]}, {"calibration", data_["calibration"]},
+        return json_response({{"run", d.run}, {"overall", d.overall}, {"calibration", d.calibration},
                               {"live", true}});
-    if (req.route == Route::Classes) return json_response({{"classes", data_["per_class"]}});
+    if (req.route == Route::Classes) return json_response({{"classes", d.per_class}});
     if (req.route == Route::Methods)
         return json_response({{"methods", s.methods}, {"default", s.default_method}, {"max_channels", s.limits.max_channels}});
     if (req.route == Route::Layers) {
@@ -181,27 +180,23 @@ Response Explorer::route(const std::string& path, const Query& q, bool post, con
         return json_response({{"layers", a}, {"default", s.default_layer}});
     }
     if (req.route == Route::Confusion)
-        return data_["confusion"].contains("counts")
-                   ? json_response({{"classes", s.classes},
-                                    {"counts", data_["confusion"]["counts"]},
-                                    {"order", data_["confusion"]["order"]}})
+        return !d.confusion.sparse
+                   ? json_response({{"classes", s.classes}, {"counts", d.confusion.counts}, {"order", d.confusion.order}})
                    : json_response({{"classes", s.classes},  // many classes: the non-zero cells
-                                    {"cells", data_["confusion"]["cells"]},
-                                    {"order", data_["confusion"]["order"]}});
+                                    {"cells", d.confusion.cells},
+                                    {"order", d.confusion.order}});
     if (req.route == Route::Class) {
         const int c = req.cls;
         json worst = json::array(), best = json::array(), as = json::array(), from = json::array();
-        for (const auto& r : data_["galleries"][c]["worst"]) worst.push_back(row_json(r.get<size_t>()));
-        for (const auto& r : data_["galleries"][c]["best"]) best.push_back(row_json(r.get<size_t>()));
-        for (const auto& p : data_["pairs"]) {
-            if (p["true"].get<int>() == c)
-                as.push_back({{"class", p["pred"]}, {"name", s.classes[p["pred"].get<int>()]}, {"count", p["count"]},
-                              {"rate", p["rate"]}});
-            if (p["pred"].get<int>() == c)
-                from.push_back({{"class", p["true"]}, {"name", s.classes[p["true"].get<int>()]}, {"count", p["count"]},
-                                {"rate", p["rate"]}});
+        for (const size_t r : d.galleries[c].worst) worst.push_back(row_json(r));
+        for (const size_t r : d.galleries[c].best) best.push_back(row_json(r));
+        for (const auto& p : d.pairs) {
+            if (p.truth == c)
+                as.push_back({{"class", p.pred}, {"name", s.classes[p.pred]}, {"count", p.count}, {"rate", p.rate}});
+            if (p.pred == c)
+                from.push_back({{"class", p.truth}, {"name", s.classes[p.truth]}, {"count", p.count}, {"rate", p.rate}});
         }
-        return json_response({{"class", data_["per_class"][c]},
+        return json_response({{"class", d.per_class[c]},
                               {"worst", worst},
                               {"best", best},
                               {"predicted_as", as},
@@ -209,7 +204,7 @@ Response Explorer::route(const std::string& path, const Query& q, bool post, con
     }
     if (req.route == Route::Cell) {
         const int t = req.true_cls, p = req.pred_cls;
-        const auto cell = cell_rows(data_, t, p);
+        const auto cell = cell_rows(rows, t, p);
         const int offset = req.offset, limit = req.limit;
         json list = json::array();
         for (size_t i = static_cast<size_t>(offset); i < cell.size() && list.size() < static_cast<size_t>(limit); ++i)
@@ -228,7 +223,7 @@ Response Explorer::route(const std::string& path, const Query& q, bool post, con
             Sample sample;
             {
                 std::lock_guard lock(s.data_mu);
-                sample = dataset_.get(rows["index"][i].get<size_t>());
+                sample = dataset_.get(static_cast<size_t>(rows.index[i]));
             }
             Response r;
             r.content_type = "image/png";
@@ -237,9 +232,9 @@ Response Explorer::route(const std::string& path, const Query& q, bool post, con
         }
         json j = row_json(i);
         json top = json::array();
-        for (size_t t = 0; t < rows["top"][i].size(); ++t) {
-            const int c = rows["top"][i][t].get<int>();
-            top.push_back({{"class", c}, {"name", s.classes[c]}, {"prob", rows["top_p"][i][t]}});
+        for (size_t t = 0; t < rows.top[i].size(); ++t) {
+            const int c = rows.top[i][t];
+            top.push_back({{"class", c}, {"name", s.classes[c]}, {"prob", rows.top_p[i][t]}});
         }
         j["top"] = top;
         return json_response(j);
@@ -255,10 +250,10 @@ Response Explorer::thumbs(size_t k) const {
         std::lock_guard build(s.thumb_build_mu);  // a sheet asked for twice at once is built once
         png = s.thumb_cache.find(k).value_or(nullptr);
         if (!png) {
-            const auto& idx = (*s.rows)["index"];
+            const auto& idx = s.model.rows.index;
             const Image sheet = thumb_sheet(s.thumb_layout, k, [&](size_t row) {
                 std::lock_guard lock(s.data_mu);
-                return dataset_.get(idx[row].get<size_t>()).image;
+                return dataset_.get(static_cast<size_t>(idx[row])).image;
             }, 1);
             const auto bytes = encode_png(sheet);
             png = std::make_shared<const std::string>(bytes.begin(), bytes.end());

@@ -61,7 +61,7 @@ class Explorer {
 public:
     /// `data` is explorer_data() of the analysed set (rows refer to `dataset` by their "index"),
     /// `spec` the model input, `layers` the model's layers for that input (Model::layers).
-    /// Throws Error when the data is malformed (validate_explorer_data: any index out of range)
+    /// Throws Error when the data is malformed (explorer_from_json: any index out of range)
     /// or does not fit the dataset or the model (class count, image count, labels).
     /// `tags_path`: the file the image tags are kept in (tags.hpp; read now, an Error naming it if
     /// malformed), "" = in memory only. `max_channels`: the most channels a live Score-CAM or
