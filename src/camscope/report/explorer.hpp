@@ -176,8 +176,12 @@ nlohmann::json explorer_data(const Report& r, const AnalysisInput& in, int top_k
 /// Rows of confusion cell (truth, pred), most confident first (ties: row order).
 std::vector<size_t> cell_rows(const ExplorerRows& rows, int truth, int pred);
 
-/// "window.CAMSCOPE_DATA = {...};" and back (Error naming `name` if it is not such a file).
+/// "window.CAMSCOPE_DATA = {...};" (data.js of the offline copy) and back.
 std::string explorer_data_js(const nlohmann::json& data);
+/// The JSON of such a file, not checked further: only ';', spaces and line ends may follow its
+/// last '}'. Error naming `name` if it is not such a file or not JSON.
+nlohmann::json explorer_data_js_json(std::string_view text, const std::string& name);
+/// explorer_data_js_json, once explorer_from_json accepts it (Error naming `name` otherwise).
 nlohmann::json parse_explorer_data_js(const std::string& text, const std::string& name);
 
 }  // namespace camscope

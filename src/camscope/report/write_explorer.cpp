@@ -226,19 +226,23 @@ std::string explorer_data_js(const json& data) {
     return out;
 }
 
-json parse_explorer_data_js(const std::string& text, const std::string& name) {
-    const auto at = text.find(kDataPrefix);
-    const auto end = text.rfind('}');
-    if (at == std::string::npos || end == std::string::npos || end < at)
+json explorer_data_js_json(std::string_view text, const std::string& name) {
+    const size_t at = text.find(kDataPrefix);
+    const size_t end = text.rfind('}');
+    if (at == std::string_view::npos || end == std::string_view::npos || end < at + kDataPrefix.size())
         throw Error(where(name, "not an explorer data file (expected `window.CAMSCOPE_DATA = {...};`)"));
-    const auto begin = at + kDataPrefix.size();
-    json j = json::parse(text.begin() + static_cast<long>(begin), text.begin() + static_cast<long>(end) + 1, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw Error(where(name, "the explorer data is not valid JSON"));
-    if (j.value("schema", 0) != 1 && j.value("schema", 0) != kExplorerSchema)
-        throw Error(where(name, format("explorer data schema %d, this camscope reads schemas 1 and %d",
-                                       j.value("schema", 0), kExplorerSchema)));
-    for (const char* key : {"run", "classes", "per_class", "confusion", "rows", "galleries"})
-        if (!j.contains(key)) throw Error(where(name, std::string("explorer data without '") + key + "'"));
+    for (size_t i = end + 1; i < text.size(); ++i)
+        if (text[i] != ';' && text[i] != '\n' && text[i] != '\r' && text[i] != ' ')
+            throw Error(where(name, format("unexpected bytes after the data (offset %zu)", i)));
+    const auto body = text.substr(at + kDataPrefix.size(), end + 1 - at - kDataPrefix.size());
+    json j = json::parse(body.begin(), body.end(), nullptr, false);
+    if (j.is_discarded()) throw Error(where(name, "the explorer data is not valid JSON"));
+    return j;
+}
+
+json parse_explorer_data_js(const std::string& text, const std::string& name) {
+    json j = explorer_data_js_json(text, name);
+    (void)explorer_from_json(j, name);
     return j;
 }
 

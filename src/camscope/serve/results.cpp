@@ -19,7 +19,6 @@ using nlohmann::json;
 namespace {
 
 constexpr int kMaxDepth = 32;  // of summary.json (the explorer data's own check: explorer_from_json)
-constexpr std::string_view kDataPrefix = "window.CAMSCOPE_DATA = ";  // report/write_explorer.cpp writes it
 
 }  // namespace
 
@@ -40,16 +39,7 @@ ResultsFolder parse_results(std::string_view summary_text, std::string_view data
                                         "run `camscope analyze` again"));
     r.identity = parse_identity(summary["identity"], summary_name);
 
-    const size_t at = data_text.find(kDataPrefix);
-    const size_t end = data_text.rfind('}');
-    if (at == std::string_view::npos || end == std::string_view::npos || end < at + kDataPrefix.size())
-        throw Error(where(data_name, "not an explorer data file (expected `window.CAMSCOPE_DATA = {...};`)"));
-    for (size_t i = end + 1; i < data_text.size(); ++i)
-        if (data_text[i] != ';' && data_text[i] != '\n' && data_text[i] != '\r' && data_text[i] != ' ')
-            throw Error(where(data_name, format("unexpected bytes after the data (offset %zu)", i)));
-    const auto body = data_text.substr(at + kDataPrefix.size(), end + 1 - at - kDataPrefix.size());
-    r.data = json::parse(body.begin(), body.end(), nullptr, false);
-    if (r.data.is_discarded()) throw Error(where(data_name, "the explorer data is not valid JSON"));
+    r.data = explorer_data_js_json(data_text, data_name);
     r.explorer = explorer_from_json(r.data, data_name);
 
     // The two files must describe the same run.
