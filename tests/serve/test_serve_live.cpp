@@ -348,3 +348,30 @@ TEST(ServeLive, FramingCanBeAllowedForTheNotebook) {
         EXPECT_THROW({ Running r(*ex, b); }, UsageError) << bad;
     }
 }
+
+// The routes read the typed explorer model (report/explorer.hpp): the same data given in its
+// many-class form (confusion "cells" instead of "counts") answers api/confusion with exactly the
+// non-zero cells of the dense matrix, recounted here from the JSON; every other route answers as
+// over the dense form.
+TEST(ServeLive, ConfusionCellsOfTheManyClassFormAreTheNonZeroCounts) {
+    Fixture& f = fixture();
+    json sparse_data = f.explorer_data;
+    const json counts = sparse_data["confusion"]["counts"];
+    json cells = json::array();
+    for (size_t t = 0; t < counts.size(); ++t)
+        for (size_t p = 0; p < counts[t].size(); ++p)
+            if (counts[t][p].get<long long>() != 0) cells.push_back({t, p, counts[t][p]});
+    ASSERT_GT(cells.size(), 1u);
+    sparse_data["confusion"].erase("counts");
+    sparse_data["confusion"]["cells"] = cells;
+
+    auto dense = f.explorer();
+    Explorer sparse(*f.model, *f.data, f.spec, sparse_data, f.model->layers(f.spec), "");
+    const json answer = json::parse(sparse.handle("GET", "/api/confusion", {}).body);
+    EXPECT_FALSE(answer.contains("counts"));
+    EXPECT_EQ(answer["cells"], cells);
+    EXPECT_EQ(answer["order"], sparse_data["confusion"]["order"]);
+    EXPECT_EQ(json::parse(dense->handle("GET", "/api/confusion", {}).body)["counts"], counts);
+    for (const char* path : {"/api/summary", "/api/classes", "/api/class/3", "/api/cell/3/5", "/api/image/7", "/api/methods"})
+        EXPECT_EQ(sparse.handle("GET", path, {}).body, dense->handle("GET", path, {}).body) << path;
+}

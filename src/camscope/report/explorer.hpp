@@ -41,13 +41,17 @@
 //                   "img/thumbs-<k>.png", served "api/thumbs/<k>.png")
 //   [2] tags_key   a stable id of the run (model SHA-256 + dataset fingerprint prefixes), for the
 //                   offline tags' localStorage key
+#include <array>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "camscope/report/analysis.hpp"
+#include "camscope/report/thumbs.hpp"
 
 namespace camscope {
 
@@ -65,14 +69,120 @@ const WebAsset* find_web_asset(std::string_view name);
 
 constexpr int kExplorerSchema = 2;
 
-/// The explorer's data for a report (schema above). `top_k` probabilities are kept per image.
+// ---------------------------------------------------------------- the typed model
+// The schema above as C++ types. One to_json / explorer_from_json pair: the writer formats an
+// ExplorerData (explorer_data), the results folder's check (serve/results.hpp) and the server read
+// one back. run, overall, calibration and the per_class entries are the report writers' formats
+// (report_detail::overall_json, ...), kept as JSON and passed on as they are: the server answers
+// them unchanged, those of older files too.
+
+/// "rows": one entry per analysed image in each column (row r = the r-th image analysed).
+struct ExplorerRows {
+    std::vector<long long> index;       // dataset index
+    std::vector<int> label, pred;       // class indices
+    std::vector<double> conf;           // p of pred, in [0, 1]
+    std::vector<std::vector<int>> top;  // the top-k classes of each row
+    std::vector<std::vector<double>> top_p;
+    std::optional<std::vector<int>> blank;  // bits: 1 pred-class map blank, 2 true-class map; absent in old files
+    // [2] (empty in schema 1)
+    std::vector<double> p_true;
+    std::vector<int> flags;  // bits: 1 high-confidence error, 2 low-confidence correct, 4 label issue
+    std::vector<std::optional<double>> lscore, centre;
+    size_t size() const { return index.size(); }
+};
+
+struct ExplorerPair {  // "pairs": a directed confusion
+    int truth = 0, pred = 0;
+    long long count = 0;
+    double rate = 0;
+};
+
+struct ExplorerGallery {
+    int cls = 0;
+    std::vector<size_t> worst, best;  // rows
+};
+
+struct ExplorerConfusion {
+    bool sparse = false;                          // [2] "cells" instead of "counts"
+    std::vector<std::vector<long long>> counts;   // K×K, true rows (dense)
+    std::vector<std::array<long long, 3>> cells;  // [true, pred, count], non-zero only (sparse)
+    std::vector<int> order;                       // display order: a permutation of the classes
+};
+
+struct ExplorerCount {
+    long long maps = 0, degenerate = 0;
+};
+
+struct ExplorerFaithfulness {
+    std::string method, layer;
+    std::optional<double> mean_rank;
+    long long maps = 0, degenerate = 0;
+};
+
+struct ExplorerSuperclasses {
+    std::vector<std::string> names;
+    std::vector<int> of_class;
+};
+
+struct ExplorerThumbs {
+    int tile_h = 0, tile_w = 0;
+    long long cols = 0, per_sheet = 0;
+    std::vector<std::string> sheets;  // urls
+};
+
+struct ExplorerData {
+    int schema = kExplorerSchema;
+    nlohmann::json run, overall, calibration;  // objects, as the report writers format them
+    std::string method, layer;                 // run.method, run.layer ("" where absent)
+    std::vector<std::string> classes;
+    std::vector<nlohmann::json> per_class;     // one object per class
+    ExplorerConfusion confusion;
+    std::vector<ExplorerPair> pairs;
+    ExplorerRows rows;
+    std::optional<ExplorerCount> cam_health;   // with cam_health_warning; absent in files written before
+    std::vector<std::string> cam_health_warning;
+    std::vector<ExplorerGallery> galleries;    // one per class, in class order
+    // [2] (schema 1: absent, left empty)
+    std::optional<ExplorerSuperclasses> superclasses;
+    double high_conf = 0, low_conf = 0;        // thresholds
+    std::vector<size_t> label_issues, high_conf_errors, low_conf_correct;  // lists: rows
+    std::vector<ExplorerFaithfulness> faithfulness;
+    ExplorerCount degenerate;
+    std::vector<std::pair<int, ExplorerCount>> degenerate_by_pred_class;  // (cls, count)
+    ExplorerThumbs thumbs;
+    std::string tags_key;
+};
+
+/// The explorer's model of a report (schema above). `top_k` probabilities are kept per image.
+ExplorerData explorer_model(const Report& r, const AnalysisInput& in, int top_k = 5);
+
+/// The "thumbs" entry of a layout: sheet k at url_prefix + k + ".png" (offline "img/thumbs-", served
+/// "api/thumbs/").
+ExplorerThumbs explorer_thumbs(const ThumbLayout& l, const std::string& url_prefix);
+
+/// The schema's JSON (the keys of the schema `d.schema` says).
+nlohmann::json to_json(const ExplorerData& d);
+nlohmann::json to_json(const ExplorerThumbs& t);
+
+/// Reads and checks explorer data (schemas 1 and 2) for everything a reader indexes with: every
+/// index in range of the counts it declares (class indices in [0, classes), rows in [0, rows), a
+/// K×K confusion matrix, an order that is a permutation, a gallery per class, finite confidences in
+/// [0, 1]), nesting at most 32 deep. Keys it does not know are ignored. Throws Error naming `name`
+/// and the field ("rows.pred[100]: 99 is not a class index ..."), nothing else.
+ExplorerData explorer_from_json(const nlohmann::json& j, const std::string& name);
+
+/// The explorer's data for a report: to_json(explorer_model(r, in, top_k)).
 nlohmann::json explorer_data(const Report& r, const AnalysisInput& in, int top_k = 5);
 
 /// Rows of confusion cell (truth, pred), most confident first (ties: row order).
-std::vector<size_t> cell_rows(const nlohmann::json& data, int truth, int pred);
+std::vector<size_t> cell_rows(const ExplorerRows& rows, int truth, int pred);
 
-/// "window.CAMSCOPE_DATA = {...};" and back (Error naming `name` if it is not such a file).
+/// "window.CAMSCOPE_DATA = {...};" (data.js of the offline copy) and back.
 std::string explorer_data_js(const nlohmann::json& data);
+/// The JSON of such a file, not checked further: only ';', spaces and line ends may follow its
+/// last '}'. Error naming `name` if it is not such a file or not JSON.
+nlohmann::json explorer_data_js_json(std::string_view text, const std::string& name);
+/// explorer_data_js_json, once explorer_from_json accepts it (Error naming `name` otherwise).
 nlohmann::json parse_explorer_data_js(const std::string& text, const std::string& name);
 
 }  // namespace camscope

@@ -59,10 +59,4 @@ Image thumb_sheet(const ThumbLayout& l, size_t k, const std::function<Image(size
     return sheet;
 }
 
-nlohmann::json thumbs_json(const ThumbLayout& l, const std::string& url_prefix) {
-    nlohmann::json sheets = nlohmann::json::array();
-    for (size_t k = 0; k < l.sheets(); ++k) sheets.push_back(url_prefix + std::to_string(k) + ".png");
-    return {{"tile", {l.tile_h, l.tile_w}}, {"cols", l.cols}, {"per_sheet", l.per_sheet}, {"sheets", sheets}};
-}
-
 }  // namespace camscope

@@ -15,8 +15,6 @@
 #include <functional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "camscope/image/image.hpp"
 
 namespace camscope {
@@ -46,8 +44,5 @@ Image thumb_tile(const Image& img, int tile_h, int tile_w);
 /// core); the pixels are the same for any count. `load(row)` returns the row's image (empty: grey).
 /// Throws Error if k is not a sheet of the layout.
 Image thumb_sheet(const ThumbLayout& l, size_t k, const std::function<Image(size_t row)>& load, int threads = 0);
-
-/// The explorer data's "thumbs" entry: {tile: [h, w], cols, per_sheet, sheets: [url_prefix + k + ".png"]}.
-nlohmann::json thumbs_json(const ThumbLayout& l, const std::string& url_prefix);
 
 }  // namespace camscope

@@ -28,28 +28,30 @@ namespace {
 // pages show at most one decimal of a percentage.
 double r4(double v) { return std::isfinite(v) ? std::round(v * 1e4) / 1e4 : 0.0; }
 
-json row_list(const std::vector<RowRef>& rows) {
-    json a = json::array();
+std::vector<size_t> row_list(const std::vector<RowRef>& rows) {
+    std::vector<size_t> a;
     for (const auto& x : rows) a.push_back(x.row);
     return a;
 }
 
-json count_json(const metrics::CamCount& c) { return {{"maps", c.maps}, {"degenerate", c.degenerate}}; }
+ExplorerCount count_of(const metrics::CamCount& c) { return {c.maps, c.degenerate}; }
 
 // The faithfulness ranking (methods at the analysed layer, best first) and the layer checks, with
 // how many of each one's predicted-class maps are degenerate; [] when the check was not run.
-json faithfulness_list(const Report& r) {
-    json out = json::array();
+std::vector<ExplorerFaithfulness> faithfulness_list(const Report& r) {
+    std::vector<ExplorerFaithfulness> out;
     if (!r.faithfulness) return out;
     const faith::Summary& fs = *r.faithfulness;
     const std::string layer = fs.layer.empty() ? r.layer : fs.layer;
     for (const auto& mr : fs.ranking) {
         const faith::GroupRow* g = fs.find(mr.method, "overall");
-        out.push_back({{"method", mr.method},
-                       {"layer", layer},
-                       {"mean_rank", std::isfinite(mr.mean_rank) ? json(mr.mean_rank) : json(nullptr)},
-                       {"maps", g ? g->n : 0},
-                       {"degenerate", g ? g->degenerate : 0}});
+        ExplorerFaithfulness e;
+        e.method = mr.method;
+        e.layer = layer;
+        if (std::isfinite(mr.mean_rank)) e.mean_rank = mr.mean_rank;
+        e.maps = g ? g->n : 0;
+        e.degenerate = g ? g->degenerate : 0;
+        out.push_back(std::move(e));
     }
     for (const auto& lc : fs.layer_checks) {
         if (lc.layer == layer) {  // already listed with its rank
@@ -57,8 +59,7 @@ json faithfulness_list(const Report& r) {
             for (const auto& mr : fs.ranking) ranked = ranked || mr.method == lc.method;
             if (ranked) continue;
         }
-        out.push_back({{"method", lc.method}, {"layer", lc.layer}, {"mean_rank", nullptr}, {"maps", lc.n},
-                       {"degenerate", lc.degenerate}});
+        out.push_back({lc.method, lc.layer, std::nullopt, lc.n, lc.degenerate});
     }
     return out;
 }
@@ -82,62 +83,53 @@ const WebAsset* find_web_asset(std::string_view name) {
     return nullptr;
 }
 
-json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
-    json j;
-    j["schema"] = kExplorerSchema;
-    j["run"] = {{"model_path", r.model_path},     {"model_kind", r.model_kind}, {"dataset_path", r.dataset_path},
-                {"dataset_name", r.dataset_name}, {"split", r.split},           {"layer", r.layer},
-                {"method", r.method},             {"n", r.n},                   {"num_classes", r.num_classes},
-                {"input_size", {r.input_h, r.input_w}}, {"cam_size", {r.fh, r.fw}}};
-    j["overall"] = report_detail::overall_json(r);
+ExplorerData explorer_model(const Report& r, const AnalysisInput& in, int top_k) {
+    ExplorerData d;
+    d.schema = kExplorerSchema;
+    d.run = {{"model_path", r.model_path},     {"model_kind", r.model_kind}, {"dataset_path", r.dataset_path},
+             {"dataset_name", r.dataset_name}, {"split", r.split},           {"layer", r.layer},
+             {"method", r.method},             {"n", r.n},                   {"num_classes", r.num_classes},
+             {"input_size", {r.input_h, r.input_w}}, {"cam_size", {r.fh, r.fw}}};
+    d.method = r.method;
+    d.layer = r.layer;
+    d.overall = report_detail::overall_json(r);
     const auto& cal = r.calibration;
     json bins = json::array();
     for (const auto& b : cal.before.bins)
         bins.push_back({{"lower", b.lower}, {"upper", b.upper}, {"count", b.count},
                         {"confidence", r4(b.confidence)}, {"accuracy", r4(b.accuracy)}});
-    j["calibration"] = {{"ece", cal.before.ece},
-                        {"mce", cal.before.mce},
-                        {"temperature", cal.temperature},
-                        {"temperature_at_bound", cal.bound},  // +1/-1: the largest/smallest T searched
-                        {"ece_after", cal.after.ece},
-                        {"bins", bins}};
-    j["classes"] = r.class_names;
-    json pc = json::array();
+    d.calibration = {{"ece", cal.before.ece},
+                     {"mce", cal.before.mce},
+                     {"temperature", cal.temperature},
+                     {"temperature_at_bound", cal.bound},  // +1/-1: the largest/smallest T searched
+                     {"ece_after", cal.after.ece},
+                     {"bins", bins}};
+    d.classes = r.class_names;
     for (const auto& c : r.per_class)
-        pc.push_back({{"index", c.cls},
-                      {"name", r.class_names[c.cls]},
-                      {"support", c.support},
-                      {"correct", c.correct},
-                      {"predicted", c.predicted},
-                      {"accuracy", c.recall},
-                      {"precision", c.precision},
-                      {"f1", c.f1},
-                      {"mean_confidence", c.mean_confidence}});
-    j["per_class"] = pc;
-    if (r.sparse_confusion_json) {  // many classes: the non-zero cells only, as summary.json
-        json cells = json::array();
-        for (int t = 0; t < r.num_classes; ++t)
-            for (int p = 0; p < r.num_classes; ++p)
-                if (r.confusion.at(t, p) != 0) cells.push_back({t, p, r.confusion.at(t, p)});
-        j["confusion"] = {{"cells", cells}, {"order", r.class_order}};
-    } else {
-        json counts = json::array();
-        for (int t = 0; t < r.num_classes; ++t) {
-            json row = json::array();
-            for (int p = 0; p < r.num_classes; ++p) row.push_back(r.confusion.at(t, p));
-            counts.push_back(row);
+        d.per_class.push_back({{"index", c.cls},
+                               {"name", r.class_names[c.cls]},
+                               {"support", c.support},
+                               {"correct", c.correct},
+                               {"predicted", c.predicted},
+                               {"accuracy", c.recall},
+                               {"precision", c.precision},
+                               {"f1", c.f1},
+                               {"mean_confidence", c.mean_confidence}});
+    d.confusion.sparse = r.sparse_confusion_json;  // many classes: the non-zero cells only, as summary.json
+    for (int t = 0; t < r.num_classes; ++t) {
+        if (!d.confusion.sparse) d.confusion.counts.emplace_back();
+        for (int p = 0; p < r.num_classes; ++p) {
+            if (!d.confusion.sparse)
+                d.confusion.counts.back().push_back(r.confusion.at(t, p));
+            else if (r.confusion.at(t, p) != 0)
+                d.confusion.cells.push_back({t, p, r.confusion.at(t, p)});
         }
-        j["confusion"] = {{"counts", counts}, {"order", r.class_order}};
     }
-    json pairs = json::array();
-    for (const auto& p : r.directed) pairs.push_back({{"true", p.a}, {"pred", p.b}, {"count", p.count}, {"rate", r4(p.rate)}});
-    j["pairs"] = pairs;
+    d.confusion.order = r.class_order;
+    for (const auto& p : r.directed) d.pairs.push_back({p.a, p.b, p.count, r4(p.rate)});
 
     // Per image: the report's rows plus the top-k of the softmax the report was built from.
     const int k = std::min(top_k, r.num_classes);
-    json index = json::array(), label = json::array(), pred = json::array(), conf = json::array(), top = json::array(),
-         top_p = json::array(), blank = json::array(), p_true = json::array(), flags = json::array(),
-         lscore = json::array(), centre = json::array();
     // flags: bit 1 in Report::high_conf_errors, 2 in low_conf_correct, 4 in label_issue_rows.
     std::vector<int> flag(r.n, 0);
     for (const auto& x : r.high_conf_errors) flag[x.row] |= 1;
@@ -146,79 +138,78 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
     std::vector<float> score(r.n, std::numeric_limits<float>::quiet_NaN());  // the label-issue ranking's margin
     for (const auto& is : r.label_issues.issues) score[is.row] = is.margin;
     std::vector<int> order(static_cast<size_t>(r.num_classes));
+    ExplorerRows& rows = d.rows;
+    rows.blank.emplace();
     for (const auto& x : r.rows) {
-        index.push_back(x.index);
-        label.push_back(x.label);
-        pred.push_back(x.pred);
-        conf.push_back(r4(x.confidence));
-        blank.push_back((x.pred_cam_degenerate ? 1 : 0) | (x.true_cam_degenerate ? 2 : 0));
-        p_true.push_back(r4(x.p_true));
-        flags.push_back(flag[x.row]);
-        lscore.push_back(std::isfinite(score[x.row]) ? json(r4(score[x.row])) : json(nullptr));
+        rows.index.push_back(x.index);
+        rows.label.push_back(x.label);
+        rows.pred.push_back(x.pred);
+        rows.conf.push_back(r4(x.confidence));
+        rows.blank->push_back((x.pred_cam_degenerate ? 1 : 0) | (x.true_cam_degenerate ? 2 : 0));
+        rows.p_true.push_back(r4(x.p_true));
+        rows.flags.push_back(flag[x.row]);
+        rows.lscore.push_back(std::isfinite(score[x.row]) ? std::optional<double>(r4(score[x.row])) : std::nullopt);
         const float cs = x.row < r.centre_share.size() ? r.centre_share[x.row] : std::numeric_limits<float>::quiet_NaN();
-        centre.push_back(std::isfinite(cs) ? json(r4(cs)) : json(nullptr));
+        rows.centre.push_back(std::isfinite(cs) ? std::optional<double>(r4(cs)) : std::nullopt);
         const float* p = in.probs.data() + x.row * static_cast<size_t>(r.num_classes);
         std::iota(order.begin(), order.end(), 0);
         // Ties like argmax: the lower class index first.
         std::partial_sort(order.begin(), order.begin() + k, order.end(),
                           [p](int a, int b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
-        json tc = json::array(), tp = json::array();
+        std::vector<int> tc;
+        std::vector<double> tp;
         for (int i = 0; i < k; ++i) {
             tc.push_back(order[i]);
             tp.push_back(r4(p[order[i]]));
         }
-        top.push_back(tc);
-        top_p.push_back(tp);
+        rows.top.push_back(std::move(tc));
+        rows.top_p.push_back(std::move(tp));
     }
-    j["rows"] = {{"index", index}, {"label", label}, {"pred", pred},   {"conf", conf},     {"top", top},
-                 {"top_p", top_p}, {"blank", blank}, {"p_true", p_true}, {"flags", flags}, {"lscore", lscore},
-                 {"centre", centre}};
     const auto all = r.degenerate.pred();
-    j["cam_health"] = {{"maps", all.maps},
-                       {"degenerate", all.degenerate},
-                       {"warning", report_detail::degenerate_warning(r)}};
-    json galleries = json::array();
-    for (const auto& g : r.galleries)
-        galleries.push_back({{"cls", g.cls}, {"worst", row_list(g.worst)}, {"best", row_list(g.best)}});
-    j["galleries"] = galleries;
+    d.cam_health = count_of(all);
+    d.cam_health_warning = report_detail::degenerate_warning(r);
+    for (const auto& g : r.galleries) d.galleries.push_back({g.cls, row_list(g.worst), row_list(g.best)});
 
-    j["superclasses"] = r.has_superclasses ? json{{"names", r.coarse_names}, {"of_class", r.fine_to_coarse}} : json(nullptr);
-    j["thresholds"] = {{"high_conf", r.high_conf_threshold}, {"low_conf", r.low_conf_threshold}};
-    json by_pred = json::array();
-    for (size_t c = 0; c < r.degenerate.by_pred_class.size(); ++c) {
-        json e = count_json(r.degenerate.by_pred_class[c]);
-        e["cls"] = c;
-        by_pred.push_back(e);
-    }
-    json degenerate = count_json(all);
-    degenerate["by_pred_class"] = by_pred;
-    j["lists"] = {{"label_issues", row_list(r.label_issue_rows)},
-                  {"high_conf_errors", row_list(r.high_conf_errors)},
-                  {"low_conf_correct", row_list(r.low_conf_correct)},
-                  {"faithfulness", faithfulness_list(r)},
-                  {"degenerate", degenerate}};
+    if (r.has_superclasses) d.superclasses = ExplorerSuperclasses{r.coarse_names, r.fine_to_coarse};
+    d.high_conf = r.high_conf_threshold;
+    d.low_conf = r.low_conf_threshold;
+    for (size_t c = 0; c < r.degenerate.by_pred_class.size(); ++c)
+        d.degenerate_by_pred_class.push_back({static_cast<int>(c), count_of(r.degenerate.by_pred_class[c])});
+    d.degenerate = count_of(all);
+    d.label_issues = row_list(r.label_issue_rows);
+    d.high_conf_errors = row_list(r.high_conf_errors);
+    d.low_conf_correct = row_list(r.low_conf_correct);
+    d.faithfulness = faithfulness_list(r);
     // The offline sheets' names; the server replaces them by its api/thumbs/<k>.png routes.
-    j["thumbs"] = thumbs_json(thumb_layout(r.n, r.input_h, r.input_w), "img/thumbs-");
-    j["tags_key"] = tags_key(r);
-    return j;
+    d.thumbs = explorer_thumbs(thumb_layout(r.n, r.input_h, r.input_w), "img/thumbs-");
+    d.tags_key = tags_key(r);
+    return d;
 }
+
+ExplorerThumbs explorer_thumbs(const ThumbLayout& l, const std::string& url_prefix) {
+    ExplorerThumbs t;
+    t.tile_h = l.tile_h;
+    t.tile_w = l.tile_w;
+    t.cols = l.cols;
+    t.per_sheet = static_cast<long long>(l.per_sheet);
+    for (size_t k = 0; k < l.sheets(); ++k) t.sheets.push_back(url_prefix + std::to_string(k) + ".png");
+    return t;
+}
+
+json explorer_data(const Report& r, const AnalysisInput& in, int top_k) { return to_json(explorer_model(r, in, top_k)); }
 
 namespace {
 /// A cell's rows in cell_rows' order: most confident first, ties in row order.
-void order_cell(std::vector<size_t>& rows, const json& conf) {
-    std::stable_sort(rows.begin(), rows.end(),
-                     [&](size_t a, size_t b) { return conf[a].get<double>() > conf[b].get<double>(); });
+void order_cell(std::vector<size_t>& rows, const std::vector<double>& conf) {
+    std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return conf[a] > conf[b]; });
 }
 }  // namespace
 
-std::vector<size_t> cell_rows(const json& data, int truth, int pred) {
-    const auto& rows = data.at("rows");
-    const auto& label = rows.at("label");
-    const auto& pr = rows.at("pred");
+std::vector<size_t> cell_rows(const ExplorerRows& rows, int truth, int pred) {
     std::vector<size_t> out;
-    for (size_t i = 0; i < label.size(); ++i)
-        if (label[i].get<int>() == truth && pr[i].get<int>() == pred) out.push_back(i);
-    order_cell(out, rows.at("conf"));
+    for (size_t i = 0; i < rows.size(); ++i)
+        if (rows.label[i] == truth && rows.pred[i] == pred) out.push_back(i);
+    order_cell(out, rows.conf);
     return out;
 }
 
@@ -235,19 +226,23 @@ std::string explorer_data_js(const json& data) {
     return out;
 }
 
-json parse_explorer_data_js(const std::string& text, const std::string& name) {
-    const auto at = text.find(kDataPrefix);
-    const auto end = text.rfind('}');
-    if (at == std::string::npos || end == std::string::npos || end < at)
+json explorer_data_js_json(std::string_view text, const std::string& name) {
+    const size_t at = text.find(kDataPrefix);
+    const size_t end = text.rfind('}');
+    if (at == std::string_view::npos || end == std::string_view::npos || end < at + kDataPrefix.size())
         throw Error(where(name, "not an explorer data file (expected `window.CAMSCOPE_DATA = {...};`)"));
-    const auto begin = at + kDataPrefix.size();
-    json j = json::parse(text.begin() + static_cast<long>(begin), text.begin() + static_cast<long>(end) + 1, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) throw Error(where(name, "the explorer data is not valid JSON"));
-    if (j.value("schema", 0) != 1 && j.value("schema", 0) != kExplorerSchema)
-        throw Error(where(name, format("explorer data schema %d, this camscope reads schemas 1 and %d",
-                                       j.value("schema", 0), kExplorerSchema)));
-    for (const char* key : {"run", "classes", "per_class", "confusion", "rows", "galleries"})
-        if (!j.contains(key)) throw Error(where(name, std::string("explorer data without '") + key + "'"));
+    for (size_t i = end + 1; i < text.size(); ++i)
+        if (text[i] != ';' && text[i] != '\n' && text[i] != '\r' && text[i] != ' ')
+            throw Error(where(name, format("unexpected bytes after the data (offset %zu)", i)));
+    const auto body = text.substr(at + kDataPrefix.size(), end + 1 - at - kDataPrefix.size());
+    json j = json::parse(body.begin(), body.end(), nullptr, false);
+    if (j.is_discarded()) throw Error(where(name, "the explorer data is not valid JSON"));
+    return j;
+}
+
+json parse_explorer_data_js(const std::string& text, const std::string& name) {
+    json j = explorer_data_js_json(text, name);
+    (void)explorer_from_json(j, name);
     return j;
 }
 
@@ -268,7 +263,7 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
     fs::remove_all(dir / "img", ec);  // overlays of an older run are never referenced again
     make_dirs((dir / "img").string());
 
-    json data = explorer_data(r, in);
+    const ExplorerData model = explorer_model(r, in);
     std::vector<size_t> rows;
     std::vector<char> chosen(r.n, 0);
     auto take = [&](size_t row) {
@@ -291,15 +286,13 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
     std::sort(by_count.begin(), by_count.end());
     {
         // cell_rows of every non-empty cell, from one pass over the rows (not one per cell: K² passes).
-        const auto& label = data.at("rows").at("label");
-        const auto& pred = data.at("rows").at("pred");
-        const auto& conf = data.at("rows").at("conf");
+        const ExplorerRows& mr = model.rows;
         std::unordered_map<long long, std::vector<size_t>> groups;
-        for (size_t i = 0; i < label.size(); ++i)
-            groups[label[i].get<long long>() * r.num_classes + pred[i].get<long long>()].push_back(i);
+        for (size_t i = 0; i < mr.size(); ++i)
+            groups[static_cast<long long>(mr.label[i]) * r.num_classes + mr.pred[i]].push_back(i);
         for (const auto& [c, tp] : by_count) {
             auto& cell = groups[static_cast<long long>(tp.first) * r.num_classes + tp.second];
-            order_cell(cell, conf);
+            order_cell(cell, mr.conf);
             cells.push_back(std::move(cell));
         }
     }
@@ -368,6 +361,7 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         bar.finish();
     }
     files.finish();
+    json data = to_json(model);
     data["offline"] = true;
     data["images"] = images;
     data["finer_blank"] = finer_blank;

@@ -6,11 +6,10 @@
 //   summary.json        the completion marker: without it the folder is from an interrupted or
 //                       failed run and is refused; its "identity" (report/identity.hpp) says which
 //                       model file (SHA-256), dataset, input and CAM settings made the report;
-//   explorer/data.js    `window.CAMSCOPE_DATA = {...};` (schema in report/explorer.hpp): every
-//                       index in it is checked against the counts it declares (class indices in
-//                       [0, classes), rows in [0, rows), a k×k confusion matrix, an order that is a
-//                       permutation, a gallery per class, finite confidences in [0, 1]), nesting
-//                       at most 32 deep; it must agree with summary.json (classes, image count).
+//   explorer/data.js    `window.CAMSCOPE_DATA = {...};` (schema in report/explorer.hpp), read by
+//                       explorer_from_json (every index checked against the counts it declares,
+//                       nesting at most 32 deep); it must agree with summary.json (classes, image
+//                       count).
 // Every refusal is an Error naming the file and the field ("rows.pred[100]: 99 is not a class
 // index ..."). Nothing else is thrown.
 #include <cstddef>
@@ -19,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "camscope/report/explorer.hpp"
 #include "camscope/report/identity.hpp"
 
 namespace camscope::serve {
@@ -26,11 +26,9 @@ namespace camscope::serve {
 struct ResultsFolder {
     std::string summary_path, data_path;
     RunIdentity identity;   // summary.json "identity"
-    nlohmann::json data;    // the explorer data, validated
+    nlohmann::json data;    // the explorer data as the file has it (the server passes it on)
+    ExplorerData explorer;  // and read (explorer_from_json): checked
 };
-
-/// Checks explorer data (schema 1) for everything the server indexes with; Error naming `name`.
-void validate_explorer_data(const nlohmann::json& data, const std::string& name);
 
 /// Parses and checks the two files' contents (names for the messages).
 ResultsFolder parse_results(std::string_view summary_json, std::string_view data_js, const std::string& summary_name,

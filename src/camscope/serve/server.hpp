@@ -7,23 +7,15 @@
 //               validation of path and query: request.hpp, torch-free and fuzzed). No sockets, so
 //               tests call it directly. Safe to call from many threads: the model serialises its
 //               own runs, the dataset reads are serialised here, the rest is read-only.
-//   run_server — listens on host:port; one poller thread keeps every connection while it is idle
-//               or its request head (and a Content-Length body of at most 64 KiB) is arriving (deadlines: header_timeout_s for a whole head,
-//               keep_alive_s between requests, at most max_connections, the oldest idle one
-//               closed for a new one), and hands a connection with a complete head to one of
-//               http_threads workers, which answer through cpp-httplib's parser and router.
-//               Slow or idle clients never hold a worker. Every request's Host header is checked
-//               (host_allowed, request.hpp) whatever the bind address.
-//               Live CAMs that need the model (Explorer::computes: api/cam and api/diff answers not
-//               cached) go to a lane of their own instead: one worker (the model runs one CAM at a
-//               time), at most cam_queue waiting behind it; beyond that the answer is 503 with
-//               Retry-After. So the other routes never wait behind CAM work. A queued CAM whose
-//               client has gone (its socket closed) is dropped before it starts, and a Score-CAM
-//               or Ablation-CAM stops between its batches of forwards when its client goes.
-//               Every answer carries X-Frame-Options: DENY and Content-Security-Policy:
-//               frame-ancestors 'none' (ServeOptions::frame_ancestors may allow framing); an API
-//               request a browser marks Sec-Fetch-Site: cross-site (another site's <img> or fetch)
-//               is refused with 403.
+//   run_server — serves an Explorer over HTTP (the transport: http.hpp, with ServeOptions and
+//               Response): requests are handed to Explorer::handle, and those Explorer::computes
+//               says need the model (api/cam and api/diff answers not cached) go to the transport's
+//               CAM lane (one worker, at most cam_queue waiting, beyond that 503 with Retry-After).
+//               A queued CAM whose client has gone is dropped before it starts, and a Score-CAM or
+//               Ablation-CAM stops between its batches of forwards when its client goes.
+// Files: server.cpp (Explorer, the routes over the explorer data, images, thumbnails, tags),
+// live_cam.cpp (api/cam, api/diff), explorer_state.hpp (what the routes share), http.cpp and
+// http_io.cpp (the transport).
 //
 // The URL never names a file: static answers come from the embedded asset table by exact name,
 // everything else is an /api/ route, so no path (`..`, encoded or not) can reach the filesystem.
@@ -56,6 +48,7 @@
 
 #include "camscope/data/dataset.hpp"
 #include "camscope/engine/engine.hpp"
+#include "camscope/serve/http.hpp"
 #include "camscope/serve/request.hpp"
 
 namespace camscope::serve {
@@ -64,21 +57,11 @@ namespace camscope::serve {
 /// one batch of perturbed forwards (CamRequest::perturb_batch) per map.
 constexpr int kServeMaxChannels = 64;
 
-struct Response {
-    int status = 200;
-    std::string content_type = "application/json";
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;
-    /// The same body gzip-compressed, for answers kept and sent many times (the explorer data,
-    /// the pages); the server sends it to clients that accept gzip.
-    std::shared_ptr<const std::string> gzip;
-};
-
 class Explorer {
 public:
     /// `data` is explorer_data() of the analysed set (rows refer to `dataset` by their "index"),
     /// `spec` the model input, `layers` the model's layers for that input (Model::layers).
-    /// Throws Error when the data is malformed (validate_explorer_data: any index out of range)
+    /// Throws Error when the data is malformed (explorer_from_json: any index out of range)
     /// or does not fit the dataset or the model (class count, image count, labels).
     /// `tags_path`: the file the image tags are kept in (tags.hpp; read now, an Error naming it if
     /// malformed), "" = in memory only. `max_channels`: the most channels a live Score-CAM or
@@ -115,49 +98,6 @@ private:
     Response cam(const Request& req, const std::function<bool()>& client_gone) const;
     std::string cam_key(const Request& req) const;
 };
-
-struct ServeOptions {
-    std::string host = "127.0.0.1";
-    int port = 8765;         // 0 = any free port (the URL printed says which)
-    int http_threads = 8;    // requests answered concurrently (CAMs still run one at a time)
-    bool log_requests = false;
-    std::vector<std::string> allow_hosts;  // Host names accepted besides localhost, `host` and addresses
-    int header_timeout_s = 10;   // a request head (and body) must arrive within this, from its first byte
-    int keep_alive_s = 5;        // an idle keep-alive connection is closed after this
-    int keep_alive_max = 100;    // requests per connection
-    int write_timeout_s = 30;    // to send one answer
-    int max_connections = 256;   // open connections (the oldest idle one makes room for a new one)
-    /// Live CAMs that need the model (Explorer::computes) waiting behind the one being computed;
-    /// one more is answered 503 with Retry-After. At least 0.
-    int cam_queue = 8;
-    /// The Content-Security-Policy frame-ancestors sources of every answer. "'none'" (the CLI):
-    /// no page may frame the explorer, and X-Frame-Options: DENY is sent too. Another value (the
-    /// Python package's notebook IFrame: loopback origins) allows those origins and sends no
-    /// X-Frame-Options. run_server refuses a value with ';', ',' or control characters.
-    std::string frame_ancestors = "'none'";
-    /// For tests (all optional, called on server threads): cam_queued(n) when a live CAM joins the
-    /// lane (n: CAMs queued or running, this one included); cam_start() on the CAM worker as one
-    /// starts (after the disconnect check; it may block, holding the lane); cam_dropped() when a
-    /// queued one is dropped because its client has gone.
-    struct Hooks {
-        std::function<void(size_t)> cam_queued;
-        std::function<void()> cam_start, cam_dropped;
-    } hooks;
-    /// When set and it becomes true, run_server returns within about 0.1 s: requests being answered
-    /// finish, the connections and the socket are closed (the Python package's explorer.stop()).
-    /// Null: serves until the process ends (the CLI).
-    std::shared_ptr<std::atomic<bool>> stop;
-};
-
-struct ListenInfo {
-    std::string url;
-    int port = 0;
-    bool loopback = true;  // bound to a loopback address only (else: reachable from other machines)
-};
-
-/// Throws UsageError unless `value` can be ServeOptions::frame_ancestors (non-empty; no ';', ',' or
-/// control characters, which would end the directive or the header). run_server checks it first.
-void check_frame_ancestors(const std::string& value);
 
 /// Serves until the process is stopped or opt.stop is set. Calls `on_listening` once the socket is bound (before the
 /// first request is accepted). Throws Error if the address cannot be bound.

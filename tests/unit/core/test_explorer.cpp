@@ -95,11 +95,55 @@ TEST(Explorer, DataHasTheDesignedConfusionsAndTopK) {
         EXPECT_NEAR(p[0].get<double>(), d["rows"]["conf"][i].get<double>(), 1e-4);
     }
     // Cell 2 -> 0: rows 15, 16, 17, most confident (largest j) first.
-    EXPECT_EQ(cell_rows(d, 2, 0), (std::vector<size_t>{17, 16, 15}));
-    EXPECT_TRUE(cell_rows(d, 1, 2).empty());
+    const ExplorerRows rows = explorer_model(r, in).rows;
+    EXPECT_EQ(cell_rows(rows, 2, 0), (std::vector<size_t>{17, 16, 15}));
+    EXPECT_TRUE(cell_rows(rows, 1, 2).empty());
     EXPECT_EQ(d["pairs"][0]["true"], 2);  // 3 errors 2 -> 0 before 2 errors 0 -> 1
     EXPECT_EQ(d["pairs"][0]["pred"], 0);
     EXPECT_EQ(d["galleries"][2]["worst"].size(), 3u);
+}
+
+// The one JSON form of the typed model: what the writer writes reads back to the same model and
+// the same JSON (schema 2, dense and sparse confusion, superclasses, a faithfulness list); a
+// schema 1 document (no schema-2 keys, no rows.blank) reads and writes back as it was.
+TEST(Explorer, TypedModelRoundTripsThroughItsJson) {
+    const auto in = make_input();
+    Report r = build_report(in, quiet());
+    const json d = explorer_data(r, in);
+    const ExplorerData m = explorer_from_json(d, "data.js");
+    EXPECT_EQ(to_json(m), d);
+    EXPECT_EQ(to_json(m).dump(), d.dump());
+    EXPECT_EQ(m.classes, r.class_names);
+    ASSERT_EQ(m.rows.size(), 18u);
+    for (size_t i = 0; i < 18; ++i) {
+        EXPECT_EQ(m.rows.label[i], r.rows[i].label);
+        EXPECT_EQ(m.rows.pred[i], r.rows[i].pred);
+        EXPECT_EQ(m.rows.index[i], r.rows[i].index);
+        EXPECT_EQ(m.rows.top[i].size(), 3u);
+    }
+    EXPECT_EQ(m.confusion.counts, (std::vector<std::vector<long long>>{{4, 2, 0}, {0, 6, 0}, {3, 0, 3}}));
+    EXPECT_EQ(m.method, r.method);
+
+    r.sparse_confusion_json = true;
+    r.has_superclasses = true;
+    r.coarse_names = {"x", "y"};
+    r.fine_to_coarse = {0, 1, 1};
+    const json sparse = explorer_data(r, in);
+    const ExplorerData ms = explorer_from_json(sparse, "data.js");
+    EXPECT_TRUE(ms.confusion.sparse);
+    EXPECT_EQ(ms.confusion.cells.size(), 5u);  // the non-zero cells of [[4,2,0],[0,6,0],[3,0,3]]
+    ASSERT_TRUE(ms.superclasses.has_value());
+    EXPECT_EQ(ms.superclasses->of_class, (std::vector<int>{0, 1, 1}));
+    EXPECT_EQ(to_json(ms), sparse);
+
+    json old = d;  // schema 1: what folders written before schema 2 hold
+    old["schema"] = 1;
+    for (const char* key : {"superclasses", "thresholds", "lists", "thumbs", "tags_key"}) old.erase(key);
+    for (const char* key : {"p_true", "flags", "lscore", "centre", "blank"}) old["rows"].erase(key);
+    const ExplorerData m1 = explorer_from_json(old, "data.js");
+    EXPECT_FALSE(m1.rows.blank.has_value());
+    EXPECT_TRUE(m1.rows.p_true.empty());
+    EXPECT_EQ(to_json(m1), old);
 }
 
 TEST(Explorer, DataJsRoundTripsAndRejectsOtherFiles) {
@@ -439,7 +483,7 @@ TEST(Thumbs, SheetsSplitTheRowsAndDoNotDependOnTheThreadCount) {
     // Row 2048 + 100 sits at tile 100: column 4, row 3.
     EXPECT_EQ(one.at(3 * 32 + 5, 4 * 32 + 7, 1), (2048 + 100) % 251);
     EXPECT_THROW(thumb_sheet(l, 3, load, 1), Error);
-    EXPECT_EQ(thumbs_json(l, "api/thumbs/")["sheets"][2], "api/thumbs/2.png");
+    EXPECT_EQ(explorer_thumbs(l, "api/thumbs/").sheets[2], "api/thumbs/2.png");
 }
 
 TEST(ExplorerSchema2, FaithfulnessListIsTheRankingThenTheLayerChecks) {
