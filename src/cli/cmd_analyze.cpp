@@ -19,11 +19,8 @@ namespace camscope::cli {
 
 namespace {
 
-struct AnalyzeArgs {
-    std::string model, out = "camscope-report", layer;  // --layer as given (resolved into cam_opts.cam.layers)
-    DataFlags data;
-    SpecFlags spec;
-    EngineFlags eng;
+struct AnalyzeArgs : ModelRunFlags {
+    std::string out = "camscope-report", layer;  // --layer as given (resolved into cam_opts.cam.layers)
     CamOptionFlags cam_opts;  // --method too
     size_t limit = 0;
     size_t faithfulness_n = 100;  // CAM faithfulness sample; 0 = off
@@ -177,7 +174,8 @@ void finish_report(const AnalyzeArgs& a, const Analysis& an, std::chrono::steady
 
 /// The whole analysis (the library's analyze_pass + analyze_report + write_analysis). With --shard,
 /// the pass over one slice and its store only.
-void analyze(const AnalyzeArgs& a, const std::string& model_path) {
+void analyze(const AnalyzeArgs& a) {
+    const std::string& model_path = a.model;
     const auto t0 = std::chrono::steady_clock::now();
     // Everything is checked before the analysis, and the output folder is not touched until the
     // finished report replaces it (write_report): a typo in any argument leaves an earlier report as it was.
@@ -186,10 +184,7 @@ void analyze(const AnalyzeArgs& a, const std::string& model_path) {
     check_cam_settings(a.cam_opts.cam);
     if (sharded) shard = parse_shard(a.shard, a.shard_count);
     else if (a.shard_count > 0) throw UsageError("--shard-count needs --shard auto (it is the N of a Kubernetes Indexed Job)");
-    auto ds = a.data.open();
-    Model m = load_model(model_path, a.eng, g_quiet);
-    InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
-    ds = fit_to_model(m, std::move(ds), s);
+    auto [ds, m, s] = open_model_run(a);
     const std::string layer = m.resolve_layer(a.layer, s);
     if (sharded)
         check_store_destination(a.out);
@@ -300,10 +295,7 @@ void register_analyze(CLI::App& app) {
                                    "Full error analysis of a model on a test set: metrics, confusions, calibration, "
                                    "Grad-CAM galleries, label errors, recommendations, HTML report");
     auto a = std::make_shared<AnalyzeArgs>();
-    cmd->add_option("--model,-m", a->model, "TorchScript model file")->required();
-    a->data.add(*cmd);
-    a->spec.add(*cmd);
-    a->eng.add(*cmd);
+    a->add(*cmd);
     cmd->add_option("--out,-o", a->out, "report folder")->capture_default_str();
     add_report_flags(*cmd, *a);
     cmd->add_option("--shard", a->shard,
@@ -319,7 +311,7 @@ void register_analyze(CLI::App& app) {
                                          "keeps of a killed run")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    cmd->callback([a] { analyze(*a, a->model); });
+    cmd->callback([a] { analyze(*a); });
 }
 
 void register_merge(CLI::App& app) {
@@ -380,7 +372,8 @@ void register_demo(CLI::App& app) {
         train_builtin(*train, test.get(), s, to);
         AnalyzeArgs rep = *a;
         rep.out = a->out + "/report";
-        analyze(rep, to.out);
+        rep.model = to.out;
+        analyze(rep);
     });
 }
 

@@ -75,25 +75,16 @@ void register_train(CLI::App& app) {
 
 void register_predict(CLI::App& app) {
     auto* cmd = app.add_subcommand("predict", "Predict a whole dataset; writes predictions.csv (index, label, pred, confidence, top-5)");
-    auto model = std::make_shared<std::string>();
-    auto data = std::make_shared<DataFlags>();
-    auto spec = std::make_shared<SpecFlags>();
-    auto eng = std::make_shared<EngineFlags>();
+    auto run = std::make_shared<ModelRunFlags>();
     auto out = std::make_shared<std::string>("predictions.csv");
     auto limit = std::make_shared<size_t>(0);
-    cmd->add_option("--model,-m", *model, "TorchScript model file")->required();
-    data->add(*cmd);
-    spec->add(*cmd);
-    eng->add(*cmd);
+    run->add(*cmd);
     cmd->add_option("--out,-o", *out, "CSV file to write")->capture_default_str();
     cmd->add_option("--limit", *limit, "first N images only (0 = all)")->check(non_negative());
     cmd->callback([=] {
-        auto ds = data->open();
-        Model m = load_model(*model, *eng, g_quiet);
-        InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
-        ds = fit_to_model(m, std::move(ds), s);
+        auto [ds, m, s] = open_model_run(*run);
         PassOptions po;
-        po.batch_size = eng->batch_size;
+        po.batch_size = run->eng.batch_size;
         po.limit = *limit;
         po.progress = !g_quiet;
         auto res = run_pass(m, *ds, s, po);
@@ -121,10 +112,7 @@ void register_predict(CLI::App& app) {
 
 void register_cam(CLI::App& app) {
     auto* cmd = app.add_subcommand("cam", "CAMs for chosen images and target classes: overlay PNGs + maps as .npy");
-    auto model = std::make_shared<std::string>();
-    auto data = std::make_shared<DataFlags>();
-    auto spec = std::make_shared<SpecFlags>();
-    auto eng = std::make_shared<EngineFlags>();
+    auto run = std::make_shared<ModelRunFlags>();
     auto indices = std::make_shared<std::string>("0-7");
     auto targets = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"pred"});
     auto layers = std::make_shared<std::vector<std::string>>();
@@ -132,10 +120,7 @@ void register_cam(CLI::App& app) {
     auto out = std::make_shared<std::string>("cams");
     auto raw = std::make_shared<bool>(false);
     auto opts = std::make_shared<CamOptionFlags>();
-    cmd->add_option("--model,-m", *model, "TorchScript model file")->required();
-    data->add(*cmd);
-    spec->add(*cmd);
-    eng->add(*cmd);
+    run->add(*cmd);
     cmd->add_option("--index,-i", *indices, "dataset image indices, e.g. 0,5,10-20")->capture_default_str();
     cmd->add_option("--target,-t", *targets,
                     "target classes: pred (the prediction), true (the label), a class index or name; repeatable")
@@ -150,12 +135,9 @@ void register_cam(CLI::App& app) {
                     "name; repeatable; default: the 3 classes whose logits are closest to the target's)");
     opts->add(*cmd);
     cmd->callback([=] {
-        auto ds = data->open();
-        Model m = load_model(*model, *eng, g_quiet);
-        InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
+        auto [ds, m, s] = open_model_run(*run);
         // Everything the user typed is checked before the first file is written.
         const auto idx = parse_indices(*indices, ds->size());
-        ds = fit_to_model(m, std::move(ds), s);
         const auto names = class_names(m, *ds);
         const ClassList classes(names);
         std::vector<ClassRef> target_refs;  // pred, true (per image) or a fixed class
@@ -172,7 +154,7 @@ void register_cam(CLI::App& app) {
                                                       : ClassRef{ClassRef::Index, parse_class(c, classes, "--contrast: ")});
         }
         job.raw = *raw;
-        job.batch_size = eng->batch_size;
+        job.batch_size = run->eng.batch_size;
         // Score-CAM / Ablation-CAM: one forward per (image, channel); show how far they are.
         auto bar = std::make_shared<std::unique_ptr<Progress>>();
         auto last = std::make_shared<long long>(0);

@@ -16,20 +16,14 @@ void register_evaluate(CLI::App& app) {
         "evaluate-cams",
         "CAM faithfulness: Average Drop / Increase in Confidence, Deletion and Insertion AUC, ROAD (MoRF/LeRF) per "
         "CAM method; writes faithfulness.csv, .json and .png and names the best method");
-    auto model = std::make_shared<std::string>();
-    auto data = std::make_shared<DataFlags>();
-    auto spec = std::make_shared<SpecFlags>();
-    auto eng = std::make_shared<EngineFlags>();
+    auto run = std::make_shared<ModelRunFlags>();
     auto out = std::make_shared<std::string>("camscope-faithfulness");
     auto methods = std::make_shared<std::vector<std::string>>();
     auto layers = std::make_shared<std::vector<std::string>>();
     auto metrics = std::make_shared<std::vector<std::string>>();
     auto opt = std::make_shared<EvaluateOptions>();
     auto cam_flags = std::make_shared<CamOptionFlags>();
-    cmd->add_option("--model,-m", *model, "TorchScript model file")->required();
-    data->add(*cmd);
-    spec->add(*cmd);
-    eng->add(*cmd);
+    run->add(*cmd);
     cmd->add_option("--out,-o", *out, "output folder")->capture_default_str();
     cmd->add_option("--methods", *methods,
                     "CAM methods, comma-separated or repeated (registered: " + join(cam_methods(), ", ") +
@@ -86,22 +80,19 @@ void register_evaluate(CLI::App& app) {
             o.params.road = has("road");
         }
         o.params.validate();
-        auto ds = data->open();
-        Model m = load_model(*model, *eng, g_quiet);
-        InputSpec s = resolve_input_spec(m.info(), ds->info(), spec->overrides());
-        ds = fit_to_model(m, std::move(ds), s);
+        auto [ds, m, s] = open_model_run(*run);
         for (const auto& l : *layers) o.layers.push_back(m.resolve_layer(l, s));
-        o.batch_size = eng->batch_size;
+        o.batch_size = run->eng.batch_size;
         o.cam_options = cam_flags->cam;
         o.progress = !g_quiet;
         if (!g_quiet) {
             const size_t n = spread_indices(ds->size(), o.n).size();
-            fprintf(stderr, "%s: %zu of %zu images, methods %s\n", data->path.c_str(), n, ds->size(),
+            fprintf(stderr, "%s: %zu of %zu images, methods %s\n", run->data.path.c_str(), n, ds->size(),
                     join(o.methods, ", ").c_str());
         }
         faith::Summary sum = evaluate_cams(m, *ds, s, class_names(m, *ds), o);
-        sum.dataset_path = data->path;
-        sum.model_path = *model;
+        sum.dataset_path = run->data.path;
+        sum.model_path = run->model;
         make_dirs(*out);
         write_file_atomic(*out + "/faithfulness.csv", faith::summary_csv(sum));
         write_file_atomic(*out + "/faithfulness.png", faith::summary_png(sum));

@@ -16,13 +16,10 @@ namespace camscope::cli {
 
 namespace {
 
-struct ServeArgs {
-    std::string model, results, layer, method = "gradcam", tags;
+struct ServeArgs : ModelRunFlags {
+    std::string results, layer, method = "gradcam", tags;
     CLI::Option* layer_opt = nullptr;   // given explicitly (with --results: must match the results)
     CLI::Option* method_opt = nullptr;
-    DataFlags data;
-    SpecFlags spec;
-    EngineFlags eng;
     size_t limit = 0;
     int max_channels = serve::kServeMaxChannels;  // Score-CAM / Ablation-CAM: the initial analysis and every live CAM
     serve::ServeOptions server;
@@ -71,10 +68,7 @@ nlohmann::json analyse(Model& m, const Dataset& ds, const InputSpec& s, const Se
 
 void serve_command(const ServeArgs& a) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto ds = a.data.open();
-    Model m = load_model(a.model, a.eng, g_quiet);
-    InputSpec s = resolve_input_spec(m.info(), ds->info(), a.spec.overrides());
-    ds = fit_to_model(m, std::move(ds), s);
+    auto [ds, m, s] = open_model_run(a);
     nlohmann::json data;
     double alpha = 1.0;  // Finer-CAM's, for live CAMs that name none
     std::string tags_path = a.tags;  // the image tags (api/tags): --tags, else <results>/tags.json, else memory only
@@ -112,10 +106,7 @@ void register_serve(CLI::App& app) {
                                    "Interactive explorer in the browser: the confusion matrix, classes and images of an "
                                    "analysis, with live CAMs for any class, method and layer");
     auto a = std::make_shared<ServeArgs>();
-    cmd->add_option("--model,-m", a->model, "TorchScript model file")->required();
-    a->data.add(*cmd);
-    a->spec.add(*cmd);
-    a->eng.add(*cmd);
+    a->add(*cmd);
     cmd->add_option("--results,-r", a->results,
                     "the --out folder of an earlier `camscope analyze` of this model and dataset (default: analyse now); "
                     "refused unless complete (summary.json) and made from this model file (SHA-256), dataset and input");

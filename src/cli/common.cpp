@@ -140,6 +140,21 @@ std::unique_ptr<Dataset> fit_to_model(Model& m, std::unique_ptr<Dataset> ds, con
     return camscope::fit_to_model(m, std::move(ds), s, g_quiet);
 }
 
+void ModelRunFlags::add(CLI::App& app) {
+    app.add_option("--model,-m", model, "TorchScript model file")->required();
+    data.add(app);
+    spec.add(app);
+    eng.add(app);
+}
+
+ModelRun open_model_run(const ModelRunFlags& f) {
+    auto ds = f.data.open();
+    Model m = load_model(f.model, f.eng, g_quiet);
+    InputSpec s = resolve_input_spec(m.info(), ds->info(), f.spec.overrides());
+    ds = fit_to_model(m, std::move(ds), s);
+    return {std::move(ds), std::move(m), s};
+}
+
 Model load_model(const std::string& path, const EngineFlags& ef, bool quiet) {
     const int n = apply_threads(ef.threads);
     Model m = Model::load(path, ef.options(quiet));

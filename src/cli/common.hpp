@@ -39,6 +39,27 @@ struct EngineFlags {
     EngineOptions options(bool quiet) const;
 };
 
+/// The flags of a command that runs a model over a dataset, in the order --help lists them:
+/// --model (required), the dataset (DataFlags), the input spec (SpecFlags), the engine (EngineFlags).
+struct ModelRunFlags {
+    std::string model;
+    DataFlags data;
+    SpecFlags spec;
+    EngineFlags eng;
+    void add(CLI::App& app);
+};
+
+/// What such a command works on: the dataset as the model sees it (fit_to_model), the loaded model
+/// and the resolved input spec.
+struct ModelRun {
+    std::unique_ptr<Dataset> data;
+    Model model;
+    InputSpec spec;
+};
+/// Opens the dataset, loads the model, resolves the input spec and fits the dataset to the model,
+/// in that order (each step's errors name what it read).
+ModelRun open_model_run(const ModelRunFlags& f);
+
 /// --layout and --grid (also on `layers`, which has no EngineFlags).
 void add_layout_flags(CLI::App& app, std::string& layout, std::string& grid);
 
