@@ -47,7 +47,7 @@ std::vector<std::string> degenerate_warning(const Report& r) {
     return out;
 }
 
-std::string summary_text(const Report& r, const AnalysisOptions& opt) {
+std::string summary_text(const Report& r, const WriteOptions& opt) {
     std::string s;
     auto line = [&](const std::string& l) { s += l + "\n"; };
     const auto& cal = r.calibration;
@@ -177,7 +177,7 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
         line(format("  On errors, the true-class and predicted-class CAMs overlap with mean IoU %.2f (top-%d%% regions, "
                     "over %lld of %lld errors, those with evidence in both maps): low values mean the model looked "
                     "somewhere else than where the true class is.",
-                    r.mean_iou_errors, int(std::lround(100 * opt.top_region_fraction)), r.n_iou_errors, r.errors));
+                    r.mean_iou_errors, int(std::lround(100 * r.params.top_region_fraction)), r.n_iou_errors, r.errors));
     else if (r.errors > 0)
         line(format("  No IoU of true-class vs predicted-class CAMs: none of the %lld errors has evidence in both maps.",
                     r.errors));
