@@ -107,7 +107,6 @@ void provenance(Report& r, const AnalysisInput& in, const AnalysisParams& opt) {
     r.fw = in.fw;
     r.timings = in.timings;
     r.params = opt;
-    r.rec_min_n = opt.rec_min_n;
 }
 
 /// Every row's prediction and confidence (Report::rows), top-1/top-5 and the mean confidences.
@@ -199,8 +198,6 @@ void confusions(Report& r, const AnalysisInput& in, const Predictions& p) {
 /// High-confidence errors, low-confidence correct predictions and the temperature fit.
 void confidence(Report& r, const AnalysisInput& in, const Predictions& p, const AnalysisParams& opt) {
     const size_t n = in.n;
-    r.high_conf_threshold = opt.high_conf;
-    r.low_conf_threshold = opt.low_conf;
     for (size_t i : metrics::high_confidence_errors(in.labels.data(), p.pred.data(), p.conf.data(), n, opt.high_conf))
         r.high_conf_errors.push_back(r.rows[i]);
     for (size_t i : metrics::low_confidence_correct(in.labels.data(), p.pred.data(), p.conf.data(), n, opt.low_conf))

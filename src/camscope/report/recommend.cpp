@@ -131,8 +131,8 @@ Outcome prediction_collapse(const Report& r, const AnalysisParams& opt) {
             return fired(std::move(rec));
         } else {
             return checked(format("most predicted class '%s' at %s of the predictions (threshold %s)",
-                                   r.class_names.at(static_cast<size_t>(top->cls)).c_str(), pct(pred_share).c_str(),
-                                   pct(opt.rec_collapse).c_str()));
+                                  r.class_names.at(static_cast<size_t>(top->cls)).c_str(), pct(pred_share).c_str(),
+                                  pct(opt.rec_collapse).c_str()));
         }
     }
     return {};
@@ -244,12 +244,12 @@ Outcome confused_pairs(const Report& r, const AnalysisParams& opt) {
         return checked("no confusions at all");
     } else if (small > 0) {
         return too_few(format("%zu confused pair%s above the %s rate threshold not quoted: fewer than %lld images "
-                               "of the true class",
-                               small, small == 1 ? "" : "s", pct(opt.rec_pair_rate).c_str(), min_n));
+                              "of the true class",
+                              small, small == 1 ? "" : "s", pct(opt.rec_pair_rate).c_str(), min_n));
     } else {
         return checked(format("largest confusion rate %s ('%s' -> '%s', threshold %s)",
-                               pct(r.directed.front().rate).c_str(), name_of(r, r.directed.front().a).c_str(),
-                               name_of(r, r.directed.front().b).c_str(), pct(opt.rec_pair_rate).c_str()));
+                              pct(r.directed.front().rate).c_str(), name_of(r, r.directed.front().a).c_str(),
+                              name_of(r, r.directed.front().b).c_str(), pct(opt.rec_pair_rate).c_str()));
     }
 }
 
@@ -259,8 +259,8 @@ Outcome background_focus(const Report& r, const AnalysisParams& opt) {
     const bool focus_enough = f.n_correct >= min_n && f.n_wrong >= min_n;
     if (!focus_enough) {
         return too_few(format("CAM centre share not quoted: %lld of %lld correct and %lld of %lld wrong predictions "
-                               "have a map with evidence, fewer than the minimum of %lld",
-                               f.n_correct, f.total_correct, f.n_wrong, f.total_wrong, min_n));
+                              "have a map with evidence, fewer than the minimum of %lld",
+                              f.n_correct, f.total_correct, f.n_wrong, f.total_wrong, min_n));
     } else if (std::isfinite(f.centre_correct) && std::isfinite(f.centre_wrong) &&
                f.centre_wrong < f.centre_correct - opt.rec_focus_gap) {
         Recommendation rec;
@@ -298,9 +298,9 @@ Outcome background_focus(const Report& r, const AnalysisParams& opt) {
         return fired(std::move(rec));
     } else if (std::isfinite(f.centre_correct) && std::isfinite(f.centre_wrong)) {
         return checked(format("centre share of CAM mass %s on errors (over %lld of %lld) vs %s on correct predictions "
-                               "(over %lld of %lld; gap threshold %.1f points)",
-                               pct(f.centre_wrong).c_str(), f.n_wrong, f.total_wrong, pct(f.centre_correct).c_str(),
-                               f.n_correct, f.total_correct, 100 * opt.rec_focus_gap));
+                              "(over %lld of %lld; gap threshold %.1f points)",
+                              pct(f.centre_wrong).c_str(), f.n_wrong, f.total_wrong, pct(f.centre_correct).c_str(),
+                              f.n_correct, f.total_correct, 100 * opt.rec_focus_gap));
     }
     return {};
 }
@@ -340,8 +340,8 @@ Outcome worst_classes(const Report& r, const AnalysisParams& opt) {
     } else if (!r.worst_classes.empty()) {
         const int c = r.worst_classes.front();
         return checked(format("weakest class '%s' at %s vs top-1 %s (gap threshold %.0f points)",
-                               name_of(r, c).c_str(), pct(r.per_class[c].recall).c_str(), pct(r.top1).c_str(),
-                               100 * opt.rec_worst_gap));
+                              name_of(r, c).c_str(), pct(r.per_class[c].recall).c_str(), pct(r.top1).c_str(),
+                              100 * opt.rec_worst_gap));
     }
     return {};
 }
@@ -376,7 +376,7 @@ Outcome label_errors(const Report& r, const AnalysisParams& opt) {
         return fired(std::move(rec));
     } else {
         return checked(format("%zu likely label errors (%s, threshold %s)", n_issues, pct(issue_share).c_str(),
-                               pct(opt.rec_label_issue_share).c_str()));
+                              pct(opt.rec_label_issue_share).c_str()));
     }
 }
 
@@ -384,7 +384,7 @@ Outcome superclass(const Report& r, const AnalysisParams& opt) {
     const long long min_n = opt.rec_min_n;
     if (r.has_superclasses && r.superclass.errors > 0 && r.superclass.errors < min_n) {
         return too_few(format("superclass share not quoted: %lld errors, fewer than the minimum of %lld",
-                               r.superclass.errors, min_n));
+                              r.superclass.errors, min_n));
     } else if (r.has_superclasses && r.superclass.errors > 0) {
         const auto& s = r.superclass;
         if (s.within_share >= 0.3 && s.within_share > 2 * s.chance_within_share) {
@@ -399,7 +399,7 @@ Outcome superclass(const Report& r, const AnalysisParams& opt) {
             return fired(std::move(rec));
         } else {
             return checked(format("within-superclass share of errors %s (chance %s)", pct(s.within_share).c_str(),
-                                   pct(s.chance_within_share).c_str()));
+                                  pct(s.chance_within_share).c_str()));
         }
     }
     return {};

@@ -124,9 +124,8 @@ struct Report {
     bool has_superclasses = false;
     metrics::SuperclassShare superclass;
 
-    std::vector<RowRef> high_conf_errors;   // confidence >= high_conf_threshold, desc
-    std::vector<RowRef> low_conf_correct;   // confidence < low_conf_threshold, asc
-    double high_conf_threshold = 0, low_conf_threshold = 0;
+    std::vector<RowRef> high_conf_errors;   // confidence >= params.high_conf, desc
+    std::vector<RowRef> low_conf_correct;   // confidence < params.low_conf, asc
 
     metrics::TemperatureFit calibration;    // .before = the model as is, .after = at the fitted T
 
@@ -174,7 +173,6 @@ struct Report {
     /// layers; and the better method / layer if one was measured (empty otherwise).
     std::vector<CamCandidate> cam_candidates;
     std::optional<CamCandidate> better_method, better_layer;
-    long long rec_min_n = 30;               // AnalysisParams::rec_min_n, for the writers' notes
     /// What build_report computed it with (summary.json's "options"; the writers read the counts
     /// and thresholds they quote here, never from options of their own).
     AnalysisParams params;

@@ -183,7 +183,7 @@ json explorer_data(const Report& r, const AnalysisInput& in, int top_k) {
     j["galleries"] = galleries;
 
     j["superclasses"] = r.has_superclasses ? json{{"names", r.coarse_names}, {"of_class", r.fine_to_coarse}} : json(nullptr);
-    j["thresholds"] = {{"high_conf", r.high_conf_threshold}, {"low_conf", r.low_conf_threshold}};
+    j["thresholds"] = {{"high_conf", r.params.high_conf}, {"low_conf", r.params.low_conf}};
     json by_pred = json::array();
     for (size_t c = 0; c < r.degenerate.by_pred_class.size(); ++c) {
         json e = count_json(r.degenerate.by_pred_class[c]);
@@ -332,7 +332,8 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
                 files.write((dir / (stem + "_true.png")).string(),
                             encode_png(figures::row_cam_tile(in, img, true, row)));
                 files.write((dir / (stem + "_diff.png")).string(),
-                            encode_png(figures::row_diff_tile(in, img, row, x.pred_cam_degenerate || x.true_cam_degenerate)));
+                            encode_png(figures::row_diff_tile(in, img, row,
+                                                              x.pred_cam_degenerate || x.true_cam_degenerate)));
                 e["true"] = stem + "_true.png";
                 e["diff"] = stem + "_diff.png";
                 if (r.contrast_cams.count(row)) {
@@ -360,8 +361,8 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         const int threads = worker_threads(opt.threads);
         Progress bar("explorer thumbnails", l.sheets(), opt.progress);
         parallel_for(l.sheets(), threads, [&](size_t k) {
-            const Image sheet =
-                thumb_sheet(l, k, [&](size_t row) { return figures::row_image(in, row); }, l.sheets() == 1 ? threads : 1);
+            const Image sheet = thumb_sheet(
+                l, k, [&](size_t row) { return figures::row_image(in, row); }, l.sheets() == 1 ? threads : 1);
             files.write((dir / ("img/thumbs-" + std::to_string(k) + ".png")).string(), encode_png(sheet));
             bar.advance();
         });

@@ -175,7 +175,8 @@ std::vector<std::uint8_t> confusion_top_png(const Report& r, const WriteOptions&
 
 std::vector<std::uint8_t> top_pairs_png(const Report& r) {
     plot::BarPlot p;
-    const size_t n = std::min<size_t>(r.directed.size(), static_cast<size_t>(std::max(0, r.params.top_pairs)));
+    const size_t n =
+        std::min<size_t>(r.directed.size(), static_cast<size_t>(std::max(0, r.params.top_pairs)));
     p.title = format("Top %zu confused pairs (true \u2192 predicted)", n);
     p.xlabel = "misclassified images";
     for (size_t i = 0; i < n; ++i) {

@@ -206,11 +206,11 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
                                        {"nll_after", cal.nll_after},
                                        {"after", calibration_json(cal.after)}};
 
-    j["high_confidence_errors"] = {{"threshold", r.high_conf_threshold},
+    j["high_confidence_errors"] = {{"threshold", r.params.high_conf},
                                    {"count", r.high_conf_errors.size()},
                                    {"flagged_as_label_errors", r.high_conf_errors_flagged},
                                    {"items", rows_json(r, r.high_conf_errors)}};
-    j["low_confidence_correct"] = {{"threshold", r.low_conf_threshold},
+    j["low_confidence_correct"] = {{"threshold", r.params.low_conf},
                                    {"count", r.low_conf_correct.size()},
                                    {"items", rows_json(r, r.low_conf_correct)}};
 
