@@ -1,7 +1,8 @@
 #pragma once
 // The recommendations of the analysis report: one function per rule, each reading only the Report
 // fields it names and the thresholds of AnalysisParams, so that a test can call one rule on a
-// hand-made Report. recommend() runs them in their order of importance; build_report calls it.
+// hand-made Report. recommend() runs them in a fixed order (a collapsed output first: every other
+// figure then describes a model that hardly looks at its input); build_report calls it.
 //
 // Every rule fires on a measured figure crossing a threshold (AnalysisParams::rec_*) and quotes
 // both. A rule that does not fire says what it checked (the all-clear text lists these); a rule
