@@ -31,7 +31,7 @@
 #include "camscope/report/explorer.hpp"
 #include "camscope/report/identity.hpp"
 #include "camscope/report/metrics.hpp"
-#include "camscope/report/writers.hpp"
+#include "camscope/report/figures.hpp"
 #include "camscope/serve/server.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/progress.hpp"
@@ -710,11 +710,11 @@ PYBIND11_MODULE(_camscope, mod) {
                  std::vector<std::uint8_t> cm, tp, rel, li;
                  {
                      py::gil_scoped_release release;
-                     cm = report_detail::confusion_png(rep, r.an->options);
-                     tp = report_detail::top_pairs_png(rep, r.an->options);
-                     rel = report_detail::reliability_png(rep);
+                     cm = figures::confusion_png(rep, r.an->options);
+                     tp = figures::top_pairs_png(rep);
+                     rel = figures::reliability_png(rep);
                      if (!rep.label_issue_rows.empty())
-                         li = report_detail::label_issues_png(rep, r.an->input, r.an->options);
+                         li = figures::label_issues_png(rep, r.an->input, r.an->options);
                  }
                  d["confusion_matrix"] = png(std::move(cm));
                  d["top_confused_pairs"] = png(std::move(tp));
@@ -820,7 +820,7 @@ PYBIND11_MODULE(_camscope, mod) {
                 as.cam.layers = {pm->m->resolve_layer(layer, s)};
                 const RunIdentity id = identity(*pm, *d, s);
                 rep->an = std::make_shared<Analysis>(analyze_dataset(*pm->m, *d->ds, s, as, id, pm->path, d->path));
-                rep->summary_json = report_detail::summary_json(rep->an->report, rep->an->options, {});
+                rep->summary_json = camscope::summary_json(rep->an->report, rep->an->options);
                 return 0;
             });
             return rep;

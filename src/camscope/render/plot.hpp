@@ -2,6 +2,8 @@
 // Torch-free figures drawn with Cairo (text in DejaVu Sans): each function takes plain data and
 // returns PNG bytes (write them with write_file_atomic). Figures format, they never compute
 // metrics. Text stays legible at 100 classes: the canvas grows with the number of labels.
+// One file per figure kind (matrix.cpp, bars.cpp, reliability.cpp, grid.cpp), all drawn with the
+// primitives of canvas.hpp (private to render/).
 #include <cstdint>
 #include <string>
 #include <vector>

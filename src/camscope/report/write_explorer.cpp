@@ -171,8 +171,8 @@ ExplorerData explorer_model(const Report& r, const AnalysisInput& in, int top_k)
     for (const auto& g : r.galleries) d.galleries.push_back({g.cls, row_list(g.worst), row_list(g.best)});
 
     if (r.has_superclasses) d.superclasses = ExplorerSuperclasses{r.coarse_names, r.fine_to_coarse};
-    d.high_conf = r.high_conf_threshold;
-    d.low_conf = r.low_conf_threshold;
+    d.high_conf = r.params.high_conf;
+    d.low_conf = r.params.low_conf;
     for (size_t c = 0; c < r.degenerate.by_pred_class.size(); ++c)
         d.degenerate_by_pred_class.push_back({static_cast<int>(c), count_of(r.degenerate.by_pred_class[c])});
     d.degenerate = count_of(all);
@@ -255,7 +255,7 @@ constexpr size_t kCellImages = 12;
 constexpr size_t kMaxImageRows = 2000;
 }  // namespace
 
-std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt,
+std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in, const WriteOptions& opt,
                                         const std::string& out_dir) {
     namespace fs = std::filesystem;
     const fs::path dir = fs::path(out_dir) / "explorer";
@@ -310,7 +310,7 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         std::vector<char> finer_is_blank(rows.size(), 0);
         parallel_for(rows.size(), worker_threads(opt.threads), [&](size_t i) {
             const size_t row = rows[i];
-            const Image img = row_image(in, row);
+            const Image img = figures::row_image(in, row);
             const std::string stem = "img/" + std::to_string(row);
             json e;
             if (!img.empty()) {
@@ -319,18 +319,19 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
             }
             const RowRef& x = r.rows[row];
             files.write((dir / (stem + "_pred.png")).string(),
-                        encode_png(row_cam_tile(in, img, false, row)));
+                        encode_png(figures::row_cam_tile(in, img, false, row)));
             e["pred"] = stem + "_pred.png";
             if (r.rows[row].pred != r.rows[row].label) {
                 files.write((dir / (stem + "_true.png")).string(),
-                            encode_png(row_cam_tile(in, img, true, row)));
+                            encode_png(figures::row_cam_tile(in, img, true, row)));
                 files.write((dir / (stem + "_diff.png")).string(),
-                            encode_png(row_diff_tile(in, img, row, x.pred_cam_degenerate || x.true_cam_degenerate)));
+                            encode_png(figures::row_diff_tile(in, img, row,
+                                                              x.pred_cam_degenerate || x.true_cam_degenerate)));
                 e["true"] = stem + "_true.png";
                 e["diff"] = stem + "_diff.png";
                 if (r.contrast_cams.count(row)) {
                     bool blank = false;
-                    const Image c = row_contrast_tile(r, in, img, row, blank);
+                    const Image c = figures::row_contrast_tile(r, in, img, row, blank);
                     files.write((dir / (stem + "_finer.png")).string(), encode_png(c));
                     e["finer"] = stem + "_finer.png";
                     finer_is_blank[i] = blank;
@@ -353,8 +354,8 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
         const int threads = worker_threads(opt.threads);
         Progress bar("explorer thumbnails", l.sheets(), opt.progress);
         parallel_for(l.sheets(), threads, [&](size_t k) {
-            const Image sheet =
-                thumb_sheet(l, k, [&](size_t row) { return row_image(in, row); }, l.sheets() == 1 ? threads : 1);
+            const Image sheet = thumb_sheet(
+                l, k, [&](size_t row) { return figures::row_image(in, row); }, l.sheets() == 1 ? threads : 1);
             files.write((dir / ("img/thumbs-" + std::to_string(k) + ".png")).string(), encode_png(sheet));
             bar.advance();
         });

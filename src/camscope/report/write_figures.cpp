@@ -7,10 +7,14 @@
 #include "camscope/image/cam_view.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/render/plot.hpp"
+#include "camscope/report/figures.hpp"
 #include "camscope/report/writers.hpp"
 #include "camscope/util/strings.hpp"
 
-namespace camscope::report_detail {
+namespace camscope::figures {
+
+using report_detail::pct;
+using report_detail::temperature_label;
 
 namespace {
 
@@ -122,7 +126,7 @@ namespace {
 
 /// The confusion matrix restricted to `classes` (rows and columns in that order): counts, or shares
 /// of each true class with --row-normalised; names as labels, the colour bar to match.
-plot::MatrixPlot confusion_plot(const Report& r, const AnalysisOptions& opt, const std::vector<int>& classes) {
+plot::MatrixPlot confusion_plot(const Report& r, const WriteOptions& opt, const std::vector<int>& classes) {
     plot::MatrixPlot p;
     const int k = static_cast<int>(classes.size());
     p.rows = p.cols = k;
@@ -152,7 +156,7 @@ plot::MatrixPlot confusion_plot(const Report& r, const AnalysisOptions& opt, con
 
 }  // namespace
 
-std::vector<std::uint8_t> confusion_png(const Report& r, const AnalysisOptions& opt) {
+std::vector<std::uint8_t> confusion_png(const Report& r, const WriteOptions& opt) {
     plot::MatrixPlot p = confusion_plot(r, opt, r.class_order);
     p.title = format("Confusion matrix: %s, top-1 %s on %zu images%s", r.dataset_name.empty() ? "test set" : r.dataset_name.c_str(),
                      pct(r.top1).c_str(), r.n, r.has_superclasses ? " (grouped by superclass)" : "");
@@ -161,7 +165,7 @@ std::vector<std::uint8_t> confusion_png(const Report& r, const AnalysisOptions& 
     return plot::render_matrix(p);
 }
 
-std::vector<std::uint8_t> confusion_top_png(const Report& r, const AnalysisOptions& opt) {
+std::vector<std::uint8_t> confusion_top_png(const Report& r, const WriteOptions& opt) {
     plot::MatrixPlot p = confusion_plot(r, opt, r.top_matrix_classes);
     p.title = format("Confusion among the %zu classes of the most frequent confusions (of %d classes)",
                      r.top_matrix_classes.size(), r.num_classes);
@@ -169,9 +173,10 @@ std::vector<std::uint8_t> confusion_top_png(const Report& r, const AnalysisOptio
     return plot::render_matrix(p);
 }
 
-std::vector<std::uint8_t> top_pairs_png(const Report& r, const AnalysisOptions& opt) {
+std::vector<std::uint8_t> top_pairs_png(const Report& r) {
     plot::BarPlot p;
-    const size_t n = std::min<size_t>(r.directed.size(), static_cast<size_t>(std::max(0, opt.top_pairs)));
+    const size_t n =
+        std::min<size_t>(r.directed.size(), static_cast<size_t>(std::max(0, r.params.top_pairs)));
     p.title = format("Top %zu confused pairs (true \u2192 predicted)", n);
     p.xlabel = "misclassified images";
     for (size_t i = 0; i < n; ++i) {
@@ -283,7 +288,7 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
     return plot::render_grid(p);
 }
 
-std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt) {
+std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput& in, const WriteOptions& opt) {
     plot::GridPlot p;
     const size_t n = std::min<size_t>(r.label_issue_rows.size(), static_cast<size_t>(std::max(0, opt.label_issue_figure)));
     p.title = format("Likely label errors: %zu of %zu images (top %zu by margin)", r.label_issue_rows.size(), r.n, n);
@@ -328,4 +333,4 @@ Image row_diff_tile(const AnalysisInput& in, const Image& img, size_t row, bool 
     return diff_tile(in, img, row, blank);
 }
 
-}  // namespace camscope::report_detail
+}  // namespace camscope::figures

@@ -211,7 +211,7 @@ draw();
     return h;
 }
 
-std::string index_html(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files) {
+std::string index_html(const Report& r, const WriteOptions& opt, const std::vector<WrittenFile>& files) {
     std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>camscope report: " +
                     html_escape(r.dataset_name) + "</title>\n<style>" + kStyle + "</style></head><body>\n";
     h += "<h1>camscope analysis report</h1>\n<p>" +

@@ -80,7 +80,7 @@ json overall_json(const Report& r) {
             {"mean_confidence_wrong", r.mean_confidence_wrong}};
 }
 
-std::string summary_json(const Report& r, const AnalysisOptions& opt, const std::vector<WrittenFile>& files) {
+std::string summary_json(const Report& r, const WriteOptions& opt, const std::vector<WrittenFile>& files) {
     json j;
     j["schema_version"] = 1;
     j["generator"] = "camscope";
@@ -102,15 +102,15 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                   {"total_before_report", r.timings.total_s},
                   {"analysis", r.analysis_s}}},
                 {"options",
-                 {{"worst_k", opt.worst_k},
-                  {"best_k", opt.best_k},
-                  {"high_conf", opt.high_conf},
-                  {"low_conf", opt.low_conf},
-                  {"ece_bins", opt.ece_bins},
+                 {{"worst_k", r.params.worst_k},
+                  {"best_k", r.params.best_k},
+                  {"high_conf", r.params.high_conf},
+                  {"low_conf", r.params.low_conf},
+                  {"ece_bins", r.params.ece_bins},
                   {"row_normalised_matrix", opt.row_normalised_matrix},
-                  {"top_region_fraction", opt.top_region_fraction},
-                  {"rec_min_n", opt.rec_min_n},
-                  {"degenerate_warn_share", opt.degenerate_warn_share}}}};
+                  {"top_region_fraction", r.params.top_region_fraction},
+                  {"rec_min_n", r.params.rec_min_n},
+                  {"degenerate_warn_share", r.params.degenerate_warn_share}}}};
     j["classes"] = r.class_names;
     if (r.identity) j["identity"] = identity_json(*r.identity);
 
@@ -206,11 +206,11 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                                        {"nll_after", cal.nll_after},
                                        {"after", calibration_json(cal.after)}};
 
-    j["high_confidence_errors"] = {{"threshold", r.high_conf_threshold},
+    j["high_confidence_errors"] = {{"threshold", r.params.high_conf},
                                    {"count", r.high_conf_errors.size()},
                                    {"flagged_as_label_errors", r.high_conf_errors_flagged},
                                    {"items", rows_json(r, r.high_conf_errors)}};
-    j["low_confidence_correct"] = {{"threshold", r.low_conf_threshold},
+    j["low_confidence_correct"] = {{"threshold", r.params.low_conf},
                                    {"count", r.low_conf_correct.size()},
                                    {"items", rows_json(r, r.low_conf_correct)}};
 
@@ -224,7 +224,7 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
                    "(no positive evidence) are left out: each mean is over n of total images (IoU: n_iou_errors of "
                    "errors, both maps with evidence)."},
                   {"overall", focus_json(r.focus)},
-                  {"top_region_fraction", opt.top_region_fraction},
+                  {"top_region_fraction", r.params.top_region_fraction},
                   {"mean_iou_errors", r.mean_iou_errors},
                   {"n_iou_errors", r.n_iou_errors},
                   {"errors", r.errors},
@@ -320,3 +320,9 @@ std::string summary_json(const Report& r, const AnalysisOptions& opt, const std:
 }
 
 }  // namespace camscope::report_detail
+
+namespace camscope {
+
+std::string summary_json(const Report& r, const WriteOptions& opt) { return report_detail::summary_json(r, opt, {}); }
+
+}  // namespace camscope

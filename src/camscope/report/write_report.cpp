@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "camscope/report/figures.hpp"
 #include "camscope/report/writers.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
@@ -68,7 +69,7 @@ private:
 /// Tells opt.on_stage how long each stage took (the time since the previous mark).
 class StageClock {
 public:
-    explicit StageClock(const AnalysisOptions& opt) : opt_(opt) {}
+    explicit StageClock(const WriteOptions& opt) : opt_(opt) {}
     void mark(const std::string& stage) {
         const auto now = std::chrono::steady_clock::now();
         if (opt_.on_stage) opt_.on_stage(stage, std::chrono::duration<double>(now - last_).count());
@@ -76,13 +77,13 @@ public:
     }
 
 private:
-    const AnalysisOptions& opt_;
+    const WriteOptions& opt_;
     std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
 /// Draws item i's PNG for i < n on every core (opt.threads); returns them in item order.
 template <class F>
-std::vector<std::vector<std::uint8_t>> draw_all(std::size_t n, const AnalysisOptions& opt, Progress& bar, F draw) {
+std::vector<std::vector<std::uint8_t>> draw_all(std::size_t n, const WriteOptions& opt, Progress& bar, F draw) {
     std::vector<std::vector<std::uint8_t>> out(n);
     parallel_for(n, worker_threads(opt.threads), [&](std::size_t i) {
         out[i] = draw(i);
@@ -146,7 +147,7 @@ void check_report_destination(const std::string& out_dir) {
     StagedDir probe(d.string());
 }
 
-void write_report(const Report& r, const AnalysisInput& in, const AnalysisOptions& opt, const std::string& out_dir) {
+void write_report(const Report& r, const AnalysisInput& in, const WriteOptions& opt, const std::string& out_dir) {
     namespace rd = report_detail;
     check_report_destination(out_dir);
     StagedDir stage(out_dir);
@@ -157,12 +158,12 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
     d.png("confusion_matrix_full.png",
           opt.row_normalised_matrix ? "confusion matrix, rows normalised to shares of the true class"
                                     : "confusion matrix (counts), true class in rows",
-          rd::confusion_png(r, opt));
+          figures::confusion_png(r, opt));
     if (!r.top_matrix_classes.empty())
         d.png("confusion_matrix_top.png",
               format("the confusion matrix of the %zu classes in the most frequent confusions (of %d)",
                      r.top_matrix_classes.size(), r.num_classes),
-              rd::confusion_top_png(r, opt));
+              figures::confusion_top_png(r, opt));
     d.text("confusion_matrix.csv", "confusion matrix counts, true class in rows, predicted in columns",
            rd::confusion_csv(r));
     d.text("per_class_accuracy.csv", "per class: support, accuracy (recall), precision, F1, mean confidence, most confused with",
@@ -171,8 +172,8 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
            rd::interactive_html(r));
     d.text("most_confused_pairs.csv", "confused pairs: kind=directed (a true, b predicted) and kind=symmetric (both directions)",
            rd::pairs_csv(r));
-    d.png("top_confused_pairs.png", "the most frequent confusions, true -> predicted", rd::top_pairs_png(r, opt));
-    d.png("reliability_diagram.png", "calibration: accuracy vs confidence per bin", rd::reliability_png(r));
+    d.png("top_confused_pairs.png", "the most frequent confusions, true -> predicted", figures::top_pairs_png(r));
+    d.png("reliability_diagram.png", "calibration: accuracy vs confidence per bin", figures::reliability_png(r));
     clock.mark("figures");
 
     make_dirs(d.path("worst_predictions"));
@@ -181,7 +182,7 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
         for (const auto& g : r.galleries)
             if (!g.file.empty()) drawn.push_back(&g);
         Progress bar("class galleries", drawn.size(), opt.progress);
-        auto pngs = draw_all(drawn.size(), opt, bar, [&](size_t i) { return rd::gallery_png(r, in, *drawn[i]); });
+        auto pngs = draw_all(drawn.size(), opt, bar, [&](size_t i) { return figures::gallery_png(r, in, *drawn[i]); });
         for (size_t i = 0; i < pngs.size(); ++i) {
             const auto& g = *drawn[i];
             d.png(g.file, "worst and best predictions of '" + r.class_names[g.cls] + "' with CAMs", std::move(pngs[i]));
@@ -191,7 +192,7 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
     clock.mark("galleries");
     {
         Progress bar("confused pairs", r.pair_figures.size(), opt.progress);
-        auto pngs = draw_all(r.pair_figures.size(), opt, bar, [&](size_t i) { return rd::pair_png(r, in, r.pair_figures[i]); });
+        auto pngs = draw_all(r.pair_figures.size(), opt, bar, [&](size_t i) { return figures::pair_png(r, in, r.pair_figures[i]); });
         for (size_t i = 0; i < pngs.size(); ++i) {
             const auto& f = r.pair_figures[i];
             d.png(f.file,
@@ -202,7 +203,7 @@ void write_report(const Report& r, const AnalysisInput& in, const AnalysisOption
         bar.finish();
     }
     d.png("likely_label_errors.png", "images whose label the model finds implausible, with CAMs",
-          rd::label_issues_png(r, in, opt));
+          figures::label_issues_png(r, in, opt));
     clock.mark("pair figures");
     if (r.faithfulness) {
         d.text("faithfulness.csv", "CAM faithfulness per method and group (Average Drop, Increase in Confidence, "

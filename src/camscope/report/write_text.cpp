@@ -47,7 +47,7 @@ std::vector<std::string> degenerate_warning(const Report& r) {
     return out;
 }
 
-std::string summary_text(const Report& r, const AnalysisOptions& opt) {
+std::string summary_text(const Report& r, const WriteOptions& opt) {
     std::string s;
     auto line = [&](const std::string& l) { s += l + "\n"; };
     const auto& cal = r.calibration;
@@ -71,11 +71,11 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
                 pct(r.mean_confidence_correct).c_str(), pct(r.mean_confidence_wrong).c_str()));
     line(format("  High-confidence errors (confidence >= %.2f): %zu (%s of the errors); %lld of them are also flagged "
                 "as likely label errors below.",
-                r.high_conf_threshold, r.high_conf_errors.size(),
+                r.params.high_conf, r.high_conf_errors.size(),
                 pct(r.errors ? double(r.high_conf_errors.size()) / double(r.errors) : 0.0).c_str(),
                 r.high_conf_errors_flagged));
     line(format("  Low-confidence correct predictions (confidence < %.2f): %zu (%s of the correct ones).",
-                r.low_conf_threshold, r.low_conf_correct.size(),
+                r.params.low_conf, r.low_conf_correct.size(),
                 pct(r.correct ? double(r.low_conf_correct.size()) / double(r.correct) : 0.0).c_str()));
     line("");
 
@@ -177,7 +177,8 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
         line(format("  On errors, the true-class and predicted-class CAMs overlap with mean IoU %.2f (top-%d%% regions, "
                     "over %lld of %lld errors, those with evidence in both maps): low values mean the model looked "
                     "somewhere else than where the true class is.",
-                    r.mean_iou_errors, int(std::lround(100 * opt.top_region_fraction)), r.n_iou_errors, r.errors));
+                    r.mean_iou_errors, int(std::lround(100 * r.params.top_region_fraction)), r.n_iou_errors,
+                    r.errors));
     else if (r.errors > 0)
         line(format("  No IoU of true-class vs predicted-class CAMs: none of the %lld errors has evidence in both maps.",
                     r.errors));
@@ -186,8 +187,9 @@ std::string summary_text(const Report& r, const AnalysisOptions& opt) {
         if (pf.n == 0) continue;
         line(format("    '%s' -> '%s': IoU %.2f over %lld of %lld errors%s", nm(r, pf.a).c_str(), nm(r, pf.b).c_str(),
                     pf.mean_iou, pf.n, pf.errors,
-                    pf.n < r.rec_min_n ? format(" (fewer than %lld: not used in recommendations)", r.rec_min_n).c_str()
-                                       : ""));
+                    pf.n < r.params.rec_min_n
+                        ? format(" (fewer than %lld: not used in recommendations)", r.params.rec_min_n).c_str()
+                        : ""));
     }
     if (r.faithfulness) {
         line("  " + faith::headline(*r.faithfulness) + ".");
@@ -245,7 +247,7 @@ std::string format_terminal_summary(const Report& r) {
     row("ECE / MCE", pct(r.calibration.before.ece) + " / " + pct(r.calibration.before.mce) +
                          format("  (%s -> ECE %s)", temperature_label(r.calibration).c_str(),
                                 pct(r.calibration.after.ece).c_str()));
-    row(format("errors conf >= %.2f", r.high_conf_threshold), std::to_string(r.high_conf_errors.size()));
+    row(format("errors conf >= %.2f", r.params.high_conf), std::to_string(r.high_conf_errors.size()));
     row("likely label errors", std::to_string(r.label_issues.issues.size()));
     if (r.has_superclasses) row("within-superclass err.", pct(r.superclass.within_share));
     row("blank CAMs", format("%lld of %lld predicted-class maps (%s, %s at %s)", r.degenerate.pred().degenerate,
