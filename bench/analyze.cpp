@@ -143,14 +143,7 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
 
     // The limit: the frozen + optimize_for_inference forward of the same model over the same n
     // images (decoding and normalisation not timed), best of one run before and one after.
-    torch::jit::Module fast;
-    {
-        torch::jit::GraphOptimizerEnabledGuard g(true);
-        auto copy = torch::jit::load(path, torch::Device(cfg.device));
-        copy.eval();
-        auto frozen = torch::jit::freeze(copy);
-        fast = torch::jit::optimize_for_inference(frozen);
-    }
+    torch::jit::Module fast = load_limit_module(path, cfg.device);
     const size_t per = static_cast<size_t>(spec.channels) * spec.height * spec.width;
     // Seconds `run(x, m, labels)` takes summed over the n images in batches, the inputs prepared
     // (decoded, normalised) outside the timed part.

@@ -78,6 +78,11 @@ Timing measure(const std::function<void()>& f, int batch, const Config& cfg, boo
 
 extern volatile float g_sink;  // keeps results observable
 
+/// The limit row's module (b): `path` loaded on `device` (a separate load), eval(), frozen and
+/// torch::jit::optimize_for_inference'd, with LibTorch's graph optimizer on for the load (camscope's
+/// Model::load turns it off process-wide); run it under the same guard and torch::NoGradGuard.
+torch::jit::Module load_limit_module(const std::string& path, const std::string& device);
+
 /// The first tensor of a model's output (a tensor, or a tuple's first element).
 torch::Tensor first_tensor(const c10::IValue& v);
 

@@ -5,6 +5,9 @@
 #include <fstream>
 #include <stdexcept>
 
+#include <torch/csrc/jit/runtime/graph_executor.h>
+#include <torch/script.h>
+
 #include "bench.hpp"
 
 namespace camscope_bench {
@@ -50,6 +53,14 @@ Timing measure(const std::function<void()>& f, int batch, const Config& cfg, boo
         t.error = msg.substr(0, msg.find('\n'));
     }
     return t;
+}
+
+torch::jit::Module load_limit_module(const std::string& path, const std::string& device) {
+    torch::jit::GraphOptimizerEnabledGuard g(true);
+    auto copy = torch::jit::load(path, torch::Device(device));
+    copy.eval();
+    auto frozen = torch::jit::freeze(copy);
+    return torch::jit::optimize_for_inference(frozen);
 }
 
 volatile float g_sink = 0;

@@ -343,14 +343,7 @@ int main(int argc, char** argv) {
             plain.eval();
         }
         // (b) frozen + optimize_for_inference, from a separate load.
-        torch::jit::Module fast;
-        {
-            torch::jit::GraphOptimizerEnabledGuard g(true);
-            auto copy = torch::jit::load(path, torch::Device(cfg.device));
-            copy.eval();
-            auto frozen = torch::jit::freeze(copy);
-            fast = torch::jit::optimize_for_inference(frozen);
-        }
+        torch::jit::Module fast = load_limit_module(path, cfg.device);
         // (c)-(e) camscope.
         EngineOptions eo;
         eo.threads = cfg.threads;
