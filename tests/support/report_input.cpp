@@ -16,6 +16,16 @@ AnalysisInput report_input(std::vector<std::string> class_names, int fh, int fw,
     return in;
 }
 
+void name_toy_run(AnalysisInput& in) {
+    in.model_path = "model.pt";
+    in.model_kind = "scripted";
+    in.dataset_path = "/data/toy";
+    in.dataset_name = "toy";
+    in.split = "test";
+    in.layer = "layer4";
+    in.method = "gradcam";
+}
+
 void add_row(AnalysisInput& in, int index, int label, const std::vector<double>& logits,
              const std::vector<float>& cam_pred, const std::vector<float>& cam_true) {
     const size_t hw = static_cast<size_t>(in.fh) * in.fw;

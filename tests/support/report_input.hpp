@@ -12,6 +12,10 @@ namespace camscope::support {
 /// layer or method named (the caller sets what its test reads) and no load_image.
 AnalysisInput report_input(std::vector<std::string> class_names, int fh, int fw, int input_h, int input_w);
 
+/// Names the designed report tests' toy run: model.pt (scripted), dataset /data/toy ("toy", split
+/// test), Grad-CAM at layer4.
+void name_toy_run(AnalysisInput& in);
+
 /// Appends one image (row in.n): its dataset index, label, logits (K; stored as float), their
 /// softmax as probs (computed in double, stored as float), and the predicted- and true-class maps
 /// (fh×fw each).

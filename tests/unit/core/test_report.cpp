@@ -61,13 +61,7 @@ std::vector<float> blob(int y, int x) {
 
 AnalysisInput make_input() {
     AnalysisInput in = support::report_input({"cat", "dog", "T-shirt/top", "car"}, kF, kF, kH, kW);
-    in.model_path = "model.pt";
-    in.model_kind = "scripted";
-    in.dataset_path = "/data/toy";
-    in.dataset_name = "toy";
-    in.split = "test";
-    in.layer = "layer4";
-    in.method = "gradcam";
+    support::name_toy_run(in);
     in.coarse_names = {"animals", "things"};
     in.fine_to_coarse = {0, 0, 1, 1};
     for (int c = 0; c < kK; ++c) {

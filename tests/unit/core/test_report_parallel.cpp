@@ -39,13 +39,7 @@ AnalysisInput make_input() {
     std::vector<std::string> names;
     for (int c = 0; c < kK; ++c) names.push_back("class" + std::to_string(c));
     AnalysisInput in = support::report_input(names, kF, kF, kH, kW);
-    in.model_path = "model.pt";
-    in.model_kind = "scripted";
-    in.dataset_path = "/data/toy";
-    in.dataset_name = "toy";
-    in.split = "test";
-    in.layer = "layer4";
-    in.method = "gradcam";
+    support::name_toy_run(in);
     for (int c = 0; c < kK; ++c)
         for (int j = 0; j < kPerClass; ++j) {
             const int i = static_cast<int>(in.n);
