@@ -24,10 +24,8 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kModel = kDir + "/tiny_cifar10_model.pt";
-const std::string kData = kDir + "/tiny_cifar10";  // 200 test images, 3x32x32
 // 32 images in batches of 16; no faithfulness check unless a test asks for one.
-const std::string kFiner = " -m " + kModel + " -d " + kData + " --method finercam -b 16 ";
+const std::string kFiner = " -m " + kTinyModel + " -d " + kTinyData + " --method finercam -b 16 ";
 
 std::string analyze_cmd(const std::string& alpha, const fs::path& out, const std::string& extra = "") {
     return "-q analyze" + kFiner + "--limit 32 --pair-figures 1 --faithfulness-n 0 " + (alpha.empty() ? "" : "--alpha " + alpha + " ") +
@@ -164,7 +162,7 @@ TEST(CamSettings, EveryEdgeRefusesAlphaAndContrastForOtherMethodsWithOneWording)
     // The CLI used to record --alpha 0.5 for gradcam and go on (Python and the server refused it,
     // each in its own words): check_cam_settings is the one rule now.
     const fs::path out = tmpdir("cam_settings_other_method");
-    const std::string base = " -m " + kModel + " -d " + kData + " -b 16 ";
+    const std::string base = " -m " + kTinyModel + " -d " + kTinyData + " -b 16 ";
     auto r = run("-q analyze" + base + "--method gradcam --alpha 0.5 --limit 16 -o " + out.string(), 120);
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_NE(r.out.find("alpha applies to the finercam method only, not gradcam"), std::string::npos) << r.out;

@@ -15,6 +15,7 @@
 #include "camscope/util/npy.hpp"
 #include "camscope/util/strings.hpp"
 #include "cli_helpers.hpp"
+#include "support/fixtures.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
@@ -22,14 +23,7 @@ using namespace camscope::testing;
 
 namespace {
 
-
-const nlohmann::json& manifest() {
-    static const nlohmann::json m = [] {
-        std::ifstream f(kDir + "/manifest.json");
-        return nlohmann::json::parse(f);
-    }();
-    return m;
-}
+const nlohmann::json& manifest() { return fixture_manifest("manifest.json"); }
 
 }  // namespace
 
@@ -353,9 +347,7 @@ TEST(Cli, PairSheetsExplainWhyThePredictionAndNotTheTrueClass) {
         ASSERT_EQ(c.code, 0) << c.out;
         const auto rows = read_csv(cams / "cams.csv");
         ASSERT_EQ(rows.size(), 2u);
-        const std::string a = slurp(dir / "explorer" / e["finer"].get<std::string>()), b = slurp(cams / rows[1][7]);
-        const std::vector<std::uint8_t> ab(a.begin(), a.end()), bb(b.begin(), b.end());
-        const Image ia = decode_image(ab.data(), ab.size(), "finer"), ib = decode_image(bb.data(), bb.size(), "cam");
+        const Image ia = read_png(dir / "explorer" / e["finer"].get<std::string>()), ib = read_png(cams / rows[1][7]);
         EXPECT_EQ(ia.width, ib.width);
         EXPECT_EQ(ia.pixels, ib.pixels) << "row " << row << " image " << index;
         ++checked;

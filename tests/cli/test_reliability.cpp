@@ -15,6 +15,7 @@
 #include "camscope/util/npy.hpp"
 #include "camscope/util/strings.hpp"
 #include "cli_helpers.hpp"
+#include "support/fixtures.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
@@ -22,13 +23,7 @@ using namespace camscope::testing;
 
 namespace {
 
-const nlohmann::json& extra_manifest() {
-    static const nlohmann::json m = [] {
-        std::ifstream f(kDir + "/extra_manifest.json");
-        return nlohmann::json::parse(f);
-    }();
-    return m;
-}
+const nlohmann::json& extra_manifest() { return fixture_manifest("extra_manifest.json"); }
 
 struct RunUsage {
     int code = -1;

@@ -24,9 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kModel = kDir + "/tiny_cifar10_model.pt";
 const std::string kOtherModel = kDir + "/resnet_traced.pt";  // 10 classes, 3x32x32 too
-const std::string kData = kDir + "/tiny_cifar10";             // 200 test images
 // Batches of 16: 13 batches (the last of 8 images), so 3 and 4 shards get uneven slices
 // (5/4/4 and 4/3/3/3 batches) and chunks of 32 images do not divide the set.
 const std::string kOpts = " -b 16 --faithfulness-n 6 --pair-figures 2 ";
@@ -71,7 +69,7 @@ std::vector<std::string> differing(const std::map<std::string, std::string>& a,
 const fs::path& single_report() {
     static const fs::path dir = [] {
         auto d = tmpdir("store_single");
-        auto r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "-o " + d.string(), 300);
+        auto r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "-o " + d.string(), 300);
         EXPECT_EQ(r.code, 0) << r.out;
         return d;
     }();
@@ -97,7 +95,7 @@ std::pair<int, std::string> python(const std::string& script, const std::string&
 const fs::path& model_b_report() {
     static const fs::path dir = [] {
         auto d = tmpdir("store_compare_b");
-        auto r = run("-q analyze -m " + kModel + " -d " + kData + " --norm imagenet -b 16 --faithfulness-n 0 -o " +
+        auto r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + " --norm imagenet -b 16 --faithfulness-n 0 -o " +
                          d.string(), 300);
         EXPECT_EQ(r.code, 0) << r.out;
         return d;
@@ -106,7 +104,7 @@ const fs::path& model_b_report() {
 }
 
 std::string shard_cmd(const std::string& model, const std::string& shard, const fs::path& out) {
-    return "-q analyze -m " + model + " -d " + kData + kOpts + "--shard " + shard + " -o " + out.string();
+    return "-q analyze -m " + model + " -d " + kTinyData + kOpts + "--shard " + shard + " -o " + out.string();
 }
 
 }  // namespace
@@ -119,7 +117,7 @@ TEST(Store, AnalyzeStoresThePerImageResultsBesideTheReport) {
     EXPECT_EQ(m["format"], "camscope-store");
     EXPECT_EQ(m["schema"], 1);
     EXPECT_EQ(m["camscope_version"], "0.1.0");
-    EXPECT_EQ(m["identity"]["model"]["sha256"], sha256_hex(slurp(kModel)));
+    EXPECT_EQ(m["identity"]["model"]["sha256"], sha256_hex(slurp(kTinyModel)));
     EXPECT_EQ(m["identity"]["dataset"]["images"], 200);
     EXPECT_EQ(m["identity"]["cam"]["method"], "gradcam");
     EXPECT_EQ(m["identity"]["input"]["height"], 32);
@@ -205,7 +203,7 @@ TEST(Store, MergedShardsEqualTheSingleProcessReport) {
         std::string stores;
         for (int k = 0; k < n; ++k) {
             const fs::path out = root / ("shard" + std::to_string(k));
-            auto r = run(shard_cmd(kModel, std::to_string(k) + "/" + std::to_string(n), out), 300);
+            auto r = run(shard_cmd(kTinyModel, std::to_string(k) + "/" + std::to_string(n), out), 300);
             ASSERT_EQ(r.code, 0) << r.out;
             EXPECT_FALSE(fs::exists(out / "summary.json")) << "a shard writes its store only";
             const json m = json::parse(slurp(out / "manifest.json"));
@@ -228,8 +226,8 @@ TEST(Store, MergedShardsEqualTheSingleProcessReport) {
 TEST(Store, MergeRefusesPartsThatDoNotMakeOneRun) {
     const fs::path root = tmpdir("store_refuse");
     for (int k = 0; k < 4; ++k)
-        ASSERT_EQ(run(shard_cmd(kModel, std::to_string(k) + "/4", root / format("s%d", k)), 300).code, 0);
-    ASSERT_EQ(run(shard_cmd(kModel, "0/3", root / "three0"), 300).code, 0);
+        ASSERT_EQ(run(shard_cmd(kTinyModel, std::to_string(k) + "/4", root / format("s%d", k)), 300).code, 0);
+    ASSERT_EQ(run(shard_cmd(kTinyModel, "0/3", root / "three0"), 300).code, 0);
     ASSERT_EQ(run(shard_cmd(kOtherModel, "2/4", root / "other2"), 300).code, 0);
     const std::string s0 = (root / "s0").string(), s1 = (root / "s1").string(), s2 = (root / "s2").string(),
                       s3 = (root / "s3").string();
@@ -269,7 +267,7 @@ TEST(Store, MergeRefusesPartsThatDoNotMakeOneRun) {
               std::string::npos) << r.out;
     fs::create_directories(root / "mine");
     { std::ofstream(root / "mine" / "notes.txt") << "mine"; }
-    r = run(shard_cmd(kModel, "0/4", root / "mine"));
+    r = run(shard_cmd(kTinyModel, "0/4", root / "mine"));
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_NE(r.out.find("exists and is not a camscope store"), std::string::npos) << r.out;
     EXPECT_EQ(slurp(root / "mine" / "notes.txt"), "mine");
@@ -288,7 +286,7 @@ TEST(Store, ShardAutoReadsTheSchedulersEnvironment) {
     setenv("SLURM_ARRAY_TASK_MIN", "5", 1);
     setenv("SLURM_ARRAY_TASK_STEP", "2", 1);
     setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
-    auto r = run(shard_cmd(kModel, "auto", root / "slurm"), 300);
+    auto r = run(shard_cmd(kTinyModel, "auto", root / "slurm"), 300);
     for (const char* v : {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_STEP", "SLURM_ARRAY_TASK_COUNT"})
         unsetenv(v);
     ASSERT_EQ(r.code, 0) << r.out;
@@ -298,10 +296,10 @@ TEST(Store, ShardAutoReadsTheSchedulersEnvironment) {
     EXPECT_EQ(m["rows"]["begin"], 64);
 
     setenv("JOB_COMPLETION_INDEX", "2", 1);
-    r = run(shard_cmd(kModel, "auto", root / "k8s"), 300);
+    r = run(shard_cmd(kTinyModel, "auto", root / "k8s"), 300);
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_NE(r.out.find("--shard-count"), std::string::npos) << r.out;
-    r = run(shard_cmd(kModel, "auto", root / "k8s") + " --shard-count 3", 300);
+    r = run(shard_cmd(kTinyModel, "auto", root / "k8s") + " --shard-count 3", 300);
     unsetenv("JOB_COMPLETION_INDEX");
     ASSERT_EQ(r.code, 0) << r.out;
     m = json::parse(slurp(root / "k8s" / "manifest.json"));
@@ -309,15 +307,15 @@ TEST(Store, ShardAutoReadsTheSchedulersEnvironment) {
     EXPECT_EQ(m["rows"]["begin"], 144);
     EXPECT_EQ(m["rows"]["end"], 200);
 
-    r = run(shard_cmd(kModel, "auto", root / "none"));
+    r = run(shard_cmd(kTinyModel, "auto", root / "none"));
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_NE(r.out.find("SLURM_ARRAY_TASK_ID"), std::string::npos) << r.out;
     // 200 images in batches of 16 are 13 batches: 14 shards would leave one empty.
-    r = run(shard_cmd(kModel, "13/14", root / "bad"));
+    r = run(shard_cmd(kTinyModel, "13/14", root / "bad"));
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_NE(r.out.find("too few for 14 shards"), std::string::npos) << r.out;
     for (const char* bad : {"3/3", "1/0", "x/4", "2"}) {
-        r = run(shard_cmd(kModel, bad, root / "bad"));
+        r = run(shard_cmd(kTinyModel, bad, root / "bad"));
         EXPECT_EQ(r.code, 2) << bad << ": " << r.out;
     }
     EXPECT_FALSE(fs::exists(root / "none"));
@@ -330,7 +328,7 @@ TEST(Store, ResumeAfterAKillGivesTheSameReport) {
     for (int killed_after : {0, 3, 6}) {
         const fs::path root = tmpdir("store_resume_" + std::to_string(killed_after));
         const fs::path out = root / "report";
-        const std::string base = "-q analyze -m " + kModel + " -d " + kData + kOpts + "-o " + out.string();
+        const std::string base = "-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "-o " + out.string();
         const std::string args = base + " --chunk 32";
         setenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK", std::to_string(killed_after).c_str(), 1);
         auto r = run(args, 300);
@@ -342,7 +340,7 @@ TEST(Store, ResumeAfterAKillGivesTheSameReport) {
             EXPECT_EQ(fs::exists(partial / format("chunk-%06d", c) / "manifest.json"), c <= killed_after) << c;
 
         // The chunks of another model or other CAM options are refused, and left as they were.
-        r = run("-q analyze -m " + kOtherModel + " -d " + kData + kOpts + "--chunk 32 --resume -o " + out.string());
+        r = run("-q analyze -m " + kOtherModel + " -d " + kTinyData + kOpts + "--chunk 32 --resume -o " + out.string());
         EXPECT_EQ(r.code, 1) << r.out;
         EXPECT_NE(r.out.find("chunk-000000: this chunk was computed by another run"), std::string::npos) << r.out;
         r = run(args + " --method gradcampp --resume");

@@ -23,8 +23,6 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kModel = kDir + "/tiny_cifar10_model.pt";
-const std::string kData = kDir + "/tiny_cifar10";  // 200 test images, CIFAR-10 binary
 const std::string kOpts = " -b 16 --faithfulness-n 0 --pair-figures 0 ";
 
 /// A copy of the tiny CIFAR-10 set with one record changed in the middle (image 100 of 200): its
@@ -33,7 +31,7 @@ const std::string kOpts = " -b 16 --faithfulness-n 0 --pair-figures 0 ";
 fs::path changed_copy(const std::string& name, bool label) {
     const fs::path d = tmpdir(name);
     fs::create_directories(d);
-    for (const auto& e : fs::directory_iterator(kData)) fs::copy(e.path(), d / e.path().filename());
+    for (const auto& e : fs::directory_iterator(kTinyData)) fs::copy(e.path(), d / e.path().filename());
     const fs::path batch = d / "test_batch.bin";
     std::fstream f(batch, std::ios::in | std::ios::out | std::ios::binary);
     const std::streamoff rec = 100 * 3073;
@@ -49,7 +47,7 @@ fs::path changed_copy(const std::string& name, bool label) {
 }
 
 std::string shard(const std::string& data, const std::string& k, const fs::path& out) {
-    return "-q analyze -m " + kModel + " -d " + data + kOpts + "--shard " + k + " -o " + out.string();
+    return "-q analyze -m " + kTinyModel + " -d " + data + kOpts + "--shard " + k + " -o " + out.string();
 }
 
 }  // namespace
@@ -58,7 +56,7 @@ TEST(StoreSafety, ASecondRunOnTheSameOutIsRefusedWhileTheFirstHoldsItsChunks) {
     const fs::path root = tmpdir("safety_lock"), out = root / "report", partial = root / "report.partial";
     // A run killed after its first chunk leaves chunk-000000: the next run's starting point.
     setenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK", "0", 1);
-    auto r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "--chunk 32 -o " + out.string(), 300);
+    auto r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "--chunk 32 -o " + out.string(), 300);
     unsetenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK");
     ASSERT_EQ(r.code, 128 + 9) << r.out;
     ASSERT_TRUE(fs::exists(partial / "chunk-000000" / "manifest.json"));
@@ -70,7 +68,7 @@ TEST(StoreSafety, ASecondRunOnTheSameOutIsRefusedWhileTheFirstHoldsItsChunks) {
     ASSERT_GE(fd, 0);
     ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
     for (const char* extra : {"", " --resume"}) {
-        r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "--chunk 32 -o " + out.string() + extra, 300);
+        r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "--chunk 32 -o " + out.string() + extra, 300);
         EXPECT_EQ(r.code, 1) << r.out;
         EXPECT_NE(r.out.find(partial.string() + ": another camscope run is using this folder for its chunks"),
                   std::string::npos)
@@ -80,7 +78,7 @@ TEST(StoreSafety, ASecondRunOnTheSameOutIsRefusedWhileTheFirstHoldsItsChunks) {
     }
     ::close(fd);
     // Released: the run resumes from that chunk and completes; the folder goes.
-    r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "--chunk 32 --resume -o " + out.string(), 300);
+    r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "--chunk 32 --resume -o " + out.string(), 300);
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_TRUE(fs::exists(out / "summary.json"));
     EXPECT_FALSE(fs::exists(partial));
@@ -90,7 +88,7 @@ TEST(StoreSafety, APartialFolderCamscopeDidNotMakeIsNeverDeleted) {
     const fs::path root = tmpdir("safety_partial"), out = root / "results", partial = root / "results.partial";
     fs::create_directories(partial / "thesis");
     { std::ofstream(partial / "thesis" / "chapter1.tex") << "\\chapter{One}\n"; }
-    auto r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "-o " + out.string(), 300);
+    auto r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "-o " + out.string(), 300);
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_NE(r.out.find(partial.string() + ": holds " + (partial / "thesis").string() + ", which camscope did not write"),
               std::string::npos)
@@ -101,11 +99,11 @@ TEST(StoreSafety, APartialFolderCamscopeDidNotMakeIsNeverDeleted) {
     // A file of the user's beside camscope's chunks: the same (nothing removed, not even the chunks).
     fs::remove_all(partial);
     setenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK", "0", 1);
-    r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "--chunk 32 -o " + out.string(), 300);
+    r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "--chunk 32 -o " + out.string(), 300);
     unsetenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK");
     ASSERT_EQ(r.code, 128 + 9) << r.out;
     { std::ofstream(partial / "chunk-000000" / "notes.txt") << "mine"; }
-    r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "--chunk 32 -o " + out.string(), 300);
+    r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "--chunk 32 -o " + out.string(), 300);
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_NE(r.out.find("notes.txt, which camscope did not write"), std::string::npos) << r.out;
     EXPECT_EQ(slurp(partial / "chunk-000000" / "notes.txt"), "mine");
@@ -113,13 +111,13 @@ TEST(StoreSafety, APartialFolderCamscopeDidNotMakeIsNeverDeleted) {
 
     // Only camscope's chunks: removed, and the run completes.
     fs::remove(partial / "chunk-000000" / "notes.txt");
-    r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "--chunk 32 -o " + out.string(), 300);
+    r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "--chunk 32 -o " + out.string(), 300);
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_FALSE(fs::exists(partial));
 
     // A file named like the folder: refused, kept.
     { std::ofstream(partial) << "not a folder"; }
-    r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "-o " + out.string(), 300);
+    r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "-o " + out.string(), 300);
     EXPECT_EQ(r.code, 1) << r.out;
     EXPECT_NE(r.out.find(partial.string() + ": is not a folder"), std::string::npos) << r.out;
     EXPECT_EQ(slurp(partial), "not a folder");
@@ -132,20 +130,20 @@ TEST(StoreSafety, ADatasetChangedInTheMiddleIsCaughtByMergeResumeAndCompare) {
         const std::string what = label ? "relabelled" : "repixelled";
         // merge: two good shards and a third computed on the changed copy.
         const fs::path s0 = root / (what + "0"), s1 = root / (what + "1"), s2 = root / (what + "2");
-        ASSERT_EQ(run(shard(kData, "0/3", s0), 300).code, 0);
-        ASSERT_EQ(run(shard(kData, "1/3", s1), 300).code, 0);
+        ASSERT_EQ(run(shard(kTinyData, "0/3", s0), 300).code, 0);
+        ASSERT_EQ(run(shard(kTinyData, "1/3", s1), 300).code, 0);
         ASSERT_EQ(run(shard(copy.string(), "2/3", s2), 300).code, 0);
         auto r = run("-q merge " + s0.string() + " " + s1.string() + " " + s2.string() + " -o " +
                      (root / "merged").string(), 300);
         EXPECT_EQ(r.code, 1) << what << ": " << r.out;
-        EXPECT_NE(r.out.find("dataset: " + s0.string() + " was computed with " + fs::absolute(kData).string() + "; " +
+        EXPECT_NE(r.out.find("dataset: " + s0.string() + " was computed with " + fs::absolute(kTinyData).string() + "; " +
                              s2.string() + " with " + copy.string() +
                              ": the same number of images, but the class names, labels or images differ"),
                   std::string::npos)
             << r.out;
         EXPECT_FALSE(fs::exists(root / "merged"));
         // merge of good shards, told to read the changed copy.
-        ASSERT_EQ(run(shard(kData, "2/3", root / "good2"), 300).code, 0);
+        ASSERT_EQ(run(shard(kTinyData, "2/3", root / "good2"), 300).code, 0);
         r = run("-q merge " + s0.string() + " " + s1.string() + " " + (root / "good2").string() + " --data " +
                     copy.string() + " -o " + (root / "merged").string(),
                 300);
@@ -156,10 +154,10 @@ TEST(StoreSafety, ADatasetChangedInTheMiddleIsCaughtByMergeResumeAndCompare) {
         // --resume on the changed copy of a run killed on the original.
         const fs::path out = root / (what + "_resume");
         setenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK", "1", 1);
-        r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "--chunk 32 -o " + out.string(), 300);
+        r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "--chunk 32 -o " + out.string(), 300);
         unsetenv("CAMSCOPE_TEST_KILL_AFTER_CHUNK");
         ASSERT_EQ(r.code, 128 + 9) << r.out;
-        r = run("-q analyze -m " + kModel + " -d " + copy.string() + kOpts + "--chunk 32 --resume -o " + out.string(),
+        r = run("-q analyze -m " + kTinyModel + " -d " + copy.string() + kOpts + "--chunk 32 --resume -o " + out.string(),
                 300);
         EXPECT_EQ(r.code, 1) << what << ": " << r.out;
         EXPECT_NE(r.out.find("chunk-000000: this chunk was computed by another run"), std::string::npos) << r.out;
@@ -169,7 +167,7 @@ TEST(StoreSafety, ADatasetChangedInTheMiddleIsCaughtByMergeResumeAndCompare) {
 
     // compare --data with a changed copy: refused (the galleries would show other pictures).
     const fs::path a = root / "a";
-    ASSERT_EQ(run("-q analyze -m " + kModel + " -d " + kData + kOpts + "-o " + a.string(), 300).code, 0);
+    ASSERT_EQ(run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "-o " + a.string(), 300).code, 0);
     const fs::path copy = changed_copy("safety_compare_copy", false);
     auto r = run("-q compare " + a.string() + " " + a.string() + " --data " + copy.string() + " -o " +
                  (root / "diff").string());
@@ -179,7 +177,7 @@ TEST(StoreSafety, ADatasetChangedInTheMiddleIsCaughtByMergeResumeAndCompare) {
     EXPECT_FALSE(fs::exists(root / "diff"));
     // The same images elsewhere are the same dataset.
     const fs::path same = tmpdir("safety_same_copy");
-    fs::copy(kData, same, fs::copy_options::recursive);
+    fs::copy(kTinyData, same, fs::copy_options::recursive);
     r = run("-q compare " + a.string() + " " + a.string() + " --data " + same.string() + " -o " + (root / "diff").string());
     EXPECT_EQ(r.code, 0) << r.out;
     // Fewer than 100 bootstrap resamples give no interval worth printing.
@@ -201,7 +199,7 @@ TEST(StoreSafety, TheFingerprintIsTheDocumentedOne) {
 
 TEST(StoreSafety, StoreFilesThatAreNotRegularFilesAreRefusedAtOnce) {
     const fs::path root = tmpdir("safety_special");
-    ASSERT_EQ(run(shard(kData, "0/1", root / "s"), 300).code, 0);
+    ASSERT_EQ(run(shard(kTinyData, "0/1", root / "s"), 300).code, 0);
     for (const char* kind : {"fifo", "dev_zero", "nan", "above_one"}) {
         const fs::path s = root / kind;
         fs::copy(root / "s", s, fs::copy_options::recursive);
@@ -254,15 +252,15 @@ TEST(StoreSafety, ShardAutoRefusesAmbiguousEnvironmentsAndDisagreeingCounts) {
     };
     for (const auto& c : cases) {
         for (const auto& [k, v] : c.vars) setenv(k, v, 1);
-        const auto r = run(shard(kData, "auto", root / "s") + c.extra, 120);
+        const auto r = run(shard(kTinyData, "auto", root / "s") + c.extra, 120);
         for (const auto& [k, v] : c.vars) unsetenv(k);
         EXPECT_EQ(r.code, 2) << r.out;
         EXPECT_NE(r.out.find(c.expect), std::string::npos) << r.out;
     }
-    auto r = run(shard(kData, "1/4", root / "s") + " --shard-count 3", 120);
+    auto r = run(shard(kTinyData, "1/4", root / "s") + " --shard-count 3", 120);
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_NE(r.out.find("--shard-count 3 disagrees with --shard 1/4"), std::string::npos) << r.out;
-    r = run("-q analyze -m " + kModel + " -d " + kData + kOpts + "--shard-count 3 -o " + (root / "s").string(), 120);
+    r = run("-q analyze -m " + kTinyModel + " -d " + kTinyData + kOpts + "--shard-count 3 -o " + (root / "s").string(), 120);
     EXPECT_EQ(r.code, 2) << r.out;
     EXPECT_NE(r.out.find("--shard-count needs --shard auto"), std::string::npos) << r.out;
     EXPECT_FALSE(fs::exists(root / "s"));
@@ -271,8 +269,8 @@ TEST(StoreSafety, ShardAutoRefusesAmbiguousEnvironmentsAndDisagreeingCounts) {
 TEST(StoreSafety, RelativePathsAreStoredAbsoluteAndMergeSaysWhereToPointIt) {
     const fs::path root = tmpdir("safety_relative");
     fs::create_directories(root / "work");
-    fs::copy_file(kModel, root / "work" / "model.pt");
-    fs::copy(kData, root / "work" / "data", fs::copy_options::recursive);
+    fs::copy_file(kTinyModel, root / "work" / "model.pt");
+    fs::copy(kTinyData, root / "work" / "data", fs::copy_options::recursive);
     // Run from inside work/ with relative paths.
     const std::string cd = "cd " + (root / "work").string() + " && ";
     const std::string cmd = cd + kBin + " -q analyze -m model.pt -d data" + kOpts + "--shard 0/1 -o ../s0 >/dev/null 2>&1";

@@ -28,6 +28,7 @@
 #include "camscope/report/explorer.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/npy.hpp"
+#include "support/cli.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -35,17 +36,20 @@ using namespace camscope;
 
 namespace {
 
-const std::string kBin = CAMSCOPE_BINARY;
-const std::string kDir = CAMSCOPE_FIXTURES_DIR;
-const std::string kModel = kDir + "/tiny_cifar10_model.pt";
-const std::string kData = kDir + "/tiny_cifar10";
+using support::decode_png;
+using support::is_png_data;
+using support::kBin;
+using support::kDir;
+using support::kTinyData;
+using support::kTinyModel;
+using support::slurp;
 
 /// `camscope serve` as a child process on a free port; killed (SIGTERM) and reaped on destruction.
 /// Its stderr goes to a file (errors()).
 class ServerProcess {
 public:
-    explicit ServerProcess(std::vector<std::string> extra = {}, const std::string& model = kModel,
-                           const std::string& data = kData) {
+    explicit ServerProcess(std::vector<std::string> extra = {}, const std::string& model = kTinyModel,
+                           const std::string& data = kTinyData) {
         static int counter = 0;
         err_path_ = (fs::temp_directory_path() / ("camscope_serve_err_" + std::to_string(getpid()) + "_" +
                                                   std::to_string(counter++)))
@@ -137,7 +141,6 @@ json get_json(httplib::Client& c, const std::string& path, int expect = 200) {
     return json::parse(r->body, nullptr, false);
 }
 
-bool is_png(const std::string& b) { return b.size() > 8 && b.compare(0, 8, std::string("\x89PNG\r\n\x1a\n", 8)) == 0; }
 
 int connect_to(const std::string& host, int port) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -267,8 +270,7 @@ TEST(Serve, LiveCamsAnswerPngsAndChangeWithTheTarget) {
     auto in = c.Get("/api/image/5/input.png");
     ASSERT_TRUE(in);
     EXPECT_EQ(in->get_header_value("Content-Type"), "image/png");
-    const std::vector<std::uint8_t> in_bytes(in->body.begin(), in->body.end());
-    const Image img = decode_image(in_bytes.data(), in_bytes.size(), "input.png");
+    const Image img = decode_png(in->body, "input.png");
     EXPECT_EQ(img.width, 32);
     EXPECT_EQ(img.height, 32);
 
@@ -280,7 +282,7 @@ TEST(Serve, LiveCamsAnswerPngsAndChangeWithTheTarget) {
     ASSERT_TRUE(a && b && a2);
     ASSERT_EQ(a->status, 200) << a->body;
     ASSERT_EQ(b->status, 200) << b->body;
-    EXPECT_TRUE(is_png(a->body));
+    EXPECT_TRUE(is_png_data(a->body));
     const json sa = json::parse(a->get_header_value("X-Camscope-Cam")), sb = json::parse(b->get_header_value("X-Camscope-Cam"));
     EXPECT_EQ(sa["target"], pred);
     EXPECT_EQ(sb["target"], other);
@@ -315,7 +317,7 @@ TEST(Serve, LiveCamsAnswerPngsAndChangeWithTheTarget) {
     auto d = c.Get("/api/diff?image=5");
     ASSERT_TRUE(d);
     EXPECT_EQ(d->status, 200);
-    EXPECT_TRUE(is_png(d->body));
+    EXPECT_TRUE(is_png_data(d->body));
 
     // view=heatmap: the heat layer alone. Blended with the input as pytorch-grad-cam's
     // show_cam_on_image does (0.5·heat + 0.5·image in float32, divided by the peak, truncated), it
@@ -327,8 +329,7 @@ TEST(Serve, LiveCamsAnswerPngsAndChangeWithTheTarget) {
     EXPECT_EQ(o->body, b->body);
     EXPECT_EQ(json::parse(h->get_header_value("X-Camscope-Cam"))["view"], "heatmap");
     EXPECT_EQ(json::parse(o->get_header_value("X-Camscope-Cam"))["view"], "overlay");
-    const std::vector<std::uint8_t> hb(h->body.begin(), h->body.end()), ob(o->body.begin(), o->body.end());
-    const Image heat = decode_image(hb.data(), hb.size(), "heatmap.png"), over = decode_image(ob.data(), ob.size(), "overlay.png");
+    const Image heat = decode_png(h->body, "heatmap.png"), over = decode_png(o->body, "overlay.png");
     ASSERT_EQ(heat.width, img.width);
     ASSERT_EQ(heat.height, img.height);
     std::vector<float> mixed(heat.pixels.size());
@@ -364,7 +365,7 @@ TEST(Serve, FinerCamContrastsTheTargetWithAChosenClass) {
     auto png = c.Get("/api/cam?image=3&method=finercam&target=pred&contrast=true");
     ASSERT_TRUE(png);
     EXPECT_EQ(png->status, 200);
-    EXPECT_TRUE(is_png(png->body));
+    EXPECT_TRUE(is_png_data(png->body));
     for (const char* bad : {"/api/cam?image=3&method=finercam&alpha=nan", "/api/cam?image=3&method=finercam&alpha=-1",
                             "/api/cam?image=3&method=gradcam&contrast=true",
                             "/api/cam?image=3&method=finercam&contrast=nosuchclass"}) {
@@ -421,12 +422,7 @@ TEST(Serve, BlankCamsAreFlaggedAndNeverDrawnAsOverlays) {
             ASSERT_TRUE(png);
             ASSERT_EQ(png->status, 200);
             EXPECT_EQ(json::parse(png->get_header_value("X-Camscope-Cam"))["degenerate"], m["degenerate"]) << q;
-            const std::vector<std::uint8_t> bytes(png->body.begin(), png->body.end());
-            const Image img = decode_image(bytes.data(), bytes.size(), q);
-            bool grey = true;
-            for (int y = 0; y < img.height; ++y)
-                for (int x = 0; x < img.width; ++x)
-                    grey &= img.at(y, x, 0) == img.at(y, x, 1) && img.at(y, x, 1) == img.at(y, x, 2);
+            const bool grey = support::is_grey(decode_png(png->body, q));
             if (m["degenerate"].get<bool>()) {
                 ++blank_seen;
                 EXPECT_TRUE(m["peak"].is_null()) << q;
@@ -596,9 +592,8 @@ TEST(Serve, LiveCamOfAnUncachedRequest) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
-    ASSERT_TRUE(is_png(r->body));
-    const std::vector<std::uint8_t> bytes(r->body.begin(), r->body.end());
-    const Image img = decode_image(bytes.data(), bytes.size(), "cam.png");
+    ASSERT_TRUE(is_png_data(r->body));
+    const Image img = decode_png(r->body, "cam.png");
     EXPECT_EQ(img.width, 32);
     EXPECT_EQ(img.height, 32);
     EXPECT_EQ(json::parse(r->get_header_value("X-Camscope-Cam"))["target"], 2);
@@ -609,7 +604,7 @@ TEST(Serve, ResultsOfAnalyzeServeTheSameData) {
     const auto dir = fs::temp_directory_path() / "camscope_serve_results";
     fs::remove_all(dir);
     const std::string cmd =
-        kBin + " -q analyze --faithfulness-n 0 -m " + kModel + " -d " + kData + " -o " + dir.string() + " >/dev/null 2>&1";
+        kBin + " -q analyze --faithfulness-n 0 -m " + kTinyModel + " -d " + kTinyData + " -o " + dir.string() + " >/dev/null 2>&1";
     ASSERT_EQ(system(cmd.c_str()), 0);
     // The offline copy: the assets, data.js and the images it references.
     for (const char* f : {"index.html", "app.js", "style.css", "data.js"})
@@ -647,13 +642,8 @@ namespace {
 
 /// `camscope ARGS` to completion (through `timeout`: a server that wrongly starts fails as 124).
 std::pair<int, std::string> run_camscope(const std::string& args) {
-    FILE* p = popen(("timeout 120 " + kBin + " " + args + " 2>&1").c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+    const support::Run r = support::run(args, 120);
+    return {r.code, r.out};
 }
 
 /// DIR/model.pt (the tiny model) and DIR/report (its `analyze` results), made once.
@@ -662,8 +652,8 @@ fs::path analyzed_once() {
         const auto d = fs::temp_directory_path() / ("camscope_serve_results_" + std::to_string(getpid()));
         fs::remove_all(d);
         fs::create_directories(d);
-        fs::copy_file(kModel, d / "model.pt");
-        const auto r = run_camscope("-q analyze --faithfulness-n 0 -m " + (d / "model.pt").string() + " -d " + kData +
+        fs::copy_file(kTinyModel, d / "model.pt");
+        const auto r = run_camscope("-q analyze --faithfulness-n 0 -m " + (d / "model.pt").string() + " -d " + kTinyData +
                                     " -o " + (d / "report").string());
         if (r.first != 0) throw std::runtime_error("analyze failed: " + r.second);
         return d;
@@ -685,7 +675,7 @@ TEST(Serve, ResultsOfFinerCamServeTheirAlpha) {
     const auto dir = fs::temp_directory_path() / ("camscope_serve_results_alpha_" + std::to_string(getpid()));
     fs::remove_all(dir);
     const std::string cmd = kBin + " -q analyze --faithfulness-n 0 --limit 32 --method finercam --alpha 0.5 -m " +
-                            kModel + " -d " + kData + " -o " + dir.string() + " >/dev/null 2>&1";
+                            kTinyModel + " -d " + kTinyData + " -o " + dir.string() + " >/dev/null 2>&1";
     ASSERT_EQ(system(cmd.c_str()), 0);
     ServerProcess srv({"--results", dir.string()});
     auto c = srv.client();
@@ -704,7 +694,7 @@ TEST(ServeResultsFolder, ResultsOfAnotherModelWithTheSameFileNameAreRefused) {
     fs::remove_all(other);
     fs::create_directories(other);
     fs::copy_file(kDir + "/resnet_traced.pt", other / "model.pt");
-    const auto r = run_camscope("-q serve --port 0 -m " + (other / "model.pt").string() + " -d " + kData + " --results " +
+    const auto r = run_camscope("-q serve --port 0 -m " + (other / "model.pt").string() + " -d " + kTinyData + " --results " +
                                 (made / "report").string());
     EXPECT_EQ(r.first, 1) << r.second;
     EXPECT_NE(r.second.find("these results were not made from what this server runs"), std::string::npos) << r.second;
@@ -713,7 +703,7 @@ TEST(ServeResultsFolder, ResultsOfAnotherModelWithTheSameFileNameAreRefused) {
     EXPECT_NE(r.second.find("SHA-256"), std::string::npos) << r.second;
     // Another layer than the results' is refused too; the same model and data are accepted (the
     // ResultsOfAnalyzeServeTheSameData test serves them).
-    const auto l = run_camscope("-q serve --port 0 -m " + (made / "model.pt").string() + " -d " + kData +
+    const auto l = run_camscope("-q serve --port 0 -m " + (made / "model.pt").string() + " -d " + kTinyData +
                                 " --layer conv1 --results " + (made / "report").string());
     EXPECT_EQ(l.first, 1) << l.second;
     EXPECT_NE(l.second.find("CAM layer: the results were made with layer3; this server runs conv1"), std::string::npos)
@@ -733,7 +723,7 @@ TEST(ServeResultsFolder, IncompleteOrMalformedResultsAreRefused) {
     json data = parse_explorer_data_js(std::string(js.begin(), js.end()), js_path);
     data["rows"]["pred"][100] = 99;
     write_file_atomic(js_path, explorer_data_js(data));
-    auto r = run_camscope("-q serve --port 0 -m " + (made / "model.pt").string() + " -d " + kData + " --results " +
+    auto r = run_camscope("-q serve --port 0 -m " + (made / "model.pt").string() + " -d " + kTinyData + " --results " +
                           copy.string());
     EXPECT_EQ(r.first, 1) << r.second;
     EXPECT_NE(r.second.find(js_path + ": rows.pred[100]: 99 is not a class index (the data has 10 classes)"),
@@ -741,7 +731,7 @@ TEST(ServeResultsFolder, IncompleteOrMalformedResultsAreRefused) {
         << r.second;
     // Without its completion marker (an interrupted or failed run) the folder is refused.
     fs::remove(copy / "summary.json");
-    r = run_camscope("-q serve --port 0 -m " + (made / "model.pt").string() + " -d " + kData + " --results " + copy.string());
+    r = run_camscope("-q serve --port 0 -m " + (made / "model.pt").string() + " -d " + kTinyData + " --results " + copy.string());
     EXPECT_EQ(r.first, 1) << r.second;
     EXPECT_NE(r.second.find("no summary.json: not a complete report"), std::string::npos) << r.second;
     fs::remove_all(copy);
@@ -791,8 +781,8 @@ TEST(Serve, InternalErrorsNameNoLocalPath) {
     // (the server's log has the details).
     const auto data = fs::temp_directory_path() / "camscope_serve_shrinking_data";
     fs::remove_all(data);
-    fs::copy(kData, data, fs::copy_options::recursive);
-    ServerProcess srv({}, kModel, data.string());
+    fs::copy(kTinyData, data, fs::copy_options::recursive);
+    ServerProcess srv({}, kTinyModel, data.string());
     fs::resize_file(data / "test_batch.bin", 100 * 3073);  // images 100.. are gone
     std::string resp;
     EXPECT_EQ(raw_status(srv.port(), "/api/image/150/input.png", &resp), 500) << resp;
@@ -964,21 +954,12 @@ TEST(Serve, ExplorerDataIsCompressedOnceAndSentGzip) {
 
 namespace {
 
-Image decode_png(const std::string& body) {
-    return decode_image(reinterpret_cast<const std::uint8_t*>(body.data()), body.size(), "answer");
-}
-
 /// POST body to /api/tags with `type`; {status, body}.
 std::pair<int, std::string> post_tags(httplib::Client& c, const std::string& body, const std::string& type = "application/json",
                                       const httplib::Headers& headers = {}) {
     auto r = c.Post("/api/tags", headers, body, type);
     if (!r) return {-1, ""};
     return {r->status, r->body};
-}
-
-std::string file_text(const fs::path& p) {
-    const auto b = read_file(p.string());
-    return std::string(b.begin(), b.end());
 }
 
 }  // namespace
@@ -1032,7 +1013,7 @@ TEST(Serve, TagsArePersistedAtomicallyAndSurviveARestart) {
         std::tie(st, body) = post_tags(c, R"({"row": 199, "tags": ["ok"]})");
         EXPECT_EQ(st, 200) << body;
         // The file holds the full state after each change, and nothing else is left in the folder.
-        EXPECT_EQ(json::parse(file_text(file)), json::parse(R"({"tags": {"3": ["relabel", "ambiguous"], "199": ["ok"]}})"));
+        EXPECT_EQ(json::parse(slurp(file)), json::parse(R"({"tags": {"3": ["relabel", "ambiguous"], "199": ["ok"]}})"));
         size_t entries = 0;
         for (const auto& e : fs::directory_iterator(dir)) {
             ++entries;
@@ -1078,7 +1059,7 @@ TEST(Serve, TagsArePersistedAtomicallyAndSurviveARestart) {
         ASSERT_TRUE(other);
         EXPECT_EQ(other->status, 405);
         EXPECT_EQ(other->get_header_value("Allow"), "GET, HEAD");
-        EXPECT_EQ(json::parse(file_text(file)), json::parse(R"({"tags": {"3": ["relabel", "ambiguous"], "199": ["ok"]}})"));
+        EXPECT_EQ(json::parse(slurp(file)), json::parse(R"({"tags": {"3": ["relabel", "ambiguous"], "199": ["ok"]}})"));
         // [] removes the row (with a charset: still JSON).
         std::tie(st, body) = post_tags(c, R"({"row": 199, "tags": []})", "application/json; charset=UTF-8");
         EXPECT_EQ(st, 200) << body;
@@ -1114,11 +1095,11 @@ TEST(Serve, TagsArePersistedAtomicallyAndSurviveARestart) {
     }
     // A malformed tags file stops the server at start, naming the file and the problem.
     write_file_atomic(file.string(), R"({"tags": {"500": ["ok"]}})");
-    auto r = run_camscope("-q serve --port 0 -m " + kModel + " -d " + kData + " --tags " + file.string());
+    auto r = run_camscope("-q serve --port 0 -m " + kTinyModel + " -d " + kTinyData + " --tags " + file.string());
     EXPECT_EQ(r.first, 1) << r.second;
     EXPECT_NE(r.second.find(file.string() + ": tags: \"500\" is not an image row in [0, 200)"), std::string::npos) << r.second;
     write_file_atomic(file.string(), "[]");
-    r = run_camscope("-q serve --port 0 -m " + kModel + " -d " + kData + " --tags " + file.string());
+    r = run_camscope("-q serve --port 0 -m " + kTinyModel + " -d " + kTinyData + " --tags " + file.string());
     EXPECT_EQ(r.first, 1) << r.second;
     EXPECT_NE(r.second.find(file.string() + ": not a tags file"), std::string::npos) << r.second;
     fs::remove_all(dir);
@@ -1145,7 +1126,7 @@ TEST(ServeResultsFolder, TagsAreKeptInTheResultsFolder) {
         auto [st, body] = post_tags(c, R"({"row": 7, "tags": ["relabel"]})");
         EXPECT_EQ(st, 200) << body;
     }
-    EXPECT_EQ(json::parse(file_text(file)), json::parse(R"({"tags": {"7": ["relabel"]}})"));
+    EXPECT_EQ(json::parse(slurp(file)), json::parse(R"({"tags": {"7": ["relabel"]}})"));
     {
         ServerProcess srv({"--results", (made / "report").string()}, (made / "model.pt").string());
         auto c = srv.client();

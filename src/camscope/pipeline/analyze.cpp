@@ -230,6 +230,7 @@ Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const Analyze
     in.timings.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - a.started).count();
     auto rows = std::make_shared<const std::vector<int>>(in.indices);
     in.load_image = [&ds, rows](size_t row) { return ds.get(static_cast<size_t>((*rows)[row])).image; };
+    if (a.on_stage) a.on_stage("pass", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count());
     return p;
 }
 
@@ -241,13 +242,22 @@ Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const A
     AnalysisOptions& ro = out.options;
     ro.progress = a.progress;
     ro.threads = m.threads();  // figures are drawn on the cores the model used
+    auto last = std::chrono::steady_clock::now();
+    auto stage_done = [&](const char* stage) {  // AnalyzeSettings::on_stage
+        if (!a.on_stage) return;
+        const auto now = std::chrono::steady_clock::now();
+        a.on_stage(stage, std::chrono::duration<double>(now - last).count());
+        last = now;
+    };
     Report& r = out.report;
     r = build_report(in, ro);
     r.identity = out.manifest.identity;
     // "What made it choose B over A": Finer-CAM of the pair sheets' errors (a few dozen images).
     const RunIdentity& ri = out.manifest.identity;
     const std::string layer = layers_text(ri.cam);
+    stage_done("report model");
     attach_contrast_cams(r, m, ds, s, layer, a.batch_size);
+    stage_done("contrast CAMs");
     if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
         EvaluateOptions eo = quick_faithfulness_options(a.faithfulness_n, a.faithfulness_explicit, in.n);
         eo.cam_options = ri.cam;  // the maps the report shows, smoothing and alpha included
@@ -263,6 +273,7 @@ Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const A
         fs.dataset_path = in.dataset_path;
         fs.model_path = in.model_path;
         attach_faithfulness(r, std::move(fs), ro);
+        stage_done("faithfulness");
     }
     return out;
 }

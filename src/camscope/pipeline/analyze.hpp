@@ -14,6 +14,7 @@
 // keep the Report in memory only.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -67,6 +68,11 @@ struct AnalyzeSettings {
     StoreSettings store;
     /// When the work began (model and data loading included): AnalysisTimings::load_s.
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    /// Stage hook: called right after each stage with its name and wall seconds: "pass"
+    /// (analyze_pass), then "report model", "contrast CAMs" and "faithfulness" (analyze_report; the
+    /// last only when it runs). write_report's own stages go to report.on_stage. camscope_bench
+    /// times the real chain through both.
+    std::function<void(const std::string& stage, double seconds)> on_stage;
 };
 
 /// The pass's results: its rows (a store's rows, load_image reading from the dataset, which must

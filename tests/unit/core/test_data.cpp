@@ -11,32 +11,16 @@
 #include "camscope/data/dataset.hpp"
 #include "camscope/image/image.hpp"
 #include "camscope/util/error.hpp"
+#include "support/errors.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
 using Bytes = std::vector<std::uint8_t>;
+using support::error_of;
+using support::TempDir;
 
 namespace {
-
-class TempDir {
-public:
-    TempDir() {
-        static int counter = 0;
-        path_ = fs::temp_directory_path() /
-                ("camscope_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-    std::string str() const { return path_.string(); }
-
-private:
-    fs::path path_;
-};
 
 void write_file(const std::string& path, const Bytes& data) {
     fs::create_directories(fs::path(path).parent_path());
@@ -46,16 +30,6 @@ void write_file(const std::string& path, const Bytes& data) {
 
 void write_text(const std::string& path, const std::string& text) {
     write_file(path, Bytes(text.begin(), text.end()));
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "<no error>";
 }
 
 #define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << (msg)

@@ -13,43 +13,31 @@
 #include "camscope/report/explorer.hpp"
 #include "camscope/report/thumbs.hpp"
 #include "camscope/util/error.hpp"
+#include "support/files.hpp"
+#include "support/report_input.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
 using nlohmann::json;
+using support::TempDir;
 
 namespace {
 
 // 3 classes × 6 images; class 0: 4 right, 2 -> 1; class 1: 6 right; class 2: 3 right, 3 -> 0.
 // The logits make the predicted class win with confidence rising with j.
 AnalysisInput make_input() {
-    AnalysisInput in;
+    AnalysisInput in = support::report_input({"cat", "dog", "car"}, 2, 2, 4, 4);
     in.model_path = "m.pt";
     in.dataset_name = "toy";
     in.split = "test";
     in.layer = "features";
     in.method = "gradcam";
-    in.class_names = {"cat", "dog", "car"};
-    in.num_classes = 3;
-    in.fh = in.fw = 2;
-    in.input_h = in.input_w = 4;
     for (int c = 0; c < 3; ++c)
         for (int j = 0; j < 6; ++j) {
             const int pred = c == 0 ? (j < 4 ? 0 : 1) : c == 1 ? 1 : (j < 3 ? 2 : 0);
-            in.indices.push_back(static_cast<int>(in.n++));
-            in.labels.push_back(c);
-            std::vector<float> z{0.f, 0.1f, 0.2f};
+            std::vector<double> z{0.f, 0.1f, 0.2f};  // float values, as the designed logits always were
             z[pred] = 1.f + 0.5f * j;
-            double s = 0;
-            for (float v : z) s += std::exp(double(v));
-            for (float v : z) {
-                in.logits.push_back(v);
-                in.probs.push_back(static_cast<float>(std::exp(double(v)) / s));
-            }
-            for (int k = 0; k < 4; ++k) {
-                in.cam_pred.push_back(k == 0 ? 1.f : 0.1f);
-                in.cam_true.push_back(k == 3 ? 1.f : 0.1f);
-            }
+            support::add_row(in, static_cast<int>(in.n), c, z, {1.f, 0.1f, 0.1f, 0.1f}, {0.1f, 0.1f, 0.1f, 1.f});
         }
     in.load_image = [](size_t row) {
         return Image{4, 4, 3, std::vector<std::uint8_t>(48, static_cast<std::uint8_t>(10 * row))};
@@ -168,8 +156,8 @@ TEST(Explorer, ReportWritesAnOfflineCopyWithEveryReferencedImage) {
     const auto in = make_input();
     const auto opt = quiet();
     const Report r = build_report(in, opt);
-    const fs::path dir = fs::temp_directory_path() / "camscope_test_explorer";
-    fs::remove_all(dir);
+    const TempDir tmp("test_explorer");
+    const fs::path dir = tmp.path() / "report";
     write_report(r, in, opt, dir.string());
     // Every embedded file of the page (CMakeLists.txt's list), byte for byte, and the data.
     EXPECT_GT(web_assets().size(), 3u);
@@ -193,7 +181,6 @@ TEST(Explorer, ReportWritesAnOfflineCopyWithEveryReferencedImage) {
         for (const auto& [kind, file] : e.items()) EXPECT_TRUE(fs::is_regular_file(dir / "explorer" / file.get<std::string>()));
     }
     EXPECT_TRUE(fs::is_regular_file(dir / "summary.json"));
-    fs::remove_all(dir);
 }
 
 // ---------------------------------------------------------------- schema 2
@@ -204,44 +191,31 @@ namespace {
 // centre box is exactly rows/columns 2..5), every 7th predicted-class CAM all zeros (degenerate),
 // every 11th constant (degenerate). Images of row r: 8×8 RGB whose pixel (y, x, c) = (r + 3y + 5x + 7c) % 256.
 AnalysisInput random_input(size_t n, int k, unsigned seed) {
-    AnalysisInput in;
+    std::vector<std::string> names;
+    for (int c = 0; c < k; ++c) {
+        std::string name = "c";  // not "c" + std::to_string(c): GCC 12's -Wrestrict false positive
+        name += std::to_string(c);
+        names.push_back(name);
+    }
+    AnalysisInput in = support::report_input(names, 8, 8, 8, 8);
     in.model_path = "m.pt";
     in.dataset_name = "rand";
     in.split = "test";
     in.layer = "features";
     in.method = "gradcam";
-    in.num_classes = k;
-    for (int c = 0; c < k; ++c) {
-        std::string name = "c";  // not "c" + std::to_string(c): GCC 12's -Wrestrict false positive
-        name += std::to_string(c);
-        in.class_names.push_back(name);
-    }
-    in.fh = in.fw = 8;
-    in.input_h = in.input_w = 8;
     std::uint64_t s = seed;
     auto rnd = [&] {  // uniform in [0, 1)
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         return double(s >> 11) / double(1ull << 53);
     };
     for (size_t i = 0; i < n; ++i) {
-        in.indices.push_back(static_cast<int>(i));
         const int y = static_cast<int>(rnd() * k);
-        in.labels.push_back(y);
         std::vector<double> z(k);
         for (int c = 0; c < k; ++c) z[c] = 2.5 * rnd() + (c == y ? 1.5 * rnd() : 0.0);
-        double sum = 0;
-        for (double v : z) sum += std::exp(v);
-        for (double v : z) {
-            in.logits.push_back(static_cast<float>(v));
-            in.probs.push_back(static_cast<float>(std::exp(v) / sum));
-        }
-        for (int p = 0; p < 64; ++p) {
-            const float v = i % 7 == 0 ? 0.f : i % 11 == 0 ? 0.5f : static_cast<float>(rnd());
-            in.cam_pred.push_back(v);
-            in.cam_true.push_back(v);
-        }
+        std::vector<float> cam;
+        for (int p = 0; p < 64; ++p) cam.push_back(i % 7 == 0 ? 0.f : i % 11 == 0 ? 0.5f : static_cast<float>(rnd()));
+        support::add_row(in, static_cast<int>(i), y, z, cam, cam);
     }
-    in.n = n;
     in.load_image = [](size_t row) {
         Image img{8, 8, 3, std::vector<std::uint8_t>(192)};
         for (int y = 0; y < 8; ++y)
@@ -405,8 +379,8 @@ TEST(ExplorerSchema2, OfflineCopyHasThumbnailSheetsOfEveryInput) {
     auto opt = quiet();
     opt.threads = 3;
     const Report r = build_report(in, opt);
-    const fs::path dir = fs::temp_directory_path() / "camscope_test_explorer_thumbs";
-    fs::remove_all(dir);
+    const TempDir tmp("test_explorer_thumbs");
+    const fs::path dir = tmp.path() / "report";
     write_report(r, in, opt, dir.string());
     std::ifstream f(dir / "explorer" / "data.js");
     std::stringstream ss;
@@ -429,7 +403,6 @@ TEST(ExplorerSchema2, OfflineCopyHasThumbnailSheetsOfEveryInput) {
     }
     // After the last tile: the background.
     EXPECT_EQ(sheet.at(2 * th_h, 6 * th_w, 0), kThumbBackground);
-    fs::remove_all(dir);
 }
 
 TEST(Thumbs, LargeImagesAreShrunkByAreaWithTheirAspectKeptAndCentred) {

@@ -11,21 +11,13 @@
 
 #include "camscope/image/image.hpp"
 #include "camscope/util/error.hpp"
+#include "support/errors.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
+using support::error_of;
 
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "<no error>";
-}
 
 void put_be32(std::vector<std::uint8_t>& v, std::uint32_t x) {
     for (int s = 24; s >= 0; s -= 8) v.push_back(static_cast<std::uint8_t>(x >> s));

@@ -16,36 +16,14 @@
 #include "camscope/util/error.hpp"
 #include "camscope/util/sha256.hpp"
 #include "camscope/util/strings.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
+using support::slurp;
+using support::TempDir;
 
 namespace {
-
-class TempDir {
-public:
-    TempDir() {
-        static int counter = 0;
-        path_ = fs::temp_directory_path() / ("camscope_outputs_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 std::set<std::string> names_in(const fs::path& dir) {
     std::set<std::string> out;

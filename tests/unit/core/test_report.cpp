@@ -21,9 +21,16 @@
 #include "camscope/report/explorer.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
+#include "support/files.hpp"
+#include "support/png.hpp"
+#include "support/report_input.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
+using support::is_png;
+using support::read_csv;
+using support::slurp;
+using support::TempDir;
 
 namespace {
 
@@ -53,42 +60,22 @@ std::vector<float> blob(int y, int x) {
 }
 
 AnalysisInput make_input() {
-    AnalysisInput in;
-    in.model_path = "model.pt";
-    in.model_kind = "scripted";
-    in.dataset_path = "/data/toy";
-    in.dataset_name = "toy";
-    in.split = "test";
-    in.layer = "layer4";
-    in.method = "gradcam";
-    in.class_names = {"cat", "dog", "T-shirt/top", "car"};
+    AnalysisInput in = support::report_input({"cat", "dog", "T-shirt/top", "car"}, kF, kF, kH, kW);
+    support::name_toy_run(in);
     in.coarse_names = {"animals", "things"};
     in.fine_to_coarse = {0, 0, 1, 1};
-    in.num_classes = kK;
-    in.fh = in.fw = kF;
-    in.input_h = kH;
-    in.input_w = kW;
     for (int c = 0; c < kK; ++c) {
         for (int j = 0; j < kPerClass; ++j) {
-            const int i = static_cast<int>(in.n++);
+            const int i = static_cast<int>(in.n);
             const int pred = designed_pred(c, j);
-            in.indices.push_back(1000 + i);
-            in.labels.push_back(c);
-            std::vector<float> z(kK, 0.f);
-            z[pred] = 2.f + 0.7f * (j % 5);
+            std::vector<double> z(kK, 0.0);
+            z[pred] = 2.f + 0.7f * (j % 5);  // float arithmetic, as the designed logits always were
             if (pred != c) z[c] = 1.f;
-            double s = 0;
-            for (float v : z) s += std::exp(double(v));
-            for (int k = 0; k < kK; ++k) {
-                in.logits.push_back(z[k]);
-                in.probs.push_back(static_cast<float>(std::exp(double(z[k])) / s));
-            }
             // Correct: the predicted-class CAM sits in the centre; errors: in a corner, while the
             // true-class CAM is central.
             const auto cp = pred == c ? blob(1, 2) : blob(0, 0);
             const auto ct = pred == c ? cp : blob(2, 1);
-            in.cam_pred.insert(in.cam_pred.end(), cp.begin(), cp.end());
-            in.cam_true.insert(in.cam_true.end(), ct.begin(), ct.end());
+            support::add_row(in, 1000 + i, c, z, cp, ct);
         }
     }
     in.load_image = [labels = in.labels](size_t row) {
@@ -126,53 +113,6 @@ void flatten(AnalysisInput& in, size_t row, bool pred, bool truth, float value =
 
 // Rows of make_input(): class c, position j -> row 10c + j. Errors: 7, 8, 9 (cat -> dog),
 // 18, 19 (dog -> cat), 26, 27, 28 (T-shirt/top -> car), 29 (T-shirt/top -> cat).
-
-std::string slurp(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
-std::vector<std::vector<std::string>> read_csv(const fs::path& p) {  // no quoted fields in these names
-    std::vector<std::vector<std::string>> rows;
-    std::istringstream in(slurp(p));
-    std::string line;
-    while (std::getline(in, line)) {
-        std::vector<std::string> cells;
-        std::string cell;
-        std::istringstream ls(line);
-        while (std::getline(ls, cell, ',')) cells.push_back(cell);
-        if (!line.empty() && line.back() == ',') cells.push_back("");
-        rows.push_back(cells);
-    }
-    return rows;
-}
-
-bool is_png(const fs::path& p) {
-    const std::string s = slurp(p);
-    return s.size() > 8 && s.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
-}
-
-class TempDir {
-public:
-    TempDir() {
-        path_ = fs::temp_directory_path() / ("camscope_report_" + std::to_string(::getpid()) + "_" +
-                                             std::to_string(counter_++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-    static inline int counter_ = 0;
-};
 
 }  // namespace
 
@@ -428,23 +368,6 @@ TEST(Report, WritesEveryFileConsistently) {
     EXPECT_NE(term.find("T-shirt/top"), std::string::npos);
 }
 
-namespace {
-
-/// Every file under `dir` (hidden ones too) with its bytes.
-std::map<std::string, std::string> files_under(const fs::path& dir) {
-    std::map<std::string, std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir))
-        if (e.is_regular_file()) {
-            std::ifstream f(e.path(), std::ios::binary);
-            std::stringstream ss;
-            ss << f.rdbuf();
-            out[fs::relative(e.path(), dir).string()] = ss.str();
-        }
-    return out;
-}
-
-}  // namespace
-
 TEST(Report, AFailureLeavesThePreviousReportAsItWas) {
     const AnalysisInput in = make_input();
     const AnalysisOptions opt = quiet_options();
@@ -457,7 +380,7 @@ TEST(Report, AFailureLeavesThePreviousReportAsItWas) {
     TempDir tmp;
     const fs::path out = tmp.path() / "r";
     write_report(r, in, opt, out.string());
-    const auto before = files_under(out);
+    const auto before = support::files_with_bytes(out);
     const auto summary = nlohmann::json::parse(before.at("summary.json"));
     EXPECT_EQ(summary["identity"]["model"]["path"], "first.pt");  // summary.json records the identity
     EXPECT_EQ(summary["identity"]["model"]["sha256"], std::string(64, '1'));
@@ -472,7 +395,7 @@ TEST(Report, AFailureLeavesThePreviousReportAsItWas) {
     };
     r.identity->model_path = "second.pt";
     EXPECT_THROW(write_report(r, broken, opt, out.string()), Error);
-    EXPECT_EQ(files_under(out), before);
+    EXPECT_EQ(support::files_with_bytes(out), before);
     std::vector<std::string> beside;
     for (const auto& e : fs::directory_iterator(tmp.path())) beside.push_back(e.path().filename().string());
     EXPECT_EQ(beside, std::vector<std::string>{"r"});
@@ -492,13 +415,13 @@ TEST(Report, AFolderOfOtherFilesIsRefusedUntouched) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("holiday.jpg"), std::string::npos) << e.what();
     }
-    EXPECT_EQ(files_under(out), (std::map<std::string, std::string>{{"holiday.jpg", "jpeg"}}));
+    EXPECT_EQ(support::files_with_bytes(out), (std::map<std::string, std::string>{{"holiday.jpg", "jpeg"}}));
     // A report folder with a file of the user's: replaced, the user's file kept.
     const fs::path rep = tmp.path() / "report";
     write_report(r, in, opt, rep.string());
     std::ofstream(rep / "notes.txt") << "mine";
     write_report(r, in, opt, rep.string());
-    EXPECT_EQ(files_under(rep).at("notes.txt"), "mine");
+    EXPECT_EQ(support::files_with_bytes(rep).at("notes.txt"), "mine");
     EXPECT_TRUE(fs::exists(rep / "summary.json"));
 }
 
@@ -613,16 +536,7 @@ TEST(Report, DegenerateMapsAreCountedMarkedAndLeftOutOfStatistics) {
 }
 
 // Decoded PNG file: how many pixels have exactly this colour.
-long count_rgb(const fs::path& png, std::uint32_t rgb) {
-    const std::string bytes = slurp(png);
-    const Image img = decode_image(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), png.string());
-    long n = 0;
-    for (int y = 0; y < img.height; ++y)
-        for (int x = 0; x < img.width; ++x)
-            n += img.channels >= 3 && img.at(y, x, 0) == ((rgb >> 16) & 0xFF) && img.at(y, x, 1) == ((rgb >> 8) & 0xFF) &&
-                 img.at(y, x, 2) == (rgb & 0xFF);
-    return n;
-}
+long count_rgb(const fs::path& png, std::uint32_t rgb) { return support::count_rgb(support::read_png(png), rgb); }
 
 TEST(Report, FiguresMarkBlankMapsInsteadOfDrawingThem) {
     AnalysisInput in = make_input();
@@ -649,13 +563,8 @@ TEST(Report, FiguresMarkBlankMapsInsteadOfDrawingThem) {
     EXPECT_EQ(data["rows"]["blank"][7], 1);
     EXPECT_EQ(data["rows"]["blank"][9], 0);
     const std::string img = data["images"]["30"]["pred"].get<std::string>();
-    const std::string bytes = slurp(out / "explorer" / img);
-    const Image overlay = decode_image(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), img);
-    bool grey = true;
-    for (int y = 0; y < overlay.height; ++y)
-        for (int x = 0; x < overlay.width; ++x)
-            grey &= overlay.at(y, x, 0) == overlay.at(y, x, 1) && overlay.at(y, x, 1) == overlay.at(y, x, 2);
-    EXPECT_TRUE(grey) << "a blank map is never drawn in JET colours";
+    const Image overlay = support::decode_png(slurp(out / "explorer" / img), img);
+    EXPECT_TRUE(support::is_grey(overlay)) << "a blank map is never drawn in JET colours";
 }
 
 TEST(Report, BlankCamWarningNamesTheMeasuredBetterMethodAndLayer) {

@@ -21,6 +21,8 @@
 
 #include "camscope/report/analysis.hpp"
 #include "camscope/util/parallel.hpp"
+#include "support/files.hpp"
+#include "support/report_input.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
@@ -34,41 +36,23 @@ constexpr int kK = 12, kPerClass = 25, kH = 16, kW = 16, kF = 4;
 // images and 4×4 CAMs that differ per image: a report with 12 galleries, 5 pair figures and a
 // few hundred explorer images.
 AnalysisInput make_input() {
-    AnalysisInput in;
-    in.model_path = "model.pt";
-    in.model_kind = "scripted";
-    in.dataset_path = "/data/toy";
-    in.dataset_name = "toy";
-    in.split = "test";
-    in.layer = "layer4";
-    in.method = "gradcam";
-    for (int c = 0; c < kK; ++c) in.class_names.push_back("class" + std::to_string(c));
-    in.num_classes = kK;
-    in.fh = in.fw = kF;
-    in.input_h = kH;
-    in.input_w = kW;
+    std::vector<std::string> names;
+    for (int c = 0; c < kK; ++c) names.push_back("class" + std::to_string(c));
+    AnalysisInput in = support::report_input(names, kF, kF, kH, kW);
+    support::name_toy_run(in);
     for (int c = 0; c < kK; ++c)
         for (int j = 0; j < kPerClass; ++j) {
-            const int i = static_cast<int>(in.n++);
+            const int i = static_cast<int>(in.n);
             const int pred = j < 15 ? c : (c + 1 + j % 3) % kK;
-            in.indices.push_back(i);
-            in.labels.push_back(c);
             std::vector<double> z(kK);
             for (int k = 0; k < kK; ++k) z[k] = 0.3 * std::sin(1.7 * i + k);
             z[pred] += 2.0 + 0.1 * (j % 7);
-            double s = 0;
-            for (double v : z) s += std::exp(v);
-            for (int k = 0; k < kK; ++k) {
-                in.logits.push_back(static_cast<float>(z[k]));
-                in.probs.push_back(static_cast<float>(std::exp(z[k]) / s));
-            }
+            std::vector<float> cams[2];
             for (int slot = 0; slot < 2; ++slot)
-                for (int p = 0; p < kF * kF; ++p) {
-                    const float v = 0.5f + 0.5f * static_cast<float>(std::sin(0.37 * i + 1.3 * p + 2.1 * slot));
-                    (slot == 0 ? in.cam_pred : in.cam_true).push_back(v);
-                }
-            if (pred == c)  // the true-class CAM is the predicted one where the prediction is right
-                std::copy(in.cam_pred.end() - kF * kF, in.cam_pred.end(), in.cam_true.end() - kF * kF);
+                for (int p = 0; p < kF * kF; ++p)
+                    cams[slot].push_back(0.5f + 0.5f * static_cast<float>(std::sin(0.37 * i + 1.3 * p + 2.1 * slot)));
+            if (pred == c) cams[1] = cams[0];  // the true-class CAM is the predicted one where the prediction is right
+            support::add_row(in, i, c, z, cams[0], cams[1]);
         }
     in.load_image = [](size_t row) {
         Image img{kW, kH, 3, std::vector<std::uint8_t>(kW * kH * 3)};
@@ -84,23 +68,6 @@ AnalysisInput make_input() {
     return in;
 }
 
-std::map<std::string, std::string> read_tree(const fs::path& root) {
-    std::map<std::string, std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(root)) {
-        if (!e.is_regular_file()) continue;
-        std::ifstream f(e.path(), std::ios::binary);
-        std::stringstream ss;
-        ss << f.rdbuf();
-        out[fs::relative(e.path(), root).string()] = ss.str();
-    }
-    return out;
-}
-
-fs::path temp_dir(const std::string& name) {
-    const fs::path p = fs::temp_directory_path() / ("camscope_parallel_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(p);
-    return p;
-}
 
 }  // namespace
 
@@ -130,7 +97,8 @@ TEST(ReportParallel, AnyThreadCountWritesTheSameBytes) {
         EXPECT_GE(secs, 0.0);
         stages.push_back(s);
     };
-    const fs::path one = temp_dir("1");
+    const support::TempDir tmp("parallel");
+    const fs::path one = tmp.path() / "1";
     write_report(r, in, opt, one.string());
     EXPECT_EQ(stages, (std::vector<std::string>{"figures", "galleries", "pair figures", "text", "explorer", "index"}));
 
@@ -155,11 +123,11 @@ TEST(ReportParallel, AnyThreadCountWritesTheSameBytes) {
     };
     opt.threads = 4;
     opt.on_stage = nullptr;
-    const fs::path four = temp_dir("4");
+    const fs::path four = tmp.path() / "4";
     write_report(r, in, opt, four.string());
     EXPECT_GE(callers.size(), 2u) << "the figures were drawn on one thread";
 
-    const auto a = read_tree(one), b = read_tree(four);
+    const auto a = support::files_with_bytes(one), b = support::files_with_bytes(four);
     ASSERT_GT(a.size(), 100u);  // 12 galleries, 5+ pair figures, hundreds of explorer images
     size_t explorer_images = 0;
     for (const auto& [name, bytes] : a) {
@@ -173,8 +141,6 @@ TEST(ReportParallel, AnyThreadCountWritesTheSameBytes) {
     size_t finer = 0;
     for (const auto& [name, bytes] : a) finer += name.find("_finer.png") != std::string::npos;
     EXPECT_GT(finer, 10u);
-    fs::remove_all(one);
-    fs::remove_all(four);
 }
 
 TEST(Parallel, RunsEveryItemOnceAndRethrowsTheFirstError) {

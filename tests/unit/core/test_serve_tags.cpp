@@ -12,11 +12,14 @@
 #include "camscope/serve/tags.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
 using namespace camscope::serve;
 using nlohmann::json;
+using support::slurp;
+using support::TempDir;
 
 namespace {
 
@@ -35,23 +38,6 @@ std::string tag(const char* prefix, int i) {
     s += std::to_string(i);
     return s;
 }
-
-std::string text_of(const fs::path& p) {
-    const auto b = read_file(p.string());
-    return std::string(b.begin(), b.end());
-}
-
-struct TempDir {
-    fs::path path = fs::temp_directory_path() / ("camscope_test_tags_" + std::to_string(::getpid()));
-    TempDir() {
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 }  // namespace
 
@@ -83,22 +69,22 @@ TEST(ServeTags, BodiesAreParsedAndCheckedFieldByField) {
 
 TEST(ServeTags, StorePersistsAtomicallyAndANewStoreReadsItBack) {
     TempDir dir;
-    const fs::path file = dir.path / "tags.json";
+    const fs::path file = dir.path() / "tags.json";
     {
         TagStore s(file.string(), 100);
         EXPECT_EQ(s.get(), json::parse(R"({"tags": {}, "persisted": true})"));
         EXPECT_FALSE(fs::exists(file));  // created on the first change
         s.set({42, {"relabel"}});
         s.set({7, {"ok", "ambiguous"}});
-        EXPECT_EQ(json::parse(text_of(file)), json::parse(R"({"tags": {"42": ["relabel"], "7": ["ok", "ambiguous"]}})"));
+        EXPECT_EQ(json::parse(slurp(file)), json::parse(R"({"tags": {"42": ["relabel"], "7": ["ok", "ambiguous"]}})"));
         const json after = s.set({42, {}});  // [] removes the row
         EXPECT_EQ(after, json::parse(R"({"tags": {"7": ["ok", "ambiguous"]}, "persisted": true})"));
-        EXPECT_EQ(json::parse(text_of(file)), json::parse(R"({"tags": {"7": ["ok", "ambiguous"]}})"));
+        EXPECT_EQ(json::parse(slurp(file)), json::parse(R"({"tags": {"7": ["ok", "ambiguous"]}})"));
         EXPECT_THROW(s.set({100, {"x"}}), RequestError);
     }
     // Only the file is left (no temporary names), and a new store (a restarted server) reads it.
     size_t entries = 0;
-    for (const auto& e : fs::directory_iterator(dir.path)) {
+    for (const auto& e : fs::directory_iterator(dir.path())) {
         ++entries;
         EXPECT_EQ(e.path().filename(), "tags.json");
     }
@@ -112,7 +98,7 @@ TEST(ServeTags, StorePersistsAtomicallyAndANewStoreReadsItBack) {
 
 TEST(ServeTags, ConcurrentUpdatesAllLand) {
     TempDir dir;
-    const fs::path file = dir.path / "tags.json";
+    const fs::path file = dir.path() / "tags.json";
     {
         TagStore s(file.string(), 64);
         std::vector<std::thread> threads;
@@ -128,7 +114,7 @@ TEST(ServeTags, ConcurrentUpdatesAllLand) {
 
 TEST(ServeTags, MalformedFilesAreRefusedNamingTheFileAndTheField) {
     TempDir dir;
-    const std::string file = (dir.path / "tags.json").string();
+    const std::string file = (dir.path() / "tags.json").string();
     const std::pair<std::string, std::string> cases[] = {
         {"not json", "not a tags file"},
         {R"({"rows": {}})", "not a tags file"},
@@ -163,8 +149,8 @@ std::string store_error(const std::string& file) {
 TEST(ServeTags, SpecialFilesAreRefusedAtOnceNamingTheFile) {
     // A link to /dev/zero used to be read until memory ran out, a FIFO blocked the server's start.
     TempDir dir;
-    const std::string zero = (dir.path / "zero.json").string(), fifo = (dir.path / "fifo.json").string(),
-                      big = (dir.path / "big.json").string(), folder = (dir.path / "folder.json").string();
+    const std::string zero = (dir.path() / "zero.json").string(), fifo = (dir.path() / "fifo.json").string(),
+                      big = (dir.path() / "big.json").string(), folder = (dir.path() / "folder.json").string();
     fs::create_symlink("/dev/zero", zero);
     ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);  // nobody writes it: opening it to read would wait
     fs::create_directories(folder);
@@ -183,7 +169,7 @@ TEST(ServeTags, SpecialFilesAreRefusedAtOnceNamingTheFile) {
               std::string::npos)
         << msg;
     // A link to a regular file is followed.
-    const std::string real = (dir.path / "real.json").string(), link = (dir.path / "link.json").string();
+    const std::string real = (dir.path() / "real.json").string(), link = (dir.path() / "link.json").string();
     write_file_atomic(real, R"({"tags": {"2": ["ok"]}})");
     fs::create_symlink(real, link);
     EXPECT_EQ(TagStore(link, 10).get()["tags"], json::parse(R"({"2": ["ok"]})"));
@@ -191,7 +177,7 @@ TEST(ServeTags, SpecialFilesAreRefusedAtOnceNamingTheFile) {
 
 TEST(ServeTags, AChangeTheFileCannotTakeIsNotMadeAndSaysSo) {
     TempDir dir;
-    const fs::path sub = dir.path / "sub", file = sub / "tags.json";
+    const fs::path sub = dir.path() / "sub", file = sub / "tags.json";
     fs::create_directories(sub);
     TagStore s(file.string(), 10);
     s.set({1, {"ok"}});
@@ -207,7 +193,7 @@ TEST(ServeTags, AChangeTheFileCannotTakeIsNotMadeAndSaysSo) {
         EXPECT_NE(log.find(file.string()), std::string::npos) << log;  // the log names the full path
         EXPECT_NE(answer.find("not saved"), std::string::npos) << answer;
         EXPECT_NE(answer.find("tags.json"), std::string::npos) << answer;
-        EXPECT_EQ(answer.find(dir.path.string()), std::string::npos) << answer;  // the answer names no local path
+        EXPECT_EQ(answer.find(dir.path().string()), std::string::npos) << answer;  // the answer names no local path
     }
     // Nothing changed in memory either: the store still holds what the file last got.
     EXPECT_EQ(s.get(), json::parse(R"({"tags": {"1": ["ok"]}, "persisted": true})"));

@@ -12,39 +12,16 @@
 #include "camscope/util/error.hpp"
 #include "camscope/util/npy.hpp"
 #include "camscope/util/progress.hpp"
+#include "support/errors.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 using namespace camscope;
+using support::error_of;
+using support::slurp;
+using support::TempDir;
 
 namespace {
-
-// A fresh directory per test, removed afterwards.
-class TempDir {
-public:
-    TempDir() {
-        static int counter = 0;
-        path_ = fs::temp_directory_path() /
-                ("camscope_util_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::vector<std::string> listing(const fs::path& dir) {
     std::vector<std::string> names;
@@ -56,16 +33,6 @@ std::vector<std::string> listing(const fs::path& dir) {
 void write_bytes(const std::string& path, const std::string& bytes) {
     std::ofstream out(path, std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "<no error>";
 }
 
 }  // namespace

@@ -12,8 +12,10 @@
 #include "camscope/engine/engine.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/npy.hpp"
+#include "support/errors.hpp"
 
 using namespace camscope;
+using support::error_of;
 
 namespace {
 
@@ -27,18 +29,6 @@ InputSpec spec_3x32() {
     s.norm.mean.assign(3, 0.f);
     s.norm.std.assign(3, 1.f);
     return s;
-}
-
-/// The message of the Error `f` throws ("" and a test failure when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "no error";
-    return "";
 }
 
 }  // namespace
