@@ -6,10 +6,10 @@ torchvision dataset whose transform is ToTensor() + Normalize(CIFAR-10): before,
 multiplied by 255, clipped and normalised again. The model is tiny_cifar10_model.pt (a TorchScript
 without camscope metadata, trained on CIFAR-10-normalised input).
 
-torchvision's ImageFolder is used where python3-torchvision is installed; without it, a
+Both torchvision's ImageFolder (skipped where python3-torchvision is not installed) and a
 torchvision-style stand-in with the same interface (``dataset[i] -> (tensor, label)`` after
 ``dataset.transform``, a ``Compose`` holding ``ToTensor`` and ``Normalize`` objects with
-``mean``/``std``) made of torch operations.
+``mean``/``std``) made of torch operations are checked.
 """
 import csv
 import os
@@ -36,20 +36,19 @@ def cli_ok(*args):
     return r
 
 
-def torchvision_style_folder(transform_kind):
-    """The folder as a torchvision dataset of C×H×W float tensors: ToTensor() then Normalize(MEAN, STD)."""
+def torchvision_style_folder(kind):
+    """The folder as a torchvision dataset of C×H×W float tensors, ToTensor() then Normalize(MEAN, STD):
+    torchvision's own (kind "torchvision") or the stand-in ("stand-in")."""
     import torch
-    try:
-        import torchvision as tv
+    if kind == "torchvision":
+        tv = pytest.importorskip("torchvision")
         t = tv.transforms
         return tv.datasets.ImageFolder(FOLDER, transform=t.Compose([t.ToTensor(), t.Normalize(MEAN, STD)]))
-    except ImportError:
-        pass
     from PIL import Image
 
     class ToTensor:
         def __call__(self, pil):
-            a = np.asarray(pil.convert("RGB"), np.uint8)
+            a = np.array(pil.convert("RGB"), np.uint8)  # a writable copy for torch
             return torch.from_numpy(a).permute(2, 0, 1).float().div(255)
 
     class Normalize:
@@ -110,7 +109,8 @@ def check_same(model, data, cli_results):
     np.testing.assert_allclose(got, maps, atol=1e-6, rtol=0)
 
 
-def test_folder_arrays_torchvision_and_cli_agree(folder, cli_results):
+@pytest.mark.parametrize("kind", ["torchvision", "stand-in"])
+def test_folder_arrays_torchvision_and_cli_agree(folder, cli_results, kind):
     assert len(folder) == 30
     # Python on the folder: the user's preset, stated.
     m = camscope.Model(MODEL, norm="cifar10")
@@ -126,7 +126,7 @@ def test_folder_arrays_torchvision_and_cli_agree(folder, cli_results):
 
     # The torchvision dataset normalised by its transform: taken as it is, with no norm given to
     # the model, and stated so. (Before: x255, clipped, and normalised a second time.)
-    tvset = torchvision_style_folder("compose")
+    tvset = torchvision_style_folder(kind)
     tv = camscope.Dataset.from_torchvision(tvset)
     for i in range(len(folder)):
         np.testing.assert_array_equal(tv[i][0], folder[i][0])  # the pixels recovered exactly
