@@ -150,18 +150,29 @@ class Dataset:
         """Reads every item of ``dataset`` (``dataset[i] -> (image, label)``; the image a PIL image,
         a uint8 H×W[×C] array, or a float C×H×W tensor in [0, 1] as ``ToTensor`` gives) into memory:
         every item, or the first ``limit``. Class names from ``class_names`` (as many as
-        ``dataset.classes`` has, where it has them) or ``dataset.classes``."""
+        ``dataset.classes`` has, where it has them) or ``dataset.classes``.
+
+        A transform that normalises (``ToTensor()`` then ``Normalize(mean, std)``, found in
+        ``dataset.transform``) gives tensors the model is fed exactly as they are: the pixels are
+        recovered from them (for the figures), and every model call and report uses that mean/std,
+        stated as "already normalised by the torchvision transform (Normalize)" (a model's metadata
+        does not normalise them again; a mean/std or norm given to the Model that differs is an
+        error). Float tensors outside [0, 1] without a Normalize camscope can read are refused."""
         limit = _first(limit)
         given = getattr(dataset, "classes", None)
         if class_names is not None and given is not None and len(class_names) != len(given):
             raise UsageError(f"class_names: {len(class_names)} names for the {len(given)} classes of "
                              f"{type(dataset).__name__} (its .classes)")
         n = len(dataset) if limit is None else min(limit, len(dataset))
+        norm = _transform_normalize(dataset)
         images, labels = [], []
+        normalised = False
         for i in range(n):
             img, label = dataset[i]
             where = f"{type(dataset).__name__}[{i}]"
-            images.append(_to_uint8_hwc(img, where))
+            a, undone = _to_uint8_hwc(img, where, norm)
+            normalised |= undone
+            images.append(a)
             labels.append(_integer(label.item() if hasattr(label, "item") else label, f"{where} label"))
         if not images:
             raise UsageError("the dataset has no images")
@@ -173,8 +184,10 @@ class Dataset:
             class_names = getattr(dataset, "classes", None)
         if class_names is None:
             class_names = [f"class_{k}" for k in range(max(labels) + 1)]
-        return cls.from_arrays(np.stack(images), labels, class_names,
-                               name=name or type(dataset).__name__.lower())
+        labels = _integers(labels, "labels")
+        return cls._wrap(_c._Dataset.from_arrays(
+            np.stack(images), labels, [str(c) for c in class_names], None, [], name or type(dataset).__name__.lower(),
+            (list(norm[0]), list(norm[1])) if normalised else None, "the torchvision transform (Normalize)"))
 
     def __len__(self):
         return len(self._d)
@@ -199,13 +212,67 @@ class Dataset:
         return f"camscope.Dataset({i['path']!r}: {i['format']}, {i['size']} images, {len(i['class_names'])} classes)"
 
 
-def _to_uint8_hwc(img, where):
-    if hasattr(img, "detach"):  # a torch tensor, C×H×W float in [0, 1] (ToTensor)
+def _transform_normalize(dataset):
+    """The (mean, std) of the torchvision ``Normalize`` in ``dataset``'s transform (``transform``,
+    through ``Compose``'s ``transforms`` and ``nn.Sequential``), as float32 arrays; None without one.
+    Two of them: UsageError (which one the tensors went through last cannot be told)."""
+    found, seen = [], set()
+
+    def visit(t):
+        if t is None or id(t) in seen:
+            return
+        seen.add(id(t))
+        if type(t).__name__ == "Normalize" and hasattr(t, "mean") and hasattr(t, "std"):
+            found.append(t)
+            return
+        inner = getattr(t, "transforms", None)
+        if isinstance(inner, (list, tuple)):
+            for x in inner:
+                visit(x)
+        elif hasattr(t, "children") and callable(t.children):  # nn.Sequential of transforms
+            for x in t.children():
+                visit(x)
+
+    visit(getattr(dataset, "transform", None))
+    if not found:
+        return None
+    if len(found) > 1:
+        raise UsageError(f"{type(dataset).__name__}.transform holds {len(found)} Normalize transforms: give camscope "
+                         "the images before normalising (ToTensor() only) and the Model the mean/std")
+
+    def values(v):
+        return np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, np.float32).reshape(-1)
+
+    return values(found[0].mean), values(found[0].std)
+
+
+def _to_uint8_hwc(img, where, norm=None):
+    """``img`` as uint8 H×W×C, and whether it was a tensor normalised by ``norm`` (mean, std),
+    which is undone: the pixels are recovered exactly from ToTensor's p/255."""
+    undone = False
+    if hasattr(img, "detach"):  # a torch tensor, C×H×W float in [0, 1] (ToTensor), or normalised
         t = img.detach().cpu().numpy()
         if t.ndim != 3:
             raise UsageError(f"{where}: a tensor image must be C×H×W, got shape {t.shape}")
-        a = np.clip(np.rint(np.transpose(t, (1, 2, 0)) * 255.0), 0, 255).astype(np.uint8) \
-            if t.dtype.kind == "f" else np.transpose(t, (1, 2, 0)).astype(np.uint8)
+        if t.dtype.kind == "f":
+            t = t.astype(np.float64)
+            if norm is not None:
+                mean, std = norm
+                if len(mean) not in (1, t.shape[0]) or len(std) not in (1, t.shape[0]):
+                    raise UsageError(f"{where}: the transform's Normalize has {len(mean)} means and {len(std)} stds for "
+                                     f"{t.shape[0]} channels")
+                t = t * std.astype(np.float64)[:, None, None] + mean.astype(np.float64)[:, None, None]
+                undone = True
+            lo, hi = float(t.min()), float(t.max())
+            if lo < -0.01 or hi > 1.01:
+                raise UsageError(
+                    f"{where}: a float tensor with values in [{lo:.3g}, {hi:.3g}], not pixels in [0, 1]" +
+                    (" after undoing the transform's Normalize" if undone else
+                     ": normalised by a transform camscope cannot read (no torchvision Normalize in .transform)") +
+                    "; give camscope the ToTensor() images and the Model the mean/std")
+            a = np.clip(np.rint(np.transpose(t, (1, 2, 0)) * 255.0), 0, 255).astype(np.uint8)
+        else:
+            a = np.transpose(t, (1, 2, 0)).astype(np.uint8)
     elif hasattr(img, "convert") and hasattr(img, "mode"):  # PIL
         a = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
     else:
@@ -216,7 +283,7 @@ def _to_uint8_hwc(img, where):
         a = a[:, :, None]
     if a.ndim != 3 or a.shape[2] not in (1, 3):
         raise UsageError(f"{where}: expected an H×W, H×W×1 or H×W×3 image, got shape {a.shape}")
-    return np.ascontiguousarray(a)
+    return np.ascontiguousarray(a), undone
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -251,6 +318,13 @@ class Model:
     """A TorchScript classifier (traced or scripted; camscope's own checkpoints too) loaded by the
     C++ engine. ``input_size`` (H, W), ``mean``/``std`` or ``norm`` (a preset: cifar10, cifar100,
     mnist, fashion-mnist, imagenet) set the input as the CLI's --input-size/--mean/--std/--norm do.
+
+    Normalisation, the first that applies (the library's one rule, as the CLI's): the data's own (a
+    torchvision transform's Normalize: fed as it is), ``mean``/``std``/``norm``, the model's
+    camscope metadata, the dataset's preset (CIFAR and IDX files, a folder named after a preset; for
+    a model file only: a :meth:`from_torch` module gets none), else none (pixels in [0, 1]). Every
+    report states which was used and why (``Report.summary["identity"]["input"]["normalisation"]``;
+    :meth:`input_spec` before a call).
 
     ``threads``: 0 (the default) runs with PyTorch's setting (``torch.get_num_threads()``; this
     process shares its libtorch), N > 0 with N threads (at most one per core) during this model's
@@ -335,6 +409,15 @@ class Model:
         return hit[1]
 
     # -- the API
+    def input_spec(self, data=None):
+        """What this model is fed for ``data`` (a :class:`Dataset`, or images; None: the model's own
+        metadata and arguments): channels, height, width, mean, std, and ``normalisation``: where
+        mean/std came from ("model metadata", "dataset preset cifar10 (...)", "user mean/std",
+        "already normalised by the torchvision transform (Normalize)", "none ...")."""
+        if isinstance(data, Dataset):
+            return dict(self._spec(data=data))
+        return dict(self._spec(images=data)) if data is not None else dict(self._spec())
+
     def layers(self, data=None, *, input_size=None, channels=None):
         """Every submodule in call order as ``(path, type, output shape)`` for one input of the size
         the model's metadata, ``data`` (a Dataset or images) or ``input_size`` + ``channels`` give."""

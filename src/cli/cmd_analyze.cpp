@@ -265,6 +265,7 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
     s.width = id.width;
     s.norm.mean.assign(id.mean.begin(), id.mean.end());
     s.norm.std.assign(id.std.begin(), id.std.end());
+    s.norm_source = id.norm_source;
     ds = fit_to_model(m, std::move(ds), s);
     identify_dataset(live, *ds, a.data.path);
     if (auto d = dataset_difference(id, live, {"the shards were computed on", "this merge reads"}))

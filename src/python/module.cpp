@@ -108,6 +108,7 @@ InputSpec spec_from(const py::dict& d) {
     s.width = d["width"].cast<int>();
     s.norm.mean = d["mean"].cast<std::vector<float>>();
     s.norm.std = d["std"].cast<std::vector<float>>();
+    if (d.contains("normalisation")) s.norm_source = d["normalisation"].cast<std::string>();
     return s;
 }
 
@@ -118,6 +119,7 @@ py::dict spec_to(const InputSpec& s) {
     d["width"] = s.width;
     d["mean"] = s.norm.mean;
     d["std"] = s.norm.std;
+    d["normalisation"] = s.norm_source;  // where mean/std came from (data/input_spec.hpp)
     return d;
 }
 
@@ -211,9 +213,13 @@ py::array uint8_images(const py::handle& obj, const std::string& what, bool allo
     return py::array::ensure(a, py::array::c_style);
 }
 
+/// `applied`: the (mean, std) the images' source had normalised them with (a torchvision transform's
+/// Normalize; the uint8 images were recovered from its tensors), and `applied_by` what applied it.
 PyDataset dataset_from_arrays(const py::object& images, const std::vector<int>& labels,
                               const std::vector<std::string>& class_names, const std::optional<std::vector<int>>& coarse,
-                              const std::vector<std::string>& coarse_names, const std::string& name) {
+                              const std::vector<std::string>& coarse_names, const std::string& name,
+                              const std::optional<std::pair<std::vector<float>, std::vector<float>>>& applied,
+                              const std::string& applied_by) {
     py::array a = uint8_images(images, "images");
     const size_t n = static_cast<size_t>(a.shape(0));
     if (labels.size() != n)
@@ -232,6 +238,10 @@ PyDataset dataset_from_arrays(const py::object& images, const std::vector<int>& 
     info.preset.channels = a.ndim() == 4 ? static_cast<int>(a.shape(3)) : 1;
     info.preset.height = static_cast<int>(a.shape(1));
     info.preset.width = static_cast<int>(a.shape(2));
+    if (applied) {
+        info.applied_norm = Normalization{applied->first, applied->second};
+        info.applied_by = applied_by.empty() ? "the images' source" : applied_by;
+    }
     std::vector<int> co;
     if (coarse) {
         if (coarse->size() != n)
@@ -325,6 +335,7 @@ std::string with_model_arguments(std::string msg) {
 }
 
 /// The model input of a call: a dataset's (resolve_input_spec with its info) or the arrays' shape.
+/// A model given as bytes is a module from Python (Model.from_torch): no dataset preset for it.
 InputSpec resolve_spec(PyModel& pm, const PyDataset* ds, int channels, int height, int width, const SpecOverrides& ov) {
     DatasetInfo di;
     if (ds) {
@@ -335,7 +346,7 @@ InputSpec resolve_spec(PyModel& pm, const PyDataset* ds, int channels, int heigh
         di.preset.width = width;
     }
     try {
-        return resolve_input_spec(pm.m->info(), di, ov);
+        return resolve_input_spec(pm.m->info(), di, ov, /*live_module=*/!pm.bytes.empty());
     } catch (const UsageError& e) {
         throw UsageError(with_model_arguments(e.what()));
     }
@@ -524,11 +535,14 @@ PYBIND11_MODULE(_camscope, mod) {
             "from_arrays",
             [](const py::object& images, const std::vector<int>& labels, const std::vector<std::string>& names,
                const std::optional<std::vector<int>>& coarse, const std::vector<std::string>& coarse_names,
-               const std::string& name) {
-                return std::make_shared<PyDataset>(dataset_from_arrays(images, labels, names, coarse, coarse_names, name));
+               const std::string& name, const std::optional<std::pair<std::vector<float>, std::vector<float>>>& applied,
+               const std::string& applied_by) {
+                return std::make_shared<PyDataset>(
+                    dataset_from_arrays(images, labels, names, coarse, coarse_names, name, applied, applied_by));
             },
             py::arg("images"), py::arg("labels"), py::arg("class_names"), py::arg("coarse") = py::none(),
-            py::arg("coarse_names") = std::vector<std::string>{}, py::arg("name") = "arrays")
+            py::arg("coarse_names") = std::vector<std::string>{}, py::arg("name") = "arrays",
+            py::arg("applied_norm") = py::none(), py::arg("applied_by") = "")
         .def("__len__", [](const PyDataset& d) { return d.ds->size(); })
         .def("info", &dataset_info)
         .def("get", [](const PyDataset& d, py::ssize_t i) {

@@ -217,6 +217,7 @@ std::unique_ptr<Dataset> open_cifar(const std::string& path, const std::string& 
     info.preset.height = kSide;
     info.preset.width = kSide;
     info.preset.norm = *normalization_preset(fmt);
+    info.preset.norm_source = dataset_preset_source(fmt, l.hundred ? "the CIFAR-100 binary format" : "the CIFAR-10 binary format");
     return std::make_unique<CifarDataset>(l, files, std::move(info));
 }
 

@@ -264,6 +264,10 @@ std::optional<Normalization> normalization_preset(const std::string& name) {
     return std::nullopt;
 }
 
+std::string dataset_preset_source(const std::string& name, const std::string& why) {
+    return "dataset preset " + detail::lower(name) + " (" + why + ")";
+}
+
 void to_input(const Image& img, const InputSpec& spec, float* dst) {
     if (spec.channels != 1 && spec.channels != 3)
         throw UsageError("input spec has " + std::to_string(spec.channels) + " channels (expected 1 or 3)");

@@ -25,6 +25,9 @@ struct InputSpec {
     int height = 0;
     int width = 0;
     Normalization norm;
+    /// Where `norm` came from, as every report states it ("model metadata", "dataset preset
+    /// cifar10 (...)", "user mean/std", ...: data/input_spec.hpp); "" where nothing decided it yet.
+    std::string norm_source{};  // (with {}: aggregate initialisers that leave it out stay warning-free)
 };
 
 struct Sample {
@@ -44,7 +47,14 @@ struct DatasetInfo {
     std::vector<std::string> coarse_names;  // empty when no superclasses
     std::vector<int> fine_to_coarse;        // empty when no superclasses; else size = classes
     InputSpec preset;                       // native size and the usual normalisation (empty for
-                                            // image folders not named after a known preset)
+                                            // image folders not named after a known preset);
+                                            // preset.norm_source says which preset and why
+    /// The normalisation the images already had where they came from (a torchvision transform's
+    /// Normalize: the pixels here were recovered from its float tensors) and what applied it
+    /// ("the torchvision transform (Normalize)"); the model is then fed exactly that
+    /// (resolve_input_spec, data/input_spec.hpp). nullopt: the images are plain pixels.
+    std::optional<Normalization> applied_norm;
+    std::string applied_by;
 };
 
 class Dataset {
@@ -110,6 +120,9 @@ std::unique_ptr<Dataset> rename_classes(std::unique_ptr<Dataset> data, std::vect
 /// Known normalisation presets by dataset name ("cifar10", "cifar100", "mnist", "fashion-mnist",
 /// "imagenet"); nullopt if unknown.
 std::optional<Normalization> normalization_preset(const std::string& name);
+/// How a dataset reader states the preset it sets: "dataset preset NAME (WHY)", e.g. "dataset
+/// preset cifar10 (the CIFAR-10 binary format)".
+std::string dataset_preset_source(const std::string& name, const std::string& why);
 
 /// Image -> C×H×W float32 in `dst` (size C*H*W): converted to spec.channels, resized (bilinear,
 /// half-pixel) to spec.height×spec.width if needed, scaled to [0,1] and normalised.

@@ -188,7 +188,10 @@ std::unique_ptr<Dataset> open_folder(const std::string& path, const std::string&
     info.preset.width = w;
     // Unknown statistics: leave the normalisation empty (pixels scaled to [0,1] only) unless the
     // folder is named after a known preset.
-    if (auto n = normalization_preset(info.name)) info.preset.norm = *n;
+    if (auto n = normalization_preset(info.name)) {
+        info.preset.norm = *n;
+        info.preset.norm_source = dataset_preset_source(info.name, "the folder's name");
+    }
     return std::make_unique<FolderDataset>(std::move(items), std::move(info), root);
 }
 

@@ -266,6 +266,8 @@ std::unique_ptr<Dataset> open_idx(const std::string& path, const std::string& sp
         for (int d = 0; d < kClasses; ++d) info.class_names.push_back(std::to_string(d));
     }
     info.preset.norm = *normalization_preset(info.name);
+    info.preset.norm_source =
+        dataset_preset_source(info.name, fashion ? "IDX files, \"fashion\" in the path" : "IDX files, no \"fashion\" in the path");
     return std::make_unique<IdxDataset>(*files, std::move(info));
 }
 

@@ -18,49 +18,9 @@
 
 namespace camscope {
 
-/// Largest input a model is given: H×W as for the images themselves (kDefaultMaxPixels); a
-/// 65536×65536 input would be a 48 GiB tensor per image.
-constexpr long long kMaxInputPixels = kDefaultMaxPixels;
-
-InputSpec resolve_input_spec(const ModelInfo& model, const DatasetInfo& data, const SpecOverrides& ov) {
-    InputSpec spec = model.input ? *model.input : data.preset;
-    if (!model.input && spec.norm.mean.empty()) {
-        if (auto p = normalization_preset(data.name)) spec.norm = *p;
-    }
-    if (!ov.preset.empty()) {
-        auto p = normalization_preset(ov.preset);
-        if (!p) throw UsageError("unknown --norm preset '" + ov.preset + "' (cifar10, cifar100, mnist, fashion-mnist, imagenet)");
-        spec.norm = *p;
-    }
-    if (ov.height) spec.height = *ov.height;
-    if (ov.width) spec.width = *ov.width;
-    if (ov.mean) spec.norm.mean = *ov.mean;
-    if (ov.std) spec.norm.std = *ov.std;
-    if (spec.channels <= 0) spec.channels = data.preset.channels;
-    if (spec.height <= 0 || spec.width <= 0)
-        throw UsageError("the model's input size is unknown: pass --input-size HxW");
-    if (static_cast<long long>(spec.height) * spec.width > kMaxInputPixels) {
-        const std::string from = ov.height ? "--input-size"
-                                 : model.input ? model.path + ": its camscope.json metadata"
-                                               : data.name + ": its images";
-        throw UsageError(format("input size %dx%d (from %s) exceeds the limit of %lld pixels", spec.height,
-                                spec.width, from.c_str(), kMaxInputPixels));
-    }
-    if (spec.norm.mean.empty() && spec.norm.std.empty()) {
-        spec.norm.mean.assign(spec.channels, 0.f);  // no normalisation: pixels in [0,1]
-        spec.norm.std.assign(spec.channels, 1.f);
-    }
-    if (spec.norm.mean.size() == 1 && spec.channels > 1) spec.norm.mean.assign(spec.channels, spec.norm.mean[0]);
-    if (spec.norm.std.size() == 1 && spec.channels > 1) spec.norm.std.assign(spec.channels, spec.norm.std[0]);
-    if (spec.norm.mean.size() != static_cast<size_t>(spec.channels) ||
-        spec.norm.std.size() != static_cast<size_t>(spec.channels))
-        throw UsageError(format("--mean/--std need %d values (one per channel), got %zu and %zu", spec.channels,
-                                spec.norm.mean.size(), spec.norm.std.size()));
-    for (float m : spec.norm.mean)
-        if (!std::isfinite(m)) throw UsageError(format("--mean values must be finite numbers, got %g", m));
-    for (float s : spec.norm.std)
-        if (!(s > 0) || !std::isfinite(s)) throw UsageError(format("--std values must be finite and positive, got %g", s));
-    return spec;
+InputSpec resolve_input_spec(const ModelInfo& model, const DatasetInfo& data, const SpecOverrides& ov,
+                             bool live_module) {
+    return resolve_input_spec(ModelInput{model.input, model.path, live_module}, data, ov);
 }
 
 void check_class_count(Model& model, const Dataset& data, const InputSpec& spec) {

@@ -8,20 +8,16 @@
 #include <vector>
 
 #include "camscope/data/dataset.hpp"
+#include "camscope/data/input_spec.hpp"
 #include "camscope/engine/engine.hpp"
 #include "camscope/util/progress.hpp"
 
 namespace camscope {
 
-struct SpecOverrides {
-    std::optional<int> height, width;           // --input-size HxW
-    std::optional<std::vector<float>> mean, std;  // --mean / --std
-    std::string preset;                          // --norm NAME (dataset preset)
-};
-
-/// Input size and normalisation: user overrides > the model's camscope metadata > the dataset's
-/// preset. Throws Error if the result is incomplete (e.g. an image folder without --norm).
-InputSpec resolve_input_spec(const ModelInfo& model, const DatasetInfo& data, const SpecOverrides& ov);
+/// The input-preparation rule (data/input_spec.hpp) for `model`; `live_module`: a module handed
+/// over by Python (Model.from_torch), which gets no dataset preset.
+InputSpec resolve_input_spec(const ModelInfo& model, const DatasetInfo& data, const SpecOverrides& ov,
+                             bool live_module = false);
 
 /// Checks the model's class count against the dataset's; Error naming both otherwise.
 void check_class_count(Model& model, const Dataset& data, const InputSpec& spec);

@@ -70,10 +70,11 @@ void identify_input(RunIdentity& id, const InputSpec& spec) {
     id.width = spec.width;
     id.mean.assign(spec.norm.mean.begin(), spec.norm.mean.end());
     id.std.assign(spec.norm.std.begin(), spec.norm.std.end());
+    id.norm_source = spec.norm_source;
 }
 
 json identity_json(const RunIdentity& id) {
-    return {{"model", {{"path", id.model_path}, {"bytes", id.model_bytes}, {"sha256", id.model_sha256}}},
+    json j = {{"model", {{"path", id.model_path}, {"bytes", id.model_bytes}, {"sha256", id.model_sha256}}},
             {"dataset",
              {{"path", id.data_path},
               {"format", id.data_format},
@@ -91,6 +92,8 @@ json identity_json(const RunIdentity& id) {
               {"aug_smooth", id.cam.aug_smooth},
               {"max_channels", id.cam.max_channels},
               {"alpha", id.cam.alpha}}}};
+    if (!id.norm_source.empty()) j["input"]["normalisation"] = id.norm_source;  // (absent in older runs)
+    return j;
 }
 
 namespace {
@@ -187,6 +190,7 @@ RunIdentity parse_identity(const json& j, const std::string& name) {
     id.width = small_int(in, "width", "input.", name);
     id.mean = numbers(in, "mean", "input.", name);
     id.std = numbers(in, "std", "input.", name);
+    if (in.contains("normalisation")) id.norm_source = str(in, "normalisation", "input.", name);
     const json& c = field(j, "cam", "", name);
     id.cam.method = str(c, "method", "cam.", name);
     for (auto& l : split(str(c, "layer", "cam.", name), '+'))  // layers_text's form

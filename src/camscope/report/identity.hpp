@@ -9,7 +9,9 @@
 //            SHA-256 over the counts, the class names and Dataset::fingerprint (every image's
 //            label, size and pixels as decoded, so a copy elsewhere matches and any changed label
 //            or pixel does not; image folders: every file's relative path, size and class);
-//   input    channels × height × width, normalisation mean/std (what the model was fed);
+//   input    channels × height × width, normalisation mean/std (what the model was fed) and
+//            where that normalisation came from ("normalisation": InputSpec::norm_source, stated
+//            for the reader; not compared: the same numbers give the same results);
 //   CAM      the CamSettings of the stored maps (engine/cam_settings.hpp: method, layer, eigen/aug
 //            smoothing, max_channels, Finer-CAM alpha). identity_differences compares method and
 //            layer (what `serve` needs: its live maps are computed without smoothing, and with the
@@ -43,6 +45,7 @@ struct RunIdentity {
     std::string data_fingerprint;  // 64 hex digits
     int channels = 0, height = 0, width = 0;
     std::vector<double> mean, std;
+    std::string norm_source;  // InputSpec::norm_source; "" in runs made before camscope stated it
     CamSettings cam;  // the stored maps' settings; cam.layers: the one resolved layer
 };
 
@@ -58,7 +61,8 @@ void identify_input(RunIdentity& id, const InputSpec& spec);
 
 nlohmann::json identity_json(const RunIdentity& id);
 /// Reads identity_json's output back; Error naming `name` and the field otherwise. "cam.alpha" may
-/// be absent (written before camscope recorded it): 1, the only alpha those runs used.
+/// be absent (written before camscope recorded it): 1, the only alpha those runs used;
+/// "input.normalisation" too (then "").
 RunIdentity parse_identity(const nlohmann::json& j, const std::string& name);
 
 /// How identity_differences names its two sides: each line reads "<what>: <recorded> X; <live> Y".

@@ -253,6 +253,7 @@ std::string format_terminal_summary(const Report& r) {
     row("blank CAMs", format("%lld of %lld predicted-class maps (%s, %s at %s)", r.degenerate.pred().degenerate,
                              r.degenerate.pred().maps, pct(r.degenerate.pred().share()).c_str(), r.method.c_str(),
                              r.layer.c_str()));
+    if (r.identity && !r.identity->norm_source.empty()) row("input normalisation", r.identity->norm_source);
     s += "  worst classes:\n";
     for (size_t i = 0; i < std::min<size_t>(5, r.worst_classes.size()); ++i) {
         const auto& c = r.per_class[r.worst_classes[i]];
