@@ -105,16 +105,7 @@ ExplorerData explorer_model(const Report& r, const AnalysisInput& in, int top_k)
                      {"ece_after", cal.after.ece},
                      {"bins", bins}};
     d.classes = r.class_names;
-    for (const auto& c : r.per_class)
-        d.per_class.push_back({{"index", c.cls},
-                               {"name", r.class_names[c.cls]},
-                               {"support", c.support},
-                               {"correct", c.correct},
-                               {"predicted", c.predicted},
-                               {"accuracy", c.recall},
-                               {"precision", c.precision},
-                               {"f1", c.f1},
-                               {"mean_confidence", c.mean_confidence}});
+    for (const auto& c : r.per_class) d.per_class.push_back(report_detail::class_metrics_json(r, c));
     d.confusion.sparse = r.sparse_confusion_json;  // many classes: the non-zero cells only, as summary.json
     for (int t = 0; t < r.num_classes; ++t) {
         if (!d.confusion.sparse) d.confusion.counts.emplace_back();

@@ -69,6 +69,18 @@ json candidate_json(const CamCandidate& c) {
 
 }  // namespace
 
+json class_metrics_json(const Report& r, const metrics::ClassStats& c) {
+    return {{"index", c.cls},
+            {"name", r.class_names[c.cls]},
+            {"support", c.support},
+            {"correct", c.correct},
+            {"predicted", c.predicted},
+            {"accuracy", c.recall},
+            {"precision", c.precision},
+            {"f1", c.f1},
+            {"mean_confidence", c.mean_confidence}};
+}
+
 json overall_json(const Report& r) {
     return {{"top1", r.top1},
             {"top5", r.top5},
@@ -119,22 +131,14 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
     json pc = json::array();
     for (const auto& c : r.per_class) {
         const auto& f = r.focus_per_class[c.cls];
-        pc.push_back({{"index", c.cls},
-                      {"name", r.class_names[c.cls]},
-                      {"support", c.support},
-                      {"correct", c.correct},
-                      {"predicted", c.predicted},
-                      {"accuracy", c.recall},
-                      {"precision", c.precision},
-                      {"f1", c.f1},
-                      {"mean_confidence", c.mean_confidence},
-                      {"most_confused_with", c.most_confused_with >= 0 ? json(c.most_confused_with) : json(nullptr)},
-                      {"most_confused_count", c.most_confused_count},
-                      {"focus", focus_json(f)},
-                      {"degenerate_cams",
-                       {{"predicted_class_maps", count_json(r.degenerate.by_pred_class[c.cls])},
-                        {"true_class_maps", count_json(r.degenerate.by_true_class[c.cls])}}},
-                      {"gallery", r.galleries[c.cls].file.empty() ? json(nullptr) : json(r.galleries[c.cls].file)}});
+        json e = class_metrics_json(r, c);
+        e["most_confused_with"] = c.most_confused_with >= 0 ? json(c.most_confused_with) : json(nullptr);
+        e["most_confused_count"] = c.most_confused_count;
+        e["focus"] = focus_json(f);
+        e["degenerate_cams"] = {{"predicted_class_maps", count_json(r.degenerate.by_pred_class[c.cls])},
+                                {"true_class_maps", count_json(r.degenerate.by_true_class[c.cls])}};
+        e["gallery"] = r.galleries[c.cls].file.empty() ? json(nullptr) : json(r.galleries[c.cls].file);
+        pc.push_back(std::move(e));
     }
     j["per_class"] = pc;
     j["worst_classes"] = r.worst_classes;

@@ -52,6 +52,9 @@ std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in
 std::string summary_json(const Report& r, const WriteOptions& opt, const std::vector<WrittenFile>& files);
 /// The headline figures (top-1/top-5, correct, errors, mean confidences): summary.json and the explorer.
 nlohmann::json overall_json(const Report& r);
+/// One class's metrics (index, name, support, correct, predicted, accuracy, precision, f1,
+/// mean_confidence): summary.json's per_class entries (which add more) and the explorer's.
+nlohmann::json class_metrics_json(const Report& r, const metrics::ClassStats& c);
 
 /// "12.3%" with one decimal.
 std::string pct(double v);
