@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """Generates tests/malformed/: inputs users might feed camscope that it must refuse cleanly.
 
+One file of ~630 lines on purpose: every case is a few lines (the bad bytes, the command, the
+expected exit and message) and manifest.json is written from the same list in one run.
+
 Run with Debian's python3 (python3-torch, python3-numpy): /usr/bin/python3 scripts/make_malformed.py
 The output is committed; never edit it by hand. manifest.json lists every case:
   args      the camscope command line; {M} = tests/malformed, {F} = tests/fixtures,

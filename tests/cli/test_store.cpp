@@ -2,6 +2,8 @@
 // report (read back with NumPy too), shards merged into the report a single process writes (N = 1,
 // 3, 4 with uneven slices), merges refused (missing or doubled shard, another model, overlapping
 // slices), --shard auto from a scheduler's environment, and --resume after a kill at several points.
+// ~540 lines: one suite for the store's life through the binary (write, merge, resume, compare
+// refusals), whose cases share the analysed runs they make; safety cases: test_store_safety.cpp.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

@@ -1,5 +1,7 @@
 // Engine tests through the torch-free facade, against numbers computed independently in Python
 // by tests/fixtures/make_fixtures.py (hook-based reference implementation on the eager models).
+// ~560 lines: one suite per reference manifest (tests/fixtures/manifest.json), every method and
+// layer of it checked in the same loops; the layouts, transformers and CAM job have their own files.
 #include <gtest/gtest.h>
 
 #include <cmath>
