@@ -3,7 +3,6 @@
 // exceptions, and the module's small free functions (CAM methods, class parsing, the overlay).
 #include "common.hpp"
 
-#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>

@@ -11,7 +11,6 @@
 #include "camscope/engine/engine.hpp"
 #include "camscope/pipeline/analyze.hpp"
 #include "camscope/pipeline/cams.hpp"
-#include "camscope/pipeline/measure.hpp"
 #include "camscope/pipeline/pipeline.hpp"
 #include "camscope/report/metrics.hpp"
 #include "camscope/util/error.hpp"
