@@ -1,5 +1,5 @@
 """Progress bars for the library's long calls: ipywidgets bars in a Jupyter kernel, one redrawn
-line on a terminal, a few plain lines otherwise (logs). The C++ side (module.cpp) calls event()
+line on a terminal, a few plain lines otherwise (logs). The C++ side (common.cpp) calls event()
 from the thread that made the call, with the GIL held, and checks for Ctrl-C right after."""
 import sys
 import time
