@@ -24,12 +24,5 @@ from ._report import Report, analyze, analyze_shard
 
 _c._set_progress_callback(_progress.event)
 
-# The public names are camscope's wherever they are defined: reprs, help() and pickles say
-# camscope.Model, as before the package was split into modules.
-for _public in (Model, Dataset, Report, Explorer, Predictions, analyze, analyze_shard, explore, widget, cam_methods,
-                Error, UsageError):
-    _public.__module__ = __name__
-del _public
-
 __all__ = ["Model", "Dataset", "Report", "Explorer", "Predictions", "analyze", "analyze_shard", "explore", "widget",
            "cam_methods", "Error", "UsageError"]
