@@ -177,6 +177,9 @@ nlohmann::json explorer_data(const Report& r, const AnalysisInput& in, int top_k
 /// Rows of confusion cell (truth, pred), most confident first (ties: row order).
 std::vector<size_t> cell_rows(const ExplorerRows& rows, int truth, int pred);
 
+/// What explorer/data.js holds before its JSON (the writer and the reader share it).
+inline constexpr std::string_view kExplorerDataPrefix = "window.CAMSCOPE_DATA = ";
+
 /// "window.CAMSCOPE_DATA = {...};" (data.js of the offline copy) and back.
 std::string explorer_data_js(const nlohmann::json& data);
 /// The JSON of such a file, not checked further: only ';', spaces and line ends may follow its

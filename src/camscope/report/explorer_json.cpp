@@ -418,4 +418,24 @@ ExplorerData explorer_from_json(const json& j, const std::string& name) {
     return d;
 }
 
+json explorer_data_js_json(std::string_view text, const std::string& name) {
+    const size_t at = text.find(kExplorerDataPrefix);
+    const size_t end = text.rfind('}');
+    if (at == std::string_view::npos || end == std::string_view::npos || end < at + kExplorerDataPrefix.size())
+        throw Error(where(name, "not an explorer data file (expected `window.CAMSCOPE_DATA = {...};`)"));
+    for (size_t i = end + 1; i < text.size(); ++i)
+        if (text[i] != ';' && text[i] != '\n' && text[i] != '\r' && text[i] != ' ')
+            throw Error(where(name, format("unexpected bytes after the data (offset %zu)", i)));
+    const auto body = text.substr(at + kExplorerDataPrefix.size(), end + 1 - at - kExplorerDataPrefix.size());
+    json j = json::parse(body.begin(), body.end(), nullptr, false);
+    if (j.is_discarded()) throw Error(where(name, "the explorer data is not valid JSON"));
+    return j;
+}
+
+json parse_explorer_data_js(const std::string& text, const std::string& name) {
+    json j = explorer_data_js_json(text, name);
+    (void)explorer_from_json(j, name);
+    return j;
+}
+
 }  // namespace camscope

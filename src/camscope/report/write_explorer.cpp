@@ -204,37 +204,13 @@ std::vector<size_t> cell_rows(const ExplorerRows& rows, int truth, int pred) {
     return out;
 }
 
-namespace {
-constexpr std::string_view kDataPrefix = "window.CAMSCOPE_DATA = ";
-}
-
 std::string explorer_data_js(const json& data) {
     // The JSON is valid JavaScript; "</" is escaped in case the file is ever inlined into HTML.
-    std::string out = "// camscope explorer data (written by camscope analyze; read by app.js)\n";
-    out += kDataPrefix;
+    std::string out = "// camscope explorer data (written by camscope analyze; read by source.js)\n";
+    out += kExplorerDataPrefix;
     out += report_detail::script_json(data);
     out += ";\n";
     return out;
-}
-
-json explorer_data_js_json(std::string_view text, const std::string& name) {
-    const size_t at = text.find(kDataPrefix);
-    const size_t end = text.rfind('}');
-    if (at == std::string_view::npos || end == std::string_view::npos || end < at + kDataPrefix.size())
-        throw Error(where(name, "not an explorer data file (expected `window.CAMSCOPE_DATA = {...};`)"));
-    for (size_t i = end + 1; i < text.size(); ++i)
-        if (text[i] != ';' && text[i] != '\n' && text[i] != '\r' && text[i] != ' ')
-            throw Error(where(name, format("unexpected bytes after the data (offset %zu)", i)));
-    const auto body = text.substr(at + kDataPrefix.size(), end + 1 - at - kDataPrefix.size());
-    json j = json::parse(body.begin(), body.end(), nullptr, false);
-    if (j.is_discarded()) throw Error(where(name, "the explorer data is not valid JSON"));
-    return j;
-}
-
-json parse_explorer_data_js(const std::string& text, const std::string& name) {
-    json j = explorer_data_js_json(text, name);
-    (void)explorer_from_json(j, name);
-    return j;
 }
 
 namespace report_detail {
