@@ -199,6 +199,10 @@ def test_module_from_python_gets_no_dataset_preset_and_reports_say_which(folder,
     import json
     summary = json.load(open(out / "summary.json"))
     assert summary["identity"]["input"]["normalisation"] == "dataset preset cifar10 (the CIFAR-10 binary format)"
+    # ... and the HTML report's header, which a reader opens first.
+    html = (out / "index.html").read_text()
+    assert ('<p id="normalisation">Input normalisation: dataset preset cifar10 (the CIFAR-10 binary format).</p>'
+            in html)
 
 
 def test_float_tensors_that_camscope_cannot_undo_are_refused():

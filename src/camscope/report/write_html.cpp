@@ -219,6 +219,8 @@ std::string index_html(const Report& r, const WriteOptions& opt, const std::vect
                             r.model_path.c_str(), r.dataset_name.c_str(), r.split.c_str(), r.n, r.num_classes,
                             r.method.c_str(), r.layer.c_str())) +
          "</p>\n";
+    if (r.identity && !r.identity->norm_source.empty())  // which normalisation the model was fed, and why
+        h += "<p id=\"normalisation\">Input normalisation: " + html_escape(r.identity->norm_source) + ".</p>\n";
     if (const auto warn = degenerate_warning(r); !warn.empty()) {
         h += "<div class=\"warn\" id=\"degenerate-warning\">";
         for (const auto& w : warn) h += "<p>" + html_escape(w) + "</p>";
