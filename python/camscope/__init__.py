@@ -11,8 +11,12 @@ does not fit) and ``camscope.UsageError`` (an impossible request; also a ``Value
 CLI's messages and this package's argument names; an image index out of range is an ``IndexError``.
 CAMs and analyses enable autograd themselves: they work inside ``torch.no_grad()``,
 ``torch.inference_mode()`` and ``torch.set_grad_enabled(False)``, which stay as they were. Long calls
-show a progress bar (a widget in Jupyter) and stop on Ctrl-C / a kernel interrupt with
-KeyboardInterrupt, leaving nothing half-written.
+show a progress bar (``progress=False``: none) and stop on Ctrl-C / a kernel interrupt with
+KeyboardInterrupt, leaving nothing half-written: in Jupyter an HTML bar updated in place (no
+ipywidgets, so headless runs such as ``jupyter execute`` work), on a terminal one redrawn line, in a
+log a line per tenth of the work. Tables (``Report.per_class``, ``pairs``, ``label_errors``,
+``Report.table``, ``Predictions.table``) are pandas DataFrames when pandas is installed, lists of dicts
+otherwise. ``__version__`` is the library's (``camscope --version``).
 """
 from . import _camscope as _c
 from . import _progress
@@ -24,5 +28,14 @@ from ._report import Report, analyze, analyze_shard
 
 _c._set_progress_callback(_progress.event)
 
+__version__: str = _c.__version__  # CMakeLists.txt's project(VERSION), as `camscope --version` prints it
+
 __all__ = ["Model", "Dataset", "Report", "Explorer", "Predictions", "analyze", "analyze_shard", "explore", "widget",
            "cam_methods", "Error", "UsageError"]
+
+
+def __dir__():
+    """The public API only (what ``from camscope import *`` gives, and ``__version__``): not the
+    package's submodules nor what they import. The signatures' type aliases (ClassRef, Images,
+    PathLike) and NOTEBOOK_FRAME_ANCESTORS (explore's default) stay reachable as attributes."""
+    return sorted(__all__ + ["__version__"])

@@ -23,6 +23,10 @@ void ensure_passive_openmp(char** argv) {
 
 }  // namespace
 
+#ifndef CAMSCOPE_VERSION
+#error "CAMSCOPE_VERSION: set by CMakeLists.txt from project(VERSION)"
+#endif
+
 int main(int argc, char** argv) {
     ensure_passive_openmp(argv);
     // SIGINT/SIGTERM/SIGHUP remove the temporary files and the report staging folder of this run,
@@ -34,7 +38,7 @@ int main(int argc, char** argv) {
                  "camscope"};
     app.require_subcommand(1);
     app.add_flag("-q,--quiet", camscope::cli::g_quiet, "no progress bars or notes on stderr");
-    app.set_version_flag("--version", "camscope 0.1.0");
+    app.set_version_flag("--version", "camscope " CAMSCOPE_VERSION);  // CMakeLists.txt's project(VERSION)
     app.footer("Run `camscope COMMAND --help` for a command's options. Exit codes: 0 ok, 1 runtime error, 2 bad usage.");
     camscope::cli::register_demo(app);
     camscope::cli::register_analyze(app);

@@ -5,8 +5,13 @@
 // concept: common (errors, progress, conversions), data, model, report, explore.
 #include "common.hpp"
 
+#ifndef CAMSCOPE_VERSION
+#error "CAMSCOPE_VERSION: set by CMakeLists.txt from project(VERSION)"
+#endif
+
 PYBIND11_MODULE(_camscope, mod) {
     mod.doc() = "camscope's C++ library (internal; use the `camscope` package)";
+    mod.attr("__version__") = CAMSCOPE_VERSION;  // CMakeLists.txt's project(VERSION), as `camscope --version`
 
     camscope::bindings::bind_common(mod);
     camscope::bindings::bind_data(mod);
