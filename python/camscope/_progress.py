@@ -1,13 +1,24 @@
-"""Progress bars for the library's long calls: ipywidgets bars in a Jupyter kernel, one redrawn
-line on a terminal, a few plain lines otherwise (logs). The C++ side (common.cpp) calls event()
-from the thread that made the call, with the GIL held, and checks for Ctrl-C right after."""
+"""Progress bars for the library's long calls: an HTML ``<progress>`` bar updated in place in a
+Jupyter kernel (through IPython's display_id, no ipywidgets: no comm messages, so headless runs
+such as ``jupyter execute`` and nbconvert work), one redrawn line on a terminal, a few plain lines
+otherwise (logs: one per tenth of the work, and the stage's end once).
+
+The C++ side (src/python/common.cpp, the library's util/progress.hpp sink) calls :func:`event`
+from the thread that made the call, with the GIL held, on every step, and checks for Ctrl-C right
+after: drawing is limited to 10 per second, and each call does little before that check. The
+rate shown is the library's: done / seconds since the stage began; a stage whose first report is
+its end (one step) shows its time, no rate."""
+from __future__ import annotations
+
+import html
 import sys
 import time
+from typing import Optional
 
-_bar = None  # the bar being drawn: (label, renderer)
+_REDRAW_S = 0.1  # at most 10 draws a second (the final one always)
 
 
-def _in_notebook():
+def _in_notebook() -> bool:
     ip = sys.modules.get("IPython")
     if ip is None or "ipykernel" not in sys.modules:
         return False
@@ -18,75 +29,135 @@ def _in_notebook():
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
 
 
-class _Rate:
-    """Items per second since the bar's first report (the library reports after the first batch)."""
-
-    def __init__(self):
-        self.t0, self.d0 = None, 0
-
-    def __call__(self, done):
-        now = time.monotonic()
-        if self.t0 is None:
-            self.t0, self.d0 = now, done
-        dt = now - self.t0
-        return (done - self.d0) / dt if dt > 0 else 0.0
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    s = int(seconds + 0.5)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-class _Widget:
-    def __init__(self, label, total):
-        import ipywidgets as w
+class _State:
+    """One stage's figures and their text: "done/total, 12.3 it/s, ETA 0:42" while it runs, "done/total
+    in 1.2 s (12.3 it/s)" at its end; no rate when the stage reported only once (its end)."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label, self.total = label, total
+        self.done, self.seconds, self.final = 0, 0.0, False
+        self.stepped = False  # a report before the end: the stage moved in steps, its rate means something
+
+    def update(self, done: int, total: int, final: bool, seconds: float) -> None:
+        if not final and done < total:
+            self.stepped = True
+        self.done, self.total, self.final, self.seconds = done, total, final, seconds
+
+    def rate(self) -> Optional[float]:
+        if not self.stepped or self.done <= 0 or self.seconds <= 0:
+            return None
+        return self.done / self.seconds
+
+    def counts(self) -> str:
+        return f"{self.done}/{self.total}" if self.total else f"{self.done}"
+
+    def figures(self) -> str:
+        rate = self.rate()
+        if self.final:
+            return f"{self.counts()} in {_duration(self.seconds)}" + (f" ({rate:.1f} it/s)" if rate else "")
+        text = self.counts()
+        if rate:
+            text += f", {rate:.1f} it/s"
+            if self.total > self.done:
+                text += f", ETA {_duration((self.total - self.done) / rate)}"
+        return text
+
+    def fraction(self) -> float:
+        return min(self.done, self.total) / self.total if self.total else (1.0 if self.final else 0.0)
+
+
+class _Html:
+    """A notebook bar: one display_data output (an HTML <progress>), replaced through its display_id."""
+
+    def __init__(self, state: _State) -> None:
         from IPython.display import display
 
-        self.bar = w.IntProgress(value=0, min=0, max=max(total, 1), description=label[:20])
-        self.text = w.HTML()
-        self.box = w.HBox([self.bar, self.text])
-        self.rate = _Rate()
-        display(self.box)
+        self.state = state
+        self.handle = display(self._Shown(state), display_id=True)
 
-    def update(self, done, total, final):
-        self.bar.max = max(total, 1)
-        self.bar.value = min(done, self.bar.max)
-        rate = self.rate(done)
-        self.text.value = f"{done}/{total} ({rate:.1f}/s{', done' if final else ''})"
-        if final:
-            self.bar.bar_style = "success"
+    class _Shown:
+        def __init__(self, state: _State) -> None:
+            self.s = state
+
+        def _repr_html_(self) -> str:
+            s = self.s
+            value = f"{min(s.done, s.total)}" if s.total else ("1" if s.final else "")
+            maximum = f"{s.total}" if s.total else "1"
+            return (f"<div class='camscope-progress'><progress value='{value}' max='{maximum}' "
+                    f"style='width:20em;vertical-align:middle'></progress> <code>{html.escape(s.label)}</code> "
+                    f"{html.escape(s.figures())}</div>")
+
+        def __repr__(self) -> str:
+            return f"{self.s.label}: {self.s.figures()}"
+
+    def draw(self) -> None:
+        self.handle.update(self._Shown(self.state))
 
 
 class _Line:
-    def __init__(self, label, total):
-        self.label, self.rate, self.tty = label, _Rate(), sys.stderr.isatty()
-        self.tenth = 0
+    """A terminal bar: one line redrawn with "\\r" on a TTY; else (a log file, a pipe) a line at each
+    further tenth of the work before the end, and one at the end."""
 
-    def update(self, done, total, final):
-        rate = self.rate(done)
-        width = 30
-        filled = int(width * min(done, total) / total) if total else 0
-        line = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:.1f} it/s"
+    WIDTH = 30
+
+    def __init__(self, state: _State) -> None:
+        self.state, self.tty, self.tenth = state, sys.stderr.isatty(), 0
+
+    def line(self) -> str:
+        s = self.state
+        filled = int(self.WIDTH * s.fraction())
+        return f"{s.label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {s.figures()}"
+
+    def draw(self) -> None:
+        s = self.state
         if self.tty:
-            sys.stderr.write("\r" + line + ("\n" if final else ""))
-            sys.stderr.flush()
-        elif final or (total and done * 10 // total > self.tenth):
-            self.tenth = done * 10 // total if total else 0
-            sys.stderr.write(line + "\n")
+            sys.stderr.write("\r" + self.line() + "\033[K" + ("\n" if s.final else ""))
+        elif s.final:
+            sys.stderr.write(self.line() + "\n")
+        elif s.total and s.done < s.total and s.done * 10 // s.total > self.tenth:
+            self.tenth = s.done * 10 // s.total
+            sys.stderr.write(self.line() + "\n")
+        else:
+            return
+        sys.stderr.flush()
 
 
+_bar = None  # the stage being drawn: (_State, renderer)
 _last_draw = 0.0
 
 
-def event(label, done, total, final):
-    """One progress report: a new label starts a new bar; drawing is limited to 10 per second."""
+def event(label: str, done: int, total: int, final: bool, seconds: float = 0.0) -> None:
+    """One progress report from the library: ``done`` of ``total`` after ``seconds`` since the stage
+    began; ``final``: its end (sent once). A new label (or the same one starting over) starts a new
+    bar; drawing is limited to 10 per second, the end always drawn, once."""
     global _bar, _last_draw
-    if _bar is None or _bar[0] != label:
+    now = time.monotonic()
+    fresh = _bar is None or _bar[0].label != label or done < _bar[0].done
+    if not (final or fresh or now - _last_draw >= _REDRAW_S):
+        return  # between draws: the cheap way out (the C++ side checks Ctrl-C next)
+    if fresh:
+        state = _State(label, total)
         renderer = None
+        state.update(done, total, final, seconds)  # (before display() draws it)
         if _in_notebook():
             try:
-                renderer = _Widget(label, total)
-            except Exception:  # no usable ipywidgets: the text line still shows progress
+                renderer = _Html(state)
+            except Exception:  # no IPython display: the text line still shows progress
                 renderer = None
-        _bar = (label, renderer or _Line(label, total))
-    now = time.monotonic()
-    if final or now - _last_draw >= 0.1:
-        _last_draw = now
-        _bar[1].update(done, total, final)
+        _bar = (state, renderer or _Line(state))
+    state, renderer = _bar
+    state.update(done, total, final, seconds)
+    _last_draw = now
+    if not (fresh and isinstance(renderer, _Html)):  # a new notebook bar was drawn by display()
+        renderer.draw()
     if final:
         _bar = None

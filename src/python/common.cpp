@@ -29,9 +29,9 @@ struct Interrupted {};
 std::mutex g_call_mu;
 std::thread::id g_owner;      // the Python thread of the call in progress
 bool g_show = false;          // draw its bars
-py::object* g_draw = nullptr;  // camscope._progress.event(label, done, total, final); leaked on purpose
+py::object* g_draw = nullptr;  // camscope._progress.event(label, done, total, final, seconds); leaked on purpose
 
-void progress_sink(const std::string& label, std::size_t done, std::size_t total, bool final) {
+void progress_sink(const std::string& label, std::size_t done, std::size_t total, bool final, double seconds) {
     bool show = false;
     {
         std::lock_guard lock(g_call_mu);
@@ -41,7 +41,7 @@ void progress_sink(const std::string& label, std::size_t done, std::size_t total
     py::gil_scoped_acquire gil;
     if (show && g_draw) {
         try {
-            (*g_draw)(label, done, total, final);
+            (*g_draw)(label, done, total, final, seconds);
         } catch (py::error_already_set& e) {
             // Ctrl-C while Python draws arrives here as KeyboardInterrupt; any other drawing problem
             // must not stop the work.

@@ -224,7 +224,7 @@ def test_interrupt_leaves_nothing(model, data, tmp_path, monkeypatch):
     before = open(out / "summary.json").read()
     from camscope import _progress
 
-    def interrupt(label, done, total, final):
+    def interrupt(label, done, total, final, *seconds):
         if label == "class galleries" and not final:
             signal.raise_signal(signal.SIGINT)
 

@@ -56,7 +56,8 @@ def test_notebook_runs_and_shows_report_and_explorer():
         return [o for o in cell.get("outputs", []) if "data" in o and "application/vnd.jupyter.widget-view+json" in o["data"]]
 
     analyze_cell = [c for c in code if "camscope.analyze(" in c.source][0]
-    assert len(widgets(analyze_cell)) >= 3  # progress bars as widgets (the pass, CAM focus, faithfulness)
+    bars = [h for h in html_outputs(analyze_cell) if "<progress" in h]  # the pass, CAM focus, faithfulness
+    assert len(bars) >= 3 and not widgets(analyze_cell)  # HTML bars updated in place, no widgets (_progress.py)
     assert widgets([c for c in code if "camscope.widget(" in c.source][0])  # the server-free explorer
     art = os.environ.get("CAMSCOPE_ARTIFACTS")
     if art:

@@ -61,7 +61,7 @@ void Progress::advance(std::size_t n) {
             done = done_;
             if (!enabled_ || finished_) return;
         }
-        (*sink)(label_, done, total_, false);  // outside the lock: it may throw
+        (*sink)(label_, done, total_, false, seconds());  // outside the lock: it may throw
         return;
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -92,12 +92,16 @@ void Progress::finish() {
     if (!enabled_) return;
     if (auto sink = current_sink()) {
         try {
-            (*sink)(label_, done_, total_, true);
+            (*sink)(label_, done_, total_, true, seconds());
         } catch (...) {  // called from ~Progress: nothing may leave it
         }
         return;
     }
     draw(true);
+}
+
+double Progress::seconds() const {  // start_ is set once, in the constructor
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
 // Called with mu_ held.

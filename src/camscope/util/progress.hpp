@@ -22,15 +22,19 @@ public:
     static void set_enabled(bool on);
 
     /// Where enabled bars go instead of stderr (the Python package draws them as notebook or
-    /// terminal bars): sink(label, done, total, final) on every advance, from whichever thread
-    /// advanced, and once with final = true. A non-final call may throw to abandon the work (a
-    /// Ctrl-C seen by Python); the exception leaves advance(). Final calls must not throw (they
-    /// come from the destructor); an exception there is dropped. An empty sink: stderr again.
-    using Sink = std::function<void(const std::string& label, std::size_t done, std::size_t total, bool final)>;
+    /// terminal bars): sink(label, done, total, final, seconds) on every advance, from whichever
+    /// thread advanced, and once with final = true; seconds: since the bar was made (its rate is
+    /// done / seconds, as the stderr bar's, also for a stage that reports only once, at its end).
+    /// A non-final call may throw to abandon the work (a Ctrl-C seen by Python); the exception
+    /// leaves advance(). Final calls must not throw (they come from the destructor); an exception
+    /// there is dropped. An empty sink: stderr again.
+    using Sink = std::function<void(const std::string& label, std::size_t done, std::size_t total, bool final,
+                                    double seconds)>;
     static void set_sink(Sink sink);
 
 private:
     void draw(bool final);
+    double seconds() const;  // since start_
     std::string label_;
     std::size_t total_, done_ = 0;
     bool enabled_, finished_ = false, tty_;

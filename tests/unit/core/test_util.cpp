@@ -279,12 +279,13 @@ TEST(Progress, SinkGetsEveryStepAndMayAbandonTheWork) {
         std::string label;
         size_t done, total;
         bool final;
+        double seconds;
     };
     std::vector<Event> seen;
     struct Stop {};
     testing::internal::CaptureStderr();
-    Progress::set_sink([&](const std::string& label, size_t done, size_t total, bool final) {
-        seen.push_back({label, done, total, final});
+    Progress::set_sink([&](const std::string& label, size_t done, size_t total, bool final, double seconds) {
+        seen.push_back({label, done, total, final, seconds});
         if (label == "stop" && done >= 3 && !final) throw Stop{};
         if (final && label == "stop") throw Stop{};  // dropped
     });
@@ -312,6 +313,10 @@ TEST(Progress, SinkGetsEveryStepAndMayAbandonTheWork) {
     EXPECT_EQ(seen[1].done, 4u);
     EXPECT_EQ(seen[1].total, 4u);
     EXPECT_TRUE(seen[2].final && seen[2].label == "eval");
+    // seconds: since the bar was made, growing with each report (the rate Python shows is done / seconds)
+    EXPECT_GE(seen[0].seconds, 0.0);
+    EXPECT_LE(seen[0].seconds, seen[1].seconds);
+    EXPECT_LE(seen[1].seconds, seen[2].seconds);
     EXPECT_EQ(seen[5].done, 3u);
     EXPECT_FALSE(seen[5].final);
     EXPECT_TRUE(seen[6].final && seen[6].label == "stop");
