@@ -13,6 +13,7 @@ from . import _camscope as _c
 from ._args import (ClassRef, Images, PathLike, UsageError, _cam_options, _check_batch, _count, _index, _integer,
                     _integers)
 from ._data import Dataset
+from ._tables import Table, columns_table
 
 
 def cam_methods() -> List[str]:
@@ -31,12 +32,38 @@ class Predictions:
     labels: Optional[npt.NDArray[np.int32]]
     indices: Optional[npt.NDArray[np.int32]]
 
+    class_names: List[str]  # the model's or the dataset's, in class order; empty when unknown
+
     def __init__(self, logits: npt.NDArray[np.float32], probs: npt.NDArray[np.float32],
-                 labels: Optional[npt.NDArray[Any]] = None, indices: Optional[npt.NDArray[Any]] = None) -> None:
+                 labels: Optional[npt.NDArray[Any]] = None, indices: Optional[npt.NDArray[Any]] = None,
+                 class_names: Sequence[str] = ()) -> None:
         self.logits, self.probs = logits, probs
         self.pred = np.argmax(probs, axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
         self.confidence = probs[np.arange(len(probs)), self.pred] if len(probs) else np.zeros(0, np.float32)
         self.labels, self.indices = labels, indices
+        self.class_names = list(class_names)
+
+    def table(self, frame: Optional[bool] = None) -> Table:
+        """One row per image, named as the report's per-image tables (summary.json): ``index`` (dataset
+        index, when predicted from a Dataset), ``label`` and ``label_name`` (when labelled), ``pred``,
+        ``pred_name``, ``confidence`` (names: None where unknown). A pandas DataFrame when pandas can be
+        imported (``frame=None``), else a list of dicts; ``frame=True``/``False`` chooses (see
+        :meth:`Report.table`)."""
+        names = self.class_names
+
+        def named(classes: npt.NDArray[Any]) -> List[Optional[str]]:
+            return [names[c] if 0 <= c < len(names) else None for c in classes.tolist()]
+
+        cols: Dict[str, Any] = {}
+        if self.indices is not None:
+            cols["index"] = np.asarray(self.indices, np.int64)
+        if self.labels is not None:
+            cols["label"] = np.asarray(self.labels, np.int64)
+            cols["label_name"] = named(np.asarray(self.labels))
+        cols["pred"] = np.asarray(self.pred, np.int64)
+        cols["pred_name"] = named(self.pred)
+        cols["confidence"] = np.asarray(self.confidence, np.float64)
+        return columns_table(cols, frame)
 
     @property
     def accuracy(self) -> float:
@@ -188,14 +215,15 @@ class Model:
             if idx == []:  # predict_dataset reads an empty list as "every image"
                 logits, probs = self._m.predict_arrays(
                     np.zeros((0, spec["channels"], spec["height"], spec["width"]), np.float32), spec, batch_size, False)
-                return Predictions(logits, probs, np.zeros(0, np.int32), np.zeros(0, np.int32))
+                return Predictions(logits, probs, np.zeros(0, np.int32), np.zeros(0, np.int32),
+                                   self.class_names or ds.class_names)
             logits, probs, idx, labels = self._m.predict_dataset(
                 ds._d, spec, batch_size, _count(limit, "limit"), idx or [], bool(progress))
-            return Predictions(logits, probs, labels, idx)
+            return Predictions(logits, probs, labels, idx, self.class_names or ds.class_names)
         images = np.asarray(images)
         spec = self._spec(images=images)
         logits, probs = self._m.predict_arrays(images, spec, batch_size, bool(progress))
-        return Predictions(logits, probs)
+        return Predictions(logits, probs, class_names=self.class_names)
 
     def cam(self, images: Union[Dataset, Images],
             targets: Union[Literal["pred", "true"], ClassRef, Sequence[ClassRef]] = "pred", method: str = "gradcam",
@@ -233,7 +261,7 @@ class Model:
             logits, probs, maps, lab = self._m.cam_dataset(ds._d, spec, idx, t, method, lay, eigen_smooth, aug_smooth,
                                                            max_channels, alpha, ctr, bool(raw),
                                                            batch_size, bool(progress))
-            return (maps, Predictions(logits, probs, lab, np.asarray(idx))) if return_predictions else maps
+            return (maps, Predictions(logits, probs, lab, np.asarray(idx), classes.names)) if return_predictions else maps
         if indices is not None:
             raise UsageError("indices= applies to a camscope.Dataset, not to arrays")
         images = np.asarray(images)
@@ -247,7 +275,8 @@ class Model:
                                           alpha, ctr, bool(raw), batch_size, bool(progress))
         if return_predictions:
             probs = self._m.predict_arrays(images, spec, batch_size, False)[1]
-            return maps, Predictions(logits, probs, None if labels is None else np.asarray(labels))
+            return maps, Predictions(logits, probs, None if labels is None else np.asarray(labels),
+                                     class_names=classes.names)
         return maps
 
     def _targets(self, targets, n, classes, true_code, labels):

@@ -15,6 +15,23 @@ from . import _camscope as _c
 from ._args import PathLike, UsageError, _cam_options, _check_batch, _count, _integer
 from ._data import Dataset
 from ._model import Model
+from ._tables import Table, rows_table
+
+# Report.table's tables: name -> (where in summary.json, the class-index columns that get a name
+# column beside them (column -> name column), the columns that lead). Failure modes are not in the
+# report yet (they will be a table here when the library computes them).
+_TABLES = {
+    "per_class": (("per_class",), {"most_confused_with": "most_confused_with_name"},
+                  ("index", "name", "support", "accuracy", "precision", "f1")),
+    "pairs": (("pairs", "directed"), {"true": "true_name", "pred": "pred_name"},
+              ("true", "true_name", "pred", "pred_name", "count", "rate")),
+    "symmetric_pairs": (("pairs", "symmetric"), {"a": "a_name", "b": "b_name"}, ("a", "a_name", "b", "b_name", "count")),
+    "label_errors": (("label_issues", "items"), {}, ("index", "given", "given_name", "suggested", "suggested_name")),
+    "high_confidence_errors": (("high_confidence_errors", "items"), {},
+                               ("index", "label", "label_name", "pred", "pred_name", "confidence")),
+    "low_confidence_correct": (("low_confidence_correct", "items"), {},
+                               ("index", "label", "label_name", "pred", "pred_name", "confidence")),
+}
 
 if TYPE_CHECKING:
     from ._explore import Explorer
@@ -54,10 +71,50 @@ class Report:
         """Images analysed."""
         return int(self.summary["overall"]["correct"] + self.summary["overall"]["errors"])
 
+    def table(self, name: str, frame: Optional[bool] = None) -> Table:
+        """One of the report's tables: a pandas DataFrame when pandas can be imported (``frame=None``),
+        else a list of dicts; ``frame=True``: a DataFrame (ImportError without pandas), ``frame=False``:
+        the list. The columns are summary.json's keys (``summary``, the one home of these names); a
+        DataFrame flattens nested ones into dotted columns (``focus.centre_share_correct``), the list
+        keeps the summary's dicts (copies). Class indices come with their names (from the report's
+        classes) in the ``*_name`` columns beside them.
+
+        - ``"per_class"``: one row per class: index, name, support, accuracy (the class's recall),
+          precision, f1, predicted, correct, mean_confidence, most_confused_with (a class index or None),
+          most_confused_with_name, most_confused_count, focus (the CAM focus), degenerate_cams, gallery
+          (its PNG).
+        - ``"pairs"``: the confused directed pairs true -> pred (errors only), most frequent first:
+          true, true_name, pred, pred_name, count, rate (count / images of the true class).
+        - ``"symmetric_pairs"``: the pairs either way round: a, a_name, b, b_name, count, count_ab,
+          count_ba, rate.
+        - ``"label_errors"``: likely label errors, strongest first: index (dataset index), row, given,
+          given_name, suggested, suggested_name, p_given, p_suggested, margin.
+        - ``"high_confidence_errors"``, ``"low_confidence_correct"``: index, row, label, label_name, pred,
+          pred_name, confidence, p_true and the CAM flags.
+
+        Failure modes are not part of the report yet. Predictions of a model have their own table
+        (:meth:`Predictions.table`)."""
+        if name not in _TABLES:
+            raise UsageError(f"table: no table {name!r} in a report; the tables: {', '.join(_TABLES)}")
+        path, named, first = _TABLES[name]
+        rows: Any = self.summary
+        for key in path:
+            rows = rows.get(key, {}) if isinstance(rows, dict) else {}
+        rows = rows if isinstance(rows, list) else []
+        if named:
+            classes = self.summary.get("classes", [])
+
+            def class_name(i: Any) -> Optional[str]:
+                return classes[i] if isinstance(i, int) and 0 <= i < len(classes) else None
+
+            rows = [dict(r, **{col: class_name(r.get(idx)) for idx, col in named.items()}) for r in rows]
+        return rows_table(rows, frame, first)
+
     @property
-    def per_class(self) -> List[Dict[str, Any]]:
-        """One dict per class: name, support, accuracy, precision, recall, F1, ..."""
-        return self.summary["per_class"]
+    def per_class(self) -> Table:
+        """One row per class: name, support, accuracy (recall), precision, f1, ... (``table("per_class")``:
+        a DataFrame with pandas, else a list of dicts)."""
+        return self.table("per_class")
 
     @property
     def confusion(self) -> npt.NDArray[np.int64]:
@@ -65,9 +122,10 @@ class Report:
         return self._r.confusion()
 
     @property
-    def pairs(self) -> List[Dict[str, Any]]:
-        """The confused directed pairs (true -> predicted), most frequent first, with counts and rates."""
-        return self.summary["pairs"]["directed"]
+    def pairs(self) -> Table:
+        """The confused directed pairs (true -> pred) with the classes' names, most frequent first, with
+        counts and rates (``table("pairs")``: a DataFrame with pandas, else a list of dicts)."""
+        return self.table("pairs")
 
     @property
     def calibration(self) -> Dict[str, Any]:
@@ -75,9 +133,10 @@ class Report:
         return self.summary["calibration"]
 
     @property
-    def label_errors(self) -> List[Dict[str, Any]]:
-        """Likely label errors (candidates), strongest first."""
-        return self.summary["label_issues"]["items"]
+    def label_errors(self) -> Table:
+        """Likely label errors (candidates), strongest first, with the given and suggested classes' names
+        (``table("label_errors")``: a DataFrame with pandas, else a list of dicts)."""
+        return self.table("label_errors")
 
     @property
     def recommendations(self) -> List[Dict[str, Any]]:
@@ -96,7 +155,7 @@ class Report:
     def write(self, out: PathLike, *, progress: bool = True) -> List[str]:
         """Writes the whole report folder (as ``camscope analyze --out``); returns the file paths.
         Built beside ``out`` and swapped in when complete: on any failure or Ctrl-C, ``out`` is as it
-        was."""
+        was. ``progress``: bars while the galleries, pair figures and explorer images are drawn."""
         out = os.fspath(out)
         self._r.write(out, bool(progress))
         self.out = out
@@ -153,19 +212,47 @@ def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: 
             faithfulness_n: Optional[int] = None, batch_size: int = 64, eigen_smooth: bool = False,
             aug_smooth: bool = False, max_channels: int = 0, alpha: Optional[float] = None, store: bool = False,
             resume: bool = False, chunk: int = 4096, progress: bool = True, **options: Any) -> Report:
-    """The full analysis of ``model`` (a :class:`Model`, or a path) on ``data`` (a :class:`Dataset`, or
-    a path), as ``camscope analyze`` (the same library function): returns a :class:`Report`; with
-    ``out``, also writes the report folder there. Report options: worst, best, high_conf, low_conf,
-    top_pairs, pair_figures, row_normalised (the CLI's --worst, --best, ...). ``faithfulness_n``:
-    images of the quick CAM faithfulness check (None: the CLI's default, capped; 0: off).
-    ``max_channels`` and ``alpha`` (finercam only) as in :meth:`Model.cam`. Works inside
-    ``torch.no_grad()`` / ``torch.inference_mode()`` (see :meth:`Model.cam`).
+    """The full analysis of ``model`` on ``data``, as ``camscope analyze`` (the same library function):
+    returns a :class:`Report`; with ``out``, also writes the report folder there (as ``--out``).
+    Works inside ``torch.no_grad()`` / ``torch.inference_mode()`` (see :meth:`Model.cam`).
 
-    ``store=True``: the report folder also holds the analysis store, ``store/`` (the per-image
-    results as .npy + manifest.json, what ``camscope compare`` and ``camscope merge`` read), as the
-    CLI writes it; with ``out``, the pass keeps its chunks of ``chunk`` images in ``<out>.partial/``
-    until the report is written, and ``resume=True`` continues a killed run from them (the CLI's
-    ``--resume``)."""
+    Args:
+        model: a :class:`Model`, or the path of a TorchScript file (``-m``).
+        data: a :class:`Dataset`, or a path the CLI's ``-d`` reads.
+        out: the report folder to write (None: in memory only; :meth:`Report.write` writes it later).
+            Built beside ``out`` and swapped in when complete.
+        layer: the CAM layer, a path from :meth:`Model.layers` (None: the last spatial layer).
+        method: the CAM method, one of :func:`cam_methods` (``--method``).
+        limit: analyse the first ``limit`` images only (None: all).
+        faithfulness_n: images of the quick CAM faithfulness check (None: the CLI's default, capped to
+            about 1/8 of the pass's cost; 0: off).
+        batch_size: images per forward/backward batch (> 0; memory grows with it, results do not change).
+        eigen_smooth: reduce the method's weighted activations by their first principal component
+            instead of their sum (less noise), as ``--eigen-smooth``.
+        aug_smooth: test-time augmentation (horizontal flip x brightness 0.9/1.0/1.1, maps flipped back
+            and averaged; 6x the cost), as ``--aug-smooth``.
+        max_channels: scorecam and ablationcam: 0 = every channel, N = the N most active ones (each
+            channel costs a forward per image).
+        alpha: finercam only (default 1): the comparison strength in y_target - alpha * y_contrast.
+        store: also keep the analysis store, ``<out>/store/`` (the per-image results as .npy +
+            manifest.json, what ``camscope compare`` and ``camscope merge`` read), as the CLI's report
+            always has; with ``out``, the pass keeps its chunks in ``<out>.partial/`` until the report is
+            written.
+        resume: continue a killed run from its chunks in ``<out>.partial/`` (needs ``out`` and
+            ``store=True``), as ``--resume``.
+        chunk: images per chunk of the pass (rounded up to whole batches): what ``resume`` continues from.
+        progress: show progress bars (a bar in Jupyter, a line on stderr; see the package's docstring).
+        **options: the report's options, as the CLI's flags of the same name:
+            ``worst`` (5): misclassifications per class gallery; ``best`` (3): confident correct
+            predictions per class gallery; ``high_conf`` (0.9): confidence at or above which an error is
+            "high-confidence"; ``low_conf`` (0.5): confidence below which a correct prediction is
+            "low-confidence"; ``top_pairs`` (15): bars in top_confused_pairs.png; ``pair_figures`` (5):
+            confused_pair_*.png figures; ``row_normalised`` (False): confusion_matrix_full.png as shares
+            of each true class. Another name is a UsageError.
+
+    Raises:
+        UsageError: an impossible request (an argument out of range, ``resume`` without ``out`` and
+            ``store``, an unknown option); Error: data or a model that does not fit."""
     if resume and (out is None or not store):
         raise UsageError("resume=True needs out and store=True: the chunks it continues from are kept in <out>.partial/")
     alpha, max_channels = _cam_options(method, alpha, None, max_channels)
@@ -186,8 +273,14 @@ def analyze_shard(model: Union[Model, PathLike], data: Union[Dataset, PathLike],
                   progress: bool = True) -> Dict[str, Any]:
     """Slice ``shard = (k, n)`` (0-based k of n) of the analysis, as ``camscope analyze --shard k/n``
     (the same library function): only its pass, written as a store to ``out`` (the same bytes as the
-    CLI's shard), for ``camscope merge`` with the other shards. ``resume=True`` continues a killed
-    run from its chunks in ``<out>.partial/``. Returns the store's manifest (a dict)."""
+    CLI's shard), for ``camscope merge`` with the other shards. Returns the store's manifest (a dict).
+
+    Args:
+        model, data, layer, method, limit, batch_size, eigen_smooth, aug_smooth, max_channels, alpha,
+            chunk, progress: as in :func:`analyze` (every shard of a run must be given the same).
+        out: the store folder this shard writes.
+        shard: ``(k, n)``: this process computes slice k (0-based) of n.
+        resume: continue a killed run from its chunks in ``<out>.partial/``."""
     k, n = (_integer(v, "shard") for v in shard)
     alpha, max_channels = _cam_options(method, alpha, None, max_channels)
     limit = _count(limit, "limit")

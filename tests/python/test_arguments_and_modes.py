@@ -165,7 +165,7 @@ def test_dataset_limit_and_class_names(model, data):
     q = model.predict(data, limit=5, progress=False)
     np.testing.assert_array_equal(p.logits, q.logits)
     rep = camscope.analyze(model, few, faithfulness_n=0, progress=False)
-    assert rep.n == 5 and [c["name"] for c in rep.per_class] == names
+    assert rep.n == 5 and [c["name"] for c in rep.table("per_class", frame=False)] == names
     assert len(camscope.Dataset(DATA, limit=10 ** 6)) == len(data)  # more than it has: all of them
     assert camscope.Dataset(DATA, limit=7).class_names == data.class_names
     with pytest.raises(camscope.UsageError, match=r"class_names: 3 names for the 10 classes of .*tiny_cifar10"):
