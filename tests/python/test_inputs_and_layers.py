@@ -387,6 +387,20 @@ def test_threads_leave_torch_alone_and_small_calls_use_one(data, imgs):
             stop.set()
             w.join()
         assert other and set(other) == {mine}
+        # Nor does the count a thread started during such a call takes (LibTorch's process-wide
+        # setting would give it the call's 1, for good).
+        fresh, during = [], []
+
+        def on_progress(*a):
+            during.append(torch.get_num_threads())
+            if not fresh:
+                t = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+                t.start()
+                t.join()
+
+        camscope._c._set_progress_callback(on_progress)
+        camscope.Model(MODEL, threads=1).cam(data, indices=range(8), progress=True)
+        assert set(during) == {1} and fresh == [mine]
         with pytest.raises(camscope.UsageError, match="threads must be None") as e:
             camscope.Model(MODEL, threads=-1)
         no_flags(str(e.value))
