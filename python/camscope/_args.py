@@ -13,7 +13,9 @@ Error = _c.Error
 UsageError = _c.UsageError
 
 PathLike = Union[str, os.PathLike]
-Images = npt.NDArray[Any]  # uint8 N×H×W×C / N×H×W, or float32 N×C×H×W (normalised)
+# One image or a batch: a NumPy array (uint8 H×W[×C] / N×H×W[×C], or float32 N×C×H×W normalised), a
+# PIL image, a torch tensor (C×H×W / N×C×H×W), or a list of single images (the rule: camscope.Model).
+Images = Union[npt.NDArray[Any], Any]
 ClassRef = Union[int, str]
 
 

@@ -1,5 +1,6 @@
-"""camscope.Dataset: a labelled image set from a path, arrays or a torchvision-style dataset (whose
-Normalize transform is read and undone to recover the pixels)."""
+"""camscope.Dataset: a labelled image set from a path, arrays, a torchvision-style dataset or an
+iterable of (images, labels) batches such as a DataLoader (whose Normalize transform is read and
+undone to recover the pixels: _inputs.py)."""
 from __future__ import annotations
 
 import os
@@ -10,12 +11,15 @@ import numpy.typing as npt
 
 from . import _camscope as _c
 from ._args import PathLike, UsageError, _first, _index, _integer, _integers
+from ._inputs import _batch_items, _dataset_items, _is_batch, _source_dataset, _to_uint8_hwc, _transform_normalize
 
 
 class Dataset:
     """A labelled image set: a path in any format the CLI reads (CIFAR-10/100 binary, IDX with or
-    without gzip, an image folder with one sub-folder per class), arrays (:meth:`from_arrays`), or a
-    torchvision-style dataset object (indexable, returning ``(PIL image or array, label)``).
+    without gzip, an image folder with one sub-folder per class), arrays (:meth:`from_arrays`), a
+    torchvision-style dataset object (indexable, returning ``(PIL image or array, label)``:
+    :meth:`from_torchvision`), or any other iterable of ``(images, labels)`` batches: a
+    ``torch.utils.data.DataLoader``, a generator, a list of batches (:meth:`from_batches`).
 
     ``limit``: only the first ``limit`` images (a positive whole number; all of them when the
     dataset has fewer; None: every image). ``class_names``: the names of its classes in label order,
@@ -29,8 +33,10 @@ class Dataset:
         names = None if class_names is None else [str(c) for c in class_names]
         if isinstance(source, (str, os.PathLike)):
             self._d = _c._Dataset.open(os.fspath(source), split, format or "", limit or 0, names)
-        else:
+        elif _indexable(source):
             self._d = Dataset.from_torchvision(source, class_names=names, limit=limit)._d
+        else:
+            self._d = Dataset.from_batches(source, class_names=names, limit=limit)._d
 
     @classmethod
     def _wrap(cls, d: Any) -> Dataset:
@@ -65,29 +71,55 @@ class Dataset:
         does not normalise them again; a mean/std or norm given to the Model that differs is an
         error). Float tensors outside [0, 1] without a Normalize camscope can read are refused."""
         limit = _first(limit)
+        n = len(dataset) if limit is None else min(limit, len(dataset))
+        return cls._collect(dataset, _dataset_items(dataset, n), class_names, name)
+
+    @classmethod
+    def from_batches(cls, batches: Any, class_names: Optional[Sequence[str]] = None, limit: Optional[int] = None,
+                     name: Optional[str] = None) -> Dataset:
+        """Reads every image of an iterable of ``(images, labels)`` batches into memory: a
+        ``torch.utils.data.DataLoader`` (any ``batch_size``; extra items after the labels are
+        ignored), a generator, a list of batches; every image, or the first ``limit`` (the rest of
+        the batches is not read). images: a tensor N×C×H×W (float: ToTensor's pixels in [0, 1], or
+        normalised by the Normalize of the loader's ``dataset.transform``, read and undone as
+        :meth:`from_torchvision` does; or uint8), a uint8 array N×H×W×C / N×H×W, or a list of
+        single images (PIL, arrays, C×H×W tensors); labels: N whole numbers (a tensor, array or
+        list). An item ``(image, label)`` with one label is one image (a torch
+        ``IterableDataset``'s items). Dataset index i is the i-th image in iteration order: for a
+        shuffled loader (``shuffle=True``) that is not the index in ``loader.dataset``, and another
+        pass would give another order. Class names from ``class_names`` or the loader's
+        ``dataset.classes``."""
+        source = _source_dataset(getattr(batches, "dataset", None))
+        return cls._collect(source, _batch_items(batches, _first(limit)), class_names, name or
+                            (type(source).__name__.lower() if source is not None else type(batches).__name__.lower()),
+                            what=type(batches).__name__)
+
+    @classmethod
+    def _collect(cls, dataset: Any, items: Any, class_names: Optional[Sequence[str]], name: Optional[str],
+                 what: Optional[str] = None) -> Dataset:
+        """The Dataset of ``items`` ((image, label, where) from _inputs.py), the images converted by
+        _to_uint8_hwc with the Normalize of ``dataset``'s transform undone; class names from
+        ``class_names`` or ``dataset.classes``."""
         given = getattr(dataset, "classes", None)
         if class_names is not None and given is not None and len(class_names) != len(given):
             raise UsageError(f"class_names: {len(class_names)} names for the {len(given)} classes of "
                              f"{type(dataset).__name__} (its .classes)")
-        n = len(dataset) if limit is None else min(limit, len(dataset))
         norm = _transform_normalize(dataset)
         images, labels = [], []
         normalised = False
-        for i in range(n):
-            img, label = dataset[i]
-            where = f"{type(dataset).__name__}[{i}]"
+        for img, label, where in items:
             a, undone = _to_uint8_hwc(img, where, norm)
             normalised |= undone
             images.append(a)
             labels.append(_integer(label.item() if hasattr(label, "item") else label, f"{where} label"))
         if not images:
-            raise UsageError("the dataset has no images")
+            raise UsageError(f"{what}: no batches, no images" if what else "the dataset has no images")
         shapes = {a.shape for a in images}
         if len(shapes) != 1:
             raise UsageError(f"the dataset's images differ in size ({sorted(shapes)[:3]}...): resize them "
                              "(e.g. transforms.Resize) or use an image folder")
         if class_names is None:
-            class_names = getattr(dataset, "classes", None)
+            class_names = given
         if class_names is None:
             class_names = [f"class_{k}" for k in range(max(labels) + 1)]
         labels = _integers(labels, "labels")
@@ -118,76 +150,9 @@ class Dataset:
         return f"camscope.Dataset({i['path']!r}: {i['format']}, {i['size']} images, {len(i['class_names'])} classes)"
 
 
-def _transform_normalize(dataset):
-    """The (mean, std) of the torchvision ``Normalize`` in ``dataset``'s transform (``transform``,
-    through ``Compose``'s ``transforms`` and ``nn.Sequential``), as float32 arrays; None without one.
-    Two of them: UsageError (which one the tensors went through last cannot be told)."""
-    found, seen = [], set()
-
-    def visit(t):
-        if t is None or id(t) in seen:
-            return
-        seen.add(id(t))
-        if type(t).__name__ == "Normalize" and hasattr(t, "mean") and hasattr(t, "std"):
-            found.append(t)
-            return
-        inner = getattr(t, "transforms", None)
-        if isinstance(inner, (list, tuple)):
-            for x in inner:
-                visit(x)
-        elif hasattr(t, "children") and callable(t.children):  # nn.Sequential of transforms
-            for x in t.children():
-                visit(x)
-
-    visit(getattr(dataset, "transform", None))
-    if not found:
-        return None
-    if len(found) > 1:
-        raise UsageError(f"{type(dataset).__name__}.transform holds {len(found)} Normalize transforms: give camscope "
-                         "the images before normalising (ToTensor() only) and the Model the mean/std")
-
-    def values(v):
-        return np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, np.float32).reshape(-1)
-
-    return values(found[0].mean), values(found[0].std)
-
-
-def _to_uint8_hwc(img, where, norm=None):
-    """``img`` as uint8 H×W×C, and whether it was a tensor normalised by ``norm`` (mean, std),
-    which is undone: the pixels are recovered exactly from ToTensor's p/255."""
-    undone = False
-    if hasattr(img, "detach"):  # a torch tensor, C×H×W float in [0, 1] (ToTensor), or normalised
-        t = img.detach().cpu().numpy()
-        if t.ndim != 3:
-            raise UsageError(f"{where}: a tensor image must be C×H×W, got shape {t.shape}")
-        if t.dtype.kind == "f":
-            t = t.astype(np.float64)
-            if norm is not None:
-                mean, std = norm
-                if len(mean) not in (1, t.shape[0]) or len(std) not in (1, t.shape[0]):
-                    raise UsageError(f"{where}: the transform's Normalize has {len(mean)} means and {len(std)} stds for "
-                                     f"{t.shape[0]} channels")
-                t = t * std.astype(np.float64)[:, None, None] + mean.astype(np.float64)[:, None, None]
-                undone = True
-            lo, hi = float(t.min()), float(t.max())
-            if lo < -0.01 or hi > 1.01:
-                raise UsageError(
-                    f"{where}: a float tensor with values in [{lo:.3g}, {hi:.3g}], not pixels in [0, 1]" +
-                    (" after undoing the transform's Normalize" if undone else
-                     ": normalised by a transform camscope cannot read (no torchvision Normalize in .transform)") +
-                    "; give camscope the ToTensor() images and the Model the mean/std")
-            a = np.clip(np.rint(np.transpose(t, (1, 2, 0)) * 255.0), 0, 255).astype(np.uint8)
-        else:
-            a = np.transpose(t, (1, 2, 0)).astype(np.uint8)
-    elif hasattr(img, "convert") and hasattr(img, "mode"):  # PIL
-        a = np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img)
-    else:
-        a = np.asarray(img)
-    if a.dtype != np.uint8:
-        raise UsageError(f"{where}: expected a uint8 image, got dtype {a.dtype}")
-    if a.ndim == 2:
-        a = a[:, :, None]
-    if a.ndim != 3 or a.shape[2] not in (1, 3):
-        raise UsageError(f"{where}: expected an H×W, H×W×1 or H×W×3 image, got shape {a.shape}")
-    return np.ascontiguousarray(a), undone
-
+def _indexable(source: Any) -> bool:
+    """A torchvision-style dataset (``source[i] -> (image, label)``, with a length) rather than an
+    iterable of batches; a list or tuple is one when its first item is an (image, label) pair."""
+    if isinstance(source, (list, tuple)):
+        return not (source and _is_batch(source[0]))
+    return hasattr(source, "__getitem__") and hasattr(source, "__len__")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import weakref
 from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -13,6 +14,7 @@ from . import _camscope as _c
 from ._args import (ClassRef, Images, PathLike, UsageError, _cam_options, _check_batch, _count, _index, _integer,
                     _integers)
 from ._data import Dataset
+from ._inputs import _images
 from ._tables import Table, columns_table
 
 
@@ -80,6 +82,28 @@ class Predictions:
         return f"camscope.Predictions({len(self)} images{acc})"
 
 
+class Layer(tuple):
+    """One row of :meth:`Model.layers`: a tuple ``(path, type, shape)`` (so that ``for path, type,
+    shape in model.layers()`` reads it) with the attributes ``path``, ``type``, ``shape`` (the
+    output shape for one input), ``layout`` (how a CAM at this layer reads its output: "nchw 8x8",
+    "nhwc 7x7", "tokens 1+14x14", "ncl 1x16", or "-": no CAM possible there; the Model's
+    ``layout=``/``grid=`` applied), ``evidence`` (why that reading, or why none) and ``default``
+    (True for the layer ``cam()`` picks when given no ``layer``)."""
+
+    def __new__(cls, path: str, type: str, shape: List[int], layout: str, evidence: str, default: bool) -> Layer:
+        row = super().__new__(cls, (path, type, list(shape)))
+        row.layout, row.evidence, row.default = layout, evidence, bool(default)
+        return row
+
+    path = property(lambda self: self[0])
+    type = property(lambda self: self[1])
+    shape = property(lambda self: self[2])
+
+    def __repr__(self) -> str:
+        return (f"Layer(path={self[0]!r}, type={self[1]!r}, shape={self[2]!r}, layout={self.layout!r}"
+                f"{', default=True' if self.default else ''})")
+
+
 class Model:
     """A TorchScript classifier (traced or scripted; camscope's own checkpoints too) loaded by the
     C++ engine. ``input_size`` (H, W), ``mean``/``std`` or ``norm`` (a preset: cifar10, cifar100,
@@ -92,29 +116,56 @@ class Model:
     report states which was used and why (``Report.summary["identity"]["input"]["normalisation"]``;
     :meth:`input_spec` before a call).
 
-    ``threads``: 0 (the default) runs with PyTorch's setting (``torch.get_num_threads()``; this
-    process shares its libtorch), N > 0 with N threads (at most one per core) during this model's
-    calls only. Either way PyTorch's thread count is as it was after every call."""
+    Images (``images`` of :meth:`predict` and :meth:`cam`, ``data`` of :meth:`layers` and
+    :meth:`input_spec`): one image is a PIL image, a uint8 H×W (grey) or H×W×C array (C = 1 or 3), or
+    a C×H×W tensor (float pixels in [0, 1] as ToTensor gives, or uint8); a batch is a list of those,
+    a uint8 N×H×W×C (C = 1 or 3) or N×H×W array, a uint8 N×C×H×W tensor, or a float N×C×H×W array
+    or tensor, taken as already normalised (fed as it is). A 3-D uint8 array is one H×W×C image
+    when its last axis is 1 or 3, else N grey H×W images (a last axis of 2 or 4 is refused as
+    ambiguous, with how to say which). One image gives the results of a batch of one: maps 1×H×W
+    and predictions of one row (``maps[0]`` is its map, as with pytorch-grad-cam).
 
-    def __init__(self, path: PathLike, *, device: str = "cpu", threads: int = 0,
+    Keywords:
+        path: the TorchScript file (.pt; traced, scripted, or a camscope checkpoint).
+        device: "cpu" ("cuda" / "cuda:N" where LibTorch has CUDA).
+        threads: None (the default): 1 thread for calls on fewer than 64 images (small calls are as
+            fast or faster on one, and many times slower on several on a busy machine), PyTorch's
+            setting (``torch.get_num_threads()``) for larger ones; 0: PyTorch's setting always; N > 0:
+            N threads (at most one per core). Only during this model's calls: PyTorch's thread count
+            is as it was after every call (this process shares its libtorch).
+        input_size: (H, W) the model is fed (images are resized), as the CLI's --input-size.
+        mean, std: the per-channel normalisation (one value, or one per channel).
+        norm: a normalisation preset (cifar10, cifar100, mnist, fashion-mnist, imagenet).
+        quiet: False prints the library's notes (the layer chosen, fallbacks) on stderr.
+        layout: how a CAM reads its layer's output: "nchw", "nhwc", "ncl", "tokens" or
+            "tokens:PREFIX" (PREFIX class tokens); None: inferred per layer (:meth:`layers` shows it).
+        grid: the CAM layer's spatial grid, "HxW" or (h, w) (tokens: h·w tokens after the prefix;
+            ncl: h·w = L); None: inferred."""
+
+    def __init__(self, path: PathLike, *, device: str = "cpu", threads: Optional[int] = None,
                  input_size: Optional[Tuple[int, int]] = None, mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None, norm: Optional[str] = None, quiet: bool = True) -> None:
-        self._m = _c._Model.load(os.fspath(path), device, int(threads), bool(quiet))
+                 std: Optional[Sequence[float]] = None, norm: Optional[str] = None, quiet: bool = True,
+                 layout: Optional[str] = None, grid: Union[str, Tuple[int, int], None] = None) -> None:
+        self._m = _c._Model.load(os.fspath(path), device, _threads(threads), bool(quiet), layout or "", _grid(grid))
         self._init(input_size, mean, std, norm, quiet)
 
     def _init(self, input_size, mean, std, norm, quiet):
         self._ov = dict(input_size=input_size, mean=mean, std=std, norm=norm or "")
         self._quiet = quiet
         self._fitted = {}
+        self._module_paths = getattr(self, "_module_paths", None)  # from_torch: id(module) -> (path, weakref)
 
     @classmethod
     def from_torch(cls, module: Any, example_input: Any, *, script: bool = False, name: Optional[str] = None,
-                   device: str = "cpu", threads: int = 0, input_size: Optional[Tuple[int, int]] = None,
+                   device: str = "cpu", threads: Optional[int] = None, input_size: Optional[Tuple[int, int]] = None,
                    mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
-                   norm: Optional[str] = None, quiet: bool = True) -> Model:
+                   norm: Optional[str] = None, quiet: bool = True, layout: Optional[str] = None,
+                   grid: Union[str, Tuple[int, int], None] = None) -> Model:
         """A live ``torch.nn.Module``: traced with ``example_input`` (or scripted with
         ``script=True``) in eval mode, serialized with ``torch.jit.save`` into memory, and handed as
-        bytes to the C++ loader (no tensors cross the boundary: any torch version works)."""
+        bytes to the C++ loader (no tensors cross the boundary: any torch version works).
+        device, threads, input_size, mean, std, norm, quiet, layout, grid: as for :class:`Model`.
+        The module's submodules name layers afterwards: ``model.cam(x, layer=module.layer4)``."""
         import torch
 
         was_training = module.training
@@ -127,8 +178,9 @@ class Model:
         buf = io.BytesIO()
         torch.jit.save(ts, buf)
         obj = cls.__new__(cls)
-        obj._m = _c._Model.load_bytes(buf.getvalue(), name or f"<{type(module).__name__}>", device, int(threads),
-                                      bool(quiet))
+        obj._m = _c._Model.load_bytes(buf.getvalue(), name or f"<{type(module).__name__}>", device, _threads(threads),
+                                      bool(quiet), layout or "", _grid(grid))
+        obj._module_paths = {id(m): (p, weakref.ref(m)) for p, m in module.named_modules()}  # layer=<module>
         obj._init(input_size, mean, std, norm, quiet)
         return obj
 
@@ -152,9 +204,7 @@ class Model:
             return self._m.spec(data._d, **self._ov)
         c = h = w = 0
         if images is not None:
-            a = np.asarray(images)
-            if a.dtype.kind == "f" and a.ndim != 4:
-                raise UsageError(f"images: a float array must be N×C×H×W (already normalised), got {a.ndim} dimensions")
+            a = images  # a batch as _images gives it
             if a.dtype.kind == "f":
                 c, h, w = a.shape[1:]
             elif a.ndim == 4:
@@ -183,30 +233,72 @@ class Model:
         metadata and arguments): channels, height, width, mean, std, and ``normalisation``: where
         mean/std came from ("model metadata", "dataset preset cifar10 (...)", "user mean/std",
         "already normalised by the torchvision transform (Normalize)", "none ...")."""
+        return dict(self._any_spec(data))
+
+    def _any_spec(self, data, input_size=None, channels=None):
         if isinstance(data, Dataset):
-            return dict(self._spec(data=data))
-        return dict(self._spec(images=data)) if data is not None else dict(self._spec())
+            return self._spec(data=data)
+        if data is not None:
+            return self._spec(images=_images(data, "data")[0])
+        ov = self._ov if input_size is None else dict(self._ov, input_size=tuple(input_size))
+        return self._m.spec(None, channels=int(channels or 0), height=0, width=0, **ov)
 
     def layers(self, data: Union[Dataset, Images, None] = None, *, input_size: Optional[Tuple[int, int]] = None,
-               channels: Optional[int] = None) -> List[Tuple[str, str, List[int]]]:
-        """Every submodule in call order as ``(path, type, output shape)`` for one input of the size
-        the model's metadata, ``data`` (a Dataset or images) or ``input_size`` + ``channels`` give."""
-        if isinstance(data, Dataset):
-            spec = self._spec(data=data)
-        elif data is not None:
-            spec = self._spec(images=data)
-        else:
-            ov = self._ov if input_size is None else dict(self._ov, input_size=tuple(input_size))
-            spec = self._m.spec(None, channels=int(channels or 0), height=0, width=0, **ov)
-        return [tuple(x) for x in self._m.layers(spec)]
+               channels: Optional[int] = None) -> List[Layer]:
+        """Every submodule in call order, one :class:`Layer` each: a tuple ``(path, type, output
+        shape)`` with ``.layout`` (how a CAM reads it), ``.evidence`` and ``.default`` (the layer
+        ``cam()`` uses without ``layer=``, as ``camscope layers`` marks it), for one input of the
+        size the model's metadata or these give.
+
+        data: a :class:`Dataset` or images (one image or a batch) whose size and channels are used.
+        input_size: (H, W) when there is no data (not kept for later calls).
+        channels: the input channels when there is no data and the model's metadata does not say."""
+        return [Layer(*row) for row in self._m.layers(self._any_spec(data, input_size, channels))]
+
+    def default_layer(self, data: Union[Dataset, Images, None] = None, *, input_size: Optional[Tuple[int, int]] = None,
+                      channels: Optional[int] = None) -> str:
+        """The layer :meth:`cam` uses when given no ``layer`` (for inputs of this size: data,
+        input_size and channels as for :meth:`layers`); Error saying why when no layer qualifies."""
+        return self._m.resolve_layer("", self._any_spec(data, input_size, channels))
+
+    def _layer_paths(self, layer):
+        """``layer=`` of cam(): None, a path, a submodule of the from_torch module, or a list of them."""
+        if layer is None:
+            return []
+        one = isinstance(layer, str) or hasattr(layer, "named_modules")
+        return [self._layer_path(x, "layer" if one else f"layer[{k}]")
+                for k, x in enumerate([layer] if one else list(layer))]
+
+    def _layer_path(self, layer, what):
+        if isinstance(layer, str):
+            return layer
+        if not hasattr(layer, "named_modules"):
+            raise UsageError(f"{what}: expected a layer path (str) or a torch.nn.Module, got {type(layer).__name__}")
+        if self._module_paths is None:
+            raise UsageError(f"{what}: a {type(layer).__name__} module names a layer only for a Model made by "
+                             "Model.from_torch; this one was loaded from a file: name the layer by its path "
+                             "(Model.layers() lists them), e.g. layer='layer4'")
+        hit = self._module_paths.get(id(layer))
+        if hit is None or hit[1]() is not layer:
+            raise UsageError(f"{what}: this {type(layer).__name__} is not a submodule of the module given to "
+                             "Model.from_torch (Model.layers() lists the layers; a copy of a submodule does not count)")
+        if hit[0] == "":
+            raise UsageError(f"{what}: the module given to Model.from_torch is the whole model, not one of its layers")
+        return hit[0]
 
     def predict(self, images: Union[Dataset, Images], *, batch_size: int = 64, limit: Optional[int] = None,
                 indices: Optional[Iterable[int]] = None, progress: bool = True) -> Predictions:
-        """Predictions for a :class:`Dataset` (as ``camscope predict``: every image, or the first
-        ``limit``, or ``indices``: dataset indices, negative ones counting from the end) or for images
-        (uint8 N×H×W×C / N×H×W, normalised by the model's input spec; or float32 N×C×H×W taken as
-        already normalised, without a copy when C-contiguous). An empty batch (N = 0, either dtype,
-        or ``indices=[]``) gives empty predictions (logits 0×K)."""
+        """Predictions for a :class:`Dataset` (as ``camscope predict``) or for images: one image, a
+        list of images or a batch (see :class:`Model`; one image gives one row). uint8 pixels are
+        normalised by the model's input spec; float32 N×C×H×W is taken as already normalised (without
+        a copy when C-contiguous). An empty batch (N = 0, either dtype, or ``indices=[]``) gives
+        empty predictions (logits 0×K).
+
+        images: a Dataset, or images.
+        batch_size: images per forward.
+        limit (a Dataset): only the first ``limit`` images (None or 0: all).
+        indices (a Dataset): these dataset indices (negative ones counting from the end).
+        progress: show a progress bar."""
         _check_batch(batch_size)
         if isinstance(images, Dataset):
             spec = self._spec(data=images)
@@ -220,34 +312,48 @@ class Model:
             logits, probs, idx, labels = self._m.predict_dataset(
                 ds._d, spec, batch_size, _count(limit, "limit"), idx or [], bool(progress))
             return Predictions(logits, probs, labels, idx, self.class_names or ds.class_names)
-        images = np.asarray(images)
+        if limit is not None or indices is not None:
+            raise UsageError("limit= and indices= apply to a camscope.Dataset, not to images")
+        images = _images(images)[0]
         spec = self._spec(images=images)
         logits, probs = self._m.predict_arrays(images, spec, batch_size, bool(progress))
         return Predictions(logits, probs, class_names=self.class_names)
 
     def cam(self, images: Union[Dataset, Images],
             targets: Union[Literal["pred", "true"], ClassRef, Sequence[ClassRef]] = "pred", method: str = "gradcam",
-            layer: Union[str, Sequence[str], None] = None, *, labels: Optional[Sequence[int]] = None,
+            layer: Union[str, Any, Sequence[Union[str, Any]], None] = None, *, labels: Optional[Sequence[int]] = None,
             indices: Optional[Iterable[int]] = None, contrast: Optional[Sequence[Any]] = None,
             alpha: Optional[float] = None, eigen_smooth: bool = False, aug_smooth: bool = False, max_channels: int = 0,
             raw: bool = False, batch_size: int = 64, progress: bool = True, return_predictions: bool = False) -> Any:
         """CAM maps N×H×W (float32, at the model's input size, in [0, 1] unless ``raw``), equal to
-        what ``camscope cam`` writes to cams.npy for the same images and options.
+        what ``camscope cam`` writes to cams.npy for the same images and options; one image gives
+        maps 1×H×W (``maps[0]`` is its map, as with pytorch-grad-cam). Class indices and labels are
+        whole numbers (3.0 is 3; 3.7 is refused). An empty batch (N = 0, either dtype, or
+        ``indices=[]``) gives maps 0×H×W. Works inside ``torch.no_grad()`` /
+        ``torch.inference_mode()``: the library enables autograd for its own backward and leaves the
+        caller's mode as it was.
 
-        images: a :class:`Dataset` (with ``indices``, default all) or an array (see :meth:`predict`).
+        images: a :class:`Dataset`, or images: one image, a list of images or a batch (see :class:`Model`).
         targets: "pred" (each image's prediction), "true" (its label: a Dataset, or ``labels=``), a
-        class index or name for every image, or a sequence with one index or name per image.
-        method: one of :func:`cam_methods`. layer: a layer path, a list of paths (maps fused), or
-        None (the last spatial layer). contrast (finercam): the comparison classes, one list for
-        every image or one per image; "true" stands for the image's label. alpha (finercam only;
-        default 1): the comparison strength in y_target - alpha * y_contrast. max_channels
-        (scorecam, ablationcam): 0 = every channel, N = the N most active. indices: dataset indices,
-        negative ones counting from the end. labels and class indices: whole numbers (3.0 is 3;
-        3.7 is refused). An empty batch (N = 0, either dtype, or ``indices=[]``) gives maps 0×H×W.
-        Works inside ``torch.no_grad()`` / ``torch.inference_mode()``: the library enables autograd
-        for its own backward and leaves the caller's mode as it was."""
+            class index or name for every image, or a sequence with one index or name per image.
+        method: one of :func:`cam_methods` (gradcam, gradcampp, scorecam, ...).
+        layer: a layer path ("layer4", "layer3.1.conv2"), a submodule of a :meth:`from_torch` model
+            (``net.layer4``), or a list of them (maps fused); None: the automatic choice,
+            :meth:`default_layer` (marked ``.default`` in :meth:`layers`).
+        labels (images): one label per image, for ``targets="true"`` and ``return_predictions``.
+        indices (a Dataset): dataset indices, default all, negative ones counting from the end.
+        contrast (finercam): the comparison classes, one list for every image or one per image;
+            "true" stands for the image's label; None: the 3 classes closest to the target.
+        alpha (finercam only; default 1): the comparison strength in y_target - alpha * y_contrast.
+        eigen_smooth: the maps' first principal component (pytorch-grad-cam's eigen_smooth).
+        aug_smooth: the mean over flipped and rescaled copies (pytorch-grad-cam's aug_smooth).
+        max_channels (scorecam, ablationcam): 0 = every channel, N = the N most active.
+        raw: the maps as computed (no ReLU, no min-max to [0, 1]), resized to the input size.
+        batch_size: images per forward/backward.
+        progress: show a progress bar.
+        return_predictions: return ``(maps, Predictions)`` (the logits of the same forward)."""
         _check_batch(batch_size)
-        layers = [] if layer is None else ([layer] if isinstance(layer, str) else list(layer))
+        layers = self._layer_paths(layer)
         alpha, max_channels = _cam_options(method, alpha, contrast, max_channels)
         if isinstance(images, Dataset):
             spec = self._spec(data=images)
@@ -263,8 +369,8 @@ class Model:
                                                            batch_size, bool(progress))
             return (maps, Predictions(logits, probs, lab, np.asarray(idx), classes.names)) if return_predictions else maps
         if indices is not None:
-            raise UsageError("indices= applies to a camscope.Dataset, not to arrays")
-        images = np.asarray(images)
+            raise UsageError("indices= applies to a camscope.Dataset, not to images")
+        images = _images(images)[0]
         spec = self._spec(images=images)
         n = len(images)
         classes = _Classes(self.class_names, lambda: self._m.num_classes(spec))
@@ -275,7 +381,7 @@ class Model:
                                           alpha, ctr, bool(raw), batch_size, bool(progress))
         if return_predictions:
             probs = self._m.predict_arrays(images, spec, batch_size, False)[1]
-            return maps, Predictions(logits, probs, None if labels is None else np.asarray(labels),
+            return maps, Predictions(logits, probs, None if labels is None else np.asarray(labels).reshape(-1),
                                      class_names=classes.names)
         return maps
 
@@ -342,3 +448,19 @@ class _Classes:
             self._count = self._count_of()
         return _c.parse_class(text, self.names, self._count, where, keywords)
 
+
+def _threads(threads: Optional[int]) -> Optional[int]:
+    """Model(threads=): None (automatic) or a whole number, checked by the C++ side."""
+    return None if threads is None else _integer(threads, "threads")
+
+
+def _grid(grid: Union[str, Tuple[int, int], None]) -> str:
+    """Model(grid=): "HxW", or (h, w) as "hxw"; "" = inferred."""
+    if grid is None:
+        return ""
+    if isinstance(grid, str):
+        return grid
+    hw = list(grid)
+    if len(hw) != 2:
+        raise UsageError(f"grid: expected (h, w) or 'HxW', got {grid!r}")
+    return f"{_integer(hw[0], 'grid[0]')}x{_integer(hw[1], 'grid[1]')}"

@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -84,14 +85,29 @@ struct PyModel {
     std::shared_ptr<Model> m;
     std::string path;   // file, or the name of a model given as bytes
     std::string bytes;  // serialized module (load_bytes), for the run identity; empty for files
-    int threads = 0;    // Model(threads=N): LibTorch's thread count during this model's calls; 0 = PyTorch's
+    /// Model(threads=...): LibTorch's thread count during this model's calls: N > 0; 0 = PyTorch's
+    /// (the caller's) setting; kAutoThreads = call_threads' rule.
+    int threads = 0;
 };
 
-/// A long call on a model (see long_call): with the model's thread count for its duration only
-/// (PyTorch's setting is the caller's: it is left as it was), or the caller's count.
+/// Model(threads=None), the default: 1 thread for a call on fewer than kFewImages images (small
+/// calls: one thread is as fast or faster, and several are 2-40x slower on a busy machine: see
+/// docs/benchmarks.md), PyTorch's setting otherwise.
+constexpr int kAutoThreads = -1;
+constexpr std::size_t kFewImages = 64;
+
+/// The thread count of one call on `images` images (ScopedThreads': <= 0 = leave the caller's).
+inline int call_threads(const PyModel& pm, std::size_t images) {
+    if (pm.threads != kAutoThreads) return pm.threads;
+    return images < kFewImages ? 1 : 0;
+}
+
+/// A long call on a model (see long_call) on `images` images (unknown: many): with the model's
+/// thread count for its duration only (PyTorch's setting is the caller's: it is left as it was),
+/// or the caller's count.
 template <class F>
-auto model_call(const PyModel& pm, bool show, F&& f) {
-    ScopedThreads threads(pm.threads);
+auto model_call(const PyModel& pm, bool show, F&& f, std::size_t images = SIZE_MAX) {
+    ScopedThreads threads(call_threads(pm, images));
     return long_call(show, std::forward<F>(f));
 }
 

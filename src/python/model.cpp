@@ -38,12 +38,15 @@ SpecOverrides overrides_from(const py::object& size, const py::object& mean, con
     return o;
 }
 
-/// Model(threads=...): 0 (PyTorch's current setting) or a positive count.
-int checked_threads(int threads) {
-    if (threads < 0)
-        throw UsageError("threads must be >= 0 (0 = PyTorch's current setting, torch.get_num_threads()), got " +
-                         std::to_string(threads));
-    return threads;
+/// Model(threads=...): None (kAutoThreads, common.hpp), 0 (PyTorch's current setting) or a count.
+int checked_threads(const py::object& threads) {
+    if (threads.is_none()) return kAutoThreads;
+    const int t = threads.cast<int>();
+    if (t < 0)
+        throw UsageError("threads must be None (automatic: 1 thread for calls on fewer than " +
+                         std::to_string(kFewImages) + " images, PyTorch's setting otherwise), 0 (PyTorch's current "
+                         "setting, torch.get_num_threads()) or a positive count, got " + std::to_string(t));
+    return t;
 }
 
 py::dict model_info(const PyModel& pm) {
@@ -55,18 +58,36 @@ py::dict model_info(const PyModel& pm) {
     r["input"] = i.input ? py::object(spec_to(*i.input)) : py::object(py::none());
     r["train_mode_baked"] = i.train_mode_baked;
     r["metadata_json"] = i.metadata_json;
-    r["threads"] = pm.threads > 0 ? pm.threads : pm.m->threads();
+    r["threads"] = pm.threads > 0 ? py::object(py::int_(pm.threads))
+                   : pm.threads == kAutoThreads ? py::object(py::none()) : py::object(py::int_(0));
     return r;
 }
 
-/// resolve_input_spec's messages name the CLI's flags; here they name Model's arguments.
+/// The library's messages name the CLI's flags (resolve_input_spec, the layouts, the layer
+/// choice); here they name Model's arguments.
 std::string with_model_arguments(std::string msg) {
     static const std::pair<std::string, std::string> words[] = {
         {"--input-size HxW", "input_size=(H, W) to camscope.Model"}, {"--input-size", "input_size"},
-        {"--mean/--std", "mean/std"}, {"--mean", "mean"}, {"--std", "std"}, {"--norm", "norm"}};
+        {"--mean/--std", "mean/std"}, {"--mean", "mean"}, {"--std", "std"}, {"--norm", "norm"},
+        {"--layout/--grid", "layout=/grid= to camscope.Model"}, {"--layout ", "layout="}, {"--layout", "layout="},
+        {"--grid ", "grid="}, {"--grid", "grid="}, {"--layer ", "layer="}, {"--layer", "layer="},
+        {"--channels C", "channels=C"}, {"--channels", "channels="}, {"`camscope layers MODEL`", "Model.layers()"},
+        {"`camscope layers`", "Model.layers()"}};
     for (const auto& [flag, argument] : words)
         for (size_t at; (at = msg.find(flag)) != std::string::npos;) msg.replace(at, flag.size(), argument);
     return msg;
+}
+
+/// f(), its errors worded with Model's arguments (with_model_arguments).
+template <class F>
+auto worded(F&& f) {
+    try {
+        return f();
+    } catch (const UsageError& e) {
+        throw UsageError(with_model_arguments(e.what()));
+    } catch (const Error& e) {
+        throw Error(with_model_arguments(e.what()));
+    }
 }
 
 /// The model input of a call: a dataset's (resolve_input_spec with its info) or the arrays' shape.
@@ -80,11 +101,7 @@ InputSpec resolve_spec(PyModel& pm, const PyDataset* ds, int channels, int heigh
         di.preset.height = height;
         di.preset.width = width;
     }
-    try {
-        return resolve_input_spec(pm.m->info(), di, ov, /*live_module=*/!pm.bytes.empty());
-    } catch (const UsageError& e) {
-        throw UsageError(with_model_arguments(e.what()));
-    }
+    return worded([&] { return resolve_input_spec(pm.m->info(), di, ov, /*live_module=*/!pm.bytes.empty()); });
 }
 
 /// The batch as model input: float32 N×C×H×W taken as it is (already normalised; zero-copy when
@@ -148,21 +165,28 @@ void bind_model(py::module_& mod) {
     py::class_<PyModel, std::shared_ptr<PyModel>>(mod, "_Model")
         .def_static(
             "load",
-            [](const std::string& path, const std::string& device, int threads, bool quiet) {
-                EngineOptions o{checked_threads(threads), device, quiet};
-                auto m = long_call(false, [&] { return std::make_shared<Model>(Model::load(path, o)); });
-                return std::make_shared<PyModel>(PyModel{m, path, "", threads});
+            [](const std::string& path, const std::string& device, const py::object& threads, bool quiet,
+               const std::string& layout, const std::string& grid) {
+                const int t = checked_threads(threads);
+                EngineOptions o{std::max(t, 0), device, quiet, layout, grid};
+                auto m = worded([&] { return long_call(false, [&] { return std::make_shared<Model>(Model::load(path, o)); }); });
+                return std::make_shared<PyModel>(PyModel{m, path, "", t});
             },
-            py::arg("path"), py::arg("device") = "cpu", py::arg("threads") = 0, py::arg("quiet") = true)
+            py::arg("path"), py::arg("device") = "cpu", py::arg("threads") = py::none(), py::arg("quiet") = true,
+            py::arg("layout") = "", py::arg("grid") = "")
         .def_static(
             "load_bytes",
-            [](const py::bytes& b, const std::string& name, const std::string& device, int threads, bool quiet) {
+            [](const py::bytes& b, const std::string& name, const std::string& device, const py::object& threads,
+               bool quiet, const std::string& layout, const std::string& grid) {
                 std::string bytes = b;
-                EngineOptions o{checked_threads(threads), device, quiet};
-                auto m = long_call(false, [&] { return std::make_shared<Model>(Model::load_bytes(bytes, name, o)); });
-                return std::make_shared<PyModel>(PyModel{m, name, std::move(bytes), threads});
+                const int t = checked_threads(threads);
+                EngineOptions o{std::max(t, 0), device, quiet, layout, grid};
+                auto m = worded(
+                    [&] { return long_call(false, [&] { return std::make_shared<Model>(Model::load_bytes(bytes, name, o)); }); });
+                return std::make_shared<PyModel>(PyModel{m, name, std::move(bytes), t});
             },
-            py::arg("data"), py::arg("name"), py::arg("device") = "cpu", py::arg("threads") = 0, py::arg("quiet") = true)
+            py::arg("data"), py::arg("name"), py::arg("device") = "cpu", py::arg("threads") = py::none(),
+            py::arg("quiet") = true, py::arg("layout") = "", py::arg("grid") = "")
         .def("info", &model_info)
         .def(
             "spec",
@@ -176,20 +200,29 @@ void bind_model(py::module_& mod) {
         .def("layers",
              [](PyModel& pm, const py::dict& spec) {
                  const InputSpec s = spec_from(spec);
-                 auto ls = model_call(pm, false, [&] { return pm.m->layers(s); });
+                 // (path, type, shape, layout, evidence, automatic): the layout a CAM at the layer reads
+                 // (Model's layout=/grid= applied) and why; automatic: the layer cam() picks by itself.
+                 auto ls = worded([&] { return model_call(pm, false, [&] { return pm.m->layers(s); }, 1); });
+                 std::string chosen;
+                 try {
+                     chosen = model_call(pm, false, [&] { return pm.m->resolve_layer("", s); }, 1);
+                 } catch (const Error&) {  // no automatic choice: no row is marked (resolve_layer says why)
+                 }
                  py::list out;
-                 for (const auto& l : ls) out.append(py::make_tuple(l.path, l.type, l.shape));
+                 for (const auto& l : ls)
+                     out.append(py::make_tuple(l.path, l.type, l.shape, describe(l.forced),
+                                               with_model_arguments(l.forced.evidence), l.path == chosen));
                  return out;
              })
         .def("num_classes",  // the model's output count for spec-sized input (one probe forward)
              [](PyModel& pm, const py::dict& spec) {
                  const InputSpec s = spec_from(spec);
-                 return model_call(pm, false, [&] { return pm.m->num_classes(s); });
+                 return worded([&] { return model_call(pm, false, [&] { return pm.m->num_classes(s); }, 1); });
              })
         .def("resolve_layer",
              [](PyModel& pm, const std::string& name, const py::dict& spec) {
                  const InputSpec s = spec_from(spec);
-                 return model_call(pm, false, [&] { return pm.m->resolve_layer(name, s); });
+                 return worded([&] { return model_call(pm, false, [&] { return pm.m->resolve_layer(name, s); }, 1); });
              })
         .def("fit",  // the dataset as the model sees it (fit_to_model), as a new _Dataset
              [](PyModel& pm, const PyDataset& d, const py::dict& spec, bool quiet) {
@@ -214,7 +247,7 @@ void bind_model(py::module_& mod) {
                 const InputSpec s = spec_from(spec);
                 Batch b = batch_from(images, s);
                 int k = 0;
-                auto logits = model_call(pm, progress, [&] {
+                auto logits = worded([&] { return model_call(pm, progress, [&] {
                     std::vector<float> all;
                     if (b.n == 0) k = pm.m->num_classes(s);  // an empty batch: an empty result, 0×K
                     Progress bar("predict", static_cast<size_t>(b.n));
@@ -227,7 +260,7 @@ void bind_model(py::module_& mod) {
                         bar.advance(static_cast<size_t>(n));
                     }
                     return all;
-                });
+                }, static_cast<size_t>(b.n)); });
                 auto probs = metrics::softmax_rows(logits.data(), static_cast<size_t>(b.n), k);
                 return py::make_tuple(to_numpy(std::move(logits), {b.n, k}), to_numpy(std::move(probs), {b.n, k}));
             },
@@ -242,7 +275,9 @@ void bind_model(py::module_& mod) {
                 po.limit = limit;
                 po.only = only;
                 po.progress = true;
-                auto r = model_call(pm, progress, [&] { return run_pass(*pm.m, *d.ds, s, po); });
+                size_t count = only.empty() ? d.ds->size() : only.size();
+                if (limit > 0) count = std::min(count, limit);
+                auto r = worded([&] { return model_call(pm, progress, [&] { return run_pass(*pm.m, *d.ds, s, po); }, count); });
                 const auto n = static_cast<py::ssize_t>(r.n);
                 return py::make_tuple(to_numpy(std::move(r.logits), {n, r.num_classes}),
                                       to_numpy(std::move(r.probs), {n, r.num_classes}), to_numpy(std::move(r.indices), {n}),
@@ -263,8 +298,10 @@ void bind_model(py::module_& mod) {
                                      " images");
                 const CamJob job = job_from(cam_settings(method, layers, eigen_smooth, aug_smooth, max_channels, alpha),
                                             targets, contrast, raw, batch_size);
-                auto r = model_call(pm, progress, [&] {
-                    return cam_maps(*pm.m, prepared_input(b.data, static_cast<size_t>(b.n)), s, job);
+                auto r = worded([&] {
+                    return model_call(pm, progress, [&] {
+                        return cam_maps(*pm.m, prepared_input(b.data, static_cast<size_t>(b.n)), s, job);
+                    }, static_cast<size_t>(b.n));
                 });
                 return py::make_tuple(to_numpy(std::move(r.logits), {b.n, r.num_classes}),
                                       to_numpy(std::move(r.maps), {b.n, s.height, s.width}));
@@ -285,7 +322,10 @@ void bind_model(py::module_& mod) {
                 const CamJob job = job_from(cam_settings(method, layers, eigen_smooth, aug_smooth, max_channels, alpha),
                                             targets, contrast, raw, batch_size);
                 const int n = static_cast<int>(indices.size());
-                auto r = model_call(pm, progress, [&] { return cam_maps(*pm.m, dataset_images(*d.ds, indices), s, job); });
+                auto r = worded([&] {
+                    return model_call(pm, progress, [&] { return cam_maps(*pm.m, dataset_images(*d.ds, indices), s, job); },
+                                      indices.size());
+                });
                 return py::make_tuple(to_numpy(std::move(r.logits), {n, r.num_classes}),
                                       to_numpy(std::move(r.probs), {n, r.num_classes}),
                                       to_numpy(std::move(r.maps), {n, s.height, s.width}), to_numpy(std::move(r.labels), {n}));
