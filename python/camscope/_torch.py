@@ -25,7 +25,11 @@ from ._args import Error, UsageError
 #: Tracing and the live module run the same operations, but not always the same kernels (the live
 #: module under no_grad takes nn.MultiheadAttention's fast path): ~1e-6 apart on ViT-B/16.
 RTOL = 1e-4
-_SECOND = "a second input (the example negated and halved, plus seeded noise of the example's spread; same shape and dtype)"
+#: The second inputs the check tries, in order, until the live module runs on one: (how the
+#: messages describe it, how _second_input makes it).
+_SECONDS = [("a second input (the example negated and halved, plus seeded noise of the example's spread; same shape "
+             "and dtype)", "negated"),
+            ("a second input (the example's values in a seeded random order)", "shuffled")]
 
 
 def to_torchscript(module: Any, example_input: Any, script: bool = False) -> Tuple[bytes, Dict[str, Any]]:
@@ -50,16 +54,21 @@ def to_torchscript(module: Any, example_input: Any, script: bool = False) -> Tup
             what = "example_input" if len(examples) == 1 else f"example_input[{i}]"
             raise UsageError(f"{what}: expected a torch.Tensor, got {type(t).__name__}")
     title = f"Model.from_torch({type(module).__name__})"
-    second = tuple(_second_input(t, seed=i) for i, t in enumerate(examples))
     flags = [(m, m.training) for m in module.modules()]
     module.eval()
     try:
-        try:
-            live_second = _live(module, second)
-        except Exception as e:  # the module itself fails on other data: nothing to check against
-            live_second, no_check = None, _joined(f"the module's own forward fails on {_SECOND}", _describe(e, module))
+        live_second, no_check = None, ""
+        for described, kind in _SECONDS:  # the first on which the live module runs
+            second = tuple(_second_input(t, kind, seed=i) for i, t in enumerate(examples))
+            try:
+                live_second = _live(module, second)
+                break
+            except Exception as e:  # the module refuses such data: the next one, else nothing to check against
+                no_check = (no_check + "; " if no_check else "") + \
+                    _joined(f"the module's own forward fails on {described}", _describe(e, module))
         else:
-            no_check = ""
+            described = ""
+        no_check = "" if live_second is not None else no_check
         failures: List[str] = []
         if not script:
             with warnings.catch_warnings(record=True) as caught:
@@ -77,7 +86,7 @@ def to_torchscript(module: Any, example_input: Any, script: bool = False) -> Tup
                     if no_check:
                         warnings.warn(f"camscope: {title}: the trace is not checked: {no_check}", stacklevel=3)
                     return _save(traced), _how("traced", "", diff, no_check, tracer_warnings)
-                failures.append(f"the trace differs from the live module on {_SECOND}: {diff[0]}"
+                failures.append(f"the trace differs from the live module on {described}: {diff[0]}"
                                 + (f" (torch warned while tracing: {tracer_warnings[0]})" if tracer_warnings else ""))
         else:
             tracer_warnings = []
@@ -147,14 +156,18 @@ def _trace(module: Any, examples: Tuple[Any, ...]) -> Any:
         return torch.jit.trace(module, args[0] if len(args) == 1 else args, strict=False, check_trace=False)
 
 
-def _second_input(t: Any, seed: int) -> Any:
-    """Same shape, dtype and device as ``t``, other values (seeded): floats -t/2 + noise of t's
-    spread (the sign of the mean flips, the scale changes), integers and booleans drawn in t's range."""
+def _second_input(t: Any, kind: str, seed: int) -> Any:
+    """Same shape, dtype and device as ``t``, other values (seeded). kind "negated": floats
+    -t/2 + noise of t's spread (the sign of the mean flips, the scale changes), integers and
+    booleans drawn in t's range; "shuffled": t's own values in a random order (its range and
+    statistics, for a module that refuses values outside them)."""
     import torch
 
     g = torch.Generator().manual_seed(1234 + seed)
     x = t.detach().cpu()
-    if x.is_floating_point():
+    if kind == "shuffled":
+        out = x.flatten()[torch.randperm(x.numel(), generator=g)].reshape(x.shape)
+    elif x.is_floating_point():
         spread = float(x.float().std()) if x.numel() > 1 else 1.0
         spread = spread if spread > 0 and spread == spread and spread != float("inf") else 1.0
         out = -0.5 * x.float() + spread * torch.randn(x.shape, generator=g)

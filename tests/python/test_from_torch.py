@@ -357,3 +357,45 @@ def test_arguments_of_the_wrong_type():
         camscope.Model.from_torch(object(), torch.zeros(1))
     with pytest.raises(camscope.UsageError, match="example_input: expected a torch.Tensor"):
         camscope.Model.from_torch(DictOut(), np.zeros((1, 3, 8, 8), np.float32))
+
+
+class PixelsOnly(nn.Module):
+    """Refuses values outside [0, 1]: the check's first second input (negated) is refused, the
+    second (the example's values shuffled) is not."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        if bool((x < 0).any()):
+            raise ValueError("expects pixels in [0, 1]")
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+class SortedOnly(PixelsOnly):
+    """Refuses any input whose values are not in ascending order: no second input runs."""
+
+    def forward(self, x):
+        if not bool((x.flatten()[1:] >= x.flatten()[:-1]).all()):
+            raise ValueError("expects ascending values")
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+def test_check_input_the_module_accepts():
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "not checked" warning
+        m = camscope.Model.from_torch(PixelsOnly().eval(), torch.rand(1, 3, 8, 8))
+    check = m.info["from_torch"]["check"]
+    assert m.info["from_torch"]["how"] == "traced" and check["max_abs_diff"] <= check["tolerance"]
+
+
+def test_unchecked_trace_says_so():
+    torch.manual_seed(0)
+    x = torch.linspace(0, 1, 3 * 8 * 8).reshape(1, 3, 8, 8)
+    with pytest.warns(UserWarning, match="the trace is not checked: the module's own forward fails on"):
+        m = camscope.Model.from_torch(SortedOnly().eval(), x)
+    skipped = m.info["from_torch"]["check"]["skipped"]
+    assert "in the root module (SortedOnly)" in skipped and "ValueError: expects ascending values" in skipped
