@@ -23,14 +23,14 @@ from . import _progress
 from ._args import ClassRef, Error, Images, PathLike, UsageError  # ClassRef, Images, PathLike: the signatures' types
 from ._data import Dataset
 from ._explore import NOTEBOOK_FRAME_ANCESTORS, Explorer, explore, widget
-from ._model import Model, Predictions, cam_methods
+from ._model import Layer, Model, Predictions, cam_methods
 from ._report import Report, analyze, analyze_shard
 
 _c._set_progress_callback(_progress.event)
 
 __version__: str = _c.__version__  # CMakeLists.txt's project(VERSION), as `camscope --version` prints it
 
-__all__ = ["Model", "Dataset", "Report", "Explorer", "Predictions", "analyze", "analyze_shard", "explore", "widget",
+__all__ = ["Model", "Dataset", "Report", "Explorer", "Predictions", "Layer", "analyze", "analyze_shard", "explore", "widget",
            "cam_methods", "Error", "UsageError"]
 
 

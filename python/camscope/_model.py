@@ -2,7 +2,6 @@
 engine: its input spec, layers, predictions (camscope.Predictions) and CAM maps."""
 from __future__ import annotations
 
-import io
 import os
 import weakref
 from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence, Tuple, Union
@@ -161,33 +160,42 @@ class Model:
                    mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
                    norm: Optional[str] = None, quiet: bool = True, layout: Optional[str] = None,
                    grid: Union[str, Tuple[int, int], None] = None) -> Model:
-        """A live ``torch.nn.Module``: traced with ``example_input`` (or scripted with
-        ``script=True``) in eval mode, serialized with ``torch.jit.save`` into memory, and handed as
-        bytes to the C++ loader (no tensors cross the boundary: any torch version works).
-        device, threads, input_size, mean, std, norm, quiet, layout, grid: as for :class:`Model`.
-        The module's submodules name layers afterwards: ``model.cam(x, layer=module.layer4)``."""
-        import torch
+        """A live ``torch.nn.Module`` as a Model: made TorchScript in memory (``torch.jit.save``) and
+        handed as bytes to the C++ loader (no tensors cross the boundary: any torch version works).
+        The module's submodules name layers afterwards: ``model.cam(x, layer=module.layer4)``.
 
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                ts = torch.jit.script(module) if script else torch.jit.trace(module, example_input)
-        finally:
-            module.train(was_training)
-        buf = io.BytesIO()
-        torch.jit.save(ts, buf)
+        module: the classifier; run in eval mode while converted (its training flags, parameters'
+        ``requires_grad`` and the grad mode are as they were afterwards). example_input: a tensor of
+        the size the model is fed (e.g. ``torch.randn(1, 3, 224, 224)``; it is not modified).
+        script: False (the default) traces with the gradient path recorded (so that CAMs can run
+        through nn.MultiheadAttention, even with frozen weights), then checks the trace against the
+        live module on a second input (same shape and dtype, other values); a trace that differs
+        (a branch on the input's values) or fails is replaced by ``torch.jit.script`` when the script
+        agrees with the live module (a warning says so), else a ``camscope.Error`` says what failed,
+        in which submodule and line, and what to change. True: ``torch.jit.script``, checked the same
+        way. ``info["from_torch"]`` says which was used and why. name: the name the model's messages
+        and reports use (default ``<ClassName>``). device, threads, input_size, mean, std, norm, quiet,
+        layout, grid: as for :class:`Model`."""
+        from ._torch import to_torchscript
+
+        data, how = to_torchscript(module, example_input, script=bool(script))
         obj = cls.__new__(cls)
-        obj._m = _c._Model.load_bytes(buf.getvalue(), name or f"<{type(module).__name__}>", device, _threads(threads),
+        obj._m = _c._Model.load_bytes(data, name or f"<{type(module).__name__}>", device, _threads(threads),
                                       bool(quiet), layout or "", _grid(grid))
         obj._module_paths = {id(m): (p, weakref.ref(m)) for p, m in module.named_modules()}  # layer=<module>
         obj._init(input_size, mean, std, norm, quiet)
+        obj._from_torch = how
         return obj
 
     @property
     def info(self) -> Dict[str, Any]:
-        """path, kind, class_names (camscope metadata), input (its spec, if recorded), train_mode_baked."""
-        return self._m.info()
+        """path, kind, class_names (camscope metadata), input (its spec, if recorded), train_mode_baked;
+        for a :meth:`from_torch` model also ``from_torch``: how it was made ("traced" or "scripted"),
+        why, and its check against the live module."""
+        info = self._m.info()
+        if getattr(self, "_from_torch", None) is not None:
+            info["from_torch"] = self._from_torch
+        return info
 
     @property
     def class_names(self) -> List[str]:

@@ -208,7 +208,7 @@ def _pass_inputs(model, data, batch_size, chunk):
 
 
 def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: Optional[PathLike] = None, *,
-            layer: Optional[str] = None, method: str = "gradcam", limit: Optional[int] = None,
+            layer: Union[str, Any, None] = None, method: str = "gradcam", limit: Optional[int] = None,
             faithfulness_n: Optional[int] = None, batch_size: int = 64, eigen_smooth: bool = False,
             aug_smooth: bool = False, max_channels: int = 0, alpha: Optional[float] = None, store: bool = False,
             resume: bool = False, chunk: int = 4096, progress: bool = True, **options: Any) -> Report:
@@ -221,7 +221,8 @@ def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: 
         data: a :class:`Dataset`, or a path the CLI's ``-d`` reads.
         out: the report folder to write (None: in memory only; :meth:`Report.write` writes it later).
             Built beside ``out`` and swapped in when complete.
-        layer: the CAM layer, a path from :meth:`Model.layers` (None: the last spatial layer).
+        layer: the CAM layer, a path from :meth:`Model.layers` or, for a :meth:`Model.from_torch`
+            model, the submodule itself (``layer=net.layer4``); None: the last spatial layer.
         method: the CAM method, one of :func:`cam_methods` (``--method``).
         limit: analyse the first ``limit`` images only (None: all).
         faithfulness_n: images of the quick CAM faithfulness check (None: the CLI's default, capped to
@@ -259,7 +260,8 @@ def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: 
     limit = _count(limit, "limit")
     model, ds, spec = _pass_inputs(model, data, batch_size, chunk)
     chunk_dir = _c.chunk_folder(os.fspath(out)) if (store and out is not None) else ""
-    r = _c.analyze(model._m, ds._d, spec, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
+    layer = "" if layer is None else model._layer_path(layer, "layer")
+    r = _c.analyze(model._m, ds._d, spec, layer, method, bool(eigen_smooth), bool(aug_smooth),
                    max_channels, alpha, batch_size, limit,
                    None if faithfulness_n is None else int(faithfulness_n), options, bool(store), chunk_dir,
                    bool(resume), int(chunk), bool(progress))
@@ -267,7 +269,7 @@ def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: 
 
 
 def analyze_shard(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: PathLike, shard: Tuple[int, int], *,
-                  layer: Optional[str] = None, method: str = "gradcam", limit: Optional[int] = None,
+                  layer: Union[str, Any, None] = None, method: str = "gradcam", limit: Optional[int] = None,
                   batch_size: int = 64, eigen_smooth: bool = False, aug_smooth: bool = False, max_channels: int = 0,
                   alpha: Optional[float] = None, resume: bool = False, chunk: int = 4096,
                   progress: bool = True) -> Dict[str, Any]:
@@ -286,7 +288,8 @@ def analyze_shard(model: Union[Model, PathLike], data: Union[Dataset, PathLike],
     limit = _count(limit, "limit")
     model, ds, spec = _pass_inputs(model, data, batch_size, chunk)
     out = os.fspath(out)
-    _c.analyze_shard(model._m, ds._d, spec, out, k, n, layer or "", method, bool(eigen_smooth), bool(aug_smooth),
+    layer = "" if layer is None else model._layer_path(layer, "layer")
+    _c.analyze_shard(model._m, ds._d, spec, out, k, n, layer, method, bool(eigen_smooth), bool(aug_smooth),
                      max_channels, alpha, batch_size, limit, bool(resume), int(chunk), bool(progress))
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
         return json.load(f)

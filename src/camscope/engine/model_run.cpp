@@ -232,6 +232,26 @@ void check_finite_maps(const std::string& model_path, const torch::Tensor& maps,
                            : "the layer's activations or the perturbed scores are not finite"));
 }
 
+/// What to do about torch's "derivative for aten::X is not implemented" from the CAMs' backward:
+/// the model file records an operation without a backward. The one seen in practice is
+/// nn.MultiheadAttention's inference fast path (aten::_native_multi_head_attention, and
+/// aten::_transformer_encoder_layer_fwd of nn.TransformerEncoderLayer), which torch takes when the
+/// module was traced under torch.no_grad() / torch.inference_mode(). Empty for other errors.
+std::string backward_hint(const std::string& what) {
+    if (what.find("derivative for") == std::string::npos || what.find("not implemented") == std::string::npos)
+        return "";
+    if (what.find("_native_multi_head_attention") != std::string::npos ||
+        what.find("_transformer_encoder_layer_fwd") != std::string::npos)
+        return " (this is the inference fast path of nn.MultiheadAttention / nn.TransformerEncoderLayer, which "
+               "has no backward: torch records it when the model is traced under torch.no_grad() or "
+               "torch.inference_mode(); re-trace the model with gradients enabled and an example input that "
+               "requires grad, e.g. torch.jit.trace(model.eval(), x.clone().requires_grad_()), or load the live "
+               "module with camscope.Model.from_torch, which does)";
+    return " (the model file records an operation without a backward, so CAM methods that need gradients cannot "
+           "run through it; a model traced under torch.no_grad() may record inference-only operations: re-trace "
+           "it with gradients enabled, or use a gradient-free method: eigencam, scorecam, ablationcam)";
+}
+
 }  // namespace
 
 BatchResult Model::run(const float* data, int n, const InputSpec& spec, const CamRequest* req) {
@@ -316,7 +336,8 @@ BatchResult Model::run(const float* data, int n, const InputSpec& spec, const Ca
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {  // c10::Error, or torch::jit::JITException from the forward
-        throw Error(im.info.path + ": " + first_line(e.what()));
+        const std::string what = first_line(e.what());
+        throw Error(im.info.path + ": " + what + (req ? backward_hint(what) : ""));
     }
     return res;
 }
