@@ -20,6 +20,7 @@ import re
 import shlex
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def _cache_entry(cache, name):
 
 def _reusable(build, torch_prefix):
     """Why `build` cannot be reused (None: it can): it must be a CMake build directory configured
-    from this source tree, with the torch of this Python's torch package (or none found yet)."""
+    from this source tree, with the torch of this Python's torch package (or none found yet), for
+    a Python that loads the same module file (its extension suffix). Its settings stay as they are."""
     cache_file = build / "CMakeCache.txt"
     if not cache_file.is_file():
         return f"{build} has no CMakeCache.txt (not a configured CMake build directory)"
@@ -70,6 +72,9 @@ def _reusable(build, torch_prefix):
         found, ours = Path(torch_dir).resolve(), Path(torch_prefix).resolve()
         if ours not in found.parents and found != ours:
             return f"{build} uses the torch in {torch_dir}, this Python's is in {torch_prefix}"
+    ext, ours = _cache_entry(cache, "PYTHON_MODULE_EXTENSION"), sysconfig.get_config_var("EXT_SUFFIX")
+    if ext and ours and ext != ours:
+        return f"{build} builds the module for another Python ({ext}, this one loads {ours})"
     return None
 
 
@@ -87,12 +92,15 @@ class CMakeBuild(build_ext):
         t0 = time.monotonic()
         out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
         prefix = ";".join([torch.utils.cmake_prefix_path, pybind11.get_cmake_dir()])
-        args = [f"-DCMAKE_PREFIX_PATH={prefix}", f"-DPYTHON_EXECUTABLE={sys.executable}", "-DCAMSCOPE_PYTHON=ON"]
+        args = ["-DCAMSCOPE_PYTHON=ON"]
         named = os.environ.get("CAMSCOPE_BUILD_DIR")
         build = Path(named).expanduser().resolve() if named else ROOT / "build"
         why_not = _reusable(build, torch.utils.cmake_prefix_path)
-        if why_not is None:
+        if why_not is None:  # its Python, torch and options stay: pybind11 is all it may lack
             say(f"reusing the CMake build in {build}" + (" (CAMSCOPE_BUILD_DIR)" if named else ""))
+            found = _cache_entry((build / "CMakeCache.txt").read_text(errors="replace"), "pybind11_DIR")
+            if not found or found.endswith("-NOTFOUND"):
+                args.append(f"-Dpybind11_DIR={pybind11.get_cmake_dir()}")
         else:  # a fresh build of the module only
             if named:
                 say(f"CAMSCOPE_BUILD_DIR not reused: {why_not}")
@@ -102,17 +110,22 @@ class CMakeBuild(build_ext):
                 say(f"starting {build} again: {why_not}")
                 (build / "CMakeCache.txt").unlink()
             build.mkdir(parents=True, exist_ok=True)
-            args += ["-DCMAKE_BUILD_TYPE=Release", "-DCAMSCOPE_BUILD_TESTS=OFF", "-DCAMSCOPE_BUILD_BENCH=OFF"]
+            args += [f"-DCMAKE_PREFIX_PATH={prefix}", f"-DPYTHON_EXECUTABLE={sys.executable}",
+                     "-DCMAKE_BUILD_TYPE=Release", "-DCAMSCOPE_BUILD_TESTS=OFF", "-DCAMSCOPE_BUILD_BENCH=OFF"]
         args += shlex.split(os.environ.get("CMAKE_ARGS", ""))
         env = dict(os.environ)
         env.setdefault("CCACHE_BASEDIR", str(ROOT))  # as scripts/build.sh: other copies share the cache
         env.setdefault("CCACHE_SLOPPINESS", "pch_defines,time_macros,include_file_mtime,include_file_ctime")
         say(f"configuring with CMake in {build} (torch {torch.__version__} from {Path(torch.__file__).parent})")
         subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build)] + args, check=True, env=env)
-        launcher = _cache_entry((build / "CMakeCache.txt").read_text(errors="replace"), "CMAKE_CXX_COMPILER_LAUNCHER")
+        cache = (build / "CMakeCache.txt").read_text(errors="replace")
+        launcher = _cache_entry(cache, "CMAKE_CXX_COMPILER_LAUNCHER") or _cache_entry(cache, "CCACHE_PROGRAM")
+        if launcher and launcher.endswith("-NOTFOUND"):
+            launcher = None
         jobs = os.environ.get("CAMSCOPE_JOBS", str(os.cpu_count() or 1))
-        say(f"building the module with {jobs} jobs ({'ccache: ' + launcher if launcher else 'no ccache'}); "
-            "a first build takes minutes (about 10 on 2 cores), `pip install -v` shows every step")
+        say(f"building the module with {jobs} jobs ({'ccache: ' + launcher if launcher else 'no ccache'})"
+            + ("" if why_not is None else "; a first build without ccache's entries takes about 10 minutes on "
+               "2 cores, `pip install -v` shows every step"))
         self._build(["cmake", "--build", str(build), "--target", "_camscope", "-j", jobs], env, say)
         built = next((build / "python" / "camscope").glob("_camscope*.so"))
         out_dir.mkdir(parents=True, exist_ok=True)

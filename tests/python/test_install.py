@@ -60,7 +60,7 @@ def run(cmd, env, cwd, timeout):
     r = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     took = time.monotonic() - t0
     assert r.returncode == 0, f"{' '.join(cmd)} failed ({r.returncode}) after {took:.0f} s:\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
-    print(f"{' '.join(cmd[:4])}: {took:.0f} s")
+    print(f"{' '.join(cmd)[:100]!r}: {took:.0f} s")
     return r
 
 
