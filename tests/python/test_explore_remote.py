@@ -21,14 +21,27 @@ import camscope
 FIX = os.environ.get("CAMSCOPE_FIXTURES_DIR", os.path.join(os.path.dirname(__file__), "..", "fixtures"))
 WEB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "web", "explorer")
 PREFIX = "/user/x/"
+NOTEBOOK_PAGE = [""]  # the output HTML the proxy's notebook page shows
+PLAYWRIGHT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser", "node_modules", "playwright-core")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 class _Proxy(http.server.BaseHTTPRequestHandler):
-    """PREFIX + proxy/<port>/<rest> -> http://127.0.0.1:<port>/<rest>, headers as sent (Host too)."""
+    """PREFIX + proxy/<port>/<rest> -> http://127.0.0.1:<port>/<rest>, headers as sent (Host too);
+    PREFIX + "lab": a notebook page showing the HTML in NOTEBOOK_PAGE[0]."""
 
     protocol_version = "HTTP/1.0"
 
     def _forward(self):
+        if self.path == PREFIX + "lab":
+            page = (f'<!doctype html><html><head><link rel="icon" href="data:,"></head>'
+                    f"<body><h1>notebook</h1>{NOTEBOOK_PAGE[0]}</body></html>").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         m = re.match(re.escape(PREFIX) + r"proxy/(\d+)(/.*)$", self.path)
         if not m:
             self.send_error(404, "not a proxy path")
@@ -224,3 +237,61 @@ def test_frame_check_script_explains_an_unreachable_frame(report, monkeypatch):
     assert run(loop, "200")["said"] == [] and run(loop, "200")["asked"] == [e.url, "no-cors"]
     said = run(loop, "down")["said"]
     assert len(said) == 1 and e.url in said[0] and 'url="/"' in said[0] and "camscope.widget(report)" in said[0]
+
+
+BROWSER_SCRIPT = """
+const [pw, chromiumPath, pageUrl, prefix] = process.argv.slice(1);
+const { chromium } = await import(pw + "/index.mjs");
+const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox"] });
+const out = { requests: [] };
+try {
+  const page = await browser.newPage();
+  page.on("request", (r) => out.requests.push(r.url()));
+  await page.goto(pageUrl);
+  if (process.argv[5] === "down") {
+    await page.waitForSelector("p", { timeout: 30000 });
+    out.said = await page.$eval("div[id^=camscope-explorer] p", (p) => p.textContent);
+  } else {
+    const frame = await (await page.waitForSelector("iframe", { timeout: 30000 })).contentFrame();
+    await frame.waitForFunction(() => document.body.dataset.ready === "live", null, { timeout: 60000 });
+    out.cells = await frame.$$eval("td.cell", (tds) => tds.length);
+    const image = page.waitForResponse((r) => r.request().resourceType() === "image" && r.status() === 200,
+                                       { timeout: 60000 });
+    await frame.evaluate(() => { location.hash = "#grid"; });
+    out.image = (await image).url();  // a thumbnail (sprite sheet or image) the grid draws
+    await page.waitForTimeout(500);  // the check script's answer
+    out.frames = await page.$$eval("div[id^=camscope-explorer] iframe", (f) => f.length);
+  }
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not os.path.isdir(PLAYWRIGHT) or not os.path.exists(CHROMIUM),
+                    reason="node, tests/browser's playwright-core (npm ci --prefix tests/browser) or chromium missing")
+def test_explorer_in_a_browser_through_the_proxy(report, proxy, monkeypatch):
+    """Headless chromium opens a notebook page (under the prefix) showing explore()'s HTML: the
+    explorer loads in the frame through the proxy, draws its matrix and images, every request stays
+    under the notebook server's prefix, and the check script leaves the frame. Stopped, the frame
+    becomes the explanation."""
+    def browse(mode):
+        r = subprocess.run(["node", "--input-type=module", "-e", BROWSER_SCRIPT, os.path.abspath(PLAYWRIGHT), CHROMIUM,
+                            proxy + PREFIX + "lab", PREFIX, mode], capture_output=True, text=True, timeout=240)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", PREFIX)
+    e = camscope.explore(report)
+    try:
+        NOTEBOOK_PAGE[0] = e._repr_html_()
+        out = browse("up")
+        assert out["cells"] > 0 and out["frames"] == 1
+        http_requests = [u for u in out["requests"] if u.startswith("http")]
+        assert out["image"].startswith(proxy + e.frame_url) and "/api/" in out["image"], out["image"]
+        assert all(u.startswith(proxy + PREFIX) for u in http_requests), http_requests
+    finally:
+        e.stop()
+    out = browse("down")
+    assert f"{proxy}{PREFIX}proxy/{e.port}/" in out["said"] and "camscope.widget(report)" in out["said"]
