@@ -35,6 +35,26 @@ def test_notebook_runs_with_jupyter_execute():
     assert "Traceback" not in r.stderr, r.stderr[-6000:]
 
 
+def test_widget_explorer_runs_headless(tmp_path):
+    """camscope.widget alone (no progress output) under jupyter-execute: Debian's nbclient 0.7
+    reads ipywidgets 6's widgets' state without KeyError 'state'."""
+    fix = os.environ.get("CAMSCOPE_FIXTURES_DIR", os.path.join(ROOT, "tests", "fixtures"))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import camscope\n"
+        f"m, d = camscope.Model({os.path.join(fix, 'tiny_cifar10_model.pt')!r}), "
+        f"camscope.Dataset({os.path.join(fix, 'tiny_cifar10')!r})\n"
+        "r = camscope.analyze(m, d, progress=False)"),
+        nbformat.v4.new_code_cell("w = camscope.widget(r)\nw"),
+        nbformat.v4.new_code_cell("w.children[0].children[0].value = 3  # another class: new tiles, new widgets")]
+    path = tmp_path / "widget.ipynb"
+    nbformat.write(nb, str(path))
+    exe = shutil.which("jupyter-execute") or "/usr/bin/jupyter-execute"
+    r = subprocess.run([exe, "--kernel_name=python3", str(path)], capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-6000:]
+
+
 def test_notebook_runs_and_shows_report_and_explorer():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
