@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -53,6 +54,87 @@ def test_widget_explorer_runs_headless(tmp_path):
     r = subprocess.run([exe, "--kernel_name=python3", str(path)], capture_output=True, text=True, timeout=600,
                        env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-6000:]
+
+
+PLAYWRIGHT = os.path.join(ROOT, "tests", "browser", "node_modules", "playwright-core")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CLASSIC_UI = """
+const [pw, chromiumPath, url] = process.argv.slice(1);
+const { chromium } = await import(pw + "/index.mjs");
+const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox"] });
+const out = {};
+try {
+  const page = await browser.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel &&
+                             Jupyter.notebook.kernel.is_connected(), null, { timeout: 120000 });
+  await page.evaluate(() => Jupyter.notebook.execute_all_cells());
+  await page.waitForSelector(".widget-area select", { timeout: 120000 });
+  out.options = await page.$$eval(".widget-area select option", (o) => o.map((x) => x.textContent));
+  await page.selectOption(".widget-area select", { index: 3 });
+  await page.waitForFunction(() => [...document.querySelectorAll(".widget-area img")].some((i) => i.naturalWidth > 0),
+                             null, { timeout: 120000 });
+  out.captions = await page.$$eval(".widget-area .widget-html", (h) => h.map((x) => x.textContent));
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
+"""
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not os.path.isdir(PLAYWRIGHT) or not os.path.exists(CHROMIUM),
+                    reason="node, tests/browser's playwright-core (npm ci --prefix tests/browser) or chromium missing")
+def test_widget_explorer_in_the_classic_notebook(tmp_path):
+    """The widgets that run headless still work in a live frontend: Debian's notebook 6.4 with its
+    ipywidgets 6 extension, in headless chromium, shows the class dropdown and, for another class,
+    its tiles (images and captions)."""
+    pytest.importorskip("notebook")
+    fix = os.environ.get("CAMSCOPE_FIXTURES_DIR", os.path.join(ROOT, "tests", "fixtures"))
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import camscope\n"
+        f"m, d = camscope.Model({os.path.join(fix, 'tiny_cifar10_model.pt')!r}), "
+        f"camscope.Dataset({os.path.join(fix, 'tiny_cifar10')!r})\n"
+        "camscope.widget(camscope.analyze(m, d, progress=False))")]
+    nbformat.write(nb, str(tmp_path / "w.ipynb"))
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "notebook", "--no-browser", f"--port={port}", "--port-retries=0", "--ip=127.0.0.1",
+         "--NotebookApp.token=", "--NotebookApp.password=", f"--notebook-dir={tmp_path}", "--allow-root"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE", JUPYTER_RUNTIME_DIR=str(tmp_path / "rt")))
+    try:
+        url = f"http://127.0.0.1:{port}/notebooks/w.ipynb"
+        for _ in range(600):  # its first answer
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=5).read()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()[-3000:]
+                import time
+                time.sleep(0.1)
+        r = subprocess.run(["node", "--input-type=module", "-e", CLASSIC_UI, os.path.abspath(PLAYWRIGHT), CHROMIUM, url],
+                           capture_output=True, text=True, timeout=400)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        assert [o.replace("\xa0", " ") for o in out["options"]][:4] == ["0: airplane", "1: automobile", "2: bird", "3: cat"]
+        assert len(out["options"]) == 10
+        assert any(c.startswith("true ") for c in out["captions"]), out["captions"]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def test_notebook_runs_and_shows_report_and_explorer():
