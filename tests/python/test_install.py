@@ -3,7 +3,7 @@ tracked files, no build directory) in a fresh venv with the system's site packag
 torch, numpy, pybind11, ipykernel): `pip install --no-build-isolation .` (offline: PIP_NO_INDEX),
 then camscope imported from the venv predicts and draws CAMs on the tiny fixture equal to the
 test suite's own build, the venv's kernel is registered for Jupyter (into a temporary
-JUPYTER_DATA_DIR) and runs the example notebook headless with `jupyter execute`.
+JUPYTER_DATA_DIR) and runs the example notebook headless on it with `jupyter-execute`.
 
 The build is setup.py's CMake build of the module (its library and bindings, no tests): minutes
 with a warm ccache (the suite's own build fills it: setup.py builds in ./build-python of the copy
@@ -87,8 +87,11 @@ def test_readme_install_in_a_fresh_venv(workdir):
     env["VIRTUAL_ENV"] = str(venv)
 
     # The README's command, in the copy.
-    r = run(["pip", "install", "--no-build-isolation", "."], env, src, 3000)
+    r = run(["pip", "install", "-v", "--no-build-isolation", "."], env, src, 3000)
     assert "Successfully installed camscope" in r.stdout
+    stages = [l.strip() for l in (r.stdout + r.stderr).splitlines() if l.strip().startswith("camscope: ")]  # setup.py's, shown by -v
+    assert any("configuring with CMake in" in l and "build-python" in l for l in stages), stages
+    assert stages[-1].startswith("camscope: built _camscope"), stages
 
     # camscope from the venv: its own module, and the same numbers as the suite's build.
     out = tmp_path / "out.npz"
@@ -121,5 +124,5 @@ def test_readme_install_in_a_fresh_venv(workdir):
     # The example notebook headless on that kernel, as the README runs it.
     nb_env = dict(env)
     nb_env.pop("CAMSCOPE_FIXTURES_DIR", None)  # the notebook finds ../tests/fixtures of the copy
-    run([py, "-m", "jupyter", "execute", f"--kernel_name={KERNEL}", "examples/analyze_in_notebook.ipynb"],
-        nb_env, src, 900)
+    exe = shutil.which("jupyter-execute", path=env["PATH"]) or "/usr/bin/jupyter-execute"  # Debian's python3-nbclient
+    run([exe, f"--kernel_name={KERNEL}", "examples/analyze_in_notebook.ipynb"], nb_env, src, 900)
