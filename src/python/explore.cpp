@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "camscope/engine/engine.hpp"
 #include "camscope/pipeline/analyze.hpp"
@@ -57,7 +58,8 @@ void bind_explore(py::module_& mod) {
 
     mod.def(
         "explore",
-        [](std::shared_ptr<PyReport> rep, const std::string& host, int port, const std::string& frame_ancestors) {
+        [](std::shared_ptr<PyReport> rep, const std::string& host, int port, const std::string& frame_ancestors,
+           const std::vector<std::string>& allow_hosts) {
             serve::check_frame_ancestors(frame_ancestors);  // a UsageError here, before anything starts
             auto e = std::make_shared<PyExplorer>();
             e->model = rep->model;
@@ -76,6 +78,7 @@ void bind_explore(py::module_& mod) {
             so.port = port;
             so.http_threads = 4;
             so.frame_ancestors = frame_ancestors;  // the notebook's IFrame (camscope.explore)
+            so.allow_hosts = allow_hosts;  // a notebook server's proxy forwards the notebook's Host
             so.stop = e->stop;
             // Shared with the server thread, which outlives this call.
             struct Handshake {
@@ -118,7 +121,8 @@ void bind_explore(py::module_& mod) {
             }
             return e;
         },
-        py::arg("report"), py::arg("host") = "127.0.0.1", py::arg("port") = 0, py::arg("frame_ancestors") = "'none'");
+        py::arg("report"), py::arg("host") = "127.0.0.1", py::arg("port") = 0, py::arg("frame_ancestors") = "'none'",
+        py::arg("allow_hosts") = std::vector<std::string>{});
 }
 
 }  // namespace camscope::bindings

@@ -429,8 +429,9 @@ void serve_http(const HttpApp& app, const ServeOptions& opt, const std::function
         if (req.method == "POST") {
             // A browser page of another origin may send a "simple" POST (text/plain, no preflight):
             // only JSON from this server's own pages is taken (the Host check above still applies).
-            const std::string origin = req.get_header_value("Origin");
-            if (!origin.empty() && origin != "http://" + req.get_header_value("Host"))
+            // https://: those pages reached through a TLS proxy (a notebook server's, camscope.explore).
+            const std::string origin = req.get_header_value("Origin"), host = req.get_header_value("Host");
+            if (!origin.empty() && origin != "http://" + host && origin != "https://" + host)
                 return refuse(403, "a POST must come from this server's own pages (Origin differs)");
             if (req.path == "/api/tags" && !is_json_content_type(req.get_header_value("Content-Type")))
                 return refuse(415, "POST api/tags takes a JSON body (Content-Type: application/json, optionally "
