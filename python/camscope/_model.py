@@ -89,14 +89,29 @@ class Layer(tuple):
     ``layout=``/``grid=`` applied), ``evidence`` (why that reading, or why none) and ``default``
     (True for the layer ``cam()`` picks when given no ``layer``)."""
 
+    layout: str
+    evidence: str
+    default: bool
+
     def __new__(cls, path: str, type: str, shape: List[int], layout: str, evidence: str, default: bool) -> Layer:
         row = super().__new__(cls, (path, type, list(shape)))
         row.layout, row.evidence, row.default = layout, evidence, bool(default)
         return row
 
-    path = property(lambda self: self[0])
-    type = property(lambda self: self[1])
-    shape = property(lambda self: self[2])
+    @property
+    def path(self) -> str:
+        """The dotted module path (``layer4.1.conv2``): what ``layer=`` takes."""
+        return self[0]
+
+    @property
+    def type(self) -> str:
+        """The module's class name (``Conv2d``)."""
+        return self[1]
+
+    @property
+    def shape(self) -> List[int]:
+        """The layer's output shape for one input."""
+        return self[2]
 
     def __repr__(self) -> str:
         return (f"Layer(path={self[0]!r}, type={self[1]!r}, shape={self[2]!r}, layout={self.layout!r}"

@@ -116,10 +116,10 @@ def test_readme_install_in_a_fresh_venv(workdir):
     np.testing.assert_allclose(got["maps"], want_maps, atol=1e-6)
 
     # The venv's kernel for Jupyter, as the README registers it.
-    run([py, "-m", "ipykernel", "install", "--user", "--name", KERNEL, "--display-name", "camscope (venv)"],
+    run([py, "-m", "ipykernel", "install", "--user", "--name", KERNEL, "--display-name", "Python (camscope)"],
         env, tmp_path, 120)
     spec = json.loads((tmp_path / "jupyter" / "kernels" / KERNEL / "kernel.json").read_text())
-    assert spec["argv"][0] == py and spec["display_name"] == "camscope (venv)"
+    assert spec["argv"][0] == py and spec["display_name"] == "Python (camscope)"
 
     # The example notebook headless on that kernel, as the README runs it.
     nb_env = dict(env)
