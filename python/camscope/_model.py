@@ -15,6 +15,15 @@ from ._args import (ClassRef, Images, PathLike, UsageError, _cam_options, _check
 from ._data import Dataset
 
 
+def _logits_selector(logits: Union[int, str, None]) -> str:
+    """Model(logits=...) as the engine's selector text: "" automatic, an index, or a dict key."""
+    if logits is None:
+        return ""
+    if isinstance(logits, bool) or not isinstance(logits, (int, str)) or logits == "":
+        raise UsageError(f"logits must be an index (int) or a key (str) of the model's output, got {logits!r}")
+    return str(logits)
+
+
 def cam_methods() -> List[str]:
     """Names of the CAM methods (``method=`` of :meth:`Model.cam` and :func:`analyze`)."""
     return list(_c.cam_methods())
@@ -67,12 +76,18 @@ class Model:
 
     ``threads``: 0 (the default) runs with PyTorch's setting (``torch.get_num_threads()``; this
     process shares its libtorch), N > 0 with N threads (at most one per core) during this model's
-    calls only. Either way PyTorch's thread count is as it was after every call."""
+    calls only. Either way PyTorch's thread count is as it was after every call.
+
+    ``logits``: for a model whose forward returns a tuple, list or dict, which element holds the
+    logits: an index (``logits=1``, ``-1`` = the last) or a key (``logits="logits"``). None (the
+    default): a tensor output as it is, else the one floating N×K element; an ambiguous output is
+    refused, naming every element and its shape (one level: nested containers are not searched)."""
 
     def __init__(self, path: PathLike, *, device: str = "cpu", threads: int = 0,
                  input_size: Optional[Tuple[int, int]] = None, mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None, norm: Optional[str] = None, quiet: bool = True) -> None:
-        self._m = _c._Model.load(os.fspath(path), device, int(threads), bool(quiet))
+                 std: Optional[Sequence[float]] = None, norm: Optional[str] = None, quiet: bool = True,
+                 logits: Union[int, str, None] = None) -> None:
+        self._m = _c._Model.load(os.fspath(path), device, int(threads), bool(quiet), _logits_selector(logits))
         self._init(input_size, mean, std, norm, quiet)
 
     def _init(self, input_size, mean, std, norm, quiet):
@@ -84,7 +99,7 @@ class Model:
     def from_torch(cls, module: Any, example_input: Any, *, script: bool = False, name: Optional[str] = None,
                    device: str = "cpu", threads: int = 0, input_size: Optional[Tuple[int, int]] = None,
                    mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
-                   norm: Optional[str] = None, quiet: bool = True) -> Model:
+                   norm: Optional[str] = None, quiet: bool = True, logits: Union[int, str, None] = None) -> Model:
         """A live ``torch.nn.Module``: traced with ``example_input`` (or scripted with
         ``script=True``) in eval mode, serialized with ``torch.jit.save`` into memory, and handed as
         bytes to the C++ loader (no tensors cross the boundary: any torch version works)."""
@@ -94,14 +109,14 @@ class Model:
         module.eval()
         try:
             with torch.no_grad():
-                ts = torch.jit.script(module) if script else torch.jit.trace(module, example_input)
+                ts = torch.jit.script(module) if script else torch.jit.trace(module, example_input, strict=False)
         finally:
             module.train(was_training)
         buf = io.BytesIO()
         torch.jit.save(ts, buf)
         obj = cls.__new__(cls)
         obj._m = _c._Model.load_bytes(buf.getvalue(), name or f"<{type(module).__name__}>", device, int(threads),
-                                      bool(quiet))
+                                      bool(quiet), _logits_selector(logits))
         obj._init(input_size, mean, std, norm, quiet)
         return obj
 

@@ -231,13 +231,15 @@ void register_layers(CLI::App& app) {
     auto spec = std::make_shared<SpecFlags>();
     auto channels = std::make_shared<int>(0);
     auto layout = std::make_shared<std::pair<std::string, std::string>>();
+    auto logits = std::make_shared<std::string>();
     cmd->add_option("model", *model, "TorchScript model file")->required();
     data->add(*cmd, /*required=*/false);
     spec->add(*cmd);
     cmd->add_option("--channels", *channels, "input channels when neither the model nor --data tells");
     add_layout_flags(*cmd, layout->first, layout->second);
+    add_logits_flag(*cmd, *logits);
     cmd->callback([=] {
-        Model m = Model::load(*model, {.quiet = g_quiet, .layout = layout->first, .grid = layout->second});
+        Model m = Model::load(*model, {.quiet = g_quiet, .layout = layout->first, .grid = layout->second, .logits = *logits});
         DatasetInfo di;
         std::unique_ptr<Dataset> ds;
         if (!data->path.empty()) {

@@ -18,6 +18,7 @@
 #include "camscope/engine/cam_settings.hpp"
 #include "camscope/engine/threads.hpp"
 #include "camscope/image/image.hpp"
+#include "camscope/util/error.hpp"
 
 namespace camscope {
 class Model;
@@ -87,12 +88,23 @@ struct PyModel {
     int threads = 0;    // Model(threads=N): LibTorch's thread count during this model's calls; 0 = PyTorch's
 };
 
+/// The library's messages name the CLI's `--logits X`; Python's keyword is `logits=X` (a whole
+/// number as it is, a key quoted: logits='aux').
+std::string with_logits_keyword(const std::string& msg);
+
 /// A long call on a model (see long_call): with the model's thread count for its duration only
-/// (PyTorch's setting is the caller's: it is left as it was), or the caller's count.
+/// (PyTorch's setting is the caller's: it is left as it was), or the caller's count. Its errors
+/// name Model's logits= keyword, not the CLI's flag.
 template <class F>
 auto model_call(const PyModel& pm, bool show, F&& f) {
     ScopedThreads threads(pm.threads);
-    return long_call(show, std::forward<F>(f));
+    try {
+        return long_call(show, std::forward<F>(f));
+    } catch (const UsageError& e) {
+        throw UsageError(with_logits_keyword(e.what()));
+    } catch (const Error& e) {
+        throw Error(with_logits_keyword(e.what()));
+    }
 }
 
 struct PyReport {

@@ -54,6 +54,7 @@ py::dict model_info(const PyModel& pm) {
     r["class_names"] = i.class_names;
     r["input"] = i.input ? py::object(spec_to(*i.input)) : py::object(py::none());
     r["train_mode_baked"] = i.train_mode_baked;
+    r["logits"] = i.logits;
     r["metadata_json"] = i.metadata_json;
     r["threads"] = pm.threads > 0 ? pm.threads : pm.m->threads();
     return r;
@@ -148,21 +149,26 @@ void bind_model(py::module_& mod) {
     py::class_<PyModel, std::shared_ptr<PyModel>>(mod, "_Model")
         .def_static(
             "load",
-            [](const std::string& path, const std::string& device, int threads, bool quiet) {
+            [](const std::string& path, const std::string& device, int threads, bool quiet, const std::string& logits) {
                 EngineOptions o{checked_threads(threads), device, quiet};
+                o.logits = logits;
                 auto m = long_call(false, [&] { return std::make_shared<Model>(Model::load(path, o)); });
                 return std::make_shared<PyModel>(PyModel{m, path, "", threads});
             },
-            py::arg("path"), py::arg("device") = "cpu", py::arg("threads") = 0, py::arg("quiet") = true)
+            py::arg("path"), py::arg("device") = "cpu", py::arg("threads") = 0, py::arg("quiet") = true,
+            py::arg("logits") = "")
         .def_static(
             "load_bytes",
-            [](const py::bytes& b, const std::string& name, const std::string& device, int threads, bool quiet) {
+            [](const py::bytes& b, const std::string& name, const std::string& device, int threads, bool quiet,
+               const std::string& logits) {
                 std::string bytes = b;
                 EngineOptions o{checked_threads(threads), device, quiet};
+                o.logits = logits;
                 auto m = long_call(false, [&] { return std::make_shared<Model>(Model::load_bytes(bytes, name, o)); });
                 return std::make_shared<PyModel>(PyModel{m, name, std::move(bytes), threads});
             },
-            py::arg("data"), py::arg("name"), py::arg("device") = "cpu", py::arg("threads") = 0, py::arg("quiet") = true)
+            py::arg("data"), py::arg("name"), py::arg("device") = "cpu", py::arg("threads") = 0, py::arg("quiet") = true,
+            py::arg("logits") = "")
         .def("info", &model_info)
         .def(
             "spec",
