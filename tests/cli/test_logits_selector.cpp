@@ -123,6 +123,14 @@ TEST(LogitsSelector, ChoiceIsPartOfTheRunIdentity) {
     EXPECT_EQ(slurp(root / "aux" / "confusion_matrix.csv"), slurp(root / "plain" / "confusion_matrix.csv"));
     EXPECT_LT(max_diff(root / "aux" / "store" / "cam_pred.npy", root / "plain" / "store" / "cam_pred.npy"), 1e-6f);
 
+    // serve --results: the report's choice is checked against the server's (before it listens).
+    r = run("-q serve -m " + kDir + "/out_aux_logits.pt -d " + kTinyData + " --logits -1 --port 0 --results " +
+                (root / "aux").string(),
+            120);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_TRUE(has(r.out, "logits (the model output's element): the results were made with element '1'; this "
+                           "server runs element '-1'")) << r.out;
+
     // Shards made with different choices are not one run; the same choice merges, with it.
     const std::string m = "-m " + kDir + "/out_aux_logits.pt ";
     r = run(base + m + "--logits 1 --shard 0/2 -o " + (root / "s0").string(), 300);
