@@ -110,3 +110,22 @@ def test_from_torch_ambiguous_and_aux():
     np.testing.assert_allclose(aux.predict(X, progress=False).logits, want, atol=1e-5, rtol=0)
     d = camscope.Model.from_torch(live(mof.DictOut), example, logits="aux")
     assert d.predict(X, progress=False).logits.shape == (2, 5)
+
+
+class ListOut(mof.Net):
+    """A list output (scripted: List[Tensor]); the selector indexes it like a tuple."""
+
+    def forward(self, x):
+        _, p = self.trunk(x)
+        return [self.aux(p), self.fc(p)]
+
+
+def test_scripted_list_output():
+    example = torch.zeros(1, 3, 32, 32)
+    with pytest.raises(camscope.UsageError) as e:
+        camscope.Model.from_torch(live(ListOut), example, script=True).predict(X, progress=False)
+    assert "a list of 2 elements" in str(e.value) and "[0] 1×5 float, [1] 1×10 float" in str(e.value), str(e.value)
+    m = camscope.Model.from_torch(live(ListOut), example, script=True, logits=1)
+    ref = camscope.Model.from_torch(live(mof.Plain), example, script=True)
+    np.testing.assert_allclose(m.predict(X, progress=False).logits, LOGITS, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(maps_and_logits(m)[0], maps_and_logits(ref)[0], atol=1e-6, rtol=0)
