@@ -282,6 +282,9 @@ void register_layers(CLI::App& app) {
                    l.path == chosen ? "   <- automatic CAM layer" : "");
         }
         if (!why_none.empty()) printf("no automatic CAM layer: %s\n", why_none.c_str());
+        // --logits given: the element it chooses, checked by one forward (its errors name the choices).
+        if (!logits->empty())
+            printf("logits: output element '%s', %d classes\n", logits->c_str(), m.num_classes(s));
         if (!layout->first.empty() || !layout->second.empty()) {
             // What --layout/--grid make of each layer a CAM could be asked for.
             printf("\nwith --layout '%s' --grid '%s' (applied to the CAM's layer):\n", layout->first.c_str(),

@@ -92,6 +92,20 @@ TEST(LogitsSelector, SelectedElementPredictsAsTorch) {
     }
 }
 
+// `layers` lists any model; with --logits it also checks the choice and says what it gives.
+TEST(LogitsSelector, LayersChecksTheChoice) {
+    auto r = run("-q layers " + kDir + "/out_aux_logits.pt --input-size 32x32 --channels 3", 120);
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_TRUE(has(r.out, "features")) << r.out;
+    EXPECT_FALSE(has(r.out, "logits:")) << r.out;
+    r = run("-q layers " + kDir + "/out_aux_logits.pt --input-size 32x32 --channels 3 --logits 0", 120);
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_TRUE(has(r.out, "logits: output element '0', 5 classes")) << r.out;
+    r = run("-q layers " + kDir + "/out_dict.pt --input-size 32x32 --channels 3 --logits scores", 120);
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_TRUE(has(r.out, "no key 'scores'")) << r.out;
+}
+
 TEST(LogitsSelector, BadSelectorsAreUsageErrorsNamingTheChoices) {
     const fs::path dir = tmpdir("logits_bad");
     auto r = run(predict("out_aux_logits.pt", dir / "p.csv", "--logits 2"), 120);
