@@ -17,6 +17,15 @@ from ._inputs import _images
 from ._tables import Table, columns_table
 
 
+def _logits_selector(logits: Union[int, str, None]) -> str:
+    """Model(logits=...) as the engine's selector text: "" automatic, an index, or a dict key."""
+    if logits is None:
+        return ""
+    if isinstance(logits, bool) or not isinstance(logits, (int, str)) or logits == "":
+        raise UsageError(f"logits must be an index (int) or a key (str) of the model's output, got {logits!r}")
+    return str(logits)
+
+
 def cam_methods() -> List[str]:
     """Names of the CAM methods (``method=`` of :meth:`Model.cam` and :func:`analyze`)."""
     return list(_c.cam_methods())
@@ -154,13 +163,20 @@ class Model:
         layout: how a CAM reads its layer's output: "nchw", "nhwc", "ncl", "tokens" or
             "tokens:PREFIX" (PREFIX class tokens); None: inferred per layer (:meth:`layers` shows it).
         grid: the CAM layer's spatial grid, "HxW" or (h, w) (tokens: h·w tokens after the prefix;
-            ncl: h·w = L); None: inferred."""
+            ncl: h·w = L); None: inferred.
+        logits: for a model whose forward returns a tuple, list or dict, which element holds the
+            logits: an index (``logits=1``, ``-1`` = the last) or a key (``logits="logits"``), as the
+            CLI's --logits. None (the default): a tensor output as it is, else the one floating N×K
+            element; an ambiguous output is refused, naming every element and its shape (one level:
+            nested containers are not searched); ``info["logits"]`` shows the choice."""
 
     def __init__(self, path: PathLike, *, device: str = "cpu", threads: Optional[int] = None,
                  input_size: Optional[Tuple[int, int]] = None, mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None, norm: Optional[str] = None, quiet: bool = True,
-                 layout: Optional[str] = None, grid: Union[str, Tuple[int, int], None] = None) -> None:
-        self._m = _c._Model.load(os.fspath(path), device, _threads(threads), bool(quiet), layout or "", _grid(grid))
+                 layout: Optional[str] = None, grid: Union[str, Tuple[int, int], None] = None,
+                 logits: Union[int, str, None] = None) -> None:
+        self._m = _c._Model.load(os.fspath(path), device, _threads(threads), bool(quiet), layout or "", _grid(grid),
+                                 _logits_selector(logits))
         self._init(input_size, mean, std, norm, quiet)
 
     def _init(self, input_size, mean, std, norm, quiet):
@@ -174,7 +190,7 @@ class Model:
                    device: str = "cpu", threads: Optional[int] = None, input_size: Optional[Tuple[int, int]] = None,
                    mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
                    norm: Optional[str] = None, quiet: bool = True, layout: Optional[str] = None,
-                   grid: Union[str, Tuple[int, int], None] = None) -> Model:
+                   grid: Union[str, Tuple[int, int], None] = None, logits: Union[int, str, None] = None) -> Model:
         """A live ``torch.nn.Module`` as a Model: made TorchScript in memory (``torch.jit.save``) and
         handed as bytes to the C++ loader (no tensors cross the boundary: any torch version works).
         The module's submodules name layers afterwards: ``model.cam(x, layer=module.layer4)``.
@@ -190,13 +206,13 @@ class Model:
         in which submodule and line, and what to change. True: ``torch.jit.script``, checked the same
         way. ``info["from_torch"]`` says which was used and why. name: the name the model's messages
         and reports use (default ``<ClassName>``). device, threads, input_size, mean, std, norm, quiet,
-        layout, grid: as for :class:`Model`."""
+        layout, grid, logits: as for :class:`Model` (dict and list outputs trace: ``strict=False``)."""
         from ._torch import to_torchscript
 
         data, how = to_torchscript(module, example_input, script=bool(script))
         obj = cls.__new__(cls)
         obj._m = _c._Model.load_bytes(data, name or f"<{type(module).__name__}>", device, _threads(threads),
-                                      bool(quiet), layout or "", _grid(grid))
+                                      bool(quiet), layout or "", _grid(grid), _logits_selector(logits))
         obj._module_paths = {id(m): (p, weakref.ref(m)) for p, m in module.named_modules()}  # layer=<module>
         obj._init(input_size, mean, std, norm, quiet)
         obj._from_torch = how

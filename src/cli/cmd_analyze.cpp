@@ -192,6 +192,7 @@ void analyze(const AnalyzeArgs& a) {
         check_report_destination(a.out);  // writable, not a folder of other files
     RunIdentity identity;             // what the report is made from: summary.json "identity"
     identify_model(identity, model_path);
+    identity.model_logits = m.info().logits;
     identify_dataset(identity, *ds, a.data.path);
     identify_input(identity, s);
     AnalyzeSettings as = settings(a, layer, t0);
@@ -248,6 +249,7 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
                            model_path.c_str(), id.model_path.c_str(), id.model_sha256.c_str(),
                            live.model_sha256.c_str()));
     a.eng.batch_size = man.batch_size;
+    a.eng.logits = id.model_logits;  // the output element the shards read their logits from
     Model m = load_model(model_path, a.eng, g_quiet);
     a.data.path = data_override.empty() ? id.data_path : data_override;
     a.data.split = man.data_split;

@@ -231,13 +231,15 @@ void register_layers(CLI::App& app) {
     auto spec = std::make_shared<SpecFlags>();
     auto channels = std::make_shared<int>(0);
     auto layout = std::make_shared<std::pair<std::string, std::string>>();
+    auto logits = std::make_shared<std::string>();
     cmd->add_option("model", *model, "TorchScript model file")->required();
     data->add(*cmd, /*required=*/false);
     spec->add(*cmd);
     cmd->add_option("--channels", *channels, "input channels when neither the model nor --data tells");
     add_layout_flags(*cmd, layout->first, layout->second);
+    add_logits_flag(*cmd, *logits);
     cmd->callback([=] {
-        Model m = Model::load(*model, {.quiet = g_quiet, .layout = layout->first, .grid = layout->second});
+        Model m = Model::load(*model, {.quiet = g_quiet, .layout = layout->first, .grid = layout->second, .logits = *logits});
         DatasetInfo di;
         std::unique_ptr<Dataset> ds;
         if (!data->path.empty()) {
@@ -280,6 +282,9 @@ void register_layers(CLI::App& app) {
                    l.path == chosen ? "   <- automatic CAM layer" : "");
         }
         if (!why_none.empty()) printf("no automatic CAM layer: %s\n", why_none.c_str());
+        // --logits given: the element it chooses, checked by one forward (its errors name the choices).
+        if (!logits->empty())
+            printf("logits: output element '%s', %d classes\n", logits->c_str(), m.num_classes(s));
         if (!layout->first.empty() || !layout->second.empty()) {
             // What --layout/--grid make of each layer a CAM could be asked for.
             printf("\nwith --layout '%s' --grid '%s' (applied to the CAM's layer):\n", layout->first.c_str(),

@@ -72,6 +72,13 @@ void EngineFlags::add(CLI::App& app) {
     app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--batch-size,-b", batch_size, "images per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
     add_layout_flags(app, layout, grid);
+    add_logits_flag(app, logits);
+}
+
+void add_logits_flag(CLI::App& app, std::string& logits) {
+    app.add_option("--logits", logits,
+                   "which element of a tuple, list or dict model output holds the logits: INDEX (0, 1, -1 = last) "
+                   "or KEY; default: the one floating N x K tensor among them (ambiguity is an error)");
 }
 
 void add_layout_flags(CLI::App& app, std::string& layout, std::string& grid) {
@@ -108,6 +115,7 @@ EngineOptions EngineFlags::options(bool quiet) const {
     o.quiet = quiet;
     o.layout = layout;
     o.grid = grid;
+    o.logits = logits;
     return o;
 }
 

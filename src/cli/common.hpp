@@ -35,6 +35,7 @@ struct EngineFlags {
     std::string device = "cpu";
     int batch_size = 64;
     std::string layout, grid;  // --layout, --grid (layout.hpp)
+    std::string logits;        // --logits (EngineOptions::logits)
     void add(CLI::App& app);
     EngineOptions options(bool quiet) const;
 };
@@ -62,6 +63,8 @@ ModelRun open_model_run(const ModelRunFlags& f);
 
 /// --layout and --grid (also on `layers`, which has no EngineFlags).
 void add_layout_flags(CLI::App& app, std::string& layout, std::string& grid);
+/// --logits (also on `layers`).
+void add_logits_flag(CLI::App& app, std::string& logits);
 
 /// Options of the CAM methods shared by cam, analyze and evaluate-cams (--eigen-smooth,
 /// --aug-smooth, --max-channels, --alpha), parsed straight into the library's CamSettings (its

@@ -136,6 +136,47 @@ CamSettings cam_settings(const std::string& method, std::vector<std::string> lay
     return c;
 }
 
+namespace {
+
+/// `--logits X` as `logits=X` (a whole number as it is, a key quoted: logits='aux').
+std::string with_logits_keyword(const std::string& msg) {
+    static const std::string flag = "--logits ";
+    std::string out;
+    size_t from = 0;
+    for (size_t at; (at = msg.find(flag, from)) != std::string::npos;) {
+        out.append(msg, from, at - from);
+        size_t end = at + flag.size();
+        while (end < msg.size() && msg[end] != ' ' && msg[end] != ',' && msg[end] != ')' &&
+               !(msg[end] == ':' && (end + 1 == msg.size() || msg[end + 1] == ' ')))
+            ++end;
+        const std::string value = msg.substr(at + flag.size(), end - at - flag.size());
+        const bool number = !value.empty() && value.find_first_not_of("-0123456789") == std::string::npos;
+        const bool placeholder = value == "INDEX" || value == "KEY";
+        out += "logits=" + (number || placeholder ? value : "'" + value + "'");
+        from = end;
+    }
+    out.append(msg, from, std::string::npos);
+    // "leave out --logits": the flag without a value
+    for (size_t at; (at = out.find("--logits")) != std::string::npos;) out.replace(at, 8, "logits");
+    return out;
+}
+
+}  // namespace
+
+std::string with_python_arguments(std::string msg) {
+    msg = with_logits_keyword(msg);
+    static const std::pair<std::string, std::string> words[] = {
+        {"--input-size HxW", "input_size=(H, W) to camscope.Model"}, {"--input-size", "input_size"},
+        {"--mean/--std", "mean/std"}, {"--mean", "mean"}, {"--std", "std"}, {"--norm", "norm"},
+        {"--layout/--grid", "layout=/grid= to camscope.Model"}, {"--layout ", "layout="}, {"--layout", "layout="},
+        {"--grid ", "grid="}, {"--grid", "grid="}, {"--layer ", "layer="}, {"--layer", "layer="},
+        {"--channels C", "channels=C"}, {"--channels", "channels="}, {"`camscope layers MODEL`", "Model.layers()"},
+        {"`camscope layers`", "Model.layers()"}};
+    for (const auto& [flag, argument] : words)
+        for (size_t at; (at = msg.find(flag)) != std::string::npos;) msg.replace(at, flag.size(), argument);
+    return msg;
+}
+
 void bind_common(py::module_& mod) {
     static py::exception<Error> error(mod, "Error", PyExc_RuntimeError);
     // An impossible request: a camscope.Error and a ValueError (a bad argument value, as Python

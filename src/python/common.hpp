@@ -19,6 +19,7 @@
 #include "camscope/engine/cam_settings.hpp"
 #include "camscope/engine/threads.hpp"
 #include "camscope/image/image.hpp"
+#include "camscope/util/error.hpp"
 
 namespace camscope {
 class Model;
@@ -102,13 +103,30 @@ inline int call_threads(const PyModel& pm, std::size_t images) {
     return images < kFewImages ? 1 : 0;
 }
 
+/// The library's messages name the CLI's flags (resolve_input_spec, the layouts, the layer choice,
+/// `--logits X`); in Python they name the package's arguments (input_size, mean/std, layout=,
+/// logits=1, logits='aux', Model.layers(), ...). The one rewording of every edge call.
+std::string with_python_arguments(std::string msg);
+
+/// f(), its errors worded with the package's arguments (with_python_arguments).
+template <class F>
+auto worded(F&& f) {
+    try {
+        return f();
+    } catch (const UsageError& e) {
+        throw UsageError(with_python_arguments(e.what()));
+    } catch (const Error& e) {
+        throw Error(with_python_arguments(e.what()));
+    }
+}
+
 /// A long call on a model (see long_call) on `images` images (unknown: many): with the model's
 /// thread count for its duration only (PyTorch's setting is the caller's: it is left as it was),
-/// or the caller's count.
+/// or the caller's count; its errors worded with the package's arguments.
 template <class F>
 auto model_call(const PyModel& pm, bool show, F&& f, std::size_t images = SIZE_MAX) {
     ScopedThreads threads(call_threads(pm, images));
-    return long_call(show, std::forward<F>(f));
+    return worded([&] { return long_call(show, std::forward<F>(f)); });
 }
 
 struct PyReport {

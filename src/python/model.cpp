@@ -57,37 +57,11 @@ py::dict model_info(const PyModel& pm) {
     r["class_names"] = i.class_names;
     r["input"] = i.input ? py::object(spec_to(*i.input)) : py::object(py::none());
     r["train_mode_baked"] = i.train_mode_baked;
+    r["logits"] = i.logits;
     r["metadata_json"] = i.metadata_json;
     r["threads"] = pm.threads > 0 ? py::object(py::int_(pm.threads))
                    : pm.threads == kAutoThreads ? py::object(py::none()) : py::object(py::int_(0));
     return r;
-}
-
-/// The library's messages name the CLI's flags (resolve_input_spec, the layouts, the layer
-/// choice); here they name Model's arguments.
-std::string with_model_arguments(std::string msg) {
-    static const std::pair<std::string, std::string> words[] = {
-        {"--input-size HxW", "input_size=(H, W) to camscope.Model"}, {"--input-size", "input_size"},
-        {"--mean/--std", "mean/std"}, {"--mean", "mean"}, {"--std", "std"}, {"--norm", "norm"},
-        {"--layout/--grid", "layout=/grid= to camscope.Model"}, {"--layout ", "layout="}, {"--layout", "layout="},
-        {"--grid ", "grid="}, {"--grid", "grid="}, {"--layer ", "layer="}, {"--layer", "layer="},
-        {"--channels C", "channels=C"}, {"--channels", "channels="}, {"`camscope layers MODEL`", "Model.layers()"},
-        {"`camscope layers`", "Model.layers()"}};
-    for (const auto& [flag, argument] : words)
-        for (size_t at; (at = msg.find(flag)) != std::string::npos;) msg.replace(at, flag.size(), argument);
-    return msg;
-}
-
-/// f(), its errors worded with Model's arguments (with_model_arguments).
-template <class F>
-auto worded(F&& f) {
-    try {
-        return f();
-    } catch (const UsageError& e) {
-        throw UsageError(with_model_arguments(e.what()));
-    } catch (const Error& e) {
-        throw Error(with_model_arguments(e.what()));
-    }
 }
 
 /// The model input of a call: a dataset's (resolve_input_spec with its info) or the arrays' shape.
@@ -166,27 +140,29 @@ void bind_model(py::module_& mod) {
         .def_static(
             "load",
             [](const std::string& path, const std::string& device, const py::object& threads, bool quiet,
-               const std::string& layout, const std::string& grid) {
+               const std::string& layout, const std::string& grid, const std::string& logits) {
                 const int t = checked_threads(threads);
                 EngineOptions o{std::max(t, 0), device, quiet, layout, grid};
+                o.logits = logits;
                 auto m = worded([&] { return long_call(false, [&] { return std::make_shared<Model>(Model::load(path, o)); }); });
                 return std::make_shared<PyModel>(PyModel{m, path, "", t});
             },
             py::arg("path"), py::arg("device") = "cpu", py::arg("threads") = py::none(), py::arg("quiet") = true,
-            py::arg("layout") = "", py::arg("grid") = "")
+            py::arg("layout") = "", py::arg("grid") = "", py::arg("logits") = "")
         .def_static(
             "load_bytes",
             [](const py::bytes& b, const std::string& name, const std::string& device, const py::object& threads,
-               bool quiet, const std::string& layout, const std::string& grid) {
+               bool quiet, const std::string& layout, const std::string& grid, const std::string& logits) {
                 std::string bytes = b;
                 const int t = checked_threads(threads);
                 EngineOptions o{std::max(t, 0), device, quiet, layout, grid};
+                o.logits = logits;
                 auto m = worded(
                     [&] { return long_call(false, [&] { return std::make_shared<Model>(Model::load_bytes(bytes, name, o)); }); });
                 return std::make_shared<PyModel>(PyModel{m, name, std::move(bytes), t});
             },
             py::arg("data"), py::arg("name"), py::arg("device") = "cpu", py::arg("threads") = py::none(),
-            py::arg("quiet") = true, py::arg("layout") = "", py::arg("grid") = "")
+            py::arg("quiet") = true, py::arg("layout") = "", py::arg("grid") = "", py::arg("logits") = "")
         .def("info", &model_info)
         .def(
             "spec",
@@ -211,7 +187,7 @@ void bind_model(py::module_& mod) {
                  py::list out;
                  for (const auto& l : ls)
                      out.append(py::make_tuple(l.path, l.type, l.shape, describe(l.forced),
-                                               with_model_arguments(l.forced.evidence), l.path == chosen));
+                                               with_python_arguments(l.forced.evidence), l.path == chosen));
                  return out;
              })
         .def("num_classes",  // the model's output count for spec-sized input (one probe forward)

@@ -120,6 +120,7 @@ void bind_report(py::module_& mod) {
         RunIdentity id;
         if (pm.bytes.empty()) identify_model(id, pm.path);
         else identify_model_bytes(id, pm.path, pm.bytes);
+        id.model_logits = pm.m->info().logits;
         identify_dataset(id, *d.ds, d.path);
         identify_input(id, s);
         return id;

@@ -25,6 +25,11 @@ struct EngineOptions {
     bool quiet = false;        // no notes on stderr
     /// --layout / --grid: how to read the CAM target layer's output (layout.hpp); "" = infer.
     std::string layout = {}, grid = {};
+    /// --logits: which element of a tuple, list or dict output holds the logits. "" = automatic
+    /// (a tensor output as it is; of a container, its one element that is a floating N×K tensor with
+    /// one row per image); a whole number = index into a tuple or list (negative: from the end);
+    /// anything else = key of a dict. See engine::logits_of (torch_internal.hpp).
+    std::string logits = {};
 };
 
 /// Applies EngineOptions' thread setting to LibTorch and returns the count in effect: `threads`
@@ -47,6 +52,7 @@ struct ModelInfo {
     bool train_mode_baked = false;         // traced in train mode: batch_norm/dropout in training
     std::string metadata_json;             // raw camscope metadata ("" if none)
     std::string device = "cpu";            // where it runs: "cpu", "cuda", "cuda:N" (EngineOptions::device)
+    std::string logits;                    // EngineOptions::logits: the output's logits element ("" = automatic)
 };
 
 /// One call's CAMs: the settings (CamSettings, embedded: `req.settings() = s` sets them all at
@@ -115,7 +121,9 @@ public:
     int num_classes(const InputSpec& spec);
 
     /// Forward (and CAMs when `cam` is non-null) for x: n×C×H×W float32. Throws Error when the
-    /// model's output is not n×K logits (K >= 1, finite), or when a CAM map is NaN or infinite.
+    /// model's output is not n×K logits (K >= 1, finite; of a tuple, list or dict output the element
+    /// EngineOptions::logits selects, UsageError when that choice is ambiguous or names nothing), or
+    /// when a CAM map is NaN or infinite.
     BatchResult run(const float* x, int n, const InputSpec& spec, const CamRequest* cam = nullptr);
 
 private:

@@ -83,6 +83,7 @@ Model Model::load_from(const std::string& path, std::string* bytes, const Engine
     }
     impl->info.path = path;
     impl->info.device = impl->device.str();
+    impl->info.logits = opt.logits;
     if (bytes) impl->bytes = std::move(*bytes);
     impl->forced = parse_layout_override(opt.layout, opt.grid);
     torch::jit::ExtraFilesMap extra{{"camscope.json", ""}};

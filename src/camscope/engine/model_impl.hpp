@@ -174,10 +174,10 @@ struct Model::Impl {
         }
         torch::NoGradGuard ng;
         if (x.size(0) > 0 && !checked_shapes.count(x.sizes().slice(1).vec())) {
-            engine::logits_of(module.forward({x.narrow(0, 0, 1)}), info.path, 1, name);
+            engine::logits_of(module.forward({x.narrow(0, 0, 1)}), info, 1, name);
             checked_shapes.insert(x.sizes().slice(1).vec());
         }
-        return engine::logits_of(fast->forward({x}), info.path, x.size(0), name);
+        return engine::logits_of(fast->forward({x}), info, x.size(0), name);
     }
 };
 

@@ -72,7 +72,7 @@ struct ModelAccess {
         if (req.layers.size() == 1) {
             if (!im.probed.count(req.layers[0])) {
                 auto out = im.probe(req.layers, grad)(im.module, {x.narrow(0, 0, 1)}).toTuple()->elements();
-                engine::logits_of(out[0], im.info.path, 1, name);
+                engine::logits_of(out[0], im.info, 1, name);
                 im.probed.insert(req.layers[0]);
             }
             sp = im.split(req.layers[0]);
@@ -87,12 +87,12 @@ struct ModelAccess {
             if (grad) a = a.detach().requires_grad_(true);
             std::vector<c10::IValue> in{x, a};
             for (size_t i = 1; i < head.size(); ++i) in.push_back(head[i]);
-            logits = engine::logits_of((*sp->tail)(im.module, std::move(in)), im.info.path, x.size(0), name);
+            logits = engine::logits_of((*sp->tail)(im.module, std::move(in)), im.info, x.size(0), name);
             acts.push_back(a);
         } else {
             auto& runner = im.probe(req.layers, grad);
             auto out = runner(im.module, {x}).toTuple()->elements();
-            logits = engine::logits_of(out[0], im.info.path, x.size(0), name);
+            logits = engine::logits_of(out[0], im.info, x.size(0), name);
             for (size_t l = 1; l < out.size(); ++l) acts.push_back(out[l].toTensor());
             if (req.layers.size() == 1) im.probed.insert(req.layers[0]);
         }
@@ -175,7 +175,7 @@ struct ModelAccess {
                     auto a = out.index_select(0, img).clone();
                     engine::zero_channels(a, ch, lay);
                     auto& r = im.replacer(layer);
-                    return engine::logits_of(r(im.module, {x.index_select(0, img), a}), im.info.path, img.size(0),
+                    return engine::logits_of(r(im.module, {x.index_select(0, img), a}), im.info, img.size(0),
                                              perturbed(img, ch, " ablated"));
                 };
                 if (req.on_progress) ctx.progress = [&req](int64_t d, int64_t t) { req.on_progress(d, t); };

@@ -7,6 +7,8 @@
 
 #include <torch/script.h>
 
+#include "camscope/engine/engine.hpp"
+
 namespace camscope {
 
 /// First line of an exception message (LibTorch messages carry long C++ backtraces).
@@ -18,13 +20,21 @@ namespace engine {
 /// ablated", …; empty: "batch row r".
 using RowName = std::function<std::string(std::int64_t row)>;
 
-/// Logits from a model output: a 2-D float tensor rows×K, K >= 1 (a tuple's first element is
-/// accepted); `rows` is the batch size of the input. Throws Error naming `model_path` and the
-/// shape otherwise. Every forward's logits go through here (prediction, the CAM probe, the split
-/// forward, the perturbed forwards), so this is the one check that they are finite: Error naming
-/// the first row with a NaN or infinite logit (`name`) and saying so.
-torch::Tensor logits_of(const c10::IValue& out, const std::string& model_path, std::int64_t rows,
-                        const RowName& name = {});
+/// Logits from a model output for a batch of `rows` images: a floating 2-D tensor rows×K, K >= 1,
+/// returned as float32. Which value of the output holds them (model.logits, EngineOptions::logits):
+///  - a tensor output is the logits (model.logits must be ""; a selector is a UsageError);
+///  - a tuple or list output: "" = its one element that is a floating 2-D tensor with `rows` rows
+///    (none: Error; several: UsageError "ambiguous"), a whole number = that element (negative: from
+///    the end);
+///  - a dict output: the same automatic rule over its values, or the value of key model.logits
+///    (string keys; int keys by their decimal text).
+/// One level only: a tuple inside the tuple is an element like any other (never searched). Every
+/// refusal names each element with its type and shape ("[0] 1×5 float", "['aux'] 1×5 float") and
+/// how to choose ("--logits 1"; the Python edge rewords the flag). Every forward's logits go through
+/// here (prediction, the CAM probe, the split forward, the perturbed forwards), so this is also the
+/// one check that they are finite: Error naming `model.path`, the first row with a NaN or infinite
+/// logit (`name`) and saying so.
+torch::Tensor logits_of(const c10::IValue& out, const ModelInfo& model, std::int64_t rows, const RowName& name = {});
 
 /// Throws Error when an input batch (n×C×H×W) has a NaN or infinite value, naming the first such
 /// image (`name`): an optimised forward can turn NaN into finite logits (a fused ReLU maps it to 0),

@@ -93,6 +93,7 @@ json identity_json(const RunIdentity& id) {
               {"max_channels", id.cam.max_channels},
               {"alpha", id.cam.alpha}}}};
     if (!id.norm_source.empty()) j["input"]["normalisation"] = id.norm_source;  // (absent in older runs)
+    if (!id.model_logits.empty()) j["model"]["logits"] = id.model_logits;      // (absent: automatic)
     return j;
 }
 
@@ -176,6 +177,7 @@ RunIdentity parse_identity(const json& j, const std::string& name) {
     id.model_path = str(m, "path", "model.", name);
     id.model_bytes = count(m, "bytes", "model.", name);
     id.model_sha256 = str(m, "sha256", "model.", name, true);
+    if (m.contains("logits")) id.model_logits = str(m, "logits", "model.", name);
     const json& d = field(j, "dataset", "", name);
     id.data_path = str(d, "path", "dataset.", name);
     id.data_format = str(d, "format", "dataset.", name);
@@ -237,6 +239,12 @@ std::vector<std::string> identity_differences(const RunIdentity& r, const RunIde
                           static_cast<unsigned long long>(id.model_bytes), short_hash(id.model_sha256).c_str());
         };
         line("model", model(r), model(l));
+    }
+    if (r.model_logits != l.model_logits) {
+        auto logits = [](const RunIdentity& id) {
+            return id.model_logits.empty() ? std::string("the automatic choice") : "element '" + id.model_logits + "'";
+        };
+        line("logits (the model output's element)", logits(r), logits(l));
     }
     if (auto d = dataset_difference(r, l, sides)) out.push_back(*d);
     if (r.channels != l.channels || r.height != l.height || r.width != l.width || !close(r.mean, l.mean) ||

@@ -4,7 +4,9 @@
 // checked by `serve --results` (serve/results.hpp), which refuses and names every difference.
 //
 //   model    the file's path (absolute, as every path that exists), its size and SHA-256 (util/sha256.hpp) of all its bytes:
-//            two files with the same name and other weights differ;
+//            two files with the same name and other weights differ; and "logits", the element of a
+//            tuple/list/dict output read as the logits (EngineOptions::logits), only when one was
+//            chosen (absent = the automatic choice, as in every run made before camscope had it);
 //   dataset  path, format, split, image and class count, class names, and a fingerprint:
 //            SHA-256 over the counts, the class names and Dataset::fingerprint (every image's
 //            label, size and pixels as decoded, so a copy elsewhere matches and any changed label
@@ -39,6 +41,7 @@ struct RunIdentity {
     std::string model_path;
     std::uint64_t model_bytes = 0;
     std::string model_sha256;  // 64 hex digits
+    std::string model_logits;  // EngineOptions::logits ("" = automatic: not written)
     std::string data_path, data_format, data_name, split;
     std::uint64_t data_images = 0;
     std::uint64_t data_classes = 0;
@@ -62,7 +65,7 @@ void identify_input(RunIdentity& id, const InputSpec& spec);
 nlohmann::json identity_json(const RunIdentity& id);
 /// Reads identity_json's output back; Error naming `name` and the field otherwise. "cam.alpha" may
 /// be absent (written before camscope recorded it): 1, the only alpha those runs used;
-/// "input.normalisation" too (then "").
+/// "input.normalisation" too (then ""), and "model.logits" (then "": the automatic choice).
 RunIdentity parse_identity(const nlohmann::json& j, const std::string& name);
 
 /// How identity_differences names its two sides: each line reads "<what>: <recorded> X; <live> Y".
