@@ -13,6 +13,7 @@
 #include "camscope/util/error.hpp"
 #include "camscope/util/npy.hpp"
 #include "support/errors.hpp"
+#include "support/fixtures.hpp"
 
 using namespace camscope;
 using support::error_of;
@@ -21,15 +22,8 @@ namespace {
 
 const std::string kDir = CAMSCOPE_FIXTURES_DIR;
 
-InputSpec spec_3x32() {
-    InputSpec s;
-    s.channels = 3;
-    s.height = 32;
-    s.width = 32;
-    s.norm.mean.assign(3, 0.f);
-    s.norm.std.assign(3, 1.f);
-    return s;
-}
+/// 1×3×32×32 raw tensors (no normalisation), as the fixture models are fed.
+InputSpec spec_3x32() { return support::spec_of(nlohmann::json{1, 3, 32, 32}); }
 
 }  // namespace
 

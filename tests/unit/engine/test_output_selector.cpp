@@ -24,15 +24,8 @@ namespace {
 
 const nlohmann::json& manifest() { return fixture_manifest("out_manifest.json"); }
 
-InputSpec spec_3x32() {
-    InputSpec s;
-    s.channels = 3;
-    s.height = 32;
-    s.width = 32;
-    s.norm.mean.assign(3, 0.f);
-    s.norm.std.assign(3, 1.f);
-    return s;
-}
+/// 1×3×32×32 raw tensors (no normalisation), as the fixture models are fed.
+InputSpec spec_3x32() { return support::spec_of(nlohmann::json{1, 3, 32, 32}); }
 
 Model load(const std::string& file, const std::string& logits = "") {
     EngineOptions o;
