@@ -194,7 +194,7 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
     const fs::path out = tmpdir / "report";
     check_report_destination(out.string());
     RunIdentity identity;
-    identify_model(identity, path);
+    identify_model(identity, path, model.info().logits);
     identify_dataset(identity, *data, data_path);
     identify_input(identity, spec);
     stages.emplace_back("run identity (model SHA-256, dataset fingerprint)", lap());

@@ -191,8 +191,7 @@ void analyze(const AnalyzeArgs& a) {
     else
         check_report_destination(a.out);  // writable, not a folder of other files
     RunIdentity identity;             // what the report is made from: summary.json "identity"
-    identify_model(identity, model_path);
-    identity.model_logits = m.info().logits;
+    identify_model(identity, model_path, m.info().logits);
     identify_dataset(identity, *ds, a.data.path);
     identify_input(identity, s);
     AnalyzeSettings as = settings(a, layer, t0);
@@ -239,7 +238,7 @@ void merge(AnalyzeArgs a, const std::vector<std::string>& paths, const std::stri
     const std::string model_path = model_override.empty() ? id.model_path : model_override;
     RunIdentity live;
     try {
-        identify_model(live, model_path);
+        identify_model(live, model_path, id.model_logits);  // (only the file is compared here)
     } catch (const Error& e) {
         if (!model_override.empty()) throw;
         throw Error(std::string(e.what()) + "\n(the stores record this path; pass the model with --model FILE)");

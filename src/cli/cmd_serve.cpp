@@ -34,8 +34,7 @@ nlohmann::json read_results(const ServeArgs& a, Model& m, const Dataset& ds, con
     folder = std::filesystem::path(rf.summary_path).parent_path().string();
     alpha = rf.identity.cam.alpha;
     RunIdentity live;
-    identify_model(live, a.model);
-    live.model_logits = m.info().logits;
+    identify_model(live, a.model, m.info().logits);
     identify_dataset(live, ds, a.data.path);
     identify_input(live, s);
     const bool method_given = a.method_opt && a.method_opt->count() > 0, layer_given = a.layer_opt && a.layer_opt->count() > 0;

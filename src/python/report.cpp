@@ -118,9 +118,8 @@ void bind_report(py::module_& mod) {
     };
     auto identity = [](const PyModel& pm, const PyDataset& d, const InputSpec& s) {
         RunIdentity id;
-        if (pm.bytes.empty()) identify_model(id, pm.path);
-        else identify_model_bytes(id, pm.path, pm.bytes);
-        id.model_logits = pm.m->info().logits;
+        if (pm.bytes.empty()) identify_model(id, pm.path, pm.m->info().logits);
+        else identify_model_bytes(id, pm.path, pm.bytes, pm.m->info().logits);
         identify_dataset(id, *d.ds, d.path);
         identify_input(id, s);
         return id;

@@ -29,19 +29,21 @@ std::string absolute_path(const std::string& p) {
 }
 }  // namespace
 
-void identify_model(RunIdentity& id, const std::string& model_path) {
+void identify_model(RunIdentity& id, const std::string& model_path, const std::string& logits) {
     struct stat st {};
     if (::stat(model_path.c_str(), &st) != 0)
         throw Error(where(model_path, std::string("cannot read the model file: ") + std::strerror(errno)));
     id.model_path = absolute_path(model_path);
     id.model_bytes = static_cast<std::uint64_t>(st.st_size);
     id.model_sha256 = sha256_file(model_path);
+    id.model_logits = logits;
 }
 
-void identify_model_bytes(RunIdentity& id, const std::string& name, const std::string& bytes) {
+void identify_model_bytes(RunIdentity& id, const std::string& name, const std::string& bytes, const std::string& logits) {
     id.model_path = name;
     id.model_bytes = bytes.size();
     id.model_sha256 = sha256_hex(bytes);
+    id.model_logits = logits;
 }
 
 void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& data_path) {

@@ -52,10 +52,11 @@ struct RunIdentity {
     CamSettings cam;  // the stored maps' settings; cam.layers: the one resolved layer
 };
 
-/// The model part: size and SHA-256 of the file. Throws Error naming it.
-void identify_model(RunIdentity& id, const std::string& model_path);
+/// The model part: size and SHA-256 of the file, and `logits`, the output element its logits are
+/// read from (ModelInfo::logits: "" = automatic). Throws Error naming the file.
+void identify_model(RunIdentity& id, const std::string& model_path, const std::string& logits);
 /// The same for a model given as bytes (Model::load_bytes): `name` stands for the path.
-void identify_model_bytes(RunIdentity& id, const std::string& name, const std::string& bytes);
+void identify_model_bytes(RunIdentity& id, const std::string& name, const std::string& bytes, const std::string& logits);
 /// The dataset part: every image is read once (Dataset::fingerprint; one that cannot be read
 /// counts as "unreadable"); image folders are listed and stat()ed, not decoded.
 void identify_dataset(RunIdentity& id, const Dataset& ds, const std::string& data_path);

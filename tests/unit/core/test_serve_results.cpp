@@ -295,7 +295,7 @@ TEST(ServeResults, FuzzRegressionsAreRefusedOrValid) {
 TEST(Identity, RoundTripsAndNamesEveryDifference) {
     MemDataset ds(10, 3);
     RunIdentity a;
-    identify_model(a, std::string(CAMSCOPE_FIXTURES_DIR) + "/tiny_cifar10_model.pt");
+    identify_model(a, std::string(CAMSCOPE_FIXTURES_DIR) + "/tiny_cifar10_model.pt", "");
     identify_dataset(a, ds, "/data/mem");
     InputSpec spec{3, 32, 32, {{0.5f, 0.4f, 0.3f}, {0.2f, 0.2f, 0.2f}}};
     identify_input(a, spec);
@@ -307,7 +307,7 @@ TEST(Identity, RoundTripsAndNamesEveryDifference) {
     EXPECT_TRUE(identity_differences(a, back).empty());
     // Another model file (same name elsewhere would not matter: the bytes do).
     RunIdentity b = back;
-    identify_model(b, std::string(CAMSCOPE_FIXTURES_DIR) + "/resnet_traced.pt");
+    identify_model(b, std::string(CAMSCOPE_FIXTURES_DIR) + "/resnet_traced.pt", "");
     auto d = identity_differences(a, b);
     ASSERT_EQ(d.size(), 1u);
     EXPECT_EQ(d[0].rfind("model: the results were made with ", 0), 0u) << d[0];
