@@ -121,16 +121,10 @@ def test_layers_equal_cli(model, data):
         model.layers()
 
 
-def test_from_torch_equals_traced_file(model, data):
+def test_from_torch_equals_traced_file(model, data, tiny_resnet):
     import torch
 
-    sys.path.insert(0, FIX)
-    try:
-        from make_fixtures import TinyResNet
-    finally:
-        sys.path.pop(0)
-    net = TinyResNet()
-    net.load_state_dict(torch.jit.load(MODEL).state_dict())
+    net = tiny_resnet
     imgs = np.stack([data[i][0] for i in range(10)])
     example = torch.zeros(1, 3, 32, 32)
     for script in (False, True):

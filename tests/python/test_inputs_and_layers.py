@@ -7,7 +7,6 @@ default, and errors that name Python arguments (never the CLI's flags).
 Run by CTest (python.inputs_and_layers) with /usr/bin/python3 -m pytest, as test_camscope.py."""
 import os
 import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -303,19 +302,8 @@ def test_layout_and_grid_keywords(data):
     no_flags(str(e.value))
 
 
-def tiny_resnet():
-    sys.path.insert(0, FIX)
-    try:
-        from make_fixtures import TinyResNet
-    finally:
-        sys.path.pop(0)
-    net = TinyResNet()
-    net.load_state_dict(torch.jit.load(MODEL).state_dict())
-    return net.eval()
-
-
-def test_layer_given_as_the_module(data):
-    net = tiny_resnet()
+def test_layer_given_as_the_module(data, tiny_resnet):
+    net = tiny_resnet.eval()
     x = np.stack([data[i][0] for i in range(4)])
     example = torch.zeros(1, 3, 32, 32)
     want = camscope.Model.from_torch(net, example, norm="cifar10").cam(x, layer="layer2", progress=False)

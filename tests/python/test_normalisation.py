@@ -167,20 +167,13 @@ def test_each_source_states_its_normalisation(folder):
     assert named.input_spec(folder)["normalisation"] == "model metadata"
 
 
-def test_module_from_python_gets_no_dataset_preset_and_reports_say_which(folder, tmp_path):
+def test_module_from_python_gets_no_dataset_preset_and_reports_say_which(folder, tmp_path, tiny_resnet):
     """Model.from_torch: the module's preprocessing is the caller's; a CIFAR-10 file does not
     normalise its input behind its back (before: the preset by dataset name). The analysis states it."""
     import torch
 
-    import sys
-    sys.path.insert(0, FIX)
-    try:
-        from make_fixtures import TinyResNet
-    finally:
-        sys.path.pop(0)
     data = camscope.Dataset(DATA, limit=24)
-    net = TinyResNet()
-    net.load_state_dict(torch.jit.load(MODEL).state_dict())
+    net = tiny_resnet
     live = camscope.Model.from_torch(net, torch.zeros(1, 3, 32, 32))
     s = live.input_spec(data)
     assert s["normalisation"].startswith("none (a module from Python gets no dataset preset")
