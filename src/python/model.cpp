@@ -133,6 +133,18 @@ CamJob job_from(CamSettings cam, const std::vector<int>& targets, const std::vec
     return job;
 }
 
+/// Model(...) / Model.from_torch(...): `load(o)` with the keywords' engine options `o` (threads:
+/// the checked Model(threads=) value; 0 = all cores for the engine, the call count is PyTorch's or
+/// call_threads'), its errors worded with the package's arguments. `name`: the path, or the name
+/// of a model given as bytes (the caller keeps those in PyModel::bytes).
+template <class F>
+std::shared_ptr<PyModel> loaded(const std::string& name, EngineOptions o, const py::object& threads, F&& load) {
+    const int t = checked_threads(threads);
+    o.threads = std::max(t, 0);
+    auto m = worded([&] { return long_call(false, [&] { return std::make_shared<Model>(load(o)); }); });
+    return std::make_shared<PyModel>(PyModel{m, name, "", t});
+}
+
 }  // namespace
 
 void bind_model(py::module_& mod) {
@@ -141,11 +153,8 @@ void bind_model(py::module_& mod) {
             "load",
             [](const std::string& path, const std::string& device, const py::object& threads, bool quiet,
                const std::string& layout, const std::string& grid, const std::string& logits) {
-                const int t = checked_threads(threads);
-                EngineOptions o{std::max(t, 0), device, quiet, layout, grid};
-                o.logits = logits;
-                auto m = worded([&] { return long_call(false, [&] { return std::make_shared<Model>(Model::load(path, o)); }); });
-                return std::make_shared<PyModel>(PyModel{m, path, "", t});
+                return loaded(path, {0, device, quiet, layout, grid, logits}, threads,
+                              [&](const EngineOptions& o) { return Model::load(path, o); });
             },
             py::arg("path"), py::arg("device") = "cpu", py::arg("threads") = py::none(), py::arg("quiet") = true,
             py::arg("layout") = "", py::arg("grid") = "", py::arg("logits") = "")
@@ -154,12 +163,10 @@ void bind_model(py::module_& mod) {
             [](const py::bytes& b, const std::string& name, const std::string& device, const py::object& threads,
                bool quiet, const std::string& layout, const std::string& grid, const std::string& logits) {
                 std::string bytes = b;
-                const int t = checked_threads(threads);
-                EngineOptions o{std::max(t, 0), device, quiet, layout, grid};
-                o.logits = logits;
-                auto m = worded(
-                    [&] { return long_call(false, [&] { return std::make_shared<Model>(Model::load_bytes(bytes, name, o)); }); });
-                return std::make_shared<PyModel>(PyModel{m, name, std::move(bytes), t});
+                auto pm = loaded(name, {0, device, quiet, layout, grid, logits}, threads,
+                                 [&](const EngineOptions& o) { return Model::load_bytes(bytes, name, o); });
+                pm->bytes = std::move(bytes);  // for the run identity (identify_model_bytes)
+                return pm;
             },
             py::arg("data"), py::arg("name"), py::arg("device") = "cpu", py::arg("threads") = py::none(),
             py::arg("quiet") = true, py::arg("layout") = "", py::arg("grid") = "", py::arg("logits") = "")

@@ -83,36 +83,26 @@ def test_cams_and_analyze_work_with_grad_disabled(data, tmp_path, mode):
     np.testing.assert_allclose(m.cam(data, indices=range(8), progress=False), want, atol=1e-5, rtol=0)
 
 
-def test_models_leave_torchs_thread_count_alone(data, monkeypatch):
+def test_models_leave_torchs_thread_count_alone(data, thread_counts):
     """Creating a Model and calling it do not change torch.get_num_threads(); Model(threads=N) runs
     its calls with N threads (seen from the progress callback, on the calling thread) and restores
     the caller's count after each."""
-    from camscope import _progress
-
-    before = torch.get_num_threads()
-    mine = (os.cpu_count() or 1) + 1  # a count the library never picks itself (at most one per core)
-    seen = []
-    camscope._c._set_progress_callback(lambda *a: seen.append(torch.get_num_threads()))
-    try:
-        torch.set_num_threads(mine)
-        m = camscope.Model(MODEL, threads=0)  # PyTorch's setting (the default, None, runs small calls on 1)
-        assert torch.get_num_threads() == mine
-        m.cam(data, indices=range(4), progress=True)
-        camscope.analyze(m, data, limit=16, faithfulness_n=0, progress=True)
-        assert torch.get_num_threads() == mine
-        assert seen and set(seen) == {mine}, seen  # the caller's setting during the calls
-        seen.clear()
-        one = camscope.Model(MODEL, threads=1)
-        assert torch.get_num_threads() == mine and one.info["threads"] == 1
-        one.cam(data, indices=range(4), progress=True)
-        one.predict(data, limit=8, progress=True)
-        assert seen and set(seen) == {1}, seen
-        assert torch.get_num_threads() == mine
-        with pytest.raises(camscope.UsageError, match="threads must be None .* 0 .* or a positive count"):
-            camscope.Model(MODEL, threads=-1)
-    finally:
-        camscope._c._set_progress_callback(_progress.event)
-        torch.set_num_threads(before)
+    mine, seen = thread_counts
+    m = camscope.Model(MODEL, threads=0)  # PyTorch's setting (the default, None, runs small calls on 1)
+    assert torch.get_num_threads() == mine
+    m.cam(data, indices=range(4), progress=True)
+    camscope.analyze(m, data, limit=16, faithfulness_n=0, progress=True)
+    assert torch.get_num_threads() == mine
+    assert seen and set(seen) == {mine}, seen  # the caller's setting during the calls
+    seen.clear()
+    one = camscope.Model(MODEL, threads=1)
+    assert torch.get_num_threads() == mine and one.info["threads"] == 1
+    one.cam(data, indices=range(4), progress=True)
+    one.predict(data, limit=8, progress=True)
+    assert seen and set(seen) == {1}, seen
+    assert torch.get_num_threads() == mine
+    with pytest.raises(camscope.UsageError, match="threads must be None .* 0 .* or a positive count"):
+        camscope.Model(MODEL, threads=-1)
 
 
 # ----------------------------------------------------------------------------- explorer

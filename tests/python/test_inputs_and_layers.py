@@ -328,70 +328,60 @@ def test_layer_given_as_the_module(data, tiny_resnet):
 # ----------------------------------------------------------------------------- threads
 
 
-def test_threads_leave_torch_alone_and_small_calls_use_one(data, imgs):
+def test_threads_leave_torch_alone_and_small_calls_use_one(data, imgs, thread_counts):
     """Every threads value leaves torch.get_num_threads() as it was; during a call (seen from the
     progress callback, on the calling thread) the default runs small calls on 1 thread and large
     ones with PyTorch's setting; another Python thread sees its own count unchanged meanwhile."""
-    from camscope import _progress
+    mine, seen = thread_counts
+    for threads in (None, 0, 1, 2):
+        m = camscope.Model(MODEL, threads=threads)
+        assert torch.get_num_threads() == mine
+        seen.clear()
+        m.predict(imgs[:4], progress=True)
+        m.cam(imgs[:4], progress=True)
+        assert torch.get_num_threads() == mine
+        small = set(seen)
+        seen.clear()
+        m.predict(np.concatenate([imgs] * (64 // len(imgs) + 1)), progress=True)  # >= 64 images
+        m.predict(data, progress=True)
+        assert torch.get_num_threads() == mine
+        large = set(seen)
+        cores = os.cpu_count() or 1
+        want = {None: ({1}, {mine}), 0: ({mine}, {mine}), 1: ({1}, {1}), 2: ({min(2, cores)}, {min(2, cores)})}
+        assert (small, large) == want[threads], (threads, small, large)
+        assert m.info["threads"] == threads
+    # Another Python thread's count does not move while a call runs with 1 thread on this one.
+    stop, ready, other = threading.Event(), threading.Event(), []
 
-    before = torch.get_num_threads()
-    mine = (os.cpu_count() or 1) + 1  # a count the library never picks itself (at most one per core)
-    seen = []
-    camscope._c._set_progress_callback(lambda *a: seen.append(torch.get_num_threads()))
+    def watch():
+        torch.get_num_threads()  # this thread's count set up (from PyTorch's) before the call
+        ready.set()
+        while not stop.is_set():
+            other.append(torch.get_num_threads())
+
+    w = threading.Thread(target=watch)
+    w.start()
+    ready.wait()
     try:
-        torch.set_num_threads(mine)
-        for threads in (None, 0, 1, 2):
-            m = camscope.Model(MODEL, threads=threads)
-            assert torch.get_num_threads() == mine
-            seen.clear()
-            m.predict(imgs[:4], progress=True)
-            m.cam(imgs[:4], progress=True)
-            assert torch.get_num_threads() == mine
-            small = set(seen)
-            seen.clear()
-            m.predict(np.concatenate([imgs] * (64 // len(imgs) + 1)), progress=True)  # >= 64 images
-            m.predict(data, progress=True)
-            assert torch.get_num_threads() == mine
-            large = set(seen)
-            cores = os.cpu_count() or 1
-            want = {None: ({1}, {mine}), 0: ({mine}, {mine}), 1: ({1}, {1}), 2: ({min(2, cores)}, {min(2, cores)})}
-            assert (small, large) == want[threads], (threads, small, large)
-            assert m.info["threads"] == threads
-        # Another Python thread's count does not move while a call runs with 1 thread on this one.
-        stop, ready, other = threading.Event(), threading.Event(), []
-
-        def watch():
-            torch.get_num_threads()  # this thread's count set up (from PyTorch's) before the call
-            ready.set()
-            while not stop.is_set():
-                other.append(torch.get_num_threads())
-
-        w = threading.Thread(target=watch)
-        w.start()
-        ready.wait()
-        try:
-            camscope.Model(MODEL, threads=1).cam(data, progress=False)
-        finally:
-            stop.set()
-            w.join()
-        assert other and set(other) == {mine}
-        # Nor does the count a thread started during such a call takes (LibTorch's process-wide
-        # setting would give it the call's 1, for good).
-        fresh, during = [], []
-
-        def on_progress(*a):
-            during.append(torch.get_num_threads())
-            if not fresh:
-                t = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
-                t.start()
-                t.join()
-
-        camscope._c._set_progress_callback(on_progress)
-        camscope.Model(MODEL, threads=1).cam(data, indices=range(8), progress=True)
-        assert set(during) == {1} and fresh == [mine]
-        with pytest.raises(camscope.UsageError, match="threads must be None") as e:
-            camscope.Model(MODEL, threads=-1)
-        no_flags(str(e.value))
+        camscope.Model(MODEL, threads=1).cam(data, progress=False)
     finally:
-        camscope._c._set_progress_callback(_progress.event)
-        torch.set_num_threads(before)
+        stop.set()
+        w.join()
+    assert other and set(other) == {mine}
+    # Nor does the count a thread started during such a call takes (LibTorch's process-wide
+    # setting would give it the call's 1, for good).
+    fresh, during = [], []
+
+    def on_progress(*a):
+        during.append(torch.get_num_threads())
+        if not fresh:
+            t = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+            t.start()
+            t.join()
+
+    camscope._c._set_progress_callback(on_progress)
+    camscope.Model(MODEL, threads=1).cam(data, indices=range(8), progress=True)
+    assert set(during) == {1} and fresh == [mine]
+    with pytest.raises(camscope.UsageError, match="threads must be None") as e:
+        camscope.Model(MODEL, threads=-1)
+    no_flags(str(e.value))
