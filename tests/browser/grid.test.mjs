@@ -179,18 +179,21 @@ async function keyboard(page, base, D, mode) {
   await viewIs(page, "image");
   assert.equal((await hashParams(page)).path, "image/" + want[1]);
   const at = async () => +(await hashParams(page)).path.split("/")[1];
+  // The fragment changes before the hashchange handler draws the view: wait for both.
+  const imageShown = (p, r) => p.waitForFunction((r) => location.hash.startsWith("#image/" + r + "?") &&
+                                                  document.getElementById("image-title").textContent.endsWith("(row " + r + ")"), r);
   await page.keyboard.press("j");
-  await page.waitForFunction((r) => location.hash.startsWith("#image/" + r + "?"), want[2]);
+  await imageShown(page, want[2]);
   await page.keyboard.press("ArrowRight");
-  await page.waitForFunction((r) => location.hash.startsWith("#image/" + r + "?"), want[3]);
+  await imageShown(page, want[3]);
   await page.keyboard.press("k");
-  await page.waitForFunction((r) => location.hash.startsWith("#image/" + r + "?"), want[2]);
+  await imageShown(page, want[2]);
   await page.keyboard.press("ArrowLeft");
-  await page.waitForFunction((r) => location.hash.startsWith("#image/" + r + "?"), want[1]);
+  await imageShown(page, want[1]);
   assert.equal(await at(), want[1]);
   assert.match(await page.textContent("#img-pos"), new RegExp(`^2 of ${want.length} `));
   await page.click("#img-next");
-  await page.waitForFunction((r) => location.hash.startsWith("#image/" + r + "?"), want[2]);
+  await imageShown(page, want[2]);
   // The matrix: one cell in the tab order, arrows move the focus, Enter opens.
   await page.goto(base + "#overview");
   await viewIs(page, "overview");
