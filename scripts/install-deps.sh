@@ -11,12 +11,14 @@ PKGS=(
   libturbojpeg0-dev       # JPEG decoding (stb_image 2.27 only decodes PNG here: its JPEG decoder has known bugs)
   libgtest-dev
   libcpp-httplib-dev      # camscope serve (header-only HTTP server)
+  libfaiss-dev            # k-means and nearest neighbours (failure modes)
   chromium                # the explorer's browser tests (headless, driven by playwright-core)
   clang libclang-rt-14-dev  # libFuzzer + sanitizer runtimes for scripts/fuzz.sh (GCC's ASan comes with g++)
   dataset-fashion-mnist   # real data for the demo (/usr/share/datasets/fashion-mnist)
   pybind11-dev python3-pybind11 python3-torch python3-numpy python3-pil  # the Python package (camscope._camscope)
   python3-pytest python3-nbclient python3-nbformat python3-ipykernel python3-ipywidgets  # its tests and the notebook
   python3-torchvision python3-pandas  # from_torch on torchvision models; tables as DataFrames (tests)
+  python3-scipy           # independent references in tests (intervals, rank correlations)
   python3-venv python3-setuptools python3-pip  # the install test: pip install into a venv, as the README says
   # (python3-numpy above) tests read the analysis store with NumPy (tests/cli/test_store.cpp, tests/slurm/)
   slurm-wlm munge         # tests/slurm/slurm_array.sh: a real single-node Slurm runs the sharded analysis
