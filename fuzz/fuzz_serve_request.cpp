@@ -5,7 +5,7 @@
 // the limits: image rows, class indices, counts, methods, layers and thumbnail sheets. The same
 // bytes as a Host header go through host_allowed (the DNS-rebinding check), and as a POST
 // api/tags body through parse_tag_update (serve/tags.hpp): only RequestError 400 may escape, and
-// what parses names a row in range and at most 16 tags of 1-40 allowed characters. A port the Host
+// what parses names a row in range and at most 16 tags of 1-40 allowed characters (or one "relabel:<k>"). A port the Host
 // check passes names 1..65535; a Content-Type is_json_content_type takes is application/json; a
 // perturbation method's max_channels never exceeds the server's cap.
 #include <algorithm>
@@ -98,8 +98,13 @@ void check_tags_body(std::string_view body) {
         return;
     }
     if (u.row >= 200 || u.tags.size() > kMaxTagsPerRow) std::abort();
+    int chosen = 0;
     for (const auto& t : u.tags) {
         if (t.empty() || t.size() > kMaxTagLength) std::abort();
+        if (relabel_class(t) >= 0) {  // "relabel:<k>", the chosen label: at most one per image
+            if (++chosen > 1) std::abort();
+            continue;
+        }
         for (const char c : t)
             if (!std::isalnum(static_cast<unsigned char>(c)) && c != ' ' && c != '_' && c != '-') std::abort();
     }

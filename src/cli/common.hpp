@@ -108,6 +108,7 @@ void register_merge(CLI::App& app);
 void register_compare(CLI::App& app);
 void register_evaluate(CLI::App& app);
 void register_serve(CLI::App& app);
+void register_rescore(CLI::App& app);
 
 extern bool g_quiet;
 

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     camscope::cli::register_analyze(app);
     camscope::cli::register_merge(app);
     camscope::cli::register_compare(app);
+    camscope::cli::register_rescore(app);
     camscope::cli::register_serve(app);
     camscope::cli::register_predict(app);
     camscope::cli::register_cam(app);

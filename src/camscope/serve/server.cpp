@@ -49,7 +49,7 @@ Explorer::Explorer(Model& model, const Dataset& dataset, InputSpec spec, json da
     if (std::none_of(s.layers.begin(), s.layers.end(), [&](const LayerInfo& l) { return l.path == s.default_layer; }))
         s.default_layer = model_.resolve_layer("", spec_);
 
-    s.tags = std::make_unique<TagStore>(std::move(tags_path), s.n);
+    s.tags = std::make_unique<TagStore>(std::move(tags_path), s.n, static_cast<size_t>(s.k));
     s.thumb_layout = camscope::thumb_layout(s.n, spec_.height, spec_.width);
 
     json ex = data_;
@@ -121,7 +121,7 @@ Response Explorer::route(const std::string& path, const Query& q, bool post, con
     const ExplorerRows& rows = d.rows;
     const Request req = parse_request(path, q, s.limits);  // throws RequestError (400/404)
     if (req.route == Route::Tags && post) {
-        const TagUpdate update = parse_tag_update(body, s.n);
+        const TagUpdate update = parse_tag_update(body, s.n, static_cast<size_t>(s.k));
         try {
             return json_response(s.tags->set(update));
         } catch (const TagsNotSaved& e) {  // nothing changed: the answer says so, with the tags as they are

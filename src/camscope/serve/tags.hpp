@@ -7,8 +7,11 @@
 // without a server.
 //
 // File and answers: {"tags": {"<row>": ["relabel", ...], ...}} (rows as decimal strings; a row
-// without tags is absent). A tag is 1–40 characters of [A-Za-z0-9 _-];
-// a row holds at most 16 (duplicates are dropped, the first kept). The file is read only if it is a
+// without tags is absent). A tag is 1–40 characters of [A-Za-z0-9 _-], or "relabel:<k>": the
+// label a reviewer chose for the image, k a class index (decimal, no sign or leading zero; below
+// the class count where one is given), at most one such tag per row (`camscope rescore` applies
+// it: report/rescore.hpp). ':' was never a tag character, so files of earlier versions read the
+// same. A row holds at most 16 tags (duplicates are dropped, the first kept). The file is read only if it is a
 // regular file (a link to one is followed) of at most kMaxTagsFile bytes.
 //
 // A change that cannot be written (a read-only folder or file system, a full disk) is not made at
@@ -33,6 +36,16 @@ constexpr size_t kMaxTagsPerRow = 16;
 constexpr size_t kMaxTagsBody = 64 * 1024;  // a POST body larger than this is refused
 constexpr size_t kMaxTagsFile = size_t{64} << 20;  // a tags file larger than this is refused at start
 
+/// Row -> its tags, as the file holds them.
+using TagMap = std::map<size_t, std::vector<std::string>>;
+
+/// The class index k of a tag "relabel:<k>" (the label a reviewer chose), or -1 for any other tag.
+int relabel_class(const std::string& tag);
+/// The chosen label among a row's tags (its one "relabel:<k>"), or -1 where none is chosen.
+int chosen_label(const std::vector<std::string>& tags);
+/// The tag naming class k as the chosen label: "relabel:<k>".
+std::string relabel_tag(int k);
+
 /// A change the tags file could not take (TagStore::set): nothing changed. what() names the file's
 /// full path and the cause (for the server's log); answer() names the file by its name only and the
 /// cause (for a client: answers name no local path).
@@ -50,16 +63,21 @@ struct TagUpdate {
     std::vector<std::string> tags;  // the row's new tags (empty: remove the row)
 };
 
-/// A POST api/tags body, {"row": r, "tags": [...]}, checked against `rows` analysed images.
+/// A POST api/tags body, {"row": r, "tags": [...]}, checked against `rows` analysed images (and,
+/// `classes` > 0, a chosen label against the class count).
 /// Throws RequestError(400) naming the field and what was expected; nothing else.
-TagUpdate parse_tag_update(std::string_view body, size_t rows);
+TagUpdate parse_tag_update(std::string_view body, size_t rows, size_t classes = 0);
+
+/// Reads a tags file (the format above; `classes` as for parse_tag_update): Error naming the file
+/// and the field when it is not such a file, names a row outside [0, rows) or holds a malformed tag.
+TagMap read_tags_file(const std::string& path, size_t rows, size_t classes = 0);
 
 class TagStore {
 public:
     /// `path` "" keeps the tags in memory only. An existing file is read (Error naming it and the
     /// field when it is not such a file, names a row outside [0, rows) or a malformed tag); a
     /// missing one starts empty and is created on the first change.
-    TagStore(std::string path, size_t rows);
+    TagStore(std::string path, size_t rows, size_t classes = 0);
 
     /// {"tags": {...}, "persisted": bool}
     nlohmann::json get() const;
@@ -73,10 +91,10 @@ public:
 
 private:
     std::string path_;
-    size_t rows_;
+    size_t rows_, classes_;
     mutable std::mutex mu_;
-    std::map<size_t, std::vector<std::string>> tags_;
-    static nlohmann::json to_json(const std::map<size_t, std::vector<std::string>>& t);
+    TagMap tags_;
+    static nlohmann::json to_json(const TagMap& t);
 };
 
 }  // namespace camscope::serve
