@@ -67,6 +67,57 @@ TEST(ServeTags, BodiesAreParsedAndCheckedFieldByField) {
     EXPECT_NE(refusal(std::string(100, '[')), "");
 }
 
+TEST(ServeTags, AChosenLabelIsOneRelabelColonClassTagPerImage) {
+    // "relabel:<k>": the label a reviewer chose (`camscope rescore` applies it); ':' in no other tag.
+    const TagUpdate u = parse_tag_update(R"({"row": 2, "tags": ["relabel", "relabel:7", "relabel:7"]})", 10, 10);
+    EXPECT_EQ(u.tags, (std::vector<std::string>{"relabel", "relabel:7"}));
+    EXPECT_EQ(chosen_label(u.tags), 7);
+    EXPECT_EQ(chosen_label({"relabel", "ok"}), -1);
+    EXPECT_EQ(relabel_tag(12), "relabel:12");
+    EXPECT_EQ(relabel_class("relabel:0"), 0);
+    for (const char* bad : {"relabel:", "relabel:-1", "relabel:01", "relabel:1x", "relabel: 1", "relabel:1234567890", "relabel"})
+        EXPECT_EQ(relabel_class(bad), -1) << bad;
+    auto refused = [](const std::string& body, size_t classes) {
+        try {
+            parse_tag_update(body, 10, classes);
+        } catch (const RequestError& e) {
+            EXPECT_EQ(e.status(), 400);
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_NE(refused(R"({"row": 1, "tags": ["relabel:10"]})", 10).find("'tags'[0] chooses class 10; the classes are 0..9"),
+              std::string::npos);
+    EXPECT_EQ(refused(R"({"row": 1, "tags": ["relabel:10"]})", 0), "");  // no class count given: not checked
+    EXPECT_NE(refused(R"({"row": 1, "tags": ["relabel:1", "relabel:2"]})", 10).find("one chosen label per image"),
+              std::string::npos);
+    for (const char* bad : {R"(["relabel:01"])", R"(["relabel:"])", R"(["relabel:x"])"})
+        EXPECT_NE(refused(std::string(R"({"row": 1, "tags": )") + bad + "}", 10).find("relabel:<class index>"),
+                  std::string::npos)
+            << bad;
+    EXPECT_NE(refused(R"({"row": 1, "tags": ["ok:1"]})", 10).find("holds a character"), std::string::npos);
+
+    // A file: read back by the store and by read_tags_file; an earlier version's file reads the same.
+    TempDir dir;
+    const fs::path file = dir.path() / "tags.json";
+    {
+        TagStore s(file.string(), 10, 10);
+        s.set({3, {"relabel", "relabel:4"}});
+        EXPECT_THROW(s.set({3, {"relabel:12"}}), RequestError);
+    }
+    EXPECT_EQ(read_tags_file(file.string(), 10, 10), (TagMap{{3, {"relabel", "relabel:4"}}}));
+    write_file_atomic(file.string(), std::string(R"({"tags": {"5": ["relabel", "ok"]}})"));
+    EXPECT_EQ(read_tags_file(file.string(), 10, 10), (TagMap{{5, {"relabel", "ok"}}}));
+    write_file_atomic(file.string(), std::string(R"({"tags": {"5": ["relabel:10"]}})"));
+    try {
+        read_tags_file(file.string(), 10, 10);
+        ADD_FAILURE() << "a chosen class outside 0..9 was read";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("tags[\"5\"][0] chooses class 10"), std::string::npos) << e.what();
+    }
+}
+
 TEST(ServeTags, StorePersistsAtomicallyAndANewStoreReadsItBack) {
     TempDir dir;
     const fs::path file = dir.path() / "tags.json";
