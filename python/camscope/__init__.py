@@ -25,13 +25,14 @@ from ._data import Dataset
 from ._explore import NOTEBOOK_FRAME_ANCESTORS, Explorer, explore, widget
 from ._model import Layer, Model, Predictions, cam_methods
 from ._report import Report, analyze, analyze_shard
+from ._rescore import rescore
 
 _c._set_progress_callback(_progress.event)
 
 __version__: str = _c.__version__  # CMakeLists.txt's project(VERSION), as `camscope --version` prints it
 
 __all__ = ["Model", "Dataset", "Report", "Explorer", "Predictions", "Layer", "analyze", "analyze_shard", "explore", "widget",
-           "cam_methods", "Error", "UsageError"]
+           "rescore", "cam_methods", "Error", "UsageError"]
 
 
 def __dir__():

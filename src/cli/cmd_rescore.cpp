@@ -2,7 +2,6 @@
 #include <cstdio>
 
 #include "camscope/report/rescore.hpp"
-#include "camscope/serve/tags.hpp"
 #include "camscope/util/error.hpp"
 #include "common.hpp"
 
@@ -32,16 +31,7 @@ void register_rescore(CLI::App& app) {
                     "folder for rescored_summary.json, per_class_rescored.csv, confusion_matrix_rescored.csv and "
                     "changed_images.csv (default: <report>/rescored; the report's own files are not changed)");
     cmd->callback([a] {
-        const Store sa = read_rescore_store(a->report);
-        std::optional<Store> sb;
-        if (!a->other.empty()) sb = read_rescore_store(a->other);
-        const std::string out = a->out.empty() ? default_rescore_out(a->report) : a->out;
-        if (out.empty())
-            throw UsageError(a->report + " is a store, not a report folder: pass --out DIR for the rescoring");
-        const serve::TagMap tags =
-            serve::read_tags_file(a->tags, sa.rows.n, static_cast<size_t>(sa.rows.num_classes));
-        const Rescore r = rescore(sa, tags, sb ? &*sb : nullptr);
-        write_rescore(r, a->tags, out);
+        const auto [r, out] = rescore_and_write({a->report, a->tags, "", a->other, a->out});
         fputs(rescore_text(r, out).c_str(), stdout);
     });
 }

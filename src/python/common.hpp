@@ -144,5 +144,6 @@ void bind_data(py::module_& mod);     // data.cpp: _Dataset
 void bind_model(py::module_& mod);    // model.cpp: _Model (input spec, predictions, CAMs)
 void bind_report(py::module_& mod);   // report.cpp: _Report, analyze, analyze_shard, chunk_folder
 void bind_explore(py::module_& mod);  // explore.cpp: _Explorer, explore
+void bind_rescore(py::module_& mod);  // rescore.cpp: rescore
 
 }  // namespace camscope::bindings

@@ -18,4 +18,5 @@ PYBIND11_MODULE(_camscope, mod) {
     camscope::bindings::bind_model(mod);
     camscope::bindings::bind_report(mod);
     camscope::bindings::bind_explore(mod);
+    camscope::bindings::bind_rescore(mod);
 }

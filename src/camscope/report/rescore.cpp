@@ -351,4 +351,18 @@ void write_rescore(const Rescore& r, const std::string& tags_path, const std::st
     stage.commit();
 }
 
+std::pair<Rescore, std::string> rescore_and_write(const RescoreRequest& q) {
+    const Store a = read_rescore_store(q.report);
+    std::optional<Store> b;
+    if (!q.other.empty()) b = read_rescore_store(q.other);
+    const std::string out = q.out.empty() ? default_rescore_out(q.report) : q.out;
+    if (out.empty()) throw UsageError(q.report + " is a store, not a report folder: name the folder for the rescoring (--out)");
+    const size_t rows = a.rows.n, classes = static_cast<size_t>(a.rows.num_classes);
+    const serve::TagMap tags = q.tags_text.empty() ? serve::read_tags_file(q.tags_path, rows, classes)
+                                                   : serve::parse_tags(q.tags_text, q.tags_path, rows, classes);
+    Rescore r = rescore(a, tags, b ? &*b : nullptr);
+    write_rescore(r, q.tags_path, out);
+    return {std::move(r), out};
+}
+
 }  // namespace camscope

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "camscope/report/identity.hpp"
@@ -104,5 +105,18 @@ std::string rescore_text(const Rescore& r, const std::string& out_dir);
 /// Writes the four files into `out_dir` as a whole (StagedDir: built beside it, swapped in). An
 /// existing non-empty folder that is not a rescoring (no rescored_summary.json) is refused.
 void write_rescore(const Rescore& r, const std::string& tags_path, const std::string& out_dir);
+
+/// What `camscope rescore` and camscope.rescore ask for.
+struct RescoreRequest {
+    std::string report;     // a report folder holding store/, or a store
+    std::string tags_path;  // the tags file (named in messages and in rescored_summary.json)
+    std::string tags_text;  // the tags as text instead of reading tags_path ("": read the file)
+    std::string other;      // a second analysis of the same images ("": none)
+    std::string out;        // "": default_rescore_out(report) (UsageError for a bare store)
+};
+/// The whole command: reads the analyses (read_rescore_store) and the tags (checked against A's
+/// rows and classes), applies them, writes the folder (write_rescore). Returns the result and the
+/// folder written.
+std::pair<Rescore, std::string> rescore_and_write(const RescoreRequest& q);
 
 }  // namespace camscope

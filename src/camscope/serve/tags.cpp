@@ -100,7 +100,11 @@ TagUpdate parse_tag_update(std::string_view body, size_t rows, size_t classes) {
 
 TagMap read_tags_file(const std::string& path, size_t rows, size_t classes) {
     const auto bytes = read_file(path, kMaxTagsFile);  // a regular file, bounded: not a FIFO nor /dev/zero
-    const json j = json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    return parse_tags(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path, rows, classes);
+}
+
+TagMap parse_tags(std::string_view text, const std::string& path, size_t rows, size_t classes) {
+    const json j = json::parse(text.begin(), text.end(), nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("tags") || !j["tags"].is_object())
         throw Error(where(path, "not a tags file (expected a JSON object {\"tags\": {\"<row>\": [\"tag\", ...]}})"));
     TagMap out;
