@@ -361,6 +361,15 @@ async function tagAndExport(page, base, D, mode) {
   await page.fill("#image-tag-text", "<b>x</b>");
   await page.click("#image-tag-add");
   assert.match(await page.textContent("#tags-mode"), /1–40 characters/);
+  // The right label chosen (for `camscope rescore`): "relabel" and "relabel:<k>", shown with the
+  // class's name; relabel toggled off takes the chosen label with it.
+  const k = (D.rows.label[want[2]] + 1) % D.classes.length;
+  await page.selectOption("#image-relabel-to", String(k));
+  await page.waitForFunction((t) => document.getElementById("image-tag-list").textContent.includes(t), "relabel → " + D.classes[k]);
+  assert.equal(await page.getAttribute("#image-tags button[data-tag='relabel']", "aria-pressed"), "true");
+  await page.click("#image-tags button[data-tag='relabel']");
+  await page.waitForFunction(() => !/relabel/.test(document.getElementById("image-tag-list").textContent));
+  assert.equal(await page.inputValue("#image-relabel-to"), "");
   const tags = { [want[0]]: ["relabel"], [want[1]]: ["relabel"], [want[2]]: ["ambiguous", "blurry-photo 2"] };
   // The tagged filter and the export.
   await checkList(page, base, D, { tagged: "1" }, tags, mode + " tagged");

@@ -142,10 +142,14 @@
     function showImageTags() {
       const t = tags.get(imageRow);
       for (const b of document.querySelectorAll("#image-tags button[data-tag]")) b.setAttribute("aria-pressed", t.includes(b.dataset.tag) ? "true" : "false");
+      const sel = $("image-relabel-to"), k = cs.tags.chosen(t);
+      if (sel.options.length !== K + 1)
+        for (let c = 0; c < K; ++c) sel.append(el("option", { value: String(c), text: c + ": " + name(c) }));
+      sel.value = k >= 0 && k < K ? String(k) : "";
       const box = clear($("image-tag-list"));
       if (!t.length) box.append("no tags");
       for (const x of t)
-        box.append(el("span", { class: "chip" }, el("span", { text: x + " " }),
+        box.append(el("span", { class: "chip" }, el("span", { text: cs.tags.text(x, name) + " " }),
                        el("button", { type: "button", class: "x", "aria-label": "remove tag " + x, text: "×",
                                       onclick: () => tagImage(() => tags.set(imageRow, tags.get(imageRow).filter((y) => y !== x))) })), " ");
       $("tags-mode").textContent = tags.describe();
@@ -284,7 +288,16 @@
       $("img-prev").addEventListener("click", () => imageStep(-1));
       $("img-next").addEventListener("click", () => imageStep(1));
       for (const b of document.querySelectorAll("#image-tags button[data-tag]"))
-        b.addEventListener("click", () => tagImage(() => tags.toggle([imageRow], b.dataset.tag)));
+        b.addEventListener("click", () => tagImage(() => {
+          const cur = tags.get(imageRow);  // relabel off: its chosen label goes with it
+          if (b.dataset.tag === "relabel" && cur.includes("relabel"))
+            return tags.set(imageRow, cs.tags.withLabel(cur, -1).filter((x) => x !== "relabel"));
+          return tags.toggle([imageRow], b.dataset.tag);
+        }));
+      $("image-relabel-to").addEventListener("change", (e) => {
+        const v = e.target.value;
+        tagImage(() => tags.set(imageRow, cs.tags.withLabel(tags.get(imageRow), v === "" ? -1 : +v)));
+      });
       $("image-tag-add").addEventListener("click", () => {
         const t = $("image-tag-text").value.trim();
         if (!cs.tags.valid(t)) { $("tags-mode").textContent = cs.tags.invalidText; return; }

@@ -4,8 +4,19 @@
 "use strict";
 
 (function (cs) {
-  const TAG_RE = /^[A-Za-z0-9 _-]{1,40}$/;
-  const valid = (t) => TAG_RE.test(t);
+  // A tag: 1–40 of [A-Za-z0-9 _-], or "relabel:<class index>", the label a reviewer chose (at most
+  // one per image; `camscope rescore` applies it). serve/tags.hpp is the file format's home.
+  const TAG_RE = /^[A-Za-z0-9 _-]{1,40}$/, CHOSEN_RE = /^relabel:(0|[1-9][0-9]{0,8})$/;
+  const valid = (t) => TAG_RE.test(t) || CHOSEN_RE.test(t);
+  // The class a row's tags choose as its label, or -1.
+  const chosen = (tags) => { for (const t of tags) { const m = CHOSEN_RE.exec(t); if (m) return +m[1]; } return -1; };
+  // The tags with class k as the chosen label ("relabel" and "relabel:k"; k < 0: no chosen label).
+  const withLabel = (tags, k) => {
+    const rest = tags.filter((t) => !CHOSEN_RE.test(t));
+    return k >= 0 ? [...new Set(rest.concat(["relabel", "relabel:" + k]))] : rest;
+  };
+  // What a person reads for a tag: "relabel → cat" for a chosen label (name(k) names class k).
+  const text = (t, name) => { const m = CHOSEN_RE.exec(t); return m ? "relabel → " + name(+m[1]) : t; };
 
   // The tag store of the source S's data: {mode "server" | "local", persisted, version, load(),
   // get(row), rows(), set(row, tags), toggle(rows, tag, on), describe()}.
@@ -59,5 +70,5 @@
     };
   }
 
-  cs.tags = { store, valid, invalidText: "a tag is 1–40 characters of letters, digits, space, _ and -" };
+  cs.tags = { store, valid, chosen, withLabel, text, invalidText: "a tag is 1–40 characters of letters, digits, space, _ and -" };
 })(window.camscope = window.camscope || {});

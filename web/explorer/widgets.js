@@ -13,7 +13,7 @@
 
     function tagChips(r) {
       const t = tags.get(r);
-      return t.length ? el("div", { class: "chips" }, ...t.map((x) => el("span", { class: "chip", text: x }))) : null;
+      return t.length ? el("div", { class: "chips" }, ...t.map((x) => el("span", { class: "chip", text: cs.tags.text(x, name) }))) : null;
     }
 
     // A thumbnail of row r, `size` px on the long side: the sprite sheet tile when `sprite`, else
