@@ -189,6 +189,9 @@ TEST(Serve, TagsArePersistedAtomicallyAndSurviveARestart) {
             {R"({"row": 3, "tags": [1]})", "must be a string"},
             {R"({"row": 3, "tags": ["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q"]})", "17 tags"},
             {R"({"row": 3, "tags": [], "extra": 1})", "unknown field 'extra'"},
+            // a chosen label ("relabel:<k>") names one of the analysis' 10 classes, one per image
+            {R"({"row": 3, "tags": ["relabel:10"]})", "chooses class 10; the classes are 0..9"},
+            {R"({"row": 3, "tags": ["relabel:1", "relabel:2"]})", "one chosen label per image"},
         };
         for (const auto& [b, why] : bad) {
             std::tie(st, body) = post_tags(c, b);
@@ -216,6 +219,12 @@ TEST(Serve, TagsArePersistedAtomicallyAndSurviveARestart) {
         std::tie(st, body) = post_tags(c, R"({"row": 199, "tags": []})", "application/json; charset=UTF-8");
         EXPECT_EQ(st, 200) << body;
         EXPECT_EQ(json::parse(body)["tags"], json::parse(R"({"3": ["relabel", "ambiguous"]})"));
+        // A chosen label is kept as the tag "relabel:<k>" (what `camscope rescore` applies).
+        std::tie(st, body) = post_tags(c, R"({"row": 7, "tags": ["relabel", "relabel:4"]})");
+        EXPECT_EQ(st, 200) << body;
+        EXPECT_EQ(json::parse(slurp(file))["tags"]["7"], json::parse(R"(["relabel", "relabel:4"])"));
+        std::tie(st, body) = post_tags(c, R"({"row": 7, "tags": []})");
+        EXPECT_EQ(st, 200) << body;
         // The file cannot be written any more (its folder turned into a file; as a read-only or full
         // disk, and as root too): the change is refused and not made, and the answer says so.
         const fs::path moved = dir.string() + ".moved";
