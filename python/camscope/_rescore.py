@@ -25,8 +25,9 @@ def rescore(report: Union[Report, PathLike], tags: Union[PathLike, Mapping[Any, 
 
     report: the report folder holding ``store/`` (``camscope analyze`` writes it; Python:
         ``analyze(..., out=DIR, store=True)``), a store folder, or such a Report.
-    tags: the tags file (``serve --tags FILE``, ``tags.json`` of ``serve --results``), or the tags
-        themselves: ``{"tags": {row: [tag, ...]}}`` or ``{row: [tag, ...]}`` (rows of the analysis).
+    tags: the tags file (``serve --tags FILE``, ``tags.json`` of ``serve --results``, or the offline
+        explorer's "tagged JSON" download), or the tags themselves: ``{"tags": {row: [tag, ...]}}`` or
+        ``{row: [tag, ...]}`` (rows of the analysis).
     other: a second analysis of the same images (model B): its accuracy under the reviewed labels
         and whether the ranking of the two models changes.
     out: the folder for rescored_summary.json, per_class_rescored.csv, confusion_matrix_rescored.csv
@@ -39,10 +40,14 @@ def rescore(report: Union[Report, PathLike], tags: Union[PathLike, Mapping[Any, 
     its store, or two analyses of different images."""
     path, text = "", ""
     if isinstance(tags, Mapping):
-        t = tags["tags"] if "tags" in tags else tags
-        if not isinstance(t, Mapping):
-            raise UsageError("tags: expected {row: [tag, ...]} or {'tags': {row: [tag, ...]}}")
-        path, text = "tags (from Python)", json.dumps({"tags": {str(k): v for k, v in t.items()}})
+        if "images" in tags and "tags" not in tags:  # the explorer's tagged JSON, loaded
+            doc: Dict[str, Any] = {"images": tags["images"]}
+        else:
+            t = tags["tags"] if "tags" in tags else tags
+            if not isinstance(t, Mapping):
+                raise UsageError("tags: expected {row: [tag, ...]} or {'tags': {row: [tag, ...]}}")
+            doc = {"tags": {str(k): list(v) for k, v in t.items()}}
+        path, text = "tags (from Python)", json.dumps(doc)
     else:
         path = os.fspath(tags)
     summary, lines, folder = _c.rescore(_folder("report", report), path, text,

@@ -21,8 +21,8 @@ void register_rescore(CLI::App& app) {
     cmd->add_option("report", a->report, "the analysis (its report folder holding store/, or a store)")->required();
     cmd->add_option("--tags,-t", a->tags,
                     "the tags file (`serve --tags FILE`, or tags.json of `serve --results`): {\"tags\": {\"<row>\": "
-                    "[\"relabel\", \"relabel:<class index>\", \"ok\", ...]}}; a \"relabel\" without a chosen label "
-                    "is counted, not applied")
+                    "[\"relabel\", \"relabel:<class index>\", \"ok\", ...]}}, or the offline explorer's \"tagged JSON\" "
+                    "download; a \"relabel\" without a chosen label is counted, not applied")
         ->required();
     cmd->add_option("--other,-b", a->other,
                     "a second analysis of the same images (model B): its accuracy under the reviewed labels and "

@@ -200,6 +200,20 @@ TEST(Rescore, CountedByHandOnASmallTaggedSet) {
         EXPECT_EQ(pc1[k + 1][10], pc0[k + 1][3]) << k;  // accuracy
     }
 
+    // The offline explorer's "tagged JSON" download (web/explorer/export.js) gives the same rescoring.
+    json images = json::array();
+    for (const auto& [row, list] : tags.items())
+        images.push_back({{"row", std::stoul(row)}, {"index", std::stoul(row)}, {"label", p.y[std::stoul(row)]}, {"tags", list}});
+    const fs::path exported = tmpdir("rescore_export.json");
+    std::ofstream(exported) << json{{"run", kTinyModel}, {"images", images}}.dump();
+    const fs::path out2 = tmpdir("rescore_export_out");
+    r = run("-q rescore " + rep.string() + " --tags " + exported.string() + " --out " + out2.string());
+    ASSERT_EQ(r.code, 0) << r.out;
+    json s2 = json::parse(slurp(out2 / "rescored_summary.json")), s_file = s;
+    s_file.erase("tags"), s2.erase("tags");
+    EXPECT_EQ(s_file, s2);
+    EXPECT_EQ(slurp(out2 / "changed_images.csv"), slurp(out / "changed_images.csv"));
+
     // Again: the rescoring folder is replaced whole.
     r = run("-q rescore " + rep.string() + " --tags " + write_tags("rescore_tags_none.json", json::object()).string());
     ASSERT_EQ(r.code, 0) << r.out;
@@ -272,6 +286,9 @@ TEST(Rescore, RefusesWhatItCannotApply) {
     refused(json{{"200", {"relabel:1"}}}, "\"200\" is not an image row in [0, 200)");
     refused(std::string("{\"tags\": [1, 2]}"), "not a tags file");
     refused(std::string("{\"tags\": {\"1\": [\"relabel:1\"]"), "not a tags file");
+    refused(std::string(R"({"images": [{"row": 4, "tags": ["ok"]}, {"row": 4, "tags": ["relabel:2"]}]})"),
+            "images[1].row: row 4 appears twice");
+    refused(std::string(R"({"images": [{"row": 4, "tags": ["relabel:12"]}]})"), "images[0].tags[0] chooses class 12");
 
     // A report without its store: what is missing and how to get it.
     const fs::path bare = tmpdir("rescore_nostore");

@@ -80,6 +80,8 @@ def test_rescore_equals_cli_and_counts(reports, tmp_path):
     for key in ("a", "per_class", "likely_label_errors", "changed_images", "flagged_no_label"):
         assert d[key] == s[key], key
     assert camscope.rescore(a, {"tags": tags}, out=tmp_path / "dict2")["a"] == s["a"]
+    export = {"run": MODEL, "images": [{"row": k, "tags": v} for k, v in tags.items()]}
+    assert camscope.rescore(a, export, out=tmp_path / "dict3")["changed_images"] == s["changed_images"]
 
 
 def test_rescore_two_models_ranking_flip(reports, tmp_path):

@@ -358,8 +358,8 @@ std::pair<Rescore, std::string> rescore_and_write(const RescoreRequest& q) {
     const std::string out = q.out.empty() ? default_rescore_out(q.report) : q.out;
     if (out.empty()) throw UsageError(q.report + " is a store, not a report folder: name the folder for the rescoring (--out)");
     const size_t rows = a.rows.n, classes = static_cast<size_t>(a.rows.num_classes);
-    const serve::TagMap tags = q.tags_text.empty() ? serve::read_tags_file(q.tags_path, rows, classes)
-                                                   : serve::parse_tags(q.tags_text, q.tags_path, rows, classes);
+    const serve::TagMap tags = q.tags_text.empty() ? serve::read_tags_file(q.tags_path, rows, classes, true)
+                                                   : serve::parse_tags(q.tags_text, q.tags_path, rows, classes, true);
     Rescore r = rescore(a, tags, b ? &*b : nullptr);
     write_rescore(r, q.tags_path, out);
     return {std::move(r), out};

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 
 #include "camscope/serve/request.hpp"
 #include "camscope/util/atomic_file.hpp"
@@ -98,16 +99,39 @@ TagUpdate parse_tag_update(std::string_view body, size_t rows, size_t classes) {
     return u;
 }
 
-TagMap read_tags_file(const std::string& path, size_t rows, size_t classes) {
+TagMap read_tags_file(const std::string& path, size_t rows, size_t classes, bool exported) {
     const auto bytes = read_file(path, kMaxTagsFile);  // a regular file, bounded: not a FIFO nor /dev/zero
-    return parse_tags(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path, rows, classes);
+    return parse_tags(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), path, rows, classes,
+                      exported);
 }
 
-TagMap parse_tags(std::string_view text, const std::string& path, size_t rows, size_t classes) {
+TagMap parse_tags(std::string_view text, const std::string& path, size_t rows, size_t classes, bool exported) {
     const json j = json::parse(text.begin(), text.end(), nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("tags") || !j["tags"].is_object())
-        throw Error(where(path, "not a tags file (expected a JSON object {\"tags\": {\"<row>\": [\"tag\", ...]}})"));
     TagMap out;
+    if (exported && j.is_object() && !j.contains("tags") && j.contains("images") && j["images"].is_array()) {
+        const json& images = j["images"];
+        for (size_t i = 0; i < images.size(); ++i) {
+            const json& it = images[i];
+            const std::string at = format("images[%zu]", i);
+            if (!it.is_object() || !it.contains("row") || !it.contains("tags"))
+                throw Error(where(path, at + ": expected an object with \"row\" and \"tags\" (the explorer's tagged JSON)"));
+            const json& r = it["row"];
+            if (!r.is_number_unsigned() || r.get<std::uint64_t>() >= rows)
+                throw Error(where(path, at + format(".row: expected an image row in [0, %zu), got ", rows) +
+                                            r.dump().substr(0, 40) + " (tags of another analysis?)"));
+            const size_t row = static_cast<size_t>(r.get<std::uint64_t>());
+            if (out.count(row)) throw Error(where(path, at + format(".row: row %zu appears twice", row)));
+            std::vector<std::string> t;
+            const std::string why = check_tags(it["tags"], t, classes);
+            if (!why.empty()) throw Error(where(path, at + ".tags" + (why[0] == '[' ? "" : ": ") + why));
+            out[row] = std::move(t);
+        }
+        for (auto it = out.begin(); it != out.end();) it = it->second.empty() ? out.erase(it) : std::next(it);
+        return out;
+    }
+    if (j.is_discarded() || !j.is_object() || !j.contains("tags") || !j["tags"].is_object())
+        throw Error(where(path, std::string("not a tags file (expected a JSON object {\"tags\": {\"<row>\": [\"tag\", ...]}}") +
+                                    (exported ? ", or the explorer's tagged JSON {\"images\": [{\"row\": r, \"tags\": [...]}, ...]})" : ")")));
     for (const auto& [key, v] : j["tags"].items()) {
         size_t row = 0;
         if (!parse_row(key, rows, row))

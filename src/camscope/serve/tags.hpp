@@ -70,9 +70,13 @@ TagUpdate parse_tag_update(std::string_view body, size_t rows, size_t classes = 
 
 /// Reads a tags file (the format above; `classes` as for parse_tag_update): Error naming the file
 /// and the field when it is not such a file, names a row outside [0, rows) or holds a malformed tag.
-TagMap read_tags_file(const std::string& path, size_t rows, size_t classes = 0);
+/// `exported`: also the explorer's "tagged JSON" download ({"run": ..., "images": [{"row": r, ...,
+/// "tags": [...]}, ...]}, web/explorer/export.js: the tags an offline explorer kept in the
+/// browser), each row at most once.
+TagMap read_tags_file(const std::string& path, size_t rows, size_t classes = 0, bool exported = false);
 /// The same for a tags file's text; errors name `name` in place of a file.
-TagMap parse_tags(std::string_view text, const std::string& name, size_t rows, size_t classes = 0);
+TagMap parse_tags(std::string_view text, const std::string& name, size_t rows, size_t classes = 0,
+                  bool exported = false);
 
 class TagStore {
 public:
