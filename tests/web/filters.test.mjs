@@ -1,6 +1,6 @@
-// The explorer's filters and sort keys (web/explorer/filters.js) and its CSV export
-// (web/explorer/export.js) under node, without a browser: hand-computed lists on a 6-image data
-// set, then every filter and sort key on random data against the browser tests' independent
+// The explorer's filters and sort keys (web/explorer/filters.js), its CSV export
+// (web/explorer/export.js) and the tags' chosen label (tags.js) under node, without a browser:
+// hand-computed lists on a 6-image data set, then every filter and sort key on random data against the browser tests' independent
 // reference (tests/browser/reference.mjs). Run: node tests/web/filters.test.mjs (CTest: web.filters).
 import assert from "node:assert/strict";
 import test from "node:test";
@@ -219,4 +219,19 @@ test("pct: one formatter for the explorer and compare's page", () => {
   assert.equal(pct(0.1234, 2, " "), "12.34 %");
   assert.equal(pct(1), "100.0%");
   for (const v of [null, undefined, NaN, Infinity, "0.5"]) assert.equal(pct(v), "–", String(v));
+});
+
+test("tags: a chosen label is one relabel:<class index> (tags.js; serve/tags.hpp's format)", () => {
+  const T = load("tags.js").tags;
+  for (const t of ["relabel", "ok", "Ambiguous case_2", "relabel:0", "relabel:12"]) assert.ok(T.valid(t), t);
+  for (const t of ["relabel:", "relabel:03", "relabel:-1", "ok:1", "relabel:1x", "<b>"]) assert.ok(!T.valid(t), t);
+  assert.equal(T.chosen(["ok", "relabel", "relabel:7"]), 7);
+  assert.equal(T.chosen(["relabel"]), -1);
+  // choosing a label replaces the one chosen before and sets "relabel"; -1 removes only the chosen label
+  assert.deepEqual(plain(T.withLabel(["ok", "relabel:2"], 5)), ["ok", "relabel", "relabel:5"]);
+  assert.deepEqual(plain(T.withLabel(["relabel", "relabel:2", "x"], -1)), ["relabel", "x"]);
+  const name = (c) => ["cat", "dog"][c];
+  assert.equal(T.text("relabel:1", name), "relabel → dog");
+  assert.equal(T.text("relabel:9", name), "relabel:9");  // a class the data lacks: the tag as it is
+  assert.equal(T.text("ok", name), "ok");
 });

@@ -15,8 +15,12 @@
     const rest = tags.filter((t) => !CHOSEN_RE.test(t));
     return k >= 0 ? [...new Set(rest.concat(["relabel", "relabel:" + k]))] : rest;
   };
-  // What a person reads for a tag: "relabel → cat" for a chosen label (name(k) names class k).
-  const text = (t, name) => { const m = CHOSEN_RE.exec(t); return m ? "relabel → " + name(+m[1]) : t; };
+  // What a person reads for a tag: "relabel → cat" for a chosen label (name(k) names class k; the
+  // tag as it is for a class the data does not have).
+  const text = (t, name) => {
+    const m = CHOSEN_RE.exec(t), n = m ? name(+m[1]) : undefined;
+    return n !== undefined ? "relabel → " + n : t;
+  };
 
   // The tag store of the source S's data: {mode "server" | "local", persisted, version, load(),
   // get(row), rows(), set(row, tags), toggle(rows, tag, on), describe()}.
