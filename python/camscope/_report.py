@@ -31,6 +31,8 @@ _TABLES = {
                                ("index", "label", "label_name", "pred", "pred_name", "confidence")),
     "low_confidence_correct": (("low_confidence_correct", "items"), {},
                                ("index", "label", "label_name", "pred", "pred_name", "confidence")),
+    "flips": (("flip_test", "rows"), {"true": "true_name", "pred": "pred_name", "after": "after_name"},
+              ("index", "true", "true_name", "pred", "pred_name", "after", "after_name", "kind", "outcome")),
 }
 
 if TYPE_CHECKING:
@@ -91,6 +93,9 @@ class Report:
           given_name, suggested, suggested_name, p_given, p_suggested, margin.
         - ``"high_confidence_errors"``, ``"low_confidence_correct"``: index, row, label, label_name, pred,
           pred_name, confidence, p_true and the CAM flags.
+        - ``"flips"``: the flip test's tested errors (:attr:`flips`): index, true, pred, after (the
+          prediction with the evidence removed), their names, kind ("distractor", "missing",
+          "unstable"), outcome, row, confidence, p_after, p_pred_after, p_true_after.
 
         Failure modes are not part of the report yet. Predictions of a model have their own table
         (:meth:`Predictions.table`)."""
@@ -109,6 +114,17 @@ class Report:
 
             rows = [dict(r, **{col: class_name(r.get(idx)) for idx, col in named.items()}) for r in rows]
         return rows_table(rows, frame, first)
+
+    @property
+    def flips(self) -> Optional[Dict[str, Any]]:
+        """The flip test (summary.json's ``"flip_test"``; None when it did not run): for a sample of the
+        errors, the top ``fraction`` of the predicted class's CAM removed (ROAD's noisy linear
+        imputation) and the model run again. Keys: ``headline``, ``fraction``, ``method``,
+        ``selection``, ``errors``, ``tested``, the counts ``distractor`` (back to the true class),
+        ``missing`` (still wrong), ``unstable`` (a third class) and their ``*_share``, ``per_class``,
+        ``per_pair`` and ``rows`` (also as ``table("flips")``)."""
+        f = self.summary.get("flip_test")
+        return f if isinstance(f, dict) else None
 
     @property
     def per_class(self) -> Table:
@@ -249,7 +265,9 @@ def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: 
             "high-confidence"; ``low_conf`` (0.5): confidence below which a correct prediction is
             "low-confidence"; ``top_pairs`` (15): bars in top_confused_pairs.png; ``pair_figures`` (5):
             confused_pair_*.png figures; ``row_normalised`` (False): confusion_matrix_full.png as shares
-            of each true class. Another name is a UsageError.
+            of each true class; ``flip_n`` (None: up to 1000, at most max(16, images/16)): errors for the
+            flip test (0: off; :attr:`Report.flips`), ``flip_fraction`` (0.2): the share of pixels it
+            removes. Another name is a UsageError.
 
     Raises:
         UsageError: an impossible request (an argument out of range, ``resume`` without ``out`` and

@@ -25,6 +25,8 @@ struct AnalyzeArgs : ModelRunFlags {
     size_t limit = 0;
     size_t faithfulness_n = 100;  // CAM faithfulness sample; 0 = off
     CLI::Option* faithfulness_opt = nullptr;  // given explicitly: no cost cap
+    FlipSettings flip;                        // the flip test's sample size and k
+    CLI::Option* flip_opt = nullptr;          // --flip-n given explicitly: no cost cap
     AnalysisOptions report;
     std::string shard;       // "K/N" or "auto"; empty = the whole analysis and its report
     int shard_count = 0;     // N for --shard auto under a Kubernetes Indexed Job
@@ -69,6 +71,19 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
                        "images (18 of 10,000; a quick, noisy ranking: name a larger N for a firmer one); 0 = off")
             ->capture_default_str()
             ->check(non_negative());
+    a.flip_opt = cmd.add_option("--flip-n", a.flip.n,
+                                "errors for the flip test: the top --flip-fraction of the predicted class's CAM removed "
+                                "(ROAD noisy linear imputation) and the model run again; each error is 'distractor "
+                                "evidence' (back to the true class), 'missing true evidence' (still wrong) or "
+                                "'unstable' (a third class); flip_test/, one line in the summary. Left at the default, "
+                                "at most max(16, images/16), evenly spread over the errors (about 1/16 of a forward "
+                                "pass); 0 = off")
+                     ->capture_default_str()
+                     ->check(non_negative());
+    cmd.add_option("--flip-fraction", a.flip.fraction,
+                   "share of the input's pixels the flip test removes: the top of the predicted class's CAM")
+        ->capture_default_str()
+        ->check(number_in(0.001, 0.999, "0.001..0.999"));
 }
 
 /// Which slice of the run this process computes: --shard K/N, or --shard auto from the scheduler's
@@ -147,6 +162,8 @@ AnalyzeSettings settings(const AnalyzeArgs& a, const std::string& layer, std::ch
     as.limit = a.limit;
     as.faithfulness_n = a.faithfulness_n;
     as.faithfulness_explicit = a.faithfulness_opt && a.faithfulness_opt->count() > 0;
+    as.flip = a.flip;
+    as.flip.explicit_n = a.flip_opt && a.flip_opt->count() > 0;
     as.progress = !g_quiet;
     as.quiet = g_quiet;
     as.report = a.report;
@@ -168,6 +185,7 @@ void finish_report(const AnalyzeArgs& a, const Analysis& an, std::chrono::steady
     const Report& r = an.report;
     printf("%s", format_terminal_summary(r).c_str());
     if (r.faithfulness) printf("  %s\n", faith::headline(*r.faithfulness).c_str());
+    if (r.flips) printf("  %s\n", flips_headline(*r.flips).c_str());
     printf("report: %s/index.html (%.1f s in all, %.1f s %s for %zu images)\n", a.out.c_str(), total,
            an.input.timings.predict_s, what.c_str(), an.input.n);
 }

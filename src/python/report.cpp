@@ -108,9 +108,14 @@ void bind_report(py::module_& mod) {
             else if (key == "top_pairs") ro.top_pairs = v.cast<int>();
             else if (key == "pair_figures") ro.confused_pair_figures = v.cast<int>();
             else if (key == "row_normalised") ro.row_normalised_matrix = v.cast<bool>();
+            else if (key == "flip_n") {  // as --flip-n: given, so not capped
+                as.flip.n = v.cast<size_t>();
+                as.flip.explicit_n = true;
+            } else if (key == "flip_fraction") as.flip.fraction = v.cast<double>();
             else throw UsageError("analyze: unknown option '" + key + "'");
         }
         if (!(ro.high_conf >= 0 && ro.high_conf <= 1)) throw UsageError("high_conf must be in 0..1");
+        as.flip.validate();
         if (!(ro.low_conf >= 0 && ro.low_conf <= 1)) throw UsageError("low_conf must be in 0..1");
         if (ro.worst_k < 0 || ro.best_k < 0 || ro.top_pairs < 0 || ro.confused_pair_figures < 0)
             throw UsageError("worst, best, top_pairs and pair_figures must be >= 0");

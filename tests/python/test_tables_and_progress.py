@@ -251,7 +251,7 @@ def test_notebook_progress_is_html_updated_in_place(tmp_path):
     updates = [m for m in messages if m["msg_type"] == "update_display_data"]
     ids = [m["content"]["transient"]["display_id"] for m in shown]
     labels = [re.search(r"<code>(.*?)</code>", m["content"]["data"]["text/html"]).group(1) for m in shown]
-    assert labels == ["predict+CAM", "CAM focus", "CAM faithfulness"] and len(set(ids)) == len(ids)
+    assert labels == ["predict+CAM", "CAM focus", "flip test", "CAM faithfulness"] and len(set(ids)) == len(ids)
     assert all("<progress" in m["content"]["data"]["text/html"] for m in shown + updates)
     last = {}
     for m in shown + updates:
@@ -261,5 +261,5 @@ def test_notebook_progress_is_html_updated_in_place(tmp_path):
         done = re.search(r"value='(\d+)' max='(\d+)'", last[i]["text/html"])
         assert done.group(1) == done.group(2)
     outputs = nb.cells[0].outputs
-    assert [o["output_type"] for o in outputs].count("display_data") == 3  # updated in place, not appended
+    assert [o["output_type"] for o in outputs].count("display_data") == 4  # updated in place, not appended
     assert outputs[-1]["data"]["text/plain"] == "200"

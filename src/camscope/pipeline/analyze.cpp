@@ -258,6 +258,13 @@ Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const A
     stage_done("report model");
     attach_contrast_cams(r, m, ds, s, layer, a.batch_size);
     stage_done("contrast CAMs");
+    if (a.flip.n > 0) {  // remove the evidence of a sample of the errors, see what the model says
+        FlipSettings fl = a.flip;
+        fl.batch_size = a.batch_size;
+        fl.progress = a.progress;
+        attach_flips(r, run_flip_test(m, ds, s, r, in, fl));
+        stage_done("flip test");
+    }
     if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
         EvaluateOptions eo = quick_faithfulness_options(a.faithfulness_n, a.faithfulness_explicit, in.n);
         eo.cam_options = ri.cam;  // the maps the report shows, smoothing and alpha included

@@ -6,8 +6,9 @@
 //                     chunks of whole batches; each chunk a store (report/store.hpp) in a chunk
 //                     folder when asked (what resume continues from), or kept in memory; one
 //                     shard's slice only when asked.
-//   analyze_report()  after the pass: the report model, the Finer-CAM column of the pair sheets and
-//                     the quick faithfulness check (merge starts here, from the shards' stores).
+//   analyze_report()  after the pass: the report model, the Finer-CAM column of the pair sheets, the
+//                     flip test and the quick faithfulness check (merge starts here, from the
+//                     shards' stores).
 //   write_analysis()  write_report, with the store as store/ when asked, then the chunk folder goes.
 //
 // analyze_dataset() = analyze_report(analyze_pass(...)). Writing is a separate step, so a caller may
@@ -20,6 +21,7 @@
 
 #include "camscope/data/dataset.hpp"
 #include "camscope/engine/engine.hpp"
+#include "camscope/pipeline/flip.hpp"
 #include "camscope/pipeline/pipeline.hpp"
 #include "camscope/report/analysis.hpp"
 #include "camscope/report/store.hpp"
@@ -62,6 +64,9 @@ struct AnalyzeSettings {
     /// faithfulness_explicit (quick_faithfulness_options).
     std::size_t faithfulness_n = 100;
     bool faithfulness_explicit = false;
+    /// The flip test on a sample of the errors (pipeline/flip.hpp; flip.n = 0: off). Its batch size
+    /// and progress are the ones above.
+    FlipSettings flip;
     bool progress = true;
     bool quiet = false;  // no notes on stderr (resume, an earlier unfinished pass)
     AnalysisOptions report;  // progress and threads are set from the above and the model
@@ -69,8 +74,8 @@ struct AnalyzeSettings {
     /// When the work began (model and data loading included): AnalysisTimings::load_s.
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     /// Stage hook: called right after each stage with its name and wall seconds: "pass"
-    /// (analyze_pass), then "report model", "contrast CAMs" and "faithfulness" (analyze_report; the
-    /// last only when it runs). write_report's own stages go to report.on_stage. camscope_bench
+    /// (analyze_pass), then "report model", "contrast CAMs", "flip test" and "faithfulness" (analyze_report;
+    /// the last two only when they run). write_report's own stages go to report.on_stage. camscope_bench
     /// times the real chain through both.
     std::function<void(const std::string& stage, double seconds)> on_stage;
 };
@@ -109,7 +114,7 @@ Pass analyze_pass(Model& m, const Dataset& ds, const InputSpec& s, const Analyze
                   const std::string& model_path, const std::string& data_path);
 
 /// After the pass (a whole run, or shards combined by `merge`): build_report, the pair sheets'
-/// Finer-CAMs, the quick faithfulness check. The CAM settings are the pass's (its manifest's
+/// Finer-CAMs, the flip test, the quick faithfulness check. The CAM settings are the pass's (its manifest's
 /// identity), not AnalyzeSettings::cam: `merge` reports on the shards' settings.
 Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const AnalyzeSettings& a, Pass pass);
 

@@ -72,7 +72,8 @@ void attach_faithfulness(Report& r, faith::Summary s, const AnalysisParams& opt 
 ///   confusion_matrix_top.png (many classes), worst_predictions/class_<index>_<name>.png (every
 ///   class, or AnalysisParams::max_galleries of them), confused_pair_<a>_<b>.png,
 ///   likely_label_errors.png, reliability_diagram.png, analysis_summary.txt, recommendations.txt,
-///   index.html, summary.json. Reads opt's WriteOptions; the counts and thresholds the files quote
+///   index.html, summary.json; with Report::faithfulness faithfulness.csv/.png, with Report::flips
+///   flip_test/ (flip_test.csv and the sheets of FlipSummary::sheets). Reads opt's WriteOptions; the counts and thresholds the files quote
 ///   are the Report's (Report::params).
 /// The report is built in a hidden folder beside out_dir (".NAME.tmp-<pid>-<n>", summary.json
 /// written last) and swapped in whole when complete (StagedDir): until then an earlier report in

@@ -47,6 +47,9 @@ struct AnalysisParams {
     /// A recommendation never quotes a figure computed over fewer images than this (a mean over the
     /// CAMs of 1 image, a class accuracy over 4): such figures are left out and the rule says so.
     long long rec_min_n = 30;
+    /// The flip test (report/flips.hpp): one kind of error (distractor evidence, missing true
+    /// evidence, unstable) at least this share of the tested errors gives its recommendation.
+    double rec_flip_share = 0.5;
     /// More than this share of degenerate predicted-class CAMs (metrics::degenerate_cam) of the
     /// analysed method and layer: a warning at the top of the report and the terminal summary.
     double degenerate_warn_share = 0.2;

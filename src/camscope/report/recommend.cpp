@@ -405,11 +405,74 @@ Outcome superclass(const Report& r, const AnalysisParams& opt) {
     return {};
 }
 
+Outcome flip_test(const Report& r, const AnalysisParams& opt) {
+    if (!r.flips) return {};
+    const FlipSummary& f = *r.flips;
+    const FlipCounts& c = f.overall;
+    const long long min_n = opt.rec_min_n;
+    if (c.tested < min_n)
+        return too_few(format("flip test not quoted: %lld errors tested, fewer than the minimum of %lld", c.tested,
+                              min_n));
+    // The kind with the largest share; the recommendation fires when it reaches rec_flip_share.
+    FlipOutcome top = FlipOutcome::flips_to_true;
+    for (FlipOutcome o : {FlipOutcome::stays, FlipOutcome::flips_elsewhere})
+        if (c.of(o) > c.of(top)) top = o;
+    const double share = c.share(top);
+    if (share < opt.rec_flip_share)
+        return checked(format("flip test: no kind of error reaches %s of the %lld tested (distractor %lld, missing "
+                              "%lld, unstable %lld)",
+                              pct(opt.rec_flip_share).c_str(), c.tested, c.distractor, c.missing, c.unstable));
+    // The directed pairs with most errors of that kind (at most 3), as "'a' -> 'b' 12 of 15".
+    std::vector<const FlipGroup*> pairs;
+    for (const auto& g : f.per_pair)
+        if (g.counts.of(top) > 0) pairs.push_back(&g);
+    std::stable_sort(pairs.begin(), pairs.end(),
+                     [&](const FlipGroup* x, const FlipGroup* y) { return x->counts.of(top) > y->counts.of(top); });
+    std::vector<std::string> items;
+    for (size_t i = 0; i < std::min<size_t>(3, pairs.size()); ++i)
+        items.push_back(format("'%s' -> '%s' %lld of %lld", name_of(r, pairs[i]->a).c_str(),
+                               name_of(r, pairs[i]->b).c_str(), pairs[i]->counts.of(top), pairs[i]->counts.tested));
+    Recommendation rec;
+    rec.rule = "flip_test";
+    const std::string measured =
+        format("With %s, %lld of %lld tested errors (%s; threshold %s) ", f.method().c_str(), c.of(top), c.tested,
+               pct(share).c_str(), pct(opt.rec_flip_share).c_str());
+    const std::string where = items.empty() ? "" : " Most often: " + join(items, "; ") + ".";
+    switch (top) {
+        case FlipOutcome::flips_to_true:
+            rec.text = measured + "turn back to the true class: distractor evidence. What the model looked at led it "
+                                  "away from a class it does recognise (a shortcut, a co-occurring object, a "
+                                  "watermark). Train with Cutout / random erasing, or with object-centred crops, so no "
+                                  "single region decides; check the sheets in flip_test/ for a shared cue." + where;
+            break;
+        case FlipOutcome::stays:
+            rec.text = measured + "stay wrong: missing true evidence. Without its evidence for the wrong class the "
+                                  "model still does not find the true one: it has not learned what the true class "
+                                  "looks like in these images. More, or finer-grained, training images of those "
+                                  "classes help more than augmentation." + where;
+            break;
+        case FlipOutcome::flips_elsewhere:
+            rec.text = measured + "go to a third class: unstable. The decision hangs on a small region and falls to "
+                                  "yet another class without it; more varied training data and stronger augmentation "
+                                  "make it less brittle." + where;
+            break;
+    }
+    rec.figures = {{"tested", double(c.tested)},
+                   {"distractor", double(c.distractor)},
+                   {"missing", double(c.missing)},
+                   {"unstable", double(c.unstable)},
+                   {"share", share},
+                   {"fraction", f.fraction},
+                   {"threshold", opt.rec_flip_share}};
+    return fired(std::move(rec));
+}
+
 std::vector<Recommendation> recommend(const Report& r, const AnalysisParams& opt) {
     // A collapsed output first: every other figure describes a model that hardly looks at its input.
     using Rule = Outcome (*)(const Report&, const AnalysisParams&);
     constexpr Rule kRules[] = {prediction_collapse, degenerate_cams, calibration, confused_pairs,
-                               background_focus,    worst_classes,   label_errors, superclass};
+                               background_focus,    worst_classes,   label_errors, superclass,
+                               flip_test};
     std::vector<Recommendation> recs;
     std::vector<std::string> quiet;    // "checked, did not fire" notes for the all-clear text
     std::vector<std::string> skipped;  // figures over fewer than min_n images, said in a last note

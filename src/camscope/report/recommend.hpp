@@ -58,6 +58,11 @@ Outcome label_errors(const Report& r, const AnalysisParams& opt);
 /// "superclass": at least 30% of the errors, and twice chance, stay within the true class's
 /// superclass. Reads has_superclasses, superclass.
 Outcome superclass(const Report& r, const AnalysisParams& opt);
+/// "flip_test": of the errors the flip test tried (Report::flips, attach_flips), one kind
+/// (distractor evidence, missing true evidence, unstable) is at least rec_flip_share; quotes the
+/// counts, k and the imputation, and the pairs with most of that kind; what to change in training.
+/// Needs rec_min_n tested errors. Reads flips, class_names.
+Outcome flip_test(const Report& r, const AnalysisParams& opt);
 
 /// The "degenerate_cams" recommendation whenever degenerate.warn(), whatever the number of maps
 /// (the rule adds the rec_min_n gate): attach_faithfulness refreshes the fired one with it once the

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "camscope/faith/summary.hpp"
+#include "camscope/report/flips.hpp"
 #include "camscope/report/identity.hpp"
 #include "camscope/report/metrics.hpp"
 #include "camscope/report/options.hpp"
@@ -163,6 +164,10 @@ struct Report {
     /// e.g. from evaluate_cams(); absent = not measured). Written as faithfulness.csv/.png, one
     /// line in the text, HTML and JSON summaries.
     std::optional<faith::Summary> faithfulness;
+    /// The flip test on a sample of the errors (report/flips.hpp; set by attach_flips after
+    /// build_report, pipeline/flip.hpp runs it; absent = not run): flip_test/, summary.json's
+    /// "flip_test", a section of index.html, a line of the text summary.
+    std::optional<FlipSummary> flips;
 
     /// What the report was made from (model SHA-256, dataset fingerprint, input, CAM settings; set
     /// by the caller, absent = not recorded): summary.json's "identity", which `serve --results`

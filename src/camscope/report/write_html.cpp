@@ -2,6 +2,7 @@
 // (vanilla JS + SVG) and index.html with every PNG inline as a data URI.
 #include <nlohmann/json.hpp>
 
+#include "camscope/report/write_flips.hpp"
 #include "camscope/report/writers.hpp"
 #include "camscope/util/strings.hpp"
 
@@ -270,6 +271,11 @@ std::string index_html(const Report& r, const WriteOptions& opt, const std::vect
         h += "<h2>CAM faithfulness</h2>\n<p>" + html_escape(faith::headline(*r.faithfulness)) + ". " +
              html_escape(r.faithfulness->best_reason) + ". Table: <a href=\"faithfulness.csv\">faithfulness.csv</a>.</p>\n";
         if (const auto* f = find("faithfulness.png")) image(*f);
+    }
+    if (r.flips) {
+        h += flips_html(r);
+        for (const auto& sh : r.flips->sheets)
+            if (const auto* f = find(sh.file)) image(*f);
     }
     h += "<h2>Confused pairs: where it should look vs where it looks</h2>\n";
     for (const auto& pf : r.pair_figures)

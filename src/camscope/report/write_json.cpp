@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "camscope/report/write_flips.hpp"
 #include "camscope/report/writers.hpp"
 
 namespace camscope::report_detail {
@@ -305,6 +306,7 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
     } else {
         j["faithfulness"] = nullptr;
     }
+    j["flip_test"] = flips_json(r);
 
     json cp = json::array();
     for (const auto& f : r.pair_figures)

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "camscope/report/figures.hpp"
+#include "camscope/report/write_flips.hpp"
 #include "camscope/report/writers.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
@@ -99,7 +100,7 @@ bool is_report_entry(const std::string& name) {
                                         "top_confused_pairs.png", "reliability_diagram.png", "worst_predictions",
                                         "likely_label_errors.png", "faithfulness.csv", "faithfulness.png",
                                         "analysis_summary.txt", "recommendations.txt", "explorer", "index.html",
-                                        "summary.json", "store"};
+                                        "summary.json", "store", "flip_test"};
     for (const char* f : fixed)
         if (name == f) return true;
     if (name.rfind("confused_pair_", 0) == 0 && name.size() > 18 && name.compare(name.size() - 4, 4, ".png") == 0)
@@ -204,6 +205,12 @@ void write_report(const Report& r, const AnalysisInput& in, const WriteOptions& 
     }
     d.png("likely_label_errors.png", "images whose label the model finds implausible, with CAMs",
           figures::label_issues_png(r, in, opt));
+    if (r.flips) {  // the flip test: its table and sheets
+        make_dirs(d.path("flip_test"));
+        d.text("flip_test/flip_test.csv", "the flip test: per tested error the prediction with its evidence removed",
+               rd::flips_csv(r));
+        for (const auto& sh : r.flips->sheets) d.png(sh.file, sh.title, rd::flip_sheet_png(r, in, sh));
+    }
     clock.mark("pair figures");
     if (r.faithfulness) {
         d.text("faithfulness.csv", "CAM faithfulness per method and group (Average Drop, Increase in Confidence, "

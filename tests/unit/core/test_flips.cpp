@@ -1,0 +1,115 @@
+// The flip test's counting (report/flips.hpp) and its recommendation rule (rules::flip_test) on
+// hand-made outcomes, against counts worked out here by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "camscope/report/flips.hpp"
+#include "camscope/report/recommend.hpp"
+#include "camscope/report/report.hpp"
+
+namespace camscope {
+namespace {
+
+using Kind = rules::Outcome::Kind;
+
+FlipRow row(std::size_t i, int label, int pred, FlipOutcome o, float confidence = 0.5f) {
+    FlipRow f;
+    f.row = i;
+    f.index = static_cast<int>(100 + i);
+    f.label = label;
+    f.pred = pred;
+    f.confidence = confidence;
+    f.outcome = o;
+    f.after = o == FlipOutcome::flips_to_true ? label : o == FlipOutcome::stays ? pred : 3;
+    return f;
+}
+
+const std::vector<std::string> kNames{"c0", "c1", "c2", "c3"};
+
+TEST(Flips, CountsPerClassAndPairAndTheSheets) {
+    FlipSummary s;
+    // 0 -> 1: 3 distractor, 1 missing; 2 -> 1: 2 missing; 1 -> 0: 1 unstable.
+    s.rows = {row(0, 0, 1, FlipOutcome::flips_to_true, 0.9f), row(1, 0, 1, FlipOutcome::flips_to_true, 0.6f),
+              row(2, 0, 1, FlipOutcome::flips_to_true, 0.95f), row(3, 0, 1, FlipOutcome::stays),
+              row(4, 2, 1, FlipOutcome::stays), row(5, 2, 1, FlipOutcome::stays),
+              row(6, 1, 0, FlipOutcome::flips_elsewhere)};
+    summarize_flips(s, kNames, /*sheet_rows=*/2, /*pair_sheets=*/3);
+    EXPECT_EQ(s.overall.tested, 7);
+    EXPECT_EQ(s.overall.distractor, 3);
+    EXPECT_EQ(s.overall.missing, 3);
+    EXPECT_EQ(s.overall.unstable, 1);
+    EXPECT_DOUBLE_EQ(s.overall.share(FlipOutcome::flips_to_true), 3.0 / 7);
+    ASSERT_EQ(s.per_class.size(), 3u);  // classes 0, 1, 2 in class order
+    EXPECT_EQ(s.per_class[0].a, 0);
+    EXPECT_EQ(s.per_class[0].counts.tested, 4);
+    EXPECT_EQ(s.per_class[2].counts.missing, 2);
+    ASSERT_EQ(s.per_pair.size(), 3u);  // most tested first: 0->1 (4), then 2->1 (2), then 1->0 (1)
+    EXPECT_EQ(s.per_pair[0].a, 0);
+    EXPECT_EQ(s.per_pair[0].b, 1);
+    EXPECT_EQ(s.per_pair[0].counts.distractor, 3);
+    EXPECT_EQ(s.per_pair[1].a, 2);
+    EXPECT_EQ(s.per_pair[2].counts.unstable, 1);
+    // Sheets: one per kind that occurs (distractor, missing, unstable), at most 2 rows, the most
+    // confident first; then the pairs with >= 2 tested errors (0->1, 2->1).
+    ASSERT_EQ(s.sheets.size(), 5u);
+    EXPECT_EQ(s.sheets[0].file, "flip_test/distractor.png");
+    EXPECT_EQ(s.sheets[0].rows, (std::vector<std::size_t>{2, 0}));
+    EXPECT_EQ(s.sheets[1].file, "flip_test/missing.png");
+    EXPECT_EQ(s.sheets[2].file, "flip_test/unstable.png");
+    EXPECT_EQ(s.sheets[3].file, "flip_test/pair_0_1.png");
+    EXPECT_EQ(s.sheets[4].file, "flip_test/pair_2_1.png");
+    EXPECT_NE(flips_headline(s).find("3 distractor evidence (43%"), std::string::npos) << flips_headline(s);
+}
+
+Report with_flips(int distractor, int missing, int unstable) {
+    Report r;
+    r.class_names = kNames;
+    r.num_classes = 4;
+    FlipSummary s;
+    std::size_t i = 0;
+    for (int k = 0; k < distractor; ++k) s.rows.push_back(row(i++, 0, 1, FlipOutcome::flips_to_true));
+    for (int k = 0; k < missing; ++k) s.rows.push_back(row(i++, 2, 1, FlipOutcome::stays));
+    for (int k = 0; k < unstable; ++k) s.rows.push_back(row(i++, 1, 0, FlipOutcome::flips_elsewhere));
+    summarize_flips(s, kNames);
+    r.flips = std::move(s);
+    return r;
+}
+
+TEST(Flips, RuleFiresOnTheDominantKindOnly) {
+    AnalysisParams opt;  // rec_flip_share 0.5, rec_min_n 30
+    EXPECT_EQ(rules::flip_test(Report{}, opt).kind, Kind::not_applicable);
+    // 24 of 40 distractor (60% >= 50%): fires, quoting the counts and the pair.
+    auto o = rules::flip_test(with_flips(24, 10, 6), opt);
+    ASSERT_EQ(o.kind, Kind::fired);
+    EXPECT_EQ(o.recommendation.rule, "flip_test");
+    EXPECT_NE(o.recommendation.text.find("24 of 40 tested errors (60.0%; threshold 50.0%)"), std::string::npos)
+        << o.recommendation.text;
+    EXPECT_NE(o.recommendation.text.find("random erasing"), std::string::npos);
+    EXPECT_NE(o.recommendation.text.find("'c0' -> 'c1' 24 of 24"), std::string::npos) << o.recommendation.text;
+    // Missing evidence dominating: the other advice.
+    o = rules::flip_test(with_flips(5, 30, 5), opt);
+    ASSERT_EQ(o.kind, Kind::fired);
+    EXPECT_NE(o.recommendation.text.find("missing true evidence"), std::string::npos);
+    // 15/15/10: no kind reaches half: checked.
+    EXPECT_EQ(rules::flip_test(with_flips(15, 15, 10), opt).kind, Kind::checked);
+    // 20 tested, all distractor: fewer than rec_min_n, not quoted.
+    EXPECT_EQ(rules::flip_test(with_flips(20, 0, 0), opt).kind, Kind::too_few);
+}
+
+TEST(Flips, AttachRerunsTheRecommendations) {
+    Report r = with_flips(0, 0, 0);
+    r.n = 0;
+    FlipSummary s = *with_flips(40, 0, 0).flips;
+    r.flips.reset();
+    attach_flips(r, s);
+    ASSERT_TRUE(r.flips);
+    bool found = false;
+    for (const auto& rec : r.recommendations) found |= rec.rule == "flip_test";
+    EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace camscope
