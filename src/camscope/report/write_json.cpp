@@ -306,6 +306,8 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
         j["faithfulness"] = nullptr;
     }
 
+    j["failure_modes"] = failure_modes_json(r);
+
     json cp = json::array();
     for (const auto& f : r.pair_figures)
         cp.push_back({{"file", f.file},

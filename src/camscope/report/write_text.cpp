@@ -202,6 +202,7 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
             blank.push_back(format("%s at '%s' %lld/%lld", c.method.c_str(), c.layer.c_str(), c.degenerate, c.n));
         if (!blank.empty()) line("    Blank maps on that sample: " + join(blank, ", ") + ".");
     }
+    for (const auto& l : failure_modes_text(r)) line(l);
     line("");
 
     line("LIKELY LABEL ERRORS (confident learning, Northcutt et al. 2021)");
