@@ -43,7 +43,7 @@ Png failure_group_png(const Report& r, const AnalysisInput& in, const FailureGro
                      split_text(f, g).c_str());
     p.cell = 96;
     for (int j = 0; j < f.gallery; ++j)
-        for (const char* h : {"Image", "CAM: true", "CAM: predicted"}) p.col_headers.push_back(h);
+        for (const char* h : {"Image", "true CAM", "pred. CAM"}) p.col_headers.push_back(h);
     std::vector<std::string> notes;
     for (int id : g.modes) {
         const FailureMode& m = f.modes[id];
