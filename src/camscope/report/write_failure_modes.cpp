@@ -159,7 +159,6 @@ json failure_modes_json(const Report& r) {
             {"min_silhouette", f.min_silhouette},
             {"top_pairs", f.top_pairs},
             {"grid", {f.grid_h, f.grid_w}},
-            {"seconds", f.seconds},
             {"groups", groups}};
 }
 
