@@ -105,12 +105,12 @@ std::vector<float> features(const AnalysisInput& in, const Pool& pool, const std
     return x;
 }
 
-/// k-means with faiss (fixed seed, 5 restarts, the best kept); returns each point's cluster and its
+/// k-means with faiss (fixed seed, 3 restarts, the best kept); returns each point's cluster and its
 /// squared distance to the centroid.
 void kmeans(const std::vector<float>& x, size_t m, size_t d, int k, std::vector<int>& assign, std::vector<float>& dist) {
     faiss::ClusteringParameters cp;
     cp.niter = 25;
-    cp.nredo = 5;
+    cp.nredo = 3;
     cp.seed = kSeed;
     cp.verbose = false;
     cp.min_points_per_centroid = 1;        // small groups are the point: no warning, no sampling
@@ -316,7 +316,7 @@ std::string image_region(double y, double x) {
 }
 
 std::string failure_modes_criterion(const FailureModes& f) {
-    return format("k-means (faiss, seed %d, 5 restarts) on each error's true-class CAM, predicted-class CAM and their "
+    return format("k-means (faiss, seed %d, 3 restarts) on each error's true-class CAM, predicted-class CAM and their "
                   "difference (pooled to %d×%d, each scaled to unit norm), k = 2..%d chosen by the highest mean "
                   "silhouette (over at most %lld errors per group); one mode when no split reaches %.2f",
                   kSeed, f.grid_h, f.grid_w, f.max_k, f.max_points, f.min_silhouette);
