@@ -225,6 +225,9 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
             name = "predict + Grad-CAM pass (analyze_pass)";
         } else if (name == "report model") {
             name = "report model (build_report)";
+            if (r.failure_modes)  // a stage of build_report: its share of the row above
+                snprintf(what, sizeof what, "report model (build_report; failure modes %.2f s)", r.failure_modes->seconds),
+                    name = what;
         } else if (name == "contrast CAMs") {
             snprintf(what, sizeof what, "Finer-CAM of the pair sheets (%zu maps)", r.contrast_cams.size());
             name = what;

@@ -18,8 +18,8 @@ from ._model import Model
 from ._tables import Table, rows_table
 
 # Report.table's tables: name -> (where in summary.json, the class-index columns that get a name
-# column beside them (column -> name column), the columns that lead). Failure modes are not in the
-# report yet (they will be a table here when the library computes them).
+# column beside them (column -> name column), the columns that lead). Failure modes are nested
+# (groups of modes): Report.failure_modes flattens them.
 _TABLES = {
     "per_class": (("per_class",), {"most_confused_with": "most_confused_with_name"},
                   ("index", "name", "support", "accuracy", "precision", "f1")),
@@ -97,7 +97,7 @@ class Report:
           prediction with the evidence removed), their names, kind ("distractor", "missing",
           "unstable"), outcome, row, confidence, p_after, p_pred_after, p_true_after.
 
-        Failure modes are not part of the report yet. Predictions of a model have their own table
+        The failure modes have their own table (:attr:`failure_modes`). Predictions of a model have their own table
         (:meth:`Predictions.table`)."""
         if name not in _TABLES:
             raise UsageError(f"table: no table {name!r} in a report; the tables: {', '.join(_TABLES)}")
@@ -142,6 +142,36 @@ class Report:
         """The confused directed pairs (true -> pred) with the classes' names, most frequent first, with
         counts and rates (``table("pairs")``: a DataFrame with pandas, else a list of dicts)."""
         return self.table("pairs")
+
+    @property
+    def failure_modes(self) -> Table:
+        """The errors grouped by where the model looks (summary.json's ``failure_modes``), one row per
+        mode: kind ("class": the errors of class ``true``; "pair": those of ``true`` predicted as
+        ``pred``), true, true_name, pred, pred_name (None for a class), id, mode (1-based in its group),
+        group_errors, k, best_silhouette, errors, share, mean_confidence, centre_share, evidence_area,
+        location, description, goes_to, typical_indices (dataset indices), rows (report rows), file
+        (the group's sheet). Empty when the report has none (a DataFrame with pandas, else a list of
+        dicts)."""
+        fm = self.summary.get("failure_modes") or {}
+        out = []
+        for g in fm.get("groups", []):
+            for m in g.get("modes", []):
+                out.append(dict(m, kind=g["kind"], true=g["true"], true_name=g["true_name"], pred=g.get("pred"),
+                                pred_name=g.get("pred_name"), group_errors=g["errors"], k=g["k"],
+                                best_silhouette=g["best_silhouette"], file=g["file"]))
+        return rows_table(out, None, ("kind", "true", "true_name", "pred", "pred_name", "id", "mode", "errors",
+                                      "share", "description"))
+
+    @property
+    def failure_mode_of_row(self) -> npt.NDArray[np.int64]:
+        """Per analysed image (report row), the ``id`` of its mode among the class groups of
+        :attr:`failure_modes`; -1 for correct images and errors of classes without a group."""
+        out = np.full(self.n, -1, dtype=np.int64)
+        for g in (self.summary.get("failure_modes") or {}).get("groups", []):
+            if g["kind"] == "class":
+                for m in g["modes"]:
+                    out[np.asarray(m["rows"], dtype=np.int64)] = m["id"]
+        return out
 
     @property
     def calibration(self) -> Dict[str, Any]:

@@ -63,6 +63,15 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
                    "(and the confused-pair classes); 0 = every class")
         ->capture_default_str()
         ->check(non_negative());
+    cmd.add_option("--failure-min-errors", a.report.failure_min_errors,
+                   "failure modes (failure_modes/): group the errors of classes with at least this many errors, and "
+                   "of the top confused pairs with as many, by their CAMs")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cmd.add_option("--failure-max-k", a.report.failure_max_k,
+                   "failure modes: at most this many modes per group, chosen by silhouette (0 = no failure modes)")
+        ->capture_default_str()
+        ->check(non_negative());
     a.faithfulness_opt =
         cmd.add_option("--faithfulness-n", a.faithfulness_n,
                        "images for the CAM faithfulness check of the gradient CAM methods (4 steps, ROAD at "

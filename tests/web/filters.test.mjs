@@ -61,6 +61,22 @@ test("values out of range or not numbers filter nothing", () => {
     assert.deepEqual(rows(C, s), [0, 1, 2, 3, 4, 5], s);
 });
 
+test("fm: the rows of one failure mode (rows.mode, D.failure_modes); absent data filters nothing", () => {
+  const modes = [{ id: 0, cls: 0, mode: 1, errors: 1, description: "looks at the top-left corner" },
+                 { id: 1, cls: 1, mode: 1, errors: 1, description: "looks all over the image" }];
+  const D = small({ mode: [-1, 1, -1, -1, -1, 0] });
+  D.failure_modes = modes;
+  const C = F.columns(D);
+  assert.deepEqual(rows(C, "fm=0"), [5]);
+  assert.deepEqual(rows(C, "fm=1"), [1]);
+  assert.deepEqual(rows(C, "fm=1&t=0"), []);
+  assert.deepEqual(rows(C, "fm=2"), [0, 1, 2, 3, 4, 5], "no such mode");
+  assert.equal(F.describe(C, q("fm=0")), "failure mode cat, mode 1 (1 errors)");
+  const old = F.columns(small());  // data written before failure modes
+  assert.deepEqual(rows(old, "fm=0"), [0, 1, 2, 3, 4, 5]);
+  assert.equal(F.describe(old, q("fm=0")), "all images");
+});
+
 test("sort keys: natural direction, unknown values last, ties by row", () => {
   const C = F.columns(small());
   assert.deepEqual(rows(C, "sort=conf"), [4, 3, 1, 2, 5, 0], "scores descend by default");

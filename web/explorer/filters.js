@@ -2,7 +2,8 @@
 // explorer data and the URL's filter keys (no DOM, no network: tests/web/filters.test.mjs runs
 // them under node). Filters: ok=right|wrong, t (true class), p (predicted class), sc (superclass of
 // the true class), cmin < conf <= cmax (the calibration bins' rule: a bin holds (lower, upper];
-// cmin 0 keeps conf 0), flag=label|hce|lcc, deg=1 (degenerate CAM), tagged=1; sort
+// cmin 0 keeps conf 0), flag=label|hce|lcc, deg=1 (degenerate CAM), fm (failure mode id: rows.mode,
+// D.failure_modes), tagged=1; sort
 // index|conf|ptrue|lscore|centre, dir asc|desc (default: ascending for index, else descending),
 // unknown values last, ties by row; ps: page size.
 // Data fields of schema 2 (p_true, flags, lscore, centre, lists, superclasses, ...) are optional:
@@ -10,7 +11,7 @@
 "use strict";
 
 (function (cs) {
-  const FILTER_KEYS = ["ok", "t", "p", "sc", "cmin", "cmax", "flag", "deg", "tagged", "sort", "dir", "ps"];
+  const FILTER_KEYS = ["ok", "t", "p", "sc", "cmin", "cmax", "flag", "deg", "fm", "tagged", "sort", "dir", "ps"];
   const flagBits = { hce: 1, lcc: 2, label: 4 };
   const flagNames = { label: "likely label error", hce: "high-confidence error", lcc: "low-confidence correct" };
   const listOf = { label: "label_issues", hce: "high_conf_errors", lcc: "low_conf_correct" };
@@ -73,7 +74,10 @@
       if (D.cam_health) return { maps: D.cam_health.maps, degenerate: D.cam_health.degenerate };
       return null;
     }
-    return { D, N, K, has, flagOf, flagAvailable, blankBits, superOf, pTrue, sorts, degenerateCounts };
+    // The failure modes (a class's errors grouped by their CAMs) and each row's: [] / -1 when absent.
+    const modes = has("mode") && Array.isArray(D.failure_modes) ? D.failure_modes : [];
+    const modeOf = (r) => (modes.length ? D.rows.mode[r] : -1);
+    return { D, N, K, has, flagOf, flagAvailable, blankBits, superOf, pTrue, sorts, degenerateCounts, modes, modeOf };
   }
 
   // The sort key a filter asks for when the data has it, else "index"; and its direction.
@@ -92,6 +96,7 @@
     const cmin = numParam(f, "cmin"), cmax = numParam(f, "cmax");
     const flag = flagBits[f.get("flag")] && C.flagAvailable(f.get("flag")) ? flagBits[f.get("flag")] : 0;
     const deg = f.get("deg") === "1", onlyTagged = f.get("tagged") === "1";
+    const fm = intParam(f, "fm", 0, C.modes.length);
     const out = [];
     for (let r = 0; r < N; ++r) {
       const l = X.label[r], pr = X.pred[r], c = X.conf[r];
@@ -104,6 +109,7 @@
       if (cmax !== null && !(c <= cmax)) continue;
       if (flag && !(C.flagOf(r) & flag)) continue;
       if (deg && !(C.blankBits(r) & 1)) continue;
+      if (fm !== null && C.modeOf(r) !== fm) continue;
       if (onlyTagged && !tagged(r)) continue;
       out.push(r);
     }
@@ -148,8 +154,16 @@
     if (cmin !== null || cmax !== null) parts.push("confidence " + pct(cmin === null ? 0 : cmin) + "–" + pct(cmax === null ? 1 : cmax));
     if (flagNames[f.get("flag")]) parts.push(flagNames[f.get("flag")]);
     if (f.get("deg") === "1") parts.push("degenerate CAM");
+    const fm = intParam(f, "fm", 0, C.modes.length);
+    if (fm !== null) parts.push("failure mode " + modeName(C, fm));
     if (f.get("tagged") === "1") parts.push("tagged");
     return parts.length ? parts.join(", ") : "all images";
+  }
+
+  // "cat, mode 2 (14 errors)": a failure mode as the filter names it.
+  function modeName(C, id) {
+    const m = C.modes[id];
+    return C.D.classes[m.cls] + ", mode " + m.mode + " (" + m.errors + " errors)";
   }
 
   // The filter of each of the report's lists (label issues by label-error score when the data has
@@ -160,5 +174,5 @@
   }
 
   cs.filters = { FILTER_KEYS, flagBits, flagNames, listOf, filterParams, intParam, numParam, pageSize, columns, sortOf,
-                 select, lister, describe, listParams };
+                 select, lister, describe, listParams, modeName };
 })(window.camscope = window.camscope || {});

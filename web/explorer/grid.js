@@ -23,6 +23,8 @@
       else $("f-sc-label").hidden = true;
       for (const k of ["label", "hce", "lcc"]) if (C.flagAvailable(k)) $("f-flag").append(el("option", { value: k, text: F.flagNames[k] }));
       if (!D.rows.blank) $("f-deg-label").hidden = true;
+      C.modes.forEach((m, i) => $("f-fm").append(el("option", { value: String(i), text: F.modeName(C, i), title: m.description })));
+      if (!C.modes.length) $("f-fm-label").hidden = true;
       for (const [k, s] of Object.entries(C.sorts)) if (s.ok()) $("f-sort").append(el("option", { value: k, text: s.label }));
       const change = () => {
         const q = new URLSearchParams();
@@ -30,12 +32,13 @@
         set("ok", $("f-ok").value); set("t", $("f-t").value); set("p", $("f-p").value); set("sc", $("f-sc").value);
         set("cmin", $("f-cmin").value); set("cmax", $("f-cmax").value); set("flag", $("f-flag").value);
         if ($("f-deg").checked) q.set("deg", "1");
+        set("fm", $("f-fm").value);
         if ($("f-tagged").checked) q.set("tagged", "1");
         set("sort", $("f-sort").value); set("dir", $("f-dir").value);
         if ($("f-ps").value !== "60") q.set("ps", $("f-ps").value);
         go(hashOf("grid", q));
       };
-      for (const id of ["f-ok", "f-t", "f-p", "f-sc", "f-cmin", "f-cmax", "f-flag", "f-deg", "f-tagged", "f-dir", "f-ps"])
+      for (const id of ["f-ok", "f-t", "f-p", "f-sc", "f-cmin", "f-cmax", "f-flag", "f-deg", "f-fm", "f-tagged", "f-dir", "f-ps"])
         $(id).addEventListener("change", change);
       // a new sort key starts in its natural order (index ascending, the scores descending)
       $("f-sort").addEventListener("change", () => { $("f-dir").value = $("f-sort").value === "index" ? "asc" : "desc"; change(); });
@@ -103,6 +106,7 @@
       $("f-cmax").value = f.get("cmax") || "";
       $("f-flag").value = f.get("flag") || "";
       $("f-deg").checked = f.get("deg") === "1";
+      $("f-fm").value = intParam(f, "fm", 0, C.modes.length) !== null ? f.get("fm") : "";
       $("f-tagged").checked = f.get("tagged") === "1";
       $("f-sort").value = F.sortOf(C, f).key;
       $("f-dir").value = f.get("dir") || ($("f-sort").value === "index" ? "asc" : "desc");

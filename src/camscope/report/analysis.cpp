@@ -397,6 +397,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
     many_classes(r, opt);
     galleries(r, in, p, opt);
     label_issues(r, in);
+    if (opt.failure_max_k > 0) r.failure_modes = failure_modes(r, in, opt);  // failure_modes.hpp
     r.recommendations = rules::recommend(r, opt);
     r.analysis_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;

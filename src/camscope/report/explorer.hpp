@@ -39,6 +39,9 @@
 //                   degenerate: {maps, degenerate, by_pred_class: [{cls, maps, degenerate}]}}
 //   [2] thumbs     {tile [h, w], cols, per_sheet, sheets [url]} (report/thumbs.hpp; offline
 //                   "img/thumbs-<k>.png", served "api/thumbs/<k>.png")
+//   [2] failure_modes (where the report grouped its errors, report/failure_modes.hpp; absent in files
+//                   written before): [{id, cls, mode (1-based within the class), errors, description}]
+//                   with rows.mode (the row's mode id, -1 none)
 //   [2] tags_key   a stable id of the run (model SHA-256 + dataset fingerprint prefixes), for the
 //                   offline tags' localStorage key
 #include <array>
@@ -88,6 +91,7 @@ struct ExplorerRows {
     std::vector<double> p_true;
     std::vector<int> flags;  // bits: 1 high-confidence error, 2 low-confidence correct, 4 label issue
     std::vector<std::optional<double>> lscore, centre;
+    std::optional<std::vector<int>> mode;  // failure mode id (ExplorerFailureMode::id), -1 none; absent in old files
     size_t size() const { return index.size(); }
 };
 
@@ -124,6 +128,12 @@ struct ExplorerSuperclasses {
     std::vector<int> of_class;
 };
 
+struct ExplorerFailureMode {  // "failure_modes": a mode of a class's errors (FailureModes, class groups)
+    int id = 0, cls = 0, mode = 1;
+    long long errors = 0;
+    std::string description;
+};
+
 struct ExplorerThumbs {
     int tile_h = 0, tile_w = 0;
     long long cols = 0, per_sheet = 0;
@@ -151,6 +161,7 @@ struct ExplorerData {
     std::vector<std::pair<int, ExplorerCount>> degenerate_by_pred_class;  // (cls, count)
     ExplorerThumbs thumbs;
     std::string tags_key;
+    std::optional<std::vector<ExplorerFailureMode>> failure_modes;  // with rows.mode
 };
 
 /// The explorer's model of a report (schema above). `top_k` probabilities are kept per image.

@@ -67,6 +67,7 @@ json to_json(const ExplorerData& d) {
         for (const auto& v : r.centre) centre.push_back(optional_number(v));
         rows["lscore"] = lscore;
         rows["centre"] = centre;
+        if (r.mode) rows["mode"] = *r.mode;
     }
     j["rows"] = rows;
     if (d.cam_health) {
@@ -104,6 +105,12 @@ json to_json(const ExplorerData& d) {
                   {"degenerate", degenerate}};
     j["thumbs"] = to_json(d.thumbs);
     j["tags_key"] = d.tags_key;
+    if (d.failure_modes) {
+        json modes = json::array();
+        for (const auto& m : *d.failure_modes)
+            modes.push_back({{"id", m.id}, {"cls", m.cls}, {"mode", m.mode}, {"errors", m.errors}, {"description", m.description}});
+        j["failure_modes"] = modes;
+    }
     return j;
 }
 
@@ -415,6 +422,30 @@ ExplorerData explorer_from_json(const json& j, const std::string& name) {
         d.galleries.push_back(std::move(gallery));
     }
     if (d.schema >= 2) read_schema2(c, j, d, class_range, row_range);
+    if (d.schema >= 2 && j.contains("failure_modes")) {  // absent in files written before
+        const json& modes = c.array(j, "failure_modes");
+        std::vector<ExplorerFailureMode> out;
+        for (size_t i = 0; i < modes.size(); ++i) {
+            const std::string f = idx("failure_modes", i);
+            if (!modes[i].is_object()) c.fail(f, "must be an object");
+            ExplorerFailureMode m;
+            m.id = static_cast<int>(c.integer(c.member(modes[i], "id", f + "."), static_cast<long long>(i),
+                                              static_cast<long long>(i), f + ".id", "its position in the list"));
+            m.cls = static_cast<int>(c.integer(c.member(modes[i], "cls", f + "."), 0, K - 1, f + ".cls", class_range));
+            m.mode = static_cast<int>(c.integer(c.member(modes[i], "mode", f + "."), 1, 1000, f + ".mode", "a mode number"));
+            m.errors = c.integer(c.member(modes[i], "errors", f + "."), 0, kMaxCount, f + ".errors", "a count");
+            m.description = c.string(c.member(modes[i], "description", f + "."), f + ".description");
+            out.push_back(std::move(m));
+        }
+        const json& rows = j["rows"];
+        const json& col = c.array(rows, "mode", "rows.");
+        if (col.size() != n) c.fail("rows.mode", format("%zu entries, rows.index has %zu", col.size(), n));
+        d.rows.mode.emplace(n);
+        const long long last = static_cast<long long>(out.size()) - 1;
+        for (size_t i = 0; i < n; ++i)
+            (*d.rows.mode)[i] = static_cast<int>(c.integer(col[i], -1, last, idx("rows.mode", i), "a failure mode id or -1"));
+        d.failure_modes = std::move(out);
+    }
     return d;
 }
 

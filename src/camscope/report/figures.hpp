@@ -30,6 +30,9 @@ Png gallery_png(const Report& r, const AnalysisInput& in, const ClassGallery& g)
 /// confused_pair_<a>_<b>.png: image, true-class CAM, predicted-class CAM, difference (and the
 /// Finer-CAM map where Report::contrast_cams has one).
 Png pair_png(const Report& r, const AnalysisInput& in, const PairFigure& f);
+/// failure_modes/<stem>.png: one group of Report::failure_modes, a row per mode with its most
+/// typical errors (image, true-class CAM, predicted-class CAM) and the modes' descriptions.
+Png failure_group_png(const Report& r, const AnalysisInput& in, const FailureGroup& g);
 /// likely_label_errors.png: the first WriteOptions::label_issue_figure likely label errors.
 Png label_issues_png(const Report& r, const AnalysisInput& in, const WriteOptions& opt);
 

@@ -53,6 +53,18 @@ struct AnalysisParams {
     /// More than this share of degenerate predicted-class CAMs (metrics::degenerate_cam) of the
     /// analysed method and layer: a warning at the top of the report and the terminal summary.
     double degenerate_warn_share = 0.2;
+    // Failure modes (report/failure_modes.hpp): the errors of each class with at least
+    // failure_min_errors errors (the failure_max_classes with most errors; 0 = all) and of the first
+    // failure_top_pairs directed pairs grouped by their CAMs into 1..failure_max_k modes (k by the mean
+    // silhouette over at most failure_max_points errors; one mode below failure_min_silhouette).
+    // failure_max_k = 0 turns the stage off.
+    int failure_min_errors = 10;
+    int failure_max_classes = 30;
+    int failure_top_pairs = 5;
+    int failure_max_k = 4;
+    double failure_min_silhouette = 0.25;
+    long long failure_max_points = 400;
+    int failure_gallery = 4;         // most typical errors shown per mode on the sheets
 };
 
 struct WriteOptions {
@@ -64,7 +76,7 @@ struct WriteOptions {
     /// the files are the same, byte for byte, for any count.
     int threads = 0;
     /// Called by write_report after each of its stages with the stage's name ("figures",
-    /// "galleries", "pair figures", "text", "explorer", "index") and wall-clock seconds; for benchmarks.
+    /// "galleries", "pair figures", "failure modes" (if any), "text", "explorer", "index") and seconds; for benchmarks.
     std::function<void(const std::string& stage, double seconds)> on_stage;
     /// Called by write_report with the staging folder before index.html, to add files that belong
     /// to the report (analyze: store/, the per-image results); returns (name, description) of each

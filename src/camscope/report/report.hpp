@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "camscope/faith/summary.hpp"
+#include "camscope/report/failure_modes.hpp"
 #include "camscope/report/flips.hpp"
 #include "camscope/report/identity.hpp"
 #include "camscope/report/metrics.hpp"
@@ -159,6 +160,9 @@ struct Report {
     std::map<size_t, std::vector<float>> contrast_cams;
     int contrast_fh = 0, contrast_fw = 0;
     std::vector<Recommendation> recommendations;
+    /// The errors grouped by where the model looks (failure_modes.hpp; absent: the stage was off,
+    /// AnalysisParams::failure_max_k = 0). mode_of_row gives each row's mode for the explorer.
+    std::optional<FailureModes> failure_modes;
 
     /// CAM faithfulness of the fast CAM methods on a sample (set by the caller after build_report,
     /// e.g. from evaluate_cams(); absent = not measured). Written as faithfulness.csv/.png, one

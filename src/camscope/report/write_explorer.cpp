@@ -156,6 +156,20 @@ ExplorerData explorer_model(const Report& r, const AnalysisInput& in, int top_k)
         rows.top.push_back(std::move(tc));
         rows.top_p.push_back(std::move(tp));
     }
+    if (r.failure_modes) {  // the class groups' modes (report/failure_modes.hpp), numbered anew
+        const FailureModes& fm = *r.failure_modes;
+        std::vector<int> id_of(fm.modes.size(), -1);
+        d.failure_modes.emplace();
+        for (const auto& g : fm.groups)
+            if (g.kind == "class")
+                for (int id : g.modes) {
+                    const FailureMode& m = fm.modes[id];
+                    id_of[id] = static_cast<int>(d.failure_modes->size());
+                    d.failure_modes->push_back({id_of[id], g.a, m.cluster + 1, static_cast<long long>(m.rows.size()), m.description});
+                }
+        rows.mode.emplace();
+        for (int id : fm.mode_of_row) rows.mode->push_back(id >= 0 ? id_of[id] : -1);
+    }
     const auto all = r.degenerate.pred();
     d.cam_health = count_of(all);
     d.cam_health_warning = report_detail::degenerate_warning(r);

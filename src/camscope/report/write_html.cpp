@@ -280,6 +280,7 @@ std::string index_html(const Report& r, const WriteOptions& opt, const std::vect
     h += "<h2>Confused pairs: where it should look vs where it looks</h2>\n";
     for (const auto& pf : r.pair_figures)
         if (const auto* f = find(pf.file)) image(*f);
+    h += failure_modes_html(r, files);
     h += "<h2>Likely label errors</h2>\n";
     if (const auto* f = find("likely_label_errors.png")) image(*f);
     h += "<h2>Per class: worst and best predictions</h2>\n";

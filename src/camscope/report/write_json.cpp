@@ -308,6 +308,8 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
     }
     j["flip_test"] = flips_json(r);
 
+    j["failure_modes"] = failure_modes_json(r);
+
     json cp = json::array();
     for (const auto& f : r.pair_figures)
         cp.push_back({{"file", f.file},

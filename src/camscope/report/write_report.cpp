@@ -100,7 +100,8 @@ bool is_report_entry(const std::string& name) {
                                         "top_confused_pairs.png", "reliability_diagram.png", "worst_predictions",
                                         "likely_label_errors.png", "faithfulness.csv", "faithfulness.png",
                                         "analysis_summary.txt", "recommendations.txt", "explorer", "index.html",
-                                        "summary.json", "store", "flip_test"};
+                                        "summary.json", "store", "flip_test",
+                                        "failure_modes"};
     for (const char* f : fixed)
         if (name == f) return true;
     if (name.rfind("confused_pair_", 0) == 0 && name.size() > 18 && name.compare(name.size() - 4, 4, ".png") == 0)
@@ -212,6 +213,18 @@ void write_report(const Report& r, const AnalysisInput& in, const WriteOptions& 
         for (const auto& sh : r.flips->sheets) d.png(sh.file, sh.title, rd::flip_sheet_png(r, in, sh));
     }
     clock.mark("pair figures");
+    if (r.failure_modes && !r.failure_modes->groups.empty()) {  // failure_modes/: one sheet per group
+        const auto& groups = r.failure_modes->groups;
+        make_dirs(d.path("failure_modes"));
+        Progress bar("failure modes", groups.size(), opt.progress);
+        auto pngs = draw_all(groups.size(), opt, bar, [&](size_t i) { return figures::failure_group_png(r, in, groups[i]); });
+        for (size_t i = 0; i < pngs.size(); ++i)
+            d.png(groups[i].file, "failure modes of '" + r.class_names[groups[i].a] + "'" +
+                                      (groups[i].kind == "pair" ? " predicted as '" + r.class_names[groups[i].b] + "'" : "") +
+                                      ": each mode's most typical errors with both CAMs", std::move(pngs[i]));
+        bar.finish();
+        clock.mark("failure modes");
+    }
     if (r.faithfulness) {
         d.text("faithfulness.csv", "CAM faithfulness per method and group (Average Drop, Increase in Confidence, "
                "Deletion/Insertion AUC, ROAD)", faith::summary_csv(*r.faithfulness));

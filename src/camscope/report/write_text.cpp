@@ -204,6 +204,7 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
         if (!blank.empty()) line("    Blank maps on that sample: " + join(blank, ", ") + ".");
     }
     for (const auto& l : flips_text(r)) line("  " + l);
+    for (const auto& l : failure_modes_text(r)) line(l);
     line("");
 
     line("LIKELY LABEL ERRORS (confident learning, Northcutt et al. 2021)");

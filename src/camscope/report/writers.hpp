@@ -48,6 +48,14 @@ std::string index_html(const Report& r, const WriteOptions& opt, const std::vect
 std::vector<WrittenFile> write_explorer(const Report& r, const AnalysisInput& in, const WriteOptions& opt,
                                         const std::string& out_dir);
 
+// write_failure_modes.cpp (the sheets: figures::failure_group_png, figures.hpp)
+/// The text summary's lines about Report::failure_modes (none when absent).
+std::vector<std::string> failure_modes_text(const Report& r);
+/// summary.json's "failure_modes" (null when absent).
+nlohmann::json failure_modes_json(const Report& r);
+/// index.html's section, the sheets inlined from `files` ("" when absent).
+std::string failure_modes_html(const Report& r, const std::vector<WrittenFile>& files);
+
 // write_json.cpp
 std::string summary_json(const Report& r, const WriteOptions& opt, const std::vector<WrittenFile>& files);
 /// The headline figures (top-1/top-5, correct, errors, mean confidences): summary.json and the explorer.

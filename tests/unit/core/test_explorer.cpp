@@ -126,8 +126,8 @@ TEST(Explorer, TypedModelRoundTripsThroughItsJson) {
 
     json old = d;  // schema 1: what folders written before schema 2 hold
     old["schema"] = 1;
-    for (const char* key : {"superclasses", "thresholds", "lists", "thumbs", "tags_key"}) old.erase(key);
-    for (const char* key : {"p_true", "flags", "lscore", "centre", "blank"}) old["rows"].erase(key);
+    for (const char* key : {"superclasses", "thresholds", "lists", "thumbs", "tags_key", "failure_modes"}) old.erase(key);
+    for (const char* key : {"p_true", "flags", "lscore", "centre", "blank", "mode"}) old["rows"].erase(key);
     const ExplorerData m1 = explorer_from_json(old, "data.js");
     EXPECT_FALSE(m1.rows.blank.has_value());
     EXPECT_TRUE(m1.rows.p_true.empty());

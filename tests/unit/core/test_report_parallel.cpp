@@ -100,7 +100,7 @@ TEST(ReportParallel, AnyThreadCountWritesTheSameBytes) {
     const support::TempDir tmp("parallel");
     const fs::path one = tmp.path() / "1";
     write_report(r, in, opt, one.string());
-    EXPECT_EQ(stages, (std::vector<std::string>{"figures", "galleries", "pair figures", "text", "explorer", "index"}));
+    EXPECT_EQ(stages, (std::vector<std::string>{"figures", "galleries", "pair figures", "failure modes", "text", "explorer", "index"}));
 
     // With 4 threads the image loader holds its first caller until a second thread has arrived
     // (giving up after 30 s): a sequential writer would leave it alone and the check below fails.
