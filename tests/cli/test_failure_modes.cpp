@@ -92,7 +92,7 @@ TEST(FailureModesCli, PlantedShortcutsAreRecovered) {
     const fs::path root = tmpdir("fm_data"), out = tmpdir("fm_report");
     const Made made = make_folder(root);
     const auto r = run("analyze -m " + kDir + "/failure_modes_model.pt -d " + root.string() +
-                           " --mean 0,0,0 --std 1,1,1 --layer relu --faithfulness-n 0 --out " + out.string(),
+                           " --mean 0,0,0 --std 1,1,1 --layer relu --faithfulness-n 0 --flip-n 24 --out " + out.string(),
                        300);
     ASSERT_EQ(r.code, 0) << r.out;
     const auto summary = nlohmann::json::parse(slurp(out / "summary.json"));
@@ -107,6 +107,7 @@ TEST(FailureModesCli, PlantedShortcutsAreRecovered) {
     // Rows are report rows, in dataset order: 0_object/ first, its files by name, so row k is img_k.
     long long majority = 0, total = 0;
     bool corner = false;
+    int patch_mode = -1;
     for (const auto& m : group->at("modes")) {
         std::map<Cause, long long> count;
         for (const auto& row : m.at("rows")) ++count[made.cause.at(format("img_%03d.png", row.get<int>()))];
@@ -118,6 +119,7 @@ TEST(FailureModesCli, PlantedShortcutsAreRecovered) {
         total += static_cast<long long>(m.at("rows").size());
         const std::string d = m.at("description");
         if (which == kPatch) {
+            patch_mode = m.at("id").get<int>();
             corner = d.find("top-left corner") != std::string::npos;
             EXPECT_TRUE(corner) << d;
             EXPECT_EQ(m.at("goes_to").at(0).at("name"), "1_patch") << d;
@@ -129,6 +131,15 @@ TEST(FailureModesCli, PlantedShortcutsAreRecovered) {
     EXPECT_EQ(total, 24);
     EXPECT_GE(double(majority) / double(total), 0.9);
     EXPECT_TRUE(corner);
+    // The flip test by failure mode (every error tested: --flip-n 24): removing what the patch mode's
+    // errors look at (the patch) gives the true class back: distractor evidence.
+    const nlohmann::json* flips = nullptr;
+    for (const auto& g : summary.at("flip_test").at("per_mode"))
+        if (g.at("mode") == patch_mode) flips = &g;
+    ASSERT_NE(flips, nullptr) << summary.at("flip_test").dump(1);
+    EXPECT_GE(flips->at("tested").get<int>(), 10) << flips->dump();
+    EXPECT_GE(flips->at("distractor").get<double>(), 0.8 * flips->at("tested").get<double>()) << flips->dump();
+    EXPECT_TRUE(is_png(out / "flip_test" / format("mode_%d.png", patch_mode)));
     // The sheet, the index section, the text summary and the explorer's filter data.
     EXPECT_TRUE(is_png(out / group->at("file").get<std::string>()));
     EXPECT_NE(slurp(out / "index.html").find("id=\"failure-modes\""), std::string::npos);

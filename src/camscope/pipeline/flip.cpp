@@ -142,7 +142,7 @@ FlipSummary run_flip_test(Model& model, const Dataset& data, const InputSpec& sp
         bar.advance(n);
     }
     bar.finish();
-    summarize_flips(out, r.class_names);
+    summarize_flips(out, r.class_names, 8, 3, r.failure_modes ? r.failure_modes->mode_of_row : std::vector<int>{});
     // The sheets' removed-evidence images, imputed again (the same seeds give the same pixels).
     std::vector<std::size_t> shown;
     for (const auto& sh : out.sheets)

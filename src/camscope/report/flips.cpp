@@ -63,22 +63,31 @@ std::string FlipSummary::method() const {
 }
 
 void summarize_flips(FlipSummary& s, const std::vector<std::string>& class_names, std::size_t sheet_rows,
-                     std::size_t pair_sheets) {
+                     std::size_t pair_sheets, const std::vector<int>& mode_of_row) {
     s.overall = {};
     s.per_class.clear();
     s.per_pair.clear();
+    s.per_mode.clear();
     s.sheets.clear();
     std::map<int, FlipCounts> by_class;
     std::map<std::pair<int, int>, FlipCounts> by_pair;
+    std::map<int, std::pair<int, FlipCounts>> by_mode;  // mode -> (its class, counts)
+    auto mode_of = [&](std::size_t row) { return row < mode_of_row.size() ? mode_of_row[row] : -1; };
     for (const auto& f : s.rows) {
         s.overall.add(f.outcome);
         by_class[f.label].add(f.outcome);
         by_pair[{f.label, f.pred}].add(f.outcome);
+        if (const int m = mode_of(f.row); m >= 0) {
+            by_mode[m].first = f.label;
+            by_mode[m].second.add(f.outcome);
+        }
     }
-    for (const auto& [c, n] : by_class) s.per_class.push_back({c, -1, n});
-    for (const auto& [p, n] : by_pair) s.per_pair.push_back({p.first, p.second, n});
-    std::stable_sort(s.per_pair.begin(), s.per_pair.end(),
-                     [](const FlipGroup& x, const FlipGroup& y) { return x.counts.tested > y.counts.tested; });
+    const auto most_tested = [](const FlipGroup& x, const FlipGroup& y) { return x.counts.tested > y.counts.tested; };
+    for (const auto& [c, n] : by_class) s.per_class.push_back({c, -1, -1, n});
+    for (const auto& [p, n] : by_pair) s.per_pair.push_back({p.first, p.second, -1, n});
+    for (const auto& [m, cn] : by_mode) s.per_mode.push_back({cn.first, -1, m, cn.second});
+    std::stable_sort(s.per_pair.begin(), s.per_pair.end(), most_tested);
+    std::stable_sort(s.per_mode.begin(), s.per_mode.end(), most_tested);
     // Most confident errors first, ties by row: the sheets show the clearest cases.
     auto by_confidence = [&](std::vector<std::size_t>& v) {
         std::stable_sort(v.begin(), v.end(),
@@ -112,6 +121,20 @@ void summarize_flips(FlipSummary& s, const std::vector<std::string>& class_names
                           g.counts.unstable, g.counts.tested);
         s.sheets.push_back(std::move(sh));
         ++pairs;
+    }
+    std::size_t modes = 0;
+    for (const auto& g : s.per_mode) {
+        if (modes >= pair_sheets || g.counts.tested < 2) break;
+        FlipSheet sh;
+        for (std::size_t i = 0; i < s.rows.size(); ++i)
+            if (mode_of(s.rows[i].row) == g.mode) sh.rows.push_back(i);
+        by_confidence(sh.rows);
+        sh.file = format("flip_test/mode_%d.png", g.mode);
+        sh.title = format("Flip test: failure mode %d of '%s': %lld distractor, %lld missing, %lld unstable of %lld",
+                          g.mode, name(g.a).c_str(), g.counts.distractor, g.counts.missing, g.counts.unstable,
+                          g.counts.tested);
+        s.sheets.push_back(std::move(sh));
+        ++modes;
     }
 }
 

@@ -50,9 +50,11 @@ struct FlipCounts {
     double share(FlipOutcome o) const;  // of tested (0 when none)
 };
 
-/// Counts of one true class (b = -1) or one directed pair a -> b.
+/// Counts of one true class (b = -1), one directed pair a -> b, or one failure mode (mode >= 0,
+/// a = its class; report/failure_modes.hpp).
 struct FlipGroup {
     int a = 0, b = -1;
+    int mode = -1;
     FlipCounts counts;
 };
 
@@ -75,6 +77,7 @@ struct FlipSummary {
     FlipCounts overall;
     std::vector<FlipGroup> per_class;  // by true class, classes with tested errors, class order
     std::vector<FlipGroup> per_pair;   // directed pairs with tested errors: most tested first, then (a, b)
+    std::vector<FlipGroup> per_mode;   // failure modes with tested errors: most tested first, then mode id
     std::vector<FlipSheet> sheets;     // one per kind that occurs, then the top pairs
     /// The model's input with the evidence removed, as 8-bit pixels at the input size (the input's
     /// normalisation undone), for the rows of the sheets; by report row.
@@ -87,11 +90,13 @@ struct FlipSummary {
     std::string method() const;
 };
 
-/// Fills s.overall, per_class, per_pair and the sheets' choice from s.rows: a sheet per kind that
-/// occurs (its most confident errors first, at most `sheet_rows`), then one per directed pair among
-/// the `pair_sheets` most tested pairs with at least 2 tested errors (at most `sheet_rows` each).
+/// Fills s.overall, per_class, per_pair, per_mode and the sheets' choice from s.rows: a sheet per
+/// kind that occurs (its most confident errors first, at most `sheet_rows`), then one per directed
+/// pair among the `pair_sheets` most tested pairs with at least 2 tested errors (at most `sheet_rows`
+/// each), then likewise one per failure mode among the `pair_sheets` most tested modes.
+/// `mode_of_row` (FailureModes::mode_of_row, by report row; empty = no failure modes) gives per_mode.
 void summarize_flips(FlipSummary& s, const std::vector<std::string>& class_names, std::size_t sheet_rows = 8,
-                     std::size_t pair_sheets = 3);
+                     std::size_t pair_sheets = 3, const std::vector<int>& mode_of_row = {});
 
 /// One sentence: k, the imputation, how many errors were tested and the three counts with shares.
 std::string flips_headline(const FlipSummary& s);

@@ -63,6 +63,12 @@ json flips_json(const Report& r) {
         e.update(counts_json(g.counts));
         per_pair.push_back(e);
     }
+    json per_mode = json::array();  // failure modes (summary.json's "failure_modes": modes[id])
+    for (const auto& g : f.per_mode) {
+        json e = {{"mode", g.mode}, {"class", g.a}, {"name", name_of(r, g.a)}};
+        e.update(counts_json(g.counts));
+        per_mode.push_back(e);
+    }
     json rows = json::array();
     for (const auto& x : f.rows)
         rows.push_back({{"row", x.row},
@@ -93,6 +99,7 @@ json flips_json(const Report& r) {
               {"per_class", per_class},
               {"per_pair", per_pair},
               {"pairs_listed", per_pair.size()},
+              {"per_mode", per_mode},
               {"rows", rows},
               {"sheets", sheets},
               {"file", "flip_test/flip_test.csv"}};
@@ -117,6 +124,14 @@ std::vector<std::string> flips_text(const Report& r) {
                                    name_of(r, pairs[i]->b).c_str(), pairs[i]->counts.of(o), pairs[i]->counts.tested));
         if (!items.empty()) out.push_back(std::string("  most ") + flip_kind_label(o) + ": " + join(items, "; ") + ".");
     }
+    std::vector<std::string> modes;  // the most tested failure modes
+    for (std::size_t i = 0; i < std::min<std::size_t>(3, f.per_mode.size()); ++i) {
+        const auto& g = f.per_mode[i];
+        modes.push_back(format("mode %d of '%s' %lld distractor, %lld missing, %lld unstable of %lld", g.mode,
+                               name_of(r, g.a).c_str(), g.counts.distractor, g.counts.missing, g.counts.unstable,
+                               g.counts.tested));
+    }
+    if (!modes.empty()) out.push_back("  by failure mode: " + join(modes, "; ") + ".");
     out.push_back("  Selection: " + f.selection + " (flip_test/flip_test.csv).");
     return out;
 }
@@ -136,6 +151,17 @@ std::string flips_html(const Report& r) {
         for (std::size_t i = 0; i < std::min(kPairsListed, f.per_pair.size()); ++i) {
             const auto& g = f.per_pair[i];
             h += "<tr><td>" + html_escape(name_of(r, g.a)) + "</td><td>" + html_escape(name_of(r, g.b)) +
+                 format("</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td></tr>", g.counts.tested,
+                        g.counts.distractor, g.counts.missing, g.counts.unstable);
+        }
+        h += "</table>\n";
+    }
+    if (!f.per_mode.empty()) {  // the failure modes' ids are those of the "Failure modes" section
+        h += "<table><tr><th>failure mode</th><th>class</th><th>tested</th><th>distractor</th><th>missing</th>"
+             "<th>unstable</th></tr>";
+        for (std::size_t i = 0; i < std::min(kPairsListed, f.per_mode.size()); ++i) {
+            const auto& g = f.per_mode[i];
+            h += format("<tr><td>%d</td><td>", g.mode) + html_escape(name_of(r, g.a)) +
                  format("</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td></tr>", g.counts.tested,
                         g.counts.distractor, g.counts.missing, g.counts.unstable);
         }

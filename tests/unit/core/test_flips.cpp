@@ -64,6 +64,36 @@ TEST(Flips, CountsPerClassAndPairAndTheSheets) {
     EXPECT_NE(flips_headline(s).find("3 distractor evidence (43%"), std::string::npos) << flips_headline(s);
 }
 
+TEST(Flips, CountsPerFailureMode) {
+    FlipSummary s;
+    // Rows 0-3 are class 0's errors: rows 0, 2 in mode 5 (both distractor), rows 1, 3 in mode 7
+    // (one distractor, one missing); row 4 (class 2) has no mode; row 6 (class 1) is mode 9.
+    s.rows = {row(0, 0, 1, FlipOutcome::flips_to_true, 0.9f), row(1, 0, 1, FlipOutcome::flips_to_true, 0.6f),
+              row(2, 0, 1, FlipOutcome::flips_to_true, 0.95f), row(3, 0, 1, FlipOutcome::stays),
+              row(4, 2, 1, FlipOutcome::stays), row(6, 1, 0, FlipOutcome::flips_elsewhere)};
+    const std::vector<int> mode_of_row{5, 7, 5, 7, -1, -1, 9};
+    summarize_flips(s, kNames, /*sheet_rows=*/8, /*pair_sheets=*/3, mode_of_row);
+    ASSERT_EQ(s.per_mode.size(), 3u);  // most tested first (modes 5 and 7: 2 each, by id), then 9
+    EXPECT_EQ(s.per_mode[0].mode, 5);
+    EXPECT_EQ(s.per_mode[0].a, 0);
+    EXPECT_EQ(s.per_mode[0].counts.distractor, 2);
+    EXPECT_EQ(s.per_mode[0].counts.tested, 2);
+    EXPECT_EQ(s.per_mode[1].mode, 7);
+    EXPECT_EQ(s.per_mode[1].counts.distractor, 1);
+    EXPECT_EQ(s.per_mode[1].counts.missing, 1);
+    EXPECT_EQ(s.per_mode[2].mode, 9);
+    EXPECT_EQ(s.per_mode[2].a, 1);
+    EXPECT_EQ(s.per_mode[2].counts.unstable, 1);
+    // A sheet per mode with >= 2 tested errors, after the kinds' and the pairs' sheets.
+    ASSERT_GE(s.sheets.size(), 2u);
+    EXPECT_EQ(s.sheets[s.sheets.size() - 2].file, "flip_test/mode_5.png");
+    EXPECT_EQ(s.sheets[s.sheets.size() - 2].rows, (std::vector<std::size_t>{2, 0}));
+    EXPECT_EQ(s.sheets.back().file, "flip_test/mode_7.png");
+    // Without failure modes there is no per-mode count.
+    summarize_flips(s, kNames);
+    EXPECT_TRUE(s.per_mode.empty());
+}
+
 Report with_flips(int distractor, int missing, int unstable) {
     Report r;
     r.class_names = kNames;
