@@ -7,6 +7,7 @@
 //                    field changes a number of the Report.
 // AnalysisOptions holds both, as an edge (the CLI's flags, Python's keywords, the server, the bench)
 // fills them: build_report reads its analysis part, write_report its writing part.
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
@@ -50,6 +51,11 @@ struct AnalysisParams {
     /// More than this share of degenerate predicted-class CAMs (metrics::degenerate_cam) of the
     /// analysed method and layer: a warning at the top of the report and the terminal summary.
     double degenerate_warn_share = 0.2;
+    /// The 95 % intervals beside the figures (report/intervals.hpp): Wilson for proportions, a
+    /// percentile bootstrap with this many resamples, the generator restarted from this seed for
+    /// each statistic, for means (CAM centre share, IoU) and the ECE.
+    int interval_resamples = 1000;
+    std::uint64_t interval_seed = 20251207;
 };
 
 struct WriteOptions {
