@@ -220,3 +220,12 @@ test("pct: one formatter for the explorer and compare's page", () => {
   assert.equal(pct(1), "100.0%");
   for (const v of [null, undefined, NaN, Infinity, "0.5"]) assert.equal(pct(v), "–", String(v));
 });
+
+test("pctCi: a share with its 95 % interval, the share alone where data has none", () => {
+  const { pctCi } = cs.dom;
+  assert.equal(pctCi(0.3, [0.10779, 0.60322]), "30.0% (10.8\u201360.3%)");
+  assert.equal(pctCi(0.3, null), "30.0%");  // summary.json's null: no images
+  assert.equal(pctCi(0.3, undefined), "30.0%");  // data written before intervals
+  assert.equal(pctCi(0.3, [0.1]), "30.0%");
+  assert.equal(pctCi(NaN, [0.1, 0.2]), "–");
+});

@@ -44,7 +44,7 @@
       for (const x of order.slice(0, 10))
         weak.append(el("tr", { class: "link", tabindex: "0", role: "link", onclick: () => go("class/" + x.index),
                                onkeydown: (e) => { if (e.key === "Enter") go("class/" + x.index); } },
-                       el("td", { text: x.name }), el("td", { class: "num", text: cs.dom.pctCi(x.accuracy, x.accuracy_ci) }),
+                       el("td", { text: x.name }), cs.dom.pctCiCell(x.accuracy, x.accuracy_ci),
                        el("td", { class: "num", text: pct(x.f1) }), el("td", { class: "num", text: String(x.support) })));
       const ol = $("ov-lists");
       for (const k of ["label", "hce", "lcc"]) {

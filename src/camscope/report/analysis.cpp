@@ -14,6 +14,7 @@
 #include <set>
 
 #include "camscope/report/recommend.hpp"
+#include "camscope/report/report_intervals.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/progress.hpp"
 #include "camscope/util/strings.hpp"
@@ -308,72 +309,6 @@ void pair_examples(Report& r, const AnalysisInput& in, const Predictions& p, con
             r.pair_figures.push_back(std::move(fig));
         }
     }
-}
-
-/// A 95 % interval beside every per-class and per-pair figure (intervals.hpp): Wilson for the
-/// proportions (top-1/top-5, class recall and precision, pair rates; blank-map shares:
-/// metrics::CamCount::share_ci), the seeded percentile bootstrap for the means (centre shares and
-/// their gap, overall and per class; CAM IoU, overall and per pair) and for the ECE.
-void attach_intervals(Report& r, const AnalysisInput& in, const std::vector<double>& iou, const AnalysisParams& opt) {
-    const auto t0 = std::chrono::steady_clock::now();
-    using intervals::wilson;
-    const long long n = static_cast<long long>(in.n);
-    r.top1_ci = wilson(r.correct, n);
-    r.top5_ci = wilson(std::llround(r.top5 * double(n)), n);
-    for (auto& c : r.per_class) {
-        c.recall_ci = wilson(c.correct, c.support);
-        c.precision_ci = wilson(c.correct, c.predicted);
-    }
-    for (auto& d : r.directed) d.rate_ci = wilson(d.count, r.per_class[d.a].support);
-    for (auto& s : r.symmetric) s.rate_ci = wilson(s.count, r.per_class[s.a].support + r.per_class[s.b].support);
-
-    const intervals::BootstrapParams bp{opt.interval_resamples, opt.interval_seed, 0.95};
-    // ECE of the model as is, over the same confidences as metrics::fit_temperature's `before`.
-    {
-        const int k = in.num_classes;
-        const std::vector<float> probs = metrics::softmax_rows(in.logits.data(), in.n, k, 1.0);
-        const std::vector<int> pred = metrics::argmax_rows(probs.data(), in.n, k);
-        std::vector<float> conf(in.n);
-        std::vector<std::uint8_t> ok(in.n);
-        for (size_t i = 0; i < in.n; ++i) {
-            conf[i] = probs[i * k + pred[i]];
-            ok[i] = pred[i] == in.labels[i];
-        }
-        r.calibration.before.ece_ci = intervals::bootstrap_ece(conf.data(), ok.data(), in.n, opt.ece_bins, bp);
-    }
-    // Centre shares: the per-row figures of Report::centre_share (NaN: left out), by outcome and class.
-    std::vector<std::vector<double>> ok_by(r.num_classes), bad_by(r.num_classes);
-    std::vector<double> ok_all, bad_all;
-    for (size_t i = 0; i < in.n; ++i) {
-        const float v = r.centre_share[i];
-        if (!std::isfinite(v)) continue;
-        const RowRef& row = r.rows[i];
-        (row.pred == row.label ? ok_by : bad_by)[row.label].push_back(v);
-        (row.pred == row.label ? ok_all : bad_all).push_back(v);
-    }
-    auto focus_ci = [&](FocusStats& f, const std::vector<double>& a, const std::vector<double>& b) {
-        f.centre_correct_ci = intervals::bootstrap_mean(a.data(), a.size(), bp);
-        f.centre_wrong_ci = intervals::bootstrap_mean(b.data(), b.size(), bp);
-        f.gap_ci = intervals::bootstrap_mean_difference(a.data(), a.size(), b.data(), b.size(), bp);
-    };
-    focus_ci(r.focus, ok_all, bad_all);
-    for (int c = 0; c < r.num_classes; ++c) focus_ci(r.focus_per_class[c], ok_by[c], bad_by[c]);
-    // CAM IoU of the errors: overall and per top pair (iou: NaN where not computed).
-    std::vector<double> all_iou;
-    std::map<std::pair<int, int>, std::vector<double>> by_pair;
-    for (const auto& pf : r.pair_focus) by_pair[{pf.a, pf.b}];
-    for (size_t i = 0; i < in.n; ++i) {
-        if (!std::isfinite(iou[i])) continue;
-        all_iou.push_back(iou[i]);
-        const auto it = by_pair.find({r.rows[i].label, r.rows[i].pred});
-        if (it != by_pair.end()) it->second.push_back(iou[i]);
-    }
-    r.mean_iou_errors_ci = intervals::bootstrap_mean(all_iou.data(), all_iou.size(), bp);
-    for (auto& pf : r.pair_focus) {
-        const std::vector<double>& v = by_pair[{pf.a, pf.b}];
-        pf.mean_iou_ci = intervals::bootstrap_mean(v.data(), v.size(), bp);
-    }
-    r.intervals_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 /// The classes with test images, weakest first (Report::worst_classes): by the upper bound of the
