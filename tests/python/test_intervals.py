@@ -1,7 +1,7 @@
 """The report's 95 % intervals (issue 25, part 3) against a reference computed here, independently of
 the library: Wilson intervals by scipy (binomtest(...).proportion_ci(method="wilson")), and the
 seeded percentile bootstraps (CAM centre shares and their gap, ECE) re-implemented with numpy from
-their definition in src/camscope/report/intervals.hpp (splitmix64, indices next() mod n, one
+their definition in src/camscope/report/intervals.hpp (splitmix64, indices floor(next() * n / 2^64), one
 generator restarted from the seed per statistic, numpy's default linear quantiles).
 
 Runs the CLI (CAMSCOPE_BINARY) on the tiny CIFAR-10 fixture and reads summary.json, the CSVs,
@@ -33,6 +33,14 @@ def splitmix64(seed, count):
         return z ^ (z >> np.uint64(31))
 
 
+def indices(out, n):
+    """floor(x * n / 2^64) for uint64 outputs x and n < 2^32, exactly, from 32-bit halves."""
+    n = np.uint64(n)
+    hi, lo = out >> np.uint64(32), out & np.uint64(0xFFFFFFFF)
+    with np.errstate(over="ignore"):
+        return ((hi * n + ((lo * n) >> np.uint64(32))) >> np.uint64(32)).astype(np.int64)
+
+
 def percentile(stats):
     lo, hi = np.quantile(np.asarray(stats, dtype=np.float64), [0.025, 0.975])  # numpy's default: linear
     return lo, hi
@@ -42,7 +50,7 @@ def boot_mean(x, seed, b):
     x = np.asarray(x, dtype=np.float64)
     if len(x) == 0:
         return None
-    idx = (splitmix64(seed, b * len(x)) % np.uint64(len(x))).astype(np.int64).reshape(b, len(x))
+    idx = indices(splitmix64(seed, b * len(x)), len(x)).reshape(b, len(x))
     return percentile(x[idx].mean(axis=1))
 
 
@@ -51,8 +59,8 @@ def boot_gap(a, c, seed, b):
     if len(a) == 0 or len(c) == 0:
         return None
     out = splitmix64(seed, b * (len(a) + len(c))).reshape(b, len(a) + len(c))
-    ia = (out[:, : len(a)] % np.uint64(len(a))).astype(np.int64)
-    ic = (out[:, len(a):] % np.uint64(len(c))).astype(np.int64)
+    ia = indices(out[:, : len(a)], len(a))
+    ic = indices(out[:, len(a):], len(c))
     return percentile(a[ia].mean(axis=1) - c[ic].mean(axis=1))
 
 
@@ -61,7 +69,7 @@ def boot_ece(conf, ok, bins, seed, b):
     edges = np.arange(bins + 1, dtype=np.float64) / bins
     # Bin b holds (b/B, (b+1)/B]; confidence 0 goes to bin 0.
     which = np.clip(np.searchsorted(edges, conf.astype(np.float64), side="left") - 1, 0, bins - 1)
-    idx = (splitmix64(seed, b * n) % np.uint64(n)).astype(np.int64).reshape(b, n)
+    idx = indices(splitmix64(seed, b * n), n).reshape(b, n)
     eces = []
     for r in range(b):
         rows = idx[r]

@@ -407,7 +407,7 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
     confidence(r, in, p, opt);
     const std::vector<double> iou = cam_evidence(r, in, p, opt, opt.progress);
     pair_examples(r, in, p, iou, opt);
-    attach_intervals(r, in, iou, opt);
+    attach_intervals(r, in, iou, opt, opt.threads);
     weakest_classes(r);
     many_classes(r, opt);
     galleries(r, in, p, opt);

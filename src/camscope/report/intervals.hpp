@@ -7,7 +7,8 @@
 //      centre = (k + z²/2) / (n + z²),  half = z / (n + z²) · sqrt(k (n − k) / n + z²/4),
 //    clamped to [0, 1]; z = 1.959963984540054 (the 0.975 normal quantile). n = 0: no interval (NaN).
 //  - Means and other statistics of a sample: the percentile bootstrap (Efron & Tibshirani 1993,
-//    ch. 13). B resamples; each draws n indices with replacement as `splitmix64() mod n` from ONE
+//    ch. 13). B resamples; each draws n indices with replacement as floor(splitmix64() · n / 2^64)
+//    (Lemire's multiply-shift: no division, and exact in 64-bit halves for a reference) from ONE
 //    generator that every statistic restarts from the seed (so an interval does not depend on which
 //    other intervals were computed, or in which order); the interval is the (α/2, 1 − α/2) quantiles
 //    of the B resampled statistics by linear interpolation between order statistics (numpy's
@@ -15,7 +16,7 @@
 //    uses) are not possible by construction: the functions take finite samples.
 //  - splitmix64 (Steele, Lea & Flood 2014; Vigna's reference code): state += 0x9E3779B97F4A7C15;
 //    z = state; z = (z ^ (z >> 30)) · 0xBF58476D1CE4E5B9; z = (z ^ (z >> 27)) · 0x94D049BB133111EB;
-//    return z ^ (z >> 31) (all mod 2^64). The modulo bias of `mod n` is below n / 2^64.
+//    return z ^ (z >> 31) (all mod 2^64). The bias of the multiply-shift is below n / 2^64.
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -42,8 +43,10 @@ class SplitMix64 {
 public:
     explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
     std::uint64_t next();
-    /// An index in [0, n): next() mod n (n > 0).
-    size_t index(size_t n) { return static_cast<size_t>(next() % n); }
+    /// An index in [0, n): floor(next() · n / 2^64) (n > 0; Lemire 2019, without the rejection step).
+    size_t index(size_t n) {
+        return static_cast<size_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+    }
 
 private:
     std::uint64_t state_;

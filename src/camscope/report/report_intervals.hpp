@@ -13,7 +13,9 @@ namespace camscope {
 /// their gap, overall and per class; CAM IoU, overall and per pair) and for the ECE.
 /// Reads Report::correct, top5, per_class, directed, symmetric, rows, centre_share, focus,
 /// focus_per_class, pair_focus; `iou` is cam_evidence's per-row IoU (n; NaN where not computed).
-/// Sets every *_ci field, calibration.before.ece_ci and Report::intervals_s.
-void attach_intervals(Report& r, const AnalysisInput& in, const std::vector<double>& iou, const AnalysisParams& opt);
+/// Sets every *_ci field, calibration.before.ece_ci and Report::intervals_s. The bootstraps run on
+/// up to `threads` threads (0: every core); the intervals are the same for any count.
+void attach_intervals(Report& r, const AnalysisInput& in, const std::vector<double>& iou, const AnalysisParams& opt,
+                      int threads = 0);
 
 }  // namespace camscope

@@ -142,7 +142,7 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
                     {"proportions", "Wilson score interval, z = 1.959963984540054"},
                     {"means_and_ece",
                      "percentile bootstrap: each statistic restarts splitmix64 from the seed, draws indices as "
-                     "next() mod n, and takes the 2.5% and 97.5% quantiles of the resampled statistics (linear "
+                     "floor(next() * n / 2^64), and takes the 2.5% and 97.5% quantiles of the resampled statistics (linear "
                      "interpolation, numpy's default); the centre-share gap resamples correct then wrong "
                      "predictions"},
                     {"bootstrap_resamples", r.params.interval_resamples},

@@ -46,9 +46,15 @@ TEST(Intervals, SplitMix64IsVignasGenerator) {
     // splitmix64.c (Vigna), seed 0: the first output.
     intervals::SplitMix64 g(0);
     EXPECT_EQ(g.next(), 0xE220A8397B1DCDAFull);
-    // index(n) is next() mod n.
+    // index(n) is floor(next() · n / 2^64): the high half of the 128-bit product, worked out here
+    // from 32-bit halves.
     intervals::SplitMix64 a(42), b(42);
-    for (int i = 0; i < 100; ++i) EXPECT_EQ(a.index(7), b.next() % 7);
+    for (std::uint64_t n : {1ull, 7ull, 1000ull, 123456789ull}) {
+        for (int i = 0; i < 100; ++i) {
+            const std::uint64_t x = b.next(), hi = x >> 32, lo = x & 0xFFFFFFFFull;
+            EXPECT_EQ(a.index(n), (hi * n + ((lo * n) >> 32)) >> 32);
+        }
+    }
 }
 
 TEST(Intervals, QuantileIsNumpysLinearMethod) {
@@ -65,12 +71,12 @@ TEST(Intervals, BootstrapMeanIsTheSeededPercentileInterval) {
     std::iota(x.begin(), x.end(), 0.0);  // mean 49.5, sd 28.87: normal-theory half width 5.66
     intervals::BootstrapParams p;
     const Interval a = intervals::bootstrap_mean(x.data(), x.size(), p);
-    // The same resampling written out here: one generator from the seed, indices next() mod n.
+    // The same resampling written out here: one generator from the seed, indices index(n).
     intervals::SplitMix64 g(p.seed);
     std::vector<double> means;
     for (int b = 0; b < p.resamples; ++b) {
         double s = 0;
-        for (size_t j = 0; j < x.size(); ++j) s += x[g.next() % x.size()];
+        for (size_t j = 0; j < x.size(); ++j) s += x[g.index(x.size())];
         means.push_back(s / double(x.size()));
     }
     EXPECT_DOUBLE_EQ(a.lo, intervals::quantile(means, 0.025));
@@ -103,8 +109,8 @@ TEST(Intervals, BootstrapMeanDifferenceResamplesBothGroups) {
     std::vector<double> diffs;
     for (int r = 0; r < p.resamples; ++r) {
         double sa = 0, sb = 0;
-        for (size_t j = 0; j < a.size(); ++j) sa += a[g.next() % a.size()];
-        for (size_t j = 0; j < b.size(); ++j) sb += b[g.next() % b.size()];
+        for (size_t j = 0; j < a.size(); ++j) sa += a[g.index(a.size())];
+        for (size_t j = 0; j < b.size(); ++j) sb += b[g.index(b.size())];
         diffs.push_back(sa / 5 - sb / 3);
     }
     EXPECT_DOUBLE_EQ(d.lo, intervals::quantile(diffs, 0.025));
@@ -131,7 +137,7 @@ TEST(Intervals, BootstrapEceResamplesRowsThroughTheReportsEce) {
         std::vector<float> c2;
         std::vector<std::uint8_t> o2;
         for (size_t j = 0; j < conf.size(); ++j) {
-            const size_t i = g.next() % conf.size();
+            const size_t i = g.index(conf.size());
             c2.push_back(conf[i]);
             o2.push_back(ok[i]);
         }
