@@ -483,8 +483,8 @@ std::vector<Recommendation> recommend(const Report& r, const AnalysisParams& opt
     if (!skipped.empty()) {
         Recommendation rec;
         rec.rule = "too_few_images";
-        rec.text = format("Not quoted, because fewer than %lld images stand behind the figure (the minimum for any "
-                          "figure a recommendation quotes): ",
+        rec.text = format("Not quoted, because fewer than %lld images stand behind the figure (the minimum for a "
+                          "figure without a Wilson interval, which decides for the others): ",
                           min_n) +
                    join(skipped, "; ") + ".";
         rec.figures = {{"min_n", double(min_n)}};
