@@ -73,7 +73,7 @@ body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;max-width
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;font-size:13px}th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:right}
 th{cursor:pointer;background:#f4f6f8;position:sticky;top:0;user-select:none}td.l,th.l{text-align:left}
-th.sorted{background:#dde6f0}tr:hover td{background:#fff7d6}
+th.sorted{background:#dde6f0}tr:hover td{background:#fff7d6}td .ci{white-space:nowrap;color:#666;font-size:11px}
 .tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:6px 9px;border-radius:4px;font-size:12px;
 display:none;white-space:pre;z-index:10}
 .kpi{display:inline-block;margin:0 24px 12px 0}.kpi b{display:block;font-size:22px}
@@ -181,7 +181,9 @@ function drawTable(data) {
     const row = document.createElement("tr");
     for (const [key, , kind] of cols) {
       const td = document.createElement("td");
-      td.textContent = withCi(r, key, kind);
+      td.textContent = fmt(r[key], kind);
+      const ci = withCi(r, key, kind).slice(td.textContent.length).trim();
+      if (ci) { const sp = document.createElement("span"); sp.className = "ci"; sp.textContent = ci; td.append(" ", sp); }
       if (kind === 1) td.className = "l";
       row.appendChild(td);
     }
