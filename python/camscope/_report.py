@@ -22,9 +22,9 @@ from ._tables import Table, rows_table
 # (groups of modes): Report.failure_modes flattens them.
 _TABLES = {
     "per_class": (("per_class",), {"most_confused_with": "most_confused_with_name"},
-                  ("index", "name", "support", "accuracy", "precision", "f1")),
+                  ("index", "name", "support", "accuracy", "accuracy_ci", "precision", "precision_ci", "f1")),
     "pairs": (("pairs", "directed"), {"true": "true_name", "pred": "pred_name"},
-              ("true", "true_name", "pred", "pred_name", "count", "rate")),
+              ("true", "true_name", "pred", "pred_name", "count", "rate", "rate_ci")),
     "symmetric_pairs": (("pairs", "symmetric"), {"a": "a_name", "b": "b_name"}, ("a", "a_name", "b", "b_name", "count")),
     "label_errors": (("label_issues", "items"), {}, ("index", "given", "given_name", "suggested", "suggested_name")),
     "high_confidence_errors": (("high_confidence_errors", "items"), {},
@@ -128,8 +128,9 @@ class Report:
 
     @property
     def per_class(self) -> Table:
-        """One row per class: name, support, accuracy (recall), precision, f1, ... (``table("per_class")``:
-        a DataFrame with pandas, else a list of dicts)."""
+        """One row per class: name, support, accuracy (recall), accuracy_ci, precision, precision_ci, f1, ...
+        (``table("per_class")``: a DataFrame with pandas, else a list of dicts). Each ``*_ci`` is the
+        figure's 95 % interval ``[lo, hi]`` (Wilson; ``None`` without images), as summary.json has it."""
         return self.table("per_class")
 
     @property
@@ -140,7 +141,8 @@ class Report:
     @property
     def pairs(self) -> Table:
         """The confused directed pairs (true -> pred) with the classes' names, most frequent first, with
-        counts and rates (``table("pairs")``: a DataFrame with pandas, else a list of dicts)."""
+        counts, rates and the rates' 95 % Wilson intervals ``rate_ci`` ``[lo, hi]`` (``table("pairs")``: a
+        DataFrame with pandas, else a list of dicts)."""
         return self.table("pairs")
 
     @property

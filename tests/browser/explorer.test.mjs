@@ -115,6 +115,15 @@ try {
     assert.ok(await page.isHidden("#mode-notice"), "no offline notice when served");
     assert.equal(await page.$$eval("#confusion td.cell", (t) => t.length), 100);
     assert.ok(await page.$$eval("#pairs tr", (t) => t.length) > 1);
+    // Every share with its 95 % interval (issue 25): "30.0% (10.8–60.3%)"; the weakest classes by
+    // the interval's upper bound, ascending.
+    const withCi = /^\d+\.\d% \(\d+\.\d\u2013\d+\.\d%\)$/;
+    assert.match(await page.textContent("#pairs tr:nth-child(2) td:nth-child(4)"), withCi);
+    const weakest = await page.$$eval("#weakest tr td:nth-child(2)", (t) => t.map((x) => x.textContent));
+    assert.ok(weakest.length > 1 && weakest.every((t) => withCi.test(t)), weakest.join(" | "));
+    const his = weakest.map((t) => parseFloat(t.split("\u2013")[1]));
+    assert.deepEqual(his, [...his].sort((a, b) => a - b), "weakest classes by the interval's upper bound");
+    assert.match(await page.textContent("#kpis"), /top-1 accuracy/);
     assert.ok(await page.isVisible("#reliability"));
     await shot(page, "served-overview.png");
   });

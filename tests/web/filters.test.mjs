@@ -251,3 +251,12 @@ test("tags: a chosen label is one relabel:<class index> (tags.js; serve/tags.hpp
   assert.equal(T.text("relabel:9", name), "relabel:9");  // a class the data lacks: the tag as it is
   assert.equal(T.text("ok", name), "ok");
 });
+
+test("pctCi: a share with its 95 % interval, the share alone where data has none", () => {
+  const { pctCi } = cs.dom;
+  assert.equal(pctCi(0.3, [0.10779, 0.60322]), "30.0% (10.8\u201360.3%)");
+  assert.equal(pctCi(0.3, null), "30.0%");  // summary.json's null: no images
+  assert.equal(pctCi(0.3, undefined), "30.0%");  // data written before intervals
+  assert.equal(pctCi(0.3, [0.1]), "30.0%");
+  assert.equal(pctCi(NaN, [0.1, 0.2]), "–");
+});

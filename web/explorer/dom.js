@@ -28,7 +28,18 @@
   // that is not a finite number.
   const pct = (v, digits = 1, sep = "") =>
     (typeof v === "number" && isFinite(v) ? (100 * v).toFixed(digits) + sep + "%" : "–");
+  // A share with its 95 % interval ([lo, hi] from the report; absent in older data): "72.0% (65.1–78.2%)".
+  const pctCi = (v, ci) =>
+    pct(v) + (Array.isArray(ci) && ci.length === 2 && typeof ci[0] === "number" && typeof ci[1] === "number" &&
+              typeof v === "number" && isFinite(v)
+      ? " (" + (100 * ci[0]).toFixed(1) + "\u2013" + (100 * ci[1]).toFixed(1) + "%)" : "");
+  // A table cell of such a share: the interval in a muted span that does not break inside.
+  const pctCiCell = (v, ci) => {
+    const td = el("td", { class: "num", text: pct(v) }), full = pctCi(v, ci);
+    if (full.length > pct(v).length) td.append(" ", el("span", { class: "ci", text: full.slice(pct(v).length + 1) }));
+    return td;
+  };
   const editing = (t) => t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA");
 
-  cs.dom = { $, el, clear, pct, editing };
+  cs.dom = { $, el, clear, pct, pctCi, pctCiCell, editing };
 })(window.camscope = window.camscope || {});

@@ -14,7 +14,8 @@
       const x = D.per_class[c];
       $("class-select").value = String(c);
       $("class-title").textContent = "Class " + c + ": " + x.name;
-      clear($("class-kpis")).append(kpi("accuracy (recall)", pct(x.accuracy)), kpi("precision", pct(x.precision)),
+      clear($("class-kpis")).append(kpi("accuracy (recall)", cs.dom.pctCi(x.accuracy, x.accuracy_ci)),
+                                    kpi("precision", cs.dom.pctCi(x.precision, x.precision_ci)),
                                     kpi("F1", pct(x.f1)), kpi("support", String(x.support)),
                                     kpi("predicted as it", String(x.predicted)), kpi("mean confidence", pct(x.mean_confidence)));
       const errs = x.support - x.correct;
@@ -33,8 +34,8 @@
       as.append(header());
       from.append(header());
       for (const p of D.pairs) {
-        if (p.true === c) as.append(pairRow(p.true, p.pred, p.count, p.rate));
-        if (p.pred === c) from.append(pairRow(p.true, p.pred, p.count, p.rate));
+        if (p.true === c) as.append(pairRow(p.true, p.pred, p.count, p.rate, p.rate_ci));
+        if (p.pred === c) from.append(pairRow(p.true, p.pred, p.count, p.rate, p.rate_ci));
       }
     }
 

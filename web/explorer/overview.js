@@ -20,25 +20,31 @@
       if (overviewBuilt) return;
       overviewBuilt = true;
       const o = D.overall, c = D.calibration;
-      $("kpis").append(kpi("top-1 accuracy", pct(o.top1)), kpi("top-" + o.top5_k + " accuracy", pct(o.top5)),
+      $("kpis").append(kpi("top-1 accuracy", cs.dom.pctCi(o.top1, o.top1_ci)),
+                       kpi("top-" + o.top5_k + " accuracy", cs.dom.pctCi(o.top5, o.top5_ci)),
                        kpi("images", String(D.run.n)), kpi("errors", String(o.errors)),
-                       kpi("mean confidence", pct(o.mean_confidence)), kpi("ECE", pct(c.ece)), kpi("MCE", pct(c.mce)),
+                       kpi("mean confidence", pct(o.mean_confidence)), kpi("ECE", cs.dom.pctCi(c.ece, c.ece_ci)), kpi("MCE", pct(c.mce)),
                        kpi("temperature", tLabel(c)), kpi("ECE at T", pct(c.ece_after)));
       matrix.build();
       const pairs = $("pairs");
       pairs.append(el("tr", {}, el("th", { text: "true" }), el("th", { text: "predicted" }), el("th", { text: "count" }),
                       el("th", { text: "rate" })));
-      for (const p of D.pairs.slice(0, 12)) pairs.append(pairRow(p.true, p.pred, p.count, p.rate));
+      for (const p of D.pairs.slice(0, 12)) pairs.append(pairRow(p.true, p.pred, p.count, p.rate, p.rate_ci));
       if (!D.pairs.length) pairs.append(el("tr", {}, el("td", { colspan: "4", text: "no errors" })));
       buildCalibration();
       const weak = $("weakest");
       weak.append(el("tr", {}, el("th", { text: "class" }), el("th", { text: "accuracy" }), el("th", { text: "F1" }),
                      el("th", { text: "support" })));
-      const order = D.per_class.filter((x) => x.support > 0).sort((a, b) => a.accuracy - b.accuracy || a.index - b.index);
+      // Weakest first by the upper bound of the accuracy's 95 % interval (as the report's
+      // worst_classes: a class of 5 images cannot top the list), then accuracy, then support (desc);
+      // data without intervals: by accuracy.
+      const hi = (x) => (Array.isArray(x.accuracy_ci) ? x.accuracy_ci[1] : x.accuracy);
+      const order = D.per_class.filter((x) => x.support > 0)
+        .sort((a, b) => hi(a) - hi(b) || a.accuracy - b.accuracy || b.support - a.support || a.index - b.index);
       for (const x of order.slice(0, 10))
         weak.append(el("tr", { class: "link", tabindex: "0", role: "link", onclick: () => go("class/" + x.index),
                                onkeydown: (e) => { if (e.key === "Enter") go("class/" + x.index); } },
-                       el("td", { text: x.name }), el("td", { class: "num", text: pct(x.accuracy) }),
+                       el("td", { text: x.name }), cs.dom.pctCiCell(x.accuracy, x.accuracy_ci),
                        el("td", { class: "num", text: pct(x.f1) }), el("td", { class: "num", text: String(x.support) })));
       const ol = $("ov-lists");
       for (const k of ["label", "hce", "lcc"]) {

@@ -107,12 +107,12 @@
     }
 
     // A row of a confused-pairs table: opens the grid of those images, most confident first.
-    function pairRow(t, p, count, rate) {
+    function pairRow(t, p, count, rate, rateCi) {
       const q = new URLSearchParams({ t, p, sort: "conf", dir: "desc" });
       return el("tr", { class: "link", tabindex: "0", role: "link", "aria-label": name(t) + " predicted as " + name(p) + ": " + count,
                         onclick: () => go(hashOf("grid", q)), onkeydown: (e) => { if (e.key === "Enter") go(hashOf("grid", q)); } },
                 el("td", { text: name(t) }), el("td", { text: name(p) }),
-                el("td", { class: "num", text: String(count) }), el("td", { class: "num", text: pct(rate) }));
+                el("td", { class: "num", text: String(count) }), cs.dom.pctCiCell(rate, rateCi));
     }
     function gridLink(text, params) { return el("a", { href: "#" + hashOf("grid", new URLSearchParams(params)), text }); }
 

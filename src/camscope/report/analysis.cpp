@@ -14,6 +14,7 @@
 #include <set>
 
 #include "camscope/report/recommend.hpp"
+#include "camscope/report/report_intervals.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/progress.hpp"
 #include "camscope/util/strings.hpp"
@@ -164,8 +165,8 @@ void blank_maps(Report& r, const AnalysisInput& in, const Predictions& p, const 
     }
 }
 
-/// The confusion matrix, per-class statistics, the display order (grouped by superclass if any),
-/// the classes by accuracy and the confused pairs.
+/// The confusion matrix, per-class statistics, the display order (grouped by superclass if any)
+/// and the confused pairs.
 void confusions(Report& r, const AnalysisInput& in, const Predictions& p) {
     const int k = in.num_classes;
     r.confusion = metrics::confusion_matrix(in.labels.data(), p.pred.data(), in.n, k);
@@ -184,13 +185,6 @@ void confusions(Report& r, const AnalysisInput& in, const Predictions& p) {
         }
         r.superclass = metrics::superclass_share(r.confusion, in.fine_to_coarse, int(in.coarse_names.size()));
     }
-    for (int c = 0; c < k; ++c)
-        if (r.per_class[c].support > 0) r.worst_classes.push_back(c);
-    std::stable_sort(r.worst_classes.begin(), r.worst_classes.end(), [&](int a, int b) {
-        const auto &x = r.per_class[a], &y = r.per_class[b];
-        if (x.recall != y.recall) return x.recall < y.recall;
-        return x.support > y.support;
-    });
     r.directed = metrics::directed_pairs(r.confusion);
     r.symmetric = metrics::symmetric_pairs(r.confusion);
 }
@@ -250,7 +244,11 @@ std::vector<double> cam_evidence(Report& r, const AnalysisInput& in, const Predi
     r.focus_per_class.resize(k);
     double s_ok = 0, s_bad = 0;
     for (int c = 0; c < k; ++c) {
-        r.focus_per_class[c] = {mean_or_nan(c_ok[c], n_ok[c]), mean_or_nan(c_bad[c], n_bad[c]), n_ok[c], n_bad[c]};
+        FocusStats& fc = r.focus_per_class[c];
+        fc.centre_correct = mean_or_nan(c_ok[c], n_ok[c]);
+        fc.centre_wrong = mean_or_nan(c_bad[c], n_bad[c]);
+        fc.n_correct = n_ok[c];
+        fc.n_wrong = n_bad[c];
         s_ok += c_ok[c];
         s_bad += c_bad[c];
         r.focus.n_correct += n_ok[c];
@@ -283,7 +281,7 @@ void pair_examples(Report& r, const AnalysisInput& in, const Predictions& p, con
     std::set<std::string> used_files;
     for (int q = 0; q < std::min<int>(n_pairs, int(r.directed.size())); ++q) {
         const auto& dp = r.directed[q];
-        PairFocus pf{dp.a, dp.b, 0, 0, dp.count};
+        PairFocus pf{dp.a, dp.b, 0, 0, dp.count, {}};
         double s = 0;
         std::vector<size_t> ex;
         for (size_t i : by_label[dp.a]) {
@@ -311,6 +309,19 @@ void pair_examples(Report& r, const AnalysisInput& in, const Predictions& p, con
             r.pair_figures.push_back(std::move(fig));
         }
     }
+}
+
+/// The classes with test images, weakest first (Report::worst_classes): by the upper bound of the
+/// accuracy's interval, then accuracy, then support (desc).
+void weakest_classes(Report& r) {
+    for (int c = 0; c < r.num_classes; ++c)
+        if (r.per_class[c].support > 0) r.worst_classes.push_back(c);
+    std::stable_sort(r.worst_classes.begin(), r.worst_classes.end(), [&](int a, int b) {
+        const auto &x = r.per_class[a], &y = r.per_class[b];
+        if (x.recall_ci.hi != y.recall_ci.hi) return x.recall_ci.hi < y.recall_ci.hi;
+        if (x.recall != y.recall) return x.recall < y.recall;
+        return x.support > y.support;
+    });
 }
 
 /// Many classes: the readable sub-matrix of the most frequent confusions
@@ -385,6 +396,8 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
     const auto t0 = std::chrono::steady_clock::now();
     validate(in);
     if (opt.ece_bins <= 0) throw UsageError("analysis: ece_bins must be positive, got " + std::to_string(opt.ece_bins));
+    if (opt.interval_resamples <= 0)
+        throw UsageError("analysis: interval_resamples must be positive, got " + std::to_string(opt.interval_resamples));
 
     Report r;
     provenance(r, in, opt);
@@ -394,6 +407,8 @@ Report build_report(const AnalysisInput& in, const AnalysisOptions& opt) {
     confidence(r, in, p, opt);
     const std::vector<double> iou = cam_evidence(r, in, p, opt, opt.progress);
     pair_examples(r, in, p, iou, opt);
+    attach_intervals(r, in, iou, opt, opt.threads);
+    weakest_classes(r);
     many_classes(r, opt);
     galleries(r, in, p, opt);
     label_issues(r, in);

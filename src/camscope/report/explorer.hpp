@@ -16,12 +16,16 @@
 //               num_classes, input_size [h, w], cam_size [fh, fw]}
 //   overall    {top1, top5, top5_k, correct, errors, mean_confidence, mean_confidence_correct,
 //               mean_confidence_wrong}
-//   calibration {ece, mce, temperature, ece_after, bins [{lower, upper, count, confidence, accuracy}]}
+//   calibration {ece, ece_ci ([lo, hi] bootstrap, or null; absent before), mce, temperature, ece_after,
+//               bins [{lower, upper, count, confidence, accuracy}]}
 //   classes    [name]                        per_class [{index, name, support, correct, predicted,
-//                                             accuracy, precision, f1, mean_confidence}]
+//                                             accuracy, accuracy_ci, precision, precision_ci, f1,
+//                                             mean_confidence}] (the *_ci: [lo, hi] 95 % Wilson
+//                                             intervals, or null; absent in data written before them)
 //   confusion  {counts K×K (true rows), order (display order)}; [2] above dense_confusion_max (200)
 //              classes {cells [[true, pred, count], ...] (non-zero only), order} instead
-//   pairs      [{true, pred, count, rate}]   every directed confusion, most frequent first
+//   pairs      [{true, pred, count, rate, rate_ci}]   every directed confusion, most frequent first;
+//              rate_ci [lo, hi]: the rate's 95 % Wilson interval (absent in data written before it)
 //   rows       columns over the analysed images (row r = the r-th image analysed):
 //              {index, label, pred, conf, top (classes, top-k each), top_p (their probabilities),
 //               blank (bit 1: the predicted-class CAM of the run's method and layer has no positive
@@ -99,6 +103,7 @@ struct ExplorerPair {  // "pairs": a directed confusion
     int truth = 0, pred = 0;
     long long count = 0;
     double rate = 0;
+    std::optional<std::array<double, 2>> rate_ci;  // absent in files written before intervals
 };
 
 struct ExplorerGallery {

@@ -47,7 +47,11 @@ json to_json(const ExplorerData& d) {
     confusion["order"] = d.confusion.order;
     j["confusion"] = confusion;
     json pairs = json::array();
-    for (const auto& p : d.pairs) pairs.push_back({{"true", p.truth}, {"pred", p.pred}, {"count", p.count}, {"rate", p.rate}});
+    for (const auto& p : d.pairs) {
+        json e = {{"true", p.truth}, {"pred", p.pred}, {"count", p.count}, {"rate", p.rate}};
+        if (p.rate_ci) e["rate_ci"] = json(*p.rate_ci);
+        pairs.push_back(std::move(e));
+    }
     j["pairs"] = pairs;
 
     const ExplorerRows& r = d.rows;
@@ -390,6 +394,12 @@ ExplorerData explorer_from_json(const json& j, const std::string& name) {
         p.pred = static_cast<int>(c.integer(c.member(pairs[i], "pred", f + "."), 0, K - 1, f + ".pred", class_range));
         p.count = c.integer(c.member(pairs[i], "count", f + "."), 0, kMaxCount, f + ".count", "a count");
         p.rate = c.number(c.member(pairs[i], "rate", f + "."), 0, 1, f + ".rate");
+        if (pairs[i].contains("rate_ci") && !pairs[i]["rate_ci"].is_null()) {
+            const json& ci = pairs[i]["rate_ci"];
+            if (!ci.is_array() || ci.size() != 2) c.fail(f + ".rate_ci", "must be a list [lo, hi]");
+            p.rate_ci = std::array<double, 2>{c.number(ci[0], 0, 1, f + ".rate_ci[0]"),
+                                              c.number(ci[1], 0, 1, f + ".rate_ci[1]")};
+        }
         d.pairs.push_back(p);
     }
 

@@ -135,7 +135,7 @@ std::vector<DirectedPair> directed_pairs(const ConfusionMatrix& cm) {
         const long long support = cm.row_sum(a);
         for (int b = 0; b < cm.k; ++b) {
             if (a == b || cm.at(a, b) == 0) continue;
-            out.push_back({a, b, cm.at(a, b), double(cm.at(a, b)) / double(support)});
+            out.push_back({a, b, cm.at(a, b), double(cm.at(a, b)) / double(support), {}});
         }
     }
     std::stable_sort(out.begin(), out.end(), [](const DirectedPair& x, const DirectedPair& y) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "camscope/image/cam_view.hpp"
+#include "camscope/report/intervals.hpp"
 
 namespace camscope::metrics {
 
@@ -52,6 +53,9 @@ struct ClassStats {
     double mean_confidence = 0;  // mean top-1 confidence over images labelled cls (0 if none)
     int most_confused_with = -1;   // the class cls is most often mistaken for (-1 if no errors);
     long long most_confused_count = 0;  // ties: lower class index
+    /// 95 % Wilson intervals of recall (correct of support) and precision (correct of predicted);
+    /// set by build_report (NaN where the denominator is 0), not by per_class_stats.
+    intervals::Interval recall_ci, precision_ci;
 };
 
 /// Per-class statistics. `confidence` is the top-1 confidence per row (size n), `labels` size n.
@@ -65,12 +69,14 @@ struct DirectedPair {
     int a = 0, b = 0;
     long long count = 0;
     double rate = 0;
+    intervals::Interval rate_ci;  // 95 % Wilson interval of count of support(a); set by build_report
 };
 /// Unordered pair {a, b}, a < b: count = n(a→b) + n(b→a); rate = count / (support(a) + support(b)).
 struct SymmetricPair {
     int a = 0, b = 0;
     long long count = 0, count_ab = 0, count_ba = 0;
     double rate = 0;
+    intervals::Interval rate_ci;  // 95 % Wilson interval of count of support(a) + support(b); set by build_report
 };
 /// Every non-zero off-diagonal cell, sorted by count (desc), then rate (desc), then (a, b).
 std::vector<DirectedPair> directed_pairs(const ConfusionMatrix& cm);
@@ -128,6 +134,9 @@ struct Calibration {
     double accuracy = 0, mean_confidence = 0;
     double overconfidence = 0;  // mean_confidence − accuracy (> 0: over-confident)
     std::vector<CalibrationBin> bins;
+    /// 95 % percentile-bootstrap interval of ece over the images (intervals::bootstrap_ece); set by
+    /// build_report for the model as is (TemperatureFit::before), NaN otherwise.
+    intervals::Interval ece_ci;
 };
 /// `confidence` in [0,1] and `correct` (0/1) of size n; `bins` equal-width bins over [0,1].
 Calibration calibration(const float* confidence, const std::uint8_t* correct, size_t n, int bins = 15);
@@ -184,6 +193,8 @@ struct CamCount {
     long long usable() const { return maps - degenerate; }
     /// degenerate / maps; 0 without maps.
     double share() const { return maps > 0 ? double(degenerate) / double(maps) : 0.0; }
+    /// 95 % Wilson interval of share(); NaN without maps.
+    intervals::Interval share_ci() const { return intervals::wilson(degenerate, maps); }
 };
 
 // ------------------------------------------------------------------ likely label errors

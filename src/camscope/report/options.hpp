@@ -7,6 +7,7 @@
 //                    field changes a number of the Report.
 // AnalysisOptions holds both, as an edge (the CLI's flags, Python's keywords, the server, the bench)
 // fills them: build_report reads its analysis part, write_report its writing part.
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
@@ -65,6 +66,11 @@ struct AnalysisParams {
     double failure_min_silhouette = 0.25;
     long long failure_max_points = 400;
     int failure_gallery = 4;         // most typical errors shown per mode on the sheets
+    /// The 95 % intervals beside the figures (report/intervals.hpp): Wilson for proportions, a
+    /// percentile bootstrap with this many resamples, the generator restarted from this seed for
+    /// each statistic, for means (CAM centre share, IoU) and the ECE.
+    int interval_resamples = 1000;
+    std::uint64_t interval_seed = 20251207;
 };
 
 struct WriteOptions {

@@ -1,4 +1,18 @@
 // The recommendation rules (recommend.hpp): one function per rule, run in order by recommend().
+//
+// Intervals (issue 25): a rule whose figure has a 95 % interval (report/intervals.hpp) quotes it and
+// fires only where the interval clears the threshold, not the point figure alone:
+//   degenerate_cams  the blank-map share's Wilson interval (overall; per class in the list) lies above
+//                    warn_share; no rec_min_n (the interval says how thin the share is);
+//   confused_pairs   a pair's rate's Wilson lower bound lies above rec_pair_rate; no rec_min_n on
+//                    the rate (a pair above the threshold whose interval reaches below it is named
+//                    as such); its CAM IoU, a bootstrap interval, keeps the rec_min_n floor;
+//   worst_classes    a class's accuracy's Wilson upper bound lies below top-1 − rec_worst_gap; no rec_min_n;
+//   calibration      the ECE's bootstrap lower bound lies above rec_ece;
+//   background_focus the bootstrap interval of the centre-share gap lies above rec_focus_gap.
+// The two bootstrap rules keep rec_min_n as a floor: a percentile bootstrap over a handful of images
+// is too narrow (it cannot see what the few images did not show). prediction_collapse, label_errors
+// and superclass are unchanged.
 #include "camscope/report/recommend.hpp"
 
 #include <algorithm>
@@ -12,6 +26,16 @@ namespace camscope::rules {
 namespace {
 
 std::string pct(double v) { return format("%.1f%%", 100.0 * v); }
+/// "95% CI 35.1–64.9%" (percent) or "n/a".
+std::string ci(const intervals::Interval& i) {
+    if (!i.defined()) return "95% CI n/a";
+    return format("95%% CI %.1f\u2013%.1f%%", 100.0 * i.lo, 100.0 * i.hi);
+}
+/// The same for a figure that is not a share ("95% CI 0.21–0.35").
+std::string ci_num(const intervals::Interval& i) {
+    if (!i.defined()) return "95% CI n/a";
+    return format("95%% CI %.2f\u2013%.2f", i.lo, i.hi);
+}
 
 const std::string& name_of(const Report& r, int c) { return r.class_names[c]; }
 
@@ -46,27 +70,30 @@ std::optional<Recommendation> degenerate_cams_recommendation(const Report& r, co
     const metrics::CamCount all = d.pred();
     Recommendation rec;
     rec.rule = "degenerate_cams";
-    rec.text = format("Blank CAMs: %s of the %s maps of the predicted class at layer '%s' have no positive evidence "
+    rec.text = format("Blank CAMs: %s (%s) of the %s maps of the predicted class at layer '%s' have no positive evidence "
                       "(%lld of %lld images: all zero after the ReLU, i.e. nothing at this layer raises the class "
                       "score, or a constant map), above the %s warning threshold. They are marked in the figures "
                       "and left out of the CAM statistics, so those rest on the other %lld images. Correct "
                       "predictions: %s; errors: %s.",
-                      pct(all.share()).c_str(), r.method.c_str(), r.layer.c_str(), all.degenerate, all.maps,
-                      pct(d.warn_share).c_str(), all.usable(), of_maps(d.pred_correct).c_str(),
+                      pct(all.share()).c_str(), ci(all.share_ci()).c_str(), r.method.c_str(), r.layer.c_str(),
+                      all.degenerate, all.maps, pct(d.warn_share).c_str(), all.usable(), of_maps(d.pred_correct).c_str(),
                       of_maps(d.pred_wrong).c_str());
     std::vector<std::pair<double, int>> worst;
     for (int c = 0; c < r.num_classes; ++c)
-        if (d.by_pred_class[c].maps >= opt.rec_min_n && d.by_pred_class[c].share() > d.warn_share)
+        if (d.by_pred_class[c].maps > 0 && d.by_pred_class[c].share_ci().lo > d.warn_share)
             worst.push_back({-d.by_pred_class[c].share(), c});
     std::sort(worst.begin(), worst.end());
     std::vector<std::string> items;
     for (size_t i = 0; i < worst.size() && i < 5; ++i)
-        items.push_back(format("'%s' %s", name_of(r, worst[i].second).c_str(),
-                               of_maps(d.by_pred_class[worst[i].second]).c_str()));
+        items.push_back(format("'%s' %s, %s", name_of(r, worst[i].second).c_str(),
+                               of_maps(d.by_pred_class[worst[i].second]).c_str(),
+                               ci(d.by_pred_class[worst[i].second].share_ci()).c_str()));
     if (!items.empty())
-        rec.text += format(" Most affected predicted classes (at least %lld maps each): ", opt.rec_min_n) +
+        rec.text += " Most affected predicted classes (whose 95% interval lies above the threshold): " +
                     join(items, "; ") + ".";
     rec.figures = {{"degenerate_share", all.share()},
+                   {"degenerate_share_ci_lo", all.share_ci().lo},
+                   {"degenerate_share_ci_hi", all.share_ci().hi},
                    {"degenerate", double(all.degenerate)},
                    {"maps", double(all.maps)},
                    {"threshold", d.warn_share}};
@@ -140,11 +167,13 @@ Outcome prediction_collapse(const Report& r, const AnalysisParams& opt) {
 
 Outcome degenerate_cams(const Report& r, const AnalysisParams& opt) {
     // Blank CAMs come before the other rules: every CAM figure rests on the maps that are not. (The
-    // warning at the top of the report and the terminal does not depend on the minimum.)
-    const long long min_n = opt.rec_min_n;
-    if (r.degenerate.warn() && r.degenerate.pred().maps < min_n)
-        return too_few(format("blank-CAM share not quoted: %lld maps, fewer than the minimum of %lld",
-                              r.degenerate.pred().maps, min_n));
+    // warning at the top of the report and the terminal is the point share's; the recommendation
+    // needs the share's 95 % interval above the threshold.)
+    const metrics::CamCount all = r.degenerate.pred();
+    if (r.degenerate.warn() && !(all.share_ci().lo > r.degenerate.warn_share))
+        return checked(format("blank-CAM share %s of %lld maps (%s) not clearly above the %s warning threshold",
+                              pct(all.share()).c_str(), all.maps, ci(all.share_ci()).c_str(),
+                              pct(r.degenerate.warn_share).c_str()));
     if (auto rec = degenerate_cams_recommendation(r, opt)) return fired(std::move(*rec));
     return {};
 }
@@ -154,13 +183,14 @@ Outcome calibration(const Report& r, const AnalysisParams& opt) {
     const auto& cal = r.calibration;
     if (static_cast<long long>(r.n) < min_n) {
         return too_few(format("calibration not quoted: %zu images, fewer than the minimum of %lld", r.n, min_n));
-    } else if (cal.before.ece > opt.rec_ece) {
+    } else if (cal.before.ece_ci.lo > opt.rec_ece) {
         Recommendation rec;
         rec.rule = "calibration";
         const bool over = cal.before.overconfidence > 0;
-        rec.text = format("Calibration: ECE is %s (MCE %s, %d bins), above the %s threshold; the model is %s by %.1f "
-                          "points (mean confidence %s vs accuracy %s).",
-                          pct(cal.before.ece).c_str(), pct(cal.before.mce).c_str(), cal.before.num_bins,
+        rec.text = format("Calibration: ECE is %s (%s, MCE %s, %d bins), above the %s threshold; the model is %s by "
+                          "%.1f points (mean confidence %s vs accuracy %s).",
+                          pct(cal.before.ece).c_str(), ci(cal.before.ece_ci).c_str(), pct(cal.before.mce).c_str(),
+                          cal.before.num_bins,
                           pct(opt.rec_ece).c_str(), over ? "over-confident" : "under-confident",
                           100.0 * std::abs(cal.before.overconfidence), pct(cal.before.mean_confidence).c_str(),
                           pct(cal.before.accuracy).c_str());
@@ -185,6 +215,8 @@ Outcome calibration(const Report& r, const AnalysisParams& opt) {
             rec.text += " Under-confidence often comes from strong regularisation (heavy label smoothing, mixup): "
                         "consider reducing it.";
         rec.figures = {{"ece", cal.before.ece},
+                       {"ece_ci_lo", cal.before.ece_ci.lo},
+                       {"ece_ci_hi", cal.before.ece_ci.hi},
                        {"mce", cal.before.mce},
                        {"overconfidence", cal.before.overconfidence},
                        {"temperature", cal.temperature},
@@ -193,7 +225,8 @@ Outcome calibration(const Report& r, const AnalysisParams& opt) {
                        {"threshold", opt.rec_ece}};
         return fired(std::move(rec));
     } else {
-        return checked(format("ECE %s (threshold %s)", pct(cal.before.ece).c_str(), pct(opt.rec_ece).c_str()));
+        return checked(format("ECE %s (%s; threshold %s)", pct(cal.before.ece).c_str(), ci(cal.before.ece_ci).c_str(),
+                              pct(opt.rec_ece).c_str()));
     }
 }
 
@@ -202,28 +235,38 @@ Outcome confused_pairs(const Report& r, const AnalysisParams& opt) {
     Recommendation rec;
     rec.rule = "confused_pairs";
     std::vector<std::string> items;
-    size_t above = 0, small = 0;
+    size_t above = 0, unclear = 0;
+    const metrics::DirectedPair* first_unclear = nullptr;
     for (const auto& p : r.directed) {
         if (p.rate <= opt.rec_pair_rate) continue;
-        if (r.per_class[p.a].support < min_n) {  // a rate over too few images is not quoted
-            ++small;
+        if (!(p.rate_ci.lo > opt.rec_pair_rate)) {  // its interval reaches below the threshold
+            if (!first_unclear) first_unclear = &p;
+            ++unclear;
             continue;
         }
         if (++above > 5) continue;
-        std::string item = format("'%s' -> '%s' %lld of %lld (%s; reverse %lld)", name_of(r, p.a).c_str(),
+        std::string item = format("'%s' -> '%s' %lld of %lld (%s, %s; reverse %lld)", name_of(r, p.a).c_str(),
                                   name_of(r, p.b).c_str(), p.count, r.per_class[p.a].support, pct(p.rate).c_str(),
-                                  r.confusion.at(p.b, p.a));
+                                  ci(p.rate_ci).c_str(), r.confusion.at(p.b, p.a));
         rec.figures.push_back({format("rate_%d_%d", p.a, p.b), p.rate});
+        rec.figures.push_back({format("rate_ci_lo_%d_%d", p.a, p.b), p.rate_ci.lo});
         for (const auto& pf : r.pair_focus)
             if (pf.a == p.a && pf.b == p.b && pf.n >= min_n && std::isfinite(pf.mean_iou)) {
-                item += format(", CAM IoU %.2f over %lld of %lld errors", pf.mean_iou, pf.n, pf.errors);
+                item += format(", CAM IoU %.2f (%s) over %lld of %lld errors", pf.mean_iou, ci_num(pf.mean_iou_ci).c_str(),
+                               pf.n, pf.errors);
                 rec.figures.push_back({format("cam_iou_%d_%d", p.a, p.b), pf.mean_iou});
             }
         items.push_back(item);
     }
+    auto unclear_text = [&] {
+        return format("'%s' -> '%s' %s of %lld, %s", name_of(r, first_unclear->a).c_str(),
+                      name_of(r, first_unclear->b).c_str(), pct(first_unclear->rate).c_str(),
+                      r.per_class[first_unclear->a].support, ci(first_unclear->rate_ci).c_str());
+    };
     if (above > 0) {
-        rec.text = format("Confused pairs: %zu directed pair%s exceed%s the %s confusion-rate threshold: ", above,
-                          above == 1 ? "" : "s", above == 1 ? "s" : "", pct(opt.rec_pair_rate).c_str()) +
+        rec.text = format("Confused pairs: %zu directed pair%s exceed%s the %s confusion-rate threshold with the whole "
+                          "95%% interval: ",
+                          above, above == 1 ? "" : "s", above == 1 ? "s" : "", pct(opt.rec_pair_rate).c_str()) +
                    join(items, "; ") + (above > items.size() ? format("; and %zu more", above - items.size()) : "") +
                    ". Add targeted augmentation or more training data for these classes, ideally examples that "
                    "show what tells them apart. A low CAM IoU (top-" +
@@ -233,23 +276,24 @@ Outcome confused_pairs(const Report& r, const AnalysisParams& opt) {
                    "means it looked at the right place but could not resolve the difference (finer detail, "
                    "higher input resolution). A CAM IoU is quoted only where at least " +
                    std::to_string(min_n) + " errors of the pair have two maps with evidence.";
-        if (small > 0)
-            rec.text += format(" %zu more pair%s above the threshold %s fewer than %lld images of the true class "
-                               "and %s not quoted.",
-                               small, small == 1 ? "" : "s", small == 1 ? "has" : "have", min_n,
-                               small == 1 ? "is" : "are");
+        if (unclear > 0)
+            rec.text += format(" %zu more pair%s above the threshold %s an interval reaching below it (e.g. %s) and "
+                               "%s not quoted.",
+                               unclear, unclear == 1 ? "" : "s", unclear == 1 ? "has" : "have", unclear_text().c_str(),
+                               unclear == 1 ? "is" : "are");
         rec.figures.push_back({"threshold", opt.rec_pair_rate});
         return fired(std::move(rec));
     } else if (r.directed.empty()) {
         return checked("no confusions at all");
-    } else if (small > 0) {
-        return too_few(format("%zu confused pair%s above the %s rate threshold not quoted: fewer than %lld images "
-                              "of the true class",
-                              small, small == 1 ? "" : "s", pct(opt.rec_pair_rate).c_str(), min_n));
+    } else if (unclear > 0) {
+        return checked(format("%zu confused pair%s above the %s rate threshold, none with its 95%% interval above it "
+                              "(most frequent %s)",
+                              unclear, unclear == 1 ? "" : "s", pct(opt.rec_pair_rate).c_str(), unclear_text().c_str()));
     } else {
-        return checked(format("largest confusion rate %s ('%s' -> '%s', threshold %s)",
+        return checked(format("largest confusion rate %s ('%s' -> '%s', %s, threshold %s)",
                               pct(r.directed.front().rate).c_str(), name_of(r, r.directed.front().a).c_str(),
-                              name_of(r, r.directed.front().b).c_str(), pct(opt.rec_pair_rate).c_str()));
+                              name_of(r, r.directed.front().b).c_str(), ci(r.directed.front().rate_ci).c_str(),
+                              pct(opt.rec_pair_rate).c_str()));
     }
 }
 
@@ -261,23 +305,26 @@ Outcome background_focus(const Report& r, const AnalysisParams& opt) {
         return too_few(format("CAM centre share not quoted: %lld of %lld correct and %lld of %lld wrong predictions "
                               "have a map with evidence, fewer than the minimum of %lld",
                               f.n_correct, f.total_correct, f.n_wrong, f.total_wrong, min_n));
-    } else if (std::isfinite(f.centre_correct) && std::isfinite(f.centre_wrong) &&
-               f.centre_wrong < f.centre_correct - opt.rec_focus_gap) {
+    } else if (std::isfinite(f.centre_correct) && std::isfinite(f.centre_wrong) && f.gap_ci.lo > opt.rec_focus_gap) {
         Recommendation rec;
         rec.rule = "background_focus";
-        rec.text = format("Background focus: on errors the predicted-class CAM puts %s of its mass in the central "
-                          "quarter of the image (over %lld of %lld errors), against %s on correct predictions (over "
-                          "%lld of %lld; a uniform map puts 25%%), a gap of %.1f points above the %.1f-point "
-                          "threshold. Wrong predictions lean on the border and background: use random-resized-crop "
-                          "and cutout/random-erasing augmentation so that context alone does not decide the class.",
-                          pct(f.centre_wrong).c_str(), f.n_wrong, f.total_wrong, pct(f.centre_correct).c_str(),
-                          f.n_correct, f.total_correct, 100 * (f.centre_correct - f.centre_wrong),
+        rec.text = format("Background focus: on errors the predicted-class CAM puts %s (%s) of its mass in the "
+                          "central quarter of the image (over %lld of %lld errors), against %s (%s) on correct "
+                          "predictions (over %lld of %lld; a uniform map puts 25%%), a gap of %.1f points (95%% CI "
+                          "%.1f\u2013%.1f) above the %.1f-point threshold. Wrong predictions lean on the border and "
+                          "background: use random-resized-crop and cutout/random-erasing augmentation so that context "
+                          "alone does not decide the class.",
+                          pct(f.centre_wrong).c_str(), ci(f.centre_wrong_ci).c_str(), f.n_wrong, f.total_wrong,
+                          pct(f.centre_correct).c_str(), ci(f.centre_correct_ci).c_str(), f.n_correct, f.total_correct,
+                          100 * (f.centre_correct - f.centre_wrong), 100 * f.gap_ci.lo, 100 * f.gap_ci.hi,
                           100 * opt.rec_focus_gap);
-        // Classes where the gap is largest (with at least min_n maps with evidence on each side).
+        // Classes where the gap is largest (with at least min_n maps with evidence on each side, and
+        // the gap's interval above the threshold).
         std::vector<std::pair<double, int>> gaps;
         for (int c = 0; c < r.num_classes; ++c) {
             const auto& fc = r.focus_per_class[c];
-            if (fc.n_wrong >= min_n && fc.n_correct >= min_n) gaps.push_back({fc.centre_correct - fc.centre_wrong, c});
+            if (fc.n_wrong >= min_n && fc.n_correct >= min_n && fc.gap_ci.lo > opt.rec_focus_gap)
+                gaps.push_back({fc.centre_correct - fc.centre_wrong, c});
         }
         std::sort(gaps.begin(), gaps.end(), [](auto& x, auto& y) { return x.first > y.first || (x.first == y.first && x.second < y.second); });
         std::vector<std::string> names;
@@ -294,24 +341,28 @@ Outcome background_focus(const Report& r, const AnalysisParams& opt) {
                        {"centre_share_wrong_n", double(f.n_wrong)},
                        {"centre_share_correct", f.centre_correct},
                        {"centre_share_correct_n", double(f.n_correct)},
+                       {"gap_ci_lo", f.gap_ci.lo},
+                       {"gap_ci_hi", f.gap_ci.hi},
                        {"threshold_gap", opt.rec_focus_gap}};
         return fired(std::move(rec));
     } else if (std::isfinite(f.centre_correct) && std::isfinite(f.centre_wrong)) {
         return checked(format("centre share of CAM mass %s on errors (over %lld of %lld) vs %s on correct predictions "
-                              "(over %lld of %lld; gap threshold %.1f points)",
+                              "(over %lld of %lld; gap %.1f points, 95%% CI %.1f\u2013%.1f; threshold %.1f points)",
                               pct(f.centre_wrong).c_str(), f.n_wrong, f.total_wrong, pct(f.centre_correct).c_str(),
-                              f.n_correct, f.total_correct, 100 * opt.rec_focus_gap));
+                              f.n_correct, f.total_correct, 100 * (f.centre_correct - f.centre_wrong),
+                              100 * f.gap_ci.lo, 100 * f.gap_ci.hi, 100 * opt.rec_focus_gap));
     }
     return {};
 }
 
 Outcome worst_classes(const Report& r, const AnalysisParams& opt) {
-    const long long min_n = opt.rec_min_n;
+    // A class is quoted where its whole accuracy interval lies more than rec_worst_gap below top-1:
+    // the interval, not a minimum count, says whether a few images can carry the claim.
+    const double limit = r.top1 - opt.rec_worst_gap;
     std::vector<int> weak;
     for (int c : r.worst_classes) {
         if (int(weak.size()) == opt.rec_worst_classes) break;
-        if (r.per_class[c].support >= min_n && r.per_class[c].recall < r.top1 - opt.rec_worst_gap)
-            weak.push_back(c);
+        if (r.per_class[c].recall_ci.hi < limit) weak.push_back(c);
     }
     if (!weak.empty()) {
         Recommendation rec;
@@ -319,29 +370,29 @@ Outcome worst_classes(const Report& r, const AnalysisParams& opt) {
         std::vector<std::string> items;
         for (int c : weak) {
             const auto& s = r.per_class[c];
-            std::string item = format("'%s' %s of %lld", name_of(r, c).c_str(), pct(s.recall).c_str(), s.support);
+            std::string item = format("'%s' %s of %lld (%s)", name_of(r, c).c_str(), pct(s.recall).c_str(), s.support,
+                                      ci(s.recall_ci).c_str());
             if (s.most_confused_with >= 0)
                 item += format(" (most often taken for '%s', %lld)", name_of(r, s.most_confused_with).c_str(),
                                s.most_confused_count);
             items.push_back(item);
             rec.figures.push_back({"accuracy_class_" + std::to_string(c), s.recall});
+            rec.figures.push_back({"accuracy_ci_hi_class_" + std::to_string(c), s.recall_ci.hi});
         }
-        rec.text = format("Weakest classes (with at least %lld images), more than %.0f points below the overall "
-                          "top-1 of %s: ",
-                          min_n, 100 * opt.rec_worst_gap, pct(r.top1).c_str()) +
+        rec.text = format("Weakest classes, whose accuracy's 95%% interval lies entirely more than %.0f points below "
+                          "the overall top-1 of %s: ",
+                          100 * opt.rec_worst_gap, pct(r.top1).c_str()) +
                    join(items, "; ") +
                    ". Target them first: more or cleaner training images, class-balanced sampling or a higher "
                    "loss weight; their galleries in worst_predictions/ show what goes wrong.";
         rec.figures.push_back({"top1", r.top1});
         rec.figures.push_back({"threshold_gap", opt.rec_worst_gap});
         return fired(std::move(rec));
-    } else if (!r.worst_classes.empty() && r.per_class[r.worst_classes.front()].support < min_n) {
-        return too_few(format("class accuracies not quoted below %lld images per class", min_n));
     } else if (!r.worst_classes.empty()) {
         const int c = r.worst_classes.front();
-        return checked(format("weakest class '%s' at %s vs top-1 %s (gap threshold %.0f points)",
-                              name_of(r, c).c_str(), pct(r.per_class[c].recall).c_str(), pct(r.top1).c_str(),
-                              100 * opt.rec_worst_gap));
+        return checked(format("weakest class '%s' at %s of %lld (%s) vs top-1 %s (gap threshold %.0f points)",
+                              name_of(r, c).c_str(), pct(r.per_class[c].recall).c_str(), r.per_class[c].support,
+                              ci(r.per_class[c].recall_ci).c_str(), pct(r.top1).c_str(), 100 * opt.rec_worst_gap));
     }
     return {};
 }
@@ -495,8 +546,8 @@ std::vector<Recommendation> recommend(const Report& r, const AnalysisParams& opt
     if (!skipped.empty()) {
         Recommendation rec;
         rec.rule = "too_few_images";
-        rec.text = format("Not quoted, because fewer than %lld images stand behind the figure (the minimum for any "
-                          "figure a recommendation quotes): ",
+        rec.text = format("Not quoted, because fewer than %lld images stand behind the figure (the minimum for a "
+                          "figure without a Wilson interval, which decides for the others): ",
                           min_n) +
                    join(skipped, "; ") + ".";
         rec.figures = {{"min_n", double(min_n)}};

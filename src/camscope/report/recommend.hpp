@@ -5,8 +5,10 @@
 // figure then describes a model that hardly looks at its input); build_report calls it.
 //
 // Every rule fires on a measured figure crossing a threshold (AnalysisParams::rec_*) and quotes
-// both. A rule that does not fire says what it checked (the all-clear text lists these); a rule
-// whose figure stands on fewer than rec_min_n images quotes nothing and says so instead.
+// both, with the figure's 95 % interval (report/intervals.hpp) where it has one: such a rule fires
+// only where the interval clears the threshold (recommend.cpp lists which). A rule that does not
+// fire says what it checked (the all-clear text lists these); a rule whose figure has no interval,
+// or a bootstrap one, and stands on fewer than rec_min_n images quotes nothing and says so instead.
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,18 +41,18 @@ Outcome prediction_collapse(const Report& r, const AnalysisParams& opt);
 /// (better_method/better_layer, cam_candidates, faithfulness: set by attach_faithfulness). Reads
 /// degenerate, method, layer, num_classes, class_names and those.
 Outcome degenerate_cams(const Report& r, const AnalysisParams& opt);
-/// "calibration": ECE (calibration.before) above rec_ece; offers the fitted temperature unless it
+/// "calibration": ECE (calibration.before) above rec_ece with its whole bootstrap interval (ece_ci); offers the fitted temperature unless it
 /// stopped at a bound of its range. Reads n, calibration.
 Outcome calibration(const Report& r, const AnalysisParams& opt);
-/// "confused_pairs": directed pairs above rec_pair_rate of their true class (at most 5 listed),
+/// "confused_pairs": directed pairs whose rate's Wilson interval (rate_ci) lies above rec_pair_rate (at most 5 listed),
 /// with the pair's CAM IoU where >= rec_min_n errors have two maps with evidence. Reads directed,
 /// per_class, confusion, pair_focus, class_names.
 Outcome confused_pairs(const Report& r, const AnalysisParams& opt);
 /// "background_focus": on errors the predicted-class CAM's centre share is more than
-/// rec_focus_gap below the correct predictions'. Reads focus, focus_per_class, num_classes, class_names.
+/// rec_focus_gap below the correct predictions', with the gap's whole bootstrap interval (gap_ci). Reads focus, focus_per_class, num_classes, class_names.
 Outcome background_focus(const Report& r, const AnalysisParams& opt);
-/// "worst_classes": classes more than rec_worst_gap below the overall top-1 (at most
-/// rec_worst_classes, in worst_classes order). Reads worst_classes, per_class, top1, class_names.
+/// "worst_classes": classes whose accuracy's Wilson interval (recall_ci) lies entirely more than
+/// rec_worst_gap below the overall top-1 (at most rec_worst_classes, in worst_classes order). Reads worst_classes, per_class, top1, class_names.
 Outcome worst_classes(const Report& r, const AnalysisParams& opt);
 /// "label_errors": likely label errors above rec_label_issue_share of the set. Reads n,
 /// label_issues, label_issue_rows, high_conf_errors, high_conf_errors_flagged, class_names.
@@ -65,7 +67,7 @@ Outcome superclass(const Report& r, const AnalysisParams& opt);
 Outcome flip_test(const Report& r, const AnalysisParams& opt);
 
 /// The "degenerate_cams" recommendation whenever degenerate.warn(), whatever the number of maps
-/// (the rule adds the rec_min_n gate): attach_faithfulness refreshes the fired one with it once the
+/// (the rule adds the gate: the share's Wilson interval above warn_share): attach_faithfulness refreshes the fired one with it once the
 /// alternatives are measured. Empty when the warning does not apply.
 std::optional<Recommendation> degenerate_cams_recommendation(const Report& r, const AnalysisParams& opt);
 

@@ -46,12 +46,16 @@ struct FocusStats {
     double centre_correct = 0, centre_wrong = 0;
     long long n_correct = 0, n_wrong = 0;          // non-degenerate maps that entered the means
     long long total_correct = 0, total_wrong = 0;  // images (correct / wrong predictions)
+    /// 95 % percentile-bootstrap intervals (intervals.hpp) of the two means over their per-image
+    /// shares, and of the gap centre_correct − centre_wrong (the two groups resampled independently).
+    intervals::Interval centre_correct_ci, centre_wrong_ci, gap_ci;
 };
 struct PairFocus {
     int a = 0, b = 0;        // directed pair true a -> predicted b
     double mean_iou = 0;     // mean top-region IoU of true-class vs predicted-class CAM (NaN if none)
     long long n = 0;         // errors of the pair where both maps are non-degenerate (the mean's N)
     long long errors = 0;    // errors of the pair
+    intervals::Interval mean_iou_ci;  // 95 % percentile bootstrap over the n errors' IoUs
 };
 
 /// Degenerate CAMs (no positive evidence, metrics::degenerate_cam) of the analysed method and
@@ -107,11 +111,13 @@ struct Report {
     int input_h = 0, input_w = 0, fh = 0, fw = 0;
     AnalysisTimings timings;
     double analysis_s = 0;         // build_report's own time
+    double intervals_s = 0;        // ... of which its intervals stage (the bootstraps)
 
     // Overall.
     long long correct = 0, errors = 0;
     double top1 = 0, top5 = 0;
     int top5_k = 5;                // min(5, K)
+    intervals::Interval top1_ci, top5_ci;  // 95 % Wilson intervals over the n images
     double mean_confidence = 0, mean_confidence_correct = 0, mean_confidence_wrong = 0;
     std::vector<RowRef> rows;      // every analysed image (row order)
 
@@ -119,7 +125,10 @@ struct Report {
     std::vector<int> class_order;  // display order of the matrix (grouped by superclass if any)
     std::vector<std::pair<int, int>> order_blocks;  // superclass blocks [begin, end) in class_order
     std::vector<metrics::ClassStats> per_class;
-    std::vector<int> worst_classes;  // by accuracy (asc), then support (desc); classes with support
+    /// Classes with support, weakest first: by the upper bound of the accuracy's 95 % interval
+    /// (recall_ci.hi, asc), then accuracy (asc), then support (desc): a class of 5 images, whose
+    /// interval reaches high, cannot top the list on a few errors.
+    std::vector<int> worst_classes;
 
     std::vector<metrics::DirectedPair> directed;   // all non-zero
     std::vector<metrics::SymmetricPair> symmetric; // all non-zero
@@ -139,6 +148,7 @@ struct Report {
     std::vector<FocusStats> focus_per_class;  // by true class
     double mean_iou_errors = 0;             // over errors whose two maps are non-degenerate (NaN if none)
     long long n_iou_errors = 0;             // ... how many: "over n_iou_errors of errors images"
+    intervals::Interval mean_iou_errors_ci; // 95 % percentile bootstrap over those errors' IoUs
     std::vector<PairFocus> pair_focus;      // for the top confused (directed) pairs
     DegenerateStats degenerate;             // maps without positive evidence, counted
 

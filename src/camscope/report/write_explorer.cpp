@@ -99,6 +99,7 @@ ExplorerData explorer_model(const Report& r, const AnalysisInput& in, int top_k)
         bins.push_back({{"lower", b.lower}, {"upper", b.upper}, {"count", b.count},
                         {"confidence", r4(b.confidence)}, {"accuracy", r4(b.accuracy)}});
     d.calibration = {{"ece", cal.before.ece},
+                     {"ece_ci", report_detail::ci_json(cal.before.ece_ci)},
                      {"mce", cal.before.mce},
                      {"temperature", cal.temperature},
                      {"temperature_at_bound", cal.bound},  // +1/-1: the largest/smallest T searched
@@ -117,7 +118,10 @@ ExplorerData explorer_model(const Report& r, const AnalysisInput& in, int top_k)
         }
     }
     d.confusion.order = r.class_order;
-    for (const auto& p : r.directed) d.pairs.push_back({p.a, p.b, p.count, r4(p.rate)});
+    for (const auto& p : r.directed) {
+        d.pairs.push_back({p.a, p.b, p.count, r4(p.rate), std::nullopt});
+        if (p.rate_ci.defined()) d.pairs.back().rate_ci = std::array<double, 2>{r4(p.rate_ci.lo), r4(p.rate_ci.hi)};
+    }
 
     // Per image: the report's rows plus the top-k of the softmax the report was built from.
     const int k = std::min(top_k, r.num_classes);

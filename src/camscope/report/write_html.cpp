@@ -74,7 +74,7 @@ body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;max-width
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;font-size:13px}th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:right}
 th{cursor:pointer;background:#f4f6f8;position:sticky;top:0;user-select:none}td.l,th.l{text-align:left}
-th.sorted{background:#dde6f0}tr:hover td{background:#fff7d6}
+th.sorted{background:#dde6f0}tr:hover td{background:#fff7d6}td .ci{white-space:nowrap;color:#666;font-size:11px}
 .tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:6px 9px;border-radius:4px;font-size:12px;
 display:none;white-space:pre;z-index:10}
 .kpi{display:inline-block;margin:0 24px 12px 0}.kpi b{display:block;font-size:22px}
@@ -95,16 +95,21 @@ std::string interactive_html(const Report& r) {
                         {"superclass", r.has_superclasses ? r.coarse_names[r.fine_to_coarse[c.cls]] : ""},
                         {"support", c.support},
                         {"accuracy", c.recall},
+                        {"accuracy_ci", ci_json(c.recall_ci)},
                         {"precision", c.precision},
+                        {"precision_ci", ci_json(c.precision_ci)},
                         {"f1", c.f1},
                         {"mean_confidence", c.mean_confidence},
                         {"confused_with", c.most_confused_with >= 0 ? r.class_names[c.most_confused_with] : ""},
                         {"confused_count", c.most_confused_count},
                         {"centre_correct", f.centre_correct},
+                        {"centre_correct_ci", ci_json(f.centre_correct_ci)},
                         {"centre_wrong", f.centre_wrong},
+                        {"centre_wrong_ci", ci_json(f.centre_wrong_ci)},
                         {"centre_n", format("correct %lld of %lld, wrong %lld of %lld", f.n_correct, f.total_correct,
                                             f.n_wrong, f.total_wrong)},
                         {"blank_cams", r.degenerate.by_pred_class[c.cls].share()},
+                        {"blank_cams_ci", ci_json(r.degenerate.by_pred_class[c.cls].share_ci())},
                         {"blank_n", format("%lld of %lld", r.degenerate.by_pred_class[c.cls].degenerate,
                                            r.degenerate.by_pred_class[c.cls].maps)}});
     }
@@ -112,7 +117,8 @@ std::string interactive_html(const Report& r) {
                     html_escape(r.dataset_name) + "</title>\n<style>" + kStyle +
                     "</style></head><body>\n<h1>Per-class accuracy</h1>\n";
     h += format("<p>%zu images, %d classes, top-1 %s. Click a column header to sort; hover a bar or row for details. "
-                "The dashed line is the overall top-1.</p>\n",
+                "The dashed line is the overall top-1. Shares show their 95%% interval in brackets (Wilson; "
+                "bootstrap for the CAM centre shares).</p>\n",
                 r.n, r.num_classes, pct(r.top1).c_str());
     h += "<div id=\"chart\"></div>\n<table id=\"t\"><thead></thead><tbody></tbody></table>\n<div class=\"tip\" "
          "id=\"tip\"></div>\n";
@@ -135,9 +141,14 @@ function fmt(v, kind) {
   if (kind === 3) return v.toFixed(3);
   return String(v);
 }
+function withCi(r, key, kind) {  // "72.0% (65.1–78.2%)" where the figure has an interval
+  const v = fmt(r[key], kind), ci = r[key + "_ci"];
+  if (kind !== 2 || !Array.isArray(ci) || v === "n/a") return v;
+  return v + " (" + (100 * ci[0]).toFixed(1) + "\u2013" + (100 * ci[1]).toFixed(1) + "%)";
+}
 function details(r) {
   return r.name + " (#" + r.index + ")" + (HAS_SUPER ? "  [" + r.superclass + "]" : "") +
-    "\naccuracy " + fmt(r.accuracy, 2) + " of " + r.support + "   precision " + fmt(r.precision, 2) +
+    "\naccuracy " + withCi(r, "accuracy", 2) + " of " + r.support + "   precision " + withCi(r, "precision", 2) +
     "   F1 " + fmt(r.f1, 3) + "\nmean confidence " + fmt(r.mean_confidence, 2) +
     (r.confused_with ? "\nmost confused with " + r.confused_with + " (" + r.confused_count + ")" : "") +
     "\nCAM centre share over maps with evidence: " + r.centre_n +
@@ -172,6 +183,8 @@ function drawTable(data) {
     for (const [key, , kind] of cols) {
       const td = document.createElement("td");
       td.textContent = fmt(r[key], kind);
+      const ci = withCi(r, key, kind).slice(td.textContent.length).trim();
+      if (ci) { const sp = document.createElement("span"); sp.className = "ci"; sp.textContent = ci; td.append(" ", sp); }
       if (kind === 1) td.className = "l";
       row.appendChild(td);
     }
@@ -231,16 +244,16 @@ std::string index_html(const Report& r, const WriteOptions& opt, const std::vect
     auto kpi = [&](const std::string& label, const std::string& v) {
         h += "<span class=\"kpi\"><b>" + html_escape(v) + "</b>" + html_escape(label) + "</span>";
     };
-    kpi("top-1 accuracy", pct(r.top1));
-    kpi(format("top-%d accuracy", r.top5_k), pct(r.top5));
+    kpi("top-1 accuracy", pct_ci(r.top1, r.top1_ci));
+    kpi(format("top-%d accuracy", r.top5_k), pct_ci(r.top5, r.top5_ci));
     kpi("mean confidence", pct(r.mean_confidence));
-    kpi("ECE", pct(r.calibration.before.ece));
+    kpi("ECE", pct_ci(r.calibration.before.ece, r.calibration.before.ece_ci));
     kpi("ECE at " + temperature_label(r.calibration), pct(r.calibration.after.ece));
     kpi("high-confidence errors", std::to_string(r.high_conf_errors.size()));
     kpi("likely label errors", std::to_string(r.label_issues.issues.size()));
     if (r.has_superclasses) kpi("errors within superclass", pct(r.superclass.within_share));
     kpi(format("blank CAMs (%lld of %lld)", r.degenerate.pred().degenerate, r.degenerate.pred().maps),
-        pct(r.degenerate.pred().share()));
+        pct_ci(r.degenerate.pred().share(), r.degenerate.pred().share_ci()));
     h += "</div>\n";
 
     h += "<h2>Recommendations</h2>\n<ol>";
@@ -296,7 +309,8 @@ std::string index_html(const Report& r, const WriteOptions& opt, const std::vect
         const WrittenFile* f = find(g.file);
         if (!f) continue;
         h += "<details><summary>" +
-             html_escape(format("%s: %s of %lld", r.class_names[c].c_str(), pct(r.per_class[c].recall).c_str(),
+             html_escape(format("%s: %s of %lld", r.class_names[c].c_str(),
+                                pct_ci(r.per_class[c].recall, r.per_class[c].recall_ci).c_str(),
                                 r.per_class[c].support)) +
              "</summary>";
         image(*f);

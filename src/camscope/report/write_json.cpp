@@ -32,6 +32,12 @@ json rows_json(const Report& r, const std::vector<RowRef>& rows) {
     return a;
 }
 
+}  // namespace
+
+json ci_json(const intervals::Interval& i) { return i.defined() ? json::array({i.lo, i.hi}) : json(nullptr); }
+
+namespace {
+
 json calibration_json(const metrics::Calibration& c) {
     json bins = json::array();
     for (const auto& b : c.bins)
@@ -40,7 +46,7 @@ json calibration_json(const metrics::Calibration& c) {
                         {"count", b.count},
                         {"confidence", b.count ? json(b.confidence) : json(nullptr)},
                         {"accuracy", b.count ? json(b.accuracy) : json(nullptr)}});
-    return {{"num_bins", c.num_bins},     {"ece", c.ece},
+    return {{"num_bins", c.num_bins},     {"ece", c.ece},  {"ece_ci", ci_json(c.ece_ci)},
             {"mce", c.mce},               {"accuracy", c.accuracy},
             {"mean_confidence", c.mean_confidence}, {"overconfidence", c.overconfidence},
             {"bins", bins}};
@@ -48,7 +54,10 @@ json calibration_json(const metrics::Calibration& c) {
 
 json focus_json(const FocusStats& f) {
     return {{"centre_share_correct", f.centre_correct},
+            {"centre_share_correct_ci", ci_json(f.centre_correct_ci)},
             {"centre_share_wrong", f.centre_wrong},
+            {"centre_share_wrong_ci", ci_json(f.centre_wrong_ci)},
+            {"gap_ci", ci_json(f.gap_ci)},
             {"n_correct", f.n_correct},
             {"n_wrong", f.n_wrong},
             {"total_correct", f.total_correct},
@@ -56,7 +65,7 @@ json focus_json(const FocusStats& f) {
 }
 
 json count_json(const metrics::CamCount& c) {
-    return {{"maps", c.maps}, {"degenerate", c.degenerate}, {"share", c.share()}};
+    return {{"maps", c.maps}, {"degenerate", c.degenerate}, {"share", c.share()}, {"share_ci", ci_json(c.share_ci())}};
 }
 
 json candidate_json(const CamCandidate& c) {
@@ -77,14 +86,18 @@ json class_metrics_json(const Report& r, const metrics::ClassStats& c) {
             {"correct", c.correct},
             {"predicted", c.predicted},
             {"accuracy", c.recall},
+            {"accuracy_ci", ci_json(c.recall_ci)},
             {"precision", c.precision},
+            {"precision_ci", ci_json(c.precision_ci)},
             {"f1", c.f1},
             {"mean_confidence", c.mean_confidence}};
 }
 
 json overall_json(const Report& r) {
     return {{"top1", r.top1},
+            {"top1_ci", ci_json(r.top1_ci)},
             {"top5", r.top5},
+            {"top5_ci", ci_json(r.top5_ci)},
             {"top5_k", r.top5_k},
             {"correct", r.correct},
             {"errors", r.errors},
@@ -113,7 +126,8 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
                   {"predict", r.timings.predict_s},
                   {"cam", r.timings.cam_s},
                   {"total_before_report", r.timings.total_s},
-                  {"analysis", r.analysis_s}}},
+                  {"analysis", r.analysis_s},
+                  {"intervals", r.intervals_s}}},
                 {"options",
                  {{"worst_k", r.params.worst_k},
                   {"best_k", r.params.best_k},
@@ -123,7 +137,17 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
                   {"row_normalised_matrix", opt.row_normalised_matrix},
                   {"top_region_fraction", r.params.top_region_fraction},
                   {"rec_min_n", r.params.rec_min_n},
-                  {"degenerate_warn_share", r.params.degenerate_warn_share}}}};
+                  {"degenerate_warn_share", r.params.degenerate_warn_share},
+                  {"intervals",
+                   {{"level", 0.95},
+                    {"proportions", "Wilson score interval, z = 1.959963984540054"},
+                    {"means_and_ece",
+                     "percentile bootstrap: each statistic restarts splitmix64 from the seed, draws indices as "
+                     "floor(next() * n / 2^64), and takes the 2.5% and 97.5% quantiles of the resampled statistics (linear "
+                     "interpolation, numpy's default); the centre-share gap resamples correct then wrong "
+                     "predictions"},
+                    {"bootstrap_resamples", r.params.interval_resamples},
+                    {"bootstrap_seed", r.params.interval_seed}}}}}};
     j["classes"] = r.class_names;
     if (r.identity) j["identity"] = identity_json(*r.identity);
 
@@ -167,14 +191,17 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
     j["confusion_matrix"]["display_order"] = r.class_order;
 
     json directed = json::array(), symmetric = json::array();
-    for (const auto& p : r.directed) directed.push_back({{"true", p.a}, {"pred", p.b}, {"count", p.count}, {"rate", p.rate}});
+    for (const auto& p : r.directed)
+        directed.push_back(
+            {{"true", p.a}, {"pred", p.b}, {"count", p.count}, {"rate", p.rate}, {"rate_ci", ci_json(p.rate_ci)}});
     for (const auto& p : r.symmetric)
         symmetric.push_back({{"a", p.a},
                              {"b", p.b},
                              {"count", p.count},
                              {"count_ab", p.count_ab},
                              {"count_ba", p.count_ba},
-                             {"rate", p.rate}});
+                             {"rate", p.rate},
+                             {"rate_ci", ci_json(p.rate_ci)}});
     j["pairs"] = {{"directed", directed}, {"symmetric", symmetric}};
 
     if (r.has_superclasses) {
@@ -221,7 +248,12 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
 
     json pf = json::array();
     for (const auto& p : r.pair_focus)
-        pf.push_back({{"true", p.a}, {"pred", p.b}, {"mean_iou", p.mean_iou}, {"n", p.n}, {"errors", p.errors}});
+        pf.push_back({{"true", p.a},
+                      {"pred", p.b},
+                      {"mean_iou", p.mean_iou},
+                      {"mean_iou_ci", ci_json(p.mean_iou_ci)},
+                      {"n", p.n},
+                      {"errors", p.errors}});
     j["focus"] = {{"definition",
                    "centre share = CAM mass of the predicted class inside the central box (middle half of each "
                    "dimension, 25% of the area) / total mass, on the CAM upsampled to the input size; uniform = 0.25. "
@@ -231,6 +263,7 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
                   {"overall", focus_json(r.focus)},
                   {"top_region_fraction", r.params.top_region_fraction},
                   {"mean_iou_errors", r.mean_iou_errors},
+                  {"mean_iou_errors_ci", ci_json(r.mean_iou_errors_ci)},
                   {"n_iou_errors", r.n_iou_errors},
                   {"errors", r.errors},
                   {"pairs", pf}};

@@ -168,11 +168,13 @@ void write_report(const Report& r, const AnalysisInput& in, const WriteOptions& 
               figures::confusion_top_png(r, opt));
     d.text("confusion_matrix.csv", "confusion matrix counts, true class in rows, predicted in columns",
            rd::confusion_csv(r));
-    d.text("per_class_accuracy.csv", "per class: support, accuracy (recall), precision, F1, mean confidence, most confused with",
+    d.text("per_class_accuracy.csv", "per class: support, accuracy (recall), precision, F1, mean confidence, most confused with; "
+           "then 95% intervals of accuracy and precision, the CAM centre shares and the blank-map share",
            rd::per_class_csv(r));
     d.text("per_class_accuracy_interactive.html", "sortable per-class table and chart (self-contained)",
            rd::interactive_html(r));
-    d.text("most_confused_pairs.csv", "confused pairs: kind=directed (a true, b predicted) and kind=symmetric (both directions)",
+    d.text("most_confused_pairs.csv", "confused pairs: kind=directed (a true, b predicted) and kind=symmetric (both directions), "
+           "with the rate's 95% interval",
            rd::pairs_csv(r));
     d.png("top_confused_pairs.png", "the most frequent confusions, true -> predicted", figures::top_pairs_png(r));
     d.png("reliability_diagram.png", "calibration: accuracy vs confidence per bin", figures::reliability_png(r));

@@ -15,7 +15,7 @@ const std::string& nm(const Report& r, int c) { return r.class_names[c]; }
 
 std::string pair_line(const Report& r, const metrics::DirectedPair& p) {
     return format("'%s' -> '%s': %lld (%s of '%s')", nm(r, p.a).c_str(), nm(r, p.b).c_str(), p.count,
-                  pct(p.rate).c_str(), nm(r, p.a).c_str());
+                  pct_ci(p.rate, p.rate_ci).c_str(), nm(r, p.a).c_str());
 }
 
 }  // namespace
@@ -82,7 +82,7 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
 
     line("CALIBRATION");
     line(format("  ECE %s, MCE %s (%d equal-width bins). Mean confidence minus accuracy: %+.1f points (%s).",
-                pct(cal.before.ece).c_str(), pct(cal.before.mce).c_str(), cal.before.num_bins,
+                pct_ci(cal.before.ece, cal.before.ece_ci).c_str(), pct(cal.before.mce).c_str(), cal.before.num_bins,
                 100 * cal.before.overconfidence,
                 std::abs(cal.before.overconfidence) < 0.01 ? "calibrated on average"
                 : cal.before.overconfidence > 0          ? "over-confident"
@@ -98,14 +98,14 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
                     pct(cal.after.ece).c_str(), pct(cal.after.mce).c_str()));
     line("");
 
-    line("CLASSES (accuracy = recall)");
+    line("CLASSES (accuracy = recall; 95% intervals in brackets; weakest = lowest upper bound)");
     // Worst and best lists never overlap: at most half the classes each.
     const size_t nw = std::min<size_t>(10, (r.worst_classes.size() + 1) / 2);
     line(format("  Worst %zu:", nw));
     for (size_t i = 0; i < nw; ++i) {
         const auto& c = r.per_class[r.worst_classes[i]];
         std::string l = format("    %-24s %6s of %5lld  precision %s  F1 %.3f", nm(r, c.cls).c_str(),
-                               pct(c.recall).c_str(), c.support, pct(c.precision).c_str(), c.f1);
+                               pct_ci(c.recall, c.recall_ci).c_str(), c.support, pct(c.precision).c_str(), c.f1);
         if (c.most_confused_with >= 0)
             l += format("  most often taken for '%s' (%lld)", nm(r, c.most_confused_with).c_str(), c.most_confused_count);
         line(l);
@@ -114,7 +114,7 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
     line(format("  Best %zu:", nb));
     for (size_t i = 0; i < nb; ++i) {
         const auto& c = r.per_class[r.worst_classes[r.worst_classes.size() - 1 - i]];
-        line(format("    %-24s %6s of %5lld", nm(r, c.cls).c_str(), pct(c.recall).c_str(), c.support));
+        line(format("    %-24s %6s of %5lld", nm(r, c.cls).c_str(), pct_ci(c.recall, c.recall_ci).c_str(), c.support));
     }
     line("");
 
@@ -127,7 +127,7 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
         for (size_t i = 0; i < std::min<size_t>(5, r.symmetric.size()); ++i) {
             const auto& p = r.symmetric[i];
             line(format("      '%s' <-> '%s': %lld (%lld + %lld, %s of both classes)", nm(r, p.a).c_str(),
-                        nm(r, p.b).c_str(), p.count, p.count_ab, p.count_ba, pct(p.rate).c_str()));
+                        nm(r, p.b).c_str(), p.count, p.count_ab, p.count_ba, pct_ci(p.rate, p.rate_ci).c_str()));
         }
     }
     line("");
@@ -172,13 +172,16 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
     }
     line(format("  Share of CAM mass in the central quarter of the image (middle half of each side; a uniform map "
                 "gives 25%%): %s on correct predictions (over %lld of %lld images), %s on errors (over %lld of %lld).",
-                pct(r.focus.centre_correct).c_str(), r.focus.n_correct, r.focus.total_correct,
-                pct(r.focus.centre_wrong).c_str(), r.focus.n_wrong, r.focus.total_wrong));
+                pct_ci(r.focus.centre_correct, r.focus.centre_correct_ci).c_str(), r.focus.n_correct,
+                r.focus.total_correct, pct_ci(r.focus.centre_wrong, r.focus.centre_wrong_ci).c_str(), r.focus.n_wrong,
+                r.focus.total_wrong));
     if (r.n_iou_errors > 0)
-        line(format("  On errors, the true-class and predicted-class CAMs overlap with mean IoU %.2f (top-%d%% regions, "
+        line(format("  On errors, the true-class and predicted-class CAMs overlap with mean IoU %.2f (95%% CI "
+                    "%.2f\u2013%.2f; top-%d%% regions, "
                     "over %lld of %lld errors, those with evidence in both maps): low values mean the model looked "
                     "somewhere else than where the true class is.",
-                    r.mean_iou_errors, int(std::lround(100 * r.params.top_region_fraction)), r.n_iou_errors,
+                    r.mean_iou_errors, r.mean_iou_errors_ci.lo, r.mean_iou_errors_ci.hi,
+                    int(std::lround(100 * r.params.top_region_fraction)), r.n_iou_errors,
                     r.errors));
     else if (r.errors > 0)
         line(format("  No IoU of true-class vs predicted-class CAMs: none of the %lld errors has evidence in both maps.",
@@ -186,8 +189,8 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
     for (size_t i = 0; i < std::min<size_t>(5, r.pair_focus.size()); ++i) {
         const auto& pf = r.pair_focus[i];
         if (pf.n == 0) continue;
-        line(format("    '%s' -> '%s': IoU %.2f over %lld of %lld errors%s", nm(r, pf.a).c_str(), nm(r, pf.b).c_str(),
-                    pf.mean_iou, pf.n, pf.errors,
+        line(format("    '%s' -> '%s': IoU %.2f (95%% CI %.2f\u2013%.2f) over %lld of %lld errors%s", nm(r, pf.a).c_str(),
+                    nm(r, pf.b).c_str(), pf.mean_iou, pf.mean_iou_ci.lo, pf.mean_iou_ci.hi, pf.n, pf.errors,
                     pf.n < r.params.rec_min_n
                         ? format(" (fewer than %lld: not used in recommendations)", r.params.rec_min_n).c_str()
                         : ""));
@@ -239,15 +242,18 @@ std::string recommendations_text(const Report& r) {
 
 std::string format_terminal_summary(const Report& r) {
     using report_detail::pct;
+    using report_detail::pct_ci;
     using report_detail::temperature_label;
     std::string s;
     auto row = [&](const std::string& k, const std::string& v) { s += format("  %-22s %s\n", k.c_str(), v.c_str()); };
     s += format("Analysis of %zu images, %d classes\n", r.n, r.num_classes);
     for (const auto& w : report_detail::degenerate_warning(r)) s += "  ! " + w + "\n";
-    row("top-1 accuracy", format("%s  (%lld correct, %lld errors)", pct(r.top1).c_str(), r.correct, r.errors));
+    row("top-1 accuracy", format("%s  (%lld correct, %lld errors)", pct_ci(r.top1, r.top1_ci).c_str(), r.correct,
+                                 r.errors));
     row(format("top-%d accuracy", r.top5_k), pct(r.top5));
     row("mean confidence", pct(r.mean_confidence));
-    row("ECE / MCE", pct(r.calibration.before.ece) + " / " + pct(r.calibration.before.mce) +
+    row("ECE / MCE", pct_ci(r.calibration.before.ece, r.calibration.before.ece_ci) + " / " +
+                         pct(r.calibration.before.mce) +
                          format("  (%s -> ECE %s)", temperature_label(r.calibration).c_str(),
                                 pct(r.calibration.after.ece).c_str()));
     row(format("errors conf >= %.2f", r.params.high_conf), std::to_string(r.high_conf_errors.size()));
@@ -257,17 +263,18 @@ std::string format_terminal_summary(const Report& r) {
                              r.degenerate.pred().maps, pct(r.degenerate.pred().share()).c_str(), r.method.c_str(),
                              r.layer.c_str()));
     if (r.identity && !r.identity->norm_source.empty()) row("input normalisation", r.identity->norm_source);
-    s += "  worst classes:\n";
+    s += "  worst classes (lowest upper bound of the 95% interval first):\n";
     for (size_t i = 0; i < std::min<size_t>(5, r.worst_classes.size()); ++i) {
         const auto& c = r.per_class[r.worst_classes[i]];
-        s += format("    %-24s %6s  (%lld images)\n", r.class_names[c.cls].c_str(), pct(c.recall).c_str(), c.support);
+        s += format("    %-24s %6s  (%lld images)\n", r.class_names[c.cls].c_str(), pct_ci(c.recall, c.recall_ci).c_str(),
+                    c.support);
     }
     s += "  top confused pairs (true -> predicted):\n";
     if (r.directed.empty()) s += "    none\n";
     for (size_t i = 0; i < std::min<size_t>(5, r.directed.size()); ++i) {
         const auto& p = r.directed[i];
         s += format("    %-40s %5lld  (%s)\n", (r.class_names[p.a] + " -> " + r.class_names[p.b]).c_str(), p.count,
-                    pct(p.rate).c_str());
+                    pct_ci(p.rate, p.rate_ci).c_str());
     }
     return s;
 }

@@ -66,6 +66,10 @@ nlohmann::json class_metrics_json(const Report& r, const metrics::ClassStats& c)
 
 /// "12.3%" with one decimal.
 std::string pct(double v);
+/// "72.0% (65.1–78.2%)": a share with its 95 % interval ("n/a" parts where undefined).
+std::string pct_ci(double v, const intervals::Interval& i);
+/// An interval as summary.json writes it: [lo, hi], or null where undefined.
+nlohmann::json ci_json(const intervals::Interval& i);
 
 /// "T = 1.85" (`decimals` places), or "T = 20.00 (the largest searched)" / "(the smallest
 /// searched)" when the fit stopped at a bound of its range (TemperatureFit::bound).

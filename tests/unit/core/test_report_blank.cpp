@@ -131,8 +131,9 @@ TEST(Report, BlankCamWarningNamesTheMeasuredBetterMethodAndLayer) {
     ASSERT_TRUE(r.degenerate.warn());
     ASSERT_FALSE(r.recommendations.empty());
     EXPECT_EQ(r.recommendations.front().rule, "degenerate_cams") << "first: every CAM figure depends on it";
-    EXPECT_NE(r.recommendations.front().text.find("45.0% of the gradcam maps of the predicted class at layer "
-                                                   "'layer4' have no positive evidence (18 of 40 images"),
+    EXPECT_NE(r.recommendations.front().text.find("45.0% (95% CI 30.7\u2013" "60.2%) of the gradcam maps of the "
+                                                   "predicted class at layer 'layer4' have no positive evidence (18 "
+                                                   "of 40 images"),
               std::string::npos)
         << r.recommendations.front().text;
     EXPECT_NE(r.recommendations.front().text.find("No alternative was measured"), std::string::npos);

@@ -41,14 +41,20 @@ TEST(Report, WritesEveryFileConsistently) {
     EXPECT_EQ(cell[std::make_pair(std::string("T-shirt/top"), std::string("car"))], 3);
     EXPECT_EQ(cell[std::make_pair(std::string("T-shirt/top"), std::string("cat"))], 1);
 
-    // per_class_accuracy.csv: header, one row per class; support-weighted accuracy = top-1.
+    // per_class_accuracy.csv: header, one row per class; support-weighted accuracy = top-1. The 95 %
+    // intervals and the CAM shares (issue 25) come after the first nine columns, which stay where they were.
     const auto pc = read_csv(out / "per_class_accuracy.csv");
     ASSERT_EQ(pc.size(), 5u);
     EXPECT_EQ(pc[0], (std::vector<std::string>{"class_index", "class_name", "support", "accuracy", "precision", "f1",
-                                               "mean_confidence", "most_confused_with", "most_confused_count"}));
+                                               "mean_confidence", "most_confused_with", "most_confused_count",
+                                               "accuracy_ci_lo", "accuracy_ci_hi", "precision_ci_lo",
+                                               "precision_ci_hi", "centre_share_correct", "centre_share_correct_ci_lo",
+                                               "centre_share_correct_ci_hi", "centre_share_wrong",
+                                               "centre_share_wrong_ci_lo", "centre_share_wrong_ci_hi",
+                                               "blank_cam_share", "blank_cam_share_ci_lo", "blank_cam_share_ci_hi"}));
     double weighted = 0, support = 0;
     for (size_t i = 1; i < pc.size(); ++i) {
-        ASSERT_EQ(pc[i].size(), 9u);
+        ASSERT_EQ(pc[i].size(), 22u);
         weighted += std::stod(pc[i][2]) * std::stod(pc[i][3]);
         support += std::stod(pc[i][2]);
     }
@@ -57,6 +63,8 @@ TEST(Report, WritesEveryFileConsistently) {
     EXPECT_NEAR(std::stod(pc[3][3]), 0.6, 1e-6);
     EXPECT_EQ(pc[3][7], "car");
     EXPECT_EQ(pc[3][8], "3");
+    EXPECT_NEAR(std::stod(pc[3][9]), 0.312674, 1e-6);  // Wilson 6 of 10 (scipy)
+    EXPECT_NEAR(std::stod(pc[3][10]), 0.831820, 1e-6);
     // Precision of "cat": predicted 7 + 2 + 1 = 10 times, right 7.
     EXPECT_NEAR(std::stod(pc[1][4]), 0.7, 1e-6);
 
@@ -65,11 +73,13 @@ TEST(Report, WritesEveryFileConsistently) {
     const auto pairs = read_csv(out / "most_confused_pairs.csv");
     ASSERT_GE(pairs.size(), 2u);
     EXPECT_EQ(pairs[0], (std::vector<std::string>{"kind", "rank", "a_index", "a_name", "b_index", "b_name", "count",
-                                                  "rate", "count_ab", "count_ba"}));
+                                                  "rate", "count_ab", "count_ba", "rate_ci_lo", "rate_ci_hi"}));
     int directed = 0, symmetric = 0;
     for (size_t i = 1; i < pairs.size(); ++i) {
         const auto& row = pairs[i];
-        ASSERT_EQ(row.size(), 10u);
+        ASSERT_EQ(row.size(), 12u);
+        EXPECT_LT(std::stod(row[10]), std::stod(row[7]));  // the rate lies inside its interval
+        EXPECT_GT(std::stod(row[11]), std::stod(row[7]));
         const long long count = std::stoll(row[6]);
         if (row[0] == "directed") {
             ++directed;
@@ -119,7 +129,7 @@ TEST(Report, WritesEveryFileConsistently) {
 
     // The words quote the numbers.
     const std::string recs = slurp(out / "recommendations.txt");
-    EXPECT_NE(recs.find("'cat' -> 'dog' 3 of 10 (30.0%; reverse 2"), std::string::npos) << recs;
+    EXPECT_NE(recs.find("'cat' -> 'dog' 3 of 10 (30.0%, 95% CI 10.8\u2013" "60.3%; reverse 2"), std::string::npos) << recs;
     EXPECT_NE(recs.find("30.0%"), std::string::npos);
     const std::string summary = slurp(out / "analysis_summary.txt");
     EXPECT_NE(summary.find("77.5%"), std::string::npos);
