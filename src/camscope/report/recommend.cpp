@@ -9,7 +9,8 @@
 //                    as such); its CAM IoU, a bootstrap interval, keeps the rec_min_n floor;
 //   worst_classes    a class's accuracy's Wilson upper bound lies below top-1 − rec_worst_gap; no rec_min_n;
 //   calibration      the ECE's bootstrap lower bound lies above rec_ece;
-//   background_focus the bootstrap interval of the centre-share gap lies above rec_focus_gap.
+//   background_focus the bootstrap interval of the centre-share gap lies above rec_focus_gap;
+//   flip_test        the dominant kind's Wilson lower bound reaches rec_flip_share; no rec_min_n.
 // The two bootstrap rules keep rec_min_n as a floor: a percentile bootstrap over a handful of images
 // is too narrow (it cannot see what the few images did not show). prediction_collapse, label_errors
 // and superclass are unchanged.
@@ -460,19 +461,19 @@ Outcome flip_test(const Report& r, const AnalysisParams& opt) {
     if (!r.flips) return {};
     const FlipSummary& f = *r.flips;
     const FlipCounts& c = f.overall;
-    const long long min_n = opt.rec_min_n;
-    if (c.tested < min_n)
-        return too_few(format("flip test not quoted: %lld errors tested, fewer than the minimum of %lld", c.tested,
-                              min_n));
-    // The kind with the largest share; the recommendation fires when it reaches rec_flip_share.
+    if (c.tested == 0) return {};
+    // The kind with the largest share; the recommendation fires when its Wilson interval lies at or
+    // above rec_flip_share (no rec_min_n: the interval says how few were tested).
     FlipOutcome top = FlipOutcome::flips_to_true;
     for (FlipOutcome o : {FlipOutcome::stays, FlipOutcome::flips_elsewhere})
         if (c.of(o) > c.of(top)) top = o;
     const double share = c.share(top);
-    if (share < opt.rec_flip_share)
-        return checked(format("flip test: no kind of error reaches %s of the %lld tested (distractor %lld, missing "
-                              "%lld, unstable %lld)",
-                              pct(opt.rec_flip_share).c_str(), c.tested, c.distractor, c.missing, c.unstable));
+    const intervals::Interval share_ci = intervals::wilson(c.of(top), c.tested);
+    if (share_ci.lo < opt.rec_flip_share)
+        return checked(format("flip test: no kind of error is at least %s of the %lld tested with 95%% confidence "
+                              "(distractor %lld, missing %lld, unstable %lld; the largest %s, %s)",
+                              pct(opt.rec_flip_share).c_str(), c.tested, c.distractor, c.missing, c.unstable,
+                              pct(share).c_str(), ci(share_ci).c_str()));
     // The directed pairs with most errors of that kind (at most 3), as "'a' -> 'b' 12 of 15".
     std::vector<const FlipGroup*> pairs;
     for (const auto& g : f.per_pair)
@@ -486,8 +487,8 @@ Outcome flip_test(const Report& r, const AnalysisParams& opt) {
     Recommendation rec;
     rec.rule = "flip_test";
     const std::string measured =
-        format("With %s, %lld of %lld tested errors (%s; threshold %s) ", f.method().c_str(), c.of(top), c.tested,
-               pct(share).c_str(), pct(opt.rec_flip_share).c_str());
+        format("With %s, %lld of %lld tested errors (%s, %s; threshold %s) ", f.method().c_str(), c.of(top),
+               c.tested, pct(share).c_str(), ci(share_ci).c_str(), pct(opt.rec_flip_share).c_str());
     const std::string where = items.empty() ? "" : " Most often: " + join(items, "; ") + ".";
     switch (top) {
         case FlipOutcome::flips_to_true:
@@ -513,6 +514,8 @@ Outcome flip_test(const Report& r, const AnalysisParams& opt) {
                    {"missing", double(c.missing)},
                    {"unstable", double(c.unstable)},
                    {"share", share},
+                   {"share_ci_lo", share_ci.lo},
+                   {"share_ci_hi", share_ci.hi},
                    {"fraction", f.fraction},
                    {"threshold", opt.rec_flip_share}};
     return fired(std::move(rec));

@@ -111,22 +111,29 @@ Report with_flips(int distractor, int missing, int unstable) {
 TEST(Flips, RuleFiresOnTheDominantKindOnly) {
     AnalysisParams opt;  // rec_flip_share 0.5, rec_min_n 30
     EXPECT_EQ(rules::flip_test(Report{}, opt).kind, Kind::not_applicable);
-    // 24 of 40 distractor (60% >= 50%): fires, quoting the counts and the pair.
-    auto o = rules::flip_test(with_flips(24, 10, 6), opt);
+    // 30 of 40 distractor: 75%, Wilson 95% interval 59.8-85.8% (closed form: (p + z²/2n ± z·sqrt(p(1-p)/n +
+    // z²/4n²)) / (1 + z²/n), z = 1.96): its lower bound reaches 50%: fires, quoting counts, interval, pair.
+    auto o = rules::flip_test(with_flips(30, 6, 4), opt);
     ASSERT_EQ(o.kind, Kind::fired);
     EXPECT_EQ(o.recommendation.rule, "flip_test");
-    EXPECT_NE(o.recommendation.text.find("24 of 40 tested errors (60.0%; threshold 50.0%)"), std::string::npos)
+    EXPECT_NE(o.recommendation.text.find("30 of 40 tested errors (75.0%, 95% CI 59.8\u201385.8%; threshold 50.0%)"),
+              std::string::npos)
         << o.recommendation.text;
     EXPECT_NE(o.recommendation.text.find("random erasing"), std::string::npos);
-    EXPECT_NE(o.recommendation.text.find("'c0' -> 'c1' 24 of 24"), std::string::npos) << o.recommendation.text;
+    EXPECT_NE(o.recommendation.text.find("'c0' -> 'c1' 30 of 30"), std::string::npos) << o.recommendation.text;
     // Missing evidence dominating: the other advice.
     o = rules::flip_test(with_flips(5, 30, 5), opt);
     ASSERT_EQ(o.kind, Kind::fired);
     EXPECT_NE(o.recommendation.text.find("missing true evidence"), std::string::npos);
+    // 24 of 40 (60%): above half, but the interval (44.6-73.7%) reaches below it: checked, not fired.
+    o = rules::flip_test(with_flips(24, 10, 6), opt);
+    EXPECT_EQ(o.kind, Kind::checked);
     // 15/15/10: no kind reaches half: checked.
     EXPECT_EQ(rules::flip_test(with_flips(15, 15, 10), opt).kind, Kind::checked);
-    // 20 tested, all distractor: fewer than rec_min_n, not quoted.
-    EXPECT_EQ(rules::flip_test(with_flips(20, 0, 0), opt).kind, Kind::too_few);
+    // 8 tested, all distractor: Wilson 67.6-100%: few, but the interval clears half: fires.
+    EXPECT_EQ(rules::flip_test(with_flips(8, 0, 0), opt).kind, Kind::fired);
+    // 3 of 3: 43.9-100%: not enough.
+    EXPECT_EQ(rules::flip_test(with_flips(3, 0, 0), opt).kind, Kind::checked);
 }
 
 TEST(Flips, AttachRerunsTheRecommendations) {
