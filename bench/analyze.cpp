@@ -228,6 +228,10 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
         } else if (name == "contrast CAMs") {
             snprintf(what, sizeof what, "Finer-CAM of the pair sheets (%zu maps)", r.contrast_cams.size());
             name = what;
+        } else if (name == "sanity gate" && r.sanity) {
+            snprintf(what, sizeof what, "sanity gate (%lld images, %zu randomisation steps + random logit)", r.sanity->n,
+                     r.sanity->cascade.size());
+            name = what;
         } else if (name == "faithfulness" && r.faithfulness) {
             snprintf(what, sizeof what, "faithfulness check (%zu images, %zu methods%s)", r.faithfulness->n_images,
                      r.faithfulness->methods.size(),

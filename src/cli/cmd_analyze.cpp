@@ -69,6 +69,17 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
                        "images (18 of 10,000; a quick, noisy ranking: name a larger N for a firmer one); 0 = off")
             ->capture_default_str()
             ->check(non_negative());
+    cmd.add_option("--sanity-images", a.report.sanity_images,
+                   "images for the sanity gate of the maps (Adebayo et al. 2018): the report's CAMs recomputed with "
+                   "the weights above the layer randomised, output first (at most 8 steps), and for a random other "
+                   "class; a seeded even sample; sanity.csv and a section in index.html; 0 = off")
+        ->capture_default_str()
+        ->check(non_negative());
+    cmd.add_option("--sanity-threshold", a.report.sanity_threshold,
+                   "the gate fails (a warning at the top of the report and on its CAM figures) when the mean "
+                   "Spearman correlation of original and changed maps is at least this")
+        ->capture_default_str()
+        ->check(number_in(-1, 1, "-1..1"));
 }
 
 /// Which slice of the run this process computes: --shard K/N, or --shard auto from the scheduler's

@@ -108,12 +108,16 @@ void bind_report(py::module_& mod) {
             else if (key == "top_pairs") ro.top_pairs = v.cast<int>();
             else if (key == "pair_figures") ro.confused_pair_figures = v.cast<int>();
             else if (key == "row_normalised") ro.row_normalised_matrix = v.cast<bool>();
+            else if (key == "sanity_images") ro.sanity_images = v.cast<int>();
+            else if (key == "sanity_threshold") ro.sanity_threshold = v.cast<double>();
             else throw UsageError("analyze: unknown option '" + key + "'");
         }
         if (!(ro.high_conf >= 0 && ro.high_conf <= 1)) throw UsageError("high_conf must be in 0..1");
         if (!(ro.low_conf >= 0 && ro.low_conf <= 1)) throw UsageError("low_conf must be in 0..1");
         if (ro.worst_k < 0 || ro.best_k < 0 || ro.top_pairs < 0 || ro.confused_pair_figures < 0)
             throw UsageError("worst, best, top_pairs and pair_figures must be >= 0");
+        if (ro.sanity_images < 0) throw UsageError("sanity_images must be >= 0 (0 = off)");
+        if (!(ro.sanity_threshold >= -1 && ro.sanity_threshold <= 1)) throw UsageError("sanity_threshold must be in -1..1");
         return as;
     };
     auto identity = [](const PyModel& pm, const PyDataset& d, const InputSpec& s) {

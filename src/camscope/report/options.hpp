@@ -50,6 +50,10 @@ struct AnalysisParams {
     /// More than this share of degenerate predicted-class CAMs (metrics::degenerate_cam) of the
     /// analysed method and layer: a warning at the top of the report and the terminal summary.
     double degenerate_warn_share = 0.2;
+    /// The sanity gate (pipeline/sanity.hpp): images of its seeded even sample (0 = off), and the
+    /// mean Spearman correlation between original and randomised maps at or above which it fails.
+    int sanity_images = 16;
+    double sanity_threshold = 0.5;
 };
 
 struct WriteOptions {

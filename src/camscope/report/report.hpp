@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "camscope/faith/sanity.hpp"
 #include "camscope/faith/summary.hpp"
 #include "camscope/report/identity.hpp"
 #include "camscope/report/metrics.hpp"
@@ -163,6 +164,10 @@ struct Report {
     /// e.g. from evaluate_cams(); absent = not measured). Written as faithfulness.csv/.png, one
     /// line in the text, HTML and JSON summaries.
     std::optional<faith::Summary> faithfulness;
+    /// The sanity gate of the maps (pipeline/sanity.hpp, set by the caller after build_report;
+    /// absent = not run): sanity.csv, a section in index.html, a line in the text and JSON
+    /// summaries; when it fails, a warning at the top of each and a line on every CAM figure.
+    std::optional<faith::SanitySummary> sanity;
 
     /// What the report was made from (model SHA-256, dataset fingerprint, input, CAM settings; set
     /// by the caller, absent = not recorded): summary.json's "identity", which `serve --results`
