@@ -71,8 +71,9 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
             ->check(non_negative());
     cmd.add_option("--sanity-images", a.report.sanity_images,
                    "images for the sanity gate of the maps (Adebayo et al. 2018): the report's CAMs recomputed with "
-                   "the weights above the layer randomised, output first (at most 8 steps), and for a random other "
-                   "class; a seeded even sample; sanity.csv and a section in index.html; 0 = off")
+                   "the weights above the layer randomised, output first (at most 8 steps, 3 randomisations each), "
+                   "and for a random other class; a seeded even sample; sanity.csv and a section in index.html; "
+                   "0 = off")
         ->capture_default_str()
         ->check(non_negative());
     cmd.add_option("--sanity-threshold", a.report.sanity_threshold,

@@ -19,9 +19,9 @@ struct SanityStep {
     std::string layer;
     int modules = 0;         // cascade: modules randomised so far (0 for the random-logit row)
     long long n = 0;         // images compared
-    long long blank = 0;     // changed maps with no positive evidence (their Spearman is 0)
-    double spearman = 0;     // mean Spearman rank correlation (faith/similarity.hpp)
-    double ssim = 0;         // mean SSIM (7×7 windows, data range 1)
+    long long blank = 0;     // changed maps with no positive evidence (their Spearman is 0), over all draws
+    double spearman = 0;     // mean Spearman rank correlation (faith/similarity.hpp), over images and draws
+    double ssim = 0;         // mean SSIM (7×7 windows, data range 1), over images and draws
 };
 
 struct SanitySummary {
@@ -29,6 +29,7 @@ struct SanitySummary {
     long long n = 0;            // images of the sample (non-blank predicted-class maps)
     long long requested = 0;    // AnalysisParams::sanity_images
     std::uint64_t seed = 0;
+    int draws = 1;              // independent randomisations per cascade step, similarities averaged
     double threshold = 0.5;     // fail: mean Spearman >= this (AnalysisParams::sanity_threshold)
     int map_h = 0, map_w = 0;   // where the maps are compared (the input size)
     std::vector<SanityStep> cascade;  // output end first; the last step has every module above the layer randomised

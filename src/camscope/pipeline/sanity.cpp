@@ -78,6 +78,7 @@ std::optional<faith::SanitySummary> sanity_gate(const Report& r, Model& m, const
     s.n = n;
     s.requested = static_cast<long long>(opt.images);
     s.seed = opt.seed;
+    s.draws = std::max(1, opt.draws);
     s.threshold = opt.threshold;
     s.map_h = spec.height;
     s.map_w = spec.width;
@@ -125,9 +126,17 @@ std::optional<faith::SanitySummary> sanity_gate(const Report& r, Model& m, const
     for (size_t st = 0; st < steps; ++st) {
         const size_t upto = (st + 1) * above.size() / steps;  // modules randomised at this step
         const std::vector<std::string> mods(above.begin(), above.begin() + static_cast<long>(upto));
-        Model rnd = m.randomized(mods, opt.seed);
-        const auto maps = run_all(rnd, {pred});
-        faith::SanityStep row = compare(original.data(), maps.data(), n, spec.height, spec.width);
+        faith::SanityStep row;
+        const int draws = std::max(1, opt.draws);
+        for (int d = 0; d < draws; ++d) {
+            Model rnd = m.randomized(mods, opt.seed + static_cast<std::uint64_t>(d));
+            const auto maps = run_all(rnd, {pred});
+            const faith::SanityStep one = compare(original.data(), maps.data(), n, spec.height, spec.width);
+            row.spearman += one.spearman / draws;
+            row.ssim += one.ssim / draws;
+            row.blank += one.blank;
+        }
+        row.n = n;
         row.layer = mods.back();
         row.modules = static_cast<int>(upto);
         s.cascade.push_back(std::move(row));

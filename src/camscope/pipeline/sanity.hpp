@@ -23,6 +23,10 @@ struct SanityOptions {
     std::size_t images = 16;
     double threshold = 0.5;   // faith::SanitySummary::threshold
     std::uint64_t seed = 0;   // the sample, the random classes and the randomised weights
+    /// Independent randomisations per cascade step (seeds seed, seed + 1, ...), their similarities
+    /// averaged: one draw of a small head decides the sign of many maps at once (every image
+    /// predicted as one class shares its randomised row), so a single draw is noisy.
+    int draws = 3;
     /// At most this many cascade steps: with more modules above the layer, consecutive modules are
     /// randomised together so that the last step still randomises all of them.
     int max_steps = 8;

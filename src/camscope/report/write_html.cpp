@@ -222,9 +222,11 @@ std::string sanity_section(const faith::SanitySummary& s) {
                     html_escape(faith::sanity_headline(s)) + ".</p>\n<p>" +
                     html_escape(format("Adebayo et al. 2018, Sanity Checks for Saliency Maps: %s maps of the predicted "
                                        "class on %lld images (a seeded even sample, seed %llu) recomputed with the "
-                                       "modules above '%s' randomised from the output down (cascading), and for a "
-                                       "random other class on the model as it is; ",
-                                       s.method.c_str(), s.n, static_cast<unsigned long long>(s.seed), s.layer.c_str()) +
+                                       "modules above '%s' randomised from the output down (cascading; %d "
+                                       "randomisations per step, averaged), and for a random other class on the "
+                                       "model as it is; ",
+                                       s.method.c_str(), s.n, static_cast<unsigned long long>(s.seed), s.layer.c_str(),
+                                       s.draws) +
                                 std::string(faith::kSanityRandomisation) + "; " + faith::kSanityComparison +
                                 format(". The gate fails at a mean Spearman of %.2f or more. Table: ", s.threshold)) +
                     "<a href=\"sanity.csv\">sanity.csv</a>.</p>\n<table><tr><th>test</th><th>randomised down to</th>"

@@ -325,6 +325,7 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
                        {"n_images", s.n},
                        {"requested", s.requested},
                        {"seed", s.seed},
+                       {"draws", s.draws},
                        {"threshold", s.threshold},
                        {"statistic", "mean Spearman rank correlation, original vs changed map"},
                        {"map_size", {s.map_h, s.map_w}},
