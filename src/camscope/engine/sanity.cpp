@@ -74,7 +74,11 @@ Model Model::randomized(const std::vector<std::string>& modules, std::uint64_t s
     copy.save(out, extra);
     EngineOptions opt = impl_->opt;
     opt.quiet = true;  // its notes would repeat this model's
-    return load_bytes(out.str(), impl_->info.path, opt);
+    Model rnd = load_bytes(out.str(), impl_->info.path, opt);
+    // A copy computes the CAMs of a few images: its CAMs run on the plain module (the probe), as
+    // where no split forward can be made; freezing and optimising a head would cost more than it saves.
+    for (const auto& c : rnd.impl_->listing_graph().calls) rnd.impl_->splits.emplace(c.path, nullptr);
+    return rnd;
 }
 
 }  // namespace camscope
