@@ -229,8 +229,8 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
             snprintf(what, sizeof what, "Finer-CAM of the pair sheets (%zu maps)", r.contrast_cams.size());
             name = what;
         } else if (name == "sanity gate" && r.sanity) {
-            snprintf(what, sizeof what, "sanity gate (%lld images, %zu randomisation steps + random logit)", r.sanity->n,
-                     r.sanity->cascade.size());
+            snprintf(what, sizeof what, "sanity gate (%lld images, %zu steps x %d draws)", r.sanity->n,
+                     r.sanity->cascade.size(), r.sanity->draws);
             name = what;
         } else if (name == "faithfulness" && r.faithfulness) {
             snprintf(what, sizeof what, "faithfulness check (%zu images, %zu methods%s)", r.faithfulness->n_images,
