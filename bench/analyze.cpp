@@ -235,6 +235,10 @@ void full_analyze(const Config& cfg, const fs::path& tmpdir) {
             snprintf(what, sizeof what, "flip test (%lld of %zu errors, forwards only)", r.flips->overall.tested,
                      r.flips->errors);
             name = what;
+        } else if (name == "sanity gate" && r.sanity) {
+            snprintf(what, sizeof what, "sanity gate (%lld images, %zu steps x %d draws)", r.sanity->n,
+                     r.sanity->cascade.size(), r.sanity->draws);
+            name = what;
         } else if (name == "faithfulness" && r.faithfulness) {
             snprintf(what, sizeof what, "faithfulness check (%zu images, %zu methods%s)", r.faithfulness->n_images,
                      r.faithfulness->methods.size(),

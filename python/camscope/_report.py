@@ -187,6 +187,15 @@ class Report:
         return self.table("label_errors")
 
     @property
+    def sanity(self) -> Optional[Dict[str, Any]]:
+        """The sanity gate of the report's maps (Adebayo et al. 2018), as summary.json's ``"sanity"``:
+        ``passed``, ``threshold`` (on the mean Spearman correlation), ``n_images``, ``seed``, ``cascade``
+        (one dict per step, output end first: ``layer`` randomised down to, ``modules_randomised``,
+        ``n``, ``blank``, ``spearman``, ``ssim``) and ``random_logit`` (the same for a random other
+        class's maps); None when it did not run (``sanity_images=0``)."""
+        return self.summary.get("sanity")
+
+    @property
     def recommendations(self) -> List[Dict[str, Any]]:
         """What to try, each quoting the measured figures that triggered it (rule, text, figures)."""
         return self.summary["recommendations"]
@@ -299,7 +308,10 @@ def analyze(model: Union[Model, PathLike], data: Union[Dataset, PathLike], out: 
             confused_pair_*.png figures; ``row_normalised`` (False): confusion_matrix_full.png as shares
             of each true class; ``flip_n`` (None: up to 1000, at most max(16, images/16)): errors for the
             flip test (0: off; :attr:`Report.flips`), ``flip_fraction`` (0.2): the share of pixels it
-            removes. Another name is a UsageError.
+            removes;
+            ``sanity_images`` (16): images of the sanity gate of the maps (0 = off,
+            see :attr:`Report.sanity`); ``sanity_threshold`` (0.5): the mean Spearman correlation at or
+            above which it fails. Another name is a UsageError.
 
     Raises:
         UsageError: an impossible request (an argument out of range, ``resume`` without ``out`` and

@@ -93,6 +93,18 @@ void add_report_flags(CLI::App& cmd, AnalyzeArgs& a) {
                    "share of the input's pixels the flip test removes: the top of the predicted class's CAM")
         ->capture_default_str()
         ->check(number_in(0.001, 0.999, "0.001..0.999"));
+    cmd.add_option("--sanity-images", a.report.sanity_images,
+                   "images for the sanity gate of the maps (Adebayo et al. 2018): the report's CAMs recomputed with "
+                   "the weights above the layer randomised, output first (at most 8 steps, 3 randomisations each), "
+                   "and for a random other class; a seeded even sample; sanity.csv and a section in index.html; "
+                   "0 = off")
+        ->capture_default_str()
+        ->check(non_negative());
+    cmd.add_option("--sanity-threshold", a.report.sanity_threshold,
+                   "the gate fails (a warning at the top of the report and on its CAM figures) when the mean "
+                   "Spearman correlation of original and changed maps is at least this")
+        ->capture_default_str()
+        ->check(number_in(-1, 1, "-1..1"));
 }
 
 /// Which slice of the run this process computes: --shard K/N, or --shard auto from the scheduler's

@@ -112,6 +112,8 @@ void bind_report(py::module_& mod) {
                 as.flip.n = v.cast<size_t>();
                 as.flip.explicit_n = true;
             } else if (key == "flip_fraction") as.flip.fraction = v.cast<double>();
+            else if (key == "sanity_images") ro.sanity_images = v.cast<int>();
+            else if (key == "sanity_threshold") ro.sanity_threshold = v.cast<double>();
             else throw UsageError("analyze: unknown option '" + key + "'");
         }
         if (!(ro.high_conf >= 0 && ro.high_conf <= 1)) throw UsageError("high_conf must be in 0..1");
@@ -119,6 +121,8 @@ void bind_report(py::module_& mod) {
         if (!(ro.low_conf >= 0 && ro.low_conf <= 1)) throw UsageError("low_conf must be in 0..1");
         if (ro.worst_k < 0 || ro.best_k < 0 || ro.top_pairs < 0 || ro.confused_pair_figures < 0)
             throw UsageError("worst, best, top_pairs and pair_figures must be >= 0");
+        if (ro.sanity_images < 0) throw UsageError("sanity_images must be >= 0 (0 = off)");
+        if (!(ro.sanity_threshold >= -1 && ro.sanity_threshold <= 1)) throw UsageError("sanity_threshold must be in -1..1");
         return as;
     };
     auto identity = [](const PyModel& pm, const PyDataset& d, const InputSpec& s) {

@@ -126,6 +126,18 @@ public:
     /// when a CAM map is NaN or infinite.
     BatchResult run(const float* x, int n, const InputSpec& spec, const CamRequest* cam = nullptr);
 
+    /// The model parameter randomisation test (Adebayo et al. 2018; engine/sanity.cpp).
+    /// The submodules that run after `layer` (call order) and hold parameters of their own, output
+    /// end first: the steps of the cascade. `layer`'s own submodules are not among them.
+    std::vector<std::string> modules_above(const std::string& layer, const InputSpec& spec);
+    /// A separate model (this one is not touched) whose `modules` (dotted paths) have every parameter
+    /// tensor redrawn from N(0, s²), s = the tensor's own standard deviation (1 where it is 0 or the
+    /// tensor has one element), from one generator seeded with `seed`, the modules in the order given
+    /// and each one's parameters in definition order (so a longer list extends a shorter one's draws:
+    /// the cascade). Buffers (batch-norm running statistics) are kept. UsageError for a path that
+    /// names no submodule.
+    Model randomized(const std::vector<std::string>& modules, std::uint64_t seed);
+
 private:
     struct Impl;
     explicit Model(std::unique_ptr<Impl> impl);

@@ -11,6 +11,7 @@
 #include "camscope/pipeline/contrast.hpp"
 #include "camscope/pipeline/evaluate.hpp"
 #include "camscope/pipeline/measure.hpp"
+#include "camscope/pipeline/sanity.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/progress.hpp"
@@ -264,6 +265,14 @@ Analysis analyze_report(Model& m, const Dataset& ds, const InputSpec& s, const A
         fl.progress = a.progress;
         attach_flips(r, run_flip_test(m, ds, s, r, in, fl));
         stage_done("flip test");
+    }
+    if (ro.sanity_images > 0) {  // do the maps depend on the model at all? (a small seeded sample)
+        SanityOptions so;
+        so.images = static_cast<size_t>(ro.sanity_images);
+        so.threshold = ro.sanity_threshold;
+        so.batch_size = a.batch_size;
+        r.sanity = sanity_gate(r, m, ds, s, ri.cam, so);
+        stage_done("sanity gate");
     }
     if (a.faithfulness_n > 0) {  // which CAM method explains this model best, on a small even sample
         EvaluateOptions eo = quick_faithfulness_options(a.faithfulness_n, a.faithfulness_explicit, in.n);

@@ -74,9 +74,9 @@ struct AnalyzeSettings {
     /// When the work began (model and data loading included): AnalysisTimings::load_s.
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     /// Stage hook: called right after each stage with its name and wall seconds: "pass"
-    /// (analyze_pass), then "report model", "contrast CAMs", "flip test" and "faithfulness" (analyze_report;
-    /// the last two only when they run). write_report's own stages go to report.on_stage. camscope_bench
-    /// times the real chain through both.
+    /// (analyze_pass), then "report model", "contrast CAMs", "flip test", "sanity gate" and
+    /// "faithfulness" (analyze_report; the last three only when they run). write_report's own stages
+    /// go to report.on_stage. camscope_bench times the real chain through both.
     std::function<void(const std::string& stage, double seconds)> on_stage;
 };
 

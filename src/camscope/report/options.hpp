@@ -71,6 +71,10 @@ struct AnalysisParams {
     /// each statistic, for means (CAM centre share, IoU) and the ECE.
     int interval_resamples = 1000;
     std::uint64_t interval_seed = 20251207;
+    /// The sanity gate (pipeline/sanity.hpp): images of its seeded even sample (0 = off), and the
+    /// mean Spearman correlation between original and randomised maps at or above which it fails.
+    int sanity_images = 16;
+    double sanity_threshold = 0.5;
 };
 
 struct WriteOptions {

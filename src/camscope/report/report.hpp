@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "camscope/faith/sanity.hpp"
 #include "camscope/faith/summary.hpp"
 #include "camscope/report/failure_modes.hpp"
 #include "camscope/report/flips.hpp"
@@ -182,6 +183,10 @@ struct Report {
     /// build_report, pipeline/flip.hpp runs it; absent = not run): flip_test/, summary.json's
     /// "flip_test", a section of index.html, a line of the text summary.
     std::optional<FlipSummary> flips;
+    /// The sanity gate of the maps (pipeline/sanity.hpp, set by the caller after build_report;
+    /// absent = not run): sanity.csv, a section in index.html, a line in the text and JSON
+    /// summaries; when it fails, a warning at the top of each and a line on every CAM figure.
+    std::optional<faith::SanitySummary> sanity;
 
     /// What the report was made from (model SHA-256, dataset fingerprint, input, CAM settings; set
     /// by the caller, absent = not recorded): summary.json's "identity", which `serve --results`

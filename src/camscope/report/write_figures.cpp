@@ -204,6 +204,19 @@ std::vector<std::uint8_t> reliability_png(const Report& r) {
     return plot::render_reliability(p);
 }
 
+namespace {
+
+/// A CAM figure of a report whose maps failed the sanity gate says so in its footer; nothing
+/// changes when the gate passed or did not run.
+void mark_insane(const Report& r, plot::GridPlot& p) {
+    if (!r.sanity || r.sanity->passed()) return;
+    p.footer += format("%sSANITY GATE FAILED: these maps barely change when the weights above the layer are "
+                       "randomised or the class changes (index.html, sanity.csv):\n%s.",
+                       p.footer.empty() ? "" : "\n", faith::sanity_headline(*r.sanity).c_str());
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> gallery_png(const Report& r, const AnalysisInput& in, const ClassGallery& g) {
     const auto& s = r.per_class[g.cls];
     plot::GridPlot p;
@@ -239,6 +252,7 @@ std::vector<std::uint8_t> gallery_png(const Report& r, const AnalysisInput& in, 
         notes.push_back(format("Images predicted as '%s': %lld of %lld CAMs have no positive evidence.",
                                r.class_names[g.cls].c_str(), d.degenerate, d.maps));
     p.footer = join(notes, "\n");
+    mark_insane(r, p);
     return plot::render_grid(p);
 }
 
@@ -285,6 +299,7 @@ std::vector<std::uint8_t> pair_png(const Report& r, const AnalysisInput& in, con
         p.footer += "\nLast column: Finer-CAM (Grad-CAM of p-weighted y_predicted - y_true, pytorch-grad-cam's "
                     "FinerCAM, alpha 1): what made the model choose the predicted class over the true one.";
     if (const std::string b = blank_note(blank, shown); !b.empty()) p.footer += "\n" + b;
+    mark_insane(r, p);
     return plot::render_grid(p);
 }
 
@@ -318,6 +333,7 @@ std::vector<std::uint8_t> label_issues_png(const Report& r, const AnalysisInput&
     p.footer = "Confident learning (Northcutt et al. 2021): the given label's probability is below its class "
                "threshold\nwhile another class reaches its own. Check these images before trusting the labels.";
     if (const std::string b = blank_note(blank, shown); !b.empty()) p.footer += "\n" + b;
+    mark_insane(r, p);
     return plot::render_grid(p);
 }
 

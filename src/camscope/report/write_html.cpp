@@ -1,5 +1,7 @@
 // Self-contained HTML outputs (no CDN, no external files needed): the interactive per-class page
 // (vanilla JS + SVG) and index.html with every PNG inline as a data URI.
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "camscope/report/write_flips.hpp"
@@ -225,6 +227,38 @@ draw();
     return h;
 }
 
+namespace {
+
+/// The sanity gate's section: the headline, how it was measured, one table row per comparison.
+std::string sanity_section(const faith::SanitySummary& s) {
+    auto num = [](double v) { return std::isfinite(v) ? format("%.3f", v) : std::string("&ndash;"); };
+    std::string h = "<h2 id=\"sanity\">Sanity gate: do the maps depend on the model?</h2>\n<p>" +
+                    html_escape(faith::sanity_headline(s)) + ".</p>\n<p>" +
+                    html_escape(format("Adebayo et al. 2018, Sanity Checks for Saliency Maps: %s maps of the predicted "
+                                       "class on %lld images (a seeded even sample, seed %llu) recomputed with the "
+                                       "modules above '%s' randomised from the output down (cascading; %d "
+                                       "randomisations per step, averaged), and for a random other class on the "
+                                       "model as it is; ",
+                                       s.method.c_str(), s.n, static_cast<unsigned long long>(s.seed), s.layer.c_str(),
+                                       s.draws) +
+                                std::string(faith::kSanityRandomisation) + "; " + faith::kSanityComparison +
+                                format(". The gate fails at a mean Spearman of %.2f or more. Table: ", s.threshold)) +
+                    "<a href=\"sanity.csv\">sanity.csv</a>.</p>\n<table><tr><th>test</th><th>randomised down to</th>"
+                    "<th>modules</th><th>n</th><th>blank</th><th>Spearman</th><th>SSIM</th></tr>";
+    auto row = [&](const std::string& test, const faith::SanityStep& st, bool fails) {
+        h += "<tr" + std::string(fails ? " style=\"color:#a03000;font-weight:bold\"" : "") + "><td>" + html_escape(test) + "</td><td>" +
+             html_escape(st.layer) + "</td><td>" + std::to_string(st.modules) + "</td><td>" + std::to_string(st.n) +
+             "</td><td>" + std::to_string(st.blank) + "</td><td>" + num(st.spearman) + "</td><td>" + num(st.ssim) +
+             "</td></tr>";
+    };
+    for (size_t i = 0; i < s.cascade.size(); ++i)
+        row(format("cascade %zu", i + 1), s.cascade[i], i + 1 == s.cascade.size() && s.cascade_fails());
+    if (s.random_logit.n > 0) row("random logit", s.random_logit, s.logit_fails());
+    return h + "</table>\n";
+}
+
+}  // namespace
+
 std::string index_html(const Report& r, const WriteOptions& opt, const std::vector<WrittenFile>& files) {
     std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>camscope report: " +
                     html_escape(r.dataset_name) + "</title>\n<style>" + kStyle + "</style></head><body>\n";
@@ -237,6 +271,11 @@ std::string index_html(const Report& r, const WriteOptions& opt, const std::vect
         h += "<p id=\"normalisation\">Input normalisation: " + html_escape(r.identity->norm_source) + ".</p>\n";
     if (const auto warn = degenerate_warning(r); !warn.empty()) {
         h += "<div class=\"warn\" id=\"degenerate-warning\">";
+        for (const auto& w : warn) h += "<p>" + html_escape(w) + "</p>";
+        h += "</div>\n";
+    }
+    if (const auto warn = sanity_warning(r); !warn.empty()) {
+        h += "<div class=\"warn\" id=\"sanity-warning\">";
         for (const auto& w : warn) h += "<p>" + html_escape(w) + "</p>";
         h += "</div>\n";
     }
@@ -290,6 +329,7 @@ std::string index_html(const Report& r, const WriteOptions& opt, const std::vect
         for (const auto& sh : r.flips->sheets)
             if (const auto* f = find(sh.file)) image(*f);
     }
+    if (r.sanity) h += sanity_section(*r.sanity);
     h += "<h2>Confused pairs: where it should look vs where it looks</h2>\n";
     for (const auto& pf : r.pair_figures)
         if (const auto* f = find(pf.file)) image(*f);

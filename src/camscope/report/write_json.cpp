@@ -343,6 +343,37 @@ std::string summary_json(const Report& r, const WriteOptions& opt, const std::ve
 
     j["failure_modes"] = failure_modes_json(r);
 
+    if (r.sanity) {  // only when the gate ran: reports without it keep their keys
+        const auto& s = *r.sanity;
+        auto step = [](const faith::SanityStep& st) {
+            return json{{"layer", st.layer}, {"modules_randomised", st.modules}, {"n", st.n}, {"blank", st.blank},
+                        {"spearman", st.spearman}, {"ssim", st.ssim}};
+        };
+        json cascade = json::array();
+        for (const auto& st : s.cascade) cascade.push_back(step(st));
+        j["sanity"] = {{"reference", "Adebayo et al. 2018, Sanity Checks for Saliency Maps (cascading model parameter "
+                                     "randomisation; random logit as Quantus' Random Logit)"},
+                       {"headline", faith::sanity_headline(s)},
+                       {"passed", s.passed()},
+                       {"cascade_fails", s.cascade_fails()},
+                       {"random_logit_fails", s.logit_fails()},
+                       {"method", s.method},
+                       {"layer", s.layer},
+                       {"n_images", s.n},
+                       {"requested", s.requested},
+                       {"seed", s.seed},
+                       {"draws", s.draws},
+                       {"threshold", s.threshold},
+                       {"statistic", "mean Spearman rank correlation, original vs changed map"},
+                       {"map_size", {s.map_h, s.map_w}},
+                       {"randomisation", faith::kSanityRandomisation},
+                       {"comparison", faith::kSanityComparison},
+                       {"cascade", cascade},
+                       {"random_logit", s.random_logit.n > 0 ? step(s.random_logit) : json(nullptr)},
+                       {"seconds", s.seconds},
+                       {"file", "sanity.csv"}};
+    }
+
     json cp = json::array();
     for (const auto& f : r.pair_figures)
         cp.push_back({{"file", f.file},

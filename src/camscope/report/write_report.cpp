@@ -98,7 +98,7 @@ bool is_report_entry(const std::string& name) {
     static const char* const fixed[] = {"confusion_matrix_full.png", "confusion_matrix_top.png", "confusion_matrix.csv", "per_class_accuracy.csv",
                                         "per_class_accuracy_interactive.html", "most_confused_pairs.csv",
                                         "top_confused_pairs.png", "reliability_diagram.png", "worst_predictions",
-                                        "likely_label_errors.png", "faithfulness.csv", "faithfulness.png",
+                                        "likely_label_errors.png", "faithfulness.csv", "faithfulness.png", "sanity.csv",
                                         "analysis_summary.txt", "recommendations.txt", "explorer", "index.html",
                                         "summary.json", "store", "flip_test",
                                         "failure_modes"};
@@ -233,6 +233,10 @@ void write_report(const Report& r, const AnalysisInput& in, const WriteOptions& 
         d.png("faithfulness.png", "CAM faithfulness per method (" + faith::headline(*r.faithfulness) + ")",
               faith::summary_png(*r.faithfulness));
     }
+    if (r.sanity)
+        d.text("sanity.csv", "sanity gate of the CAMs: similarity of the maps after randomising the weights above "
+               "the layer (cascade) and for a random other class (" + faith::sanity_headline(*r.sanity) + ")",
+               faith::sanity_csv(*r.sanity));
     d.text("analysis_summary.txt", "the analysis in prose", rd::summary_text(r, opt));
     d.text("recommendations.txt", "what to do next, each quoting the figures behind it", rd::recommendations_text(r));
     clock.mark("text");

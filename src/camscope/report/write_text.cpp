@@ -48,6 +48,10 @@ std::vector<std::string> degenerate_warning(const Report& r) {
     return out;
 }
 
+std::vector<std::string> sanity_warning(const Report& r) {
+    return r.sanity ? faith::sanity_warning(*r.sanity) : std::vector<std::string>{};
+}
+
 std::string summary_text(const Report& r, const WriteOptions& opt) {
     std::string s;
     auto line = [&](const std::string& l) { s += l + "\n"; };
@@ -61,6 +65,10 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
                 r.fw, r.input_h, r.input_w));
     line("");
     if (const auto warn = degenerate_warning(r); !warn.empty()) {
+        for (const auto& w : warn) line("  " + w);
+        line("");
+    }
+    if (const auto warn = sanity_warning(r); !warn.empty()) {
         for (const auto& w : warn) line("  " + w);
         line("");
     }
@@ -195,6 +203,9 @@ std::string summary_text(const Report& r, const WriteOptions& opt) {
                         ? format(" (fewer than %lld: not used in recommendations)", r.params.rec_min_n).c_str()
                         : ""));
     }
+    if (r.sanity)
+        line("  Sanity gate (Adebayo et al. 2018: maps after randomising the weights above the layer): " +
+             faith::sanity_headline(*r.sanity) + " (sanity.csv).");
     if (r.faithfulness) {
         line("  " + faith::headline(*r.faithfulness) + ".");
         if (!r.faithfulness->best_reason.empty()) line("    Why: " + r.faithfulness->best_reason + " (faithfulness.csv).");
@@ -248,6 +259,7 @@ std::string format_terminal_summary(const Report& r) {
     auto row = [&](const std::string& k, const std::string& v) { s += format("  %-22s %s\n", k.c_str(), v.c_str()); };
     s += format("Analysis of %zu images, %d classes\n", r.n, r.num_classes);
     for (const auto& w : report_detail::degenerate_warning(r)) s += "  ! " + w + "\n";
+    for (const auto& w : report_detail::sanity_warning(r)) s += "  ! " + w + "\n";
     row("top-1 accuracy", format("%s  (%lld correct, %lld errors)", pct_ci(r.top1, r.top1_ci).c_str(), r.correct,
                                  r.errors));
     row(format("top-%d accuracy", r.top5_k), pct(r.top5));

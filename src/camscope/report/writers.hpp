@@ -32,6 +32,9 @@ std::string pairs_csv(const Report& r);
 /// maps are degenerate), with the measured better method/layer; empty when it does not apply.
 /// Opens analysis_summary.txt, the terminal summary and index.html.
 std::vector<std::string> degenerate_warning(const Report& r);
+/// The lines of the sanity gate's warning (faith::sanity_warning) when it ran and failed, else empty:
+/// after the blank-CAM warning in the same three places, and on every CAM figure.
+std::vector<std::string> sanity_warning(const Report& r);
 std::string summary_text(const Report& r, const WriteOptions& opt);
 std::string recommendations_text(const Report& r);
 
