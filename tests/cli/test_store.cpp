@@ -34,8 +34,8 @@ const std::string kOpts = " -b 16 --faithfulness-n 6 --pair-figures 2 ";
 json manifest() { return json::parse(slurp(kDir + "/manifest.json")); }
 
 /// The report's files with their bytes, minus what differs between any two runs: wall-clock
-/// times (summary.json "run.timings_s", the faithfulness, flip test and sanity gate "seconds", the
-/// "Timings:" line of the text, the store's "seconds").
+/// times (summary.json "run.timings_s", the faithfulness "seconds", the "Timings:" line of the text, the
+/// store's "seconds").
 std::map<std::string, std::string> report_files(const fs::path& dir) {
     std::map<std::string, std::string> out;
     for (const auto& e : fs::recursive_directory_iterator(dir)) {
@@ -47,8 +47,6 @@ std::map<std::string, std::string> report_files(const fs::path& dir) {
             if (j.contains("run")) j["run"].erase("timings_s");
             j.erase("seconds");
             if (j.contains("faithfulness")) j["faithfulness"].erase("seconds");
-            if (j.contains("flip_test") && j["flip_test"].is_object()) j["flip_test"].erase("seconds");
-            if (j.contains("sanity")) j["sanity"].erase("seconds");
             bytes = j.dump(1);
         } else if (name == "analysis_summary.txt" || name == "index.html") {
             bytes = std::regex_replace(bytes, std::regex("Timings:[^\n<]*"), "Timings: -");

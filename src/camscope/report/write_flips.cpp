@@ -95,7 +95,6 @@ json flips_json(const Report& r) {
               {"blank_left_out", f.blank},
               {"eligible", f.eligible},
               {"forwards", f.forwards},
-              {"seconds", f.seconds},
               {"per_class", per_class},
               {"per_pair", per_pair},
               {"pairs_listed", per_pair.size()},
