@@ -91,6 +91,7 @@ async function filtersAndSort(page, base, D, mode) {
   }
   if (D.rows.centre) cases.push([{ ok: "wrong", sort: "centre", dir: "desc" }, "by CAM centre share"]);
   if (D.superclasses) cases.push([{ sc: "0", ok: "wrong" }, "superclass 0"]);
+  if (D.flips) for (const k of ["tested", "distractor", "missing", "unstable"]) cases.push([{ flip: k }, "flip test " + k]);
   for (const [params, label] of cases) await checkList(page, base, D, params, {}, `${mode} ${label}`);
   assert.ok(K >= 10);
   // The controls write the fragment: choose "wrong" and sort by confidence through the form.
@@ -276,6 +277,36 @@ async function urlRoundTrip(page, base, D, mode, live) {
   await viewIs(p2, "grid");
   assert.deepEqual(await gridRows(p2), before);
   await ctx.close();
+}
+
+/** The flip test (issue 25) in the offline copy: the image view's line on a tested error, none on an
+ *  untested row; the sanity gate's warning and CAM note exactly when the report's gate failed. */
+async function flipAndSanity(page, base, D) {
+  const failed = !!(D.sanity && D.sanity.passed === false);
+  await page.goto(base + "#grid");
+  await viewIs(page, "grid");
+  assert.equal(await page.isVisible("#f-flip"), !!D.flips, "the flip filter exactly where the data has the flip test");
+  await page.goto(base + "#overview");
+  await viewIs(page, "overview");
+  assert.equal(await page.isVisible("#sanity-warning"), failed, "the sanity warning exactly when the gate failed");
+  if (failed) assert.equal(await page.textContent("#sanity-warning p"), D.sanity.warning[0]);
+  const tested = D.flips ? D.rows.flip.flatMap((a, r) => (a >= 0 ? [r] : [])) : [];
+  if (D.flips) assert.equal(tested.length, D.flips.tested);
+  console.log(`     flip test: ${tested.length} tested; sanity gate: ${D.sanity ? (failed ? "failed" : "passed") : "not run"}`);
+  const untested = D.rows.label.findIndex((l, r) => !tested.includes(r));
+  for (const r of [...tested.slice(0, 1), untested]) {
+    await page.goto(base + "#image/" + r);
+    await viewIs(page, "image");
+    await page.waitForFunction((h) => document.getElementById("image-title").textContent.includes("(row " + h + ")"), r);
+    if (tested.includes(r)) {
+      const a = D.rows.flip[r];
+      const kind = a === D.rows.label[r] ? "distractor evidence" : a === D.rows.pred[r] ? "missing true evidence" : "unstable";
+      assert.equal(await page.textContent("#image-flip"), "flip test: removing the top " + Math.round(100 * D.flips.fraction) +
+                   " % of the predicted class's evidence gives '" + D.classes[a] + "' (" + kind + ")");
+    }
+    assert.equal(await page.isVisible("#image-flip"), tested.includes(r), "the flip line on tested errors only");
+    assert.equal(await page.isVisible("#cam-sanity"), failed, "the CAM panel's sanity note exactly when the gate failed");
+  }
 }
 
 /** The image view's tools (served: live maps). */
@@ -547,6 +578,7 @@ execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "-m", MODEL, "-d", 
   await step("offline: the URL reproduces the view", page, () => urlRoundTrip(page, url, D, "offline", false));
   await step("offline: lists and calibration bins", page, () => listsAndCalibration(page, url, D, "offline"));
   await step("offline: layout", page, () => layout(page, url, "offline"));
+  await step("offline: the flip test's image line and the sanity gate's notes", page, () => flipAndSanity(page, url, D));
   let tags = null;
   await step("offline: tags and export", page, async () => { tags = await tagAndExport(page, url, D, "offline"); });
   await step("offline: tags survive a reload (localStorage)", page, async () => {
@@ -562,6 +594,26 @@ execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "-m", MODEL, "-d", 
   await page.close();
 }
 fs.rmSync(reportDir, { recursive: true, force: true });
+
+// A sanity gate that fails (threshold -1: every map "survives"), no flip test: the warning and the
+// CAM note show, the flip filter and line do not.
+const failedDir = fs.mkdtempSync(path.join(os.tmpdir(), "camscope-browser-sanity-"));
+execFileSync(BIN, ["-q", "analyze", "--faithfulness-n", "0", "--flip-n", "0", "--sanity-threshold", "-1", "-m", MODEL, "-d", DATA,
+                   "-o", failedDir], { stdio: "ignore" });
+{
+  const url = pathToFileURL(path.join(failedDir, "explorer", "index.html")).href;
+  const page = await newPage();
+  await page.goto(url);
+  await ready(page, "offline");
+  const D = await page.evaluate(() => window.CAMSCOPE_DATA);
+  await step("offline, failed sanity gate: its warning and CAM note, no flip test", page, async () => {
+    assert.equal(D.sanity.passed, false);
+    assert.ok(!D.flips);
+    await flipAndSanity(page, url, D);
+  });
+  await page.close();
+}
+fs.rmSync(failedDir, { recursive: true, force: true });
 
 // ---------------------------------------------------------------------------- a large results folder
 if (process.env.CAMSCOPE_LARGE_RESULTS) {

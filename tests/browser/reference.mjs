@@ -3,7 +3,9 @@
 // functions. Needs nothing but node.
 // The grid's contract (docs/explorer.md): filters ok=right|wrong, t, p, sc (superclass of the
 // true class), cmin < conf <= cmax (cmin 0: conf >= 0), flag=label|hce|lcc (rows.flags bits 4|1|2),
-// deg=1 (rows.blank bit 1), tagged=1; sort index|conf|ptrue|lscore|centre, unknown values last,
+// deg=1 (rows.blank bit 1), flip=tested|distractor|missing|unstable (rows.flip: the prediction with
+// the evidence removed, -1 untested; the true class: distractor, the same: missing, another:
+// unstable; only where D.flips is present), tagged=1; sort index|conf|ptrue|lscore|centre, unknown values last,
 // ties by row; default order ascending for index, else descending.
 export function referenceList(D, params, tags = {}) {
   const q = new URLSearchParams(params);
@@ -30,6 +32,13 @@ export function referenceList(D, params, tags = {}) {
     if (q.has("cmax") && !(c <= num("cmax"))) continue;
     if (flagBit && !(flagsOf(r) & flagBit)) continue;
     if (q.get("deg") === "1" && !((X.blank || [])[r] & 1)) continue;
+    if (D.flips && X.flip && ["tested", "distractor", "missing", "unstable"].includes(q.get("flip"))) {
+      const a = X.flip[r], want = q.get("flip");
+      if (a < 0) continue;
+      if (want === "distractor" && a !== l) continue;
+      if (want === "missing" && a !== p) continue;
+      if (want === "unstable" && (a === l || a === p)) continue;
+    }
     if (q.get("tagged") === "1" && !(tags[String(r)] || []).length) continue;
     out.push(r);
   }

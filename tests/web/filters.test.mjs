@@ -77,6 +77,25 @@ test("fm: the rows of one failure mode (rows.mode, D.failure_modes); absent data
   assert.equal(F.describe(old, q("fm=0")), "all images");
 });
 
+test("flip: the flip test's kinds (rows.flip vs label and pred, D.flips); absent data filters nothing", () => {
+  // errors: row 1 (1 -> 0), 3 (2 -> 1), 5 (0 -> 2); 1 flips to its true class, 3 stays, 5 goes to a third
+  const D = small({ flip: [-1, 1, -1, 1, -1, 1] });
+  D.flips = { fraction: 0.2, tested: 3, distractor: 1, missing: 1, unstable: 1, headline: "" };
+  const C = F.columns(D);
+  assert.deepEqual(rows(C, "flip=tested"), [1, 3, 5]);
+  assert.deepEqual(rows(C, "flip=distractor"), [1]);
+  assert.deepEqual(rows(C, "flip=missing"), [3]);
+  assert.deepEqual(rows(C, "flip=unstable"), [5]);
+  assert.deepEqual(rows(C, "flip=missing&t=0"), []);
+  assert.deepEqual(rows(C, "flip=nope"), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map(C.flipOf), [null, "distractor", null, "missing", null, "unstable"]);
+  assert.equal(F.describe(C, q("flip=distractor")), "flip test: distractor evidence");
+  const old = F.columns(small());  // data written before the flip test
+  assert.deepEqual(rows(old, "flip=tested"), [0, 1, 2, 3, 4, 5]);
+  assert.equal(old.flipOf(1), null);
+  assert.equal(F.describe(old, q("flip=tested")), "all images");
+});
+
 test("sort keys: natural direction, unknown values last, ties by row", () => {
   const C = F.columns(small());
   assert.deepEqual(rows(C, "sort=conf"), [4, 3, 1, 2, 5, 0], "scores descend by default");
@@ -146,7 +165,7 @@ function rng(seed) {
 function randomData(seed, n, k, withColumns) {
   const r = rng(seed), pick = (m) => Math.floor(r() * m);
   const X = { index: [], label: [], pred: [], conf: [], top: [], top_p: [], blank: [] };
-  if (withColumns) Object.assign(X, { flags: [], lscore: [], centre: [], p_true: [] });
+  if (withColumns) Object.assign(X, { flags: [], lscore: [], centre: [], p_true: [], flip: [] });
   const perm = [...Array(n).keys()].sort(() => r() - 0.5);
   for (let i = 0; i < n; ++i) {
     const label = pick(k), pred = r() < 0.6 ? label : pick(k);
@@ -164,11 +183,14 @@ function randomData(seed, n, k, withColumns) {
       X.lscore.push(r() < 0.2 ? null : Math.round(r() * 10) / 10);
       X.centre.push(Math.round(r() * 5) / 5);
       X.p_true.push(Math.round(r() * 10) / 10);
+      // the flip test on about half the errors: the true class, the same class or any class after
+      X.flip.push(label === pred || r() < 0.5 ? -1 : pick(3) === 0 ? label : pick(2) === 0 ? pred : pick(k));
     }
   }
   const rowsWhere = (f) => [...Array(n).keys()].filter(f);
   const D = { classes: [...Array(k).keys()].map((c) => "class " + c), rows: X,
               superclasses: { names: ["even", "odd"], of_class: [...Array(k).keys()].map((c) => c % 2) } };
+  if (withColumns) D.flips = { fraction: 0.2 };  // the counts are not what the filter reads
   if (!withColumns)
     D.lists = { label_issues: rowsWhere((i) => X.label[i] !== X.pred[i] && i % 3 === 0),
                 high_conf_errors: rowsWhere((i) => X.label[i] !== X.pred[i] && X.conf[i] >= 0.8),
@@ -197,6 +219,7 @@ test("every filter and sort key agrees with the reference on random data", () =>
       maybe("cmax", [0.5, 0.8, 1]);
       maybe("flag", ["label", "hce", "lcc"]);
       maybe("deg", [1]);
+      maybe("flip", ["tested", "distractor", "missing", "unstable", "other"]);
       maybe("tagged", [1]);
       maybe("sort", sortKeys);
       maybe("dir", ["asc", "desc"]);

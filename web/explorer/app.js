@@ -84,6 +84,10 @@
       for (const line of D.cam_health.warning) warn.append(el("p", { text: line }));
       warn.hidden = false;
     }
+    // The sanity gate failed: its warning (the image view notes it on the maps it tested).
+    const sanityWarning = D.sanity && D.sanity.passed === false && Array.isArray(D.sanity.warning) ? D.sanity.warning : [];
+    for (const line of sanityWarning) $("sanity-warning").append(el("p", { text: line }));
+    $("sanity-warning").hidden = !sanityWarning.length;
     if (S.notice) {
       for (const id of ["mode-notice", "live-notice"]) {
         $(id).textContent = S.notice;

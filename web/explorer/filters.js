@@ -3,7 +3,8 @@
 // them under node). Filters: ok=right|wrong, t (true class), p (predicted class), sc (superclass of
 // the true class), cmin < conf <= cmax (the calibration bins' rule: a bin holds (lower, upper];
 // cmin 0 keeps conf 0), flag=label|hce|lcc, deg=1 (degenerate CAM), fm (failure mode id: rows.mode,
-// D.failure_modes), tagged=1; sort
+// D.failure_modes), flip=distractor|missing|unstable|tested (the flip test: rows.flip, D.flips),
+// tagged=1; sort
 // index|conf|ptrue|lscore|centre, dir asc|desc (default: ascending for index, else descending),
 // unknown values last, ties by row; ps: page size.
 // Data fields of schema 2 (p_true, flags, lscore, centre, lists, superclasses, ...) are optional:
@@ -11,9 +12,12 @@
 "use strict";
 
 (function (cs) {
-  const FILTER_KEYS = ["ok", "t", "p", "sc", "cmin", "cmax", "flag", "deg", "fm", "tagged", "sort", "dir", "ps"];
+  const FILTER_KEYS = ["ok", "t", "p", "sc", "cmin", "cmax", "flag", "deg", "fm", "flip", "tagged", "sort", "dir", "ps"];
   const flagBits = { hce: 1, lcc: 2, label: 4 };
   const flagNames = { label: "likely label error", hce: "high-confidence error", lcc: "low-confidence correct" };
+  // The flip test's kinds of a tested error (report/flips.hpp), by what the prediction becomes with
+  // the predicted class's top evidence removed: the true class, the same class, another one.
+  const flipNames = { distractor: "distractor evidence", missing: "missing true evidence", unstable: "unstable" };
   const listOf = { label: "label_issues", hce: "high_conf_errors", lcc: "low_conf_correct" };
 
   function filterParams(q) {  // only the list-defining keys (image links carry them along)
@@ -77,7 +81,16 @@
     // The failure modes (a class's errors grouped by their CAMs) and each row's: [] / -1 when absent.
     const modes = has("mode") && Array.isArray(D.failure_modes) ? D.failure_modes : [];
     const modeOf = (r) => (modes.length ? D.rows.mode[r] : -1);
-    return { D, N, K, has, flagOf, flagAvailable, blankBits, superOf, pTrue, sorts, degenerateCounts, modes, modeOf };
+    // The flip test: rows.flip is the prediction with the evidence removed (-1 not tested); its kind
+    // (flipNames) or null where the row was not tested or the data has no flip test.
+    const flips = has("flip") && D.flips ? D.flips : null;
+    function flipOf(r) {
+      const a = flips ? D.rows.flip[r] : -1;
+      if (a === undefined || a === null || a < 0) return null;
+      return a === D.rows.label[r] ? "distractor" : a === D.rows.pred[r] ? "missing" : "unstable";
+    }
+    return { D, N, K, has, flagOf, flagAvailable, blankBits, superOf, pTrue, sorts, degenerateCounts, modes, modeOf,
+             flips, flipOf };
   }
 
   // The sort key a filter asks for when the data has it, else "index"; and its direction.
@@ -85,6 +98,12 @@
     const s = f.get("sort");
     const key = C.sorts[s] && C.sorts[s].ok() ? s : "index";
     return { key, asc: f.get("dir") ? f.get("dir") === "asc" : key === "index" };
+  }
+
+  // The flip filter's value when the data has the flip test: a kind of flipNames or "tested"; else null.
+  function flipParam(C, f) {
+    const v = f.get("flip");
+    return C.flips && (v === "tested" || Object.prototype.hasOwnProperty.call(flipNames, v)) ? v : null;
   }
 
   // The rows a filter selects, in its sort order. `tagged(r)`: whether row r has a tag (tagged=1).
@@ -97,6 +116,7 @@
     const flag = flagBits[f.get("flag")] && C.flagAvailable(f.get("flag")) ? flagBits[f.get("flag")] : 0;
     const deg = f.get("deg") === "1", onlyTagged = f.get("tagged") === "1";
     const fm = intParam(f, "fm", 0, C.modes.length);
+    const flip = flipParam(C, f);
     const out = [];
     for (let r = 0; r < N; ++r) {
       const l = X.label[r], pr = X.pred[r], c = X.conf[r];
@@ -110,6 +130,7 @@
       if (flag && !(C.flagOf(r) & flag)) continue;
       if (deg && !(C.blankBits(r) & 1)) continue;
       if (fm !== null && C.modeOf(r) !== fm) continue;
+      if (flip && (flip === "tested" ? C.flipOf(r) === null : C.flipOf(r) !== flip)) continue;
       if (onlyTagged && !tagged(r)) continue;
       out.push(r);
     }
@@ -156,6 +177,8 @@
     if (f.get("deg") === "1") parts.push("degenerate CAM");
     const fm = intParam(f, "fm", 0, C.modes.length);
     if (fm !== null) parts.push("failure mode " + modeName(C, fm));
+    const flip = flipParam(C, f);
+    if (flip) parts.push("flip test: " + (flip === "tested" ? "tested" : flipNames[flip]));
     if (f.get("tagged") === "1") parts.push("tagged");
     return parts.length ? parts.join(", ") : "all images";
   }
@@ -173,6 +196,6 @@
          : k === "hce" ? { flag: "hce", sort: "conf", dir: "desc" } : { flag: "lcc", sort: "conf", dir: "asc" };
   }
 
-  cs.filters = { FILTER_KEYS, flagBits, flagNames, listOf, filterParams, intParam, numParam, pageSize, columns, sortOf,
-                 select, lister, describe, listParams, modeName };
+  cs.filters = { FILTER_KEYS, flagBits, flagNames, flipNames, listOf, filterParams, intParam, numParam, pageSize, columns, sortOf,
+                 select, lister, describe, listParams, modeName, flipParam };
 })(window.camscope = window.camscope || {});

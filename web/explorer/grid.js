@@ -25,6 +25,11 @@
       if (!D.rows.blank) $("f-deg-label").hidden = true;
       C.modes.forEach((m, i) => $("f-fm").append(el("option", { value: String(i), text: F.modeName(C, i), title: m.description })));
       if (!C.modes.length) $("f-fm-label").hidden = true;
+      if (C.flips) {
+        $("f-flip").append(el("option", { value: "tested", text: "tested (" + C.flips.tested + ")" }));
+        for (const [k, n] of Object.entries(F.flipNames))
+          $("f-flip").append(el("option", { value: k, text: n + " (" + C.flips[k] + ")" }));
+      } else $("f-flip-label").hidden = true;
       for (const [k, s] of Object.entries(C.sorts)) if (s.ok()) $("f-sort").append(el("option", { value: k, text: s.label }));
       const change = () => {
         const q = new URLSearchParams();
@@ -33,12 +38,13 @@
         set("cmin", $("f-cmin").value); set("cmax", $("f-cmax").value); set("flag", $("f-flag").value);
         if ($("f-deg").checked) q.set("deg", "1");
         set("fm", $("f-fm").value);
+        set("flip", $("f-flip").value);
         if ($("f-tagged").checked) q.set("tagged", "1");
         set("sort", $("f-sort").value); set("dir", $("f-dir").value);
         if ($("f-ps").value !== "60") q.set("ps", $("f-ps").value);
         go(hashOf("grid", q));
       };
-      for (const id of ["f-ok", "f-t", "f-p", "f-sc", "f-cmin", "f-cmax", "f-flag", "f-deg", "f-fm", "f-tagged", "f-dir", "f-ps"])
+      for (const id of ["f-ok", "f-t", "f-p", "f-sc", "f-cmin", "f-cmax", "f-flag", "f-deg", "f-fm", "f-flip", "f-tagged", "f-dir", "f-ps"])
         $(id).addEventListener("change", change);
       // a new sort key starts in its natural order (index ascending, the scores descending)
       $("f-sort").addEventListener("change", () => { $("f-dir").value = $("f-sort").value === "index" ? "asc" : "desc"; change(); });
@@ -107,6 +113,7 @@
       $("f-flag").value = f.get("flag") || "";
       $("f-deg").checked = f.get("deg") === "1";
       $("f-fm").value = intParam(f, "fm", 0, C.modes.length) !== null ? f.get("fm") : "";
+      $("f-flip").value = F.flipParam(C, f) || "";
       $("f-tagged").checked = f.get("tagged") === "1";
       $("f-sort").value = F.sortOf(C, f).key;
       $("f-dir").value = f.get("dir") || ($("f-sort").value === "index" ? "asc" : "desc");

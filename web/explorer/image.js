@@ -88,6 +88,11 @@
                     " ", el("a", { href: "#class/" + x.label, text: "class " + name(x.label) }));
       const flags = C.flagOf(r);
       for (const k of ["label", "hce", "lcc"]) if (flags & F.flagBits[k]) labels.append(" ", el("span", { class: "chip flag", text: F.flagNames[k] }));
+      // The flip test on a tested error: what the model predicts without the predicted class's top evidence.
+      const flip = C.flipOf(r);
+      $("image-flip").hidden = !flip;
+      $("image-flip").textContent = flip ? "flip test: removing the top " + Math.round(100 * C.flips.fraction) + " % of the predicted class's evidence gives '" +
+                                           name(D.rows.flip[r]) + "' (" + F.flipNames[flip] + ")" : "";
       // CAM controls: any target class, method and layer the source computes; else its precomputed maps
       // (the predicted and the true class).
       const ts = clear($("target-select")), ms = clear($("method-select")), ls = clear($("layer-select"));
@@ -191,6 +196,8 @@
       for (const tr of $("image-top").rows) tr.classList.toggle("target", tr.dataset.cls === String(tcls));
       err.hidden = true;
       blankNote.hidden = true;
+      // The sanity gate tested the report's method and layer: a failed gate is noted on those maps.
+      $("cam-sanity").hidden = !(D.sanity && D.sanity.passed === false && method === D.run.method && layer === D.run.layer);
       const showBlank = () => { blankNote.textContent = noEvidence(tcls, layer); blankNote.hidden = false; };
       const map = S.cam(r, target, method, layer, mc, true);
       if (!map) {

@@ -46,6 +46,13 @@
 //   [2] failure_modes (where the report grouped its errors, report/failure_modes.hpp; absent in files
 //                   written before): [{id, cls, mode (1-based within the class), errors, description}]
 //                   with rows.mode (the row's mode id, -1 none)
+//   [2] flips      (where the report ran the flip test, report/flips.hpp; absent in files written
+//                   before): {fraction, tested, distractor, missing, unstable, headline} with rows.flip
+//                   (the class predicted with the top `fraction` of the predicted class's evidence
+//                   removed, -1 where the row was not tested; only errors are tested; its kind:
+//                   the true class "distractor", the same class "missing", another "unstable")
+//   [2] sanity     (where the report ran the sanity gate, faith/sanity.hpp; absent otherwise):
+//                   {passed, headline, warning [lines; empty when it passed]}
 //   [2] tags_key   a stable id of the run (model SHA-256 + dataset fingerprint prefixes), for the
 //                   offline tags' localStorage key
 #include <array>
@@ -96,6 +103,7 @@ struct ExplorerRows {
     std::vector<int> flags;  // bits: 1 high-confidence error, 2 low-confidence correct, 4 label issue
     std::vector<std::optional<double>> lscore, centre;
     std::optional<std::vector<int>> mode;  // failure mode id (ExplorerFailureMode::id), -1 none; absent in old files
+    std::optional<std::vector<int>> flip;  // the flip test's prediction (a class), -1 not tested; absent in old files
     size_t size() const { return index.size(); }
 };
 
@@ -139,6 +147,18 @@ struct ExplorerFailureMode {  // "failure_modes": a mode of a class's errors (Fa
     std::string description;
 };
 
+struct ExplorerFlips {  // "flips": the flip test's counts (FlipSummary::overall), with rows.flip
+    double fraction = 0.2;
+    long long tested = 0, distractor = 0, missing = 0, unstable = 0;
+    std::string headline;  // flips_headline
+};
+
+struct ExplorerSanity {  // "sanity": the sanity gate's result
+    bool passed = true;
+    std::string headline;              // faith::sanity_headline
+    std::vector<std::string> warning;  // faith::sanity_warning: empty when it passed
+};
+
 struct ExplorerThumbs {
     int tile_h = 0, tile_w = 0;
     long long cols = 0, per_sheet = 0;
@@ -167,6 +187,8 @@ struct ExplorerData {
     ExplorerThumbs thumbs;
     std::string tags_key;
     std::optional<std::vector<ExplorerFailureMode>> failure_modes;  // with rows.mode
+    std::optional<ExplorerFlips> flips;                             // with rows.flip
+    std::optional<ExplorerSanity> sanity;
 };
 
 /// The explorer's model of a report (schema above). `top_k` probabilities are kept per image.

@@ -1,6 +1,7 @@
 // The explorer's typed model and its JSON (explorer.hpp): to_json for the writer, explorer_from_json
 // for every reader (the results folder of `camscope serve --results`, the server). The reader trusts
-// nothing: results folders are untrusted input, and it is fuzzed (fuzz_results).
+// nothing: results folders are untrusted input, and it is fuzzed (fuzz_results). Over 500 lines:
+// the writer and the checks of every field stay side by side, one file per format.
 #include <cmath>
 #include <cstdint>
 #include <utility>
@@ -72,6 +73,7 @@ json to_json(const ExplorerData& d) {
         rows["lscore"] = lscore;
         rows["centre"] = centre;
         if (r.mode) rows["mode"] = *r.mode;
+        if (r.flip) rows["flip"] = *r.flip;
     }
     j["rows"] = rows;
     if (d.cam_health) {
@@ -115,6 +117,10 @@ json to_json(const ExplorerData& d) {
             modes.push_back({{"id", m.id}, {"cls", m.cls}, {"mode", m.mode}, {"errors", m.errors}, {"description", m.description}});
         j["failure_modes"] = modes;
     }
+    if (d.flips)
+        j["flips"] = {{"fraction", d.flips->fraction},     {"tested", d.flips->tested},   {"distractor", d.flips->distractor},
+                      {"missing", d.flips->missing},       {"unstable", d.flips->unstable}, {"headline", d.flips->headline}};
+    if (d.sanity) j["sanity"] = {{"passed", d.sanity->passed}, {"headline", d.sanity->headline}, {"warning", d.sanity->warning}};
     return j;
 }
 
@@ -348,6 +354,36 @@ void read_confusion(const Checker& c, const json& j, ExplorerData& d, const std:
     }
 }
 
+// "flips" and rows.flip (schema 2, optional): a class or -1 per row, errors only, the counts those
+// of the rows (each kind as rows.flip says: the true class, the predicted one, another).
+void read_flips(const Checker& c, const json& j, ExplorerData& d, long long K) {
+    const json& fl = c.object(j, "flips");
+    ExplorerFlips out;
+    out.fraction = c.number(c.member(fl, "fraction", "flips."), 0, 1, "flips.fraction");
+    long long* counts[] = {&out.tested, &out.distractor, &out.missing, &out.unstable};
+    const char* names[] = {"tested", "distractor", "missing", "unstable"};
+    for (int i = 0; i < 4; ++i)
+        *counts[i] = c.integer(c.member(fl, names[i], "flips."), 0, kMaxCount, std::string("flips.") + names[i], "a count");
+    out.headline = c.string(c.member(fl, "headline", "flips."), "flips.headline");
+    const size_t n = d.rows.size();
+    const json& col = c.array(j["rows"], "flip", "rows.");
+    if (col.size() != n) c.fail("rows.flip", format("%zu entries, rows.index has %zu", col.size(), n));
+    d.rows.flip.emplace(n);
+    long long seen[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < n; ++i) {
+        const int v = static_cast<int>(c.integer(col[i], -1, K - 1, idx("rows.flip", i), "a class index or -1"));
+        (*d.rows.flip)[i] = v;
+        if (v < 0) continue;
+        if (d.rows.label[i] == d.rows.pred[i]) c.fail(idx("rows.flip", i), "a correct row (the flip test tests errors only)");
+        ++seen[0];
+        ++seen[v == d.rows.label[i] ? 1 : v == d.rows.pred[i] ? 2 : 3];
+    }
+    for (int i = 0; i < 4; ++i)
+        if (seen[i] != *counts[i])
+            c.fail(std::string("flips.") + names[i], format("%lld, rows.flip has %lld", *counts[i], seen[i]));
+    d.flips = std::move(out);
+}
+
 }  // namespace
 
 ExplorerData explorer_from_json(const json& j, const std::string& name) {
@@ -455,6 +491,18 @@ ExplorerData explorer_from_json(const json& j, const std::string& name) {
         for (size_t i = 0; i < n; ++i)
             (*d.rows.mode)[i] = static_cast<int>(c.integer(col[i], -1, last, idx("rows.mode", i), "a failure mode id or -1"));
         d.failure_modes = std::move(out);
+    }
+    if (d.schema >= 2 && j.contains("flips")) read_flips(c, j, d, K);  // absent in files written before
+    if (d.schema >= 2 && j.contains("sanity")) {
+        const json& s = c.object(j, "sanity");
+        ExplorerSanity out;
+        const json& passed = c.member(s, "passed", "sanity.");
+        if (!passed.is_boolean()) c.fail("sanity.passed", "must be true or false");
+        out.passed = passed.get<bool>();
+        out.headline = c.string(c.member(s, "headline", "sanity."), "sanity.headline");
+        const json& w = c.array(s, "warning", "sanity.");
+        for (size_t i = 0; i < w.size(); ++i) out.warning.push_back(c.string(w[i], idx("sanity.warning", i)));
+        d.sanity = std::move(out);
     }
     return d;
 }

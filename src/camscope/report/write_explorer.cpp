@@ -174,6 +174,16 @@ ExplorerData explorer_model(const Report& r, const AnalysisInput& in, int top_k)
         rows.mode.emplace();
         for (int id : fm.mode_of_row) rows.mode->push_back(id >= 0 ? id_of[id] : -1);
     }
+    if (r.flips) {  // the flip test (report/flips.hpp): each tested error's prediction without its evidence
+        const FlipSummary& f = *r.flips;
+        d.flips = ExplorerFlips{f.fraction, f.overall.tested, f.overall.distractor, f.overall.missing,
+                                f.overall.unstable, flips_headline(f)};
+        rows.flip.emplace(rows.size(), -1);
+        for (const FlipRow& x : f.rows)
+            if (x.row < rows.size()) (*rows.flip)[x.row] = x.after;
+    }
+    if (r.sanity)  // the sanity gate (faith/sanity.hpp)
+        d.sanity = ExplorerSanity{r.sanity->passed(), faith::sanity_headline(*r.sanity), report_detail::sanity_warning(r)};
     const auto all = r.degenerate.pred();
     d.cam_health = count_of(all);
     d.cam_health_warning = report_detail::degenerate_warning(r);

@@ -1,5 +1,6 @@
 // The explorer's data model (explorer_data, cell_rows, data.js) and its offline copy written by
-// write_report, on a hand-built input whose confusions are known by design.
+// write_report, on a hand-built input whose confusions are known by design. Over 500 lines: one
+// designed input shared by every test of the explorer's data.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -482,3 +483,82 @@ TEST(ExplorerSchema2, FaithfulnessListIsTheRankingThenTheLayerChecks) {
         {"method": "gradcam", "layer": "block2", "mean_rank": null, "maps": 20, "degenerate": 1}])"));
 }
 
+
+// The flip test and the sanity gate (issue 25) in the explorer's data: rows.flip holds each tested
+// error's prediction without its evidence, the counts are the report's, both read back; files
+// written before them (no "flips", no rows.flip, no "sanity") still read, and a rows.flip that
+// disagrees with its counts or marks a correct row is refused.
+TEST(ExplorerSchema2, FlipTestAndSanityGateRoundTripAndOldFilesStillRead) {
+    const auto in = make_input();
+    Report r = build_report(in, quiet());
+    ASSERT_NE(r.rows[4].label, r.rows[4].pred);    // 0 -> 1
+    ASSERT_NE(r.rows[15].label, r.rows[15].pred);  // 2 -> 0
+    FlipSummary f;
+    // (row, after, the outcome by definition): the true class, the same wrong class, a third class.
+    const std::vector<std::tuple<size_t, int, FlipOutcome>> tested = {
+        {4, 0, FlipOutcome::flips_to_true}, {15, 0, FlipOutcome::stays}, {16, 1, FlipOutcome::flips_elsewhere}};
+    for (const auto& [row, after, outcome] : tested) {
+        FlipRow x;
+        x.row = row;
+        x.index = static_cast<int>(r.rows[row].index);
+        x.label = r.rows[row].label;
+        x.pred = r.rows[row].pred;
+        x.after = after;
+        x.outcome = outcome;
+        f.rows.push_back(x);
+        f.overall.add(outcome);
+    }
+    r.flips = f;
+    faith::SanitySummary s;
+    s.n = 10;
+    s.threshold = 0.5;
+    s.cascade.push_back({"fc", 1, 10, 0, 0.9, 0.8});  // the maps survive randomisation: the gate fails
+    r.sanity = s;
+
+    const json d = explorer_data(r, in);
+    std::vector<int> want(18, -1);
+    want[4] = 0, want[15] = 0, want[16] = 1;
+    EXPECT_EQ(d["rows"]["flip"].get<std::vector<int>>(), want);
+    EXPECT_EQ(d["flips"]["tested"], 3);
+    EXPECT_EQ(d["flips"]["distractor"], 1);
+    EXPECT_EQ(d["flips"]["missing"], 1);
+    EXPECT_EQ(d["flips"]["unstable"], 1);
+    EXPECT_EQ(d["flips"]["fraction"], 0.2);
+    EXPECT_EQ(d["flips"]["headline"], flips_headline(f));
+    EXPECT_EQ(d["sanity"]["passed"], false);
+    EXPECT_EQ(d["sanity"]["headline"], faith::sanity_headline(s));
+    EXPECT_EQ(d["sanity"]["warning"].get<std::vector<std::string>>(), faith::sanity_warning(s));
+    EXPECT_FALSE(d["sanity"]["warning"].empty());
+    const ExplorerData m = explorer_from_json(d, "data.js");
+    ASSERT_TRUE(m.flips && m.sanity && m.rows.flip);
+    EXPECT_EQ(*m.rows.flip, want);
+    EXPECT_FALSE(m.sanity->passed);
+    EXPECT_EQ(to_json(m), d);
+
+    Report passed = r;  // a gate that passed: no warning lines
+    passed.sanity->cascade.back().spearman = 0.1;
+    const json dp = explorer_data(passed, in);
+    EXPECT_EQ(dp["sanity"]["passed"], true);
+    EXPECT_TRUE(dp["sanity"]["warning"].empty());
+
+    json old = d;  // written before: neither the flip test nor the gate
+    old.erase("flips");
+    old.erase("sanity");
+    old["rows"].erase("flip");
+    const ExplorerData mo = explorer_from_json(old, "data.js");
+    EXPECT_FALSE(mo.flips || mo.sanity || mo.rows.flip);
+    EXPECT_EQ(to_json(mo), old);
+
+    json bad = d;
+    bad["rows"]["flip"][0] = 1;  // row 0 is correct
+    EXPECT_THROW(explorer_from_json(bad, "data.js"), Error);
+    bad = d;
+    bad["flips"]["missing"] = 2;  // rows.flip has one
+    EXPECT_THROW(explorer_from_json(bad, "data.js"), Error);
+    bad = d;
+    bad["rows"].erase("flip");
+    EXPECT_THROW(explorer_from_json(bad, "data.js"), Error);
+    bad = d;
+    bad["rows"]["flip"][4] = 3;  // not a class
+    EXPECT_THROW(explorer_from_json(bad, "data.js"), Error);
+}
