@@ -7,7 +7,7 @@
 //
 // Optional: CAMSCOPE_LARGE_RESULTS=<results folder> (e.g. a 50,000-image synthetic analysis)
 // measures the first render on that too (served with --results).
-// One file of ~580 lines on purpose: one browser session and one served + offline pair of
+// One file of ~650 lines on purpose: one browser session and one served + offline pair of
 // explorers are set up once (minutes in chromium) and every check runs against them in order.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";

@@ -1,4 +1,6 @@
 // The recommendation rules (recommend.hpp): one function per rule, run in order by recommend().
+// (Over 500 lines: ten rules of 30-60 lines, read side by side to keep their thresholds and wording
+// consistent; a rule is its own function, testable alone through rules::<name>.)
 //
 // Intervals (issue 25): a rule whose figure has a 95 % interval (report/intervals.hpp) quotes it and
 // fires only where the interval clears the threshold, not the point figure alone:

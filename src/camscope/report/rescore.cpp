@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "camscope/report/writers.hpp"
 #include "camscope/util/atomic_file.hpp"
 #include "camscope/util/error.hpp"
 #include "camscope/util/strings.hpp"
@@ -211,22 +212,7 @@ std::string per_class_rescored_csv(const Rescore& r) {
 }
 
 std::string confusion_rescored_csv(const Rescore& r) {
-    const auto& cm = r.a.confusion_after;
-    std::string s = "true\\predicted";
-    for (const auto& name : r.class_names) {
-        s += ',';
-        s += csv_field(name);
-    }
-    s += "\n";
-    for (int t = 0; t < cm.k; ++t) {
-        s += csv_field(r.class_names[t]);
-        for (int p = 0; p < cm.k; ++p) {
-            s += ',';
-            s += std::to_string(cm.at(t, p));
-        }
-        s += "\n";
-    }
-    return s;
+    return report_detail::confusion_csv(r.a.confusion_after, r.class_names);
 }
 
 std::string changed_images_csv(const Rescore& r) {

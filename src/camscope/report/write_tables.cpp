@@ -30,24 +30,26 @@ std::string temperature_label(const metrics::TemperatureFit& cal, int decimals) 
 
 // Rows = true class, columns = predicted class, both in class-index order; the first column
 // names the true class.
-std::string confusion_csv(const Report& r) {
+std::string confusion_csv(const metrics::ConfusionMatrix& cm, const std::vector<std::string>& class_names) {
     // Appended piece by piece: `s += "," + field` makes GCC 12 warn (-Wrestrict, a false positive).
     std::string s = "true\\predicted";
-    for (const auto& name : r.class_names) {
+    for (const auto& name : class_names) {
         s += ',';
         s += csv_field(name);
     }
     s += "\n";
-    for (int t = 0; t < r.num_classes; ++t) {
-        s += csv_field(r.class_names[t]);
-        for (int p = 0; p < r.num_classes; ++p) {
+    for (int t = 0; t < cm.k; ++t) {
+        s += csv_field(class_names[t]);
+        for (int p = 0; p < cm.k; ++p) {
             s += ',';
-            s += std::to_string(r.confusion.at(t, p));
+            s += std::to_string(cm.at(t, p));
         }
         s += "\n";
     }
     return s;
 }
+
+std::string confusion_csv(const Report& r) { return confusion_csv(r.confusion, r.class_names); }
 
 // The 95 % intervals (report/intervals.hpp) come last, so readers by column position still read the
 // earlier columns: accuracy and precision (Wilson), the CAM centre shares (bootstrap; empty where no

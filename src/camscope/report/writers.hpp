@@ -22,6 +22,9 @@ struct WrittenFile {
 
 // write_tables.cpp
 std::string confusion_csv(const Report& r);
+/// A confusion matrix as CSV: rows = true class, columns = predicted class, both in class-index order,
+/// the first column names the true class (confusion_matrix.csv, rescore's confusion_matrix_rescored.csv).
+std::string confusion_csv(const metrics::ConfusionMatrix& cm, const std::vector<std::string>& class_names);
 std::string per_class_csv(const Report& r);
 std::string pairs_csv(const Report& r);
 
