@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "camscope/report/metrics.hpp"
 #include "camscope/util/error.hpp"
 
 namespace camscope::intervals {
@@ -89,17 +90,14 @@ Interval bootstrap_ece(const float* confidence, const std::uint8_t* correct, siz
     check_params(p, "bootstrap_ece");
     if (bins <= 0) throw Error("bootstrap_ece: number of bins must be positive, got " + std::to_string(bins));
     if (n == 0) return {};
-    // Each row's bin, as metrics::calibration assigns it: (b/B, (b+1)/B], confidence 0 in bin 0.
+    // Each row's bin, as metrics::calibration assigns it (metrics::calibration_bin).
     std::vector<int> bin_of(n);
     for (size_t i = 0; i < n; ++i) {
         const double c = confidence[i];
         if (!(c >= 0.0 && c <= 1.0))
             throw Error("bootstrap_ece: confidence[" + std::to_string(i) + "] = " + std::to_string(c) +
                         " is outside [0, 1]");
-        int b = std::clamp(static_cast<int>(std::ceil(c * bins)) - 1, 0, bins - 1);
-        while (b > 0 && c <= double(b) / bins) --b;
-        while (b < bins - 1 && c > double(b + 1) / bins) ++b;
-        bin_of[i] = b;
+        bin_of[i] = metrics::calibration_bin(c, bins);
     }
     // ECE = Σ_b n_b/N · |acc_b − conf_b| = Σ_b |Σ_{i in b} (correct_i − conf_i)| / N.
     SplitMix64 g(p.seed);

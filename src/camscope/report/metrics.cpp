@@ -242,6 +242,13 @@ std::vector<size_t> low_confidence_correct(const int* labels, const int* preds, 
 
 // ------------------------------------------------------------------ calibration
 
+int calibration_bin(double c, int bins) {
+    int b = std::clamp(static_cast<int>(std::ceil(c * bins)) - 1, 0, bins - 1);
+    while (b > 0 && c <= double(b) / bins) --b;
+    while (b < bins - 1 && c > double(b + 1) / bins) ++b;
+    return b;
+}
+
 Calibration calibration(const float* confidence, const std::uint8_t* correct, size_t n, int bins) {
     if (bins <= 0) throw Error("calibration: number of bins must be positive, got " + std::to_string(bins));
     Calibration cal;
@@ -259,11 +266,7 @@ Calibration calibration(const float* confidence, const std::uint8_t* correct, si
         if (!(c >= 0.0 && c <= 1.0))
             throw Error("calibration: confidence[" + std::to_string(i) + "] = " + std::to_string(c) +
                         " is outside [0, 1]");
-        // Bin b holds (b/B, (b+1)/B], as the reference implementation of Guo et al.; the
-        // adjustments guard against rounding in c·B at the edges.
-        int b = std::clamp(static_cast<int>(std::ceil(c * bins)) - 1, 0, bins - 1);
-        while (b > 0 && c <= cal.bins[b].lower) --b;
-        while (b < bins - 1 && c > cal.bins[b].upper) ++b;
+        const int b = calibration_bin(c, bins);
         ++cal.bins[b].count;
         conf_sum[b] += c;
         acc_sum[b] += correct[i] ? 1.0 : 0.0;

@@ -138,6 +138,10 @@ struct Calibration {
     /// build_report for the model as is (TemperatureFit::before), NaN otherwise.
     intervals::Interval ece_ci;
 };
+/// The equal-width bin of a confidence c in [0, 1] among `bins` > 0: bin b holds (b/B, (b+1)/B], bin 0
+/// also c = 0 (the reference implementation of Guo et al.; guarded against rounding in c·B at the
+/// edges). One rule for calibration() and intervals::bootstrap_ece.
+int calibration_bin(double c, int bins);
 /// `confidence` in [0,1] and `correct` (0/1) of size n; `bins` equal-width bins over [0,1].
 Calibration calibration(const float* confidence, const std::uint8_t* correct, size_t n, int bins = 15);
 
